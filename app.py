@@ -1,0 +1,53 @@
+"""The router and picture frame: page config, who is signed in, the sidebar's
+"as of" date, and navigation over pages/. Each run holds one database
+connection and releases it at the end, so the command line can work while
+the app is serving."""
+
+from datetime import date
+
+import streamlit as st
+
+from portfolio import db, ui
+from portfolio.models import PortfolioError
+from portfolio.settings import db_path, load_settings
+
+st.set_page_config(page_title="Pilot portfolio", page_icon=":material/flag:", layout="wide")
+
+try:
+    settings = load_settings()
+    conn = db.connect(db_path())
+except PortfolioError as exc:
+    ui.show_error(exc)
+    st.stop()
+
+try:
+    mode = ui.auth_mode()
+    actor = ui.resolve_actor(conn, mode)
+    as_of = st.sidebar.date_input(
+        "As of",
+        value=date.today(),
+        key="as-of",
+        help="Every page shows the portfolio as it stood on this day.",
+    )
+    with st.sidebar:
+        st.markdown(f"**{actor.name}** · {actor.role.label}")
+        if mode == ui.AUTH_LOCAL:
+            st.caption(
+                ":orange[Local mode]: no sign-in is configured; set PORTFOLIO_USER or use "
+                "the picker above. Not for a shared server."
+            )
+        elif actor.person_id is None:
+            st.caption("Your identity matches no active person: you can read, not write.")
+        else:
+            st.caption(f"Signed in ({mode}).")
+            if mode == ui.AUTH_OIDC:
+                st.button("Sign out", key="sign-out", on_click=st.logout)
+
+    ui.begin_run(ui.RunContext(conn=conn, actor=actor, as_of=as_of, settings=settings, auth_mode=mode))
+    page = st.navigation(ui.pages())
+    page.run()
+except PortfolioError as exc:
+    ui.show_error(exc)
+finally:
+    ui.end_run()
+    conn.close()

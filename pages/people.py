@@ -1,0 +1,110 @@
+"""People: list, add, edit, deactivate. A person who leaves is deactivated,
+never deleted; the page says which pilots lose their owner before it does."""
+
+import pandas as pd
+import streamlit as st
+
+from portfolio import services, store, ui
+from portfolio.models import PortfolioError, Role
+
+conn, actor = ui.conn(), ui.actor()
+people = store.list_people(conn)
+by_id = {p.id: p for p in people}
+ROLES = [r.value for r in Role]
+
+st.title("People")
+ui.show_flash()
+
+seats = store.live_seat_counts(conn)
+show_inactive = st.toggle("Show inactive people", value=True, key="people-show-inactive")
+table = pd.DataFrame(
+    [
+        {"name": p.name, "email": p.email, "role": p.role.label,
+         "active": p.active, "seats": seats.get(p.id, 0)}
+        for p in people if show_inactive or p.active
+    ]
+)
+st.dataframe(table, hide_index=True, width="stretch", key="people-table",
+             column_config={"seats": st.column_config.NumberColumn("Seats on live pilots")})
+
+if not services.may_manage_people(actor):
+    st.caption(f"You ({actor.role.label}) can read the people list; admins manage it.")
+    st.stop()
+
+add, edit, leave = st.tabs(["Add a person", "Edit a person", "Deactivate or reactivate"])
+
+with add:
+    with st.form("add-person"):
+        name = st.text_input("Name", key="person-name")
+        email = st.text_input("Email", key="person-email", help="The identity: unique, any case.")
+        role = st.selectbox("Role", ROLES, index=ROLES.index("product_owner"), key="person-role",
+                            format_func=lambda r: Role(r).label)
+        if st.form_submit_button("Add person", key="person-add", type="primary"):
+            try:
+                services.add_person(conn, actor, {"name": name, "email": email, "role": role})
+            except PortfolioError as exc:
+                ui.show_error(exc)
+            else:
+                for key in ("person-name", "person-email"):
+                    st.session_state.pop(key, None)
+                ui.flash(f"Added {name.strip()}.")
+                st.rerun()
+
+with edit:
+    target = st.selectbox("Person", list(by_id), format_func=lambda i: f"{by_id[i].label} · {by_id[i].email}",
+                          key="edit-person-pick")
+    if target:
+        p = by_id[target]
+        with st.form(f"edit-person-{target}"):
+            e_name = st.text_input("Name", value=p.name, key=f"edit-person-name-{target}")
+            e_email = st.text_input("Email", value=p.email, key=f"edit-person-email-{target}")
+            e_role = st.selectbox("Role", ROLES, index=ROLES.index(p.role.value),
+                                  key=f"edit-person-role-{target}", format_func=lambda r: Role(r).label)
+            if st.form_submit_button("Save", key=f"edit-person-save-{target}", type="primary"):
+                try:
+                    saved = services.edit_person(conn, actor, target,
+                                                 {"name": e_name, "email": e_email, "role": e_role})
+                except PortfolioError as exc:
+                    ui.show_error(exc)
+                else:
+                    ui.flash(f"Saved {saved.name}.")
+                    st.rerun()
+
+with leave:
+    target = st.selectbox("Person", list(by_id), format_func=lambda i: f"{by_id[i].label} · {by_id[i].email}",
+                          key="deactivate-pick")
+    if target:
+        p = by_id[target]
+        if p.active:
+            affected = services.seats_affected(conn, target)
+            owned = [pl.name for pl, seat in affected if seat.value == "product_owner_id"]
+            if affected:
+                st.warning(
+                    f"{p.name} holds {len(affected)} seat(s) on live pilots: "
+                    + "; ".join(f"{seat.label} of '{pl.name}'" for pl, seat in affected)
+                    + (f". Deactivating them makes {len(owned)} pilot(s) ownerless at once: "
+                       + ", ".join(f"'{n}'" for n in owned) if owned else "")
+                    + "."
+                )
+            else:
+                st.caption(f"{p.name} holds no seat on a live pilot.")
+            confirm = st.checkbox(f"I understand: deactivate {p.name}", key=f"deactivate-confirm-{target}")
+            if st.button("Deactivate", key=f"deactivate-go-{target}", disabled=not confirm, type="primary"):
+                try:
+                    services.deactivate_person(conn, actor, target)
+                except PortfolioError as exc:
+                    ui.show_error(exc)
+                else:
+                    ui.flash(f"Deactivated {p.name}."
+                             + (f" Now ownerless: {', '.join(owned)}." if owned else ""))
+                    st.rerun()
+        else:
+            st.caption(f"{p.name} is inactive.")
+            if st.button("Reactivate", key=f"reactivate-go-{target}"):
+                try:
+                    services.reactivate_person(conn, actor, target)
+                except PortfolioError as exc:
+                    ui.show_error(exc)
+                else:
+                    ui.flash(f"Reactivated {p.name}.")
+                    st.rerun()

@@ -1,0 +1,204 @@
+"""Pilot: one pilot whole (its clock, seats, flags and weekly updates), and
+the forms to create a pilot, edit it and change its seats."""
+
+import streamlit as st
+
+from portfolio import clock, flags, services, store, ui
+from portfolio.models import CREATABLE_STAGES, NotFound, PortfolioError, Role, Seat, Stage
+
+conn, actor, as_of, settings = ui.conn(), ui.actor(), ui.as_of(), ui.settings()
+people = {p.id: p for p in store.list_people(conn)}
+active_ids = [p.id for p in people.values() if p.active]
+SEAT_KEYS = {
+    Seat.PRODUCT_OWNER: "product-owner",
+    Seat.TECHNICAL_LEAD: "technical-lead",
+    Seat.EXECUTIVE_SPONSOR: "executive-sponsor",
+    Seat.OPERATIONAL_OWNER: "operational-owner",
+}
+
+
+def seat_inputs(prefix: str, current: dict | None = None) -> dict:
+    """A selectbox per seat: active people, plus whoever holds it now."""
+    values = {}
+    cols = st.columns(2)
+    for i, seat in enumerate(Seat):
+        held = (current or {}).get(seat.value)
+        options = [None] + active_ids + ([held] if held and held not in active_ids else [])
+        values[seat.value] = cols[i % 2].selectbox(
+            seat.label,
+            options,
+            index=options.index(held) if held in options else 0,
+            format_func=lambda pid: ui.person_label(people, pid),
+            key=f"{prefix}-{SEAT_KEYS[seat]}",
+        )
+    return values
+
+
+st.title("Pilot")
+ui.show_flash()
+
+pilots = store.list_pilots(conn)
+names = {p.id: p.name for p in pilots}
+try:
+    wanted = int(st.query_params.get("id", 0)) or None
+except ValueError:
+    wanted = None
+if wanted not in names:
+    wanted = None
+pick = st.selectbox(
+    "Pilot", list(names), index=list(names).index(wanted) if wanted else None,
+    format_func=names.get, placeholder="Choose a pilot", key=f"pilot-pick-{wanted}",
+)
+if pick and pick != wanted:
+    st.query_params["id"] = str(pick)
+
+# --- create ---------------------------------------------------------------
+if services.may_create_pilot(actor):
+    with st.expander("New pilot", expanded=pick is None, icon=":material/add:"):
+        with st.form("new-pilot"):
+            name = st.text_input("Name", key="pilot-name")
+            unit = st.text_input("Business unit", key="pilot-unit")
+            problem = st.text_area("Problem it solves", key="pilot-problem")
+            c1, c2 = st.columns(2)
+            stage = c1.selectbox("Stage", [s.value for s in CREATABLE_STAGES], index=1, key="pilot-stage")
+            start = c2.date_input("Start date (day 1 of the clock)", value=None, key="pilot-start",
+                                  help=f"The go/no-go date is the start plus {settings.clock_days} days.")
+            seats = seat_inputs("pilot")
+            if st.form_submit_button("Create pilot", key="pilot-create", type="primary"):
+                try:
+                    new_id = services.create_pilot(
+                        conn, actor,
+                        {"name": name, "business_unit": unit, "problem": problem, "stage": stage,
+                         "start_date": start, **seats},
+                        settings,
+                    )
+                except PortfolioError as exc:
+                    ui.show_error(exc)
+                else:
+                    for key in ("pilot-name", "pilot-unit", "pilot-problem", "pilot-start"):
+                        st.session_state.pop(key, None)
+                    ui.flash(f"Created '{name.strip()}'.")
+                    st.switch_page("pages/pilot.py", query_params={"id": new_id})
+
+if pick is None:
+    if not pilots:
+        st.info("No pilots yet." + (" Create the first one above." if services.may_create_pilot(actor) else ""))
+    st.stop()
+
+# --- one pilot ------------------------------------------------------------
+try:
+    pilot = store.get_pilot(conn, pick)
+except NotFound as exc:
+    ui.show_error(exc)
+    st.stop()
+
+st.header(pilot.name)
+st.markdown(f"**{pilot.stage.value}** · {pilot.business_unit or 'no business unit'}")
+if pilot.problem:
+    st.write(pilot.problem)
+
+c1, c2, c3 = st.columns(3)
+if pilot.start_date:
+    c1.metric("Day", clock.day_of_clock(pilot.start_date, as_of))
+if pilot.go_no_go_date:
+    left = clock.days_left(pilot.go_no_go_date, as_of)
+    if left >= 0:
+        c2.metric("Days left", left)
+    else:
+        c2.metric("Days overdue", -left)
+    c3.metric("Go/no-go date", f"{pilot.go_no_go_date:%d %b %Y}")
+st.caption(clock.describe(pilot.start_date, pilot.go_no_go_date, as_of))
+
+st.subheader("Seats")
+cols = st.columns(4)
+for col, seat in zip(cols, Seat):
+    holder = getattr(pilot, seat.value)
+    col.markdown(f"**{seat.label}**  \n{ui.person_label(people, holder)}")
+
+st.subheader("Flags")
+mine = flags.portfolio_flags(conn, as_of, settings)
+mine = mine[mine["pilot_id"] == pilot.id]
+if mine.empty:
+    st.success("No flags.", icon=":material/check:")
+for flag in mine.itertuples():
+    text = f"**{flag.code}** ({flag.severity}): {flag.reason}"
+    if flag.severity == "critical":
+        st.error(text)
+    elif flag.severity in ("high", "medium"):
+        st.warning(text)
+    else:
+        st.info(text)
+
+st.subheader("Weekly updates")
+updates = store.list_updates(conn, pilot.id, as_of=as_of)
+if not updates:
+    st.caption("No weekly updates yet.")
+HEALTH_ICON = {"green": ":green[●]", "amber": ":orange[●]", "red": ":red[●]"}
+for u in updates[:12]:
+    revised = f" · revision {u.revision}" if u.revision > 1 else ""
+    st.markdown(
+        f"{HEALTH_ICON[u.health.value]} **Week of {u.week_start:%d %b %Y}** "
+        f"({clock.iso_week_label(u.week_start)}) · {u.health.value} · {u.author_name or 'unknown'}{revised}"
+    )
+    st.markdown(u.summary)
+    if u.blockers:
+        st.markdown(f"*Blockers:* {u.blockers}")
+    if u.next_steps:
+        st.markdown(f"*Next:* {u.next_steps}")
+history = store.list_updates(conn, pilot.id, as_of=as_of, with_history=True)
+earlier = [u for u in history if u.revision < max(x.revision for x in history if x.week_start == u.week_start)]
+if earlier:
+    with st.expander(f"Earlier revisions ({len(earlier)})"):
+        for u in earlier:
+            st.markdown(f"**Week of {u.week_start:%d %b %Y}**, revision {u.revision} "
+                        f"({u.created_at:%Y-%m-%d %H:%M}): {u.health.value}. {u.summary}")
+
+# --- actions --------------------------------------------------------------
+if pilot.stage == Stage.PROPOSED and actor.at_least(Role.LEADERSHIP):
+    st.subheader("Start the pilot")
+    with st.form(f"start-{pilot.id}"):
+        start = st.date_input("Start date (day 1)", value=as_of, key=f"start-date-{pilot.id}")
+        if st.form_submit_button("Start the 90-day clock", key=f"start-go-{pilot.id}"):
+            try:
+                services.start_pilot(conn, actor, pilot.id, start, settings)
+            except PortfolioError as exc:
+                ui.show_error(exc)
+            else:
+                ui.flash(f"'{pilot.name}' is now a pilot; its clock started on {start}.")
+                st.rerun()
+
+if services.may_edit_pilot(actor, pilot):
+    version_key = f"edit-version-{pilot.id}"
+    st.session_state.setdefault(version_key, pilot.version)
+    with st.expander("Edit the pilot and its seats", icon=":material/edit:"):
+        with st.form(f"edit-{pilot.id}"):
+            name = st.text_input("Name", value=pilot.name, key=f"edit-name-{pilot.id}")
+            unit = st.text_input("Business unit", value=pilot.business_unit, key=f"edit-unit-{pilot.id}")
+            problem = st.text_area("Problem it solves", value=pilot.problem, key=f"edit-problem-{pilot.id}")
+            start = st.date_input(
+                "Start date", value=pilot.start_date, key=f"edit-start-{pilot.id}",
+                help="Setting it starts the clock; the go/no-go date then moves only by an extend decision.",
+            )
+            seats = seat_inputs(f"edit-{pilot.id}", pilot.model_dump())
+            if st.form_submit_button("Save changes", key=f"edit-save-{pilot.id}", type="primary"):
+                try:
+                    saved = services.edit_pilot(
+                        conn, actor, pilot.id,
+                        {"name": name, "business_unit": unit, "problem": problem, "start_date": start, **seats},
+                        settings, expected_version=st.session_state[version_key],
+                    )
+                except PortfolioError as exc:
+                    ui.show_error(exc)
+                else:
+                    st.session_state[version_key] = saved.version
+                    ui.flash(f"Saved '{saved.name}'.")
+                    st.rerun()
+        if st.button("Reload the pilot as it is now", key=f"edit-reload-{pilot.id}"):
+            for key in list(st.session_state):
+                k = str(key)
+                if k.startswith(f"edit-{pilot.id}-") or (k.startswith("edit-") and k.endswith(f"-{pilot.id}")):
+                    del st.session_state[key]
+            st.rerun()
+else:
+    st.caption(f"You ({actor.role.label}) can read this pilot; its product owner, technical lead, "
+               "leadership and admins can edit it.")

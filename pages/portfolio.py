@@ -1,0 +1,94 @@
+"""Portfolio: what leadership sees first. Headline numbers, the flagged pilots
+with their reasons, the 90-day timeline and the count by stage."""
+
+import streamlit as st
+
+from portfolio import charts, overview, ui
+
+as_of = ui.as_of()
+view = overview.build(ui.conn(), as_of, ui.settings())
+pilots = view.pilots
+
+st.title("Portfolio")
+st.caption(f"As of {as_of:%A %d %B %Y}. Stalled and ownerless first; every pilot opens its page.")
+ui.show_flash()
+
+# Headline numbers; each opens the pilots behind it.
+cols = st.columns(len(overview.HEADLINES))
+for col, (name, _) in zip(cols, overview.HEADLINES):
+    col.metric(name, view.numbers[name])
+show = st.segmented_control(
+    "Show",
+    ["Flagged"] + [name for name, _ in overview.HEADLINES] + ["All pilots"],
+    default="Flagged",
+    key="portfolio-show",
+)
+
+# Filters
+f1, f2, f3 = st.columns(3)
+units = f1.multiselect("Business unit", sorted(pilots["business_unit"].dropna().unique()), key="filter-unit")
+owners = f2.multiselect("Product owner", sorted(pilots["product_owner"].dropna().unique()), key="filter-owner")
+codes = f3.multiselect("Flag", sorted(view.flags["code"].unique()), key="filter-flag")
+
+if show == "Flagged" or show is None:
+    table = pilots[pilots["flags"] != ""]
+elif show == "All pilots":
+    table = pilots
+else:
+    table = view.pilots_behind(show)
+if units:
+    table = table[table["business_unit"].isin(units)]
+if owners:
+    table = table[table["product_owner"].isin(owners)]
+if codes:
+    flagged = set(view.flags.loc[view.flags["code"].isin(codes), "pilot_id"])
+    table = table[table["id"].isin(flagged)]
+
+st.subheader(f"{show or 'Flagged'}: {len(table)} pilots")
+if table.empty:
+    st.info("No pilots match.")
+else:
+    event = st.dataframe(
+        table[["id", "name", "severity", "flags", "reasons", "business_unit", "stage",
+               "product_owner", "day", "days_left"]],
+        hide_index=True,
+        width="stretch",
+        on_select="rerun",
+        selection_mode="single-row",
+        key="portfolio-table",
+        column_config={
+            "id": st.column_config.NumberColumn("id", width="small"),
+            "name": "Pilot",
+            "severity": "Worst",
+            "flags": "Flags",
+            "reasons": st.column_config.TextColumn("Why", width="large"),
+            "business_unit": "Business unit",
+            "stage": "Stage",
+            "product_owner": "Product owner",
+            "day": st.column_config.NumberColumn("Day"),
+            "days_left": st.column_config.NumberColumn("Days left", help="Negative: days overdue"),
+        },
+    )
+    selected = event.selection.rows if event else []
+    if selected:
+        st.switch_page("pages/pilot.py", query_params={"id": int(table.iloc[selected[0]]["id"])})
+    names = dict(zip(table["id"], table["name"]))
+    o1, o2 = st.columns([3, 1], vertical_alignment="bottom")
+    pick = o1.selectbox("Open a pilot", list(names), format_func=names.get, key="open-pilot")
+    if o2.button("Open", key="open-pilot-go"):
+        st.switch_page("pages/pilot.py", query_params={"id": int(pick)})
+
+st.subheader("90-day windows")
+scope = pilots
+if units:
+    scope = scope[scope["business_unit"].isin(units)]
+if owners:
+    scope = scope[scope["product_owner"].isin(owners)]
+fig, left_out = charts.timeline(scope, as_of, ui.settings().due_soon_days)
+if left_out:
+    st.caption(f"Showing the {charts.TIMELINE_MAX_BARS} decisions nearest the as-of date; "
+               f"{left_out} more are left out: filter by business unit or owner to see them.")
+st.plotly_chart(fig, key="timeline")
+
+st.subheader("Pilots by stage")
+st.plotly_chart(charts.stage_counts(scope), key="stage-counts")

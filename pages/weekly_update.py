@@ -1,0 +1,83 @@
+"""Weekly update: a product owner posts health, summary, blockers and next
+steps for one of their pilots in a couple of minutes. Posting again in the
+same ISO week revises the update; the earlier text stays in the history."""
+
+import streamlit as st
+
+from portfolio import clock, services, store, ui
+from portfolio.models import Health, PortfolioError
+
+conn, actor, as_of = ui.conn(), ui.actor(), ui.as_of()
+week = clock.week_start(as_of)
+
+st.title("Weekly update")
+st.caption(f"Week of {week:%d %B %Y} ({clock.iso_week_label(as_of)}).")
+ui.show_flash()
+
+mine = [
+    p for p in store.list_pilots(conn)
+    if p.stage in services.UPDATABLE_STAGES and services.may_edit_pilot(actor, p)
+]
+if not mine:
+    st.info(
+        f"You ({actor.name}, {actor.role.label}) hold the product owner or technical lead seat on no "
+        "pilot that takes updates, so there is nothing to post."
+    )
+    st.stop()
+
+done = store.weeks_with_update(conn, week)
+# Those still waiting for this week's update come first.
+mine.sort(key=lambda p: (p.id in done, p.name))
+labels = {p.id: p.name + (" · updated this week" if p.id in done else " · needs this week's update") for p in mine}
+FIELDS = ("update-health", "update-summary", "update-blockers", "update-next-steps")
+
+
+def load_current() -> None:
+    """Fill the form with this week's update of the chosen pilot, if any, so
+    that a revision starts from what was posted."""
+    pilot_id = st.session_state.get("update-pilot")
+    current = store.list_updates(conn, pilot_id, as_of=as_of)[:1] if pilot_id else []
+    current = [u for u in current if u.week_start == week]
+    if current:
+        u = current[0]
+        st.session_state.update({
+            "update-health": u.health.value, "update-summary": u.summary,
+            "update-blockers": u.blockers, "update-next-steps": u.next_steps,
+        })
+    else:
+        st.session_state.update({"update-health": None, "update-summary": "",
+                                 "update-blockers": "", "update-next-steps": ""})
+
+
+if st.session_state.get("update-pilot") not in labels:
+    st.session_state["update-pilot"] = mine[0].id
+    load_current()
+
+pilot_id = st.selectbox("Pilot", list(labels), format_func=labels.get, key="update-pilot", on_change=load_current)
+this_week = [u for u in store.list_updates(conn, pilot_id, as_of=as_of)[:1] if u.week_start == week]
+if this_week:
+    st.info(f"This week's update was posted by {this_week[0].author_name or 'unknown'}; posting again "
+            f"revises it (revision {this_week[0].revision + 1}) and keeps the earlier text in the history.")
+
+with st.form("weekly-update"):
+    health = st.radio("Health", [h.value for h in Health], horizontal=True, key="update-health",
+                      format_func=str.capitalize)
+    summary = st.text_area("Summary", key="update-summary", placeholder="What moved this week, in a line or two")
+    blockers = st.text_area("Blockers", key="update-blockers", height=80)
+    next_steps = st.text_area("Next steps", key="update-next-steps", height=80)
+    submitted = st.form_submit_button("Post update", key="update-submit", type="primary")
+
+if submitted:
+    try:
+        _, revision = services.post_weekly_update(
+            conn, actor,
+            {"pilot_id": pilot_id, "health": health or "", "summary": summary,
+             "blockers": blockers, "next_steps": next_steps},
+            as_of,
+        )
+    except PortfolioError as exc:
+        ui.show_error(exc)
+    else:
+        verb = "Posted" if revision == 1 else f"Revised (revision {revision})"
+        ui.flash(f"{verb} the update for '{labels[pilot_id].split(' · ')[0]}'.")
+        st.rerun()

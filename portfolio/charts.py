@@ -1,0 +1,101 @@
+"""Plotly figure builders: DataFrame in, Figure out. No Streamlit here."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pandas as pd
+import plotly.graph_objects as go
+
+# A browser draws a few hundred bars comfortably; beyond this the timeline
+# shows the pilots whose decisions are nearest and says how many it left out.
+TIMELINE_MAX_BARS = 300
+
+STATUS_COLOURS = {
+    "overdue": "#d62728",
+    "due soon": "#ff7f0e",
+    "on track": "#2ca02c",
+    "bridge": "#1f77b4",
+}
+STAGE_ORDER = ["proposed", "pilot", "bridge", "production", "stopped", "retired"]
+
+
+def timeline_rows(pilots: pd.DataFrame, as_of: date, due_soon_days: int) -> pd.DataFrame:
+    """The bars of the timeline: each pilot's window from its start to its
+    go/no-go date, and for an overdue pilot a second bar from the go/no-go
+    date to the as-of date. Only pilots in pilot or bridge with both dates."""
+    p = pilots[pilots["stage"].isin(["pilot", "bridge"])].dropna(
+        subset=["start_date", "go_no_go_date"]
+    )
+    if p.empty:
+        return pd.DataFrame(columns=["id", "name", "start", "end", "status", "label"])
+    start = pd.to_datetime(p["start_date"])
+    gng = pd.to_datetime(p["go_no_go_date"])
+    today = pd.Timestamp(as_of)
+    left = (gng - today).dt.days
+    status = pd.Series("on track", index=p.index)
+    status[(p["stage"] == "pilot") & (left <= due_soon_days)] = "due soon"
+    status[(p["stage"] == "pilot") & (left < 0)] = "overdue"
+    status[p["stage"] == "bridge"] = "bridge"
+    windows = pd.DataFrame(
+        {"id": p["id"], "name": p["name"], "start": start, "end": gng, "status": status,
+         "label": "90-day window"}
+    )
+    late = status == "overdue"
+    overruns = pd.DataFrame(
+        {"id": p["id"][late], "name": p["name"][late], "start": gng[late],
+         "end": pd.Series(today + timedelta(days=1), index=p.index)[late],
+         "status": "overdue", "label": "past the go/no-go date"}
+    )
+    return pd.concat([windows, overruns], ignore_index=True)
+
+
+def timeline(pilots: pd.DataFrame, as_of: date, due_soon_days: int) -> tuple[go.Figure, int]:
+    """The 90-day windows with the as-of line. Returns the figure and how
+    many pilots were left out to keep it readable."""
+    rows = timeline_rows(pilots, as_of, due_soon_days)
+    names_by_gng = (
+        rows[rows["label"] == "90-day window"].sort_values("end")["name"].drop_duplicates().tolist()
+    )
+    left_out = max(0, len(names_by_gng) - TIMELINE_MAX_BARS)
+    if left_out:
+        # Keep the decisions nearest to the as-of date, before and after it.
+        window = rows[rows["label"] == "90-day window"].copy()
+        window["distance"] = (window["end"] - pd.Timestamp(as_of)).abs()
+        keep = set(window.nsmallest(TIMELINE_MAX_BARS, "distance")["id"])
+        rows = rows[rows["id"].isin(keep)]
+        names_by_gng = [n for n in names_by_gng if n in set(rows["name"])]
+    fig = go.Figure()
+    for (status, label), part in rows.groupby(["status", "label"], sort=False):
+        fig.add_trace(
+            go.Bar(
+                y=part["name"],
+                x=(part["end"] - part["start"]).dt.total_seconds() * 1000,
+                base=part["start"],
+                orientation="h",
+                name=status if label == "90-day window" else "overdue (past go/no-go)",
+                marker_color=STATUS_COLOURS[status],
+                marker_pattern_shape="/" if label != "90-day window" else "",
+                customdata=list(zip(part["start"].dt.date, part["end"].dt.date)),
+                hovertemplate="%{y}<br>%{customdata[0]} to %{customdata[1]}<extra>" + label + "</extra>",
+            )
+        )
+    fig.add_vline(x=pd.Timestamp(as_of).timestamp() * 1000, line_dash="dash", line_color="black")
+    fig.add_annotation(x=pd.Timestamp(as_of), y=1.02, yref="paper", text=f"as of {as_of}",
+                       showarrow=False)
+    fig.update_layout(
+        barmode="overlay",
+        xaxis_type="date",
+        yaxis={"categoryorder": "array", "categoryarray": list(reversed(names_by_gng)), "title": None},
+        height=max(300, 22 * len(names_by_gng) + 120),
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        legend={"orientation": "h", "y": -0.08},
+    )
+    return fig, left_out
+
+
+def stage_counts(pilots: pd.DataFrame) -> go.Figure:
+    counts = pilots["stage"].value_counts().reindex(STAGE_ORDER, fill_value=0)
+    fig = go.Figure(go.Bar(x=counts.index, y=counts.values, text=counts.values, textposition="auto"))
+    fig.update_layout(height=280, margin={"l": 10, "r": 10, "t": 10, "b": 10}, yaxis_title="pilots")
+    return fig

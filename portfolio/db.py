@@ -1,0 +1,204 @@
+"""Connecting, migrating and writing in transactions.
+
+DuckDB lets one process at a time hold a database file. The app, the command
+line and a scheduler must share it, so nobody holds it for long: each unit of
+work (a page run, a command) opens a connection, uses it and closes it, and
+an open that finds the file locked by another process is retried for a
+bounded time, then reported in plain words. Inside one process, connections
+to the same file share one database instance, so threads each open their own.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterator, TypeVar
+
+import duckdb
+
+from .models import StorageBusy
+
+T = TypeVar("T")
+
+# How long an open waits for another process to release the file. The app
+# holds it for one page run (tens of milliseconds), a command for one job.
+LOCK_WAIT_SECONDS = 15.0
+# How many times a unit of work is tried when a concurrent writer conflicts.
+WRITE_ATTEMPTS = 5
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "001_people_pilots_updates",
+        """
+        CREATE SEQUENCE person_id_seq START 1;
+        CREATE TABLE person (
+            id INTEGER PRIMARY KEY DEFAULT nextval('person_id_seq'),
+            name VARCHAR NOT NULL,
+            email VARCHAR NOT NULL,
+            email_key VARCHAR NOT NULL UNIQUE,   -- lower-cased email: the identity
+            role VARCHAR NOT NULL,
+            active BOOLEAN NOT NULL DEFAULT TRUE,
+            created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+        );
+        CREATE SEQUENCE pilot_id_seq START 1;
+        CREATE TABLE pilot (
+            id INTEGER PRIMARY KEY DEFAULT nextval('pilot_id_seq'),
+            name VARCHAR NOT NULL,
+            business_unit VARCHAR NOT NULL DEFAULT '',
+            problem VARCHAR NOT NULL DEFAULT '',
+            stage VARCHAR NOT NULL,
+            start_date DATE,
+            go_no_go_date DATE,
+            product_owner_id INTEGER,
+            technical_lead_id INTEGER,
+            executive_sponsor_id INTEGER,
+            operational_owner_id INTEGER,
+            version INTEGER NOT NULL DEFAULT 1,  -- bumped by every edit
+            created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            updated_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+        );
+        CREATE SEQUENCE weekly_update_id_seq START 1;
+        -- One row per revision: posting again in the same ISO week adds a
+        -- revision and leaves the earlier text in place.
+        CREATE TABLE weekly_update (
+            id INTEGER PRIMARY KEY DEFAULT nextval('weekly_update_id_seq'),
+            pilot_id INTEGER NOT NULL,
+            week_start DATE NOT NULL,            -- Monday of the ISO week
+            revision INTEGER NOT NULL,
+            posted_on DATE NOT NULL,
+            health VARCHAR NOT NULL,
+            summary VARCHAR NOT NULL,
+            blockers VARCHAR NOT NULL DEFAULT '',
+            next_steps VARCHAR NOT NULL DEFAULT '',
+            author_id INTEGER,
+            created_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            UNIQUE (pilot_id, week_start, revision)
+        );
+        CREATE INDEX weekly_update_pilot ON weekly_update (pilot_id, posted_on);
+        """,
+    ),
+]
+
+_migrated: set[str] = set()
+_migrate_lock = threading.Lock()
+
+
+def _is_lock_error(exc: Exception) -> bool:
+    return "Could not set lock" in str(exc) or "Conflicting lock" in str(exc)
+
+
+def _open(path: Path, read_only: bool, wait_seconds: float) -> duckdb.DuckDBPyConnection:
+    deadline = time.monotonic() + wait_seconds
+    delay = 0.01
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if not _is_lock_error(exc):
+                raise StorageBusy(f"Cannot open the database {path}: {exc}") from None
+            if time.monotonic() >= deadline:
+                raise StorageBusy(
+                    f"The database {path} is in use by another program and stayed "
+                    f"locked for {wait_seconds:.0f} s; try again in a moment."
+                ) from None
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+
+def connect(
+    path: str | Path,
+    *,
+    read_only: bool = False,
+    wait_seconds: float = LOCK_WAIT_SECONDS,
+) -> duckdb.DuckDBPyConnection:
+    """Open the database, creating and migrating it when needed."""
+    path = Path(path)
+    if str(path) != ":memory:" and not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    conn = _open(path, read_only, wait_seconds)
+    key = str(path.resolve()) if str(path) != ":memory:" else f"memory:{id(conn)}"
+    if not read_only and key not in _migrated:
+        with _migrate_lock:
+            migrate(conn)
+            _migrated.add(key)
+    return conn
+
+
+@contextmanager
+def session(path: str | Path, **kwargs) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection for one unit of work, closed (and the file released) after."""
+    conn = connect(path, **kwargs)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def applied_migrations(conn: duckdb.DuckDBPyConnection) -> list[str]:
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migration ("
+        " name VARCHAR PRIMARY KEY, applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)"
+    )
+    return [r[0] for r in conn.execute("SELECT name FROM schema_migration ORDER BY name").fetchall()]
+
+
+def migrate(conn: duckdb.DuckDBPyConnection) -> list[str]:
+    """Apply the migrations not yet recorded, each with its record in one
+    transaction. Returns the names applied now (empty when up to date)."""
+    done = set(applied_migrations(conn))
+    applied = []
+    for name, sql in MIGRATIONS:
+        if name in done:
+            continue
+        conn.begin()
+        try:
+            conn.execute(sql)
+            conn.execute("INSERT INTO schema_migration (name) VALUES (?)", [name])
+            conn.commit()
+        except Exception:
+            conn.rollback()
+            raise
+        applied.append(name)
+    return applied
+
+
+def _is_conflict(exc: Exception) -> bool:
+    text = str(exc)
+    return "Conflict" in text or "conflict" in text
+
+
+def write(conn: duckdb.DuckDBPyConnection, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+    """Run ``work`` as one transaction: all of it is written or none of it.
+
+    A conflict with a concurrent writer retries the whole unit a bounded
+    number of times; any other error rolls back and propagates.
+    """
+    delay = 0.01
+    for attempt in range(1, WRITE_ATTEMPTS + 1):
+        conn.begin()
+        try:
+            result = work(conn)
+            conn.commit()
+            return result
+        except duckdb.TransactionException as exc:
+            _rollback_quietly(conn)
+            if not _is_conflict(exc) or attempt == WRITE_ATTEMPTS:
+                raise StorageBusy(
+                    "Someone else was saving the same record at the same moment; "
+                    "nothing was saved, please try again."
+                ) from None
+            time.sleep(delay)
+            delay *= 2
+        except BaseException:
+            _rollback_quietly(conn)
+            raise
+    raise AssertionError("unreachable")
+
+
+def _rollback_quietly(conn: duckdb.DuckDBPyConnection) -> None:
+    try:
+        conn.rollback()
+    except duckdb.Error:
+        pass  # the transaction was already aborted by DuckDB itself

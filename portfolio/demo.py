@@ -1,0 +1,326 @@
+"""The deterministic demo portfolio, and the builders the tests use.
+
+``build_demo`` lays out pilots by archetype, each dated relative to the
+as-of date, so that every stage and every flag is on show whatever day the
+demo is built. The same code makes the larger synthetic portfolios of the
+benchmarks (``n`` pilots cycle through the same archetypes).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import pandas as pd
+
+from . import clock, db, store
+from .models import Health, InvalidInput, PersonIn, PilotIn, Role, Stage, WeeklyUpdateIn
+from .settings import Settings
+
+DEFAULT_PILOTS = 40
+DEMO_SEED = 2026
+FIXED_AS_OF = date(2026, 3, 2)  # the builders' default day: a Monday
+
+BUSINESS_UNITS = ["Claims", "Finance", "Customer Service", "Operations", "HR", "Sales"]
+
+USE_CASES = [
+    ("Claims triage assistant", "Route incoming claims to the right adjuster with a draft assessment"),
+    ("Invoice matching", "Match supplier invoices to purchase orders and flag exceptions"),
+    ("Support reply drafts", "Draft first replies to customer emails for agents to edit"),
+    ("Shift planner", "Forecast demand and propose shift rosters"),
+    ("Policy Q&A bot", "Answer employees' HR policy questions from the handbook"),
+    ("Lead scoring", "Rank inbound leads by likelihood to convert"),
+    ("Fraud signal review", "Summarise fraud signals for investigators"),
+    ("Contract clause finder", "Find non-standard clauses in supplier contracts"),
+    ("Call summarisation", "Summarise support calls into the CRM"),
+    ("Maintenance predictor", "Predict equipment failures from sensor data"),
+    ("CV screening helper", "Shortlist applicants against role requirements"),
+    ("Quote generator", "Draft sales quotes from product configurations"),
+    ("Document intake OCR", "Extract fields from scanned claim documents"),
+    ("Expense audit", "Flag out-of-policy expense claims"),
+    ("Knowledge search", "Search internal knowledge articles in plain language"),
+    ("Inventory reorder", "Propose reorder quantities per warehouse"),
+    ("Onboarding guide", "Guide new hires through their first month"),
+    ("Churn early warning", "Warn account managers of accounts likely to churn"),
+    ("Subrogation finder", "Spot claims with recovery potential"),
+    ("Cash forecast", "Forecast weekly cash position"),
+]
+
+FIRST = ["Alex", "Priya", "Jonas", "Maria", "Kenji", "Fatima", "Liam", "Sofia", "Noah", "Amara",
+         "Mateo", "Hana", "Oscar", "Leila", "Ravi", "Elena", "Tomas", "Ines", "Yusuf", "Greta"]
+LAST = ["Morgan", "Shah", "Berg", "Costa", "Tanaka", "Khan", "Walsh", "Rossi", "Meyer", "Okafor",
+        "Silva", "Kim", "Lund", "Haddad", "Iyer", "Novak", "Ruiz", "Duarte", "Aydin", "Holm"]
+
+
+@dataclass(frozen=True)
+class Archetype:
+    """A pilot's situation on the as-of date, chosen to show a stage or flag."""
+
+    key: str
+    stage: Stage
+    start_ago: int | None          # days before as-of that the clock started
+    last_update_ago: int | None    # days before as-of of the latest update
+    healths: tuple[str, ...] = ("green",)  # cycled, newest last
+    product_owner: str = "active"  # active | none | inactive
+    technical_lead: bool = True
+    executive_sponsor: bool = True
+    operational_owner: bool = True
+    gng_after: int = 90            # go/no-go date: start plus this
+
+
+ARCHETYPES = [
+    Archetype("on_track", Stage.PILOT, 30, 3, ("green", "amber", "green")),
+    Archetype("due_soon", Stage.PILOT, 80, 2),
+    Archetype("due_today", Stage.PILOT, 90, 4, ("amber", "green")),
+    Archetype("overdue", Stage.PILOT, 105, 5, ("amber",)),
+    Archetype("silent", Stage.PILOT, 60, 35),
+    Archetype("stale", Stage.PILOT, 45, 20, ("green", "amber")),
+    Archetype("red_streak", Stage.PILOT, 50, 1, ("green", "red", "red", "red")),
+    Archetype("no_clock", Stage.PILOT, None, None),
+    Archetype("ownerless", Stage.PILOT, 40, 6, product_owner="none"),
+    Archetype("owner_left", Stage.PILOT, 25, 4, product_owner="inactive"),
+    Archetype("no_sponsor", Stage.PILOT, 35, 3, executive_sponsor=False),
+    Archetype("proposed", Stage.PROPOSED, None, None, operational_owner=False),
+    Archetype("bridge", Stage.BRIDGE, 120, 4),
+    Archetype("bridge_no_operator", Stage.BRIDGE, 110, 6, operational_owner=False),
+    Archetype("production", Stage.PRODUCTION, 300, 7),
+    Archetype("retired", Stage.RETIRED, 600, 200),
+    Archetype("stopped", Stage.STOPPED, 150, 58, ("amber", "red")),
+    Archetype("long_running", Stage.PILOT, 200, 9, ("amber",), gng_after=180),
+    Archetype("fresh", Stage.PILOT, 5, None, technical_lead=False),
+    Archetype("amber", Stage.PILOT, 70, 6, ("amber",)),
+]
+
+
+def _people(n_pilots: int, rng: random.Random) -> pd.DataFrame:
+    """The people of the demo: one admin first (local mode acts as them by
+    default), leadership who sponsor, product owners, technical leads,
+    operators and a few who have left."""
+    n_po = max(6, n_pilots // 3)
+    n_tl = max(6, n_pilots // 3)
+    n_ops = max(4, n_pilots // 6)
+    roles = (
+        [("admin", Role.ADMIN, True)]
+        + [("leadership", Role.LEADERSHIP, True)] * 4
+        + [("product_owner", Role.PRODUCT_OWNER, True)] * n_po
+        + [("technical_lead", Role.PRODUCT_OWNER, True)] * n_tl
+        + [("operator", Role.VIEWER, True)] * n_ops
+        + [("left", Role.PRODUCT_OWNER, False)] * max(2, n_pilots // 20)
+        + [("viewer", Role.VIEWER, True)] * 2
+    )
+    rows = []
+    for i, (kind, role, active) in enumerate(roles):
+        # Every (first, last) pair is distinct for the first 400 people.
+        first = FIRST[i % len(FIRST)]
+        last = LAST[(i + 3 * (i // len(FIRST))) % len(LAST)]
+        suffix = "" if i < len(FIRST) * len(LAST) else str(i // (len(FIRST) * len(LAST)))
+        rows.append(
+            {
+                "name": f"{first} {last}{(' ' + suffix) if suffix else ''}",
+                "email": f"{first}.{last}{suffix}@example.com".lower(),
+                "role": role.value,
+                "active": active,
+                "kind": kind,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _health_series(arch: Archetype, n_updates: int) -> list[str]:
+    # The archetype's pattern ends at the latest week; earlier weeks are green.
+    pattern = list(arch.healths)
+    if n_updates <= len(pattern):
+        return pattern[-n_updates:] if n_updates else []
+    return ["green"] * (n_updates - len(pattern)) + pattern
+
+
+def build_demo(
+    path: str | Path, as_of: date, n: int = DEFAULT_PILOTS, *, seed: int = DEMO_SEED,
+    weeks_of_history: int | None = None,
+) -> dict:
+    """Build the demo portfolio into a new (or empty) database at ``path``.
+
+    Refuses a database that already holds pilots: the demo never mixes with
+    real data. Returns counts of what was written.
+    """
+    if n < 1:
+        raise InvalidInput("Pilots: the demo needs at least 1 pilot", field="pilots")
+    rng = random.Random(seed)
+    with db.session(path) as conn:
+        existing = conn.execute("SELECT count(*) FROM pilot").fetchone()[0]
+        if existing:
+            raise InvalidInput(
+                f"Database: {path} already holds {existing} pilots; the demo is built only "
+                "into a new database (choose another --db, or remove the file)",
+                field="db",
+            )
+        people = _people(n, rng)
+        pilots, updates = _pilots_and_updates(people, as_of, n, rng, weeks_of_history)
+
+        def work(c):
+            _bulk_insert(c, "person", "person_id_seq", people.drop(columns=["kind"]).assign(
+                email_key=people["email"].str.lower()))
+            by_kind = _ids_by_kind(c, people)
+            pilot_rows = _assign_seats(pilots, by_kind, rng)
+            ids = _bulk_insert(c, "pilot", "pilot_id_seq", pilot_rows.drop(columns=["k"]))
+            upd = updates.assign(pilot_id=updates["k"].map(dict(zip(pilot_rows["k"], ids))))
+            author = dict(zip(ids, pilot_rows["product_owner_id"]))
+            upd = upd.assign(author_id=upd["pilot_id"].map(author)).drop(columns=["k"])
+            _bulk_insert(c, "weekly_update", "weekly_update_id_seq", upd)
+            return {"people": len(people), "pilots": len(pilot_rows), "updates": len(upd)}
+
+        return db.write(conn, work)
+
+
+def _pilots_and_updates(people, as_of, n, rng, weeks_of_history):
+    pilot_rows, update_rows = [], []
+    for k in range(n):
+        arch = ARCHETYPES[k % len(ARCHETYPES)]
+        cycle = k // len(ARCHETYPES)
+        name, problem = USE_CASES[(k + cycle * 7) % len(USE_CASES)]
+        bu = BUSINESS_UNITS[(k + cycle) % len(BUSINESS_UNITS)]
+        if cycle:
+            name = f"{name} {bu} {cycle + 1}" if n <= 200 else f"{name} #{k}"
+        start = as_of - timedelta(days=arch.start_ago) if arch.start_ago is not None else None
+        gng = start + timedelta(days=arch.gng_after) if start else None
+        pilot_rows.append(
+            {
+                "k": k, "name": name, "business_unit": bu, "problem": problem,
+                "stage": arch.stage.value, "start_date": start, "go_no_go_date": gng,
+                "arch": arch.key,
+            }
+        )
+        if start is None or arch.last_update_ago is None:
+            continue
+        last = as_of - timedelta(days=arch.last_update_ago)
+        weeks = []
+        day = last
+        while day >= start and (weeks_of_history is None or len(weeks) < weeks_of_history):
+            weeks.append(day)
+            day -= timedelta(days=7)
+        weeks.reverse()
+        for posted, health in zip(weeks, _health_series(arch, len(weeks))):
+            update_rows.append(
+                {
+                    "k": k, "week_start": clock.week_start(posted), "revision": 1,
+                    "posted_on": posted, "health": health,
+                    "summary": _summary(health, rng), "blockers": _blockers(health, rng),
+                    "next_steps": rng.choice(NEXT_STEPS),
+                }
+            )
+    return pd.DataFrame(pilot_rows), pd.DataFrame(
+        update_rows,
+        columns=["k", "week_start", "revision", "posted_on", "health", "summary", "blockers", "next_steps"],
+    )
+
+
+SUMMARIES = {
+    "green": ["Usage up week on week; accuracy holding.", "Met this week's milestones.",
+              "Users report time saved on every case."],
+    "amber": ["Latency above target on peak days.", "Adoption slower than planned in one team.",
+              "Waiting on a data extract from the source system."],
+    "red": ["Blocked on data access approval.", "Accuracy dropped after the model update.",
+            "Key users pulled onto another project."],
+}
+BLOCKERS = ["Data access approval pending with security", "No operator named for after launch",
+            "Vendor contract renewal", "Integration test environment unavailable"]
+NEXT_STEPS = ["Run the load test at three times peak", "Review criteria with the sponsor",
+              "Extend to a second team", "Draft the rollout plan", "Collect user feedback"]
+
+
+def _summary(health: str, rng: random.Random) -> str:
+    return rng.choice(SUMMARIES[health])
+
+
+def _blockers(health: str, rng: random.Random) -> str:
+    return "" if health == "green" else rng.choice(BLOCKERS)
+
+
+def _ids_by_kind(conn, people: pd.DataFrame) -> dict[str, list[int]]:
+    ids = dict(conn.execute("SELECT email_key, id FROM person").fetchall())
+    out: dict[str, list[int]] = {}
+    for email, kind in zip(people["email"], people["kind"]):
+        out.setdefault(kind, []).append(ids[email.lower()])
+    return out
+
+
+def _assign_seats(pilots: pd.DataFrame, by_kind: dict[str, list[int]], rng) -> pd.DataFrame:
+    arch_by_key = {a.key: a for a in ARCHETYPES}
+    rows = []
+    for i, row in enumerate(pilots.to_dict("records")):
+        arch = arch_by_key[row.pop("arch")]
+        po = {
+            "active": by_kind["product_owner"][i % len(by_kind["product_owner"])],
+            "inactive": by_kind["left"][i % len(by_kind["left"])],
+            "none": None,
+        }[arch.product_owner]
+        row.update(
+            product_owner_id=po,
+            technical_lead_id=by_kind["technical_lead"][i % len(by_kind["technical_lead"])]
+            if arch.technical_lead else None,
+            executive_sponsor_id=by_kind["leadership"][i % len(by_kind["leadership"])]
+            if arch.executive_sponsor else None,
+            operational_owner_id=by_kind["operator"][i % len(by_kind["operator"])]
+            if arch.operational_owner else None,
+        )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _bulk_insert(conn, table: str, sequence: str, frame: pd.DataFrame) -> list[int]:
+    """Insert ``frame`` with ids drawn from ``sequence``, in one statement.
+    ``table`` and ``sequence`` are this module's constants, never input."""
+    if frame.empty:
+        return []
+    ids = [r[0] for r in conn.execute(f"SELECT nextval('{sequence}') FROM range(?)", [len(frame)]).fetchall()]
+    frame = frame.assign(id=ids)
+    cols = ", ".join(frame.columns)
+    conn.register("_demo_rows", frame)
+    try:
+        conn.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _demo_rows")
+    finally:
+        conn.unregister("_demo_rows")
+    return ids
+
+
+# --- builders for tests: valid defaults, fixed dates ----------------------
+
+_counter = iter(range(1, 10**9))
+
+
+def make_person(conn, **overrides) -> int:
+    n = next(_counter)
+    values = {"name": f"Person {n}", "email": f"person{n}@example.com", "role": Role.PRODUCT_OWNER}
+    values.update(overrides)
+    return store.insert_person(conn, PersonIn(**values))
+
+
+def make_pilot(conn, **overrides) -> int:
+    """A pilot in `pilot` started 30 days before FIXED_AS_OF with all four
+    seats filled by new active people, unless overridden."""
+    start = overrides.pop("start_date", FIXED_AS_OF - timedelta(days=30))
+    values = {
+        "name": f"Pilot {next(_counter)}",
+        "business_unit": "Claims",
+        "problem": "A problem worth solving",
+        "stage": Stage.PILOT,
+        "start_date": start,
+        "go_no_go_date": clock.go_no_go_date(start, Settings().clock_days) if start else None,
+    }
+    for seat in ("product_owner_id", "technical_lead_id", "executive_sponsor_id", "operational_owner_id"):
+        if seat not in overrides:
+            values[seat] = make_person(conn)
+    values.update(overrides)
+    values["stage"] = Stage(values["stage"])
+    return store.insert_pilot(conn, PilotIn.model_construct(**values))
+
+
+def make_update(conn, pilot_id: int, posted_on: date, health: str = "green", **overrides) -> int:
+    values = {"pilot_id": pilot_id, "health": Health(health), "summary": "Progress this week"}
+    values.update(overrides)
+    return store.insert_update(
+        conn, WeeklyUpdateIn(**values), week=clock.week_start(posted_on), posted_on=posted_on,
+        author_id=None,
+    )

@@ -1,0 +1,360 @@
+"""The tracker's vocabulary: enums, the pydantic models at the boundary, and
+the error types every layer raises and every entry point shows.
+
+A model ending in ``In`` is what a person or a file gives us; it is validated
+here, before anything touches the database. The plain models are what the
+store hands back.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from enum import Enum
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+
+# --- errors ---------------------------------------------------------------
+
+
+class PortfolioError(Exception):
+    """An error a person can act on. ``field`` names the input at fault."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def __str__(self) -> str:  # the message is the whole story
+        return self.message
+
+
+class InvalidInput(PortfolioError):
+    """Bad input: nothing was written."""
+
+
+class PermissionDenied(PortfolioError):
+    """The signed-in person may not do this: nothing was written."""
+
+
+class NotFound(PortfolioError):
+    """The thing asked for does not exist."""
+
+
+class StorageBusy(PortfolioError):
+    """The database stayed locked or conflicted after the bounded retries."""
+
+
+FIELD_LABELS = {
+    "name": "Name",
+    "email": "Email",
+    "role": "Role",
+    "business_unit": "Business unit",
+    "problem": "Problem",
+    "start_date": "Start date",
+    "go_no_go_date": "Go/no-go date",
+    "product_owner_id": "Product owner",
+    "technical_lead_id": "Technical lead",
+    "executive_sponsor_id": "Executive sponsor",
+    "operational_owner_id": "Operational owner",
+    "health": "Health",
+    "summary": "Summary",
+    "blockers": "Blockers",
+    "next_steps": "Next steps",
+    "pilot_id": "Pilot",
+    "stage": "Stage",
+}
+
+
+def invalid_from(exc: ValidationError) -> InvalidInput:
+    """Turn pydantic's report into one message that names each field."""
+    parts = []
+    first_field = None
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ()) if p != "__root__"]
+        field = loc[0] if loc else None
+        first_field = first_field or field
+        msg = err.get("msg", "is not valid")
+        msg = msg.removeprefix("Value error, ")
+        label = FIELD_LABELS.get(field or "", field or "")
+        parts.append(f"{label}: {msg}" if label else msg)
+    return InvalidInput("; ".join(parts), field=first_field)
+
+
+def validate(model: type[BaseModel], **values) -> BaseModel:
+    """Build ``model`` from ``values`` or raise InvalidInput naming the field."""
+    try:
+        return model(**values)
+    except ValidationError as exc:
+        raise invalid_from(exc) from None
+
+
+# --- enums ----------------------------------------------------------------
+
+
+class Stage(str, Enum):
+    PROPOSED = "proposed"
+    PILOT = "pilot"
+    BRIDGE = "bridge"
+    PRODUCTION = "production"
+    RETIRED = "retired"
+    STOPPED = "stopped"
+
+
+# Stages in which a pilot is still being worked on (counted as active).
+ACTIVE_STAGES = (Stage.PILOT, Stage.BRIDGE, Stage.PRODUCTION)
+
+# A pilot may be created only in one of these; every later stage is reached
+# through a decision or the promote and retire actions.
+CREATABLE_STAGES = (Stage.PROPOSED, Stage.PILOT)
+
+
+class Health(str, Enum):
+    GREEN = "green"
+    AMBER = "amber"
+    RED = "red"
+
+
+class Role(str, Enum):
+    VIEWER = "viewer"
+    PRODUCT_OWNER = "product_owner"
+    LEADERSHIP = "leadership"
+    ADMIN = "admin"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ")
+
+
+class Severity(str, Enum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """0 is the most severe: sort ascending to see the worst first."""
+        return list(Severity).index(self)
+
+
+class Seat(str, Enum):
+    PRODUCT_OWNER = "product_owner_id"
+    TECHNICAL_LEAD = "technical_lead_id"
+    EXECUTIVE_SPONSOR = "executive_sponsor_id"
+    OPERATIONAL_OWNER = "operational_owner_id"
+
+    @property
+    def label(self) -> str:
+        return FIELD_LABELS[self.value]
+
+
+# --- helpers for validators ----------------------------------------------
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _required_text(value: str, max_len: int = 200) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise ValueError("must not be blank")
+    if len(value) > max_len:
+        raise ValueError(f"must be at most {max_len} characters")
+    return value
+
+
+def _optional_text(value: str | None, max_len: int = 4000) -> str:
+    value = (value or "").strip()
+    if len(value) > max_len:
+        raise ValueError(f"must be at most {max_len} characters")
+    return value
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+# --- people ---------------------------------------------------------------
+
+
+class PersonIn(_Input):
+    name: str
+    email: str
+    role: Role = Role.VIEWER
+    active: bool = True
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return _required_text(v, 120)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, v: str) -> str:
+        v = (v or "").strip()
+        if not v:
+            raise ValueError("must not be blank")
+        if not _EMAIL.match(v) or len(v) > 254:
+            raise ValueError(f"'{v}' is not an email address")
+        return v
+
+
+class Person(BaseModel):
+    id: int
+    name: str
+    email: str
+    role: Role
+    active: bool
+
+    @property
+    def label(self) -> str:
+        return self.name if self.active else f"{self.name} (inactive)"
+
+
+# --- pilots ---------------------------------------------------------------
+
+
+class PilotIn(_Input):
+    """What a person types to create or edit a pilot."""
+
+    name: str
+    business_unit: str = ""
+    problem: str = ""
+    stage: Stage = Stage.PILOT
+    start_date: date | None = None
+    go_no_go_date: date | None = None
+    product_owner_id: int | None = None
+    technical_lead_id: int | None = None
+    executive_sponsor_id: int | None = None
+    operational_owner_id: int | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return _required_text(v, 200)
+
+    @field_validator("business_unit")
+    @classmethod
+    def _bu(cls, v: str) -> str:
+        return _optional_text(v, 120)
+
+    @field_validator("problem")
+    @classmethod
+    def _problem(cls, v: str) -> str:
+        return _optional_text(v, 4000)
+
+    @model_validator(mode="after")
+    def _dates(self) -> "PilotIn":
+        if self.go_no_go_date and not self.start_date:
+            raise ValueError("Go/no-go date: needs a start date first")
+        if self.start_date and self.go_no_go_date and self.go_no_go_date < self.start_date:
+            raise ValueError(
+                f"Go/no-go date: {self.go_no_go_date} is before the start date {self.start_date}"
+            )
+        return self
+
+    def seats(self) -> dict[Seat, int | None]:
+        return {seat: getattr(self, seat.value) for seat in Seat}
+
+
+class Pilot(BaseModel):
+    id: int
+    name: str
+    business_unit: str
+    problem: str
+    stage: Stage
+    start_date: date | None
+    go_no_go_date: date | None
+    product_owner_id: int | None
+    technical_lead_id: int | None
+    executive_sponsor_id: int | None
+    operational_owner_id: int | None
+    version: int
+
+    def seat_holders(self) -> set[int]:
+        return {getattr(self, s.value) for s in Seat if getattr(self, s.value)}
+
+
+# --- weekly updates -------------------------------------------------------
+
+
+class WeeklyUpdateIn(_Input):
+    pilot_id: int
+    health: Health
+    summary: str
+    blockers: str = ""
+    next_steps: str = ""
+
+    @field_validator("health", mode="before")
+    @classmethod
+    def _health(cls, v):
+        if isinstance(v, str):
+            v = v.strip().lower()
+        allowed = [h.value for h in Health]
+        if v in ("", None):
+            raise ValueError("choose green, amber or red")
+        if v not in allowed and not isinstance(v, Health):
+            raise ValueError(f"'{v}' is not one of green, amber, red")
+        return v
+
+    @field_validator("summary")
+    @classmethod
+    def _summary(cls, v: str) -> str:
+        return _required_text(v, 4000)
+
+    @field_validator("blockers", "next_steps")
+    @classmethod
+    def _free_text(cls, v: str) -> str:
+        return _optional_text(v, 4000)
+
+
+class WeeklyUpdate(BaseModel):
+    id: int
+    pilot_id: int
+    week_start: date
+    revision: int
+    posted_on: date
+    health: Health
+    summary: str
+    blockers: str
+    next_steps: str
+    author_id: int | None
+    author_name: str | None = None
+    created_at: datetime
+
+
+class Flag(BaseModel):
+    pilot_id: int
+    pilot: str
+    code: str
+    severity: Severity
+    reason: str
+
+
+class Actor(BaseModel):
+    """Who is acting: a signed-in person, or an identity that matches no
+    active person (then a viewer, with no person id)."""
+
+    person_id: int | None
+    name: str
+    email: str | None
+    role: Role
+
+    @classmethod
+    def of(cls, person: Person) -> "Actor":
+        role = person.role if person.active else Role.VIEWER
+        return cls(person_id=person.id, name=person.name, email=person.email, role=role)
+
+    def at_least(self, role: Role) -> bool:
+        return ROLE_ORDER.index(self.role) >= ROLE_ORDER.index(role)
+
+
+ROLE_ORDER = [Role.VIEWER, Role.PRODUCT_OWNER, Role.LEADERSHIP, Role.ADMIN]

@@ -1,0 +1,65 @@
+"""Thresholds and paths. Defaults are PRODUCT.md's; each can be overridden by
+an environment variable ``PORTFOLIO_<NAME>`` (for example
+``PORTFOLIO_STALE_UPDATE_DAYS=21``) or by a TOML file named in
+``PORTFOLIO_SETTINGS`` whose keys are the field names below. The environment
+wins over the file.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .models import InvalidInput, invalid_from
+
+DEFAULT_DB = "data/portfolio.duckdb"
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Length of the pilot clock: the go/no-go date is the start plus this.
+    clock_days: int = Field(90, ge=1, le=3650)
+    # STALE_UPDATE: more than this many days without a weekly update.
+    stale_update_days: int = Field(14, ge=1)
+    # STALLED: this many days or more without a weekly update.
+    stalled_no_update_days: int = Field(28, ge=1)
+    # STALLED: this many red updates in a row, the latest included.
+    stalled_red_streak: int = Field(3, ge=1)
+    # STALLED: more than this many days since the start without a go or no-go.
+    stalled_days_without_decision: int = Field(180, ge=1)
+    # DECISION_DUE_SOON: this many days left or fewer (and not overdue).
+    due_soon_days: int = Field(14, ge=0)
+
+
+def _from_file(path: str) -> dict:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise InvalidInput(f"Settings file {path} does not exist", field="PORTFOLIO_SETTINGS") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidInput(f"Settings file {path} is not valid TOML: {exc}", field="PORTFOLIO_SETTINGS") from None
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    values: dict = {}
+    if env.get("PORTFOLIO_SETTINGS"):
+        values.update(_from_file(env["PORTFOLIO_SETTINGS"]))
+    for name in Settings.model_fields:
+        key = f"PORTFOLIO_{name.upper()}"
+        if key in env:
+            values[name] = env[key]
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        raise invalid_from(exc) from None
+
+
+def db_path(env: dict[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    return Path(env.get("PORTFOLIO_DB") or DEFAULT_DB)

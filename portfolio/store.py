@@ -1,0 +1,308 @@
+"""Reads and writes: ``(conn, ...) -> models or DataFrames``.
+
+Parameterised SQL only. No permission checks here: services.py decides who
+may call the writes, and wraps them in one transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import pandas as pd
+
+from .models import NotFound, Person, PersonIn, Pilot, PilotIn, Seat, WeeklyUpdate, WeeklyUpdateIn
+
+Conn = duckdb.DuckDBPyConnection
+
+PILOT_COLUMNS = (
+    "id, name, business_unit, problem, stage, start_date, go_no_go_date, "
+    "product_owner_id, technical_lead_id, executive_sponsor_id, operational_owner_id, version"
+)
+PERSON_COLUMNS = "id, name, email, role, active"
+
+
+def _rows(conn: Conn, sql: str, params: list | None = None) -> list[dict]:
+    cur = conn.execute(sql, params or [])
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row)) for row in cur.fetchall()]
+
+
+# --- people ---------------------------------------------------------------
+
+
+def list_people(conn: Conn, *, active_only: bool = False) -> list[Person]:
+    where = "WHERE active" if active_only else ""
+    rows = _rows(conn, f"SELECT {PERSON_COLUMNS} FROM person {where} ORDER BY lower(name), id")
+    return [Person(**r) for r in rows]
+
+
+def get_person(conn: Conn, person_id: int) -> Person:
+    rows = _rows(conn, f"SELECT {PERSON_COLUMNS} FROM person WHERE id = ?", [person_id])
+    if not rows:
+        raise NotFound(f"There is no person with id {person_id}", field="person")
+    return Person(**rows[0])
+
+
+def find_person_by_email(conn: Conn, email: str) -> Person | None:
+    rows = _rows(
+        conn, f"SELECT {PERSON_COLUMNS} FROM person WHERE email_key = ?", [email.strip().lower()]
+    )
+    return Person(**rows[0]) if rows else None
+
+
+def insert_person(conn: Conn, person: PersonIn) -> int:
+    return conn.execute(
+        "INSERT INTO person (name, email, email_key, role, active) VALUES (?, ?, ?, ?, ?) RETURNING id",
+        [person.name, person.email, person.email.lower(), person.role.value, person.active],
+    ).fetchone()[0]
+
+
+def update_person(conn: Conn, person_id: int, person: PersonIn) -> None:
+    current = get_person(conn, person_id)
+    # Only touch the unique email key when it changes: DuckDB rewrites an
+    # indexed column as delete plus insert.
+    if current.email.lower() != person.email.lower():
+        conn.execute(
+            "UPDATE person SET email = ?, email_key = ? WHERE id = ?",
+            [person.email, person.email.lower(), person_id],
+        )
+    elif current.email != person.email:
+        conn.execute("UPDATE person SET email = ? WHERE id = ?", [person.email, person_id])
+    conn.execute(
+        "UPDATE person SET name = ?, role = ?, active = ? WHERE id = ?",
+        [person.name, person.role.value, person.active, person_id],
+    )
+
+
+def set_person_active(conn: Conn, person_id: int, active: bool) -> None:
+    conn.execute("UPDATE person SET active = ? WHERE id = ?", [active, person_id])
+
+
+def seats_held(conn: Conn, person_id: int) -> list[tuple[Pilot, Seat]]:
+    """Every seat ``person_id`` holds, on pilots of any stage."""
+    out = []
+    for seat in Seat:
+        rows = _rows(
+            conn,
+            f"SELECT {PILOT_COLUMNS} FROM pilot WHERE {seat.value} = ? ORDER BY name",
+            [person_id],
+        )
+        out.extend((Pilot(**r), seat) for r in rows)
+    return out
+
+
+def live_seat_counts(conn: Conn) -> dict[int, int]:
+    """How many seats each person holds on pilots not stopped or retired."""
+    rows = conn.execute(
+        """
+        SELECT person_id, count(*) FROM (
+            SELECT unnest([product_owner_id, technical_lead_id, executive_sponsor_id,
+                           operational_owner_id]) AS person_id
+            FROM pilot WHERE stage NOT IN ('stopped', 'retired')
+        ) WHERE person_id IS NOT NULL GROUP BY person_id
+        """
+    ).fetchall()
+    return dict(rows)
+
+
+# --- pilots ---------------------------------------------------------------
+
+
+def get_pilot(conn: Conn, pilot_id: int) -> Pilot:
+    rows = _rows(conn, f"SELECT {PILOT_COLUMNS} FROM pilot WHERE id = ?", [pilot_id])
+    if not rows:
+        raise NotFound(f"There is no pilot with id {pilot_id}", field="pilot_id")
+    return Pilot(**rows[0])
+
+
+def list_pilots(conn: Conn) -> list[Pilot]:
+    return [Pilot(**r) for r in _rows(conn, f"SELECT {PILOT_COLUMNS} FROM pilot ORDER BY name, id")]
+
+
+def insert_pilot(conn: Conn, pilot: PilotIn) -> int:
+    return conn.execute(
+        "INSERT INTO pilot (name, business_unit, problem, stage, start_date, go_no_go_date,"
+        " product_owner_id, technical_lead_id, executive_sponsor_id, operational_owner_id)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        [
+            pilot.name,
+            pilot.business_unit,
+            pilot.problem,
+            pilot.stage.value,
+            pilot.start_date,
+            pilot.go_no_go_date,
+            pilot.product_owner_id,
+            pilot.technical_lead_id,
+            pilot.executive_sponsor_id,
+            pilot.operational_owner_id,
+        ],
+    ).fetchone()[0]
+
+
+def update_pilot_fields(conn: Conn, pilot_id: int, pilot: PilotIn) -> None:
+    """Write the editable fields. The stage is not among them: stages move
+    only through decisions and the promote and retire actions."""
+    conn.execute(
+        "UPDATE pilot SET name = ?, business_unit = ?, problem = ?, start_date = ?,"
+        " go_no_go_date = ?, product_owner_id = ?, technical_lead_id = ?,"
+        " executive_sponsor_id = ?, operational_owner_id = ?, version = version + 1,"
+        " updated_at = current_timestamp WHERE id = ?",
+        [
+            pilot.name,
+            pilot.business_unit,
+            pilot.problem,
+            pilot.start_date,
+            pilot.go_no_go_date,
+            pilot.product_owner_id,
+            pilot.technical_lead_id,
+            pilot.executive_sponsor_id,
+            pilot.operational_owner_id,
+            pilot_id,
+        ],
+    )
+
+
+def pilots_frame(conn: Conn) -> pd.DataFrame:
+    """Every pilot with its seat holders' names, for tables and charts."""
+    return conn.execute(
+        """
+        SELECT p.id, p.name, p.business_unit, p.stage, p.start_date, p.go_no_go_date,
+               po.name AS product_owner, tl.name AS technical_lead,
+               es.name AS executive_sponsor, oo.name AS operational_owner
+        FROM pilot p
+        LEFT JOIN person po ON po.id = p.product_owner_id
+        LEFT JOIN person tl ON tl.id = p.technical_lead_id
+        LEFT JOIN person es ON es.id = p.executive_sponsor_id
+        LEFT JOIN person oo ON oo.id = p.operational_owner_id
+        ORDER BY p.name, p.id
+        """
+    ).df()
+
+
+# --- weekly updates -------------------------------------------------------
+
+
+def next_revision(conn: Conn, pilot_id: int, week: date) -> int:
+    return conn.execute(
+        "SELECT coalesce(max(revision), 0) + 1 FROM weekly_update WHERE pilot_id = ? AND week_start = ?",
+        [pilot_id, week],
+    ).fetchone()[0]
+
+
+def insert_update(
+    conn: Conn, update: WeeklyUpdateIn, *, week: date, posted_on: date, author_id: int | None
+) -> int:
+    revision = next_revision(conn, update.pilot_id, week)
+    return conn.execute(
+        "INSERT INTO weekly_update (pilot_id, week_start, revision, posted_on, health, summary,"
+        " blockers, next_steps, author_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        [
+            update.pilot_id,
+            week,
+            revision,
+            posted_on,
+            update.health.value,
+            update.summary,
+            update.blockers,
+            update.next_steps,
+            author_id,
+        ],
+    ).fetchone()[0]
+
+
+def list_updates(
+    conn: Conn, pilot_id: int, *, as_of: date | None = None, with_history: bool = False
+) -> list[WeeklyUpdate]:
+    """The pilot's weekly updates, newest week first. Without history, only
+    the latest revision of each week; with it, every revision."""
+    latest = (
+        "" if with_history else
+        " AND u.revision = (SELECT max(revision) FROM weekly_update x"
+        " WHERE x.pilot_id = u.pilot_id AND x.week_start = u.week_start"
+        + (" AND x.posted_on <= ?" if as_of else "") + ")"
+    )
+    params: list = [pilot_id]
+    where_as_of = ""
+    if as_of:
+        where_as_of = " AND u.posted_on <= ?"
+        params.append(as_of)
+        if not with_history:
+            params.append(as_of)
+    rows = _rows(
+        conn,
+        "SELECT u.id, u.pilot_id, u.week_start, u.revision, u.posted_on, u.health, u.summary,"
+        " u.blockers, u.next_steps, u.author_id, a.name AS author_name, u.created_at"
+        " FROM weekly_update u LEFT JOIN person a ON a.id = u.author_id"
+        f" WHERE u.pilot_id = ?{where_as_of}{latest}"
+        " ORDER BY u.week_start DESC, u.revision DESC",
+        params,
+    )
+    return [WeeklyUpdate(**r) for r in rows]
+
+
+def weeks_with_update(conn: Conn, week: date) -> set[int]:
+    """Pilots that already have an update for the ISO week starting ``week``."""
+    rows = conn.execute(
+        "SELECT DISTINCT pilot_id FROM weekly_update WHERE week_start = ?", [week]
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+# --- the facts the flags are computed from --------------------------------
+
+
+def pilot_facts(conn: Conn, as_of: date, red_window: int) -> pd.DataFrame:
+    """One row per pilot with everything the flag rules read, as it stood on
+    ``as_of``: one query for the whole portfolio.
+
+    ``red_streak`` counts the red weeks in a row ending with the latest week
+    (looking back at most ``red_window`` weeks); only updates posted on or
+    before ``as_of`` count, and of each week only its latest revision.
+    """
+    return conn.execute(
+        """
+        WITH upd AS (
+            SELECT pilot_id, week_start, posted_on, health,
+                   row_number() OVER (PARTITION BY pilot_id, week_start
+                                      ORDER BY revision DESC) AS rev_rank
+            FROM weekly_update WHERE posted_on <= $as_of
+        ),
+        weekly AS (
+            SELECT pilot_id, week_start, posted_on, health,
+                   row_number() OVER (PARTITION BY pilot_id ORDER BY week_start DESC) AS week_rank
+            FROM upd WHERE rev_rank = 1
+        ),
+        agg AS (
+            SELECT pilot_id,
+                   -- weeks, newest first, until the first non-red one
+                   coalesce(
+                       min(week_rank) FILTER (WHERE health <> 'red') - 1,
+                       count(*)
+                   ) AS red_streak_raw
+            FROM weekly WHERE week_rank <= $red_window
+            GROUP BY pilot_id
+        ),
+        last_posted AS (
+            SELECT pilot_id, max(posted_on) AS last_update
+            FROM weekly_update WHERE posted_on <= $as_of GROUP BY pilot_id
+        )
+        SELECT p.id AS pilot_id, p.name AS pilot, p.business_unit, p.stage,
+               p.start_date, p.go_no_go_date,
+               p.product_owner_id, po.name AS product_owner, po.active AS product_owner_active,
+               p.technical_lead_id, tl.active AS technical_lead_active,
+               p.executive_sponsor_id, es.active AS executive_sponsor_active,
+               p.operational_owner_id, oo.active AS operational_owner_active,
+               lp.last_update,
+               coalesce(a.red_streak_raw, 0) AS red_streak
+        FROM pilot p
+        LEFT JOIN person po ON po.id = p.product_owner_id
+        LEFT JOIN person tl ON tl.id = p.technical_lead_id
+        LEFT JOIN person es ON es.id = p.executive_sponsor_id
+        LEFT JOIN person oo ON oo.id = p.operational_owner_id
+        LEFT JOIN agg a ON a.pilot_id = p.id
+        LEFT JOIN last_posted lp ON lp.pilot_id = p.id
+        ORDER BY p.id
+        """,
+        {"as_of": as_of, "red_window": red_window},
+    ).df()

@@ -1,0 +1,169 @@
+"""The one glue module between Streamlit and the core: who is signed in, the
+as-of date, the connection of this page run, and showing errors.
+
+app.py opens one connection per page run and closes it after, so the
+command line can use the database between runs (see db.py). Pages read what
+they need from here instead of reaching into session state themselves.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from datetime import date
+
+import streamlit as st
+
+from . import services, store
+from .models import Actor, Person, PortfolioError, Role
+from .settings import Settings
+
+AUTH_OIDC = "oidc"
+AUTH_HEADER = "trusted header"
+AUTH_LOCAL = "local"
+
+
+@dataclass
+class RunContext:
+    conn: object
+    actor: Actor
+    as_of: date
+    settings: Settings
+    auth_mode: str
+
+
+_local = threading.local()
+
+
+def pages() -> list:
+    """The app's pages, registered by app.py with st.navigation."""
+    return [
+        st.Page("pages/portfolio.py", title="Portfolio", icon=":material/dashboard:", default=True),
+        st.Page("pages/pilot.py", title="Pilot", icon=":material/rocket_launch:"),
+        st.Page("pages/weekly_update.py", title="Weekly update", icon=":material/edit_note:"),
+        st.Page("pages/people.py", title="People", icon=":material/group:"),
+    ]
+
+
+def begin_run(run: RunContext) -> None:
+    _local.ctx = run
+
+
+def end_run() -> None:
+    _local.ctx = None
+
+
+def ctx() -> RunContext:
+    run = getattr(_local, "ctx", None)
+    if run is None:
+        # Streamlit runs a script of the pages/ folder on its own (its older
+        # multipage mode) for the first run of a process that lands on a
+        # page's address, and AppTest does so on every page switch. Declaring
+        # the navigation switches that mode off; the rerun then goes through
+        # app.py, which sets up the run and runs this page.
+        st.navigation(pages(), position="hidden")
+        st.rerun()
+    return run
+
+
+def conn():
+    return ctx().conn
+
+
+def actor() -> Actor:
+    return ctx().actor
+
+
+def as_of() -> date:
+    return ctx().as_of
+
+
+def settings() -> Settings:
+    return ctx().settings
+
+
+# --- identity -------------------------------------------------------------
+
+
+def auth_mode() -> str:
+    """OIDC when Streamlit's sign-in is configured ([auth] in secrets.toml),
+    else a trusted proxy header when PORTFOLIO_TRUSTED_HEADER names one,
+    else local mode."""
+    try:
+        if "auth" in st.secrets:
+            return AUTH_OIDC
+    except Exception:  # no secrets file at all: sign-in is not configured
+        pass
+    if os.environ.get("PORTFOLIO_TRUSTED_HEADER"):
+        return AUTH_HEADER
+    return AUTH_LOCAL
+
+
+def _unknown(email: str | None) -> Actor:
+    return Actor(person_id=None, name=email or "anonymous", email=email, role=Role.VIEWER)
+
+
+def resolve_actor(conn, mode: str) -> Actor:
+    if mode == AUTH_OIDC:
+        if not st.user.is_logged_in:
+            st.title("Pilot portfolio")
+            st.write("Sign in to see the portfolio.")
+            st.button("Sign in", key="sign-in", on_click=st.login)
+            st.stop()
+        email = st.user.get("email")
+        return services.actor_for_email(conn, email) or _unknown(email)
+    if mode == AUTH_HEADER:
+        email = st.context.headers.get(os.environ["PORTFOLIO_TRUSTED_HEADER"])
+        return services.actor_for_email(conn, email) or _unknown(email)
+    return _local_actor(conn)
+
+
+def _local_actor(conn) -> Actor:
+    """Local mode: PORTFOLIO_USER, or the first active admin, and a picker in
+    the sidebar to act as anyone else (for trying the app on one machine)."""
+    people = [p for p in store.list_people(conn) if p.active]
+    if not people:
+        return _unknown(os.environ.get("PORTFOLIO_USER"))
+    default_email = (os.environ.get("PORTFOLIO_USER") or "").strip().lower()
+    default = next((p for p in people if p.email.lower() == default_email), None)
+    if default is None:
+        default = next((p for p in people if p.role == Role.ADMIN), people[0])
+    ids = [p.id for p in people]
+    by_id: dict[int, Person] = {p.id: p for p in people}
+    if st.session_state.get("act-as") not in by_id:
+        st.session_state["act-as"] = default.id
+    chosen = st.sidebar.selectbox(
+        "Act as (local mode only)",
+        ids,
+        key="act-as",
+        format_func=lambda i: f"{by_id[i].name} · {by_id[i].role.label}",
+        help="Local mode: no sign-in is configured, so you can act as anyone. "
+        "Configure OIDC sign-in or a trusted proxy header before sharing the app.",
+    )
+    return Actor.of(by_id[chosen])
+
+
+# --- showing outcomes -----------------------------------------------------
+
+
+def show_error(exc: PortfolioError) -> None:
+    st.error(str(exc), icon=":material/error:")
+
+
+def flash(message: str) -> None:
+    """A success message that survives the rerun or page switch after a save."""
+    st.session_state["_flash"] = message
+
+
+def show_flash() -> None:
+    message = st.session_state.pop("_flash", None)
+    if message:
+        st.success(message, icon=":material/check_circle:")
+
+
+def person_label(people: dict[int, Person], person_id: int | None) -> str:
+    if person_id is None:
+        return "—"
+    person = people.get(person_id)
+    return person.label if person else f"unknown person {person_id}"
