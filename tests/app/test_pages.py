@@ -1,0 +1,193 @@
+"""Every page run by Streamlit's AppTest against a demo database, and the
+create-pilot, weekly-update and deactivate-person flows through the forms."""
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from portfolio import clock, db, demo, store
+
+ROOT = Path(__file__).resolve().parents[2]
+TODAY = date.today()
+PAGES = ["pages/portfolio.py", "pages/pilot.py", "pages/weekly_update.py", "pages/people.py"]
+
+
+@pytest.fixture
+def demo_db(tmp_path, monkeypatch):
+    path = tmp_path / "demo.duckdb"
+    demo.build_demo(path, TODAY)
+    monkeypatch.setenv("PORTFOLIO_DB", str(path))
+    monkeypatch.delenv("PORTFOLIO_USER", raising=False)
+    return path
+
+
+def people_by_role(path):
+    with db.session(path) as c:
+        return {p.role.value: p for p in reversed(store.list_people(c, active_only=True))}
+
+
+def open_app(page: str | None = None, user: str | None = None, monkeypatch=None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    at.run()
+    if page:
+        at.switch_page(page)
+        at.run()
+    return at
+
+
+def act_as(at: AppTest, person_id: int) -> AppTest:
+    at.selectbox(key="act-as").set_value(person_id)
+    return at.run()
+
+
+def no_exception(at: AppTest):
+    assert not at.exception, [e.value for e in at.exception]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_runs_without_an_exception(demo_db, page):
+    at = open_app(page)
+    no_exception(at)
+    assert at.title[0].value == {"pages/portfolio.py": "Portfolio", "pages/pilot.py": "Pilot",
+                                 "pages/weekly_update.py": "Weekly update", "pages/people.py": "People"}[page]
+
+
+def test_portfolio_shows_the_headline_numbers_and_the_flagged_pilots(demo_db):
+    at = open_app()
+    no_exception(at)
+    metrics = {m.label: int(m.value) for m in at.metric}
+    assert list(metrics)[:2] == ["Stalled", "Ownerless"]
+    assert metrics["Overdue"] > 0 and metrics["Stalled"] > 0 and metrics["Ownerless"] > 0
+    table = at.dataframe(key="portfolio-table").value
+    assert {"OWNERLESS", "STALLED", "OVERDUE_DECISION"} <= set(",".join(table["flags"]).replace(" ", "").split(","))
+    assert table.iloc[0]["severity"] == "critical"
+
+
+def test_portfolio_filters_by_business_unit(demo_db):
+    at = open_app()
+    at.multiselect(key="filter-unit").set_value(["Claims"])
+    at.run()
+    table = at.dataframe(key="portfolio-table").value
+    assert len(table) > 0 and set(table["business_unit"]) == {"Claims"}
+
+
+def test_the_as_of_date_moves_the_whole_portfolio(demo_db):
+    at = open_app()
+    today = {m.label: int(m.value) for m in at.metric}
+    at.date_input(key="as-of").set_value(date.fromordinal(TODAY.toordinal() + 60))
+    at.run()
+    later = {m.label: int(m.value) for m in at.metric}
+    assert later["Overdue"] > today["Overdue"]
+
+
+def test_admin_creates_a_pilot_through_the_form(demo_db):
+    at = open_app("pages/pilot.py")
+    owner = people_by_role(demo_db)["product_owner"]
+    at.text_input(key="pilot-name").input("Returns forecasting")
+    at.text_input(key="pilot-unit").input("Operations")
+    at.date_input(key="pilot-start").set_value(TODAY)
+    at.selectbox(key="pilot-product-owner").set_value(owner.id)
+    at.button(key="pilot-create").click()
+    at.run()
+    no_exception(at)
+    assert not at.error, [e.value for e in at.error]
+    with db.session(demo_db) as c:
+        created = [p for p in store.list_pilots(c) if p.name == "Returns forecasting"]
+    assert len(created) == 1
+    assert created[0].product_owner_id == owner.id
+    assert created[0].go_no_go_date == date.fromordinal(TODAY.toordinal() + 90)
+    assert any("Returns forecasting" in h.value for h in at.header)
+
+
+def test_a_blank_name_shows_the_error_keeps_the_input_and_writes_nothing(demo_db):
+    at = open_app("pages/pilot.py")
+    with db.session(demo_db) as c:
+        before = len(store.list_pilots(c))
+    at.text_input(key="pilot-name").input("   ")
+    at.text_input(key="pilot-unit").input("Finance")
+    at.button(key="pilot-create").click()
+    at.run()
+    assert [e.value for e in at.error] == ["Name: must not be blank"]
+    assert at.text_input(key="pilot-unit").value == "Finance"
+    with db.session(demo_db) as c:
+        assert len(store.list_pilots(c)) == before
+
+
+def test_weekly_update_posts_and_the_same_week_revises_it(demo_db):
+    owner = people_by_role(demo_db)["product_owner"]
+    at = open_app("pages/weekly_update.py")
+    act_as(at, owner.id)
+    no_exception(at)
+    pilot_id = at.selectbox(key="update-pilot").value
+    at.radio(key="update-health").set_value("amber")
+    at.text_area(key="update-summary").input("Latency above target")
+    at.button(key="update-submit").click()
+    at.run()
+    assert not at.error, [e.value for e in at.error]
+    assert "Posted the update" in at.success[0].value
+    # Same week again: the form starts from what was posted, and revises it.
+    at.selectbox(key="update-pilot").set_value(pilot_id)
+    at.run()
+    assert at.text_area(key="update-summary").value == "Latency above target"
+    at.radio(key="update-health").set_value("green")
+    at.text_area(key="update-summary").input("Latency fixed")
+    at.button(key="update-submit").click()
+    at.run()
+    assert "Revised (revision 2)" in at.success[0].value
+    with db.session(demo_db) as c:
+        history = store.list_updates(c, pilot_id, with_history=True)
+    week = clock.week_start(TODAY)
+    this_week = [(u.revision, u.health.value, u.summary) for u in history if u.week_start == week]
+    assert this_week == [(2, "green", "Latency fixed"), (1, "amber", "Latency above target")]
+
+
+def test_weekly_update_without_health_shows_the_error_and_writes_nothing(demo_db):
+    owner = people_by_role(demo_db)["product_owner"]
+    at = open_app("pages/weekly_update.py")
+    act_as(at, owner.id)
+    with db.session(demo_db) as c:
+        before = c.execute("SELECT count(*) FROM weekly_update").fetchone()[0]
+    at.text_area(key="update-summary").input("Something")
+    at.button(key="update-submit").click()
+    at.run()
+    assert [e.value for e in at.error] == ["Health: choose green, amber or red"]
+    assert at.text_area(key="update-summary").value == "Something"
+    with db.session(demo_db) as c:
+        assert c.execute("SELECT count(*) FROM weekly_update").fetchone()[0] == before
+
+
+def test_deactivating_a_product_owner_says_which_pilots_turn_ownerless(demo_db):
+    with db.session(demo_db) as c:
+        owner_id = c.execute(
+            "SELECT product_owner_id FROM pilot p JOIN person x ON x.id = p.product_owner_id "
+            "WHERE x.active AND p.stage = 'pilot' ORDER BY p.id LIMIT 1").fetchone()[0]
+        owned = [p.name for p, s in __import__("portfolio.services").services.seats_affected(c, owner_id)
+                 if s.value == "product_owner_id"]
+    at = open_app()
+    ownerless_before = {m.label: int(m.value) for m in at.metric}["Ownerless"]
+    at.switch_page("pages/people.py").run()
+    at.selectbox(key="deactivate-pick").set_value(owner_id)
+    at.run()
+    assert any(all(name in w.value for name in owned) and "ownerless" in w.value for w in at.warning)
+    at.checkbox(key=f"deactivate-confirm-{owner_id}").check()
+    at.run()
+    at.button(key=f"deactivate-go-{owner_id}").click()
+    at.run()
+    no_exception(at)
+    assert "Deactivated" in at.success[0].value
+    at.switch_page("pages/portfolio.py").run()
+    assert {m.label: int(m.value) for m in at.metric}["Ownerless"] == ownerless_before + len(owned)
+
+
+def test_a_viewer_sees_no_forms(demo_db):
+    viewer = people_by_role(demo_db)["viewer"]
+    at = open_app("pages/pilot.py")
+    act_as(at, viewer.id)
+    at.switch_page("pages/pilot.py").run()
+    assert not [b for b in at.button if b.key == "pilot-create"]
+    at.switch_page("pages/weekly_update.py").run()
+    assert "nothing to post" in at.info[0].value
+    at.switch_page("pages/people.py").run()
+    assert not [b for b in at.button if b.key == "person-add"]

@@ -1,0 +1,52 @@
+"""Shared fixtures: a fresh DuckDB file per test, the default settings, and
+actors of each role built from real people rows."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from portfolio import db, demo
+from portfolio.models import Actor, Role
+from portfolio.settings import Settings
+
+AS_OF = demo.FIXED_AS_OF
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings()
+
+
+@pytest.fixture
+def db_file(tmp_path):
+    return tmp_path / "portfolio.duckdb"
+
+
+@pytest.fixture
+def conn(db_file):
+    with db.session(db_file) as c:
+        yield c
+
+
+def actor_of(conn, role: Role, **overrides) -> Actor:
+    person_id = demo.make_person(conn, role=role, **overrides)
+    from portfolio import store
+
+    return Actor.of(store.get_person(conn, person_id))
+
+
+@pytest.fixture
+def admin(conn) -> Actor:
+    return actor_of(conn, Role.ADMIN, name="Ada Admin")
+
+
+@pytest.fixture
+def leader(conn) -> Actor:
+    return actor_of(conn, Role.LEADERSHIP, name="Lee Leader")
+
+
+@pytest.fixture
+def viewer(conn) -> Actor:
+    return actor_of(conn, Role.VIEWER, name="Vic Viewer")

@@ -1,0 +1,58 @@
+"""python -m portfolio, run as a scheduler would: a real process."""
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from portfolio import flags
+
+ROOT = Path(__file__).resolve().parents[2]
+AS_OF = "2026-03-02"
+
+
+def cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "portfolio", *args], capture_output=True, text=True,
+                          cwd=ROOT, env={**os.environ, **(env or {})})
+
+
+def test_demo_then_flags_as_json_lists_every_code(tmp_path):
+    db = tmp_path / "p.duckdb"
+    built = cli("demo", "--db", str(db), "--as-of", AS_OF)
+    assert built.returncode == 0, built.stderr
+    assert "40 pilots" in built.stdout
+    out = cli("flags", "--db", str(db), "--as-of", AS_OF, "--format", "json")
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)
+    assert {r["code"] for r in rows} == set(flags.CODES)
+    assert all({"pilot_id", "pilot", "code", "severity", "reason"} <= set(r) for r in rows)
+
+
+def test_flags_as_csv_and_table_and_the_db_from_the_environment(tmp_path):
+    db = tmp_path / "p.duckdb"
+    assert cli("demo", "--db", str(db), "--as-of", AS_OF, "--pilots", "20").returncode == 0
+    as_csv = cli("flags", "--as-of", AS_OF, "--format", "csv", env={"PORTFOLIO_DB": str(db)})
+    rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    assert rows and rows[0].keys() >= {"pilot_id", "pilot", "code", "severity", "reason"}
+    table = cli("flags", "--db", str(db), "--as-of", AS_OF)
+    assert "OVERDUE_DECISION" in table.stdout
+
+
+def test_demo_size_is_adjustable(tmp_path):
+    out = cli("demo", "--db", str(tmp_path / "big.duckdb"), "--as-of", AS_OF, "--pilots", "300")
+    assert out.returncode == 0 and "300 pilots" in out.stdout
+
+
+def test_errors_go_to_stderr_with_a_non_zero_exit(tmp_path):
+    db = tmp_path / "p.duckdb"
+    assert cli("demo", "--db", str(db), "--pilots", "3").returncode == 0
+    again = cli("demo", "--db", str(db))
+    assert again.returncode != 0
+    assert "already holds 3 pilots" in again.stderr and "Traceback" not in again.stderr
+    bad_date = cli("flags", "--db", str(db), "--as-of", "03/02/2026")
+    assert bad_date.returncode != 0 and "is not a date" in bad_date.stderr
+    bad_setting = cli("flags", "--db", str(db), env={"PORTFOLIO_CLOCK_DAYS": "-4"})
+    assert bad_setting.returncode != 0 and "clock_days" in bad_setting.stderr

@@ -1,0 +1,230 @@
+"""What users do, called directly (not through a page): rights are checked
+in the code that writes, and a refusal or bad input writes nothing."""
+
+from datetime import date, timedelta
+
+import pytest
+
+from portfolio import demo, services, store
+from portfolio.models import Actor, InvalidInput, PermissionDenied, Role
+from tests.conftest import AS_OF, actor_of
+
+
+def count(conn, table):
+    return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def pilot_values(**overrides):
+    values = {"name": "Claims triage", "business_unit": "Claims", "start_date": AS_OF}
+    values.update(overrides)
+    return values
+
+
+# --- creating and editing pilots -------------------------------------------
+
+def test_admin_creates_a_pilot_whose_go_no_go_date_is_start_plus_90(conn, admin, settings):
+    po = demo.make_person(conn)
+    pid = services.create_pilot(conn, admin, pilot_values(product_owner_id=po), settings)
+    pilot = store.get_pilot(conn, pid)
+    assert pilot.go_no_go_date == AS_OF + timedelta(days=90)
+    assert pilot.product_owner_id == po
+    assert pilot.stage.value == "pilot"
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        pytest.param({"name": " "}, "Name: must not be blank", id="blank-name"),
+        pytest.param({"go_no_go_date": AS_OF - timedelta(days=1)}, "is before the start date", id="gng-before-start"),
+        pytest.param({"product_owner_id": 999}, "Product owner: there is no person with id 999", id="unknown-seat"),
+        pytest.param({"stage": "production"}, "Stage: a new pilot is proposed or pilot", id="later-stage"),
+    ],
+)
+def test_bad_pilot_input_is_refused_and_writes_nothing(conn, admin, settings, overrides, message):
+    with pytest.raises(InvalidInput, match=message):
+        services.create_pilot(conn, admin, pilot_values(**overrides), settings)
+    assert count(conn, "pilot") == 0
+
+
+def test_an_inactive_person_cannot_take_a_seat(conn, admin, settings):
+    gone = demo.make_person(conn, name="Gone Person", active=False)
+    with pytest.raises(InvalidInput, match="Technical lead: Gone Person is inactive"):
+        services.create_pilot(conn, admin, pilot_values(technical_lead_id=gone), settings)
+    assert count(conn, "pilot") == 0
+
+
+@pytest.mark.parametrize("role", [Role.VIEWER, Role.PRODUCT_OWNER, Role.LEADERSHIP])
+def test_only_an_admin_creates_pilots(conn, settings, role):
+    actor = actor_of(conn, role)
+    with pytest.raises(PermissionDenied, match="only an admin"):
+        services.create_pilot(conn, actor, pilot_values(), settings)
+    assert count(conn, "pilot") == 0
+
+
+def test_product_owner_edits_their_own_pilot(conn, settings):
+    owner = actor_of(conn, Role.PRODUCT_OWNER)
+    pid = demo.make_pilot(conn, product_owner_id=owner.person_id)
+    saved = services.edit_pilot(conn, owner, pid, {"name": "Renamed"}, settings)
+    assert saved.name == "Renamed" and saved.version == 2
+
+
+def test_technical_lead_with_product_owner_role_edits_the_pilot(conn, settings):
+    lead = actor_of(conn, Role.PRODUCT_OWNER)
+    pid = demo.make_pilot(conn, technical_lead_id=lead.person_id)
+    assert services.edit_pilot(conn, lead, pid, {"problem": "Sharper"}, settings).problem == "Sharper"
+
+
+def test_product_owner_cannot_edit_someone_elses_pilot(conn, settings):
+    other = actor_of(conn, Role.PRODUCT_OWNER, name="Other Owner")
+    pid = demo.make_pilot(conn, name="Not theirs")
+    with pytest.raises(PermissionDenied, match="may not edit the pilot on 'Not theirs'"):
+        services.edit_pilot(conn, other, pid, {"name": "Hijacked"}, settings)
+    assert store.get_pilot(conn, pid).name == "Not theirs"
+
+
+def test_viewer_holding_a_seat_still_cannot_edit(conn, settings):
+    seated_viewer = actor_of(conn, Role.VIEWER)
+    pid = demo.make_pilot(conn, product_owner_id=seated_viewer.person_id)
+    with pytest.raises(PermissionDenied):
+        services.edit_pilot(conn, seated_viewer, pid, {"name": "X"}, settings)
+
+
+def test_leadership_edits_any_pilot(conn, leader, settings):
+    pid = demo.make_pilot(conn)
+    assert services.edit_pilot(conn, leader, pid, {"business_unit": "HR"}, settings).business_unit == "HR"
+
+
+def test_editing_cannot_move_the_stage_or_the_go_no_go_date(conn, leader, settings):
+    pid = demo.make_pilot(conn)
+    before = store.get_pilot(conn, pid)
+    with pytest.raises(InvalidInput, match="Stage: stages change only through decisions"):
+        services.edit_pilot(conn, leader, pid, {"stage": "production"}, settings)
+    with pytest.raises(InvalidInput, match="only an extend decision moves it"):
+        services.edit_pilot(conn, leader, pid, {"go_no_go_date": before.go_no_go_date + timedelta(days=30)}, settings)
+    assert store.get_pilot(conn, pid) == before
+
+
+def test_setting_the_start_date_starts_the_clock(conn, leader, settings):
+    pid = demo.make_pilot(conn, start_date=None)
+    saved = services.edit_pilot(conn, leader, pid, {"start_date": AS_OF}, settings)
+    assert saved.go_no_go_date == AS_OF + timedelta(days=90)
+
+
+def test_a_stale_edit_is_refused(conn, leader, settings):
+    pid = demo.make_pilot(conn)
+    services.edit_pilot(conn, leader, pid, {"name": "First"}, settings, expected_version=1)
+    with pytest.raises(InvalidInput, match="changed by someone else"):
+        services.edit_pilot(conn, leader, pid, {"name": "Second"}, settings, expected_version=1)
+    assert store.get_pilot(conn, pid).name == "First"
+
+
+def test_leadership_starts_a_proposed_pilot(conn, leader, settings):
+    pid = demo.make_pilot(conn, stage="proposed", start_date=None)
+    started = services.start_pilot(conn, leader, pid, AS_OF, settings)
+    assert (started.stage.value, started.go_no_go_date) == ("pilot", AS_OF + timedelta(days=90))
+    with pytest.raises(InvalidInput, match="already pilot"):
+        services.start_pilot(conn, leader, pid, AS_OF, settings)
+
+
+# --- weekly updates --------------------------------------------------------
+
+def test_product_owner_posts_and_revises_the_weekly_update(conn):
+    owner = actor_of(conn, Role.PRODUCT_OWNER)
+    pid = demo.make_pilot(conn, product_owner_id=owner.person_id)
+    values = {"pilot_id": pid, "health": "amber", "summary": "Latency high"}
+    assert services.post_weekly_update(conn, owner, values, AS_OF)[1] == 1
+    revised = values | {"health": "green", "summary": "Latency fixed"}
+    assert services.post_weekly_update(conn, owner, revised, AS_OF + timedelta(days=3))[1] == 2
+    history = store.list_updates(conn, pid, with_history=True)
+    assert [(u.revision, u.health.value, u.summary) for u in history] == [
+        (2, "green", "Latency fixed"), (1, "amber", "Latency high")]
+    assert history[0].author_id == owner.person_id
+
+
+def test_next_week_starts_a_new_update(conn, leader):
+    pid = demo.make_pilot(conn)
+    values = {"pilot_id": pid, "health": "green", "summary": "ok"}
+    services.post_weekly_update(conn, leader, values, AS_OF)
+    assert services.post_weekly_update(conn, leader, values, AS_OF + timedelta(days=7))[1] == 1
+
+
+def test_viewer_cannot_post_an_update(conn, viewer):
+    pid = demo.make_pilot(conn)
+    with pytest.raises(PermissionDenied, match="may not post a weekly update"):
+        services.post_weekly_update(conn, viewer, {"pilot_id": pid, "health": "green", "summary": "x"}, AS_OF)
+    assert count(conn, "weekly_update") == 0
+
+
+def test_product_owner_cannot_post_on_someone_elses_pilot(conn):
+    other = actor_of(conn, Role.PRODUCT_OWNER)
+    pid = demo.make_pilot(conn)
+    with pytest.raises(PermissionDenied):
+        services.post_weekly_update(conn, other, {"pilot_id": pid, "health": "green", "summary": "x"}, AS_OF)
+    assert count(conn, "weekly_update") == 0
+
+
+def test_bad_health_is_refused_and_writes_nothing(conn, leader):
+    pid = demo.make_pilot(conn)
+    with pytest.raises(InvalidInput, match="Health: 'blue' is not one of green, amber, red"):
+        services.post_weekly_update(conn, leader, {"pilot_id": pid, "health": "blue", "summary": "x"}, AS_OF)
+    assert count(conn, "weekly_update") == 0
+
+
+def test_a_stopped_pilot_takes_no_updates(conn, leader):
+    pid = demo.make_pilot(conn, stage="stopped")
+    with pytest.raises(InvalidInput, match="is stopped and takes no more updates"):
+        services.post_weekly_update(conn, leader, {"pilot_id": pid, "health": "green", "summary": "x"}, AS_OF)
+
+
+# --- people ----------------------------------------------------------------
+
+def test_admin_adds_a_person_and_a_duplicate_email_is_refused_in_any_case(conn, admin):
+    services.add_person(conn, admin, {"name": "Priya Shah", "email": "priya@example.com"})
+    with pytest.raises(InvalidInput, match="Email: PRIYA@example.com already belongs to Priya Shah") as err:
+        services.add_person(conn, admin, {"name": "Another Priya", "email": "PRIYA@example.com"})
+    assert err.value.field == "email"
+    assert [p.name for p in store.list_people(conn) if "Priya" in p.name] == ["Priya Shah"]
+
+
+def test_editing_a_person_to_another_persons_email_is_refused(conn, admin):
+    a = services.add_person(conn, admin, {"name": "A", "email": "a@example.com"})
+    services.add_person(conn, admin, {"name": "B", "email": "b@example.com"})
+    with pytest.raises(InvalidInput, match="already belongs to B"):
+        services.edit_person(conn, admin, a, {"email": "B@example.com"})
+    assert store.get_person(conn, a).email == "a@example.com"
+
+
+@pytest.mark.parametrize("role", [Role.VIEWER, Role.PRODUCT_OWNER, Role.LEADERSHIP])
+def test_only_an_admin_manages_people(conn, role):
+    actor = actor_of(conn, role)
+    before = count(conn, "person")
+    with pytest.raises(PermissionDenied, match="only an admin"):
+        services.add_person(conn, actor, {"name": "X", "email": "x@example.com"})
+    assert count(conn, "person") == before
+
+
+def test_deactivating_a_product_owner_makes_their_pilots_ownerless_at_once(conn, admin, settings):
+    from portfolio import flags
+
+    owner = demo.make_person(conn, name="Leaving Owner")
+    pid = demo.make_pilot(conn, product_owner_id=owner)
+    demo.make_update(conn, pid, AS_OF)
+    assert flags.portfolio_flags(conn, AS_OF, settings).query("code == 'OWNERLESS'").empty
+    affected = services.deactivate_person(conn, admin, owner)
+    assert [(p.id, s.value) for p, s in affected] == [(pid, "product_owner_id")]
+    ownerless = flags.portfolio_flags(conn, AS_OF, settings).query("code == 'OWNERLESS'")
+    assert list(ownerless["reason"]) == ["product owner Leaving Owner is inactive"]
+    assert store.get_person(conn, owner).active is False  # deactivated, never deleted
+
+
+def test_an_admin_cannot_deactivate_themselves(conn, admin):
+    with pytest.raises(InvalidInput, match="cannot deactivate yourself"):
+        services.deactivate_person(conn, admin, admin.person_id)
+
+
+def test_an_inactive_person_acts_as_a_viewer(conn, admin):
+    leader_id = demo.make_person(conn, role=Role.LEADERSHIP, email="Lee@Example.com")
+    services.deactivate_person(conn, admin, leader_id)
+    acting = services.actor_for_email(conn, "lee@example.com")
+    assert acting.role == Role.VIEWER
+    assert services.actor_for_email(conn, "nobody@example.com") is None

@@ -1,0 +1,150 @@
+"""DuckDB on temporary files: migrations, round trips, the facts the flags
+read, and the lock held by another process."""
+
+import json
+import subprocess
+import sys
+from datetime import date, timedelta
+
+import pytest
+
+from portfolio import db, demo, flags, store
+from portfolio.models import PersonIn, Role, StorageBusy, WeeklyUpdateIn
+from tests.conftest import AS_OF
+
+
+def test_migrations_are_recorded_and_applying_twice_changes_nothing(conn):
+    names = [name for name, _ in db.MIGRATIONS]
+    assert db.applied_migrations(conn) == names
+    assert db.migrate(conn) == []
+    assert db.applied_migrations(conn) == names
+    assert conn.execute("SELECT count(*) FROM schema_migration").fetchone()[0] == len(names)
+
+
+def test_a_fresh_database_is_migrated_on_first_connect(tmp_path):
+    with db.session(tmp_path / "new.duckdb") as c:
+        tables = {r[0] for r in c.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    assert {"person", "pilot", "weekly_update", "schema_migration"} <= tables
+
+
+def test_person_round_trip_and_case_insensitive_lookup(conn):
+    pid = store.insert_person(conn, PersonIn(name="Priya Shah", email="Priya.Shah@Example.com",
+                                             role=Role.LEADERSHIP))
+    got = store.get_person(conn, pid)
+    assert (got.name, got.email, got.role, got.active) == ("Priya Shah", "Priya.Shah@Example.com",
+                                                           Role.LEADERSHIP, True)
+    assert store.find_person_by_email(conn, "priya.shah@example.COM").id == pid
+
+
+def test_pilot_round_trip(conn):
+    pid = demo.make_pilot(conn, name="Invoice matching", business_unit="Finance")
+    got = store.get_pilot(conn, pid)
+    assert got.name == "Invoice matching"
+    assert got.go_no_go_date == got.start_date + timedelta(days=90)
+    assert got.version == 1
+
+
+def test_weekly_updates_keep_every_revision(conn):
+    pid = demo.make_pilot(conn)
+    demo.make_update(conn, pid, AS_OF, "amber", summary="first")
+    demo.make_update(conn, pid, AS_OF + timedelta(days=2), "green", summary="second")
+    latest = store.list_updates(conn, pid)
+    assert [(u.revision, u.summary) for u in latest] == [(2, "second")]
+    history = store.list_updates(conn, pid, with_history=True)
+    assert [(u.revision, u.summary) for u in history] == [(2, "second"), (1, "first")]
+
+
+def facts_of(conn, pid, as_of=AS_OF):
+    f = store.pilot_facts(conn, as_of, 3)
+    return f[f["pilot_id"] == pid].iloc[0]
+
+
+@pytest.mark.parametrize(
+    "healths, streak",
+    [
+        (["green", "red", "red"], 2),
+        (["red", "red", "red"], 3),
+        (["red", "green", "red", "red", "red"], 3),
+        (["red", "red", "green"], 0),
+        (["red", "red", "red", "red"], 3),  # counted up to the threshold
+    ],
+    ids=["2-red", "3-red", "3-red-after-green", "green-last", "4-red"],
+)
+def test_red_streak_counts_the_latest_weeks(conn, healths, streak):
+    pid = demo.make_pilot(conn)
+    for i, health in enumerate(healths):
+        demo.make_update(conn, pid, AS_OF - timedelta(weeks=len(healths) - 1 - i), health)
+    assert facts_of(conn, pid)["red_streak"] == streak
+
+
+def test_a_same_week_revision_replaces_the_weeks_health(conn):
+    pid = demo.make_pilot(conn)
+    for i in range(3):
+        demo.make_update(conn, pid, AS_OF - timedelta(weeks=2 - i), "red")
+    assert facts_of(conn, pid)["red_streak"] == 3
+    demo.make_update(conn, pid, AS_OF, "green")  # revision of this week
+    assert facts_of(conn, pid)["red_streak"] == 0
+
+
+def test_updates_after_the_as_of_date_do_not_count(conn):
+    pid = demo.make_pilot(conn)
+    demo.make_update(conn, pid, AS_OF - timedelta(days=20))
+    demo.make_update(conn, pid, AS_OF + timedelta(days=1))
+    assert facts_of(conn, pid)["last_update"].date() == AS_OF - timedelta(days=20)
+
+
+def test_the_demo_shows_every_flag_code_and_stage(db_file, settings):
+    counts = demo.build_demo(db_file, AS_OF)
+    assert counts["pilots"] == demo.DEFAULT_PILOTS
+    with db.session(db_file) as c:
+        found = flags.portfolio_flags(c, AS_OF, settings)
+        stages = {r[0] for r in c.execute("SELECT DISTINCT stage FROM pilot").fetchall()}
+        units = c.execute("SELECT count(DISTINCT business_unit) FROM pilot").fetchone()[0]
+    assert set(found["code"]) == set(flags.CODES)
+    assert stages == {"proposed", "pilot", "bridge", "production", "stopped", "retired"}
+    assert units == 6
+
+
+def test_the_demo_is_deterministic(tmp_path, settings):
+    a, b = tmp_path / "a.duckdb", tmp_path / "b.duckdb"
+    demo.build_demo(a, AS_OF)
+    demo.build_demo(b, AS_OF)
+    with db.session(a) as ca, db.session(b) as cb:
+        fa = flags.portfolio_flags(ca, AS_OF, settings)
+        fb = flags.portfolio_flags(cb, AS_OF, settings)
+    assert fa.equals(fb)
+
+
+def test_the_demo_refuses_a_database_that_holds_pilots(db_file):
+    demo.build_demo(db_file, AS_OF, n=5)
+    with pytest.raises(Exception, match="already holds 5 pilots"):
+        demo.build_demo(db_file, AS_OF, n=5)
+
+
+def test_a_lock_held_by_another_process_is_waited_for_then_reported(db_file):
+    with db.session(db_file):
+        pass
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         f"import duckdb, sys, time; c = duckdb.connect({str(db_file)!r}); print('held', flush=True); "
+         "sys.stdin.readline()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(StorageBusy, match="in use by another program"):
+            db.connect(db_file, wait_seconds=0.3)
+    finally:
+        holder.communicate("\n", timeout=10)
+    with db.session(db_file, wait_seconds=5) as c:  # released: opens again
+        assert c.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_a_write_that_fails_halfway_leaves_nothing(conn):
+    def work(c):
+        store.insert_person(c, PersonIn(name="Half", email="half@example.com"))
+        raise RuntimeError("injected")
+
+    with pytest.raises(RuntimeError):
+        db.write(conn, work)
+    assert store.find_person_by_email(conn, "half@example.com") is None

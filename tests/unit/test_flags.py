@@ -1,0 +1,179 @@
+"""Each flag rule at its boundaries, on facts built in memory (no database)."""
+
+from datetime import date, timedelta
+
+import pandas as pd
+import pytest
+
+from portfolio import flags
+from portfolio.settings import Settings
+
+AS_OF = date(2026, 6, 1)
+S = Settings()
+
+
+def facts(**overrides) -> pd.DataFrame:
+    """One pilot's facts: in `pilot`, day 31 of 90, all seats active, updated
+    two days ago, unless overridden."""
+    start = overrides.pop("start_date", AS_OF - timedelta(days=30))
+    row = {
+        "pilot_id": 1, "pilot": "Claims triage", "business_unit": "Claims", "stage": "pilot",
+        "start_date": start,
+        "go_no_go_date": start + timedelta(days=90) if start else None,
+        "product_owner_id": 10, "product_owner": "Priya Shah", "product_owner_active": True,
+        "technical_lead_id": 11, "technical_lead_active": True,
+        "executive_sponsor_id": 12, "executive_sponsor_active": True,
+        "operational_owner_id": 13, "operational_owner_active": True,
+        "last_update": AS_OF - timedelta(days=2), "red_streak": 0,
+    }
+    row.update(overrides)
+    return pd.DataFrame([row])
+
+
+def codes(frame: pd.DataFrame, as_of: date = AS_OF, settings: Settings = S) -> dict[str, str]:
+    out = flags.evaluate(frame, as_of, settings)
+    return dict(zip(out["code"], out["reason"]))
+
+
+def test_a_healthy_pilot_has_no_flags():
+    assert codes(facts()) == {}
+
+
+# OVERDUE_DECISION and DECISION_DUE_SOON around the go/no-go date
+def test_pilot_is_due_not_overdue_on_its_go_no_go_date():
+    got = codes(facts(go_no_go_date=AS_OF))
+    assert "OVERDUE_DECISION" not in got
+    assert got["DECISION_DUE_SOON"] == "go/no-go decision due today"
+
+
+def test_pilot_is_overdue_the_day_after_its_go_no_go_date():
+    got = codes(facts(go_no_go_date=AS_OF - timedelta(days=1)))
+    assert got["OVERDUE_DECISION"] == f"go/no-go date {AS_OF - timedelta(days=1)} passed 1 days ago"
+    assert "DECISION_DUE_SOON" not in got
+
+
+def test_day_90_is_due_soon_and_day_91_is_the_decision_day_and_day_92_overdue():
+    start = AS_OF - timedelta(days=89)  # as-of is day 90
+    assert "DECISION_DUE_SOON" in codes(facts(start_date=start))
+    assert "OVERDUE_DECISION" not in codes(facts(start_date=start))
+    assert "OVERDUE_DECISION" not in codes(facts(start_date=start - timedelta(days=1)))  # day 91
+    assert "OVERDUE_DECISION" in codes(facts(start_date=start - timedelta(days=2)))  # day 92
+
+
+@pytest.mark.parametrize("left, due", [(14, True), (15, False), (0, True)], ids=["14-left", "15-left", "0-left"])
+def test_decision_due_soon_from_14_days_left(left, due):
+    assert ("DECISION_DUE_SOON" in codes(facts(go_no_go_date=AS_OF + timedelta(days=left)))) is due
+
+
+# STALE_UPDATE and STALLED's no-update part
+@pytest.mark.parametrize("days, stale", [(14, False), (15, True)], ids=["14-days", "15-days"])
+def test_stale_update_after_more_than_14_days(days, stale):
+    got = codes(facts(last_update=AS_OF - timedelta(days=days)))
+    assert ("STALE_UPDATE" in got) is stale
+    if stale:
+        assert got["STALE_UPDATE"] == "no weekly update for 15 days (threshold 14)"
+
+
+def test_stale_update_counts_from_the_start_date_when_there_is_no_update():
+    assert "STALE_UPDATE" not in codes(facts(start_date=AS_OF - timedelta(days=14), last_update=None))
+    got = codes(facts(start_date=AS_OF - timedelta(days=15), last_update=None))
+    assert got["STALE_UPDATE"] == "no weekly update since the start 15 days ago (threshold 14)"
+
+
+@pytest.mark.parametrize("days, stalled", [(27, False), (28, True)], ids=["27-days", "28-days"])
+def test_stalled_after_28_days_without_an_update(days, stalled):
+    got = codes(facts(last_update=AS_OF - timedelta(days=days)))
+    assert ("STALLED" in got) is stalled
+    if stalled:
+        assert got["STALLED"] == "no weekly update for 28 days (threshold 28)"
+
+
+@pytest.mark.parametrize("streak, stalled", [(2, False), (3, True)], ids=["2-red", "3-red"])
+def test_stalled_after_3_red_updates_in_a_row(streak, stalled):
+    got = codes(facts(red_streak=streak))
+    assert ("STALLED" in got) is stalled
+    if stalled:
+        assert got["STALLED"] == "the last 3 updates were all red"
+
+
+def test_stalled_reason_names_each_part_that_holds():
+    got = codes(facts(red_streak=3, last_update=AS_OF - timedelta(days=30)))
+    assert got["STALLED"] == "no weekly update for 30 days (threshold 28); the last 3 updates were all red"
+
+
+def test_stalled_after_180_days_without_a_decision():
+    start = AS_OF - timedelta(days=181)
+    got = codes(facts(start_date=start, go_no_go_date=start + timedelta(days=200)))
+    assert got["STALLED"] == "181 days since the start without a go or no-go (threshold 180)"
+    start = AS_OF - timedelta(days=180)
+    assert "STALLED" not in codes(facts(start_date=start, go_no_go_date=start + timedelta(days=200)))
+
+
+def test_stalled_applies_to_bridge_but_not_production():
+    silent = AS_OF - timedelta(days=40)
+    assert "STALLED" in codes(facts(stage="bridge", last_update=silent))
+    assert "STALLED" not in codes(facts(stage="production", last_update=silent))
+
+
+# OWNERLESS
+def test_ownerless_without_a_product_owner():
+    got = codes(facts(product_owner_id=None, product_owner=None, product_owner_active=None))
+    assert got["OWNERLESS"] == "no product owner"
+
+
+def test_ownerless_when_the_product_owner_is_inactive():
+    got = codes(facts(product_owner_active=False))
+    assert got["OWNERLESS"] == "product owner Priya Shah is inactive"
+
+
+@pytest.mark.parametrize("stage, flagged", [("pilot", True), ("bridge", True), ("production", True),
+                                            ("proposed", False), ("stopped", False), ("retired", False)])
+def test_ownerless_stages(stage, flagged):
+    got = codes(facts(stage=stage, product_owner_id=None, product_owner_active=None))
+    assert ("OWNERLESS" in got) is flagged
+
+
+# NO_CLOCK and MISSING_SEAT
+def test_no_clock_for_a_pilot_without_start_date():
+    got = codes(facts(start_date=None, go_no_go_date=None, last_update=None))
+    assert got == {"NO_CLOCK": "no start date: the 90-day clock has not started"}
+
+
+def test_missing_seat_in_pilot_names_the_seats():
+    got = codes(facts(technical_lead_id=None, technical_lead_active=None, executive_sponsor_active=False))
+    assert got["MISSING_SEAT"] == "no technical lead; executive sponsor inactive"
+
+
+def test_missing_seat_in_pilot_ignores_the_operational_owner():
+    assert "MISSING_SEAT" not in codes(facts(operational_owner_id=None, operational_owner_active=None))
+
+
+def test_missing_seat_in_bridge_and_production_is_the_operational_owner():
+    for stage in ("bridge", "production"):
+        got = codes(facts(stage=stage, operational_owner_id=None, operational_owner_active=None,
+                          technical_lead_id=None, technical_lead_active=None))
+        assert got["MISSING_SEAT"] == "no operational owner"
+
+
+def test_thresholds_are_settings():
+    strict = Settings(stale_update_days=7)
+    assert "STALE_UPDATE" in codes(facts(last_update=AS_OF - timedelta(days=8)), settings=strict)
+
+
+def test_flags_are_sorted_worst_first_with_stalled_and_ownerless_leading_their_severity():
+    frame = pd.concat(
+        [
+            facts(pilot_id=1, pilot="A", last_update=AS_OF - timedelta(days=15)),  # STALE_UPDATE (high)
+            facts(pilot_id=2, pilot="B", red_streak=3),  # STALLED (high)
+            facts(pilot_id=3, pilot="C", go_no_go_date=AS_OF - timedelta(days=3)),  # OVERDUE (critical)
+            facts(pilot_id=4, pilot="D", technical_lead_active=False),  # MISSING_SEAT (medium)
+        ],
+        ignore_index=True,
+    )
+    out = flags.evaluate(frame, AS_OF, S)
+    assert list(out["code"]) == ["OVERDUE_DECISION", "STALLED", "STALE_UPDATE", "MISSING_SEAT"]
+    assert set(out.columns) >= {"pilot_id", "pilot", "code", "severity", "reason"}
+
+
+def test_no_pilots_no_flags():
+    assert flags.evaluate(facts().iloc[0:0], AS_OF, S).empty

@@ -1,0 +1,40 @@
+"""Bad input is refused with a message that names the field."""
+
+from datetime import date
+
+import pytest
+
+from portfolio.models import InvalidInput, PersonIn, PilotIn, WeeklyUpdateIn, validate
+
+
+@pytest.mark.parametrize(
+    "model, values, field, words",
+    [
+        pytest.param(PilotIn, {"name": "   "}, "name", "Name: must not be blank", id="blank-pilot-name"),
+        pytest.param(PilotIn, {"name": "X", "start_date": date(2026, 3, 1), "go_no_go_date": date(2026, 2, 1)},
+                     None, "Go/no-go date: 2026-02-01 is before the start date 2026-03-01", id="gng-before-start"),
+        pytest.param(PilotIn, {"name": "X", "stage": "launched"}, "stage", "Stage:", id="unknown-stage"),
+        pytest.param(PersonIn, {"name": "", "email": "a@example.com"}, "name", "Name: must not be blank",
+                     id="blank-person-name"),
+        pytest.param(PersonIn, {"name": "A", "email": "not-an-email"}, "email",
+                     "Email: 'not-an-email' is not an email address", id="bad-email"),
+        pytest.param(WeeklyUpdateIn, {"pilot_id": 1, "health": "purple", "summary": "s"}, "health",
+                     "Health: 'purple' is not one of green, amber, red", id="bad-health"),
+        pytest.param(WeeklyUpdateIn, {"pilot_id": 1, "health": "", "summary": "s"}, "health",
+                     "Health: choose green, amber or red", id="no-health"),
+        pytest.param(WeeklyUpdateIn, {"pilot_id": 1, "health": "red", "summary": " "}, "summary",
+                     "Summary: must not be blank", id="blank-summary"),
+    ],
+)
+def test_bad_input_names_the_field(model, values, field, words):
+    with pytest.raises(InvalidInput) as err:
+        validate(model, **values)
+    assert words in str(err.value)
+    if field:
+        assert err.value.field == field
+
+
+def test_health_is_case_insensitive_and_text_is_trimmed():
+    update = validate(WeeklyUpdateIn, pilot_id=1, health=" Amber ", summary="  fine  ")
+    assert update.health.value == "amber"
+    assert update.summary == "fine"

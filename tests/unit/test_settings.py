@@ -1,0 +1,31 @@
+import pytest
+
+from portfolio.models import InvalidInput
+from portfolio.settings import Settings, db_path, load_settings
+
+
+def test_defaults_are_the_product_thresholds():
+    s = load_settings({})
+    assert (s.clock_days, s.stale_update_days, s.stalled_no_update_days, s.stalled_red_streak,
+            s.due_soon_days) == (90, 14, 28, 3, 14)
+
+
+def test_environment_overrides_a_threshold():
+    assert load_settings({"PORTFOLIO_STALE_UPDATE_DAYS": "21"}).stale_update_days == 21
+
+
+def test_file_then_environment(tmp_path):
+    f = tmp_path / "settings.toml"
+    f.write_text("clock_days = 60\nstale_update_days = 10\n")
+    s = load_settings({"PORTFOLIO_SETTINGS": str(f), "PORTFOLIO_STALE_UPDATE_DAYS": "12"})
+    assert (s.clock_days, s.stale_update_days) == (60, 12)
+
+
+def test_bad_setting_names_it():
+    with pytest.raises(InvalidInput, match="clock_days"):
+        load_settings({"PORTFOLIO_CLOCK_DAYS": "zero"})
+
+
+def test_database_path_from_environment():
+    assert str(db_path({})) == "data/portfolio.duckdb"
+    assert str(db_path({"PORTFOLIO_DB": "/tmp/x.duckdb"})) == "/tmp/x.duckdb"
