@@ -120,46 +120,32 @@ def list_pilots(conn: Conn) -> list[Pilot]:
     return [Pilot(**r) for r in _rows(conn, f"SELECT {PILOT_COLUMNS} FROM pilot ORDER BY name, id")]
 
 
+EDITABLE_PILOT_FIELDS = (
+    "name", "business_unit", "problem", "start_date", "go_no_go_date",
+    "product_owner_id", "technical_lead_id", "executive_sponsor_id", "operational_owner_id",
+)
+
+
+def _pilot_values(pilot: PilotIn) -> list:
+    return [getattr(pilot, f) for f in EDITABLE_PILOT_FIELDS]
+
+
 def insert_pilot(conn: Conn, pilot: PilotIn) -> int:
+    cols = ", ".join(("stage",) + EDITABLE_PILOT_FIELDS)
+    marks = ", ".join("?" * (1 + len(EDITABLE_PILOT_FIELDS)))
     return conn.execute(
-        "INSERT INTO pilot (name, business_unit, problem, stage, start_date, go_no_go_date,"
-        " product_owner_id, technical_lead_id, executive_sponsor_id, operational_owner_id)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        [
-            pilot.name,
-            pilot.business_unit,
-            pilot.problem,
-            pilot.stage.value,
-            pilot.start_date,
-            pilot.go_no_go_date,
-            pilot.product_owner_id,
-            pilot.technical_lead_id,
-            pilot.executive_sponsor_id,
-            pilot.operational_owner_id,
-        ],
+        f"INSERT INTO pilot ({cols}) VALUES ({marks}) RETURNING id",
+        [pilot.stage.value, *_pilot_values(pilot)],
     ).fetchone()[0]
 
 
 def update_pilot_fields(conn: Conn, pilot_id: int, pilot: PilotIn) -> None:
     """Write the editable fields. The stage is not among them: stages move
     only through decisions and the promote and retire actions."""
+    sets = ", ".join(f"{f} = ?" for f in EDITABLE_PILOT_FIELDS)
     conn.execute(
-        "UPDATE pilot SET name = ?, business_unit = ?, problem = ?, start_date = ?,"
-        " go_no_go_date = ?, product_owner_id = ?, technical_lead_id = ?,"
-        " executive_sponsor_id = ?, operational_owner_id = ?, version = version + 1,"
-        " updated_at = current_timestamp WHERE id = ?",
-        [
-            pilot.name,
-            pilot.business_unit,
-            pilot.problem,
-            pilot.start_date,
-            pilot.go_no_go_date,
-            pilot.product_owner_id,
-            pilot.technical_lead_id,
-            pilot.executive_sponsor_id,
-            pilot.operational_owner_id,
-            pilot_id,
-        ],
+        f"UPDATE pilot SET {sets}, version = version + 1, updated_at = current_timestamp WHERE id = ?",
+        [*_pilot_values(pilot), pilot_id],
     )
 
 
