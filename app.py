@@ -11,7 +11,7 @@ from portfolio import db, ui
 from portfolio.models import PortfolioError
 from portfolio.settings import db_path, load_settings
 
-st.set_page_config(page_title="Pilot portfolio", page_icon=":material/flag:", layout="wide")
+st.set_page_config(page_title="Pilot portfolio", layout="wide")
 
 try:
     settings = load_settings()

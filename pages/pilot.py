@@ -93,7 +93,7 @@ except NotFound as exc:
     st.stop()
 
 st.header(pilot.name)
-st.markdown(f"**{pilot.stage.value}** · {pilot.business_unit or 'no business unit'}")
+st.markdown(f"Stage **{pilot.stage.value}** · {pilot.business_unit or 'no business unit'}")
 if pilot.problem:
     st.write(pilot.problem)
 

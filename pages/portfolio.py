@@ -49,24 +49,24 @@ if table.empty:
     st.info("No pilots match.")
 else:
     event = st.dataframe(
-        table[["id", "name", "severity", "flags", "reasons", "business_unit", "stage",
-               "product_owner", "day", "days_left"]],
+        table[["name", "severity", "flags", "days_left", "product_owner", "business_unit", "stage",
+               "day", "reasons"]],
         hide_index=True,
         width="stretch",
         on_select="rerun",
         selection_mode="single-row",
         key="portfolio-table",
         column_config={
-            "id": st.column_config.NumberColumn("id", width="small"),
-            "name": "Pilot",
-            "severity": "Worst",
+            "name": st.column_config.TextColumn("Pilot", width="medium"),
+            "severity": st.column_config.TextColumn("Worst", width="small"),
             "flags": "Flags",
             "reasons": st.column_config.TextColumn("Why", width="large"),
             "business_unit": "Business unit",
             "stage": "Stage",
             "product_owner": "Product owner",
-            "day": st.column_config.NumberColumn("Day"),
-            "days_left": st.column_config.NumberColumn("Days left", help="Negative: days overdue"),
+            "day": st.column_config.NumberColumn("Day", width="small"),
+            "days_left": st.column_config.NumberColumn("Days left", help="Negative: days overdue",
+                                                       width="small"),
         },
     )
     selected = event.selection.rows if event else []
@@ -78,7 +78,9 @@ else:
     if o2.button("Open", key="open-pilot-go"):
         st.switch_page("pages/pilot.py", query_params={"id": int(pick)})
 
-st.subheader("90-day windows")
+st.subheader("Clock windows")
+st.caption("Each pilot from its start to its go/no-go date; hatched red: past the go/no-go date "
+           "without a decision.")
 scope = pilots
 if units:
     scope = scope[scope["business_unit"].isin(units)]

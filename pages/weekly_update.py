@@ -29,32 +29,27 @@ done = store.weeks_with_update(conn, week)
 # Those still waiting for this week's update come first.
 mine.sort(key=lambda p: (p.id in done, p.name))
 labels = {p.id: p.name + (" · updated this week" if p.id in done else " · needs this week's update") for p in mine}
-FIELDS = ("update-health", "update-summary", "update-blockers", "update-next-steps")
 
 
-def load_current() -> None:
+def load_form(u) -> None:
     """Fill the form with this week's update of the chosen pilot, if any, so
-    that a revision starts from what was posted."""
-    pilot_id = st.session_state.get("update-pilot")
-    current = store.list_updates(conn, pilot_id, as_of=as_of)[:1] if pilot_id else []
-    current = [u for u in current if u.week_start == week]
-    if current:
-        u = current[0]
-        st.session_state.update({
-            "update-health": u.health.value, "update-summary": u.summary,
-            "update-blockers": u.blockers, "update-next-steps": u.next_steps,
-        })
-    else:
-        st.session_state.update({"update-health": None, "update-summary": "",
-                                 "update-blockers": "", "update-next-steps": ""})
+    that a revision starts from what was posted. Done in the script, not in
+    a callback: callbacks run before app.py has opened this run's database."""
+    st.session_state.update({
+        "update-health": u.health.value if u else None,
+        "update-summary": u.summary if u else "",
+        "update-blockers": u.blockers if u else "",
+        "update-next-steps": u.next_steps if u else "",
+    })
 
 
 if st.session_state.get("update-pilot") not in labels:
     st.session_state["update-pilot"] = mine[0].id
-    load_current()
-
-pilot_id = st.selectbox("Pilot", list(labels), format_func=labels.get, key="update-pilot", on_change=load_current)
+pilot_id = st.selectbox("Pilot", list(labels), format_func=labels.get, key="update-pilot")
 this_week = [u for u in store.list_updates(conn, pilot_id, as_of=as_of)[:1] if u.week_start == week]
+if st.session_state.get("update-loaded-for") != (pilot_id, week):
+    load_form(this_week[0] if this_week else None)
+    st.session_state["update-loaded-for"] = (pilot_id, week)
 if this_week:
     st.info(f"This week's update was posted by {this_week[0].author_name or 'unknown'}; posting again "
             f"revises it (revision {this_week[0].revision + 1}) and keeps the earlier text in the history.")

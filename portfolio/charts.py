@@ -39,7 +39,7 @@ def timeline_rows(pilots: pd.DataFrame, as_of: date, due_soon_days: int) -> pd.D
     status[p["stage"] == "bridge"] = "bridge"
     windows = pd.DataFrame(
         {"id": p["id"], "name": p["name"], "start": start, "end": gng, "status": status,
-         "label": "90-day window"}
+         "label": "to the go/no-go date"}
     )
     late = status == "overdue"
     overruns = pd.DataFrame(
@@ -51,16 +51,16 @@ def timeline_rows(pilots: pd.DataFrame, as_of: date, due_soon_days: int) -> pd.D
 
 
 def timeline(pilots: pd.DataFrame, as_of: date, due_soon_days: int) -> tuple[go.Figure, int]:
-    """The 90-day windows with the as-of line. Returns the figure and how
+    """Each pilot from its start to its go/no-go date, with the as-of line. Returns the figure and how
     many pilots were left out to keep it readable."""
     rows = timeline_rows(pilots, as_of, due_soon_days)
     names_by_gng = (
-        rows[rows["label"] == "90-day window"].sort_values("end")["name"].drop_duplicates().tolist()
+        rows[rows["label"] == "to the go/no-go date"].sort_values("end")["name"].drop_duplicates().tolist()
     )
     left_out = max(0, len(names_by_gng) - TIMELINE_MAX_BARS)
     if left_out:
         # Keep the decisions nearest to the as-of date, before and after it.
-        window = rows[rows["label"] == "90-day window"].copy()
+        window = rows[rows["label"] == "to the go/no-go date"].copy()
         window["distance"] = (window["end"] - pd.Timestamp(as_of)).abs()
         keep = set(window.nsmallest(TIMELINE_MAX_BARS, "distance")["id"])
         rows = rows[rows["id"].isin(keep)]
@@ -73,16 +73,16 @@ def timeline(pilots: pd.DataFrame, as_of: date, due_soon_days: int) -> tuple[go.
                 x=(part["end"] - part["start"]).dt.total_seconds() * 1000,
                 base=part["start"],
                 orientation="h",
-                name=status if label == "90-day window" else "overdue (past go/no-go)",
+                name=status if label == "to the go/no-go date" else "overdue (past go/no-go)",
                 marker_color=STATUS_COLOURS[status],
-                marker_pattern_shape="/" if label != "90-day window" else "",
+                marker_pattern_shape="/" if label != "to the go/no-go date" else "",
                 customdata=list(zip(part["start"].dt.date, part["end"].dt.date)),
                 hovertemplate="%{y}<br>%{customdata[0]} to %{customdata[1]}<extra>" + label + "</extra>",
             )
         )
     fig.add_vline(x=pd.Timestamp(as_of).timestamp() * 1000, line_dash="dash", line_color="black")
-    fig.add_annotation(x=pd.Timestamp(as_of), y=1.02, yref="paper", text=f"as of {as_of}",
-                       showarrow=False)
+    fig.add_annotation(x=pd.Timestamp(as_of), y=1.0, yref="paper", yanchor="bottom", xanchor="left",
+                       xshift=4, text=f"as of {as_of}", showarrow=False)
     fig.update_layout(
         barmode="overlay",
         xaxis_type="date",
@@ -96,6 +96,7 @@ def timeline(pilots: pd.DataFrame, as_of: date, due_soon_days: int) -> tuple[go.
 
 def stage_counts(pilots: pd.DataFrame) -> go.Figure:
     counts = pilots["stage"].value_counts().reindex(STAGE_ORDER, fill_value=0)
-    fig = go.Figure(go.Bar(x=counts.index, y=counts.values, text=counts.values, textposition="auto"))
+    fig = go.Figure(go.Bar(x=counts.index, y=counts.values, text=counts.values, textposition="outside",
+                           textangle=0, cliponaxis=False))
     fig.update_layout(height=280, margin={"l": 10, "r": 10, "t": 10, "b": 10}, yaxis_title="pilots")
     return fig

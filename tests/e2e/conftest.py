@@ -1,0 +1,191 @@
+"""Fixtures for the browser tests: Chromium, a served app over a fresh demo
+database, and a place to leave screenshots and the server log on failure.
+
+Without Chromium the browser tests are skipped locally; with CI=true they
+fail instead, since CI installs Chromium and requires them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO_ROOT / "test-artifacts"
+STARTUP_TIMEOUT = 60  # seconds for the server to answer its health check
+STOP_TIMEOUT = 10  # seconds for the server to stop before it is killed
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def find_chromium() -> str | None:
+    for candidate in (shutil.which("chromium"), "/usr/bin/chromium"):
+        if candidate and os.path.exists(candidate):
+            return candidate
+    return None
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() == "true"
+
+
+def artifact_path(name: str) -> Path:
+    """A file in test-artifacts/ named after a test id, safe for any file system."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name).strip("_")
+    return ARTIFACTS / safe
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+            return response.status == 200 and response.read().strip() == b"ok"
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+        return False
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no server log)"
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    path = find_chromium()
+    if path is None:
+        reason = "Chromium not found (neither `chromium` on PATH nor /usr/bin/chromium); install it with `apt-get install chromium`"
+        if in_ci():
+            pytest.fail(f"{reason}. CI=true requires the browser tests.", pytrace=False)
+        pytest.skip(reason)
+    return path
+
+
+class Server:
+    def __init__(self, url: str, log: Path):
+        self.url = url
+        self.log = log
+
+    def save_log(self, name: str) -> Path:
+        target = artifact_path(f"{name}.server.log")
+        try:
+            shutil.copyfile(self.log, target)
+        except OSError:
+            target.write_text("(no server log)\n")
+        return target
+
+    def save_failure(self, page, test_name: str) -> None:
+        """A full-page screenshot and the server log, named after the test:
+        test_page_renders[pilot-1] -> test_page_renders-pilot-1.png/.server.log."""
+        name = test_name.replace("[", "-").rstrip("]")
+        try:
+            # Streamlit scrolls inside its main block, not the document, so a
+            # full-page shot is only the viewport: grow it to the content first.
+            height = page.evaluate(
+                "Math.max(0, ...Array.from(document.querySelectorAll("
+                "'[data-testid=stMain], [data-testid=stSidebarContent]')).map(e => e.scrollHeight))"
+            )
+            size = page.viewport_size or {"width": 1400, "height": 1000}
+            if height > size["height"]:
+                page.set_viewport_size({"width": size["width"], "height": min(height + 40, 10_000)})
+                page.wait_for_timeout(500)
+            page.screenshot(path=str(artifact_path(f"{name}.png")), full_page=True)
+        except Exception as exc:  # the browser may be gone; keep the test's own failure
+            artifact_path(f"{name}.screenshot-error.txt").write_text(f"{exc!r}\n")
+        self.save_log(name)
+
+
+@pytest.fixture(scope="module")
+def app_server(chromium, tmp_path_factory) -> Server:
+    """The app served on a free port over a demo database built for today."""
+    workdir = tmp_path_factory.mktemp("e2e-app")
+    db_file = workdir / "portfolio.duckdb"
+    log_file = workdir / "streamlit.log"
+    env = dict(os.environ, PORTFOLIO_DB=str(db_file))
+    # Local mode (first admin acts), whatever the caller's shell has set.
+    for name in ("PORTFOLIO_TRUSTED_HEADER", "PORTFOLIO_USER"):
+        env.pop(name, None)
+
+    demo = subprocess.run(
+        [sys.executable, "-m", "portfolio", "demo", "--db", str(db_file)],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+    if demo.returncode != 0:
+        pytest.fail(f"building the demo database failed:\n{demo.stdout}\n{demo.stderr}", pytrace=False)
+
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    with open(log_file, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py",
+             "--server.port", str(port), "--server.headless", "true",
+             "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+    server = Server(url, log_file)
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while not _healthy(url):
+            if proc.poll() is not None:
+                saved = server.save_log("server-startup")
+                pytest.fail(f"streamlit exited with {proc.returncode} before answering "
+                            f"(log: {saved}):\n{_tail(log_file)}", pytrace=False)
+            if time.monotonic() > deadline:
+                saved = server.save_log("server-startup")
+                pytest.fail(f"streamlit did not answer {url}/_stcore/health within "
+                            f"{STARTUP_TIMEOUT}s (log: {saved}):\n{_tail(log_file)}", pytrace=False)
+            time.sleep(0.25)
+        yield server
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def e2e_browser(chromium):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def e2e_page(e2e_browser):
+    """A fresh browser context (so a fresh Streamlit session) per test."""
+    context = e2e_browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    try:
+        yield page
+    finally:
+        context.close()
