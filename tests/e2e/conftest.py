@@ -85,9 +85,10 @@ def chromium() -> str:
 
 
 class Server:
-    def __init__(self, url: str, log: Path):
+    def __init__(self, url: str, log: Path, db_file: Path):
         self.url = url
         self.log = log
+        self.db_file = db_file
 
     def save_log(self, name: str) -> Path:
         target = artifact_path(f"{name}.server.log")
@@ -145,7 +146,7 @@ def app_server(chromium, tmp_path_factory) -> Server:
              "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
             cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
-    server = Server(url, log_file)
+    server = Server(url, log_file, db_file)
     try:
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while not _healthy(url):

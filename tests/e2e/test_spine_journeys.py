@@ -1,0 +1,134 @@
+"""The spine's journeys in a real browser: an admin creates a pilot, a
+product owner posts a weekly update and sees the flag it answers clear, an
+admin deactivates a product owner and the Portfolio counts their pilots as
+ownerless at once."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from portfolio import db, store
+
+from .test_browser_smoke import wait_for_app
+
+pytestmark = pytest.mark.e2e
+
+
+def choose(page: Page, key: str, option: str) -> None:
+    """Pick an option of the selectbox with widget key ``key`` by its label."""
+    box = page.locator(f".st-key-{key} input[role='combobox']")
+    box.click()
+    box.fill(option)  # filters the list to the option
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def settle(page: Page, heading: str) -> None:
+    page.wait_for_timeout(300)  # let the rerun the last action triggered begin
+    wait_for_app(page, heading)
+
+
+def metric(page: Page, label: str) -> int:
+    box = page.locator('[data-testid="stMetric"]').filter(
+        has=page.locator('[data-testid="stMetricLabel"]').get_by_text(label, exact=True))
+    return int(box.locator('[data-testid="stMetricValue"]').inner_text())
+
+
+def query(app_server, sql: str, params=()):
+    """Read the served database between actions (the app holds it only
+    while a page runs)."""
+    with db.session(app_server.db_file) as c:
+        return c.execute(sql, list(params)).fetchall()
+
+
+def test_admin_creates_a_pilot_and_it_opens_on_its_clock(request, app_server, e2e_page: Page):
+    page = e2e_page
+    try:
+        page.goto(app_server.url + "/pilot", wait_until="domcontentloaded")
+        wait_for_app(page, "Pilot")
+        page.locator(".st-key-pilot-name input").fill("Returns forecasting")
+        page.locator(".st-key-pilot-unit input").fill("Operations")
+        # The date field has a segment each for year, month and day; typing
+        # moves from one to the next.
+        page.locator(".st-key-pilot-start [data-type='year']").click()
+        page.keyboard.type(date.today().strftime("%Y%m%d"))
+        page.keyboard.press("Tab")
+        page.locator(".st-key-pilot-create button").click()
+        expect(page.get_by_role("heading", name="Returns forecasting")).to_be_visible(timeout=20_000)
+        expect(page.get_by_text("Day 1 of 90: 90 days left")).to_be_visible()
+        assert query(app_server, "SELECT count(*) FROM pilot WHERE name = ?", ["Returns forecasting"]) == [(1,)]
+    except BaseException:
+        app_server.save_failure(page, request.node.name)
+        raise
+
+
+def test_product_owner_posts_an_update_and_the_stale_flag_clears(request, app_server, e2e_page: Page):
+    page = e2e_page
+    # A pilot flagged STALE_UPDATE whose product owner is active.
+    pilot_id, pilot_name, owner_name = query(
+        app_server,
+        "SELECT p.id, p.name, o.name FROM pilot p JOIN person o ON o.id = p.product_owner_id "
+        "WHERE o.active AND p.stage = 'pilot' AND p.start_date < current_date - 20 AND p.id NOT IN "
+        "(SELECT pilot_id FROM weekly_update WHERE posted_on > current_date - 15) ORDER BY p.id LIMIT 1",
+    )[0]
+    try:
+        page.goto(f"{app_server.url}/pilot?id={pilot_id}", wait_until="domcontentloaded")
+        wait_for_app(page, "Pilot")
+        expect(page.get_by_text("STALE_UPDATE")).to_be_visible()
+
+        page.goto(app_server.url + "/weekly_update", wait_until="domcontentloaded")
+        wait_for_app(page, "Weekly update")
+        choose(page, "act-as", f"{owner_name} · product owner")
+        settle(page, "Weekly update")
+        choose(page, "update-pilot", f"{pilot_name} · needs this week's update")
+        settle(page, "Weekly update")
+        page.locator(".st-key-update-health").get_by_text("Green", exact=True).click()
+        page.locator(".st-key-update-summary textarea").fill("Data extract arrived; back on track")
+        page.locator(".st-key-update-submit button").click()
+        expect(page.get_by_text(re.compile(f"Posted the update for '{re.escape(pilot_name)}'"))).to_be_visible(
+            timeout=20_000)
+
+        page.goto(f"{app_server.url}/pilot?id={pilot_id}", wait_until="domcontentloaded")
+        wait_for_app(page, "Pilot")
+        expect(page.get_by_text("Data extract arrived; back on track")).to_be_visible()
+        expect(page.get_by_text("STALE_UPDATE")).to_have_count(0)
+    except BaseException:
+        app_server.save_failure(page, request.node.name)
+        raise
+
+
+def test_deactivating_an_owner_makes_their_pilots_ownerless_at_once(request, app_server, e2e_page: Page):
+    page = e2e_page
+    owner_id, owner_name, owned = query(
+        app_server,
+        "SELECT o.id, o.name, count(*) FROM pilot p JOIN person o ON o.id = p.product_owner_id "
+        "WHERE o.active AND o.role = 'product_owner' AND p.stage IN ('pilot', 'bridge', 'production') "
+        "GROUP BY o.id, o.name ORDER BY count(*) DESC, o.id LIMIT 1",
+    )[0]
+    try:
+        page.goto(app_server.url, wait_until="domcontentloaded")
+        wait_for_app(page, "Portfolio")
+        before = metric(page, "Ownerless")
+
+        page.goto(app_server.url + "/people", wait_until="domcontentloaded")
+        wait_for_app(page, "People")
+        page.get_by_role("tab", name="Deactivate or reactivate").click()
+        choose(page, "deactivate-pick", next(
+            label for (label,) in query(app_server, "SELECT name || ' · ' || email FROM person WHERE id = ?",
+                                        [owner_id])))
+        settle(page, "People")
+        expect(page.get_by_text(re.compile("makes .* pilot\\(s\\) ownerless at once"))).to_be_visible()
+        page.locator(f".st-key-deactivate-confirm-{owner_id} label").click()
+        settle(page, "People")
+        page.locator(f".st-key-deactivate-go-{owner_id} button").click()
+        expect(page.get_by_text(f"Deactivated {owner_name}.", exact=False)).to_be_visible(timeout=20_000)
+
+        page.get_by_role("link", name="Portfolio").click()
+        wait_for_app(page, "Portfolio")
+        assert metric(page, "Ownerless") == before + owned
+    except BaseException:
+        app_server.save_failure(page, request.node.name)
+        raise
