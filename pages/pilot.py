@@ -1,10 +1,21 @@
 """Pilot: one pilot whole (its clock, seats, flags and weekly updates), and
 the forms to create a pilot, edit it and change its seats."""
 
+import pandas as pd
 import streamlit as st
 
-from portfolio import clock, flags, services, store, ui
-from portfolio.models import CREATABLE_STAGES, NotFound, PortfolioError, Role, Seat, Stage
+from portfolio import clock, decisions, flags, services, store, ui
+from portfolio.models import (
+    BRIDGE_ITEMS,
+    CREATABLE_STAGES,
+    CriterionStatus,
+    DecisionKind,
+    NotFound,
+    PortfolioError,
+    Role,
+    Seat,
+    Stage,
+)
 
 conn, actor, as_of, settings = ui.conn(), ui.actor(), ui.as_of(), ui.settings()
 people = {p.id: p for p in store.list_people(conn)}
@@ -152,6 +163,134 @@ if earlier:
         for u in earlier:
             st.markdown(f"**Week of {u.week_start:%d %b %Y}**, revision {u.revision} "
                         f"({u.created_at:%Y-%m-%d %H:%M}): {u.health.value}. {u.summary}")
+
+# --- criteria -------------------------------------------------------------
+st.subheader("Go/no-go criteria")
+criteria = store.list_criteria(conn, pilot.id)
+verdict, why = decisions.suggested_verdict(criteria)
+locked = decisions.criteria_locked(pilot, as_of, settings)
+if criteria:
+    for c in criteria:
+        mark = {"met": ":green[met]", "not_met": ":red[not met]", "unknown": ":gray[unknown]"}[c.status.value]
+        st.markdown(f"- {c.statement}: **{mark}**" + (f" · {c.evidence}" if c.evidence else ""))
+else:
+    st.caption("No criteria yet: write them by day 14, in production terms.")
+if pilot.stage == Stage.PILOT:
+    st.caption(f"Suggested verdict: **{verdict}** ({why}).")
+if locked and pilot.stage in decisions.CRITERIA_STAGES:
+    st.caption(f"Kickoff has ended (day {settings.criteria_lock_day} on): writing, rewording or removing a "
+               "criterion is leadership's and raises CRITERIA_CHANGED; marking them met or not met is not.")
+changes = store.criteria_changes(conn, pilot.id)
+if not changes.empty:
+    with st.expander(f"Criteria changes ({len(changes)})"):
+        st.dataframe(changes, hide_index=True, width="stretch", key=f"criteria-changes-{pilot.id}")
+if services.may_edit_pilot(actor, pilot) and pilot.stage in decisions.CRITERIA_STAGES:
+    with st.expander("Edit the criteria", icon=":material/checklist:"):
+        with st.form(f"criteria-{pilot.id}"):
+            edits = []
+            for c in criteria:
+                a, b, d = st.columns([3, 1, 2])
+                statement = a.text_input("Criterion", value=c.statement, key=f"crit-statement-{c.id}")
+                status = b.selectbox("Status", [s.value for s in CriterionStatus],
+                                     index=[s.value for s in CriterionStatus].index(c.status.value),
+                                     format_func=lambda v: CriterionStatus(v).label, key=f"crit-status-{c.id}")
+                evidence = d.text_input("Evidence", value=c.evidence, key=f"crit-evidence-{c.id}")
+                remove = st.checkbox("Remove this criterion", key=f"crit-remove-{c.id}")
+                edits.append({"id": c.id, "statement": statement, "status": status, "evidence": evidence,
+                              "remove": remove})
+            new_statement = st.text_input("New criterion", key=f"crit-new-{pilot.id}",
+                                          placeholder="e.g. p95 latency under 800 ms on live traffic")
+            if st.form_submit_button("Save criteria", key=f"crit-save-{pilot.id}", type="primary"):
+                try:
+                    counts = decisions.save_criteria(
+                        conn, actor, pilot.id, edits=edits,
+                        additions=[{"statement": new_statement}] if new_statement.strip() else [],
+                        on=as_of, settings=settings,
+                    )
+                except PortfolioError as exc:
+                    ui.show_error(exc)
+                else:
+                    st.session_state.pop(f"crit-new-{pilot.id}", None)
+                    ui.flash("Criteria saved: " + ", ".join(f"{n} {k}" for k, n in counts.items() if n) + "."
+                             if any(counts.values()) else "Nothing to save.")
+                    st.rerun()
+
+# --- decisions and stage moves --------------------------------------------
+history = store.list_decisions(conn, pilot.id)
+events = store.stage_events(conn, pilot.id)
+if history or not events.empty:
+    st.subheader("Decisions")
+for d in history:
+    struck = " · :gray[superseded]" if d.superseded_by else ""
+    correction = f" · corrects decision {d.supersedes_id}" if d.supersedes_id else ""
+    moved = (f" · go/no-go date {d.go_no_go_before} → {d.go_no_go_after}"
+             if d.kind.value == "extend" else f" · {d.stage_before.value} → {d.stage_after.value}")
+    st.markdown(f"**{d.kind.label.upper()}** on {d.decided_on} by {d.decided_by_name}{moved}{correction}{struck}  \n"
+                f"{d.rationale}" + (f"  \n*Override:* {d.override_reason}" if d.override_reason else ""))
+    with st.expander(f"Criteria as they stood at decision {d.id}"):
+        if d.criteria_snapshot:
+            st.dataframe(pd.DataFrame(d.criteria_snapshot), hide_index=True, width="stretch",
+                         key=f"snapshot-{d.id}")
+        else:
+            st.caption("There were no criteria.")
+if not events.empty:
+    st.dataframe(events, hide_index=True, width="stretch", key=f"stage-events-{pilot.id}")
+effective = [d for d in history if d.superseded_by is None]
+if effective and actor.at_least(Role.LEADERSHIP) and pilot.stage == effective[0].stage_after:
+    latest = effective[0]
+    with st.expander(f"Correct the latest decision ({latest.kind.label} on {latest.decided_on})",
+                     icon=":material/undo:"):
+        with st.form(f"correct-{pilot.id}"):
+            kind = st.radio("Corrected decision", [k.value for k in DecisionKind], horizontal=True,
+                            format_func=lambda k: DecisionKind(k).label, key=f"correct-kind-{pilot.id}")
+            why_text = st.text_area("Why the correction, and its rationale (required)", key=f"correct-why-{pilot.id}")
+            new_date = st.date_input("New go/no-go date (extend only)", value=None, key=f"correct-date-{pilot.id}")
+            override = st.text_input("Override reason (extension at the limit)", key=f"correct-override-{pilot.id}")
+            if st.form_submit_button("Record the correction", key=f"correct-go-{pilot.id}"):
+                try:
+                    decisions.record_decision(conn, actor, {
+                        "pilot_id": pilot.id, "kind": kind, "decided_on": as_of,
+                        "decided_by": actor.person_id or 0, "rationale": why_text,
+                        "new_go_no_go_date": new_date if kind == "extend" else None,
+                        "override_reason": override, "supersedes_id": latest.id,
+                    }, settings)
+                except PortfolioError as exc:
+                    ui.show_error(exc)
+                else:
+                    ui.flash(f"Recorded the correction of decision {latest.id}.")
+                    st.rerun()
+if pilot.stage == Stage.PILOT and actor.at_least(Role.LEADERSHIP):
+    st.page_link("pages/decisions.py", label="Record the go/no-go decision", icon=":material/gavel:",
+                 query_params={"id": pilot.id})
+
+# --- the bridge -----------------------------------------------------------
+if pilot.stage == Stage.BRIDGE:
+    st.subheader("Bridge to production")
+    due = pilot.bridge_due_date
+    st.caption(f"Due {due}" + (f": {(as_of - due).days} days late" if due and as_of > due else "")
+               + ". Promotion needs an operational owner and every item below.")
+    checklist = store.bridge_checklist(conn, pilot.id)
+    if services.may_edit_pilot(actor, pilot):
+        with st.form(f"bridge-{pilot.id}"):
+            items = {}
+            for key, label in BRIDGE_ITEMS:
+                a, b = st.columns([2, 3])
+                done = a.checkbox(label, value=bool(checklist.get(key, {}).get("done")),
+                                  key=f"bridge-{key}-{pilot.id}")
+                note = b.text_input("Note", value=checklist.get(key, {}).get("note", ""),
+                                    key=f"bridge-note-{key}-{pilot.id}", label_visibility="collapsed")
+                items[key] = {"done": done, "note": note}
+            if st.form_submit_button("Save checklist", key=f"bridge-save-{pilot.id}"):
+                try:
+                    decisions.save_bridge_checklist(conn, actor, pilot.id, items)
+                except PortfolioError as exc:
+                    ui.show_error(exc)
+                else:
+                    ui.flash("Bridge checklist saved.")
+                    st.rerun()
+    else:
+        for key, label in BRIDGE_ITEMS:
+            st.markdown(("✅ " if checklist.get(key, {}).get("done") else "⬜ ") + label)
 
 # --- actions --------------------------------------------------------------
 if pilot.stage == Stage.PROPOSED and actor.at_least(Role.LEADERSHIP):

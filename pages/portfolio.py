@@ -17,9 +17,12 @@ ui.show_flash()
 cols = st.columns(len(overview.HEADLINES))
 for col, (name, _) in zip(cols, overview.HEADLINES):
     col.metric(name, view.numbers[name])
+cols = st.columns(len(overview.HEADLINES))
+for col, name in zip(cols, overview.DECISION_NUMBERS):
+    col.metric(name, view.decision_numbers[name])
 show = st.segmented_control(
     "Show",
-    ["Flagged"] + [name for name, _ in overview.HEADLINES] + ["All pilots"],
+    ["Flagged"] + [name for name, _ in overview.HEADLINES] + overview.DECISION_NUMBERS + ["All pilots"],
     default="Flagged",
     key="portfolio-show",
 )
@@ -50,7 +53,7 @@ if table.empty:
 else:
     event = st.dataframe(
         table[["name", "severity", "flags", "days_left", "product_owner", "business_unit", "stage",
-               "day", "reasons"]],
+               "day", "verdict", "days_to_decision", "extensions", "reasons"]],
         hide_index=True,
         width="stretch",
         on_select="rerun",
@@ -65,6 +68,9 @@ else:
             "stage": "Stage",
             "product_owner": "Product owner",
             "day": st.column_config.NumberColumn("Day", width="small"),
+            "verdict": st.column_config.TextColumn("Decision", width="small"),
+            "days_to_decision": st.column_config.NumberColumn("Days to decision", width="small"),
+            "extensions": st.column_config.NumberColumn("Extensions", width="small"),
             "days_left": st.column_config.NumberColumn("Days left", help="Negative: days overdue",
                                                        width="small"),
         },
@@ -92,5 +98,8 @@ if left_out:
                f"{left_out} more are left out: filter by business unit or owner to see them.")
 st.plotly_chart(fig, key="timeline")
 
-st.subheader("Pilots by stage")
-st.plotly_chart(charts.stage_counts(scope), key="stage-counts")
+left, right = st.columns(2)
+left.subheader("Pilots by stage")
+left.plotly_chart(charts.stage_counts(scope), key="stage-counts")
+right.subheader("Age of the open pilots")
+right.plotly_chart(charts.age_histogram(view.open_pilot_ages()), key="age-histogram")

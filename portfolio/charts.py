@@ -100,3 +100,14 @@ def stage_counts(pilots: pd.DataFrame) -> go.Figure:
                            textangle=0, cliponaxis=False))
     fig.update_layout(height=280, margin={"l": 10, "r": 10, "t": 10, "b": 10}, yaxis_title="pilots")
     return fig
+
+
+def age_histogram(ages: pd.Series, marks: tuple[int, ...] = (90, 180)) -> go.Figure:
+    """How long the open pilots have run, with the clock's marks."""
+    fig = go.Figure(go.Histogram(x=ages, xbins={"size": 15, "start": 0}, marker_color="#1f77b4"))
+    for mark in marks:
+        fig.add_vline(x=mark, line_dash="dash", line_color="#d62728",
+                      annotation_text=f"day {mark}", annotation_position="top")
+    fig.update_layout(height=280, margin={"l": 10, "r": 10, "t": 30, "b": 10},
+                      xaxis_title="days since the start", yaxis_title="open pilots", bargap=0.05)
+    return fig

@@ -79,6 +79,87 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX weekly_update_pilot ON weekly_update (pilot_id, posted_on);
         """,
     ),
+    (
+        "002_criteria_decisions_bridge",
+        """
+        ALTER TABLE pilot ADD COLUMN bridge_due_date DATE;  -- set by a go decision
+        CREATE SEQUENCE criterion_id_seq START 1;
+        -- Go/no-go criteria. A removed criterion keeps its row (removed = true).
+        CREATE TABLE criterion (
+            id INTEGER PRIMARY KEY DEFAULT nextval('criterion_id_seq'),
+            pilot_id INTEGER NOT NULL,
+            statement VARCHAR NOT NULL,
+            status VARCHAR NOT NULL DEFAULT 'unknown',
+            evidence VARCHAR NOT NULL DEFAULT '',
+            removed BOOLEAN NOT NULL DEFAULT FALSE,
+            version INTEGER NOT NULL DEFAULT 1,
+            created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+        );
+        CREATE INDEX criterion_pilot ON criterion (pilot_id);
+        CREATE SEQUENCE criteria_change_id_seq START 1;
+        -- Every change to a criterion's statement (added, edited, removed),
+        -- dated by the day it was made: CRITERIA_CHANGED reads it.
+        CREATE TABLE criteria_change (
+            id INTEGER PRIMARY KEY DEFAULT nextval('criteria_change_id_seq'),
+            pilot_id INTEGER NOT NULL,
+            criterion_id INTEGER NOT NULL,
+            action VARCHAR NOT NULL,
+            before VARCHAR,
+            after VARCHAR,
+            changed_on DATE NOT NULL,
+            changed_by INTEGER,
+            after_kickoff BOOLEAN NOT NULL,
+            created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+        );
+        CREATE SEQUENCE decision_id_seq START 1;
+        -- Decisions are never updated or deleted; a correction is a new row
+        -- that names the one it supersedes.
+        CREATE TABLE decision (
+            id INTEGER PRIMARY KEY DEFAULT nextval('decision_id_seq'),
+            pilot_id INTEGER NOT NULL,
+            kind VARCHAR NOT NULL,                 -- go | no_go | extend
+            decided_on DATE NOT NULL,
+            decided_by INTEGER NOT NULL,
+            recorded_by INTEGER,
+            rationale VARCHAR NOT NULL,
+            stage_before VARCHAR NOT NULL,
+            stage_after VARCHAR NOT NULL,
+            go_no_go_before DATE,
+            go_no_go_after DATE,
+            bridge_due_before DATE,
+            bridge_due_after DATE,
+            override_reason VARCHAR NOT NULL DEFAULT '',
+            criteria_snapshot VARCHAR NOT NULL,    -- JSON list of the criteria as they stood
+            supersedes_id INTEGER,
+            created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+        );
+        CREATE INDEX decision_pilot ON decision (pilot_id);
+        CREATE SEQUENCE stage_event_id_seq START 1;
+        -- Stage moves that are not decisions: start, promote, retire.
+        CREATE TABLE stage_event (
+            id INTEGER PRIMARY KEY DEFAULT nextval('stage_event_id_seq'),
+            pilot_id INTEGER NOT NULL,
+            action VARCHAR NOT NULL,
+            stage_before VARCHAR NOT NULL,
+            stage_after VARCHAR NOT NULL,
+            happened_on DATE NOT NULL,
+            actor_id INTEGER,
+            override_reason VARCHAR NOT NULL DEFAULT '',
+            note VARCHAR NOT NULL DEFAULT '',
+            created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+        );
+        -- The bridge checklist (seed 001): one row per pilot and item.
+        CREATE TABLE bridge_check (
+            pilot_id INTEGER NOT NULL,
+            item VARCHAR NOT NULL,
+            done BOOLEAN NOT NULL DEFAULT FALSE,
+            note VARCHAR NOT NULL DEFAULT '',
+            updated_by INTEGER,
+            updated_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            PRIMARY KEY (pilot_id, item)
+        );
+        """,
+    ),
 ]
 
 _migrated: set[str] = set()

@@ -8,6 +8,7 @@ benchmarks (``n`` pilots cycle through the same archetypes).
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -16,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import clock, db, store
-from .models import Health, InvalidInput, PersonIn, PilotIn, Role, Stage, WeeklyUpdateIn
+from .models import BRIDGE_ITEMS, Health, InvalidInput, PersonIn, PilotIn, Role, Stage, WeeklyUpdateIn
 from .settings import Settings
 
 DEFAULT_PILOTS = 40
@@ -68,29 +69,53 @@ class Archetype:
     executive_sponsor: bool = True
     operational_owner: bool = True
     gng_after: int = 90            # go/no-go date: start plus this
+    criteria: str = "none"         # none | unknown | mixed | met: see CRITERIA_PATTERNS
+    extensions: int = 0            # extend decisions that moved the date to gng_after
+    decision: str | None = None    # go | no_go, on the go/no-go date
+    promoted_after: int | None = None  # days after the go decision
+    retired_after: int | None = None   # days after the promotion
+    checklist: int = 0             # bridge checklist items done
+    late_change: bool = False      # a criterion reworded after kickoff
 
+
+CRITERIA_STATEMENTS = [
+    ("p95 latency under 800 ms on live traffic", "Load test report, week 6"),
+    ("30 % of the team uses it weekly", "Usage dashboard"),
+    ("Error rate under 2 % over four weeks", "Error log review"),
+]
+CRITERIA_PATTERNS = {
+    "none": (),
+    "unknown": ("met", "unknown", "unknown"),
+    "mixed": ("met", "not_met", "unknown"),
+    "met": ("met", "met", "met"),
+}
 
 ARCHETYPES = [
-    Archetype("on_track", Stage.PILOT, 30, 3, ("green", "amber", "green")),
-    Archetype("due_soon", Stage.PILOT, 80, 2),
-    Archetype("due_today", Stage.PILOT, 90, 4, ("amber", "green")),
-    Archetype("overdue", Stage.PILOT, 105, 5, ("amber",)),
-    Archetype("silent", Stage.PILOT, 60, 35),
+    Archetype("on_track", Stage.PILOT, 30, 3, ("green", "amber", "green"), criteria="unknown"),
+    Archetype("due_soon", Stage.PILOT, 80, 2, criteria="met"),
+    Archetype("due_today", Stage.PILOT, 90, 4, ("amber", "green"), criteria="mixed"),
+    Archetype("overdue", Stage.PILOT, 105, 5, ("amber",), criteria="unknown"),
+    Archetype("silent", Stage.PILOT, 60, 35, criteria="unknown"),
     Archetype("stale", Stage.PILOT, 45, 20, ("green", "amber")),
-    Archetype("red_streak", Stage.PILOT, 50, 1, ("green", "red", "red", "red")),
+    Archetype("red_streak", Stage.PILOT, 50, 1, ("green", "red", "red", "red"), criteria="mixed"),
     Archetype("no_clock", Stage.PILOT, None, None),
-    Archetype("ownerless", Stage.PILOT, 40, 6, product_owner="none"),
-    Archetype("owner_left", Stage.PILOT, 25, 4, product_owner="inactive"),
+    Archetype("ownerless", Stage.PILOT, 40, 6, product_owner="none", criteria="unknown"),
+    Archetype("owner_left", Stage.PILOT, 25, 4, product_owner="inactive", criteria="unknown"),
     Archetype("no_sponsor", Stage.PILOT, 35, 3, executive_sponsor=False),
     Archetype("proposed", Stage.PROPOSED, None, None, operational_owner=False),
-    Archetype("bridge", Stage.BRIDGE, 120, 4),
-    Archetype("bridge_no_operator", Stage.BRIDGE, 110, 6, operational_owner=False),
-    Archetype("production", Stage.PRODUCTION, 300, 7),
-    Archetype("retired", Stage.RETIRED, 600, 200),
-    Archetype("stopped", Stage.STOPPED, 150, 58, ("amber", "red")),
-    Archetype("long_running", Stage.PILOT, 200, 9, ("amber",), gng_after=180),
+    Archetype("bridge", Stage.BRIDGE, 120, 4, criteria="met", decision="go", checklist=3),
+    Archetype("bridge_overrun", Stage.BRIDGE, 160, 6, operational_owner=False, criteria="met",
+              decision="go", checklist=2),
+    Archetype("production", Stage.PRODUCTION, 300, 7, criteria="met", decision="go", promoted_after=60,
+              checklist=6),
+    Archetype("retired", Stage.RETIRED, 600, 200, criteria="met", decision="go", promoted_after=60,
+              retired_after=250, checklist=6),
+    Archetype("stopped", Stage.STOPPED, 150, 58, ("amber", "red"), criteria="mixed", decision="no_go"),
+    Archetype("long_running", Stage.PILOT, 200, 9, ("amber",), gng_after=180, criteria="unknown",
+              extensions=2),
     Archetype("fresh", Stage.PILOT, 5, None, technical_lead=False),
-    Archetype("amber", Stage.PILOT, 70, 6, ("amber",)),
+    Archetype("amber", Stage.PILOT, 70, 6, ("amber",), gng_after=120, criteria="unknown", extensions=1,
+              late_change=True),
 ]
 
 
@@ -164,12 +189,13 @@ def build_demo(
                 email_key=people["email"].str.lower()))
             by_kind = _ids_by_kind(c, people)
             pilot_rows = _assign_seats(pilots, by_kind, rng)
-            ids = _bulk_insert(c, "pilot", "pilot_id_seq", pilot_rows.drop(columns=["k"]))
+            ids = _bulk_insert(c, "pilot", "pilot_id_seq", pilot_rows.drop(columns=["k", "arch"]))
             upd = updates.assign(pilot_id=updates["k"].map(dict(zip(pilot_rows["k"], ids))))
             author = dict(zip(ids, pilot_rows["product_owner_id"]))
             upd = upd.assign(author_id=upd["pilot_id"].map(author)).drop(columns=["k"])
             _bulk_insert(c, "weekly_update", "weekly_update_id_seq", upd)
-            return {"people": len(people), "pilots": len(pilot_rows), "updates": len(upd)}
+            history = _decisions_and_criteria(c, pilot_rows.assign(id=ids), by_kind, as_of)
+            return {"people": len(people), "pilots": len(pilot_rows), "updates": len(upd), **history}
 
         return db.write(conn, work)
 
@@ -185,11 +211,15 @@ def _pilots_and_updates(people, as_of, n, rng, weeks_of_history):
             name = f"{name} {bu} {cycle + 1}" if n <= 200 else f"{name} #{k}"
         start = as_of - timedelta(days=arch.start_ago) if arch.start_ago is not None else None
         gng = start + timedelta(days=arch.gng_after) if start else None
+        bridge_due = (
+            gng + timedelta(days=Settings().bridge_days)
+            if arch.decision == "go" and arch.stage == Stage.BRIDGE else None
+        )
         pilot_rows.append(
             {
                 "k": k, "name": name, "business_unit": bu, "problem": problem,
                 "stage": arch.stage.value, "start_date": start, "go_no_go_date": gng,
-                "arch": arch.key,
+                "bridge_due_date": bridge_due, "arch": arch.key,
             }
         )
         if start is None or arch.last_update_ago is None:
@@ -246,11 +276,94 @@ def _ids_by_kind(conn, people: pd.DataFrame) -> dict[str, list[int]]:
     return out
 
 
+ARCHETYPE_BY_KEY = {a.key: a for a in ARCHETYPES}
+
+
+def _decisions_and_criteria(conn, pilots: pd.DataFrame, by_kind: dict[str, list[int]], as_of: date) -> dict:
+    """Criteria, their late changes, decisions (extensions included), stage
+    events and bridge checklists, as each archetype's story says."""
+    criteria, changes, decisions, events, checks = [], [], [], [], []
+    leaders = by_kind["leadership"]
+    for i, p in enumerate(pilots.to_dict("records")):
+        arch = ARCHETYPE_BY_KEY[p["arch"]]
+        leader = leaders[i % len(leaders)]
+        start = p["start_date"]
+        pattern = CRITERIA_PATTERNS[arch.criteria]
+        crit = [
+            {"pilot_id": p["id"], "statement": st, "status": status,
+             "evidence": ev if status != "unknown" else ""}
+            for (st, ev), status in zip(CRITERIA_STATEMENTS, pattern)
+        ]
+        criteria += crit
+        if arch.late_change and crit:
+            changes.append({"pilot_id": p["id"], "k_statement": crit[0]["statement"], "action": "edited",
+                            "before": "p95 latency under 1 s in the demo environment",
+                            "after": crit[0]["statement"], "changed_on": start + timedelta(days=40),
+                            "changed_by": leader, "after_kickoff": True})
+        snapshot = json.dumps([{k: c[k] for k in ("statement", "status", "evidence")} for c in crit])
+        gng = start + timedelta(days=90) if start else None
+        for e in range(1, arch.extensions + 1):
+            step = (arch.gng_after - 90) // arch.extensions
+            new = start + timedelta(days=90 + step * e)
+            decided = min(start + timedelta(days=90 + step * (e - 1)), as_of - timedelta(days=arch.extensions - e + 1))
+            decisions.append(_decision(p["id"], "extend", decided, leader, "pilot", "pilot", gng, new, snapshot,
+                                       "Needs four more weeks of live traffic to judge latency",
+                                       "Sponsor asked for one more cycle" if e >= Settings().extension_limit else ""))
+            gng = new
+        if arch.decision:
+            decided = start + timedelta(days=arch.gng_after)
+            after = "bridge" if arch.decision == "go" else "stopped"
+            rationale = ("All criteria met on live traffic" if arch.decision == "go"
+                         else "Error rate stayed above target; stopping frees the team for the next bet")
+            d = _decision(p["id"], arch.decision, decided, leader, "pilot", after, gng, gng, snapshot, rationale, "")
+            d["bridge_due_after"] = decided + timedelta(days=Settings().bridge_days) if arch.decision == "go" else None
+            decisions.append(d)
+            if arch.promoted_after is not None:
+                promoted = decided + timedelta(days=arch.promoted_after)
+                events.append({"pilot_id": p["id"], "action": "promote", "stage_before": "bridge",
+                               "stage_after": "production", "happened_on": promoted, "actor_id": leader,
+                               "override_reason": "", "note": ""})
+                if arch.retired_after is not None:
+                    events.append({"pilot_id": p["id"], "action": "retire", "stage_before": "production",
+                                   "stage_after": "retired",
+                                   "happened_on": promoted + timedelta(days=arch.retired_after),
+                                   "actor_id": leader, "override_reason": "",
+                                   "note": "Replaced by the vendor's built-in feature"})
+        for key, _ in BRIDGE_ITEMS[: arch.checklist]:
+            checks.append({"pilot_id": p["id"], "item": key, "done": True, "note": "", "updated_by": leader})
+
+    crit_ids = _bulk_insert(conn, "criterion", "criterion_id_seq", pd.DataFrame(criteria))
+    if changes:
+        by_statement = {(c["pilot_id"], c["statement"]): cid for c, cid in zip(criteria, crit_ids)}
+        frame = pd.DataFrame(changes)
+        frame["criterion_id"] = [by_statement[(r.pilot_id, r.k_statement)] for r in frame.itertuples()]
+        _bulk_insert(conn, "criteria_change", "criteria_change_id_seq", frame.drop(columns=["k_statement"]))
+    _bulk_insert(conn, "decision", "decision_id_seq", pd.DataFrame(decisions))
+    _bulk_insert(conn, "stage_event", "stage_event_id_seq", pd.DataFrame(events))
+    if checks:
+        frame = pd.DataFrame(checks)
+        conn.register("_demo_checks", frame)
+        try:
+            conn.execute("INSERT INTO bridge_check (pilot_id, item, done, note, updated_by)"
+                         " SELECT pilot_id, item, done, note, updated_by FROM _demo_checks")
+        finally:
+            conn.unregister("_demo_checks")
+    return {"criteria": len(criteria), "decisions": len(decisions)}
+
+
+def _decision(pilot_id, kind, decided_on, by, before, after, gng_before, gng_after, snapshot, rationale,
+              override) -> dict:
+    return {"pilot_id": pilot_id, "kind": kind, "decided_on": decided_on, "decided_by": by, "recorded_by": by,
+            "rationale": rationale, "stage_before": before, "stage_after": after,
+            "go_no_go_before": gng_before, "go_no_go_after": gng_after, "bridge_due_before": None,
+            "bridge_due_after": None, "override_reason": override, "criteria_snapshot": snapshot,
+            "supersedes_id": None}
+
+
 def _assign_seats(pilots: pd.DataFrame, by_kind: dict[str, list[int]], rng) -> pd.DataFrame:
-    arch_by_key = {a.key: a for a in ARCHETYPES}
     rows = []
     for i, row in enumerate(pilots.to_dict("records")):
-        arch = arch_by_key[row.pop("arch")]
+        arch = ARCHETYPE_BY_KEY[row["arch"]]
         po = {
             "active": by_kind["product_owner"][i % len(by_kind["product_owner"])],
             "inactive": by_kind["left"][i % len(by_kind["left"])],

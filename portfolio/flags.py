@@ -26,7 +26,7 @@ SEVERITY_RANK = {s.value: s.rank for s in Severity}
 # Every code this module raises, in the order a list shows them within a severity.
 CODES = [
     "OWNERLESS", "OVERDUE_DECISION", "STALLED", "STALE_UPDATE", "NO_CLOCK",
-    "MISSING_SEAT", "DECISION_DUE_SOON",
+    "MISSING_SEAT", "NO_CRITERIA", "CRITERIA_CHANGED", "DECISION_DUE_SOON",
 ]
 CODE_ORDER = {code: i for i, code in enumerate(CODES)}
 
@@ -46,6 +46,7 @@ def _derive(facts: pd.DataFrame, as_of: date) -> pd.DataFrame:
     gng = _dates(f["go_no_go_date"])
     last = _dates(f["last_update"])
     f["days_left"] = _days_between(gng, today)  # NaN without a go/no-go date
+    f["bridge_overrun"] = _days_between(today, _dates(f["bridge_due_date"]))
     f["day"] = _days_between(today, start) + 1  # start date is day 1
     # Days without an update count from the start when there has been none.
     f["days_since_update"] = _days_between(today, last.fillna(start))
@@ -126,6 +127,15 @@ def evaluate(facts: pd.DataFrame, as_of: date, settings: Settings) -> pd.DataFra
             lambda r: f"{int(r.day) - 1} days since the start without a go or no-go "
             f"(threshold {s.stalled_days_without_decision})",
         ),
+        (
+            in_pilot & (f["extensions"] >= s.extension_limit),
+            lambda r: f"extended {int(r.extensions)} times (limit {s.extension_limit})",
+        ),
+        (
+            _in(f, "bridge") & (f["bridge_overrun"] > 0),
+            lambda r: f"bridge {int(r.bridge_overrun)} days past its due date "
+            f"{pd.Timestamp(r.bridge_due_date):%Y-%m-%d}",
+        ),
     ]
     any_part = pd.Series(False, index=f.index)
     for mask, _ in parts:
@@ -185,6 +195,25 @@ def evaluate(facts: pd.DataFrame, as_of: date, settings: Settings) -> pd.DataFra
         _in(f, "bridge", "production") & ~f["operational_owner_ok"]
     )
     out.append(_flag(f, missing, "MISSING_SEAT", Severity.MEDIUM, missing_reasons))
+
+    # NO_CRITERIA: past kickoff (day 15 on) without a go/no-go criterion.
+    out.append(
+        _flag(
+            f, in_pilot & (f["day"] >= s.criteria_lock_day) & (f["criteria_count"] == 0),
+            "NO_CRITERIA", Severity.MEDIUM,
+            lambda h: [f"no go/no-go criteria on day {int(d)} (due by day {s.criteria_lock_day - 1})"
+                       for d in h["day"]],
+        )
+    )
+
+    # CRITERIA_CHANGED: a criterion written, reworded or removed after kickoff.
+    out.append(
+        _flag(
+            f, in_pilot & f["criteria_changed_on"].notna(), "CRITERIA_CHANGED", Severity.MEDIUM,
+            lambda h: [f"criteria changed after kickoff on {pd.Timestamp(d):%Y-%m-%d} by {who or 'unknown'}"
+                       for d, who in zip(h["criteria_changed_on"], h["criteria_changed_by"])],
+        )
+    )
 
     # DECISION_DUE_SOON: 0 to the threshold days left.
     due = in_pilot & f["days_left"].between(0, s.due_soon_days)

@@ -278,6 +278,7 @@ class Pilot(BaseModel):
     executive_sponsor_id: int | None
     operational_owner_id: int | None
     version: int
+    bridge_due_date: date | None = None
 
     def seat_holders(self) -> set[int]:
         return {getattr(self, s.value) for s in Seat if getattr(self, s.value)}
@@ -358,3 +359,127 @@ class Actor(BaseModel):
 
 
 ROLE_ORDER = [Role.VIEWER, Role.PRODUCT_OWNER, Role.LEADERSHIP, Role.ADMIN]
+
+
+# --- criteria and decisions -----------------------------------------------
+
+
+class CriterionStatus(str, Enum):
+    MET = "met"
+    NOT_MET = "not_met"
+    UNKNOWN = "unknown"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ")
+
+
+class DecisionKind(str, Enum):
+    GO = "go"
+    NO_GO = "no_go"
+    EXTEND = "extend"
+
+    @property
+    def label(self) -> str:
+        return {"go": "go", "no_go": "no-go", "extend": "extend"}[self.value]
+
+
+class CriterionIn(_Input):
+    statement: str
+    status: CriterionStatus = CriterionStatus.UNKNOWN
+    evidence: str = ""
+
+    @field_validator("statement")
+    @classmethod
+    def _statement(cls, v: str) -> str:
+        return _required_text(v, 500)
+
+    @field_validator("evidence")
+    @classmethod
+    def _evidence(cls, v: str) -> str:
+        return _optional_text(v, 2000)
+
+
+class Criterion(BaseModel):
+    id: int
+    pilot_id: int
+    statement: str
+    status: CriterionStatus
+    evidence: str
+    version: int
+
+
+class DecisionIn(_Input):
+    pilot_id: int
+    kind: DecisionKind
+    decided_on: date
+    decided_by: int
+    rationale: str
+    new_go_no_go_date: date | None = None
+    override_reason: str = ""
+    supersedes_id: int | None = None
+
+    @field_validator("rationale")
+    @classmethod
+    def _rationale(cls, v: str) -> str:
+        return _required_text(v, 4000)
+
+    @field_validator("override_reason")
+    @classmethod
+    def _override(cls, v: str) -> str:
+        return _optional_text(v, 2000)
+
+    @model_validator(mode="after")
+    def _extend_needs_a_date(self) -> "DecisionIn":
+        if self.kind == DecisionKind.EXTEND and self.new_go_no_go_date is None:
+            raise ValueError("New go/no-go date: an extension needs the new date")
+        if self.kind != DecisionKind.EXTEND and self.new_go_no_go_date is not None:
+            raise ValueError("New go/no-go date: only an extension sets one")
+        return self
+
+
+class Decision(BaseModel):
+    id: int
+    pilot_id: int
+    kind: DecisionKind
+    decided_on: date
+    decided_by: int
+    decided_by_name: str | None = None
+    rationale: str
+    stage_before: Stage
+    stage_after: Stage
+    go_no_go_before: date | None
+    go_no_go_after: date | None
+    bridge_due_before: date | None = None
+    bridge_due_after: date | None = None
+    override_reason: str
+    criteria_snapshot: list[dict]
+    supersedes_id: int | None
+    superseded_by: int | None = None
+    created_at: datetime
+
+
+FIELD_LABELS.update({
+    "statement": "Criterion",
+    "status": "Status",
+    "evidence": "Evidence",
+    "kind": "Decision",
+    "decided_on": "Decision date",
+    "decided_by": "Decided by",
+    "rationale": "Rationale",
+    "new_go_no_go_date": "New go/no-go date",
+    "override_reason": "Override reason",
+    "supersedes_id": "Corrects decision",
+})
+
+
+# The bridge to production (seed 001): what must be true before promotion,
+# besides a named operational owner. (key, label)
+BRIDGE_ITEMS = [
+    ("phased_rollout", "Rollout plan: phased rollout"),
+    ("parallel_run", "Rollout plan: parallel run"),
+    ("kill_switch", "Rollout plan: kill switch"),
+    ("operators_involved", "The operators who will run it are named and involved"),
+    ("monitoring", "Monitoring in place"),
+    ("cost_model", "A cost model"),
+]

@@ -25,35 +25,72 @@ HEADLINES = [
 ]
 
 
+# The numbers of the decisions taken: each label, and which pilots it counts.
+DECISION_NUMBERS = ["Conversion", "No-go decisions", "Median days to decision", "Extensions per pilot"]
+
+
 @dataclass
 class Overview:
-    pilots: pd.DataFrame  # one row per pilot, with its clock and flags
+    pilots: pd.DataFrame  # one row per pilot, with its clock, flags and decisions
     flags: pd.DataFrame   # one row per flag
     numbers: dict[str, int]
+    decision_numbers: dict[str, str]
 
-    def pilots_behind(self, headline: str) -> pd.DataFrame:
-        code = dict(HEADLINES)[headline]
+    def pilots_behind(self, name: str) -> pd.DataFrame:
+        p = self.pilots
+        if name in DECISION_NUMBERS:
+            return {
+                "Conversion": p[p["verdict"].notna()],
+                "No-go decisions": p[p["verdict"] == "no_go"],
+                "Median days to decision": p[p["days_to_decision"].notna()],
+                "Extensions per pilot": p[p["extensions"] > 0],
+            }[name]
+        code = dict(HEADLINES)[name]
         if code is None:
-            return self.pilots[self.pilots["stage"] == "pilot"]
+            return p[p["stage"] == "pilot"]
         ids = set(self.flags.loc[self.flags["code"] == code, "pilot_id"])
-        return self.pilots[self.pilots["id"].isin(ids)]
+        return p[p["id"].isin(ids)]
+
+    def open_pilot_ages(self) -> pd.Series:
+        """Days since the start of every pilot still waiting for its decision."""
+        open_ = self.pilots[(self.pilots["stage"] == "pilot") & self.pilots["day"].notna()]
+        return (open_["day"] - 1).astype(int)
 
 
 def build(conn, as_of: date, settings: Settings) -> Overview:
     pilots = store.pilots_frame(conn)
     flags = flag_rules.portfolio_flags(conn, as_of, settings)
     summary = flag_rules.pilot_summary(flags).rename(columns={"pilot_id": "id"}).drop(columns=["pilot"])
-    pilots = pilots.merge(summary, on="id", how="left")
+    pilots = pilots.merge(summary, on="id", how="left").merge(
+        store.decision_outcomes(conn, as_of), on="id", how="left")
     gng = pd.to_datetime(pilots["go_no_go_date"])
     start = pd.to_datetime(pilots["start_date"])
     today = pd.Timestamp(as_of)
     pilots["day"] = ((today - start).dt.days + 1).astype("Int64")
+    pilots["days_to_decision"] = (pd.to_datetime(pilots["verdict_on"]) - start).dt.days.astype("Int64")
     pilots["days_left"] = (gng - today).dt.days.astype("Int64")
     pilots["flags"] = pilots["flags"].fillna("")
     pilots["reasons"] = pilots["reasons"].fillna("")
     rank = pilots["severity"].map(flag_rules.SEVERITY_RANK).fillna(len(flag_rules.SEVERITY_RANK))
     pilots = pilots.assign(_rank=rank).sort_values(["_rank", "days_left", "name"], na_position="last")
     pilots = pilots.drop(columns=["_rank"]).reset_index(drop=True)
-    overview = Overview(pilots=pilots, flags=flags, numbers={})
+    overview = Overview(pilots=pilots, flags=flags, numbers={}, decision_numbers={})
     overview.numbers = {name: len(overview.pilots_behind(name)) for name, _ in HEADLINES}
+    overview.decision_numbers = decision_numbers(pilots)
     return overview
+
+
+def decision_numbers(pilots: pd.DataFrame) -> dict[str, str]:
+    """Conversion (go over go plus no-go), no-go count, median days from start
+    to decision, extensions per started pilot: as shown, with their counts."""
+    go = int((pilots["verdict"] == "go").sum())
+    no_go = int((pilots["verdict"] == "no_go").sum())
+    decided = pilots["days_to_decision"].dropna()
+    started = pilots[pilots["start_date"].notna() & (pilots["day"] >= 1)]
+    extensions = int(pilots["extensions"].sum())
+    return {
+        "Conversion": f"{go / (go + no_go):.0%}" if go + no_go else "—",
+        "No-go decisions": str(no_go),
+        "Median days to decision": f"{decided.median():.0f}" if len(decided) else "—",
+        "Extensions per pilot": f"{extensions / len(started):.2f}" if len(started) else "—",
+    }

@@ -54,7 +54,7 @@ def may_manage_people(actor: Actor) -> bool:
     return actor.role == Role.ADMIN
 
 
-def _require_edit(actor: Actor, pilot: Pilot, what: str) -> None:
+def require_edit(actor: Actor, pilot: Pilot, what: str) -> None:
     if not may_edit_pilot(actor, pilot):
         raise PermissionDenied(
             f"{actor.name} ({actor.role.label}) may not {what} on '{pilot.name}': only its "
@@ -122,8 +122,8 @@ def edit_pilot(
     only through an extend decision; the stage is not editable at all.
     """
     current = store.get_pilot(conn, pilot_id)
-    _require_edit(actor, current, "edit the pilot")
-    merged = current.model_dump(exclude={"id", "version"}) | values
+    require_edit(actor, current, "edit the pilot")
+    merged = current.model_dump(exclude={"id", "version", "bridge_due_date"}) | values
     pilot = validate(PilotIn, **merged)
     if pilot.stage != current.stage:
         raise InvalidInput(
@@ -177,6 +177,7 @@ def start_pilot(conn, actor: Actor, pilot_id: int, start: date, settings: Settin
             " updated_at = current_timestamp WHERE id = ? AND stage = ?",
             [Stage.PILOT.value, start, gng, pilot_id, Stage.PROPOSED.value],
         )
+        store.record_stage_event(c, pilot_id, "start", Stage.PROPOSED, Stage.PILOT, start, actor.person_id)
         return store.get_pilot(c, pilot_id)
 
     return write(conn, work)
@@ -191,7 +192,7 @@ def post_weekly_update(conn, actor: Actor, values: dict, as_of: date) -> tuple[i
     Returns (update id, revision)."""
     update = validate(WeeklyUpdateIn, **values)
     pilot = store.get_pilot(conn, update.pilot_id)
-    _require_edit(actor, pilot, "post a weekly update")
+    require_edit(actor, pilot, "post a weekly update")
     if pilot.stage not in UPDATABLE_STAGES:
         raise InvalidInput(
             f"Pilot: '{pilot.name}' is {pilot.stage.value} and takes no more updates", field="pilot_id"

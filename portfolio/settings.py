@@ -33,6 +33,17 @@ class Settings(BaseModel):
     stalled_days_without_decision: int = Field(180, ge=1)
     # DECISION_DUE_SOON: this many days left or fewer (and not overdue).
     due_soon_days: int = Field(14, ge=0)
+    # Criteria are settled at kickoff: from this day of the clock a change is
+    # leadership's only, and raises CRITERIA_CHANGED; NO_CRITERIA from it too.
+    criteria_lock_day: int = Field(15, ge=1)
+    # An extension moves the go/no-go date at most this many days past the
+    # decision date.
+    max_extension_days: int = Field(90, ge=1)
+    # The extension that brings the count to this needs an override reason;
+    # STALLED names a pilot extended this many times.
+    extension_limit: int = Field(2, ge=1)
+    # The bridge to production is due this many days after the go decision.
+    bridge_days: int = Field(56, ge=1)
 
 
 def _from_file(path: str) -> dict:

@@ -6,18 +6,33 @@ may call the writes, and wraps them in one transaction.
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import duckdb
 import pandas as pd
 
-from .models import NotFound, Person, PersonIn, Pilot, PilotIn, Seat, WeeklyUpdate, WeeklyUpdateIn
+from .models import (
+    Criterion,
+    CriterionIn,
+    Decision,
+    NotFound,
+    Person,
+    PersonIn,
+    Pilot,
+    PilotIn,
+    Seat,
+    Stage,
+    WeeklyUpdate,
+    WeeklyUpdateIn,
+)
 
 Conn = duckdb.DuckDBPyConnection
 
 PILOT_COLUMNS = (
     "id, name, business_unit, problem, stage, start_date, go_no_go_date, "
-    "product_owner_id, technical_lead_id, executive_sponsor_id, operational_owner_id, version"
+    "product_owner_id, technical_lead_id, executive_sponsor_id, operational_owner_id, version, "
+    "bridge_due_date"
 )
 PERSON_COLUMNS = "id, name, email, role, active"
 
@@ -272,6 +287,21 @@ def pilot_facts(conn: Conn, as_of: date, red_window: int) -> pd.DataFrame:
         last_posted AS (
             SELECT pilot_id, max(posted_on) AS last_update
             FROM weekly_update WHERE posted_on <= $as_of GROUP BY pilot_id
+        ),
+        extensions AS (
+            SELECT pilot_id, count(*) AS extensions
+            FROM decision d
+            WHERE kind = 'extend' AND decided_on <= $as_of
+              AND NOT EXISTS (SELECT 1 FROM decision s WHERE s.supersedes_id = d.id)
+            GROUP BY pilot_id
+        ),
+        criteria AS (
+            SELECT pilot_id, count(*) AS criteria_count FROM criterion WHERE NOT removed GROUP BY pilot_id
+        ),
+        late_change AS (
+            SELECT pilot_id, changed_on AS criteria_changed_on, changed_by AS criteria_changed_by_id,
+                   row_number() OVER (PARTITION BY pilot_id ORDER BY changed_on DESC, id DESC) AS rn
+            FROM criteria_change WHERE after_kickoff AND changed_on <= $as_of
         )
         SELECT p.id AS pilot_id, p.name AS pilot, p.business_unit, p.stage,
                p.start_date, p.go_no_go_date,
@@ -280,7 +310,11 @@ def pilot_facts(conn: Conn, as_of: date, red_window: int) -> pd.DataFrame:
                p.executive_sponsor_id, es.active AS executive_sponsor_active,
                p.operational_owner_id, oo.active AS operational_owner_active,
                lp.last_update,
-               coalesce(a.red_streak_raw, 0) AS red_streak
+               coalesce(a.red_streak_raw, 0) AS red_streak,
+               coalesce(x.extensions, 0) AS extensions,
+               p.bridge_due_date,
+               coalesce(cr.criteria_count, 0) AS criteria_count,
+               lc.criteria_changed_on, cb.name AS criteria_changed_by
         FROM pilot p
         LEFT JOIN person po ON po.id = p.product_owner_id
         LEFT JOIN person tl ON tl.id = p.technical_lead_id
@@ -288,7 +322,171 @@ def pilot_facts(conn: Conn, as_of: date, red_window: int) -> pd.DataFrame:
         LEFT JOIN person oo ON oo.id = p.operational_owner_id
         LEFT JOIN agg a ON a.pilot_id = p.id
         LEFT JOIN last_posted lp ON lp.pilot_id = p.id
+        LEFT JOIN extensions x ON x.pilot_id = p.id
+        LEFT JOIN criteria cr ON cr.pilot_id = p.id
+        LEFT JOIN late_change lc ON lc.pilot_id = p.id AND lc.rn = 1
+        LEFT JOIN person cb ON cb.id = lc.criteria_changed_by_id
         ORDER BY p.id
         """,
         {"as_of": as_of, "red_window": red_window},
+    ).df()
+
+
+# --- criteria -------------------------------------------------------------
+
+CRITERION_COLUMNS = "id, pilot_id, statement, status, evidence, version"
+
+
+def list_criteria(conn: Conn, pilot_id: int) -> list[Criterion]:
+    rows = _rows(
+        conn,
+        f"SELECT {CRITERION_COLUMNS} FROM criterion WHERE pilot_id = ? AND NOT removed ORDER BY id",
+        [pilot_id],
+    )
+    return [Criterion(**r) for r in rows]
+
+
+def get_criterion(conn: Conn, criterion_id: int) -> Criterion:
+    rows = _rows(conn, f"SELECT {CRITERION_COLUMNS} FROM criterion WHERE id = ? AND NOT removed",
+                 [criterion_id])
+    if not rows:
+        raise NotFound(f"There is no criterion with id {criterion_id}", field="criterion")
+    return Criterion(**rows[0])
+
+
+def insert_criterion(conn: Conn, pilot_id: int, criterion: CriterionIn) -> int:
+    return conn.execute(
+        "INSERT INTO criterion (pilot_id, statement, status, evidence) VALUES (?, ?, ?, ?) RETURNING id",
+        [pilot_id, criterion.statement, criterion.status.value, criterion.evidence],
+    ).fetchone()[0]
+
+
+def update_criterion(conn: Conn, criterion_id: int, criterion: CriterionIn) -> None:
+    conn.execute(
+        "UPDATE criterion SET statement = ?, status = ?, evidence = ?, version = version + 1 WHERE id = ?",
+        [criterion.statement, criterion.status.value, criterion.evidence, criterion_id],
+    )
+
+
+def remove_criterion(conn: Conn, criterion_id: int) -> None:
+    conn.execute("UPDATE criterion SET removed = TRUE, version = version + 1 WHERE id = ?", [criterion_id])
+
+
+def record_criteria_change(
+    conn: Conn, pilot_id: int, criterion_id: int, action: str, before: str | None, after: str | None,
+    changed_on: date, changed_by: int | None, after_kickoff: bool,
+) -> None:
+    conn.execute(
+        "INSERT INTO criteria_change (pilot_id, criterion_id, action, before, after, changed_on,"
+        " changed_by, after_kickoff) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [pilot_id, criterion_id, action, before, after, changed_on, changed_by, after_kickoff],
+    )
+
+
+def criteria_changes(conn: Conn, pilot_id: int) -> pd.DataFrame:
+    return conn.execute(
+        "SELECT c.changed_on, c.action, c.before, c.after, p.name AS changed_by, c.after_kickoff"
+        " FROM criteria_change c LEFT JOIN person p ON p.id = c.changed_by"
+        " WHERE c.pilot_id = ? ORDER BY c.created_at DESC, c.id DESC",
+        [pilot_id],
+    ).df()
+
+
+# --- decisions ------------------------------------------------------------
+
+
+def insert_decision(conn: Conn, values: dict) -> int:
+    cols = ", ".join(values)
+    marks = ", ".join("?" * len(values))
+    return conn.execute(
+        f"INSERT INTO decision ({cols}) VALUES ({marks}) RETURNING id", list(values.values())
+    ).fetchone()[0]
+
+
+def list_decisions(conn: Conn, pilot_id: int | None = None) -> list[Decision]:
+    where, params = ("WHERE d.pilot_id = ?", [pilot_id]) if pilot_id is not None else ("", [])
+    rows = _rows(
+        conn,
+        "SELECT d.*, p.name AS decided_by_name,"
+        " (SELECT max(s.id) FROM decision s WHERE s.supersedes_id = d.id) AS superseded_by"
+        f" FROM decision d LEFT JOIN person p ON p.id = d.decided_by {where}"
+        " ORDER BY d.decided_on DESC, d.id DESC",
+        params,
+    )
+    for r in rows:
+        r["criteria_snapshot"] = json.loads(r["criteria_snapshot"])
+        r.pop("recorded_by", None)
+    return [Decision(**r) for r in rows]
+
+
+def set_pilot_state(
+    conn: Conn, pilot_id: int, *, stage: Stage, go_no_go_date: date | None, bridge_due_date: date | None
+) -> None:
+    conn.execute(
+        "UPDATE pilot SET stage = ?, go_no_go_date = ?, bridge_due_date = ?, version = version + 1,"
+        " updated_at = current_timestamp WHERE id = ?",
+        [stage.value, go_no_go_date, bridge_due_date, pilot_id],
+    )
+
+
+def record_stage_event(
+    conn: Conn, pilot_id: int, action: str, before: Stage, after: Stage, on: date,
+    actor_id: int | None, override_reason: str = "", note: str = "",
+) -> None:
+    conn.execute(
+        "INSERT INTO stage_event (pilot_id, action, stage_before, stage_after, happened_on, actor_id,"
+        " override_reason, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [pilot_id, action, before.value, after.value, on, actor_id, override_reason, note],
+    )
+
+
+def stage_events(conn: Conn, pilot_id: int) -> pd.DataFrame:
+    return conn.execute(
+        "SELECT e.happened_on, e.action, e.stage_before, e.stage_after, p.name AS actor,"
+        " e.override_reason, e.note FROM stage_event e LEFT JOIN person p ON p.id = e.actor_id"
+        " WHERE e.pilot_id = ? ORDER BY e.created_at DESC, e.id DESC",
+        [pilot_id],
+    ).df()
+
+
+# --- the bridge checklist -------------------------------------------------
+
+
+def bridge_checklist(conn: Conn, pilot_id: int) -> dict[str, dict]:
+    rows = _rows(conn, "SELECT item, done, note FROM bridge_check WHERE pilot_id = ?", [pilot_id])
+    return {r["item"]: r for r in rows}
+
+
+def set_bridge_item(conn: Conn, pilot_id: int, item: str, done: bool, note: str, by: int | None) -> None:
+    conn.execute(
+        "INSERT INTO bridge_check (pilot_id, item, done, note, updated_by) VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT (pilot_id, item) DO UPDATE SET done = excluded.done, note = excluded.note,"
+        " updated_by = excluded.updated_by, updated_at = current_timestamp",
+        [pilot_id, item, done, note, by],
+    )
+
+
+def decision_outcomes(conn: Conn, as_of: date) -> pd.DataFrame:
+    """Per pilot, from the decisions in force on ``as_of`` (made by then and
+    not superseded by then): its go or no-go verdict and date, if any, and
+    how many times it was extended."""
+    return conn.execute(
+        """
+        WITH eff AS (
+            SELECT d.* FROM decision d
+            WHERE d.decided_on <= $as_of AND NOT EXISTS (
+                SELECT 1 FROM decision s WHERE s.supersedes_id = d.id AND s.decided_on <= $as_of)
+        ),
+        verdict AS (
+            SELECT pilot_id, kind AS verdict, decided_on AS verdict_on,
+                   row_number() OVER (PARTITION BY pilot_id ORDER BY decided_on DESC, id DESC) AS rn
+            FROM eff WHERE kind IN ('go', 'no_go')
+        ),
+        ext AS (SELECT pilot_id, count(*) AS extensions FROM eff WHERE kind = 'extend' GROUP BY pilot_id)
+        SELECT p.id, v.verdict, v.verdict_on, coalesce(ext.extensions, 0) AS extensions
+        FROM pilot p
+        LEFT JOIN verdict v ON v.pilot_id = p.id AND v.rn = 1
+        LEFT JOIN ext ON ext.pilot_id = p.id
+        """,
+        {"as_of": as_of},
     ).df()

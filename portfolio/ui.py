@@ -40,6 +40,7 @@ def pages() -> list:
     """The app's pages, registered by app.py with st.navigation."""
     return [
         st.Page("pages/portfolio.py", title="Portfolio", icon=":material/dashboard:", default=True),
+        st.Page("pages/decisions.py", title="Decisions", icon=":material/gavel:"),
         st.Page("pages/pilot.py", title="Pilot", icon=":material/rocket_launch:"),
         st.Page("pages/weekly_update.py", title="Weekly update", icon=":material/edit_note:"),
         st.Page("pages/people.py", title="People", icon=":material/group:"),

@@ -25,6 +25,8 @@ def facts(**overrides) -> pd.DataFrame:
         "executive_sponsor_id": 12, "executive_sponsor_active": True,
         "operational_owner_id": 13, "operational_owner_active": True,
         "last_update": AS_OF - timedelta(days=2), "red_streak": 0,
+        "extensions": 0, "bridge_due_date": None, "criteria_count": 2,
+        "criteria_changed_on": None, "criteria_changed_by": None,
     }
     row.update(overrides)
     return pd.DataFrame([row])

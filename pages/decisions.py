@@ -1,0 +1,161 @@
+"""Decisions: the pilots whose go/no-go is overdue or due within 14 days,
+each with what a decision needs on one screen and the form to record it;
+below, the bridge pilots to promote and the production pilots to retire."""
+
+import pandas as pd
+import streamlit as st
+
+from portfolio import clock, decisions, overview, store, ui
+from portfolio.models import BRIDGE_ITEMS, DecisionKind, PortfolioError, Role, Stage
+
+conn, actor, as_of, settings = ui.conn(), ui.actor(), ui.as_of(), ui.settings()
+view = overview.build(conn, as_of, settings)
+pilots = view.pilots
+is_leader = actor.at_least(Role.LEADERSHIP)
+
+st.title("Decisions")
+st.caption(f"As of {as_of:%d %B %Y}: overdue first, then due within {settings.due_soon_days} days.")
+ui.show_flash()
+
+queue = pilots[(pilots["stage"] == "pilot") & (pilots["days_left"] <= settings.due_soon_days)]
+queue = queue.sort_values(["days_left", "name"])
+try:
+    wanted = int(st.query_params.get("id", 0))
+except ValueError:
+    wanted = 0
+extra = pilots[(pilots["id"] == wanted) & (pilots["stage"] == "pilot") & ~pilots["id"].isin(queue["id"])]
+queue = pd.concat([queue, extra])
+
+if queue.empty:
+    st.success("No go/no-go decision is overdue or due soon.")
+else:
+    st.dataframe(
+        queue[["name", "days_left", "product_owner", "business_unit", "extensions", "flags"]],
+        hide_index=True, width="stretch", key="decision-queue",
+        column_config={"name": "Pilot", "days_left": st.column_config.NumberColumn("Days left"),
+                       "product_owner": "Product owner", "business_unit": "Business unit",
+                       "extensions": st.column_config.NumberColumn("Extensions"), "flags": "Flags"},
+    )
+    names = dict(zip(queue["id"], queue["name"]))
+    ids = list(names)
+    pick = st.selectbox("Decide on", ids, index=ids.index(wanted) if wanted in ids else 0,
+                        format_func=names.get, key=f"decide-pilot-{wanted}")
+    pilot = store.get_pilot(conn, pick)
+    criteria = store.list_criteria(conn, pilot.id)
+    verdict, why = decisions.suggested_verdict(criteria)
+    history = store.list_decisions(conn, pilot.id)
+    extended = decisions.extension_count(history)
+
+    st.header(pilot.name)
+    st.caption(clock.describe(pilot.start_date, pilot.go_no_go_date, as_of)
+               + f" · extended {extended} time{'s' if extended != 1 else ''} (limit {settings.extension_limit})")
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Criteria")
+        if criteria:
+            st.dataframe(
+                pd.DataFrame([{"criterion": c.statement, "status": c.status.label, "evidence": c.evidence}
+                              for c in criteria]),
+                hide_index=True, width="stretch", key="decision-criteria",
+            )
+        else:
+            st.warning("No go/no-go criteria were written for this pilot.")
+        box = {decisions.VERDICT_GO: st.success, decisions.VERDICT_NO_GO: st.error}.get(verdict, st.info)
+        box(f"Suggested verdict: **{verdict}** ({why})")
+    with right:
+        st.subheader("Flags")
+        mine = view.flags[view.flags["pilot_id"] == pilot.id]
+        for flag in mine.itertuples():
+            st.markdown(f"- **{flag.code}** ({flag.severity}): {flag.reason}")
+        if mine.empty:
+            st.caption("No flags.")
+        st.subheader("Latest updates")
+        for u in store.list_updates(conn, pilot.id, as_of=as_of)[:3]:
+            st.markdown(f"- **{u.week_start:%d %b}** · {u.health.value}: {u.summary}")
+
+    if not is_leader:
+        st.info(f"You ({actor.role.label}) can read this; leadership records go/no-go decisions.")
+    else:
+        deciders = [p for p in store.list_people(conn, active_only=True) if p.role in (Role.LEADERSHIP, Role.ADMIN)]
+        by_id = {p.id: p for p in deciders}
+        default_by = actor.person_id if actor.person_id in by_id else (deciders[0].id if deciders else None)
+        with st.form(f"decide-{pilot.id}"):
+            st.subheader("Record the decision")
+            kind = st.radio("Decision", [k.value for k in DecisionKind], horizontal=True,
+                            format_func=lambda k: DecisionKind(k).label, key=f"decision-kind-{pilot.id}")
+            c1, c2 = st.columns(2)
+            decided_on = c1.date_input("Decision date", value=as_of, key=f"decision-date-{pilot.id}")
+            decided_by = c2.selectbox("Decided by", list(by_id), format_func=lambda i: by_id[i].name,
+                                      index=list(by_id).index(default_by) if default_by in by_id else 0,
+                                      key=f"decision-by-{pilot.id}")
+            rationale = st.text_area("Rationale (required)", key=f"decision-rationale-{pilot.id}")
+            c3, c4 = st.columns(2)
+            new_date = c3.date_input(
+                "New go/no-go date (extend only)", value=None, key=f"decision-new-date-{pilot.id}",
+                help=f"At most {settings.max_extension_days} days after the decision date.",
+            )
+            override = c4.text_input(
+                "Override reason", key=f"decision-override-{pilot.id}",
+                help=f"Required for the extension that reaches the limit of {settings.extension_limit}.",
+            )
+            if st.form_submit_button("Record decision", key=f"decision-submit-{pilot.id}", type="primary"):
+                try:
+                    done = decisions.record_decision(conn, actor, {
+                        "pilot_id": pilot.id, "kind": kind, "decided_on": decided_on,
+                        "decided_by": decided_by, "rationale": rationale,
+                        "new_go_no_go_date": new_date if kind == DecisionKind.EXTEND.value else None,
+                        "override_reason": override,
+                    }, settings)
+                except PortfolioError as exc:
+                    ui.show_error(exc)
+                else:
+                    ui.flash(f"Recorded {done.kind.label} for '{pilot.name}': now {done.stage_after.value}"
+                             + (f", go/no-go date {done.go_no_go_after}" if done.kind == DecisionKind.EXTEND
+                                else "") + ".")
+                    st.query_params.clear()
+                    st.rerun()
+
+# --- the road to production -----------------------------------------------
+st.divider()
+st.header("Bridge and production")
+bridge = pilots[pilots["stage"] == "bridge"]
+production = pilots[pilots["stage"] == "production"]
+if bridge.empty and production.empty:
+    st.caption("No pilot is in bridge or production.")
+for row in bridge.itertuples():
+    pilot = store.get_pilot(conn, int(row.id))
+    gaps = decisions.bridge_gaps(conn, pilot)
+    due = pilot.bridge_due_date
+    late = f", {(as_of - due).days} days late" if due and as_of > due else ""
+    with st.expander(f"{pilot.name} · bridge due {due}{late} · "
+                     + ("ready to promote" if not gaps else f"{len(gaps)} gap(s)")):
+        checklist = store.bridge_checklist(conn, pilot.id)
+        for key, label in BRIDGE_ITEMS:
+            st.markdown(("✅ " if checklist.get(key, {}).get("done") else "⬜ ") + label)
+        st.markdown(("✅ " if pilot.operational_owner_id else "⬜ ") + "An operational owner")
+        if is_leader:
+            with st.form(f"promote-{pilot.id}"):
+                reason = st.text_input("Override reason (only to promote with gaps)",
+                                       key=f"promote-override-{pilot.id}")
+                if st.form_submit_button("Promote to production", key=f"promote-go-{pilot.id}"):
+                    try:
+                        decisions.promote(conn, actor, pilot.id, as_of, reason)
+                    except PortfolioError as exc:
+                        ui.show_error(exc)
+                    else:
+                        ui.flash(f"'{pilot.name}' is in production.")
+                        st.rerun()
+for row in production.itertuples():
+    if not is_leader:
+        break
+    with st.expander(f"{row.name} · production"):
+        with st.form(f"retire-{row.id}"):
+            note = st.text_input("Why it is retired", key=f"retire-note-{row.id}")
+            if st.form_submit_button("Retire", key=f"retire-go-{row.id}"):
+                try:
+                    decisions.retire(conn, actor, int(row.id), as_of, note)
+                except PortfolioError as exc:
+                    ui.show_error(exc)
+                else:
+                    ui.flash(f"'{row.name}' is retired.")
+                    st.rerun()

@@ -1,0 +1,325 @@
+"""Go, no-go, extend, and the road to production: criteria, the decision,
+the bridge checklist, promote and retire.
+
+Stages move only here (and in services.start_pilot). Decisions are never
+edited or deleted: a correction is a new decision that supersedes the
+latest one, undoing what it did to the pilot and doing its own.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+from . import clock, store
+from .db import write
+from .models import (
+    BRIDGE_ITEMS,
+    Actor,
+    Criterion,
+    CriterionIn,
+    CriterionStatus,
+    Decision,
+    DecisionIn,
+    DecisionKind,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    Pilot,
+    Role,
+    Stage,
+    validate,
+)
+from .services import require_edit
+from .settings import Settings
+
+VERDICT_GO = "go"
+VERDICT_NO_GO = "no-go"
+VERDICT_UNCLEAR = "not enough evidence"
+
+# Stages in which criteria may still be written.
+CRITERIA_STAGES = (Stage.PROPOSED, Stage.PILOT)
+
+
+def _require_leadership(actor: Actor, what: str) -> None:
+    if not actor.at_least(Role.LEADERSHIP):
+        raise PermissionDenied(
+            f"{actor.name} ({actor.role.label}) may not {what}: only leadership or an admin may."
+        )
+
+
+# --- criteria -------------------------------------------------------------
+
+
+def suggested_verdict(criteria: list[Criterion]) -> tuple[str, str]:
+    """(verdict, why): every criterion met suggests go; any not met suggests
+    no-go; otherwise there is not enough evidence."""
+    if not criteria:
+        return VERDICT_UNCLEAR, "no go/no-go criteria were written"
+    missed = [c for c in criteria if c.status == CriterionStatus.NOT_MET]
+    if missed:
+        return VERDICT_NO_GO, f"{len(missed)} of {len(criteria)} criteria not met"
+    unknown = [c for c in criteria if c.status == CriterionStatus.UNKNOWN]
+    if unknown:
+        return VERDICT_UNCLEAR, f"{len(unknown)} of {len(criteria)} criteria still unknown"
+    return VERDICT_GO, f"all {len(criteria)} criteria met"
+
+
+def criteria_locked(pilot: Pilot, on: date, settings: Settings) -> bool:
+    """From the lock day of the clock (day 15 by default) criteria are settled."""
+    return bool(pilot.start_date) and clock.day_of_clock(pilot.start_date, on) >= settings.criteria_lock_day
+
+
+def save_criteria(
+    conn, actor: Actor, pilot_id: int, *, edits: list[dict] | None = None,
+    additions: list[dict] | None = None, on: date, settings: Settings,
+) -> dict[str, int]:
+    """Apply edits ({"id", "statement", "status", "evidence", "remove"}) and
+    additions ({"statement", "status", "evidence"}) in one transaction.
+
+    Marking a criterion met, not met or unknown, and its evidence, is
+    anyone's who may edit the pilot. Writing, rewording or removing one is
+    too until kickoff ends; from the lock day only leadership may, and the
+    change is recorded and flagged (CRITERIA_CHANGED)."""
+    pilot = store.get_pilot(conn, pilot_id)
+    require_edit(actor, pilot, "change the go/no-go criteria")
+    if pilot.stage not in CRITERIA_STAGES:
+        raise InvalidInput(
+            f"Criteria: '{pilot.name}' is {pilot.stage.value}; its criteria were settled by the decision",
+            field="statement",
+        )
+    locked = criteria_locked(pilot, on, settings)
+    current = {c.id: c for c in store.list_criteria(conn, pilot_id)}
+    planned: list[tuple] = []
+    for edit in edits or []:
+        crit = current.get(edit.get("id"))
+        if crit is None:
+            raise NotFound(f"Criterion {edit.get('id')} is not one of this pilot's criteria", field="criterion")
+        if edit.get("remove"):
+            planned.append(("removed", crit, None))
+            continue
+        new = validate(CriterionIn, **{k: edit[k] for k in ("statement", "status", "evidence") if k in edit})
+        if (new.statement, new.status, new.evidence) != (crit.statement, crit.status, crit.evidence):
+            planned.append(("edited" if new.statement != crit.statement else "marked", crit, new))
+    for addition in additions or []:
+        planned.append(("added", None, validate(CriterionIn, **addition)))
+
+    rewording = [p for p in planned if p[0] != "marked"]
+    if rewording and locked and not actor.at_least(Role.LEADERSHIP):
+        raise PermissionDenied(
+            f"Criteria: kickoff ended on day {settings.criteria_lock_day - 1} of the clock; from then on "
+            "only leadership may write, reword or remove a criterion (you may still mark them met or "
+            "not met, with evidence)."
+        )
+
+    def work(c):
+        counts = {"added": 0, "edited": 0, "removed": 0, "marked": 0}
+        for action, crit, new in planned:
+            counts[action] += 1
+            if action == "added":
+                crit_id = store.insert_criterion(c, pilot_id, new)
+                before, after = None, new.statement
+            elif action == "removed":
+                store.remove_criterion(c, crit.id)
+                crit_id, before, after = crit.id, crit.statement, None
+            else:
+                store.update_criterion(c, crit.id, new)
+                crit_id, before, after = crit.id, crit.statement, new.statement
+            if action != "marked":
+                store.record_criteria_change(
+                    c, pilot_id, crit_id, action, before, after, on, actor.person_id, locked
+                )
+        return counts
+
+    return write(conn, work)
+
+
+# --- decisions ------------------------------------------------------------
+
+
+def effective_decisions(conn, pilot_id: int) -> list[Decision]:
+    """The pilot's decisions that no later decision supersedes, newest first."""
+    return [d for d in store.list_decisions(conn, pilot_id) if d.superseded_by is None]
+
+
+def extension_count(decisions: list[Decision]) -> int:
+    return sum(1 for d in decisions if d.kind == DecisionKind.EXTEND and d.superseded_by is None)
+
+
+def record_decision(conn, actor: Actor, values: dict, settings: Settings) -> Decision:
+    """Record go, no-go or extend for a pilot in `pilot`, or a correction of
+    the pilot's latest decision (``supersedes_id``)."""
+    _require_leadership(actor, "record go/no-go decisions")
+    decision = validate(DecisionIn, **values)
+    pilot = store.get_pilot(conn, decision.pilot_id)
+    try:
+        decider = store.get_person(conn, decision.decided_by)
+    except NotFound:
+        raise InvalidInput(f"Decided by: there is no person with id {decision.decided_by}",
+                           field="decided_by") from None
+    if not decider.active:
+        raise InvalidInput(f"Decided by: {decider.name} is inactive", field="decided_by")
+
+    history = store.list_decisions(conn, pilot.id)
+    effective = [d for d in history if d.superseded_by is None]
+    stage, gng, bridge_due = pilot.stage, pilot.go_no_go_date, pilot.bridge_due_date
+    if decision.supersedes_id is not None:
+        latest = effective[0] if effective else None
+        if latest is None or latest.id != decision.supersedes_id:
+            raise InvalidInput(
+                "Corrects decision: only the pilot's latest decision can be corrected", field="supersedes_id"
+            )
+        if pilot.stage != latest.stage_after:
+            raise InvalidInput(
+                f"Corrects decision: '{pilot.name}' has moved on to {pilot.stage.value} since that decision",
+                field="supersedes_id",
+            )
+        # Undo what the corrected decision did, then decide again from there.
+        stage, gng, bridge_due = latest.stage_before, latest.go_no_go_before, latest.bridge_due_before
+        effective = effective[1:]
+    elif pilot.stage != Stage.PILOT:
+        raise InvalidInput(
+            f"Decision: '{pilot.name}' is {pilot.stage.value}, not in pilot"
+            + (", so it was already decided; to change that decision, record a correction"
+               if pilot.stage in (Stage.BRIDGE, Stage.STOPPED) else ""),
+            field="kind",
+        )
+    if pilot.start_date and decision.decided_on < pilot.start_date:
+        raise InvalidInput(
+            f"Decision date: {decision.decided_on} is before the start date {pilot.start_date}",
+            field="decided_on",
+        )
+
+    override = decision.override_reason
+    if decision.kind == DecisionKind.EXTEND:
+        new = decision.new_go_no_go_date
+        latest_allowed = decision.decided_on + timedelta(days=settings.max_extension_days)
+        if new <= decision.decided_on or (gng and new <= gng):
+            raise InvalidInput(
+                f"New go/no-go date: {new} must be after the decision date"
+                + (f" and the current go/no-go date {gng}" if gng else ""),
+                field="new_go_no_go_date",
+            )
+        if new > latest_allowed:
+            raise InvalidInput(
+                f"New go/no-go date: {new} is more than {settings.max_extension_days} days after the "
+                f"decision date (at most {latest_allowed})",
+                field="new_go_no_go_date",
+            )
+        number = extension_count(effective) + 1
+        if number >= settings.extension_limit and not override:
+            raise InvalidInput(
+                f"Override reason: this would be extension {number}, which reaches the limit of "
+                f"{settings.extension_limit}; say why the pilot should go on anyway",
+                field="override_reason",
+            )
+        stage_after, gng_after, bridge_after = Stage.PILOT, new, bridge_due
+    elif decision.kind == DecisionKind.GO:
+        stage_after, gng_after = Stage.BRIDGE, gng
+        bridge_after = decision.decided_on + timedelta(days=settings.bridge_days)
+    else:
+        stage_after, gng_after, bridge_after = Stage.STOPPED, gng, None
+
+    snapshot = [
+        {"statement": c.statement, "status": c.status.value, "evidence": c.evidence}
+        for c in store.list_criteria(conn, pilot.id)
+    ]
+
+    def work(c):
+        fresh = store.get_pilot(c, pilot.id)
+        if fresh.version != pilot.version:
+            raise InvalidInput(
+                f"'{pilot.name}' changed while the decision was being recorded; reload and decide again",
+                field="kind",
+            )
+        decision_id = store.insert_decision(c, {
+            "pilot_id": pilot.id, "kind": decision.kind.value, "decided_on": decision.decided_on,
+            "decided_by": decision.decided_by, "recorded_by": actor.person_id,
+            "rationale": decision.rationale, "stage_before": stage.value,
+            "stage_after": stage_after.value, "go_no_go_before": gng, "go_no_go_after": gng_after,
+            "bridge_due_before": bridge_due, "bridge_due_after": bridge_after,
+            "override_reason": override, "criteria_snapshot": json.dumps(snapshot),
+            "supersedes_id": decision.supersedes_id,
+        })
+        store.set_pilot_state(c, pilot.id, stage=stage_after, go_no_go_date=gng_after,
+                              bridge_due_date=bridge_after)
+        return next(d for d in store.list_decisions(c, pilot.id) if d.id == decision_id)
+
+    return write(conn, work)
+
+
+# --- the bridge, promote, retire ------------------------------------------
+
+
+def bridge_gaps(conn, pilot: Pilot) -> list[str]:
+    """What stands between a bridge pilot and production."""
+    gaps = []
+    owner = pilot.operational_owner_id
+    if owner is None:
+        gaps.append("no operational owner")
+    elif not store.get_person(conn, owner).active:
+        gaps.append("the operational owner is inactive")
+    checklist = store.bridge_checklist(conn, pilot.id)
+    gaps += [label for key, label in BRIDGE_ITEMS if not checklist.get(key, {}).get("done")]
+    return gaps
+
+
+def save_bridge_checklist(conn, actor: Actor, pilot_id: int, items: dict[str, dict]) -> None:
+    """``items``: {key: {"done": bool, "note": str}} for BRIDGE_ITEMS keys."""
+    pilot = store.get_pilot(conn, pilot_id)
+    require_edit(actor, pilot, "update the bridge checklist")
+    if pilot.stage != Stage.BRIDGE:
+        raise InvalidInput(f"Bridge: '{pilot.name}' is {pilot.stage.value}, not in bridge", field="stage")
+    known = dict(BRIDGE_ITEMS)
+    for key in items:
+        if key not in known:
+            raise InvalidInput(f"Bridge: '{key}' is not a checklist item", field="item")
+
+    def work(c):
+        for key, value in items.items():
+            note = str(value.get("note") or "").strip()
+            if len(note) > 2000:
+                raise InvalidInput(f"{known[key]}: the note must be at most 2000 characters", field="note")
+            store.set_bridge_item(c, pilot_id, key, bool(value.get("done")), note, actor.person_id)
+
+    write(conn, work)
+
+
+def promote(conn, actor: Actor, pilot_id: int, on: date, override_reason: str = "") -> Pilot:
+    """Bridge to production: needs the operational owner and the checklist
+    done, or an override whose reason stays on record."""
+    _require_leadership(actor, "promote a pilot to production")
+    pilot = store.get_pilot(conn, pilot_id)
+    if pilot.stage != Stage.BRIDGE:
+        raise InvalidInput(f"Stage: '{pilot.name}' is {pilot.stage.value}; only a bridge pilot is promoted",
+                           field="stage")
+    gaps = bridge_gaps(conn, pilot)
+    override_reason = (override_reason or "").strip()
+    if gaps and not override_reason:
+        raise InvalidInput(
+            "Override reason: not ready for production (" + "; ".join(gaps)
+            + "); finish these, or give the reason to promote anyway",
+            field="override_reason",
+        )
+    return _move(conn, actor, pilot, Stage.PRODUCTION, "promote", on,
+                 override_reason if gaps else "", "; ".join(gaps))
+
+
+def retire(conn, actor: Actor, pilot_id: int, on: date, note: str = "") -> Pilot:
+    """End a production pilot's life."""
+    _require_leadership(actor, "retire a pilot")
+    pilot = store.get_pilot(conn, pilot_id)
+    if pilot.stage != Stage.PRODUCTION:
+        raise InvalidInput(f"Stage: '{pilot.name}' is {pilot.stage.value}; only a production pilot is retired",
+                           field="stage")
+    return _move(conn, actor, pilot, Stage.RETIRED, "retire", on, "", (note or "").strip())
+
+
+def _move(conn, actor, pilot, to: Stage, action: str, on: date, override: str, note: str) -> Pilot:
+    def work(c):
+        store.set_pilot_state(c, pilot.id, stage=to, go_no_go_date=pilot.go_no_go_date,
+                              bridge_due_date=pilot.bridge_due_date)
+        store.record_stage_event(c, pilot.id, action, pilot.stage, to, on, actor.person_id, override, note)
+        return store.get_pilot(c, pilot.id)
+
+    return write(conn, work)
