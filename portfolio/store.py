@@ -461,7 +461,7 @@ def set_bridge_item(conn: Conn, pilot_id: int, item: str, done: bool, note: str,
     conn.execute(
         "INSERT INTO bridge_check (pilot_id, item, done, note, updated_by) VALUES (?, ?, ?, ?, ?)"
         " ON CONFLICT (pilot_id, item) DO UPDATE SET done = excluded.done, note = excluded.note,"
-        " updated_by = excluded.updated_by, updated_at = current_timestamp",
+        " updated_by = excluded.updated_by, updated_at = now()::TIMESTAMP",
         [pilot_id, item, done, note, by],
     )
 
