@@ -86,7 +86,8 @@ if services.may_create_pilot(actor):
                 except PortfolioError as exc:
                     ui.show_error(exc)
                 else:
-                    for key in ("pilot-name", "pilot-unit", "pilot-problem", "pilot-start"):
+                    for key in ("pilot-name", "pilot-unit", "pilot-problem", "pilot-start",
+                                *(f"pilot-{k}" for k in SEAT_KEYS.values())):
                         st.session_state.pop(key, None)
                     ui.flash(f"Created '{name.strip()}'.")
                     st.switch_page("pages/pilot.py", query_params={"id": new_id})
@@ -308,7 +309,10 @@ if pilot.stage == Stage.PROPOSED and actor.at_least(Role.LEADERSHIP):
 
 if services.may_edit_pilot(actor, pilot):
     version_key = f"edit-version-{pilot.id}"
-    st.session_state.setdefault(version_key, pilot.version)
+    if f"edit-name-{pilot.id}" not in st.session_state:
+        # The form's fields are created afresh from the pilot as it is now:
+        # this is the version the user starts from.
+        st.session_state[version_key] = pilot.version
     with st.expander("Edit the pilot and its seats", icon=":material/edit:"):
         with st.form(f"edit-{pilot.id}"):
             name = st.text_input("Name", value=pilot.name, key=f"edit-name-{pilot.id}")

@@ -2,6 +2,8 @@
 steps for one of their pilots in a couple of minutes. Posting again in the
 same ISO week revises the update; the earlier text stays in the history."""
 
+from datetime import date
+
 import streamlit as st
 
 from portfolio import clock, services, store, ui
@@ -13,6 +15,12 @@ week = clock.week_start(as_of)
 st.title("Weekly update")
 st.caption(f"Week of {week:%d %B %Y} ({clock.iso_week_label(as_of)}).")
 ui.show_flash()
+if as_of != date.today():
+    # An update is dated the day it is posted; posting from another as-of
+    # day would back-date (or forward-date) it.
+    st.info(f"You are looking at the portfolio as of {as_of}. Updates are posted for the current week: "
+            "set **As of** in the sidebar back to today to post one.")
+    st.stop()
 
 mine = [
     p for p in store.list_pilots(conn)
@@ -25,7 +33,7 @@ if not mine:
     )
     st.stop()
 
-done = store.weeks_with_update(conn, week)
+done = store.weeks_with_update(conn, week, as_of)
 # Those still waiting for this week's update come first.
 mine.sort(key=lambda p: (p.id in done, p.name))
 labels = {p.id: p.name + (" · updated this week" if p.id in done else " · needs this week's update") for p in mine}
@@ -47,7 +55,9 @@ if st.session_state.get("update-pilot") not in labels:
     st.session_state["update-pilot"] = mine[0].id
 pilot_id = st.selectbox("Pilot", list(labels), format_func=labels.get, key="update-pilot")
 this_week = [u for u in store.list_updates(conn, pilot_id, as_of=as_of)[:1] if u.week_start == week]
-if st.session_state.get("update-loaded-for") != (pilot_id, week):
+# Load when the pilot or week changed, or when the form's fields were
+# dropped (Streamlit forgets a page's widgets when you leave the page).
+if st.session_state.get("update-loaded-for") != (pilot_id, week) or "update-summary" not in st.session_state:
     load_form(this_week[0] if this_week else None)
     st.session_state["update-loaded-for"] = (pilot_id, week)
 if this_week:
@@ -55,7 +65,7 @@ if this_week:
             f"revises it (revision {this_week[0].revision + 1}) and keeps the earlier text in the history.")
 
 with st.form("weekly-update"):
-    health = st.radio("Health", [h.value for h in Health], horizontal=True, key="update-health",
+    health = st.radio("Health", [h.value for h in Health], index=None, horizontal=True, key="update-health",
                       format_func=str.capitalize)
     summary = st.text_area("Summary", key="update-summary", placeholder="What moved this week, in a line or two")
     blockers = st.text_area("Blockers", key="update-blockers", height=80)

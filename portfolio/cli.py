@@ -13,7 +13,7 @@ import sys
 from datetime import date
 
 from . import db, demo, flags
-from .models import PortfolioError
+from .models import PortfolioError, check_date_range
 from .settings import db_path, load_settings
 
 EXIT_ERROR = 2
@@ -21,8 +21,10 @@ EXIT_ERROR = 2
 
 def _date(text: str) -> date:
     try:
-        return date.fromisoformat(text)
-    except ValueError:
+        return check_date_range(date.fromisoformat(text))
+    except ValueError as exc:
+        if "outside" in str(exc):
+            raise argparse.ArgumentTypeError(str(exc)) from None
         raise argparse.ArgumentTypeError(f"'{text}' is not a date: use YYYY-MM-DD") from None
 
 

@@ -197,7 +197,10 @@ def connect(
     """Open the database, creating and migrating it when needed."""
     path = Path(path)
     if str(path) != ":memory:" and not read_only:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageBusy(f"Cannot create the folder for the database {path}: {exc.strerror}") from None
     conn = _open(path, read_only, wait_seconds)
     key = str(path.resolve()) if str(path) != ":memory:" else f"memory:{id(conn)}"
     if not read_only and key not in _migrated:
@@ -263,9 +266,13 @@ def write(conn: duckdb.DuckDBPyConnection, work: Callable[[duckdb.DuckDBPyConnec
             result = work(conn)
             conn.commit()
             return result
-        except duckdb.TransactionException as exc:
+        except (duckdb.TransactionException, duckdb.ConstraintException) as exc:
+            # A concurrent writer got there first (a conflict, or a key it
+            # took at the same moment): the unit of work runs again and sees
+            # what the other wrote.
             _rollback_quietly(conn)
-            if not _is_conflict(exc) or attempt == WRITE_ATTEMPTS:
+            retry = isinstance(exc, duckdb.ConstraintException) or _is_conflict(exc)
+            if not retry or attempt == WRITE_ATTEMPTS:
                 raise StorageBusy(
                     "Someone else was saving the same record at the same moment; "
                     "nothing was saved, please try again."

@@ -48,8 +48,10 @@ def _derive(facts: pd.DataFrame, as_of: date) -> pd.DataFrame:
     f["days_left"] = _days_between(gng, today)  # NaN without a go/no-go date
     f["bridge_overrun"] = _days_between(today, _dates(f["bridge_due_date"]))
     f["day"] = _days_between(today, start) + 1  # start date is day 1
-    # Days without an update count from the start when there has been none.
-    f["days_since_update"] = _days_between(today, last.fillna(start))
+    # Days without an update count from the start when there has been none
+    # since it (an update from before the clock started does not count).
+    since = last.where(last.isna() | start.isna() | (last >= start), start).fillna(start)
+    f["days_since_update"] = _days_between(today, since)
     for seat in ("product_owner", "technical_lead", "executive_sponsor", "operational_owner"):
         held = f[f"{seat}_id"].notna()
         active = f[f"{seat}_active"].fillna(False).astype(bool)
@@ -157,10 +159,10 @@ def evaluate(facts: pd.DataFrame, as_of: date, settings: Settings) -> pd.DataFra
         _flag(
             f, stale, "STALE_UPDATE", Severity.HIGH,
             lambda h: [
-                (f"no weekly update for {int(n)} days" if pd.notna(last)
+                (f"no weekly update for {int(n)} days" if pd.notna(last) and (pd.isna(st) or last >= st)
                  else f"no weekly update since the start {int(n)} days ago")
                 + f" (threshold {s.stale_update_days})"
-                for n, last in zip(h["days_since_update"], h["last_update"])
+                for n, last, st in zip(h["days_since_update"], _dates(h["last_update"]), _dates(h["start_date"]))
             ],
         )
     )

@@ -161,6 +161,17 @@ class Seat(str, Enum):
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
+# Dates the tracker accepts: wide enough for any real pilot, narrow enough
+# that the clock's arithmetic never leaves the calendar.
+EARLIEST_DATE = date(1990, 1, 1)
+LATEST_DATE = date(2199, 12, 31)
+
+
+def check_date_range(value: date | None) -> date | None:
+    if value is not None and not (EARLIEST_DATE <= value <= LATEST_DATE):
+        raise ValueError(f"{value} is outside {EARLIEST_DATE.year} to {LATEST_DATE.year}")
+    return value
+
 
 def _required_text(value: str, max_len: int = 200) -> str:
     value = (value or "").strip()
@@ -240,6 +251,11 @@ class PilotIn(_Input):
     @classmethod
     def _name(cls, v: str) -> str:
         return _required_text(v, 200)
+
+    @field_validator("start_date", "go_no_go_date")
+    @classmethod
+    def _in_range(cls, v: date | None) -> date | None:
+        return check_date_range(v)
 
     @field_validator("business_unit")
     @classmethod

@@ -26,6 +26,7 @@ from .models import (
     Seat,
     Stage,
     WeeklyUpdateIn,
+    check_date_range,
     validate,
 )
 from .settings import Settings
@@ -118,8 +119,10 @@ def edit_pilot(
 ) -> Pilot:
     """Edit the name, business unit, problem, start date and seats.
 
-    The go/no-go date is set once, from the start date, and moves afterwards
-    only through an extend decision; the stage is not editable at all.
+    The start date is set once, which starts the clock; the go/no-go date
+    then moves only through an extend decision; the stage is not editable at
+    all. The product owner seat changes hands only by its holder, leadership
+    or an admin: a technical lead cannot take the pilot from its owner.
     """
     current = store.get_pilot(conn, pilot_id)
     require_edit(actor, current, "edit the pilot")
@@ -129,6 +132,18 @@ def edit_pilot(
         raise InvalidInput(
             "Stage: stages change only through decisions and the promote and retire actions",
             field="stage",
+        )
+    if current.start_date and pilot.start_date != current.start_date:
+        raise InvalidInput(
+            f"Start date: the clock started on {current.start_date} and does not move; "
+            "an extend decision moves the go/no-go date",
+            field="start_date",
+        )
+    if (pilot.product_owner_id != current.product_owner_id and not actor.at_least(Role.LEADERSHIP)
+            and actor.person_id != current.product_owner_id):
+        raise PermissionDenied(
+            f"Product owner: only the product owner, leadership or an admin may hand '{current.name}' "
+            "to someone else"
         )
     gng = current.go_no_go_date
     if "go_no_go_date" in values and values["go_no_go_date"] != gng and gng is not None:
@@ -169,6 +184,10 @@ def start_pilot(conn, actor: Actor, pilot_id: int, start: date, settings: Settin
         )
     if current.stage != Stage.PROPOSED:
         raise InvalidInput(f"Stage: '{current.name}' is already {current.stage.value}", field="stage")
+    try:
+        check_date_range(start)
+    except ValueError as exc:
+        raise InvalidInput(f"Start date: {exc}", field="start_date") from None
     gng = clock.go_no_go_date(start, settings.clock_days)
 
     def work(c):
@@ -200,6 +219,10 @@ def post_weekly_update(conn, actor: Actor, values: dict, as_of: date) -> tuple[i
     week = clock.week_start(as_of)
 
     def work(c):
+        latest = [u for u in store.list_updates(c, update.pilot_id)[:1] if u.week_start == week]
+        if latest and (latest[0].health, latest[0].summary, latest[0].blockers, latest[0].next_steps) == (
+                update.health, update.summary, update.blockers, update.next_steps):
+            return latest[0].id, latest[0].revision  # a repeated submit: already saved
         update_id = store.insert_update(c, update, week=week, posted_on=as_of, author_id=actor.person_id)
         revision = c.execute("SELECT revision FROM weekly_update WHERE id = ?", [update_id]).fetchone()[0]
         return update_id, revision
@@ -220,6 +243,10 @@ def _check_unique_email(conn, email: str, person_id: int | None = None) -> None:
         )
 
 
+def _active_admins(conn) -> list[int]:
+    return [p.id for p in store.list_people(conn, active_only=True) if p.role == Role.ADMIN]
+
+
 def add_person(conn, actor: Actor, values: dict) -> int:
     _require_admin(actor, "add people")
     person = validate(PersonIn, **values)
@@ -237,6 +264,9 @@ def edit_person(conn, actor: Actor, person_id: int, values: dict) -> Person:
     person = validate(PersonIn, **(current.model_dump(exclude={"id"}) | values))
     if not person.active and current.active:
         raise InvalidInput("Active: use Deactivate, which shows the pilots it affects", field="active")
+    if current.role == Role.ADMIN and person.role != Role.ADMIN and _active_admins(conn) == [person_id]:
+        raise InvalidInput(f"Role: {current.name} is the last active admin; make someone else admin first",
+                           field="role")
 
     def work(c):
         _check_unique_email(c, person.email, person_id)

@@ -52,8 +52,10 @@ def _from_file(path: str) -> dict:
             return tomllib.load(fh)
     except FileNotFoundError:
         raise InvalidInput(f"Settings file {path} does not exist", field="PORTFOLIO_SETTINGS") from None
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"Settings file {path} is not valid TOML: {exc}", field="PORTFOLIO_SETTINGS") from None
+    except OSError as exc:
+        raise InvalidInput(f"Settings file {path} cannot be read: {exc.strerror}", field="PORTFOLIO_SETTINGS") from None
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:

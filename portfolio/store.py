@@ -242,10 +242,10 @@ def list_updates(
     return [WeeklyUpdate(**r) for r in rows]
 
 
-def weeks_with_update(conn: Conn, week: date) -> set[int]:
-    """Pilots that already have an update for the ISO week starting ``week``."""
+def weeks_with_update(conn: Conn, week: date, as_of: date) -> set[int]:
+    """Pilots with an update for the ISO week starting ``week`` posted by ``as_of``."""
     rows = conn.execute(
-        "SELECT DISTINCT pilot_id FROM weekly_update WHERE week_start = ?", [week]
+        "SELECT DISTINCT pilot_id FROM weekly_update WHERE week_start = ? AND posted_on <= ?", [week, as_of]
     ).fetchall()
     return {r[0] for r in rows}
 

@@ -207,3 +207,64 @@ def test_a_viewer_sees_no_forms(demo_db):
     assert "nothing to post" in at.info[0].value
     at.switch_page("pages/people.py").run()
     assert not [b for b in at.button if b.key == "person-add"]
+
+
+def test_headline_numbers_match_the_flags_the_command_line_prints(demo_db):
+    from portfolio import flags
+    from portfolio.settings import Settings
+
+    with db.session(demo_db) as c:
+        f = flags.portfolio_flags(c, TODAY, Settings())
+        active = c.execute("SELECT count(*) FROM pilot WHERE stage = 'pilot'").fetchone()[0]
+    pilots_with = lambda code: f.loc[f["code"] == code, "pilot_id"].nunique()  # noqa: E731
+    at = open_app()
+    metrics = {m.label: int(m.value) for m in at.metric if m.label in
+               ("Stalled", "Ownerless", "Overdue", "Decisions due in 14 days", "Active pilots")}
+    assert metrics == {
+        "Stalled": pilots_with("STALLED"), "Ownerless": pilots_with("OWNERLESS"),
+        "Overdue": pilots_with("OVERDUE_DECISION"), "Decisions due in 14 days": pilots_with("DECISION_DUE_SOON"),
+        "Active pilots": active,
+    }
+
+
+def test_the_update_form_comes_back_with_this_weeks_update_after_leaving_the_page(demo_db):
+    pilot_id, owner_id = owned_pilot_without_this_weeks_update(demo_db)
+    at = open_app("pages/weekly_update.py")
+    act_as(at, owner_id)
+    at.selectbox(key="update-pilot").set_value(pilot_id)
+    at.run()
+    at.radio(key="update-health").set_value("red")
+    at.text_area(key="update-summary").input("Blocked on access")
+    at.button(key="update-submit").click()
+    at.run()
+    at.switch_page("pages/portfolio.py").run()
+    at.switch_page("pages/weekly_update.py").run()
+    # Back on the page, the form matches whichever pilot is chosen ...
+    shown = at.selectbox(key="update-pilot").value
+    with db.session(demo_db) as c:
+        posted = [u for u in store.list_updates(c, shown)[:1] if u.week_start == clock.week_start(TODAY)]
+    expected = (posted[0].health.value, posted[0].summary) if posted else (None, "")
+    assert (at.radio(key="update-health").value, at.text_area(key="update-summary").value) == expected
+    if shown != pilot_id:
+        at.selectbox(key="update-pilot").set_value(pilot_id)
+        at.run()
+    # ... and choosing the pilot again brings back what was posted.
+    assert at.radio(key="update-health").value == "red"
+    assert at.text_area(key="update-summary").value == "Blocked on access"
+
+
+def test_a_new_pilot_without_this_weeks_update_starts_with_no_health_chosen(demo_db):
+    pilot_id, owner_id = owned_pilot_without_this_weeks_update(demo_db)
+    at = open_app("pages/weekly_update.py")
+    act_as(at, owner_id)
+    at.selectbox(key="update-pilot").set_value(pilot_id)
+    at.run()
+    assert at.radio(key="update-health").value is None
+
+
+def test_updates_are_not_posted_from_another_as_of_day(demo_db):
+    at = open_app("pages/weekly_update.py")
+    at.date_input(key="as-of").set_value(date.fromordinal(TODAY.toordinal() - 30))
+    at.run()
+    assert "set **As of** in the sidebar back to today" in at.info[0].value
+    assert not [b for b in at.button if b.key == "update-submit"]

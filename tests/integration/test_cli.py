@@ -56,3 +56,12 @@ def test_errors_go_to_stderr_with_a_non_zero_exit(tmp_path):
     assert bad_date.returncode != 0 and "is not a date" in bad_date.stderr
     bad_setting = cli("flags", "--db", str(db), env={"PORTFOLIO_CLOCK_DAYS": "-4"})
     assert bad_setting.returncode != 0 and "clock_days" in bad_setting.stderr
+
+
+def test_a_database_path_that_cannot_be_created_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    out = cli("flags", "--db", str(blocker / "sub" / "p.duckdb"))
+    assert out.returncode == 2 and "Cannot create the folder" in out.stderr and "Traceback" not in out.stderr
+    far = cli("demo", "--db", str(tmp_path / "x.duckdb"), "--as-of", "9999-12-20")
+    assert far.returncode == 2 and "outside 1990 to 2199" in far.stderr

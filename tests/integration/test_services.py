@@ -228,3 +228,77 @@ def test_an_inactive_person_acts_as_a_viewer(conn, admin):
     acting = services.actor_for_email(conn, "lee@example.com")
     assert acting.role == Role.VIEWER
     assert services.actor_for_email(conn, "nobody@example.com") is None
+
+
+# --- found in review -------------------------------------------------------
+
+def test_the_start_date_does_not_move_once_the_clock_has_started(conn, leader, settings):
+    pid = demo.make_pilot(conn)
+    before = store.get_pilot(conn, pid)
+    with pytest.raises(InvalidInput, match="Start date: the clock started on .* and does not move"):
+        services.edit_pilot(conn, leader, pid, {"start_date": before.start_date + timedelta(days=60)}, settings)
+    assert store.get_pilot(conn, pid) == before
+
+
+def test_a_technical_lead_cannot_take_the_pilot_from_its_product_owner(conn, settings):
+    lead = actor_of(conn, Role.PRODUCT_OWNER)
+    pid = demo.make_pilot(conn, technical_lead_id=lead.person_id)
+    owner = store.get_pilot(conn, pid).product_owner_id
+    with pytest.raises(PermissionDenied, match="only the product owner, leadership or an admin may hand"):
+        services.edit_pilot(conn, lead, pid, {"product_owner_id": lead.person_id}, settings)
+    assert store.get_pilot(conn, pid).product_owner_id == owner
+
+
+def test_a_product_owner_hands_their_pilot_over(conn, settings):
+    owner = actor_of(conn, Role.PRODUCT_OWNER)
+    successor = demo.make_person(conn)
+    pid = demo.make_pilot(conn, product_owner_id=owner.person_id)
+    services.edit_pilot(conn, owner, pid, {"product_owner_id": successor}, settings)
+    assert store.get_pilot(conn, pid).product_owner_id == successor
+
+
+def test_the_last_active_admin_cannot_be_demoted(conn, admin):
+    with pytest.raises(InvalidInput, match="Role: Ada Admin is the last active admin"):
+        services.edit_person(conn, admin, admin.person_id, {"role": "viewer"})
+    assert store.get_person(conn, admin.person_id).role == Role.ADMIN
+    second = services.add_person(conn, admin, {"name": "Bo Admin", "email": "bo@example.com", "role": "admin"})
+    services.edit_person(conn, admin, second, {"role": "viewer"})  # not the last one: fine
+
+
+@pytest.mark.parametrize("role", [Role.VIEWER, Role.PRODUCT_OWNER, Role.LEADERSHIP])
+def test_only_an_admin_edits_deactivates_or_reactivates_people(conn, admin, role):
+    actor = actor_of(conn, role)
+    target = demo.make_person(conn, name="Target")
+    with pytest.raises(PermissionDenied):
+        services.edit_person(conn, actor, target, {"name": "Renamed"})
+    with pytest.raises(PermissionDenied):
+        services.deactivate_person(conn, actor, target)
+    services.deactivate_person(conn, admin, target)
+    with pytest.raises(PermissionDenied):
+        services.reactivate_person(conn, actor, target)
+    person = store.get_person(conn, target)
+    assert (person.name, person.active) == ("Target", False)
+
+
+@pytest.mark.parametrize("role", [Role.VIEWER, Role.PRODUCT_OWNER])
+def test_only_leadership_starts_a_pilot(conn, settings, role):
+    actor = actor_of(conn, role)
+    pid = demo.make_pilot(conn, stage="proposed", start_date=None, product_owner_id=actor.person_id)
+    with pytest.raises(PermissionDenied):
+        services.start_pilot(conn, actor, pid, AS_OF, settings)
+    assert store.get_pilot(conn, pid).stage.value == "proposed"
+
+
+def test_a_repeated_update_submit_writes_once(conn, leader):
+    pid = demo.make_pilot(conn)
+    values = {"pilot_id": pid, "health": "green", "summary": "Same text"}
+    first = services.post_weekly_update(conn, leader, values, AS_OF)
+    again = services.post_weekly_update(conn, leader, values, AS_OF)
+    assert again == first
+    assert count(conn, "weekly_update") == 1
+
+
+def test_a_date_off_the_calendar_is_refused_not_crashed(conn, admin, settings):
+    with pytest.raises(InvalidInput, match="Start date: 9999-12-30 is outside 1990 to 2199"):
+        services.create_pilot(conn, admin, pilot_values(start_date=date(9999, 12, 30)), settings)
+    assert count(conn, "pilot") == 0

@@ -179,3 +179,16 @@ def test_flags_are_sorted_worst_first_with_stalled_and_ownerless_leading_their_s
 
 def test_no_pilots_no_flags():
     assert flags.evaluate(facts().iloc[0:0], AS_OF, S).empty
+
+
+def test_an_update_from_before_the_start_does_not_count():
+    start = AS_OF - timedelta(days=20)
+    got = codes(facts(start_date=start, last_update=start - timedelta(days=30)))
+    assert got["STALE_UPDATE"] == "no weekly update since the start 20 days ago (threshold 14)"
+    assert "STALLED" not in got
+
+
+def test_stalled_counts_from_the_start_when_there_is_no_update():
+    assert "STALLED" not in codes(facts(start_date=AS_OF - timedelta(days=27), last_update=None))
+    got = codes(facts(start_date=AS_OF - timedelta(days=28), last_update=None))
+    assert got["STALLED"] == "no weekly update for 28 days (threshold 28)"

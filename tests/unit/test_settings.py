@@ -29,3 +29,8 @@ def test_bad_setting_names_it():
 def test_database_path_from_environment():
     assert str(db_path({})) == "data/portfolio.duckdb"
     assert str(db_path({"PORTFOLIO_DB": "/tmp/x.duckdb"})) == "/tmp/x.duckdb"
+
+
+def test_a_settings_path_that_is_a_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(InvalidInput, match="cannot be read"):
+        load_settings({"PORTFOLIO_SETTINGS": str(tmp_path)})
