@@ -3,8 +3,6 @@
 connection and releases it at the end, so the command line can work while
 the app is serving."""
 
-from datetime import date
-
 import streamlit as st
 
 from portfolio import db, ui
@@ -23,12 +21,7 @@ except PortfolioError as exc:
 try:
     mode = ui.auth_mode()
     actor = ui.resolve_actor(conn, mode)
-    as_of = st.sidebar.date_input(
-        "As of",
-        value=date.today(),
-        key="as-of",
-        help="Every page shows the portfolio as it stood on this day.",
-    )
+    as_of = ui.as_of_picker()
     with st.sidebar:
         st.markdown(f"**{actor.name}** · {actor.role.label}")
         if mode == ui.AUTH_LOCAL:

@@ -2,6 +2,8 @@
 each with what a decision needs on one screen and the form to record it;
 below, the bridge pilots to promote and the production pilots to retire."""
 
+from datetime import date
+
 import pandas as pd
 import streamlit as st
 
@@ -81,7 +83,7 @@ else:
         default_by = actor.person_id if actor.person_id in by_id else (deciders[0].id if deciders else None)
         with st.form(f"decide-{pilot.id}"):
             st.subheader("Record the decision")
-            kind = st.radio("Decision", [k.value for k in DecisionKind], horizontal=True,
+            kind = st.radio("Decision", [k.value for k in DecisionKind], index=None, horizontal=True,
                             format_func=lambda k: DecisionKind(k).label, key=f"decision-kind-{pilot.id}")
             c1, c2 = st.columns(2)
             decided_on = c1.date_input("Decision date", value=as_of, key=f"decision-date-{pilot.id}")
@@ -139,7 +141,7 @@ for row in bridge.itertuples():
                                        key=f"promote-override-{pilot.id}")
                 if st.form_submit_button("Promote to production", key=f"promote-go-{pilot.id}"):
                     try:
-                        decisions.promote(conn, actor, pilot.id, as_of, reason)
+                        decisions.promote(conn, actor, pilot.id, date.today(), reason)
                     except PortfolioError as exc:
                         ui.show_error(exc)
                     else:
@@ -153,7 +155,7 @@ for row in production.itertuples():
             note = st.text_input("Why it is retired", key=f"retire-note-{row.id}")
             if st.form_submit_button("Retire", key=f"retire-go-{row.id}"):
                 try:
-                    decisions.retire(conn, actor, int(row.id), as_of, note)
+                    decisions.retire(conn, actor, int(row.id), date.today(), note)
                 except PortfolioError as exc:
                     ui.show_error(exc)
                 else:

@@ -1,6 +1,8 @@
 """Pilot: one pilot whole (its clock, seats, flags and weekly updates), and
 the forms to create a pilot, edit it and change its seats."""
 
+from datetime import date
+
 import pandas as pd
 import streamlit as st
 
@@ -141,35 +143,11 @@ for flag in mine.itertuples():
     else:
         st.info(text)
 
-st.subheader("Weekly updates")
-updates = store.list_updates(conn, pilot.id, as_of=as_of)
-if not updates:
-    st.caption("No weekly updates yet.")
-HEALTH_ICON = {"green": ":green[●]", "amber": ":orange[●]", "red": ":red[●]"}
-for u in updates[:12]:
-    revised = f" · revision {u.revision}" if u.revision > 1 else ""
-    st.markdown(
-        f"{HEALTH_ICON[u.health.value]} **Week of {u.week_start:%d %b %Y}** "
-        f"({clock.iso_week_label(u.week_start)}) · {u.health.value} · {u.author_name or 'unknown'}{revised}"
-    )
-    st.markdown(u.summary)
-    if u.blockers:
-        st.markdown(f"*Blockers:* {u.blockers}")
-    if u.next_steps:
-        st.markdown(f"*Next:* {u.next_steps}")
-history = store.list_updates(conn, pilot.id, as_of=as_of, with_history=True)
-earlier = [u for u in history if u.revision < max(x.revision for x in history if x.week_start == u.week_start)]
-if earlier:
-    with st.expander(f"Earlier revisions ({len(earlier)})"):
-        for u in earlier:
-            st.markdown(f"**Week of {u.week_start:%d %b %Y}**, revision {u.revision} "
-                        f"({u.created_at:%Y-%m-%d %H:%M}): {u.health.value}. {u.summary}")
-
 # --- criteria -------------------------------------------------------------
 st.subheader("Go/no-go criteria")
 criteria = store.list_criteria(conn, pilot.id)
 verdict, why = decisions.suggested_verdict(criteria)
-locked = decisions.criteria_locked(pilot, as_of, settings)
+locked = decisions.criteria_locked(pilot, date.today(), settings)
 if criteria:
     for c in criteria:
         mark = {"met": ":green[met]", "not_met": ":red[not met]", "unknown": ":gray[unknown]"}[c.status.value]
@@ -206,7 +184,7 @@ if services.may_edit_pilot(actor, pilot) and pilot.stage in decisions.CRITERIA_S
                     counts = decisions.save_criteria(
                         conn, actor, pilot.id, edits=edits,
                         additions=[{"statement": new_statement}] if new_statement.strip() else [],
-                        on=as_of, settings=settings,
+                        on=date.today(), settings=settings,
                     )
                 except PortfolioError as exc:
                     ui.show_error(exc)
@@ -242,7 +220,7 @@ if effective and actor.at_least(Role.LEADERSHIP) and pilot.stage == effective[0]
     with st.expander(f"Correct the latest decision ({latest.kind.label} on {latest.decided_on})",
                      icon=":material/undo:"):
         with st.form(f"correct-{pilot.id}"):
-            kind = st.radio("Corrected decision", [k.value for k in DecisionKind], horizontal=True,
+            kind = st.radio("Corrected decision", [k.value for k in DecisionKind], index=None, horizontal=True,
                             format_func=lambda k: DecisionKind(k).label, key=f"correct-kind-{pilot.id}")
             why_text = st.text_area("Why the correction, and its rationale (required)", key=f"correct-why-{pilot.id}")
             new_date = st.date_input("New go/no-go date (extend only)", value=None, key=f"correct-date-{pilot.id}")
@@ -250,7 +228,7 @@ if effective and actor.at_least(Role.LEADERSHIP) and pilot.stage == effective[0]
             if st.form_submit_button("Record the correction", key=f"correct-go-{pilot.id}"):
                 try:
                     decisions.record_decision(conn, actor, {
-                        "pilot_id": pilot.id, "kind": kind, "decided_on": as_of,
+                        "pilot_id": pilot.id, "kind": kind, "decided_on": date.today(),
                         "decided_by": actor.person_id or 0, "rationale": why_text,
                         "new_go_no_go_date": new_date if kind == "extend" else None,
                         "override_reason": override, "supersedes_id": latest.id,
@@ -292,6 +270,44 @@ if pilot.stage == Stage.BRIDGE:
     else:
         for key, label in BRIDGE_ITEMS:
             st.markdown(("✅ " if checklist.get(key, {}).get("done") else "⬜ ") + label)
+
+# --- weekly updates -----------------------------------------------------
+st.subheader("Weekly updates")
+updates = store.list_updates(conn, pilot.id, as_of=as_of)
+if not updates:
+    st.caption("No weekly updates yet.")
+HEALTH_ICON = {"green": ":green[●]", "amber": ":orange[●]", "red": ":red[●]"}
+
+
+def show_update(u) -> None:
+    revised = f" · revision {u.revision}" if u.revision > 1 else ""
+    st.markdown(
+        f"{HEALTH_ICON[u.health.value]} **Week of {u.week_start:%d %b %Y}** "
+        f"({clock.iso_week_label(u.week_start)}) · {u.health.value} · {u.author_name or 'unknown'}{revised}"
+    )
+    st.markdown(u.summary)
+    if u.blockers:
+        st.markdown(f"*Blockers:* {u.blockers}")
+    if u.next_steps:
+        st.markdown(f"*Next:* {u.next_steps}")
+
+
+for u in updates[:4]:
+    show_update(u)
+if len(updates) > 4:
+    with st.expander(f"Earlier weeks ({len(updates) - 4})"):
+        for u in updates[4:52]:
+            show_update(u)
+revisions = store.list_updates(conn, pilot.id, as_of=as_of, with_history=True)
+latest_revision = {}
+for u in revisions:
+    latest_revision[u.week_start] = max(latest_revision.get(u.week_start, 0), u.revision)
+earlier = [u for u in revisions if u.revision < latest_revision[u.week_start]]
+if earlier:
+    with st.expander(f"Earlier revisions ({len(earlier)})"):
+        for u in earlier:
+            st.markdown(f"**Week of {u.week_start:%d %b %Y}**, revision {u.revision} "
+                        f"({u.created_at:%Y-%m-%d %H:%M}): {u.health.value}. {u.summary}")
 
 # --- actions --------------------------------------------------------------
 if pilot.stage == Stage.PROPOSED and actor.at_least(Role.LEADERSHIP):

@@ -435,6 +435,13 @@ class DecisionIn(_Input):
     override_reason: str = ""
     supersedes_id: int | None = None
 
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _kind(cls, v):
+        if v in (None, ""):
+            raise ValueError("choose go, no-go or extend")
+        return v
+
     @field_validator("rationale")
     @classmethod
     def _rationale(cls, v: str) -> str:

@@ -35,6 +35,12 @@ class RunContext:
 
 _local = threading.local()
 
+# Sidebar choices kept in session state under keys of their own: Streamlit
+# gives a widget a new identity on each page, so on a page switch a widget
+# starts again from the value it is created with, which is read from here.
+ACTING_AS = "acting-as-person"
+AS_OF_DATE = "as-of-date"
+
 
 def pages() -> list:
     """The app's pages, registered by app.py with st.navigation."""
@@ -132,17 +138,42 @@ def _local_actor(conn) -> Actor:
         default = next((p for p in people if p.role == Role.ADMIN), people[0])
     ids = [p.id for p in people]
     by_id: dict[int, Person] = {p.id: p for p in people}
-    if st.session_state.get("act-as") not in by_id:
-        st.session_state["act-as"] = default.id
+    current = st.session_state.get(ACTING_AS)
+    if current not in by_id:
+        current = default.id
     chosen = st.sidebar.selectbox(
         "Act as (local mode only)",
         ids,
+        index=ids.index(current),
         key="act-as",
+        on_change=_remember("act-as", ACTING_AS),
         format_func=lambda i: f"{by_id[i].name} · {by_id[i].role.label}",
         help="Local mode: no sign-in is configured, so you can act as anyone. "
         "Configure OIDC sign-in or a trusted proxy header before sharing the app.",
     )
     return Actor.of(by_id[chosen])
+
+
+def as_of_picker() -> date:
+    """The sidebar's "as of" date, kept across pages."""
+    return st.sidebar.date_input(
+        "As of",
+        value=st.session_state.get(AS_OF_DATE, date.today()),
+        key="as-of",
+        help="Every page shows the portfolio as it stood on this day.",
+        on_change=_remember("as-of", AS_OF_DATE),
+    )
+
+
+def _remember(widget_key: str, keep_key: str):
+    """A callback that keeps a widget's new value under a key of our own
+    (it touches session state only: callbacks run before the page's run
+    has its database connection)."""
+
+    def keep() -> None:
+        st.session_state[keep_key] = st.session_state[widget_key]
+
+    return keep
 
 
 # --- showing outcomes -----------------------------------------------------

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from portfolio import clock, db, demo, store
+from portfolio import clock, db, demo, overview, store
 
 ROOT = Path(__file__).resolve().parents[2]
 TODAY = date.today()
@@ -54,6 +54,12 @@ def act_as(at: AppTest, person_id: int) -> AppTest:
     return at.run()
 
 
+def headline(at: AppTest) -> dict[str, int]:
+    """The Portfolio page's headline counts, by label."""
+    names = [name for name, _ in overview.HEADLINES]
+    return {m.label: int(m.value) for m in at.metric if m.label in names}
+
+
 def no_exception(at: AppTest):
     assert not at.exception, [e.value for e in at.exception]
 
@@ -69,7 +75,7 @@ def test_every_page_runs_without_an_exception(demo_db, page):
 def test_portfolio_shows_the_headline_numbers_and_the_flagged_pilots(demo_db):
     at = open_app()
     no_exception(at)
-    metrics = {m.label: int(m.value) for m in at.metric}
+    metrics = headline(at)
     assert list(metrics)[:2] == ["Stalled", "Ownerless"]
     assert metrics["Overdue"] > 0 and metrics["Stalled"] > 0 and metrics["Ownerless"] > 0
     table = at.dataframe(key="portfolio-table").value
@@ -87,10 +93,10 @@ def test_portfolio_filters_by_business_unit(demo_db):
 
 def test_the_as_of_date_moves_the_whole_portfolio(demo_db):
     at = open_app()
-    today = {m.label: int(m.value) for m in at.metric}
+    today = headline(at)
     at.date_input(key="as-of").set_value(date.fromordinal(TODAY.toordinal() + 60))
     at.run()
-    later = {m.label: int(m.value) for m in at.metric}
+    later = headline(at)
     assert later["Overdue"] > today["Overdue"]
 
 
@@ -182,7 +188,7 @@ def test_deactivating_a_product_owner_says_which_pilots_turn_ownerless(demo_db):
         owned = [p.name for p, s in __import__("portfolio.services").services.seats_affected(c, owner_id)
                  if s.value == "product_owner_id"]
     at = open_app()
-    ownerless_before = {m.label: int(m.value) for m in at.metric}["Ownerless"]
+    ownerless_before = headline(at)["Ownerless"]
     at.switch_page("pages/people.py").run()
     at.selectbox(key="deactivate-pick").set_value(owner_id)
     at.run()
@@ -194,7 +200,7 @@ def test_deactivating_a_product_owner_says_which_pilots_turn_ownerless(demo_db):
     no_exception(at)
     assert "Deactivated" in at.success[0].value
     at.switch_page("pages/portfolio.py").run()
-    assert {m.label: int(m.value) for m in at.metric}["Ownerless"] == ownerless_before + len(owned)
+    assert headline(at)["Ownerless"] == ownerless_before + len(owned)
 
 
 def test_a_viewer_sees_no_forms(demo_db):
@@ -218,8 +224,7 @@ def test_headline_numbers_match_the_flags_the_command_line_prints(demo_db):
         active = c.execute("SELECT count(*) FROM pilot WHERE stage = 'pilot'").fetchone()[0]
     pilots_with = lambda code: f.loc[f["code"] == code, "pilot_id"].nunique()  # noqa: E731
     at = open_app()
-    metrics = {m.label: int(m.value) for m in at.metric if m.label in
-               ("Stalled", "Ownerless", "Overdue", "Decisions due in 14 days", "Active pilots")}
+    metrics = headline(at)
     assert metrics == {
         "Stalled": pilots_with("STALLED"), "Ownerless": pilots_with("OWNERLESS"),
         "Overdue": pilots_with("OVERDUE_DECISION"), "Decisions due in 14 days": pilots_with("DECISION_DUE_SOON"),

@@ -31,10 +31,14 @@ def settle(page: Page, heading: str) -> None:
     wait_for_app(page, heading)
 
 
-def metric(page: Page, label: str) -> int:
+def metric_text(page: Page, label: str) -> str:
     box = page.locator('[data-testid="stMetric"]').filter(
         has=page.locator('[data-testid="stMetricLabel"]').get_by_text(label, exact=True))
-    return int(box.locator('[data-testid="stMetricValue"]').inner_text())
+    return box.locator('[data-testid="stMetricValue"]').inner_text().strip()
+
+
+def metric(page: Page, label: str) -> int:
+    return int(metric_text(page, label))
 
 
 def query(app_server, sql: str, params=()):
@@ -129,6 +133,31 @@ def test_deactivating_an_owner_makes_their_pilots_ownerless_at_once(request, app
         page.get_by_role("link", name="Portfolio").click()
         wait_for_app(page, "Portfolio")
         assert metric(page, "Ownerless") == before + owned
+    except BaseException:
+        app_server.save_failure(page, request.node.name)
+        raise
+
+
+def test_the_sidebar_choices_stay_when_moving_between_pages(request, app_server, e2e_page: Page):
+    page = e2e_page
+    (viewer_name,) = query(app_server, "SELECT name FROM person WHERE role = 'viewer' AND active ORDER BY id LIMIT 1")[0]
+    try:
+        page.goto(app_server.url, wait_until="domcontentloaded")
+        wait_for_app(page, "Portfolio")
+        choose(page, "act-as", f"{viewer_name} · viewer")
+        settle(page, "Portfolio")
+        page.locator(".st-key-as-of [data-type='day']").click()
+        page.keyboard.press("ArrowDown")  # one day earlier
+        page.locator("h1").first.click()  # leave the field: the date is committed on blur
+        settle(page, "Portfolio")
+        as_of = page.locator(".st-key-as-of").inner_text()
+        for link, heading in (("People", "People"), ("Decisions", "Decisions"), ("Portfolio", "Portfolio")):
+            page.get_by_role("link", name=link).click()
+            wait_for_app(page, heading)
+            expect(page.locator(".st-key-act-as input")).to_have_value(f"{viewer_name} · viewer")
+            assert page.locator(".st-key-as-of").inner_text() == as_of
+        yesterday = date.fromordinal(date.today().toordinal() - 1)
+        expect(page.get_by_text(f"As of {yesterday:%A %d %B %Y}.", exact=False)).to_be_visible()
     except BaseException:
         app_server.save_failure(page, request.node.name)
         raise

@@ -4,6 +4,7 @@ import csv
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -65,3 +66,13 @@ def test_a_database_path_that_cannot_be_created_is_a_clear_error(tmp_path):
     assert out.returncode == 2 and "Cannot create the folder" in out.stderr and "Traceback" not in out.stderr
     far = cli("demo", "--db", str(tmp_path / "x.duckdb"), "--as-of", "9999-12-20")
     assert far.returncode == 2 and "outside 1990 to 2199" in far.stderr
+
+
+def test_flags_name_an_extension_and_a_bridge_overrun_on_the_demo(tmp_path):
+    db = tmp_path / "p.duckdb"
+    assert cli("demo", "--db", str(db), "--as-of", AS_OF).returncode == 0
+    rows = json.loads(cli("flags", "--db", str(db), "--as-of", AS_OF, "--format", "json").stdout)
+    stalled = [r["reason"] for r in rows if r["code"] == "STALLED"]
+    assert any("extended 2 times (limit 2)" in r for r in stalled)
+    assert any(re.search(r"bridge \d+ days past its due date", r) for r in stalled)
+    assert any(r["code"] == "CRITERIA_CHANGED" and "criteria changed after kickoff on" in r["reason"] for r in rows)

@@ -38,3 +38,12 @@ def test_health_is_case_insensitive_and_text_is_trimmed():
     update = validate(WeeklyUpdateIn, pilot_id=1, health=" Amber ", summary="  fine  ")
     assert update.health.value == "amber"
     assert update.summary == "fine"
+
+
+def test_a_decision_must_say_which():
+    from datetime import date
+
+    from portfolio.models import DecisionIn
+
+    with pytest.raises(InvalidInput, match="Decision: choose go, no-go or extend"):
+        validate(DecisionIn, pilot_id=1, kind=None, decided_on=date(2026, 3, 2), decided_by=1, rationale="r")

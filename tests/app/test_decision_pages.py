@@ -1,0 +1,113 @@
+"""The Decisions page and the pilot page's decision parts, through AppTest:
+record a decision, see the pilot leave the queue and the numbers change;
+promote a bridge pilot; write criteria."""
+
+from datetime import date, timedelta
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from portfolio import db, demo, store
+from tests.app.test_pages import ROOT, TODAY, act_as, no_exception, open_app
+
+
+@pytest.fixture
+def demo_db(tmp_path, monkeypatch):
+    path = tmp_path / "demo.duckdb"
+    demo.build_demo(path, TODAY)
+    monkeypatch.setenv("PORTFOLIO_DB", str(path))
+    monkeypatch.delenv("PORTFOLIO_USER", raising=False)
+    return path
+
+
+def leader_id(path) -> int:
+    with db.session(path) as c:
+        return next(p.id for p in store.list_people(c, active_only=True) if p.role.value == "leadership")
+
+
+def queue_names(at: AppTest) -> list[str]:
+    return list(at.dataframe[0].value["name"])  # the queue is the first table
+
+
+def test_leadership_records_a_no_go_and_the_pilot_leaves_the_queue(demo_db):
+    at = open_app("pages/decisions.py")
+    act_as(at, leader_id(demo_db))
+    no_exception(at)
+    first = queue_names(at)[0]
+    pilot_id = at.selectbox(key="decide-pilot-0").value
+    at.switch_page("pages/portfolio.py").run()
+    no_go_before = int(next(m.value for m in at.metric if m.label == "No-go decisions"))
+    at.switch_page("pages/decisions.py").run()
+    at.radio(key=f"decision-kind-{pilot_id}").set_value("no_go")
+    at.text_area(key=f"decision-rationale-{pilot_id}").input("Error rate stayed above target")
+    at.button(key=f"decision-submit-{pilot_id}").click()
+    at.run()
+    no_exception(at)
+    assert not at.error, [e.value for e in at.error]
+    assert f"Recorded no-go for '{first}': now stopped." in at.success[0].value
+    assert first not in queue_names(at)
+    with db.session(demo_db) as c:
+        d = store.list_decisions(c, pilot_id)[0]
+    assert (d.kind.value, d.rationale, d.decided_on) == ("no_go", "Error rate stayed above target", TODAY)
+    at.switch_page("pages/portfolio.py").run()
+    assert int(next(m.value for m in at.metric if m.label == "No-go decisions")) == no_go_before + 1
+
+
+def test_an_extension_without_a_new_date_shows_the_error_and_writes_nothing(demo_db):
+    at = open_app("pages/decisions.py")
+    act_as(at, leader_id(demo_db))
+    pilot_id = at.selectbox(key="decide-pilot-0").value
+    at.radio(key=f"decision-kind-{pilot_id}").set_value("extend")
+    at.text_area(key=f"decision-rationale-{pilot_id}").input("Needs more data")
+    at.button(key=f"decision-submit-{pilot_id}").click()
+    at.run()
+    assert [e.value for e in at.error] == ["New go/no-go date: an extension needs the new date"]
+    assert at.text_area(key=f"decision-rationale-{pilot_id}").value == "Needs more data"
+    with db.session(demo_db) as c:
+        assert store.get_pilot(c, pilot_id).stage.value == "pilot"
+
+
+def test_a_product_owner_sees_the_queue_but_no_decision_form(demo_db):
+    with db.session(demo_db) as c:
+        owner = next(p.id for p in store.list_people(c, active_only=True) if p.role.value == "product_owner")
+    at = open_app("pages/decisions.py")
+    act_as(at, owner)
+    assert queue_names(at)
+    assert not [b for b in at.button if (b.key or "").startswith("decision-submit")]
+
+
+def test_leadership_promotes_a_bridge_pilot_with_an_override(demo_db):
+    with db.session(demo_db) as c:
+        pilot_id = c.execute("SELECT id FROM pilot WHERE stage = 'bridge' ORDER BY id LIMIT 1").fetchone()[0]
+    at = open_app("pages/decisions.py")
+    act_as(at, leader_id(demo_db))
+    at.button(key=f"promote-go-{pilot_id}").click()
+    at.run()
+    assert "Override reason: not ready for production" in at.error[0].value
+    at.text_input(key=f"promote-override-{pilot_id}").input("Board deadline")
+    at.button(key=f"promote-go-{pilot_id}").click()
+    at.run()
+    no_exception(at)
+    with db.session(demo_db) as c:
+        assert store.get_pilot(c, pilot_id).stage.value == "production"
+        assert store.stage_events(c, pilot_id).iloc[0]["override_reason"] == "Board deadline"
+
+
+def test_a_product_owner_writes_a_criterion_during_kickoff(demo_db, monkeypatch):
+    with db.session(demo_db) as c:
+        pilot_id, owner = c.execute(
+            "SELECT p.id, p.product_owner_id FROM pilot p JOIN person o ON o.id = p.product_owner_id"
+            " WHERE p.stage = 'pilot' AND o.active AND p.start_date > ? ORDER BY p.id LIMIT 1",
+            [TODAY - timedelta(days=14)]).fetchone()
+    at = open_app()
+    act_as(at, owner)
+    at.switch_page("pages/pilot.py")
+    at.query_params["id"] = str(pilot_id)
+    at.run()
+    no_exception(at)
+    at.text_input(key=f"crit-new-{pilot_id}").input("30 % of the team uses it weekly")
+    at.button(key=f"crit-save-{pilot_id}").click()
+    at.run()
+    assert not at.error, [e.value for e in at.error]
+    with db.session(demo_db) as c:
+        assert [x.statement for x in store.list_criteria(c, pilot_id)] == ["30 % of the team uses it weekly"]
