@@ -6,8 +6,12 @@ every run, so each run would start in that mode and widget state set by a
 test would not reach the next run. Switching the mode off after each
 detection makes every AppTest run take the path a served app takes."""
 
+from datetime import date
+
 import pytest
 from streamlit.runtime import pages_manager
+
+from portfolio import demo
 
 
 @pytest.fixture(autouse=True)
@@ -19,3 +23,14 @@ def navigation_mode_as_served(monkeypatch):
         pages_manager.PagesManager.uses_pages_directory = False
 
     monkeypatch.setattr(pages_manager.PagesManager, "__init__", init)
+
+
+@pytest.fixture
+def demo_db(tmp_path, monkeypatch):
+    """A demo portfolio built for today, served to the app by PORTFOLIO_DB,
+    in local mode with no PORTFOLIO_USER (the first admin acts)."""
+    path = tmp_path / "demo.duckdb"
+    demo.build_demo(path, date.today())
+    monkeypatch.setenv("PORTFOLIO_DB", str(path))
+    monkeypatch.delenv("PORTFOLIO_USER", raising=False)
+    return path

@@ -2,22 +2,12 @@
 record a decision, see the pilot leave the queue and the numbers change;
 promote a bridge pilot; write criteria."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
-from portfolio import db, demo, store
-from tests.app.test_pages import ROOT, TODAY, act_as, no_exception, open_app
-
-
-@pytest.fixture
-def demo_db(tmp_path, monkeypatch):
-    path = tmp_path / "demo.duckdb"
-    demo.build_demo(path, TODAY)
-    monkeypatch.setenv("PORTFOLIO_DB", str(path))
-    monkeypatch.delenv("PORTFOLIO_USER", raising=False)
-    return path
+from portfolio import db, store
+from tests.app.test_pages import TODAY, act_as, no_exception, open_app
 
 
 def leader_id(path) -> int:
@@ -93,7 +83,7 @@ def test_leadership_promotes_a_bridge_pilot_with_an_override(demo_db):
         assert store.stage_events(c, pilot_id).iloc[0]["override_reason"] == "Board deadline"
 
 
-def test_a_product_owner_writes_a_criterion_during_kickoff(demo_db, monkeypatch):
+def test_a_product_owner_writes_a_criterion_during_kickoff(demo_db):
     with db.session(demo_db) as c:
         pilot_id, owner = c.execute(
             "SELECT p.id, p.product_owner_id FROM pilot p JOIN person o ON o.id = p.product_owner_id"

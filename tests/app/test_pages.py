@@ -7,20 +7,11 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from portfolio import clock, db, demo, overview, store
+from portfolio import clock, db, overview, store
 
 ROOT = Path(__file__).resolve().parents[2]
 TODAY = date.today()
 PAGES = ["pages/portfolio.py", "pages/pilot.py", "pages/weekly_update.py", "pages/people.py"]
-
-
-@pytest.fixture
-def demo_db(tmp_path, monkeypatch):
-    path = tmp_path / "demo.duckdb"
-    demo.build_demo(path, TODAY)
-    monkeypatch.setenv("PORTFOLIO_DB", str(path))
-    monkeypatch.delenv("PORTFOLIO_USER", raising=False)
-    return path
 
 
 def people_by_role(path):
