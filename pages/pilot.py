@@ -6,8 +6,14 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from portfolio import clock, decisions, flags, services, store, ui
+from portfolio import charts, clock, decisions, flags, production, services, store, ui
 from portfolio.models import (
+    READINESS_DIMENSIONS,
+    Direction,
+    Disposition,
+    KpiCategory,
+    PrivilegeKind,
+    ReadinessStatus,
     BRIDGE_ITEMS,
     CREATABLE_STAGES,
     CriterionStatus,
@@ -123,241 +129,438 @@ if pilot.go_no_go_date:
     c3.metric("Go/no-go date", f"{pilot.go_no_go_date:%d %b %Y}")
 st.caption(clock.describe(pilot.start_date, pilot.go_no_go_date, as_of))
 
-st.subheader("Seats")
-cols = st.columns(4)
-for col, seat in zip(cols, Seat):
-    holder = getattr(pilot, seat.value)
-    col.markdown(f"**{seat.label}**  \n{ui.person_label(people, holder)}")
+overview_tab, decisions_tab, readiness_tab, updates_tab = st.tabs(
+    ["Overview", "Criteria and decisions", "Production readiness", "Weekly updates"]
+)
+with overview_tab:
+    st.subheader("Seats")
+    cols = st.columns(4)
+    for col, seat in zip(cols, Seat):
+        holder = getattr(pilot, seat.value)
+        col.markdown(f"**{seat.label}**  \n{ui.person_label(people, holder)}")
 
-st.subheader("Flags")
-mine = flags.portfolio_flags(conn, as_of, settings)
-mine = mine[mine["pilot_id"] == pilot.id]
-if mine.empty:
-    st.success("No flags.", icon=":material/check:")
-for flag in mine.itertuples():
-    text = f"**{flag.code}** ({flag.severity}): {flag.reason}"
-    if flag.severity == "critical":
-        st.error(text)
-    elif flag.severity in ("high", "medium"):
-        st.warning(text)
-    else:
-        st.info(text)
-
-# --- criteria -------------------------------------------------------------
-st.subheader("Go/no-go criteria")
-criteria = store.list_criteria(conn, pilot.id)
-verdict, why = decisions.suggested_verdict(criteria)
-locked = decisions.criteria_locked(pilot, date.today(), settings)
-if criteria:
-    for c in criteria:
-        mark = {"met": ":green[met]", "not_met": ":red[not met]", "unknown": ":gray[unknown]"}[c.status.value]
-        st.markdown(f"- {c.statement}: **{mark}**" + (f" · {c.evidence}" if c.evidence else ""))
-else:
-    st.caption("No criteria yet: write them by day 14, in production terms.")
-if pilot.stage == Stage.PILOT:
-    st.caption(f"Suggested verdict: **{verdict}** ({why}).")
-if locked and pilot.stage in decisions.CRITERIA_STAGES:
-    st.caption(f"Kickoff has ended (day {settings.criteria_lock_day} on): writing, rewording or removing a "
-               "criterion is leadership's and raises CRITERIA_CHANGED; marking them met or not met is not.")
-changes = store.criteria_changes(conn, pilot.id)
-if not changes.empty:
-    with st.expander(f"Criteria changes ({len(changes)})"):
-        st.dataframe(changes, hide_index=True, width="stretch", key=f"criteria-changes-{pilot.id}")
-if services.may_edit_pilot(actor, pilot) and pilot.stage in decisions.CRITERIA_STAGES:
-    with st.expander("Edit the criteria", icon=":material/checklist:"):
-        with st.form(f"criteria-{pilot.id}"):
-            edits = []
-            for c in criteria:
-                a, b, d = st.columns([3, 1, 2])
-                statement = a.text_input("Criterion", value=c.statement, key=f"crit-statement-{c.id}")
-                status = b.selectbox("Status", [s.value for s in CriterionStatus],
-                                     index=[s.value for s in CriterionStatus].index(c.status.value),
-                                     format_func=lambda v: CriterionStatus(v).label, key=f"crit-status-{c.id}")
-                evidence = d.text_input("Evidence", value=c.evidence, key=f"crit-evidence-{c.id}")
-                remove = st.checkbox("Remove this criterion", key=f"crit-remove-{c.id}")
-                edits.append({"id": c.id, "statement": statement, "status": status, "evidence": evidence,
-                              "remove": remove})
-            new_statement = st.text_input("New criterion", key=f"crit-new-{pilot.id}",
-                                          placeholder="e.g. p95 latency under 800 ms on live traffic")
-            if st.form_submit_button("Save criteria", key=f"crit-save-{pilot.id}", type="primary"):
-                try:
-                    counts = decisions.save_criteria(
-                        conn, actor, pilot.id, edits=edits,
-                        additions=[{"statement": new_statement}] if new_statement.strip() else [],
-                        on=date.today(), settings=settings,
-                    )
-                except PortfolioError as exc:
-                    ui.show_error(exc)
-                else:
-                    st.session_state.pop(f"crit-new-{pilot.id}", None)
-                    ui.flash("Criteria saved: " + ", ".join(f"{n} {k}" for k, n in counts.items() if n) + "."
-                             if any(counts.values()) else "Nothing to save.")
-                    st.rerun()
-
-# --- decisions and stage moves --------------------------------------------
-history = store.list_decisions(conn, pilot.id)
-events = store.stage_events(conn, pilot.id)
-if history or not events.empty:
-    st.subheader("Decisions")
-for d in history:
-    struck = " · :gray[superseded]" if d.superseded_by else ""
-    correction = f" · corrects decision {d.supersedes_id}" if d.supersedes_id else ""
-    moved = (f" · go/no-go date {d.go_no_go_before} → {d.go_no_go_after}"
-             if d.kind.value == "extend" else f" · {d.stage_before.value} → {d.stage_after.value}")
-    st.markdown(f"**{d.kind.label.upper()}** on {d.decided_on} by {d.decided_by_name}{moved}{correction}{struck}  \n"
-                f"{d.rationale}" + (f"  \n*Override:* {d.override_reason}" if d.override_reason else ""))
-    with st.expander(f"Criteria as they stood at decision {d.id}"):
-        if d.criteria_snapshot:
-            st.dataframe(pd.DataFrame(d.criteria_snapshot), hide_index=True, width="stretch",
-                         key=f"snapshot-{d.id}")
+    st.subheader("Flags")
+    mine = flags.portfolio_flags(conn, as_of, settings)
+    mine = mine[mine["pilot_id"] == pilot.id]
+    if mine.empty:
+        st.success("No flags.", icon=":material/check:")
+    for flag in mine.itertuples():
+        text = f"**{flag.code}** ({flag.severity}): {flag.reason}"
+        if flag.severity == "critical":
+            st.error(text)
+        elif flag.severity in ("high", "medium"):
+            st.warning(text)
         else:
-            st.caption("There were no criteria.")
-if not events.empty:
-    st.dataframe(events, hide_index=True, width="stretch", key=f"stage-events-{pilot.id}")
-effective = [d for d in history if d.superseded_by is None]
-if effective and actor.at_least(Role.LEADERSHIP) and pilot.stage == effective[0].stage_after:
-    latest = effective[0]
-    with st.expander(f"Correct the latest decision ({latest.kind.label} on {latest.decided_on})",
-                     icon=":material/undo:"):
-        with st.form(f"correct-{pilot.id}"):
-            kind = st.radio("Corrected decision", [k.value for k in DecisionKind], index=None, horizontal=True,
-                            format_func=lambda k: DecisionKind(k).label, key=f"correct-kind-{pilot.id}")
-            why_text = st.text_area("Why the correction, and its rationale (required)", key=f"correct-why-{pilot.id}")
-            new_date = st.date_input("New go/no-go date (extend only)", value=None, key=f"correct-date-{pilot.id}")
-            override = st.text_input("Override reason (extension at the limit)", key=f"correct-override-{pilot.id}")
-            if st.form_submit_button("Record the correction", key=f"correct-go-{pilot.id}"):
+            st.info(text)
+
+    st.subheader("The three handover questions")
+    for answer in production.handover_answers(conn, pilot, as_of):
+        mark = ":green[answered]" if answer.answered else ":red[open]"
+        st.markdown(f"- **{answer.question}** {mark}: {answer.detail}")
+    if {"STALLED", "OVERDUE_DECISION"} & set(mine["code"]):
+        stuck = production.likely_bottleneck(conn, pilot, as_of)
+        if stuck:
+            reason, evidence = stuck
+            st.subheader("Why is it stuck?")
+            st.markdown(f"Likely bottleneck: **{reason}**")
+            for line in evidence[:8]:
+                st.markdown(f"- {line}")
+
+
+    # --- actions --------------------------------------------------------------
+    if pilot.stage == Stage.PROPOSED and actor.at_least(Role.LEADERSHIP):
+        st.subheader("Start the pilot")
+        with st.form(f"start-{pilot.id}"):
+            start = st.date_input("Start date (day 1)", value=as_of, key=f"start-date-{pilot.id}")
+            if st.form_submit_button("Start the 90-day clock", key=f"start-go-{pilot.id}"):
                 try:
-                    decisions.record_decision(conn, actor, {
-                        "pilot_id": pilot.id, "kind": kind, "decided_on": date.today(),
-                        "decided_by": actor.person_id or 0, "rationale": why_text,
-                        "new_go_no_go_date": new_date if kind == "extend" else None,
-                        "override_reason": override, "supersedes_id": latest.id,
-                    }, settings)
+                    services.start_pilot(conn, actor, pilot.id, start, settings)
                 except PortfolioError as exc:
                     ui.show_error(exc)
                 else:
-                    ui.flash(f"Recorded the correction of decision {latest.id}.")
+                    ui.flash(f"'{pilot.name}' is now a pilot; its clock started on {start}.")
                     st.rerun()
-if pilot.stage == Stage.PILOT and actor.at_least(Role.LEADERSHIP):
-    st.page_link("pages/decisions.py", label="Record the go/no-go decision", icon=":material/gavel:",
-                 query_params={"id": pilot.id})
 
-# --- the bridge -----------------------------------------------------------
-if pilot.stage == Stage.BRIDGE:
-    st.subheader("Bridge to production")
-    due = pilot.bridge_due_date
-    st.caption(f"Due {due}" + (f": {(as_of - due).days} days late" if due and as_of > due else "")
-               + ". Promotion needs an operational owner and every item below.")
-    checklist = store.bridge_checklist(conn, pilot.id)
     if services.may_edit_pilot(actor, pilot):
-        with st.form(f"bridge-{pilot.id}"):
-            items = {}
-            for key, label in BRIDGE_ITEMS:
-                a, b = st.columns([2, 3])
-                done = a.checkbox(label, value=bool(checklist.get(key, {}).get("done")),
-                                  key=f"bridge-{key}-{pilot.id}")
-                note = b.text_input("Note", value=checklist.get(key, {}).get("note", ""),
-                                    key=f"bridge-note-{key}-{pilot.id}", label_visibility="collapsed")
-                items[key] = {"done": done, "note": note}
-            if st.form_submit_button("Save checklist", key=f"bridge-save-{pilot.id}"):
-                try:
-                    decisions.save_bridge_checklist(conn, actor, pilot.id, items)
-                except PortfolioError as exc:
-                    ui.show_error(exc)
-                else:
-                    ui.flash("Bridge checklist saved.")
-                    st.rerun()
+        version_key = f"edit-version-{pilot.id}"
+        if f"edit-name-{pilot.id}" not in st.session_state:
+            # The form's fields are created afresh from the pilot as it is now:
+            # this is the version the user starts from.
+            st.session_state[version_key] = pilot.version
+        with st.expander("Edit the pilot and its seats", icon=":material/edit:"):
+            with st.form(f"edit-{pilot.id}"):
+                name = st.text_input("Name", value=pilot.name, key=f"edit-name-{pilot.id}")
+                unit = st.text_input("Business unit", value=pilot.business_unit, key=f"edit-unit-{pilot.id}")
+                problem = st.text_area("Problem it solves", value=pilot.problem, key=f"edit-problem-{pilot.id}")
+                start = st.date_input(
+                    "Start date", value=pilot.start_date, key=f"edit-start-{pilot.id}",
+                    help="Setting it starts the clock; the go/no-go date then moves only by an extend decision.",
+                )
+                volume = st.number_input(
+                    "Expected monthly volume (transactions)", value=pilot.expected_monthly_volume, min_value=0.0,
+                    format="%g", key=f"edit-volume-{pilot.id}",
+                    help="With a cost-per-transaction KPI, gives the monthly running cost.",
+                )
+                seats = seat_inputs(f"edit-{pilot.id}", pilot.model_dump())
+                if st.form_submit_button("Save changes", key=f"edit-save-{pilot.id}", type="primary"):
+                    try:
+                        saved = services.edit_pilot(
+                            conn, actor, pilot.id,
+                            {"name": name, "business_unit": unit, "problem": problem, "start_date": start,
+                             "expected_monthly_volume": volume, **seats},
+                            settings, expected_version=st.session_state[version_key],
+                        )
+                    except PortfolioError as exc:
+                        ui.show_error(exc)
+                    else:
+                        st.session_state[version_key] = saved.version
+                        ui.flash(f"Saved '{saved.name}'.")
+                        st.rerun()
+            if st.button("Reload the pilot as it is now", key=f"edit-reload-{pilot.id}"):
+                for key in list(st.session_state):
+                    k = str(key)
+                    if k.startswith(f"edit-{pilot.id}-") or (k.startswith("edit-") and k.endswith(f"-{pilot.id}")):
+                        del st.session_state[key]
+                st.rerun()
     else:
-        for key, label in BRIDGE_ITEMS:
-            st.markdown(("✅ " if checklist.get(key, {}).get("done") else "⬜ ") + label)
-
-# --- weekly updates -----------------------------------------------------
-st.subheader("Weekly updates")
-updates = store.list_updates(conn, pilot.id, as_of=as_of)
-if not updates:
-    st.caption("No weekly updates yet.")
-HEALTH_ICON = {"green": ":green[●]", "amber": ":orange[●]", "red": ":red[●]"}
+        st.caption(f"You ({actor.role.label}) can read this pilot; its product owner, technical lead, "
+                   "leadership and admins can edit it.")
 
 
-def show_update(u) -> None:
-    revised = f" · revision {u.revision}" if u.revision > 1 else ""
-    st.markdown(
-        f"{HEALTH_ICON[u.health.value]} **Week of {u.week_start:%d %b %Y}** "
-        f"({clock.iso_week_label(u.week_start)}) · {u.health.value} · {u.author_name or 'unknown'}{revised}"
-    )
-    st.markdown(u.summary)
-    if u.blockers:
-        st.markdown(f"*Blockers:* {u.blockers}")
-    if u.next_steps:
-        st.markdown(f"*Next:* {u.next_steps}")
+with decisions_tab:
+    # --- criteria -------------------------------------------------------------
+    st.subheader("Go/no-go criteria")
+    criteria = store.list_criteria(conn, pilot.id)
+    verdict, why = decisions.suggested_verdict(criteria)
+    locked = decisions.criteria_locked(pilot, date.today(), settings)
+    if criteria:
+        for c in criteria:
+            mark = {"met": ":green[met]", "not_met": ":red[not met]", "unknown": ":gray[unknown]"}[c.status.value]
+            st.markdown(f"- {c.statement}: **{mark}**" + (f" · {c.evidence}" if c.evidence else ""))
+    else:
+        st.caption("No criteria yet: write them by day 14, in production terms.")
+    if pilot.stage == Stage.PILOT:
+        st.caption(f"Suggested verdict: **{verdict}** ({why}).")
+    if locked and pilot.stage in decisions.CRITERIA_STAGES:
+        st.caption(f"Kickoff has ended (day {settings.criteria_lock_day} on): writing, rewording or removing a "
+                   "criterion is leadership's and raises CRITERIA_CHANGED; marking them met or not met is not.")
+    changes = store.criteria_changes(conn, pilot.id)
+    if not changes.empty:
+        with st.expander(f"Criteria changes ({len(changes)})"):
+            st.dataframe(changes, hide_index=True, width="stretch", key=f"criteria-changes-{pilot.id}")
+    if services.may_edit_pilot(actor, pilot) and pilot.stage in decisions.CRITERIA_STAGES:
+        with st.expander("Edit the criteria", icon=":material/checklist:"):
+            with st.form(f"criteria-{pilot.id}"):
+                edits = []
+                for c in criteria:
+                    a, b, d = st.columns([3, 1, 2])
+                    statement = a.text_input("Criterion", value=c.statement, key=f"crit-statement-{c.id}")
+                    status = b.selectbox("Status", [s.value for s in CriterionStatus],
+                                         index=[s.value for s in CriterionStatus].index(c.status.value),
+                                         format_func=lambda v: CriterionStatus(v).label, key=f"crit-status-{c.id}")
+                    evidence = d.text_input("Evidence", value=c.evidence, key=f"crit-evidence-{c.id}")
+                    remove = st.checkbox("Remove this criterion", key=f"crit-remove-{c.id}")
+                    edits.append({"id": c.id, "statement": statement, "status": status, "evidence": evidence,
+                                  "remove": remove})
+                new_statement = st.text_input("New criterion", key=f"crit-new-{pilot.id}",
+                                              placeholder="e.g. p95 latency under 800 ms on live traffic")
+                if st.form_submit_button("Save criteria", key=f"crit-save-{pilot.id}", type="primary"):
+                    try:
+                        counts = decisions.save_criteria(
+                            conn, actor, pilot.id, edits=edits,
+                            additions=[{"statement": new_statement}] if new_statement.strip() else [],
+                            on=date.today(), settings=settings,
+                        )
+                    except PortfolioError as exc:
+                        ui.show_error(exc)
+                    else:
+                        st.session_state.pop(f"crit-new-{pilot.id}", None)
+                        ui.flash("Criteria saved: " + ", ".join(f"{n} {k}" for k, n in counts.items() if n) + "."
+                                 if any(counts.values()) else "Nothing to save.")
+                        st.rerun()
+
+    # --- decisions and stage moves --------------------------------------------
+    history = store.list_decisions(conn, pilot.id)
+    events = store.stage_events(conn, pilot.id)
+    if history or not events.empty:
+        st.subheader("Decisions")
+    for d in history:
+        struck = " · :gray[superseded]" if d.superseded_by else ""
+        correction = f" · corrects decision {d.supersedes_id}" if d.supersedes_id else ""
+        moved = (f" · go/no-go date {d.go_no_go_before} → {d.go_no_go_after}"
+                 if d.kind.value == "extend" else f" · {d.stage_before.value} → {d.stage_after.value}")
+        st.markdown(f"**{d.kind.label.upper()}** on {d.decided_on} by {d.decided_by_name}{moved}{correction}{struck}  \n"
+                    f"{d.rationale}" + (f"  \n*Override:* {d.override_reason}" if d.override_reason else ""))
+        with st.expander(f"Criteria as they stood at decision {d.id}"):
+            if d.criteria_snapshot:
+                st.dataframe(pd.DataFrame(d.criteria_snapshot), hide_index=True, width="stretch",
+                             key=f"snapshot-{d.id}")
+            else:
+                st.caption("There were no criteria.")
+    if not events.empty:
+        st.dataframe(events, hide_index=True, width="stretch", key=f"stage-events-{pilot.id}")
+    effective = [d for d in history if d.superseded_by is None]
+    if effective and actor.at_least(Role.LEADERSHIP) and pilot.stage == effective[0].stage_after:
+        latest = effective[0]
+        with st.expander(f"Correct the latest decision ({latest.kind.label} on {latest.decided_on})",
+                         icon=":material/undo:"):
+            with st.form(f"correct-{pilot.id}"):
+                kind = st.radio("Corrected decision", [k.value for k in DecisionKind], index=None, horizontal=True,
+                                format_func=lambda k: DecisionKind(k).label, key=f"correct-kind-{pilot.id}")
+                why_text = st.text_area("Why the correction, and its rationale (required)", key=f"correct-why-{pilot.id}")
+                new_date = st.date_input("New go/no-go date (extend only)", value=None, key=f"correct-date-{pilot.id}")
+                override = st.text_input("Override reason (extension at the limit)", key=f"correct-override-{pilot.id}")
+                if st.form_submit_button("Record the correction", key=f"correct-go-{pilot.id}"):
+                    try:
+                        decisions.record_decision(conn, actor, {
+                            "pilot_id": pilot.id, "kind": kind, "decided_on": date.today(),
+                            "decided_by": actor.person_id or 0, "rationale": why_text,
+                            "new_go_no_go_date": new_date if kind == "extend" else None,
+                            "override_reason": override, "supersedes_id": latest.id,
+                        }, settings)
+                    except PortfolioError as exc:
+                        ui.show_error(exc)
+                    else:
+                        ui.flash(f"Recorded the correction of decision {latest.id}.")
+                        st.rerun()
+    if pilot.stage == Stage.PILOT and actor.at_least(Role.LEADERSHIP):
+        st.page_link("pages/decisions.py", label="Record the go/no-go decision", icon=":material/gavel:",
+                     query_params={"id": pilot.id})
+
+    # --- the bridge -----------------------------------------------------------
+    if pilot.stage == Stage.BRIDGE:
+        st.subheader("Bridge to production")
+        due = pilot.bridge_due_date
+        st.caption(f"Due {due}" + (f": {(as_of - due).days} days late" if due and as_of > due else "")
+                   + ". Promotion needs an operational owner and every item below.")
+        checklist = store.bridge_checklist(conn, pilot.id)
+        if services.may_edit_pilot(actor, pilot):
+            with st.form(f"bridge-{pilot.id}"):
+                items = {}
+                for key, label in BRIDGE_ITEMS:
+                    a, b = st.columns([2, 3])
+                    done = a.checkbox(label, value=bool(checklist.get(key, {}).get("done")),
+                                      key=f"bridge-{key}-{pilot.id}")
+                    note = b.text_input("Note", value=checklist.get(key, {}).get("note", ""),
+                                        key=f"bridge-note-{key}-{pilot.id}", label_visibility="collapsed")
+                    items[key] = {"done": done, "note": note}
+                if st.form_submit_button("Save checklist", key=f"bridge-save-{pilot.id}"):
+                    try:
+                        decisions.save_bridge_checklist(conn, actor, pilot.id, items)
+                    except PortfolioError as exc:
+                        ui.show_error(exc)
+                    else:
+                        ui.flash("Bridge checklist saved.")
+                        st.rerun()
+        else:
+            for key, label in BRIDGE_ITEMS:
+                st.markdown(("✅ " if checklist.get(key, {}).get("done") else "⬜ ") + label)
 
 
-for u in updates[:4]:
-    show_update(u)
-if len(updates) > 4:
-    with st.expander(f"Earlier weeks ({len(updates) - 4})"):
-        for u in updates[4:52]:
-            show_update(u)
-revisions = store.list_updates(conn, pilot.id, as_of=as_of, with_history=True)
-latest_revision = {}
-for u in revisions:
-    latest_revision[u.week_start] = max(latest_revision.get(u.week_start, 0), u.revision)
-earlier = [u for u in revisions if u.revision < latest_revision[u.week_start]]
-if earlier:
-    with st.expander(f"Earlier revisions ({len(earlier)})"):
-        for u in earlier:
-            st.markdown(f"**Week of {u.week_start:%d %b %Y}**, revision {u.revision} "
-                        f"({u.created_at:%Y-%m-%d %H:%M}): {u.health.value}. {u.summary}")
+with readiness_tab:
+    # --- production readiness: privileges, KPIs, readiness ---------------------
+    can_edit = services.may_edit_pilot(actor, pilot)
+    live = pilot.stage.value in production.LIVE_STAGES
 
-# --- actions --------------------------------------------------------------
-if pilot.stage == Stage.PROPOSED and actor.at_least(Role.LEADERSHIP):
-    st.subheader("Start the pilot")
-    with st.form(f"start-{pilot.id}"):
-        start = st.date_input("Start date (day 1)", value=as_of, key=f"start-date-{pilot.id}")
-        if st.form_submit_button("Start the 90-day clock", key=f"start-go-{pilot.id}"):
+    st.subheader("Borrowed privileges")
+    st.caption("What the pilot has that normal operation will not give; each must become permanent or be "
+               "withdrawn (saying what replaces it) before production.")
+    privileges = store.list_privileges(conn, pilot.id)
+    if privileges:
+        st.dataframe(
+            pd.DataFrame([{
+                "kind": p.kind.label, "what": p.description, "granted by": p.granted_by, "since": p.since,
+                "expires": p.expires,
+                "expires before go/no-go": bool(p.expires and pilot.go_no_go_date and p.expires < pilot.go_no_go_date),
+                "disposition": p.disposition.label, "decided by": p.decided_by_name, "note": p.note,
+            } for p in privileges]),
+            hide_index=True, width="stretch", key=f"privileges-{pilot.id}",
+        )
+        expiring = [p for p in privileges if p.expires and pilot.go_no_go_date and p.expires < pilot.go_no_go_date]
+        for p in expiring:
+            st.warning(f"'{p.description}' expires on {p.expires}, before the go/no-go date {pilot.go_no_go_date}.")
+    else:
+        st.caption("No borrowed privileges recorded.")
+    if can_edit and live:
+        c1, c2 = st.columns(2)
+        with c1.expander("Record a borrowed privilege", icon=":material/add:"):
+            with st.form(f"privilege-add-{pilot.id}"):
+                kind = st.selectbox("Kind", [k.value for k in PrivilegeKind], format_func=lambda v: PrivilegeKind(v).label,
+                                    key=f"privilege-kind-{pilot.id}")
+                what = st.text_input("What it is", key=f"privilege-what-{pilot.id}")
+                granted = st.text_input("Granted by", key=f"privilege-granted-{pilot.id}")
+                since = st.date_input("Since", value=None, key=f"privilege-since-{pilot.id}")
+                expires = st.date_input("Expires (if it does)", value=None, key=f"privilege-expires-{pilot.id}")
+                if st.form_submit_button("Add privilege", key=f"privilege-save-{pilot.id}"):
+                    try:
+                        production.add_privilege(conn, actor, pilot.id, {
+                            "kind": kind, "description": what, "granted_by": granted, "since": since,
+                            "expires": expires})
+                    except PortfolioError as exc:
+                        ui.show_error(exc)
+                    else:
+                        for k in ("what", "granted", "since", "expires"):
+                            st.session_state.pop(f"privilege-{k}-{pilot.id}", None)
+                        ui.flash(f"Recorded the borrowed privilege '{what.strip()}'.")
+                        st.rerun()
+        if privileges:
+            with c2.expander("Decide a privilege", icon=":material/gavel:"):
+                by_pid = {p.id: p for p in privileges}
+                with st.form(f"privilege-decide-{pilot.id}"):
+                    chosen = st.selectbox("Privilege", list(by_pid), format_func=lambda i: by_pid[i].description,
+                                          key=f"privilege-pick-{pilot.id}")
+                    disposition = st.radio("Disposition", [d.value for d in Disposition], horizontal=True,
+                                           format_func=lambda v: Disposition(v).label, key=f"privilege-disposition-{pilot.id}")
+                    note = st.text_input("Note (for a withdrawn one: what replaces it)", key=f"privilege-note-{pilot.id}")
+                    if st.form_submit_button("Save decision", key=f"privilege-decide-save-{pilot.id}"):
+                        try:
+                            production.decide_privilege(conn, actor, chosen, disposition, note, date.today())
+                        except PortfolioError as exc:
+                            ui.show_error(exc)
+                        else:
+                            ui.flash(f"'{by_pid[chosen].description}': {Disposition(disposition).label}.")
+                            st.rerun()
+
+    st.subheader("KPIs")
+    kpis = store.list_kpis(conn, pilot.id, as_of)
+    cost = production.monthly_cost(conn, pilot.id, as_of)
+    if cost is not None:
+        st.metric("Monthly running cost", f"{cost:,.0f}",
+                  help="Latest cost per transaction times the expected monthly volume.")
+    if kpis:
+        st.dataframe(
+            pd.DataFrame([{
+                "KPI": k.name, "kind": "production" if k.production else "pilot metric", "category": k.category.label,
+                "baseline": k.baseline, "target": k.target, "unit": k.unit, "better": k.direction.value,
+                "horizon (days)": k.horizon_days, "latest": k.latest_value, "on": k.latest_on,
+                "on target": {True: "yes", False: "no", None: "—"}[k.meets(k.latest_value)],
+            } for k in kpis]),
+            hide_index=True, width="stretch", key=f"kpi-scorecard-{pilot.id}",
+        )
+        readings = store.readings_frame(conn, pilot.id, as_of)
+        chart_cols = st.columns(2)
+        for n, k in enumerate(kpis):
+            chart_cols[n % 2].plotly_chart(charts.kpi_trend(readings[readings["kpi_id"] == k.id], k), key=f"kpi-trend-{k.id}")
+    else:
+        st.caption("No KPIs yet: production KPIs with targets are due by the end of kickoff.")
+    if can_edit and live:
+        c1, c2 = st.columns(2)
+        with c1.expander("Add a KPI", icon=":material/add_chart:"):
+            with st.form(f"kpi-add-{pilot.id}"):
+                name = st.text_input("Name", key=f"kpi-name-{pilot.id}")
+                category = st.selectbox("Category", [c.value for c in KpiCategory],
+                                        format_func=lambda v: KpiCategory(v).label, key=f"kpi-category-{pilot.id}")
+                a, b = st.columns(2)
+                unit = a.text_input("Unit", key=f"kpi-unit-{pilot.id}")
+                direction = b.radio("Better when", [d.value for d in Direction], horizontal=True,
+                                    format_func=lambda v: f"{v}", key=f"kpi-direction-{pilot.id}")
+                a, b, d = st.columns(3)
+                baseline = a.number_input("Baseline", value=None, key=f"kpi-baseline-{pilot.id}")
+                target = b.number_input("Target", value=None, key=f"kpi-target-{pilot.id}")
+                horizon = d.number_input("Horizon (days)", value=None, min_value=1, step=1, key=f"kpi-horizon-{pilot.id}")
+                is_production = st.checkbox("A production KPI (not only a pilot metric)", value=True,
+                                            key=f"kpi-production-{pilot.id}")
+                if st.form_submit_button("Add KPI", key=f"kpi-save-{pilot.id}"):
+                    try:
+                        production.add_kpi(conn, actor, pilot.id, {
+                            "name": name, "category": category, "unit": unit, "direction": direction,
+                            "baseline": baseline, "target": target,
+                            "horizon_days": int(horizon) if horizon is not None else None, "production": is_production})
+                    except PortfolioError as exc:
+                        ui.show_error(exc)
+                    else:
+                        for k in ("name", "unit", "baseline", "target", "horizon"):
+                            st.session_state.pop(f"kpi-{k}-{pilot.id}", None)
+                        ui.flash(f"Added the KPI '{name.strip()}'.")
+                        st.rerun()
+        if kpis:
+            with c2.expander("Enter readings", icon=":material/edit:"):
+                with st.form(f"kpi-readings-{pilot.id}"):
+                    on = st.date_input("Reading date", value=date.today(), key=f"reading-date-{pilot.id}")
+                    values = {k.id: st.number_input(f"{k.name} ({k.unit})" if k.unit else k.name, value=None,
+                                                    format="%g", key=f"reading-{k.id}") for k in kpis}
+                    if st.form_submit_button("Save readings", key=f"reading-save-{pilot.id}"):
+                        try:
+                            n = production.record_readings(conn, actor, pilot.id, [
+                                {"kpi_id": kid, "value": v, "reading_on": on} for kid, v in values.items()])
+                        except PortfolioError as exc:
+                            ui.show_error(exc)
+                        else:
+                            for kid in values:
+                                st.session_state.pop(f"reading-{kid}", None)
+                            ui.flash(f"Saved {n} reading(s).")
+                            st.rerun()
+        if can_edit:
+            st.caption("The pilot's expected monthly volume (for the running cost) is set under Overview → Edit.")
+
+    st.subheader("Readiness")
+    readiness = store.pilot_readiness(conn, pilot.id)
+    gaps = production.required_gaps(readiness)
+    if gaps:
+        st.warning("Required for go and not done: " + "; ".join(gaps))
+    else:
+        st.success("Every item required for go is done.")
+    STATUS_MARK = {"done": "✅", "in_progress": "🔄", "not_started": "⬜", "not_applicable": "➖"}
+    statuses = [s.value for s in ReadinessStatus]
+    with st.form(f"readiness-{pilot.id}"):
+        chosen_items = {}
+        for dimension in READINESS_DIMENSIONS:
+            st.markdown(f"**{dimension.capitalize()}**")
+            for item in [r for r in readiness if r["dimension"] == dimension]:
+                a, b, d = st.columns([3, 1.4, 2])
+                a.markdown(f"{STATUS_MARK[item['status']]} {item['label']}" + (" · *required for go*" if item["required_for_go"] else ""))
+                status = b.selectbox("Status", statuses, index=statuses.index(item["status"]),
+                                     format_func=lambda v: ReadinessStatus(v).label, label_visibility="collapsed",
+                                     key=f"ready-{item['key']}-{pilot.id}", disabled=not (can_edit and live))
+                evidence = d.text_input("Evidence", value=item["evidence"], label_visibility="collapsed",
+                                        placeholder="evidence: a note or a link",
+                                        key=f"ready-evidence-{item['key']}-{pilot.id}", disabled=not (can_edit and live))
+                chosen_items[item["key"]] = {"status": status, "evidence": evidence}
+        if st.form_submit_button("Save readiness", key=f"readiness-save-{pilot.id}", disabled=not (can_edit and live)):
             try:
-                services.start_pilot(conn, actor, pilot.id, start, settings)
+                production.save_readiness(conn, actor, pilot.id, chosen_items)
             except PortfolioError as exc:
                 ui.show_error(exc)
             else:
-                ui.flash(f"'{pilot.name}' is now a pilot; its clock started on {start}.")
+                ui.flash("Readiness saved.")
                 st.rerun()
 
-if services.may_edit_pilot(actor, pilot):
-    version_key = f"edit-version-{pilot.id}"
-    if f"edit-name-{pilot.id}" not in st.session_state:
-        # The form's fields are created afresh from the pilot as it is now:
-        # this is the version the user starts from.
-        st.session_state[version_key] = pilot.version
-    with st.expander("Edit the pilot and its seats", icon=":material/edit:"):
-        with st.form(f"edit-{pilot.id}"):
-            name = st.text_input("Name", value=pilot.name, key=f"edit-name-{pilot.id}")
-            unit = st.text_input("Business unit", value=pilot.business_unit, key=f"edit-unit-{pilot.id}")
-            problem = st.text_area("Problem it solves", value=pilot.problem, key=f"edit-problem-{pilot.id}")
-            start = st.date_input(
-                "Start date", value=pilot.start_date, key=f"edit-start-{pilot.id}",
-                help="Setting it starts the clock; the go/no-go date then moves only by an extend decision.",
-            )
-            seats = seat_inputs(f"edit-{pilot.id}", pilot.model_dump())
-            if st.form_submit_button("Save changes", key=f"edit-save-{pilot.id}", type="primary"):
-                try:
-                    saved = services.edit_pilot(
-                        conn, actor, pilot.id,
-                        {"name": name, "business_unit": unit, "problem": problem, "start_date": start, **seats},
-                        settings, expected_version=st.session_state[version_key],
-                    )
-                except PortfolioError as exc:
-                    ui.show_error(exc)
-                else:
-                    st.session_state[version_key] = saved.version
-                    ui.flash(f"Saved '{saved.name}'.")
-                    st.rerun()
-        if st.button("Reload the pilot as it is now", key=f"edit-reload-{pilot.id}"):
-            for key in list(st.session_state):
-                k = str(key)
-                if k.startswith(f"edit-{pilot.id}-") or (k.startswith("edit-") and k.endswith(f"-{pilot.id}")):
-                    del st.session_state[key]
-            st.rerun()
-else:
-    st.caption(f"You ({actor.role.label}) can read this pilot; its product owner, technical lead, "
-               "leadership and admins can edit it.")
+
+with updates_tab:
+    # --- weekly updates -----------------------------------------------------
+    st.subheader("Weekly updates")
+    updates = store.list_updates(conn, pilot.id, as_of=as_of)
+    if not updates:
+        st.caption("No weekly updates yet.")
+    HEALTH_ICON = {"green": ":green[●]", "amber": ":orange[●]", "red": ":red[●]"}
+
+
+    def show_update(u) -> None:
+        revised = f" · revision {u.revision}" if u.revision > 1 else ""
+        st.markdown(
+            f"{HEALTH_ICON[u.health.value]} **Week of {u.week_start:%d %b %Y}** "
+            f"({clock.iso_week_label(u.week_start)}) · {u.health.value} · {u.author_name or 'unknown'}{revised}"
+        )
+        st.markdown(u.summary)
+        if u.blockers:
+            st.markdown(f"*Blockers:* {u.blockers}")
+        if u.next_steps:
+            st.markdown(f"*Next:* {u.next_steps}")
+
+
+    for u in updates[:4]:
+        show_update(u)
+    if len(updates) > 4:
+        with st.expander(f"Earlier weeks ({len(updates) - 4})"):
+            for u in updates[4:52]:
+                show_update(u)
+    revisions = store.list_updates(conn, pilot.id, as_of=as_of, with_history=True)
+    latest_revision = {}
+    for u in revisions:
+        latest_revision[u.week_start] = max(latest_revision.get(u.week_start, 0), u.revision)
+    earlier = [u for u in revisions if u.revision < latest_revision[u.week_start]]
+    if earlier:
+        with st.expander(f"Earlier revisions ({len(earlier)})"):
+            for u in earlier:
+                st.markdown(f"**Week of {u.week_start:%d %b %Y}**, revision {u.revision} "
+                            f"({u.created_at:%Y-%m-%d %H:%M}): {u.health.value}. {u.summary}")

@@ -3,7 +3,8 @@ with their reasons, the 90-day timeline and the count by stage."""
 
 import streamlit as st
 
-from portfolio import charts, overview, ui
+from portfolio import charts, overview, store, ui
+from portfolio.models import READINESS_DIMENSIONS
 
 as_of = ui.as_of()
 view = overview.build(ui.conn(), as_of, ui.settings())
@@ -103,3 +104,41 @@ left.subheader("Pilots by stage")
 left.plotly_chart(charts.stage_counts(scope), key="stage-counts")
 right.subheader("Age of the open pilots")
 right.plotly_chart(charts.age_histogram(view.open_pilot_ages()), key="age-histogram")
+
+# --- what production will need ---------------------------------------------
+st.subheader("Borrowed privileges across the portfolio")
+privileges = store.privileges_frame(ui.conn())
+privileges = privileges[privileges["stage"].isin(["proposed", "pilot", "bridge", "production"])]
+if privileges.empty:
+    st.caption("No borrowed privileges recorded on live pilots.")
+else:
+    p1, p2 = st.columns(2)
+    by_kind = privileges.pivot_table(index="kind", columns="disposition", values="id", aggfunc="count", fill_value=0)
+    by_kind.index = [k.replace("_", " ") for k in by_kind.index]
+    p1.markdown(f"**{len(privileges)}** borrowed, **{int((privileges['disposition'] == 'undecided').sum())}** "
+                "still undecided")
+    p1.dataframe(by_kind, width="stretch", key="privileges-by-kind")
+    dependent = (privileges.groupby("pilot").agg(borrowed=("id", "count"),
+                                                 undecided=("disposition", lambda d: int((d == "undecided").sum())))
+                 .sort_values(["borrowed", "undecided"], ascending=False).head(10).reset_index())
+    p2.markdown("**The pilots that depend on the most**")
+    p2.dataframe(dependent, hide_index=True, width="stretch", key="privileges-dependent")
+
+costs = store.monthly_costs(ui.conn(), as_of)
+costs = costs[costs["stage"].isin(["pilot", "bridge", "production"])]
+st.subheader("Monthly running cost")
+if costs.empty:
+    st.caption("No pilot has both a cost-per-transaction KPI with a reading and an expected monthly volume.")
+else:
+    st.metric("Total monthly running cost", f"{costs['monthly_cost'].sum():,.0f}",
+              help="For each pilot: its latest cost per transaction times its expected monthly volume.")
+    st.dataframe(costs[["name", "stage", "cost_per_transaction", "unit", "expected_monthly_volume", "monthly_cost"]],
+                 hide_index=True, width="stretch", key="monthly-costs")
+
+st.subheader("Readiness")
+matrix = store.readiness_matrix(ui.conn())
+if matrix.empty:
+    st.caption("No live pilots.")
+else:
+    st.caption("Share of the applicable checklist items done, per dimension; the least ready pilots first.")
+    st.plotly_chart(charts.readiness_heatmap(matrix, READINESS_DIMENSIONS), key="readiness-heatmap")

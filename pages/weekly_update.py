@@ -70,6 +70,16 @@ with st.form("weekly-update"):
     summary = st.text_area("Summary", key="update-summary", placeholder="What moved this week, in a line or two")
     blockers = st.text_area("Blockers", key="update-blockers", height=80)
     next_steps = st.text_area("Next steps", key="update-next-steps", height=80)
+    kpis = store.list_kpis(conn, pilot_id, as_of)
+    kpi_values = {}
+    if kpis:
+        st.markdown("**KPI readings today** (leave blank to skip)")
+        for k in kpis:
+            last = f"last {k.latest_value:g} on {k.latest_on}" if k.latest_value is not None else "no reading yet"
+            target = f", target {k.target:g}" if k.target is not None else ""
+            kpi_values[k.id] = st.number_input(
+                f"{k.name}{f' ({k.unit})' if k.unit else ''}: {last}{target}", value=None, format="%g",
+                key=f"update-kpi-{k.id}")
     submitted = st.form_submit_button("Post update", key="update-submit", type="primary")
 
 if submitted:
@@ -79,6 +89,7 @@ if submitted:
             {"pilot_id": pilot_id, "health": health or "", "summary": summary,
              "blockers": blockers, "next_steps": next_steps},
             as_of,
+            readings=[{"kpi_id": kid, "value": v} for kid, v in kpi_values.items()],
         )
     except PortfolioError as exc:
         ui.show_error(exc)

@@ -111,3 +111,31 @@ def age_histogram(ages: pd.Series, marks: tuple[int, ...] = (90, 180)) -> go.Fig
     fig.update_layout(height=280, margin={"l": 10, "r": 10, "t": 30, "b": 10},
                       xaxis_title="days since the start", yaxis_title="open pilots", bargap=0.05)
     return fig
+
+
+def kpi_trend(readings: pd.DataFrame, kpi) -> go.Figure:
+    """One KPI's readings over time with its target line."""
+    fig = go.Figure(go.Scatter(x=readings["reading_on"], y=readings["value"], mode="lines+markers",
+                               name=kpi.name, line={"color": "#1f77b4"}))
+    if kpi.target is not None:
+        fig.add_hline(y=kpi.target, line_dash="dash", line_color="#2ca02c",
+                      annotation_text=f"target {kpi.target:g} ({kpi.direction.value} is better)",
+                      annotation_position="top left")
+    fig.update_layout(title={"text": kpi.name + ("" if kpi.production else " · pilot metric"), "font": {"size": 14}},
+                      height=260, margin={"l": 10, "r": 10, "t": 40, "b": 10}, yaxis_title=kpi.unit or None,
+                      showlegend=False)
+    return fig
+
+
+def readiness_heatmap(matrix: pd.DataFrame, dimensions: list[str], max_rows: int = 60) -> go.Figure:
+    """Pilots against the four readiness dimensions: the share of applicable
+    items done. Shows the least ready ``max_rows`` pilots."""
+    share = matrix.assign(share=matrix["done"] / matrix["applicable"].where(matrix["applicable"] > 0))
+    table = share.pivot_table(index="name", columns="dimension", values="share").reindex(columns=dimensions)
+    table = table.loc[table.mean(axis=1).sort_values().index[:max_rows]]
+    fig = go.Figure(go.Heatmap(z=table.values, x=[d.capitalize() for d in dimensions], y=table.index,
+                               zmin=0, zmax=1, colorscale="RdYlGn", colorbar={"title": "done", "tickformat": ".0%"},
+                               hovertemplate="%{y}<br>%{x}: %{z:.0%} done<extra></extra>"))
+    fig.update_layout(height=max(300, 20 * len(table) + 80), margin={"l": 10, "r": 10, "t": 10, "b": 10},
+                      yaxis={"autorange": "reversed"})
+    return fig

@@ -160,6 +160,94 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "003_privileges_kpis_readiness",
+        """
+        ALTER TABLE pilot ADD COLUMN expected_monthly_volume DOUBLE;  -- transactions a month
+        ALTER TABLE criterion ADD COLUMN kpi_id INTEGER;  -- a criterion tied to a KPI's target
+        CREATE SEQUENCE privilege_id_seq START 1;
+        -- What the pilot borrowed that normal operation does not give (seed 003).
+        CREATE TABLE privilege (
+            id INTEGER PRIMARY KEY DEFAULT nextval('privilege_id_seq'),
+            pilot_id INTEGER NOT NULL,
+            kind VARCHAR NOT NULL,
+            description VARCHAR NOT NULL,
+            granted_by VARCHAR NOT NULL DEFAULT '',
+            since DATE,
+            expires DATE,
+            disposition VARCHAR NOT NULL DEFAULT 'undecided',
+            decided_by INTEGER,
+            decided_on DATE,
+            note VARCHAR NOT NULL DEFAULT '',
+            version INTEGER NOT NULL DEFAULT 1,
+            created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+        );
+        CREATE INDEX privilege_pilot ON privilege (pilot_id);
+        CREATE SEQUENCE kpi_id_seq START 1;
+        CREATE TABLE kpi (
+            id INTEGER PRIMARY KEY DEFAULT nextval('kpi_id_seq'),
+            pilot_id INTEGER NOT NULL,
+            name VARCHAR NOT NULL,
+            category VARCHAR NOT NULL,
+            unit VARCHAR NOT NULL DEFAULT '',
+            direction VARCHAR NOT NULL,            -- higher | lower is better
+            baseline DOUBLE,
+            target DOUBLE,
+            horizon_days INTEGER,                  -- the window the target is measured over
+            production BOOLEAN NOT NULL,           -- a production KPI, or only a pilot metric
+            version INTEGER NOT NULL DEFAULT 1,
+            created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+        );
+        CREATE INDEX kpi_pilot ON kpi (pilot_id);
+        CREATE SEQUENCE kpi_reading_id_seq START 1;
+        CREATE TABLE kpi_reading (
+            id INTEGER PRIMARY KEY DEFAULT nextval('kpi_reading_id_seq'),
+            kpi_id INTEGER NOT NULL,
+            pilot_id INTEGER NOT NULL,
+            reading_on DATE NOT NULL,
+            value DOUBLE NOT NULL,
+            note VARCHAR NOT NULL DEFAULT '',
+            recorded_by INTEGER,
+            created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+        );
+        CREATE INDEX kpi_reading_kpi ON kpi_reading (kpi_id, reading_on);
+        -- The standard readiness checklist (seeds 002 and 004); admins edit it.
+        CREATE TABLE readiness_item (
+            key VARCHAR PRIMARY KEY,
+            dimension VARCHAR NOT NULL,            -- technical | data | organisational | governance
+            label VARCHAR NOT NULL,
+            required_for_go BOOLEAN NOT NULL DEFAULT FALSE,
+            position INTEGER NOT NULL,
+            active BOOLEAN NOT NULL DEFAULT TRUE
+        );
+        INSERT INTO readiness_item VALUES
+            ('load_test', 'technical', 'Load tested at three times the expected peak', TRUE, 1, TRUE),
+            ('observability', 'technical', 'Observability and SLOs', TRUE, 2, TRUE),
+            ('rollback', 'technical', 'A rollback path', TRUE, 3, TRUE),
+            ('integration', 'technical', 'Integration stability', FALSE, 4, TRUE),
+            ('data_contracts', 'data', 'Data contracts for each source', TRUE, 5, TRUE),
+            ('data_owner', 'data', 'A named data owner', TRUE, 6, TRUE),
+            ('data_quality', 'data', 'Data quality monitoring', FALSE, 7, TRUE),
+            ('ops_owner', 'organisational', 'An operational owner', TRUE, 8, TRUE),
+            ('ops_handoff', 'organisational', 'An operations handoff rehearsed', FALSE, 9, TRUE),
+            ('escalation', 'organisational', 'A human escalation path', TRUE, 10, TRUE),
+            ('training', 'organisational', 'Training for the people who use it', FALSE, 11, TRUE),
+            ('error_channel', 'organisational', 'A channel for users to flag errors', FALSE, 12, TRUE),
+            ('governance_review', 'governance', 'Governance review: legal, compliance, security', TRUE, 13, TRUE),
+            ('audit_trail', 'governance', 'Audit trail', TRUE, 14, TRUE),
+            ('permissions', 'governance', 'Permissions', FALSE, 15, TRUE),
+            ('accountability', 'governance', 'An accountability map', FALSE, 16, TRUE);
+        CREATE TABLE readiness (
+            pilot_id INTEGER NOT NULL,
+            item_key VARCHAR NOT NULL,
+            status VARCHAR NOT NULL,               -- not_started | in_progress | done | not_applicable
+            evidence VARCHAR NOT NULL DEFAULT '',
+            updated_by INTEGER,
+            updated_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+            PRIMARY KEY (pilot_id, item_key)
+        );
+        """,
+    ),
 ]
 
 _migrated: set[str] = set()

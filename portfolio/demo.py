@@ -76,6 +76,9 @@ class Archetype:
     retired_after: int | None = None   # days after the promotion
     checklist: int = 0             # bridge checklist items done
     late_change: bool = False      # a criterion reworded after kickoff
+    kpis: str = "none"             # none | full | off | stale | pilot_only: see _production_story
+    privileges: str = "none"       # none | decided | undecided | weak
+    readiness: str = "none"        # none | late | partial | done
 
 
 CRITERIA_STATEMENTS = [
@@ -91,31 +94,40 @@ CRITERIA_PATTERNS = {
 }
 
 ARCHETYPES = [
-    Archetype("on_track", Stage.PILOT, 30, 3, ("green", "amber", "green"), criteria="unknown"),
-    Archetype("due_soon", Stage.PILOT, 80, 2, criteria="met"),
-    Archetype("due_today", Stage.PILOT, 90, 4, ("amber", "green"), criteria="mixed"),
-    Archetype("overdue", Stage.PILOT, 105, 5, ("amber",), criteria="unknown"),
-    Archetype("silent", Stage.PILOT, 60, 35, criteria="unknown"),
-    Archetype("stale", Stage.PILOT, 45, 20, ("green", "amber")),
-    Archetype("red_streak", Stage.PILOT, 50, 1, ("green", "red", "red", "red"), criteria="mixed"),
+    Archetype("on_track", Stage.PILOT, 30, 3, ("green", "amber", "green"), criteria="unknown", kpis="full",
+              privileges="decided", readiness="partial"),
+    Archetype("due_soon", Stage.PILOT, 80, 2, criteria="met", kpis="full", privileges="undecided",
+              readiness="partial"),
+    Archetype("due_today", Stage.PILOT, 90, 4, ("amber", "green"), criteria="mixed", kpis="off",
+              privileges="undecided", readiness="partial"),
+    Archetype("overdue", Stage.PILOT, 105, 5, ("amber",), criteria="unknown", kpis="full", privileges="weak",
+              readiness="partial"),
+    Archetype("silent", Stage.PILOT, 60, 35, criteria="unknown", kpis="stale", readiness="partial"),
+    Archetype("stale", Stage.PILOT, 45, 20, ("green", "amber"), kpis="pilot_only", readiness="late"),
+    Archetype("red_streak", Stage.PILOT, 50, 1, ("green", "red", "red", "red"), criteria="mixed", kpis="off",
+              privileges="undecided", readiness="partial"),
     Archetype("no_clock", Stage.PILOT, None, None),
-    Archetype("ownerless", Stage.PILOT, 40, 6, product_owner="none", criteria="unknown"),
-    Archetype("owner_left", Stage.PILOT, 25, 4, product_owner="inactive", criteria="unknown"),
-    Archetype("no_sponsor", Stage.PILOT, 35, 3, executive_sponsor=False),
+    Archetype("ownerless", Stage.PILOT, 40, 6, product_owner="none", criteria="unknown", kpis="full",
+              readiness="partial"),
+    Archetype("owner_left", Stage.PILOT, 25, 4, product_owner="inactive", criteria="unknown", kpis="full",
+              privileges="decided", readiness="late"),
+    Archetype("no_sponsor", Stage.PILOT, 35, 3, executive_sponsor=False, kpis="pilot_only", readiness="late"),
     Archetype("proposed", Stage.PROPOSED, None, None, operational_owner=False),
-    Archetype("bridge", Stage.BRIDGE, 120, 4, criteria="met", decision="go", checklist=3),
+    Archetype("bridge", Stage.BRIDGE, 120, 4, criteria="met", decision="go", checklist=3, kpis="full",
+              privileges="decided", readiness="done"),
     Archetype("bridge_overrun", Stage.BRIDGE, 160, 6, operational_owner=False, criteria="met",
-              decision="go", checklist=2),
+              decision="go", checklist=2, kpis="full", privileges="weak", readiness="partial"),
     Archetype("production", Stage.PRODUCTION, 300, 7, criteria="met", decision="go", promoted_after=60,
-              checklist=6),
+              checklist=6, kpis="full", privileges="decided", readiness="done"),
     Archetype("retired", Stage.RETIRED, 600, 200, criteria="met", decision="go", promoted_after=60,
               retired_after=250, checklist=6),
-    Archetype("stopped", Stage.STOPPED, 150, 58, ("amber", "red"), criteria="mixed", decision="no_go"),
+    Archetype("stopped", Stage.STOPPED, 150, 58, ("amber", "red"), criteria="mixed", decision="no_go",
+              kpis="off", privileges="weak"),
     Archetype("long_running", Stage.PILOT, 200, 9, ("amber",), gng_after=180, criteria="unknown",
-              extensions=2),
+              extensions=2, kpis="stale", privileges="undecided", readiness="partial"),
     Archetype("fresh", Stage.PILOT, 5, None, technical_lead=False),
     Archetype("amber", Stage.PILOT, 70, 6, ("amber",), gng_after=120, criteria="unknown", extensions=1,
-              late_change=True),
+              late_change=True, kpis="full", privileges="decided", readiness="partial"),
 ]
 
 
@@ -195,7 +207,8 @@ def build_demo(
             upd = upd.assign(author_id=upd["pilot_id"].map(author)).drop(columns=["k"])
             _bulk_insert(c, "weekly_update", "weekly_update_id_seq", upd)
             history = _decisions_and_criteria(c, pilot_rows.assign(id=ids), by_kind, as_of)
-            return {"people": len(people), "pilots": len(pilot_rows), "updates": len(upd), **history}
+            story = _production_story(c, pilot_rows.assign(id=ids), by_kind, as_of)
+            return {"people": len(people), "pilots": len(pilot_rows), "updates": len(upd), **history, **story}
 
         return db.write(conn, work)
 
@@ -349,6 +362,104 @@ def _decisions_and_criteria(conn, pilots: pd.DataFrame, by_kind: dict[str, list[
         finally:
             conn.unregister("_demo_checks")
     return {"criteria": len(criteria), "decisions": len(decisions)}
+
+
+# name, category, unit, direction, baseline, target, (first, last) reading
+KPI_SETS = {
+    "full": [
+        ("p95 latency", "latency", "ms", "lower", 1400.0, 800.0, (1250.0, 720.0)),
+        ("Weekly active users", "adoption", "%", "higher", 0.0, 30.0, (5.0, 36.0)),
+        ("Cost per claim", "cost_per_transaction", "EUR", "lower", 0.12, 0.05, (0.09, 0.04)),
+    ],
+    "off": [
+        ("p95 latency", "latency", "ms", "lower", 1400.0, 800.0, (1300.0, 950.0)),
+        ("Weekly active users", "adoption", "%", "higher", 0.0, 30.0, (4.0, 18.0)),
+    ],
+    "stale": [
+        ("Error rate", "reliability", "%", "lower", 6.0, 2.0, (5.0, 1.8)),
+    ],
+    "pilot_only": [
+        ("Demo accuracy", "quality", "%", "higher", None, None, (80.0, 91.0)),
+    ],
+}
+PRIVILEGE_SETS = {
+    "decided": [("data_access", "Read access to the claims warehouse", "make_permanent", ""),
+                ("infrastructure", "Dedicated GPU node", "make_permanent", ""),
+                ("sponsor_time", "Weekly hour with the COO", "withdraw", "Monthly steering review")],
+    "undecided": [("data_access", "Production customer data in the sandbox", "undecided", ""),
+                  ("stakeholder_access", "Direct line to the fraud team lead", "undecided", "")],
+    "weak": [("budget", "Innovation budget for GPU hours", "withdraw", "Standard cloud budget"),
+             ("permission", "Exception to the change freeze", "withdraw", "Normal change process"),
+             ("vendor_support", "Vendor engineers on call", "make_permanent", "")],
+}
+
+
+def _production_story(conn, pilots: pd.DataFrame, by_kind: dict[str, list[int]], as_of: date) -> dict:
+    """KPIs with weekly readings, borrowed privileges and readiness, as each
+    archetype's story says; the cost KPI's pilots get an expected volume."""
+    kpis, readings, privileges, readiness = [], [], [], []
+    items = [r[0] for r in conn.execute("SELECT key FROM readiness_item WHERE active ORDER BY position").fetchall()]
+    leaders = by_kind["leadership"]
+    for i, p in enumerate(pilots.to_dict("records")):
+        arch = ARCHETYPE_BY_KEY[p["arch"]]
+        start = p["start_date"]
+        if start is None:
+            continue
+        for name, category, unit, direction, baseline, target, (first, last) in KPI_SETS.get(arch.kpis, []):
+            kpis.append({"pilot_id": p["id"], "name": name, "category": category, "unit": unit,
+                         "direction": direction, "baseline": baseline, "target": target,
+                         "horizon_days": 90 if target is not None else None, "production": target is not None,
+                         "_readings": (first, last)})
+        for kind, description, disposition, note in PRIVILEGE_SETS.get(arch.privileges, []):
+            decided = disposition != "undecided"
+            privileges.append({"pilot_id": p["id"], "kind": kind, "description": description,
+                               "granted_by": "Sponsor", "since": start,
+                               "expires": (p["go_no_go_date"] - timedelta(days=5)) if kind == "data_access"
+                               and p["go_no_go_date"] else None,
+                               "disposition": disposition, "decided_by": leaders[i % len(leaders)] if decided else None,
+                               "decided_on": start + timedelta(days=20) if decided else None, "note": note})
+        done = {"done": len(items), "partial": len(items) // 2, "late": 0}.get(arch.readiness)
+        if done is not None:
+            # "partial" has the governance review done; "late" has nothing done.
+            order = ["governance_review"] + [k for k in items if k != "governance_review"]
+            for n, key in enumerate(order):
+                status = "done" if n < done else ("in_progress" if n < done + 2 else "not_started")
+                readiness.append({"pilot_id": p["id"], "item_key": key, "status": status,
+                                  "evidence": "Reviewed in the steering meeting" if status == "done" else "",
+                                  "updated_by": leaders[i % len(leaders)]})
+    kpi_frame = pd.DataFrame(kpis)
+    ids = _bulk_insert(conn, "kpi", "kpi_id_seq", kpi_frame.drop(columns=["_readings"])) if kpis else []
+    for kpi_id, k in zip(ids, kpis):
+        p = pilots[pilots["id"] == k["pilot_id"]].iloc[0]
+        arch = ARCHETYPE_BY_KEY[p["arch"]]
+        last_day = as_of - timedelta(days=40 if arch.kpis == "stale" else (arch.last_update_ago or 0))
+        days = []
+        day = p["start_date"] + timedelta(days=6)
+        while day <= last_day:
+            days.append(day)
+            day += timedelta(days=7)
+        first, last = k["_readings"]
+        for n, day in enumerate(days):
+            share = n / max(1, len(days) - 1)
+            readings.append({"kpi_id": kpi_id, "pilot_id": k["pilot_id"], "reading_on": day,
+                             "value": round(first + (last - first) * share, 4), "note": ""})
+        if k["category"] == "cost_per_transaction":
+            conn.execute("UPDATE pilot SET expected_monthly_volume = ? WHERE id = ?",
+                         [20000.0 + 5000.0 * (k["pilot_id"] % 7), k["pilot_id"]])
+        if arch.key == "amber" and k["category"] == "latency":
+            conn.execute("UPDATE criterion SET kpi_id = ? WHERE pilot_id = ? AND statement LIKE 'p95 latency%'",
+                         [kpi_id, k["pilot_id"]])
+    _bulk_insert(conn, "kpi_reading", "kpi_reading_id_seq", pd.DataFrame(readings))
+    _bulk_insert(conn, "privilege", "privilege_id_seq", pd.DataFrame(privileges))
+    if readiness:
+        frame = pd.DataFrame(readiness)
+        conn.register("_demo_readiness", frame)
+        try:
+            conn.execute("INSERT INTO readiness (pilot_id, item_key, status, evidence, updated_by)"
+                         " SELECT pilot_id, item_key, status, evidence, updated_by FROM _demo_readiness")
+        finally:
+            conn.unregister("_demo_readiness")
+    return {"kpis": len(kpis), "readings": len(readings), "privileges": len(privileges)}
 
 
 def _decision(pilot_id, kind, decided_on, by, before, after, gng_before, gng_after, snapshot, rationale,

@@ -26,7 +26,8 @@ SEVERITY_RANK = {s.value: s.rank for s in Severity}
 # Every code this module raises, in the order a list shows them within a severity.
 CODES = [
     "OWNERLESS", "OVERDUE_DECISION", "STALLED", "STALE_UPDATE", "NO_CLOCK",
-    "MISSING_SEAT", "NO_CRITERIA", "CRITERIA_CHANGED", "DECISION_DUE_SOON",
+    "PRIVILEGES_UNDECIDED", "NO_PRODUCTION_KPIS", "MISSING_SEAT", "NO_CRITERIA", "CRITERIA_CHANGED",
+    "KPI_STALE", "GOVERNANCE_LATE", "WEAK_SHIP_SIGNAL", "KPI_OFF_TARGET", "DECISION_DUE_SOON",
 ]
 CODE_ORDER = {code: i for i, code in enumerate(CODES)}
 
@@ -217,6 +218,88 @@ def evaluate(facts: pd.DataFrame, as_of: date, settings: Settings) -> pd.DataFra
         )
     )
 
+    # PRIVILEGES_UNDECIDED: undecided borrowed privileges close to (or past)
+    # the go/no-go date.
+    out.append(
+        _flag(
+            f, in_pilot & (f["privileges_undecided"] > 0) & (f["days_left"] <= s.privileges_decision_days),
+            "PRIVILEGES_UNDECIDED", Severity.HIGH,
+            lambda h: [
+                f"{int(n)} of {int(t)} borrowed privileges undecided with "
+                + (f"{int(d)} days left" if d >= 0 else f"the decision {-int(d)} days overdue")
+                for n, t, d in zip(h["privileges_undecided"], h["privileges"], h["days_left"])
+            ],
+        )
+    )
+
+    # NO_PRODUCTION_KPIS: past kickoff without a production KPI with a target.
+    out.append(
+        _flag(
+            f, in_pilot & (f["day"] >= s.kickoff_day) & (f["production_kpis_with_target"] == 0),
+            "NO_PRODUCTION_KPIS", Severity.HIGH,
+            lambda h: [f"no production KPI with a target on day {int(d)} (due by day {s.kickoff_day - 1})"
+                       for d in h["day"]],
+        )
+    )
+
+    kpi_stages = _in(f, "pilot", "bridge", "production")
+
+    # KPI_STALE: a production KPI without a reading for too long (from the
+    # start when it was never read).
+    def stale_kpis(row) -> list[str]:
+        out_ = []
+        for k in _records(row.production_kpis):
+            since = k["last_on"] if k["last_on"] is not None else row.start_date
+            if since is None or pd.isna(since):
+                continue
+            days = (pd.Timestamp(as_of) - pd.Timestamp(since)).days
+            if days > s.kpi_stale_days:
+                out_.append(f"{k['name']} has had no reading for {days} days" if k["last_on"] is not None
+                            else f"{k['name']} has had no reading since the start {days} days ago")
+        return out_
+
+    stale_text = pd.Series([stale_kpis(r) for r in f.itertuples()], index=f.index)
+    out.append(
+        _flag(
+            f, kpi_stages & stale_text.map(bool), "KPI_STALE", Severity.MEDIUM,
+            lambda h: ["; ".join(stale_text[i]) + f" (threshold {s.kpi_stale_days})" for i in h.index],
+        )
+    )
+
+    # GOVERNANCE_LATE: past kickoff and the governance review not done (seed
+    # 000: legal, compliance and security in the room in week two).
+    gov_done = f["governance_review"].isin(["done", "not_applicable"])
+    out.append(
+        _flag(
+            f, in_pilot & (f["day"] >= s.kickoff_day) & ~gov_done, "GOVERNANCE_LATE", Severity.MEDIUM,
+            lambda h: [f"governance review {st.replace('_', ' ')} on day {int(d)} (due by day {s.kickoff_day - 1})"
+                       for st, d in zip(h["governance_review"].fillna("not_started"), h["day"])],
+        )
+    )
+
+    # WEAK_SHIP_SIGNAL: half or more of the borrowed privileges to be withdrawn.
+    weak = _in(f, "pilot", "bridge") & (f["privileges"] > 0) & (2 * f["privileges_withdrawn"] >= f["privileges"])
+    out.append(
+        _flag(
+            f, weak, "WEAK_SHIP_SIGNAL", Severity.MEDIUM,
+            lambda h: [f"{int(w)} of {int(t)} borrowed privileges to be withdrawn"
+                       for w, t in zip(h["privileges_withdrawn"], h["privileges"])],
+        )
+    )
+
+    # KPI_OFF_TARGET: the latest reading of a production KPI misses its target.
+    def off_text(value) -> str:
+        parts = []
+        for k in _records(value):
+            unit = f" {k['unit']}" if k["unit"] else ""
+            parts.append(f"{k['name']}: {k['value']:g}{unit} against a target of {k['target']:g}{unit} "
+                         f"({k['direction']} is better)")
+        return "; ".join(parts)
+
+    off = f["kpis_off_target"].map(lambda v: bool(_records(v)))
+    out.append(_flag(f, kpi_stages & off, "KPI_OFF_TARGET", Severity.MEDIUM,
+                     lambda h: [off_text(v) for v in h["kpis_off_target"]]))
+
     # DECISION_DUE_SOON: 0 to the threshold days left.
     due = in_pilot & f["days_left"].between(0, s.due_soon_days)
     out.append(
@@ -234,6 +317,13 @@ def evaluate(facts: pd.DataFrame, as_of: date, settings: Settings) -> pd.DataFra
         not o.empty for o in out
     ) else pd.DataFrame(columns=FLAG_COLUMNS)
     return sort_flags(flags)
+
+
+def _records(value) -> list[dict]:
+    """A list column from DuckDB (a list of dicts, an array, or missing)."""
+    if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
+        return []
+    return [dict(v) for v in value if v is not None]
 
 
 def sort_flags(flags: pd.DataFrame) -> pd.DataFrame:

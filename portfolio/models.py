@@ -246,6 +246,7 @@ class PilotIn(_Input):
     technical_lead_id: int | None = None
     executive_sponsor_id: int | None = None
     operational_owner_id: int | None = None
+    expected_monthly_volume: float | None = Field(None, ge=0, le=1e12)
 
     @field_validator("name")
     @classmethod
@@ -295,6 +296,7 @@ class Pilot(BaseModel):
     operational_owner_id: int | None
     version: int
     bridge_due_date: date | None = None
+    expected_monthly_volume: float | None = None
 
     def seat_holders(self) -> set[int]:
         return {getattr(self, s.value) for s in Seat if getattr(self, s.value)}
@@ -404,6 +406,7 @@ class CriterionIn(_Input):
     statement: str
     status: CriterionStatus = CriterionStatus.UNKNOWN
     evidence: str = ""
+    kpi_id: int | None = None
 
     @field_validator("statement")
     @classmethod
@@ -423,6 +426,7 @@ class Criterion(BaseModel):
     status: CriterionStatus
     evidence: str
     version: int
+    kpi_id: int | None = None
 
 
 class DecisionIn(_Input):
@@ -506,3 +510,241 @@ BRIDGE_ITEMS = [
     ("monitoring", "Monitoring in place"),
     ("cost_model", "A cost model"),
 ]
+
+
+# --- borrowed privileges, KPIs, readiness ---------------------------------
+
+
+class PrivilegeKind(str, Enum):
+    DATA_ACCESS = "data_access"
+    PERMISSION = "permission"
+    STAKEHOLDER_ACCESS = "stakeholder_access"
+    SPONSOR_TIME = "sponsor_time"
+    BUDGET = "budget"
+    INFRASTRUCTURE = "infrastructure"
+    VENDOR_SUPPORT = "vendor_support"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ")
+
+
+class Disposition(str, Enum):
+    UNDECIDED = "undecided"
+    MAKE_PERMANENT = "make_permanent"
+    WITHDRAW = "withdraw"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ")
+
+
+class PrivilegeIn(_Input):
+    kind: PrivilegeKind
+    description: str
+    granted_by: str = ""
+    since: date | None = None
+    expires: date | None = None
+
+    @field_validator("description")
+    @classmethod
+    def _description(cls, v: str) -> str:
+        return _required_text(v, 500)
+
+    @field_validator("granted_by")
+    @classmethod
+    def _granted(cls, v: str) -> str:
+        return _optional_text(v, 200)
+
+    @field_validator("since", "expires")
+    @classmethod
+    def _in_range(cls, v: date | None) -> date | None:
+        return check_date_range(v)
+
+    @model_validator(mode="after")
+    def _order(self) -> "PrivilegeIn":
+        if self.since and self.expires and self.expires < self.since:
+            raise ValueError(f"Expires: {self.expires} is before it was granted ({self.since})")
+        return self
+
+
+class Privilege(BaseModel):
+    id: int
+    pilot_id: int
+    kind: PrivilegeKind
+    description: str
+    granted_by: str
+    since: date | None
+    expires: date | None
+    disposition: Disposition
+    decided_by: int | None
+    decided_by_name: str | None = None
+    decided_on: date | None
+    note: str
+    version: int
+
+
+class KpiCategory(str, Enum):
+    LATENCY = "latency"
+    RELIABILITY = "reliability"
+    ADOPTION = "adoption"
+    ERROR_RECOVERY = "error_recovery"
+    COST_PER_TRANSACTION = "cost_per_transaction"
+    QUALITY = "quality"
+    BUSINESS_OUTCOME = "business_outcome"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ")
+
+
+class Direction(str, Enum):
+    HIGHER = "higher"
+    LOWER = "lower"
+
+
+class KpiIn(_Input):
+    name: str
+    category: KpiCategory
+    unit: str = ""
+    direction: Direction
+    baseline: float | None = None
+    target: float | None = None
+    horizon_days: int | None = Field(None, ge=1, le=3650)
+    production: bool = True
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return _required_text(v, 120)
+
+    @field_validator("unit")
+    @classmethod
+    def _unit(cls, v: str) -> str:
+        return _optional_text(v, 30)
+
+    @field_validator("baseline", "target")
+    @classmethod
+    def _finite(cls, v: float | None) -> float | None:
+        if v is not None and (v != v or v in (float("inf"), float("-inf"))):
+            raise ValueError("must be a number")
+        return v
+
+
+class Kpi(BaseModel):
+    id: int
+    pilot_id: int
+    name: str
+    category: KpiCategory
+    unit: str
+    direction: Direction
+    baseline: float | None
+    target: float | None
+    horizon_days: int | None
+    production: bool
+    version: int
+    latest_value: float | None = None
+    latest_on: date | None = None
+
+    def meets(self, value: float | None) -> bool | None:
+        """Whether ``value`` meets the target (None: no target or no value)."""
+        if value is None or self.target is None:
+            return None
+        return value >= self.target if self.direction == Direction.HIGHER else value <= self.target
+
+    def describe(self, value: float) -> str:
+        unit = f" {self.unit}" if self.unit else ""
+        return f"{self.name}: {value:g}{unit} against a target of {self.target:g}{unit} ({self.direction.value} is better)"
+
+
+class ReadingIn(_Input):
+    kpi_id: int
+    value: float
+    reading_on: date
+    note: str = ""
+
+    @field_validator("value")
+    @classmethod
+    def _finite(cls, v: float) -> float:
+        if v != v or v in (float("inf"), float("-inf")):
+            raise ValueError("must be a number")
+        return v
+
+    @field_validator("reading_on")
+    @classmethod
+    def _in_range(cls, v: date) -> date:
+        return check_date_range(v)
+
+    @field_validator("note")
+    @classmethod
+    def _note(cls, v: str) -> str:
+        return _optional_text(v, 500)
+
+
+class ReadinessStatus(str, Enum):
+    NOT_STARTED = "not_started"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    NOT_APPLICABLE = "not_applicable"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ")
+
+
+READINESS_DIMENSIONS = ["technical", "data", "organisational", "governance"]
+
+
+class ReadinessItemIn(_Input):
+    """A line of the standard checklist, as an admin writes it."""
+
+    key: str
+    dimension: str
+    label: str
+    required_for_go: bool = False
+    active: bool = True
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, v: str) -> str:
+        v = (v or "").strip().lower()
+        if not re.fullmatch(r"[a-z][a-z0-9_]{1,40}", v):
+            raise ValueError("use 2 to 41 lower-case letters, digits or _ , starting with a letter")
+        return v
+
+    @field_validator("dimension")
+    @classmethod
+    def _dimension(cls, v: str) -> str:
+        if v not in READINESS_DIMENSIONS:
+            raise ValueError(f"'{v}' is not one of {', '.join(READINESS_DIMENSIONS)}")
+        return v
+
+    @field_validator("label")
+    @classmethod
+    def _label(cls, v: str) -> str:
+        return _required_text(v, 200)
+
+
+FIELD_LABELS.update({
+    "description": "What it is",
+    "granted_by": "Granted by",
+    "since": "Since",
+    "expires": "Expires",
+    "disposition": "Disposition",
+    "note": "Note",
+    "category": "Category",
+    "unit": "Unit",
+    "direction": "Direction",
+    "baseline": "Baseline",
+    "target": "Target",
+    "horizon_days": "Horizon (days)",
+    "production": "Production KPI",
+    "value": "Value",
+    "reading_on": "Reading date",
+    "kpi_id": "KPI",
+    "dimension": "Dimension",
+    "label": "Item",
+    "key": "Key",
+    "expected_monthly_volume": "Expected monthly volume",
+})

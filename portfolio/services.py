@@ -25,6 +25,7 @@ from .models import (
     Role,
     Seat,
     Stage,
+    ReadingIn,
     WeeklyUpdateIn,
     check_date_range,
     validate,
@@ -205,10 +206,40 @@ def start_pilot(conn, actor: Actor, pilot_id: int, start: date, settings: Settin
 # --- weekly updates -------------------------------------------------------
 
 
-def post_weekly_update(conn, actor: Actor, values: dict, as_of: date) -> tuple[int, int]:
-    """Post the update for the ISO week holding ``as_of``. Posting again in
-    the same week adds a revision; the earlier text stays in the history.
-    Returns (update id, revision)."""
+def parse_readings(conn, pilot_id: int, readings: list[dict] | None) -> list[ReadingIn]:
+    """Validate KPI readings for a pilot; rows without a value are skipped."""
+    mine = {row[0] for row in conn.execute("SELECT id FROM kpi WHERE pilot_id = ?", [pilot_id]).fetchall()}
+    parsed = []
+    for values in readings or []:
+        if values.get("value") is None or values.get("value") == "":
+            continue
+        reading = validate(ReadingIn, **values)
+        if reading.kpi_id not in mine:
+            raise InvalidInput(f"KPI: {reading.kpi_id} is not one of this pilot's KPIs", field="kpi_id")
+        parsed.append(reading)
+    return parsed
+
+
+def insert_new_readings(c, pilot_id: int, readings: list[ReadingIn], by: int | None) -> int:
+    """Insert the readings not already recorded (same KPI, day and value):
+    a repeated submit adds nothing."""
+    added = 0
+    for r in readings:
+        seen = c.execute("SELECT 1 FROM kpi_reading WHERE kpi_id = ? AND reading_on = ? AND value = ?",
+                         [r.kpi_id, r.reading_on, r.value]).fetchone()
+        if not seen:
+            store.insert_reading(c, pilot_id, r, by)
+            added += 1
+    return added
+
+
+def post_weekly_update(
+    conn, actor: Actor, values: dict, as_of: date, readings: list[dict] | None = None
+) -> tuple[int, int]:
+    """Post the update for the ISO week holding ``as_of``, with KPI readings
+    taken that day, in one transaction. Posting again in the same week adds
+    a revision; the earlier text stays in the history. Returns (update id,
+    revision)."""
     update = validate(WeeklyUpdateIn, **values)
     pilot = store.get_pilot(conn, update.pilot_id)
     require_edit(actor, pilot, "post a weekly update")
@@ -216,9 +247,11 @@ def post_weekly_update(conn, actor: Actor, values: dict, as_of: date) -> tuple[i
         raise InvalidInput(
             f"Pilot: '{pilot.name}' is {pilot.stage.value} and takes no more updates", field="pilot_id"
         )
+    parsed = parse_readings(conn, pilot.id, [r | {"reading_on": as_of} for r in readings or []])
     week = clock.week_start(as_of)
 
     def work(c):
+        insert_new_readings(c, pilot.id, parsed, actor.person_id)
         latest = [u for u in store.list_updates(c, update.pilot_id)[:1] if u.week_start == week]
         if latest and (latest[0].health, latest[0].summary, latest[0].blockers, latest[0].next_steps) == (
                 update.health, update.summary, update.blockers, update.next_steps):

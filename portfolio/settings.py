@@ -44,6 +44,13 @@ class Settings(BaseModel):
     extension_limit: int = Field(2, ge=1)
     # The bridge to production is due this many days after the go decision.
     bridge_days: int = Field(56, ge=1)
+    # From this day of the clock a pilot needs a production KPI with a target
+    # (NO_PRODUCTION_KPIS) and its governance review done (GOVERNANCE_LATE).
+    kickoff_day: int = Field(15, ge=1)
+    # PRIVILEGES_UNDECIDED: an undecided privilege with this many days left or fewer.
+    privileges_decision_days: int = Field(14, ge=0)
+    # KPI_STALE: a production KPI without a reading for more than this many days.
+    kpi_stale_days: int = Field(30, ge=1)
 
 
 def _from_file(path: str) -> dict:

@@ -13,6 +13,13 @@ import duckdb
 import pandas as pd
 
 from .models import (
+    Disposition,
+    Kpi,
+    KpiIn,
+    Privilege,
+    PrivilegeIn,
+    ReadingIn,
+    ReadinessStatus,
     Criterion,
     CriterionIn,
     Decision,
@@ -32,7 +39,7 @@ Conn = duckdb.DuckDBPyConnection
 PILOT_COLUMNS = (
     "id, name, business_unit, problem, stage, start_date, go_no_go_date, "
     "product_owner_id, technical_lead_id, executive_sponsor_id, operational_owner_id, version, "
-    "bridge_due_date"
+    "bridge_due_date, expected_monthly_volume"
 )
 PERSON_COLUMNS = "id, name, email, role, active"
 
@@ -138,6 +145,7 @@ def list_pilots(conn: Conn) -> list[Pilot]:
 EDITABLE_PILOT_FIELDS = (
     "name", "business_unit", "problem", "start_date", "go_no_go_date",
     "product_owner_id", "technical_lead_id", "executive_sponsor_id", "operational_owner_id",
+    "expected_monthly_volume",
 )
 
 
@@ -298,6 +306,29 @@ def pilot_facts(conn: Conn, as_of: date, red_window: int) -> pd.DataFrame:
         criteria AS (
             SELECT pilot_id, count(*) AS criteria_count FROM criterion WHERE NOT removed GROUP BY pilot_id
         ),
+        priv AS (
+            SELECT pilot_id, count(*) AS privileges,
+                   count(*) FILTER (WHERE disposition = 'undecided') AS privileges_undecided,
+                   count(*) FILTER (WHERE disposition = 'withdraw') AS privileges_withdrawn
+            FROM privilege GROUP BY pilot_id
+        ),
+        kread AS (
+            SELECT kpi_id, value, reading_on,
+                   row_number() OVER (PARTITION BY kpi_id ORDER BY reading_on DESC, id DESC) AS rn
+            FROM kpi_reading WHERE reading_on <= $as_of
+        ),
+        kp AS (
+            SELECT k.pilot_id,
+                   count(*) FILTER (WHERE k.target IS NOT NULL) AS production_kpis_with_target,
+                   list(struct_pack(name := k.name, value := r.value, target := k.target, unit := k.unit,
+                                    direction := k.direction) ORDER BY k.id)
+                       FILTER (WHERE k.target IS NOT NULL AND r.value IS NOT NULL
+                               AND ((k.direction = 'higher' AND r.value < k.target)
+                                    OR (k.direction = 'lower' AND r.value > k.target))) AS kpis_off_target,
+                   list(struct_pack(name := k.name, last_on := r.reading_on) ORDER BY k.id) AS production_kpis
+            FROM kpi k LEFT JOIN kread r ON r.kpi_id = k.id AND r.rn = 1
+            WHERE k.production GROUP BY k.pilot_id
+        ),
         late_change AS (
             SELECT pilot_id, changed_on AS criteria_changed_on, changed_by AS criteria_changed_by_id,
                    row_number() OVER (PARTITION BY pilot_id ORDER BY changed_on DESC, id DESC) AS rn
@@ -314,7 +345,13 @@ def pilot_facts(conn: Conn, as_of: date, red_window: int) -> pd.DataFrame:
                coalesce(x.extensions, 0) AS extensions,
                p.bridge_due_date,
                coalesce(cr.criteria_count, 0) AS criteria_count,
-               lc.criteria_changed_on, cb.name AS criteria_changed_by
+               lc.criteria_changed_on, cb.name AS criteria_changed_by,
+               coalesce(pv.privileges, 0) AS privileges,
+               coalesce(pv.privileges_undecided, 0) AS privileges_undecided,
+               coalesce(pv.privileges_withdrawn, 0) AS privileges_withdrawn,
+               coalesce(kp.production_kpis_with_target, 0) AS production_kpis_with_target,
+               kp.kpis_off_target, kp.production_kpis,
+               gov.status AS governance_review
         FROM pilot p
         LEFT JOIN person po ON po.id = p.product_owner_id
         LEFT JOIN person tl ON tl.id = p.technical_lead_id
@@ -326,6 +363,9 @@ def pilot_facts(conn: Conn, as_of: date, red_window: int) -> pd.DataFrame:
         LEFT JOIN criteria cr ON cr.pilot_id = p.id
         LEFT JOIN late_change lc ON lc.pilot_id = p.id AND lc.rn = 1
         LEFT JOIN person cb ON cb.id = lc.criteria_changed_by_id
+        LEFT JOIN priv pv ON pv.pilot_id = p.id
+        LEFT JOIN kp ON kp.pilot_id = p.id
+        LEFT JOIN readiness gov ON gov.pilot_id = p.id AND gov.item_key = 'governance_review'
         ORDER BY p.id
         """,
         {"as_of": as_of, "red_window": red_window},
@@ -334,15 +374,28 @@ def pilot_facts(conn: Conn, as_of: date, red_window: int) -> pd.DataFrame:
 
 # --- criteria -------------------------------------------------------------
 
-CRITERION_COLUMNS = "id, pilot_id, statement, status, evidence, version"
+CRITERION_COLUMNS = "id, pilot_id, statement, status, evidence, version, kpi_id"
 
 
 def list_criteria(conn: Conn, pilot_id: int) -> list[Criterion]:
+    """The pilot's criteria. One tied to a KPI takes its status from the
+    KPI's latest reading against its target, and says so in its evidence."""
     rows = _rows(
         conn,
         f"SELECT {CRITERION_COLUMNS} FROM criterion WHERE pilot_id = ? AND NOT removed ORDER BY id",
         [pilot_id],
     )
+    tied = {k.id: k for k in list_kpis(conn, pilot_id)} if any(r["kpi_id"] for r in rows) else {}
+    for r in rows:
+        kpi = tied.get(r["kpi_id"])
+        if kpi is None:
+            continue
+        met = kpi.meets(kpi.latest_value)
+        r["status"] = "unknown" if met is None else ("met" if met else "not_met")
+        r["evidence"] = (
+            f"{kpi.describe(kpi.latest_value)} on {kpi.latest_on}" if kpi.latest_value is not None
+            else f"no reading of {kpi.name} yet"
+        )
     return [Criterion(**r) for r in rows]
 
 
@@ -356,15 +409,17 @@ def get_criterion(conn: Conn, criterion_id: int) -> Criterion:
 
 def insert_criterion(conn: Conn, pilot_id: int, criterion: CriterionIn) -> int:
     return conn.execute(
-        "INSERT INTO criterion (pilot_id, statement, status, evidence) VALUES (?, ?, ?, ?) RETURNING id",
-        [pilot_id, criterion.statement, criterion.status.value, criterion.evidence],
+        "INSERT INTO criterion (pilot_id, statement, status, evidence, kpi_id) VALUES (?, ?, ?, ?, ?)"
+        " RETURNING id",
+        [pilot_id, criterion.statement, criterion.status.value, criterion.evidence, criterion.kpi_id],
     ).fetchone()[0]
 
 
 def update_criterion(conn: Conn, criterion_id: int, criterion: CriterionIn) -> None:
     conn.execute(
-        "UPDATE criterion SET statement = ?, status = ?, evidence = ?, version = version + 1 WHERE id = ?",
-        [criterion.statement, criterion.status.value, criterion.evidence, criterion_id],
+        "UPDATE criterion SET statement = ?, status = ?, evidence = ?, kpi_id = ?, version = version + 1"
+        " WHERE id = ?",
+        [criterion.statement, criterion.status.value, criterion.evidence, criterion.kpi_id, criterion_id],
     )
 
 
@@ -489,4 +544,178 @@ def decision_outcomes(conn: Conn, as_of: date) -> pd.DataFrame:
         LEFT JOIN ext ON ext.pilot_id = p.id
         """,
         {"as_of": as_of},
+    ).df()
+
+
+# --- borrowed privileges --------------------------------------------------
+
+
+def list_privileges(conn: Conn, pilot_id: int) -> list[Privilege]:
+    rows = _rows(
+        conn,
+        "SELECT v.id, v.pilot_id, v.kind, v.description, v.granted_by, v.since, v.expires, v.disposition,"
+        " v.decided_by, p.name AS decided_by_name, v.decided_on, v.note, v.version"
+        " FROM privilege v LEFT JOIN person p ON p.id = v.decided_by WHERE v.pilot_id = ? ORDER BY v.id",
+        [pilot_id],
+    )
+    return [Privilege(**r) for r in rows]
+
+
+def insert_privilege(conn: Conn, pilot_id: int, privilege: PrivilegeIn) -> int:
+    return conn.execute(
+        "INSERT INTO privilege (pilot_id, kind, description, granted_by, since, expires)"
+        " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+        [pilot_id, privilege.kind.value, privilege.description, privilege.granted_by, privilege.since,
+         privilege.expires],
+    ).fetchone()[0]
+
+
+def decide_privilege(conn: Conn, privilege_id: int, disposition: Disposition, by: int | None, on: date,
+                     note: str) -> None:
+    conn.execute(
+        "UPDATE privilege SET disposition = ?, decided_by = ?, decided_on = ?, note = ?, version = version + 1"
+        " WHERE id = ?",
+        [disposition.value, by if disposition != Disposition.UNDECIDED else None,
+         on if disposition != Disposition.UNDECIDED else None, note, privilege_id],
+    )
+
+
+def privileges_frame(conn: Conn) -> pd.DataFrame:
+    """Every borrowed privilege with its pilot, for the portfolio view."""
+    return conn.execute(
+        "SELECT v.id, v.pilot_id, p.name AS pilot, p.stage, v.kind, v.description, v.disposition,"
+        " v.expires, p.go_no_go_date FROM privilege v JOIN pilot p ON p.id = v.pilot_id ORDER BY p.name, v.id"
+    ).df()
+
+
+# --- KPIs and readings ----------------------------------------------------
+
+
+def list_kpis(conn: Conn, pilot_id: int, as_of: date | None = None) -> list[Kpi]:
+    """The pilot's KPIs, each with its latest reading (by ``as_of`` if given)."""
+    rows = _rows(
+        conn,
+        """
+        SELECT k.id, k.pilot_id, k.name, k.category, k.unit, k.direction, k.baseline, k.target,
+               k.horizon_days, k.production, k.version, r.value AS latest_value, r.reading_on AS latest_on
+        FROM kpi k
+        LEFT JOIN (
+            SELECT kpi_id, value, reading_on,
+                   row_number() OVER (PARTITION BY kpi_id ORDER BY reading_on DESC, id DESC) AS rn
+            FROM kpi_reading WHERE pilot_id = $pilot AND reading_on <= coalesce($as_of, DATE '2199-12-31')
+        ) r ON r.kpi_id = k.id AND r.rn = 1
+        WHERE k.pilot_id = $pilot ORDER BY k.production DESC, k.id
+        """,
+        {"pilot": pilot_id, "as_of": as_of},
+    )
+    return [Kpi(**r) for r in rows]
+
+
+def get_kpi(conn: Conn, kpi_id: int) -> Kpi:
+    row = conn.execute("SELECT pilot_id FROM kpi WHERE id = ?", [kpi_id]).fetchone()
+    if not row:
+        raise NotFound(f"There is no KPI with id {kpi_id}", field="kpi_id")
+    return next(k for k in list_kpis(conn, row[0]) if k.id == kpi_id)
+
+
+def insert_kpi(conn: Conn, pilot_id: int, kpi: KpiIn) -> int:
+    return conn.execute(
+        "INSERT INTO kpi (pilot_id, name, category, unit, direction, baseline, target, horizon_days, production)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        [pilot_id, kpi.name, kpi.category.value, kpi.unit, kpi.direction.value, kpi.baseline, kpi.target,
+         kpi.horizon_days, kpi.production],
+    ).fetchone()[0]
+
+
+def insert_reading(conn: Conn, pilot_id: int, reading: ReadingIn, by: int | None) -> int:
+    return conn.execute(
+        "INSERT INTO kpi_reading (kpi_id, pilot_id, reading_on, value, note, recorded_by)"
+        " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+        [reading.kpi_id, pilot_id, reading.reading_on, reading.value, reading.note, by],
+    ).fetchone()[0]
+
+
+def readings_frame(conn: Conn, pilot_id: int, as_of: date | None = None) -> pd.DataFrame:
+    return conn.execute(
+        "SELECT kpi_id, reading_on, value, note FROM kpi_reading WHERE pilot_id = ?"
+        " AND reading_on <= coalesce(?, DATE '2199-12-31') ORDER BY kpi_id, reading_on, id",
+        [pilot_id, as_of],
+    ).df()
+
+
+def monthly_costs(conn: Conn, as_of: date) -> pd.DataFrame:
+    """Per pilot with an expected volume and a cost-per-transaction KPI read
+    by ``as_of``: the latest cost per transaction times the monthly volume."""
+    return conn.execute(
+        """
+        WITH latest AS (
+            SELECT r.pilot_id, r.value, k.unit,
+                   row_number() OVER (PARTITION BY r.pilot_id ORDER BY k.production DESC, r.reading_on DESC,
+                                      r.id DESC) AS rn
+            FROM kpi_reading r JOIN kpi k ON k.id = r.kpi_id
+            WHERE k.category = 'cost_per_transaction' AND r.reading_on <= $as_of
+        )
+        SELECT p.id, p.name, p.stage, p.expected_monthly_volume, l.value AS cost_per_transaction, l.unit,
+               l.value * p.expected_monthly_volume AS monthly_cost
+        FROM pilot p JOIN latest l ON l.pilot_id = p.id AND l.rn = 1
+        WHERE p.expected_monthly_volume IS NOT NULL
+        ORDER BY monthly_cost DESC
+        """,
+        {"as_of": as_of},
+    ).df()
+
+
+# --- readiness ------------------------------------------------------------
+
+
+def readiness_items(conn: Conn, *, active_only: bool = True) -> list[dict]:
+    where = "WHERE active" if active_only else ""
+    return _rows(conn, f"SELECT key, dimension, label, required_for_go, position, active FROM readiness_item"
+                       f" {where} ORDER BY position, key")
+
+
+def upsert_readiness_item(conn: Conn, item, position: int) -> None:
+    conn.execute(
+        "INSERT INTO readiness_item (key, dimension, label, required_for_go, position, active)"
+        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET dimension = excluded.dimension,"
+        " label = excluded.label, required_for_go = excluded.required_for_go, active = excluded.active",
+        [item.key, item.dimension, item.label, item.required_for_go, position, item.active],
+    )
+
+
+def pilot_readiness(conn: Conn, pilot_id: int) -> list[dict]:
+    """Every active checklist item with the pilot's status (not started
+    where nothing was recorded) and evidence."""
+    return _rows(
+        conn,
+        "SELECT i.key, i.dimension, i.label, i.required_for_go, coalesce(r.status, 'not_started') AS status,"
+        " coalesce(r.evidence, '') AS evidence FROM readiness_item i"
+        " LEFT JOIN readiness r ON r.item_key = i.key AND r.pilot_id = ? WHERE i.active ORDER BY i.position, i.key",
+        [pilot_id],
+    )
+
+
+def set_readiness(conn: Conn, pilot_id: int, key: str, status: ReadinessStatus, evidence: str,
+                  by: int | None) -> None:
+    conn.execute(
+        "INSERT INTO readiness (pilot_id, item_key, status, evidence, updated_by) VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT (pilot_id, item_key) DO UPDATE SET status = excluded.status,"
+        " evidence = excluded.evidence, updated_by = excluded.updated_by, updated_at = now()::TIMESTAMP",
+        [pilot_id, key, status.value, evidence, by],
+    )
+
+
+def readiness_matrix(conn: Conn) -> pd.DataFrame:
+    """Per pilot and dimension: the share of applicable active items done."""
+    return conn.execute(
+        """
+        SELECT p.id, p.name, p.stage, i.dimension,
+               count(*) FILTER (WHERE r.status = 'done') AS done,
+               count(*) FILTER (WHERE coalesce(r.status, 'not_started') <> 'not_applicable') AS applicable
+        FROM pilot p CROSS JOIN readiness_item i
+        LEFT JOIN readiness r ON r.pilot_id = p.id AND r.item_key = i.key
+        WHERE i.active AND p.stage IN ('pilot', 'bridge', 'production')
+        GROUP BY p.id, p.name, p.stage, i.dimension
+        ORDER BY p.name
+        """
     ).df()

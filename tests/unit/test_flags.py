@@ -27,6 +27,10 @@ def facts(**overrides) -> pd.DataFrame:
         "last_update": AS_OF - timedelta(days=2), "red_streak": 0,
         "extensions": 0, "bridge_due_date": None, "criteria_count": 2,
         "criteria_changed_on": None, "criteria_changed_by": None,
+        "privileges": 0, "privileges_undecided": 0, "privileges_withdrawn": 0,
+        "production_kpis_with_target": 1, "kpis_off_target": None,
+        "production_kpis": [{"name": "p95 latency", "last_on": AS_OF - timedelta(days=3)}],
+        "governance_review": "done",
     }
     row.update(overrides)
     return pd.DataFrame([row])

@@ -1,0 +1,237 @@
+"""What production will need that the pilot had: borrowed privileges (seed
+003), production KPIs and their readings (seeds 000, 003, 004), readiness
+in four dimensions (seeds 002, 004), the three handover questions, and the
+likely reason a pilot is stuck.
+
+Writes check the same rights as editing the pilot; deciding a privilege and
+recording readings are part of keeping a pilot true, so its product owner,
+technical lead, leadership and admins may.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from . import store
+from .db import write
+from .models import (
+    READINESS_DIMENSIONS,
+    Actor,
+    Disposition,
+    InvalidInput,
+    KpiCategory,
+    KpiIn,
+    NotFound,
+    Pilot,
+    PrivilegeIn,
+    ReadinessItemIn,
+    ReadinessStatus,
+    Role,
+    PermissionDenied,
+    validate,
+)
+from .services import insert_new_readings, parse_readings, require_edit
+
+# Stages in which the ledger, the KPIs and the readiness are still kept.
+LIVE_STAGES = ("proposed", "pilot", "bridge", "production")
+
+
+def _live(pilot: Pilot, what: str) -> None:
+    if pilot.stage.value not in LIVE_STAGES:
+        raise InvalidInput(f"Pilot: '{pilot.name}' is {pilot.stage.value}; its {what} are closed", field="pilot_id")
+
+
+# --- borrowed privileges --------------------------------------------------
+
+
+def add_privilege(conn, actor: Actor, pilot_id: int, values: dict) -> int:
+    pilot = store.get_pilot(conn, pilot_id)
+    require_edit(actor, pilot, "record a borrowed privilege")
+    _live(pilot, "borrowed privileges")
+    privilege = validate(PrivilegeIn, **values)
+    return write(conn, lambda c: store.insert_privilege(c, pilot_id, privilege))
+
+
+def decide_privilege(conn, actor: Actor, privilege_id: int, disposition: str, note: str, on: date) -> None:
+    """Make permanent or withdraw (saying what replaces it), or set back to
+    undecided."""
+    row = conn.execute("SELECT pilot_id FROM privilege WHERE id = ?", [privilege_id]).fetchone()
+    if not row:
+        raise NotFound(f"There is no borrowed privilege with id {privilege_id}", field="privilege")
+    pilot = store.get_pilot(conn, row[0])
+    require_edit(actor, pilot, "decide a borrowed privilege")
+    _live(pilot, "borrowed privileges")
+    try:
+        chosen = Disposition(disposition)
+    except ValueError:
+        raise InvalidInput(f"Disposition: '{disposition}' is not undecided, make permanent or withdraw",
+                           field="disposition") from None
+    note = (note or "").strip()
+    if len(note) > 1000:
+        raise InvalidInput("Note: must be at most 1000 characters", field="note")
+    if chosen == Disposition.WITHDRAW and not note:
+        raise InvalidInput("Note: say what replaces a withdrawn privilege", field="note")
+    write(conn, lambda c: store.decide_privilege(c, privilege_id, chosen, actor.person_id, on, note))
+
+
+# --- KPIs -----------------------------------------------------------------
+
+
+def add_kpi(conn, actor: Actor, pilot_id: int, values: dict) -> int:
+    pilot = store.get_pilot(conn, pilot_id)
+    require_edit(actor, pilot, "add a KPI")
+    _live(pilot, "KPIs")
+    kpi = validate(KpiIn, **values)
+    if any(k.name.lower() == kpi.name.lower() for k in store.list_kpis(conn, pilot_id)):
+        raise InvalidInput(f"Name: '{pilot.name}' already has a KPI named '{kpi.name}'", field="name")
+    return write(conn, lambda c: store.insert_kpi(c, pilot_id, kpi))
+
+
+def record_readings(conn, actor: Actor, pilot_id: int, readings: list[dict]) -> int:
+    """Record readings of the pilot's KPIs in one transaction; rows with no
+    value are skipped, and a reading already recorded is not added twice.
+    Returns how many were added."""
+    pilot = store.get_pilot(conn, pilot_id)
+    require_edit(actor, pilot, "record KPI readings")
+    _live(pilot, "KPIs")
+    parsed = parse_readings(conn, pilot_id, readings)
+    return write(conn, lambda c: insert_new_readings(c, pilot_id, parsed, actor.person_id))
+
+
+def monthly_cost(conn, pilot_id: int, as_of: date) -> float | None:
+    costs = store.monthly_costs(conn, as_of)
+    row = costs[costs["id"] == pilot_id]
+    return float(row["monthly_cost"].iloc[0]) if not row.empty else None
+
+
+# --- readiness ------------------------------------------------------------
+
+
+def save_readiness(conn, actor: Actor, pilot_id: int, items: dict[str, dict]) -> None:
+    """``items``: {key: {"status": ..., "evidence": ...}} for checklist keys."""
+    pilot = store.get_pilot(conn, pilot_id)
+    require_edit(actor, pilot, "update the readiness checklist")
+    _live(pilot, "readiness items")
+    known = {i["key"]: i for i in store.readiness_items(conn)}
+    parsed = []
+    for key, value in items.items():
+        if key not in known:
+            raise InvalidInput(f"Readiness: '{key}' is not on the checklist", field="key")
+        try:
+            status = ReadinessStatus(value.get("status"))
+        except ValueError:
+            raise InvalidInput(f"{known[key]['label']}: '{value.get('status')}' is not a readiness status",
+                               field="status") from None
+        evidence = str(value.get("evidence") or "").strip()
+        if len(evidence) > 2000:
+            raise InvalidInput(f"{known[key]['label']}: evidence must be at most 2000 characters", field="evidence")
+        parsed.append((key, status, evidence))
+
+    def work(c):
+        for key, status, evidence in parsed:
+            store.set_readiness(c, pilot_id, key, status, evidence, actor.person_id)
+
+    write(conn, work)
+
+
+def save_checklist(conn, actor: Actor, rows: list[dict]) -> int:
+    """Admins keep the standard checklist: add lines, reword them, mark them
+    required for go, or retire them (active false; nothing is deleted)."""
+    if actor.role != Role.ADMIN:
+        raise PermissionDenied(f"{actor.name} ({actor.role.label}) may not edit the readiness checklist: "
+                               "only an admin may.")
+    items = [validate(ReadinessItemIn, **r) for r in rows]
+    keys = [i.key for i in items]
+    if len(set(keys)) != len(keys):
+        raise InvalidInput("Key: each checklist line needs its own key", field="key")
+
+    def work(c):
+        for position, item in enumerate(items, start=1):
+            store.upsert_readiness_item(c, item, position)
+        return len(items)
+
+    return write(conn, work)
+
+
+def required_gaps(readiness: list[dict]) -> list[str]:
+    """The items required for go that are neither done nor not applicable."""
+    return [r["label"] for r in readiness if r["required_for_go"] and r["status"] not in ("done", "not_applicable")]
+
+
+# --- the handover questions (seed 003) and why a pilot is stuck (seed 004) --
+
+
+@dataclass
+class Answer:
+    question: str
+    answered: bool
+    detail: str
+
+
+def handover_answers(conn, pilot: Pilot, as_of: date) -> list[Answer]:
+    privileges = store.list_privileges(conn, pilot.id)
+    undecided = [p for p in privileges if p.disposition == Disposition.UNDECIDED]
+    kpis = [k for k in store.list_kpis(conn, pilot.id, as_of) if k.production]
+    governed = [k for k in kpis if k.target is not None and k.horizon_days]
+    owner = store.get_person(conn, pilot.operational_owner_id) if pilot.operational_owner_id else None
+    return [
+        Answer(
+            "Which conditions become permanent?",
+            not undecided,
+            "no borrowed privileges recorded" if not privileges else
+            (f"all {len(privileges)} borrowed privileges decided" if not undecided
+             else f"{len(undecided)} of {len(privileges)} borrowed privileges still undecided"),
+        ),
+        Answer(
+            "Which metrics govern production, and over what horizon?",
+            bool(governed),
+            ", ".join(f"{k.name} (target {k.target:g}{(' ' + k.unit) if k.unit else ''} over {k.horizon_days} days)"
+                      for k in governed) or "no production KPI with a target and a horizon",
+        ),
+        Answer(
+            "Who owns the delivery after the champion moves on?",
+            bool(owner and owner.active),
+            f"operational owner {owner.name}" + ("" if owner.active else " (inactive)") if owner
+            else "no operational owner named",
+        ),
+    ]
+
+
+REASONS = {
+    "design": "Not designed for production",
+    "data": "Data not ready",
+    "governance": "Governance a slide deck",
+    "workforce": "The workforce never invited",
+    "finance": "No number the finance lead trusts",
+}
+
+
+def likely_bottleneck(conn, pilot: Pilot, as_of: date) -> tuple[str, list[str]] | None:
+    """Among seed 004's five reasons, the one with the most evidence in the
+    pilot's own data, and that evidence; None when nothing points anywhere."""
+    readiness = store.pilot_readiness(conn, pilot.id)
+    open_items = {d: [r["label"] for r in readiness if r["dimension"] == d
+                      and r["status"] not in ("done", "not_applicable")] for d in READINESS_DIMENSIONS}
+    kpis = store.list_kpis(conn, pilot.id, as_of)
+    production = [k for k in kpis if k.production]
+    privileges = store.list_privileges(conn, pilot.id)
+    evidence: dict[str, list[str]] = {key: [] for key in REASONS}
+    evidence["design"] += [f"technical readiness open: {label}" for label in open_items["technical"]]
+    if not any(k.category in (KpiCategory.LATENCY, KpiCategory.RELIABILITY) for k in production):
+        evidence["design"].append("no production KPI for latency or reliability")
+    evidence["data"] += [f"data readiness open: {label}" for label in open_items["data"]]
+    evidence["data"] += [f"data access still borrowed and undecided: {p.description}" for p in privileges
+                         if p.kind.value == "data_access" and p.disposition == Disposition.UNDECIDED]
+    evidence["governance"] += [f"governance readiness open: {label}" for label in open_items["governance"]]
+    evidence["workforce"] += [f"organisational readiness open: {label}" for label in open_items["organisational"]]
+    if not pilot.operational_owner_id:
+        evidence["workforce"].append("no operational owner")
+    if not any(k.category == KpiCategory.COST_PER_TRANSACTION for k in production):
+        evidence["finance"].append("no cost-per-transaction KPI")
+    if not [k for k in production if k.target is not None]:
+        evidence["finance"].append("no production KPI with a target")
+    evidence["finance"] += [f"off target: {k.describe(k.latest_value)}" for k in production
+                            if k.meets(k.latest_value) is False]
+    key = max(REASONS, key=lambda k: len(evidence[k]))
+    return (REASONS[key], evidence[key]) if evidence[key] else None
