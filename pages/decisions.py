@@ -107,7 +107,7 @@ else:
                         "decided_by": decided_by, "rationale": rationale,
                         "new_go_no_go_date": new_date if kind == DecisionKind.EXTEND.value else None,
                         "override_reason": override,
-                    }, settings)
+                    }, settings, today=date.today())
                 except PortfolioError as exc:
                     ui.show_error(exc)
                 else:

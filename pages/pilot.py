@@ -300,24 +300,28 @@ with decisions_tab:
     if not events.empty:
         st.dataframe(events, hide_index=True, width="stretch", key=f"stage-events-{pilot.id}")
     effective = [d for d in history if d.superseded_by is None]
-    if effective and actor.at_least(Role.LEADERSHIP) and pilot.stage == effective[0].stage_after:
+    if (effective and actor.at_least(Role.LEADERSHIP) and actor.person_id is not None
+            and pilot.stage == effective[0].stage_after):
         latest = effective[0]
         with st.expander(f"Correct the latest decision ({latest.kind.label} on {latest.decided_on})",
                          icon=":material/undo:"):
-            with st.form(f"correct-{pilot.id}"):
+            # Keyed by the decision it corrects: once the correction is recorded
+            # the form is a new one, so a second click cannot correct it again.
+            tag = f"{pilot.id}-{latest.id}"
+            with st.form(f"correct-{tag}"):
                 kind = st.radio("Corrected decision", [k.value for k in DecisionKind], index=None, horizontal=True,
-                                format_func=lambda k: DecisionKind(k).label, key=f"correct-kind-{pilot.id}")
-                why_text = st.text_area("Why the correction, and its rationale (required)", key=f"correct-why-{pilot.id}")
-                new_date = st.date_input("New go/no-go date (extend only)", value=None, key=f"correct-date-{pilot.id}")
-                override = st.text_input("Override reason (extension at the limit)", key=f"correct-override-{pilot.id}")
-                if st.form_submit_button("Record the correction", key=f"correct-go-{pilot.id}"):
+                                format_func=lambda k: DecisionKind(k).label, key=f"correct-kind-{tag}")
+                why_text = st.text_area("Why the correction, and its rationale (required)", key=f"correct-why-{tag}")
+                new_date = st.date_input("New go/no-go date (extend only)", value=None, key=f"correct-date-{tag}")
+                override = st.text_input("Override reason (extension at the limit)", key=f"correct-override-{tag}")
+                if st.form_submit_button("Record the correction", key=f"correct-go-{tag}"):
                     try:
                         decisions.record_decision(conn, actor, {
                             "pilot_id": pilot.id, "kind": kind, "decided_on": date.today(),
-                            "decided_by": actor.person_id or 0, "rationale": why_text,
+                            "decided_by": actor.person_id, "rationale": why_text,
                             "new_go_no_go_date": new_date if kind == "extend" else None,
                             "override_reason": override, "supersedes_id": latest.id,
-                        }, settings)
+                        }, settings, today=date.today())
                     except PortfolioError as exc:
                         ui.show_error(exc)
                     else:

@@ -98,7 +98,8 @@ def save_criteria(
         if edit.get("remove"):
             planned.append(("removed", crit, None))
             continue
-        new = validate(CriterionIn, **{k: edit[k] for k in ("statement", "status", "evidence") if k in edit})
+        current_values = {"statement": crit.statement, "status": crit.status, "evidence": crit.evidence}
+        new = validate(CriterionIn, **(current_values | {k: edit[k] for k in current_values if k in edit}))
         if (new.statement, new.status, new.evidence) != (crit.statement, crit.status, crit.evidence):
             planned.append(("edited" if new.statement != crit.statement else "marked", crit, new))
     for addition in additions or []:
@@ -146,9 +147,12 @@ def extension_count(decisions: list[Decision]) -> int:
     return sum(1 for d in decisions if d.kind == DecisionKind.EXTEND and d.superseded_by is None)
 
 
-def record_decision(conn, actor: Actor, values: dict, settings: Settings) -> Decision:
+def record_decision(
+    conn, actor: Actor, values: dict, settings: Settings, *, today: date | None = None
+) -> Decision:
     """Record go, no-go or extend for a pilot in `pilot`, or a correction of
-    the pilot's latest decision (``supersedes_id``)."""
+    the pilot's latest decision (``supersedes_id``). With ``today`` (the
+    pages pass it), a decision dated after it is refused."""
     _require_leadership(actor, "record go/no-go decisions")
     decision = validate(DecisionIn, **values)
     pilot = store.get_pilot(conn, decision.pilot_id)
@@ -159,6 +163,14 @@ def record_decision(conn, actor: Actor, values: dict, settings: Settings) -> Dec
                            field="decided_by") from None
     if not decider.active:
         raise InvalidInput(f"Decided by: {decider.name} is inactive", field="decided_by")
+    if decider.role not in (Role.LEADERSHIP, Role.ADMIN):
+        raise InvalidInput(f"Decided by: {decider.name} is {decider.role.label}, not leadership",
+                           field="decided_by")
+    if pilot.start_date is None:
+        raise InvalidInput(f"Decision: '{pilot.name}' has no start date, so no clock to decide on; "
+                           "set its start date first", field="kind")
+    if today is not None and decision.decided_on > today:
+        raise InvalidInput(f"Decision date: {decision.decided_on} is in the future", field="decided_on")
 
     history = store.list_decisions(conn, pilot.id)
     effective = [d for d in history if d.superseded_by is None]
@@ -177,12 +189,22 @@ def record_decision(conn, actor: Actor, values: dict, settings: Settings) -> Dec
         # Undo what the corrected decision did, then decide again from there.
         stage, gng, bridge_due = latest.stage_before, latest.go_no_go_before, latest.bridge_due_before
         effective = effective[1:]
+        if effective and decision.decided_on < effective[0].decided_on:
+            raise InvalidInput(
+                f"Decision date: {decision.decided_on} is before the decision of {effective[0].decided_on}",
+                field="decided_on",
+            )
     elif pilot.stage != Stage.PILOT:
         raise InvalidInput(
             f"Decision: '{pilot.name}' is {pilot.stage.value}, not in pilot"
             + (", so it was already decided; to change that decision, record a correction"
                if pilot.stage in (Stage.BRIDGE, Stage.STOPPED) else ""),
             field="kind",
+        )
+    if decision.supersedes_id is None and effective and decision.decided_on < effective[0].decided_on:
+        raise InvalidInput(
+            f"Decision date: {decision.decided_on} is before the latest decision of {effective[0].decided_on}",
+            field="decided_on",
         )
     if pilot.start_date and decision.decided_on < pilot.start_date:
         raise InvalidInput(
@@ -193,7 +215,10 @@ def record_decision(conn, actor: Actor, values: dict, settings: Settings) -> Dec
     override = decision.override_reason
     if decision.kind == DecisionKind.EXTEND:
         new = decision.new_go_no_go_date
-        latest_allowed = decision.decided_on + timedelta(days=settings.max_extension_days)
+        # "No more than 90 days later": than the go/no-go date it replaces,
+        # or than the decision day when that date has already passed.
+        base = max(gng, decision.decided_on) if gng else decision.decided_on
+        latest_allowed = base + timedelta(days=settings.max_extension_days)
         if new <= decision.decided_on or (gng and new <= gng):
             raise InvalidInput(
                 f"New go/no-go date: {new} must be after the decision date"
@@ -202,8 +227,8 @@ def record_decision(conn, actor: Actor, values: dict, settings: Settings) -> Dec
             )
         if new > latest_allowed:
             raise InvalidInput(
-                f"New go/no-go date: {new} is more than {settings.max_extension_days} days after the "
-                f"decision date (at most {latest_allowed})",
+                f"New go/no-go date: {new} is more than {settings.max_extension_days} days after "
+                f"{base} (at most {latest_allowed})",
                 field="new_go_no_go_date",
             )
         number = extension_count(effective) + 1
@@ -275,12 +300,18 @@ def save_bridge_checklist(conn, actor: Actor, pilot_id: int, items: dict[str, di
         if key not in known:
             raise InvalidInput(f"Bridge: '{key}' is not a checklist item", field="item")
 
+    parsed = []
+    for key, value in items.items():
+        if not isinstance(value, dict) or not isinstance(value.get("done", False), bool):
+            raise InvalidInput(f"{known[key]}: give done as true or false, with an optional note", field="done")
+        note = str(value.get("note") or "").strip()
+        if len(note) > 2000:
+            raise InvalidInput(f"{known[key]}: the note must be at most 2000 characters", field="note")
+        parsed.append((key, value.get("done", False), note))
+
     def work(c):
-        for key, value in items.items():
-            note = str(value.get("note") or "").strip()
-            if len(note) > 2000:
-                raise InvalidInput(f"{known[key]}: the note must be at most 2000 characters", field="note")
-            store.set_bridge_item(c, pilot_id, key, bool(value.get("done")), note, actor.person_id)
+        for key, done, note in parsed:
+            store.set_bridge_item(c, pilot_id, key, done, note, actor.person_id)
 
     write(conn, work)
 

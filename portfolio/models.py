@@ -446,6 +446,11 @@ class DecisionIn(_Input):
             raise ValueError("choose go, no-go or extend")
         return v
 
+    @field_validator("decided_on", "new_go_no_go_date")
+    @classmethod
+    def _in_range(cls, v: date | None) -> date | None:
+        return check_date_range(v)
+
     @field_validator("rationale")
     @classmethod
     def _rationale(cls, v: str) -> str:

@@ -300,7 +300,7 @@ def pilot_facts(conn: Conn, as_of: date, red_window: int) -> pd.DataFrame:
             SELECT pilot_id, count(*) AS extensions
             FROM decision d
             WHERE kind = 'extend' AND decided_on <= $as_of
-              AND NOT EXISTS (SELECT 1 FROM decision s WHERE s.supersedes_id = d.id)
+              AND NOT EXISTS (SELECT 1 FROM decision s WHERE s.supersedes_id = d.id AND s.decided_on <= $as_of)
             GROUP BY pilot_id
         ),
         criteria AS (

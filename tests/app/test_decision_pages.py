@@ -101,3 +101,27 @@ def test_a_product_owner_writes_a_criterion_during_kickoff(demo_db):
     assert not at.error, [e.value for e in at.error]
     with db.session(demo_db) as c:
         assert [x.statement for x in store.list_criteria(c, pilot_id)] == ["30 % of the team uses it weekly"]
+
+
+def test_a_correction_through_the_pilot_page_is_recorded_once(demo_db):
+    with db.session(demo_db) as c:
+        pilot_id = c.execute("SELECT id FROM pilot WHERE stage = 'stopped' ORDER BY id LIMIT 1").fetchone()[0]
+        wrong = store.list_decisions(c, pilot_id)[0]
+    at = open_app()
+    act_as(at, leader_id(demo_db))
+    at.switch_page("pages/pilot.py")
+    at.query_params["id"] = str(pilot_id)
+    at.run()
+    tag = f"{pilot_id}-{wrong.id}"
+    at.radio(key=f"correct-kind-{tag}").set_value("go")
+    at.text_area(key=f"correct-why-{tag}").input("Correction: the error-rate data was wrong")
+    at.button(key=f"correct-go-{tag}").click()
+    at.run()
+    no_exception(at)
+    assert not at.error, [e.value for e in at.error]
+    # The form that was clicked is gone: a second click has nothing to submit.
+    assert not [b for b in at.button if b.key == f"correct-go-{tag}"]
+    with db.session(demo_db) as c:
+        history = store.list_decisions(c, pilot_id)
+        assert [(d.kind.value, d.supersedes_id) for d in history] == [("go", wrong.id), ("no_go", None)]
+        assert store.get_pilot(c, pilot_id).stage.value == "bridge"

@@ -101,7 +101,7 @@ def test_a_decision_needs_a_rationale(conn, leader, pilot_id):
     [
         pytest.param(None, "an extension needs the new date", id="no-date"),
         pytest.param(AS_OF, "must be after the decision date", id="same-day"),
-        pytest.param(AS_OF + timedelta(days=91), "more than 90 days after the decision date", id="91-days"),
+        pytest.param(AS_OF + timedelta(days=91), "more than 90 days after 2026-03-02", id="91-days"),
     ],
 )
 def test_extend_needs_a_new_date_within_90_days(conn, leader, pilot_id, new, message):
@@ -293,3 +293,61 @@ def test_decision_numbers_on_a_known_portfolio(conn, leader):
     # Before the decisions were made, the numbers did not count them.
     early = overview.build(conn, jan1 + timedelta(days=70), s)
     assert early.decision_numbers["Conversion"] == "0%" and early.decision_numbers["No-go decisions"] == "1"
+
+
+
+# --- found in review -------------------------------------------------------
+
+def test_an_early_extension_reaches_90_days_past_the_go_no_go_date(conn, leader, pilot_id):
+    early = AS_OF - timedelta(days=30)
+    decide(conn, leader, pilot_id, "extend", on=early, new_go_no_go_date=AS_OF + timedelta(days=90))
+    assert store.get_pilot(conn, pilot_id).go_no_go_date == AS_OF + timedelta(days=90)
+
+
+def test_a_decision_dated_in_the_future_is_refused(conn, leader, pilot_id):
+    with pytest.raises(InvalidInput, match="Decision date: .* is in the future"):
+        decisions.record_decision(conn, leader, {
+            "pilot_id": pilot_id, "kind": "go", "decided_on": AS_OF + timedelta(days=1),
+            "decided_by": leader.person_id, "rationale": "r"}, Settings(), today=AS_OF)
+    assert store.list_decisions(conn, pilot_id) == []
+
+
+def test_a_decision_dated_before_the_latest_one_is_refused(conn, leader, pilot_id):
+    decide(conn, leader, pilot_id, "extend", new_go_no_go_date=AS_OF + timedelta(days=30))
+    with pytest.raises(InvalidInput, match="is before the latest decision of"):
+        decide(conn, leader, pilot_id, "go", on=AS_OF - timedelta(days=1))
+
+
+def test_only_leadership_can_be_named_as_the_decider(conn, leader, viewer, pilot_id):
+    with pytest.raises(InvalidInput, match="Decided by: Vic Viewer is viewer, not leadership"):
+        decide(conn, leader, pilot_id, "go", decided_by=viewer.person_id)
+
+
+def test_a_pilot_without_a_clock_cannot_be_decided(conn, leader):
+    pid = demo.make_pilot(conn, start_date=None)
+    with pytest.raises(InvalidInput, match="has no start date"):
+        decide(conn, leader, pid, "extend", new_go_no_go_date=AS_OF + timedelta(days=10))
+
+
+def test_a_date_off_the_calendar_is_refused(conn, leader, pilot_id):
+    with pytest.raises(InvalidInput, match="Decision date: 9999-12-31 is outside 1990 to 2199"):
+        decide(conn, leader, pilot_id, "go", on=date(9999, 12, 31))
+
+
+def test_a_later_correction_does_not_rewrite_an_earlier_as_of_view(conn, leader, pilot_id):
+    first = AS_OF + timedelta(days=30)
+    decide(conn, leader, pilot_id, "extend", new_go_no_go_date=first)
+    second = decide(conn, leader, pilot_id, "extend", on=first, new_go_no_go_date=first + timedelta(days=30),
+                    override_reason="one more")
+    decide(conn, leader, pilot_id, "go", on=first + timedelta(days=10), rationale="Correction", supersedes_id=second.id)
+    facts = store.pilot_facts(conn, first, 3).set_index("pilot_id")
+    assert facts.loc[pilot_id, "extensions"] == 2  # as it stood then
+    facts = store.pilot_facts(conn, first + timedelta(days=10), 3).set_index("pilot_id")
+    assert facts.loc[pilot_id, "extensions"] == 1
+
+
+def test_a_bridge_checklist_value_that_is_not_true_or_false_is_refused(conn, leader, pilot_id):
+    decide(conn, leader, pilot_id, "go")
+    with pytest.raises(InvalidInput, match="give done as true or false"):
+        decisions.save_bridge_checklist(conn, leader, pilot_id, {"kill_switch": {"done": "false"}})
+    assert store.bridge_checklist(conn, pilot_id) == {}
