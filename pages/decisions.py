@@ -7,7 +7,7 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from portfolio import clock, decisions, overview, store, ui
+from portfolio import clock, decisions, overview, production, store, ui
 from portfolio.models import BRIDGE_ITEMS, DecisionKind, PortfolioError, Role, Stage
 
 conn, actor, as_of, settings = ui.conn(), ui.actor(), ui.as_of(), ui.settings()
@@ -64,6 +64,17 @@ else:
             st.warning("No go/no-go criteria were written for this pilot.")
         box = {decisions.VERDICT_GO: st.success, decisions.VERDICT_NO_GO: st.error}.get(verdict, st.info)
         box(f"Suggested verdict: **{verdict}** ({why})")
+        st.subheader("Readiness")
+        readiness = store.pilot_readiness(conn, pilot.id)
+        required = [r for r in readiness if r["required_for_go"]]
+        gaps = production.required_gaps(readiness)
+        if gaps:
+            st.warning(f"Required for go: {len(required) - len(gaps)} of {len(required)} done. Open: "
+                       + "; ".join(gaps))
+        else:
+            st.success(f"Every item required for go is done ({len(required)}).")
+        for answer in production.handover_answers(conn, pilot, as_of):
+            st.markdown(f"- {answer.question} {':green[yes]' if answer.answered else ':red[no]'}: {answer.detail}")
     with right:
         st.subheader("Flags")
         mine = view.flags[view.flags["pilot_id"] == pilot.id]
@@ -133,8 +144,8 @@ for row in bridge.itertuples():
                      + ("ready to promote" if not gaps else f"{len(gaps)} gap(s)")):
         checklist = store.bridge_checklist(conn, pilot.id)
         for key, label in BRIDGE_ITEMS:
-            st.markdown(("✅ " if checklist.get(key, {}).get("done") else "⬜ ") + label)
-        st.markdown(("✅ " if pilot.operational_owner_id else "⬜ ") + "An operational owner")
+            st.markdown((":green[:material/check_circle:] " if checklist.get(key, {}).get("done") else ":gray[:material/radio_button_unchecked:] ") + label)
+        st.markdown((":green[:material/check_circle:] " if pilot.operational_owner_id else ":gray[:material/radio_button_unchecked:] ") + "An operational owner")
         if is_leader:
             with st.form(f"promote-{pilot.id}"):
                 reason = st.text_input("Override reason (only to promote with gaps)",

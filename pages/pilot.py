@@ -358,7 +358,7 @@ with decisions_tab:
                         st.rerun()
         else:
             for key, label in BRIDGE_ITEMS:
-                st.markdown(("✅ " if checklist.get(key, {}).get("done") else "⬜ ") + label)
+                st.markdown((":green[:material/check_circle:] " if checklist.get(key, {}).get("done") else ":gray[:material/radio_button_unchecked:] ") + label)
 
 
 with readiness_tab:
@@ -504,7 +504,9 @@ with readiness_tab:
         st.warning("Required for go and not done: " + "; ".join(gaps))
     else:
         st.success("Every item required for go is done.")
-    STATUS_MARK = {"done": "✅", "in_progress": "🔄", "not_started": "⬜", "not_applicable": "➖"}
+    STATUS_MARK = {"done": ":green[:material/check_circle:]", "in_progress": ":orange[:material/pending:]",
+                   "not_started": ":gray[:material/radio_button_unchecked:]",
+                   "not_applicable": ":gray[:material/remove_circle_outline:]"}
     statuses = [s.value for s in ReadinessStatus]
     with st.form(f"readiness-{pilot.id}"):
         chosen_items = {}

@@ -50,6 +50,7 @@ def pages() -> list:
         st.Page("pages/pilot.py", title="Pilot", icon=":material/rocket_launch:"),
         st.Page("pages/weekly_update.py", title="Weekly update", icon=":material/edit_note:"),
         st.Page("pages/people.py", title="People", icon=":material/group:"),
+        st.Page("pages/checklist.py", title="Readiness checklist", icon=":material/checklist:"),
     ]
 
 

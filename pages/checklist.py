@@ -1,0 +1,53 @@
+"""Readiness checklist: the standard items every pilot is checked against,
+in four dimensions. Admins add, reword, mark required for go, or retire
+items; nothing is deleted, so past answers keep their meaning."""
+
+import pandas as pd
+import streamlit as st
+
+from portfolio import production, store, ui
+from portfolio.models import READINESS_DIMENSIONS, PortfolioError, Role
+
+conn, actor = ui.conn(), ui.actor()
+
+st.title("Readiness checklist")
+ui.show_flash()
+items = store.readiness_items(conn, active_only=False)
+frame = pd.DataFrame(items)[["key", "dimension", "label", "required_for_go", "active"]]
+
+if actor.role != Role.ADMIN:
+    st.caption(f"You ({actor.role.label}) can read the checklist; admins edit it.")
+    st.dataframe(frame, hide_index=True, width="stretch", key="checklist-table")
+    st.stop()
+
+st.caption("Edit a cell, add a row at the bottom, untick **active** to retire an item. Keys identify "
+           "items and cannot be changed once used.")
+edited = st.data_editor(
+    frame, hide_index=True, width="stretch", num_rows="dynamic", key="checklist-editor",
+    column_config={
+        "key": st.column_config.TextColumn("Key", help="lower_case_with_underscores", required=True),
+        "dimension": st.column_config.SelectboxColumn("Dimension", options=READINESS_DIMENSIONS, required=True),
+        "label": st.column_config.TextColumn("Item", width="large", required=True),
+        "required_for_go": st.column_config.CheckboxColumn("Required for go", default=False),
+        "active": st.column_config.CheckboxColumn("Active", default=True),
+    },
+    disabled=[],
+)
+if st.button("Save the checklist", key="checklist-save", type="primary"):
+    known = set(frame["key"])
+    rows = edited.dropna(how="all").to_dict("records")
+    missing = known - {str(r.get("key") or "").strip().lower() for r in rows}
+    if missing:
+        ui.show_error(PortfolioError("Key: items are retired (untick active), not deleted: put back "
+                                     + ", ".join(sorted(missing)), field="key"))
+    else:
+        try:
+            n = production.save_checklist(conn, actor, [
+                {"key": r.get("key") or "", "dimension": r.get("dimension") or "", "label": r.get("label") or "",
+                 "required_for_go": bool(r.get("required_for_go")), "active": bool(r.get("active", True))}
+                for r in rows])
+        except PortfolioError as exc:
+            ui.show_error(exc)
+        else:
+            ui.flash(f"Saved {n} checklist items.")
+            st.rerun()

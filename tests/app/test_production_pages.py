@@ -1,0 +1,101 @@
+"""Through AppTest: a privilege added and decided on the pilot page, a KPI
+added and its reading entered with the weekly update, readiness ticked."""
+
+from portfolio import db, store
+from tests.app.test_pages import act_as, no_exception, open_app, owned_pilot_without_this_weeks_update
+
+
+def open_pilot(at, pilot_id):
+    at.switch_page("pages/pilot.py")
+    at.query_params["id"] = str(pilot_id)
+    return at.run()
+
+
+def test_a_product_owner_records_a_privilege_and_decides_it(demo_db):
+    pilot_id, owner = owned_pilot_without_this_weeks_update(demo_db)
+    at = open_app()
+    act_as(at, owner)
+    open_pilot(at, pilot_id)
+    at.selectbox(key=f"privilege-kind-{pilot_id}").set_value("data_access")
+    at.text_input(key=f"privilege-what-{pilot_id}").input("Read access to the CRM")
+    at.text_input(key=f"privilege-granted-{pilot_id}").input("Head of Sales")
+    at.button(key=f"privilege-save-{pilot_id}").click()
+    at.run()
+    no_exception(at)
+    assert not at.error, [e.value for e in at.error]
+    with db.session(demo_db) as c:
+        added = [p for p in store.list_privileges(c, pilot_id) if p.description == "Read access to the CRM"]
+    assert len(added) == 1 and added[0].disposition.value == "undecided"
+    at.selectbox(key=f"privilege-pick-{pilot_id}").set_value(added[0].id)
+    at.radio(key=f"privilege-disposition-{pilot_id}").set_value("withdraw")
+    at.button(key=f"privilege-decide-save-{pilot_id}").click()
+    at.run()
+    assert [e.value for e in at.error] == ["Note: say what replaces a withdrawn privilege"]
+    at.text_input(key=f"privilege-note-{pilot_id}").input("A service account with read-only scope")
+    at.button(key=f"privilege-decide-save-{pilot_id}").click()
+    at.run()
+    assert not at.error, [e.value for e in at.error]
+    with db.session(demo_db) as c:
+        got = next(p for p in store.list_privileges(c, pilot_id) if p.id == added[0].id)
+    assert (got.disposition.value, got.note, got.decided_by) == (
+        "withdraw", "A service account with read-only scope", owner)
+
+
+def test_a_kpi_added_on_the_pilot_page_takes_a_reading_with_the_weekly_update(demo_db):
+    pilot_id, owner = owned_pilot_without_this_weeks_update(demo_db)
+    at = open_app()
+    act_as(at, owner)
+    open_pilot(at, pilot_id)
+    at.text_input(key=f"kpi-name-{pilot_id}").input("Handling time")
+    at.selectbox(key=f"kpi-category-{pilot_id}").set_value("business_outcome")
+    at.text_input(key=f"kpi-unit-{pilot_id}").input("min")
+    at.radio(key=f"kpi-direction-{pilot_id}").set_value("lower")
+    at.number_input(key=f"kpi-target-{pilot_id}").set_value(12.0)
+    at.number_input(key=f"kpi-horizon-{pilot_id}").set_value(90)
+    at.button(key=f"kpi-save-{pilot_id}").click()
+    at.run()
+    assert not at.error, [e.value for e in at.error]
+    with db.session(demo_db) as c:
+        kpi = next(k for k in store.list_kpis(c, pilot_id) if k.name == "Handling time")
+    assert (kpi.target, kpi.direction.value, kpi.production) == (12.0, "lower", True)
+
+    at.switch_page("pages/weekly_update.py").run()
+    at.selectbox(key="update-pilot").set_value(pilot_id)
+    at.run()
+    at.radio(key="update-health").set_value("green")
+    at.text_area(key="update-summary").input("Handling time measured for the first time")
+    at.number_input(key=f"update-kpi-{kpi.id}").set_value(14.5)
+    at.button(key="update-submit").click()
+    at.run()
+    assert not at.error, [e.value for e in at.error]
+    with db.session(demo_db) as c:
+        kpi = next(k for k in store.list_kpis(c, pilot_id) if k.name == "Handling time")
+    assert kpi.latest_value == 14.5
+
+
+def test_ticking_readiness_items_saves_them(demo_db):
+    pilot_id, owner = owned_pilot_without_this_weeks_update(demo_db)
+    at = open_app()
+    act_as(at, owner)
+    open_pilot(at, pilot_id)
+    at.selectbox(key=f"ready-load_test-{pilot_id}").set_value("done")
+    at.text_input(key=f"ready-evidence-load_test-{pilot_id}").input("Load test report, 3x peak")
+    at.selectbox(key=f"ready-data_owner-{pilot_id}").set_value("not_applicable")
+    at.button(key=f"readiness-save-{pilot_id}").click()
+    at.run()
+    no_exception(at)
+    assert not at.error, [e.value for e in at.error]
+    with db.session(demo_db) as c:
+        got = {r["key"]: (r["status"], r["evidence"]) for r in store.pilot_readiness(c, pilot_id)}
+    assert got["load_test"] == ("done", "Load test report, 3x peak")
+    assert got["data_owner"][0] == "not_applicable"
+
+
+def test_every_kind_of_pilot_page_of_the_demo_renders(demo_db):
+    with db.session(demo_db) as c:  # the first 20 pilots are one of each demo archetype
+        ids = [row[0] for row in c.execute("SELECT id FROM pilot ORDER BY id LIMIT 20").fetchall()]
+    at = open_app()
+    for pilot_id in ids:
+        open_pilot(at, pilot_id)
+        no_exception(at)
+        assert at.header[0].value  # the pilot's name
