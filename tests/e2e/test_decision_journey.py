@@ -67,6 +67,7 @@ def test_leadership_records_no_go_extend_and_go(request, app_server, e2e_page: P
 
         page.goto(f"{app_server.url}/pilot?id={stopped}", wait_until="domcontentloaded")
         wait_for_app(page, "Pilot")
+        page.get_by_role("tab", name="Criteria and decisions").click()
         expect(page.get_by_text("Error rate stayed above target")).to_be_visible()
         snapshot = page.get_by_text(re.compile(r"Criteria as they stood at decision \d+")).first
         snapshot.click()
