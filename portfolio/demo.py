@@ -353,14 +353,7 @@ def _decisions_and_criteria(conn, pilots: pd.DataFrame, by_kind: dict[str, list[
         _bulk_insert(conn, "criteria_change", "criteria_change_id_seq", frame.drop(columns=["k_statement"]))
     _bulk_insert(conn, "decision", "decision_id_seq", pd.DataFrame(decisions))
     _bulk_insert(conn, "stage_event", "stage_event_id_seq", pd.DataFrame(events))
-    if checks:
-        frame = pd.DataFrame(checks)
-        conn.register("_demo_checks", frame)
-        try:
-            conn.execute("INSERT INTO bridge_check (pilot_id, item, done, note, updated_by)"
-                         " SELECT pilot_id, item, done, note, updated_by FROM _demo_checks")
-        finally:
-            conn.unregister("_demo_checks")
+    _bulk_insert(conn, "bridge_check", None, pd.DataFrame(checks))
     return {"criteria": len(criteria), "decisions": len(decisions)}
 
 
@@ -451,14 +444,7 @@ def _production_story(conn, pilots: pd.DataFrame, by_kind: dict[str, list[int]],
                          [kpi_id, k["pilot_id"]])
     _bulk_insert(conn, "kpi_reading", "kpi_reading_id_seq", pd.DataFrame(readings))
     _bulk_insert(conn, "privilege", "privilege_id_seq", pd.DataFrame(privileges))
-    if readiness:
-        frame = pd.DataFrame(readiness)
-        conn.register("_demo_readiness", frame)
-        try:
-            conn.execute("INSERT INTO readiness (pilot_id, item_key, status, evidence, updated_by)"
-                         " SELECT pilot_id, item_key, status, evidence, updated_by FROM _demo_readiness")
-        finally:
-            conn.unregister("_demo_readiness")
+    _bulk_insert(conn, "readiness", None, pd.DataFrame(readiness))
     return {"kpis": len(kpis), "readings": len(readings), "privileges": len(privileges)}
 
 
@@ -493,13 +479,16 @@ def _assign_seats(pilots: pd.DataFrame, by_kind: dict[str, list[int]], rng) -> p
     return pd.DataFrame(rows)
 
 
-def _bulk_insert(conn, table: str, sequence: str, frame: pd.DataFrame) -> list[int]:
-    """Insert ``frame`` with ids drawn from ``sequence``, in one statement.
-    ``table`` and ``sequence`` are this module's constants, never input."""
+def _bulk_insert(conn, table: str, sequence: str | None, frame: pd.DataFrame) -> list[int]:
+    """Insert ``frame`` in one statement, with ids drawn from ``sequence``
+    (none for a table keyed otherwise). ``table`` and ``sequence`` are this
+    module's constants, never input."""
     if frame.empty:
         return []
-    ids = [r[0] for r in conn.execute(f"SELECT nextval('{sequence}') FROM range(?)", [len(frame)]).fetchall()]
-    frame = frame.assign(id=ids)
+    ids = []
+    if sequence:
+        ids = [r[0] for r in conn.execute(f"SELECT nextval('{sequence}') FROM range(?)", [len(frame)]).fetchall()]
+        frame = frame.assign(id=ids)
     cols = ", ".join(frame.columns)
     conn.register("_demo_rows", frame)
     try:
