@@ -248,6 +248,43 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "004_import",
+        """
+        -- The identity of a pilot in the organisation's own spreadsheet: a
+        -- re-import updates the pilot with the same external id.
+        ALTER TABLE pilot ADD COLUMN external_id VARCHAR;
+        CREATE UNIQUE INDEX pilot_external_id ON pilot (external_id);
+        -- Columns of an imported file that map to no field, kept with the pilot.
+        CREATE TABLE pilot_attribute (
+            pilot_id INTEGER NOT NULL,
+            name VARCHAR NOT NULL,
+            value VARCHAR NOT NULL,
+            PRIMARY KEY (pilot_id, name)
+        );
+        """,
+    ),
+    (
+        "005_digest",
+        """
+        CREATE SEQUENCE digest_run_id_seq START 1;
+        -- Each digest run keeps the flags it saw, so the next one can say what
+        -- was raised and cleared since.
+        CREATE TABLE digest_run (
+            id INTEGER PRIMARY KEY DEFAULT nextval('digest_run_id_seq'),
+            as_of DATE NOT NULL,
+            created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+        );
+        CREATE TABLE digest_flag (
+            run_id INTEGER NOT NULL,
+            pilot_id INTEGER NOT NULL,
+            code VARCHAR NOT NULL,
+            severity VARCHAR NOT NULL,
+            reason VARCHAR NOT NULL,
+            stage VARCHAR NOT NULL
+        );
+        """,
+    ),
 ]
 
 _migrated: set[str] = set()
