@@ -1,0 +1,1005 @@
+"""Import: the organisation's own spreadsheet brought into the tracker.
+
+This module owns the one path from a CSV or Excel file to pilots, used by the
+admin page and the ``import`` command alike:
+
+* ``read_table``: the file as a table of strings, indexed by the row numbers a
+  person sees in the file (the header is row 1);
+* ``Mapping``: which column holds which field and what the file's stage values
+  mean, guessed from the column names (``guess_mapping``) or kept as TOML
+  (``load_mapping``, ``dump_mapping``);
+* ``plan_import``: what the file would do, row by row, with every problem and
+  note; it writes nothing;
+* ``apply_import``: an admin writes the plan in one transaction, all or
+  nothing, or only the valid rows with the rejected ones handed back.
+
+Pilots are matched by their external id, people by email (case-insensitive);
+an email nobody holds yet becomes a new viewer. Columns mapped to no field are
+kept with the pilot as attributes.
+"""
+
+from __future__ import annotations
+
+import calendar
+import io
+import json
+import re
+import tomllib
+import zipfile
+from dataclasses import dataclass, field as dataclass_field
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Callable, Literal
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from . import clock
+from .db import write
+from .models import (
+    CREATABLE_STAGES,
+    FIELD_LABELS,
+    Actor,
+    InvalidInput,
+    PermissionDenied,
+    PersonIn,
+    PilotIn,
+    Role,
+    Stage,
+    check_date_range,
+    validate,
+)
+from .settings import Settings
+
+# The fields a column of the file can fill. The four seats hold emails.
+FIELDS = (
+    "external_id", "name", "business_unit", "problem", "stage", "start_date", "go_no_go_date",
+    "product_owner", "technical_lead", "executive_sponsor", "operational_owner",
+)
+SEATS = {
+    "product_owner": "product_owner_id",
+    "technical_lead": "technical_lead_id",
+    "executive_sponsor": "executive_sponsor_id",
+    "operational_owner": "operational_owner_id",
+}
+DATE_FIELDS = ("start_date", "go_no_go_date")
+TEXT_FIELDS = ("name", "business_unit", "problem")
+LABELS = {
+    "external_id": "External id",
+    **{f: FIELD_LABELS[f] for f in ("name", "business_unit", "problem", "stage", "start_date", "go_no_go_date")},
+    **{f: FIELD_LABELS[seat] for f, seat in SEATS.items()},
+}
+_FIELD_BY_LABEL = {label: f for f, label in LABELS.items()}
+STAGE_NAMES = [s.value for s in Stage]
+
+# Progress is reported, and rows written, this many at a time.
+CHUNK_ROWS = 500
+
+# The columns a rejects file adds to the original ones. A rejects file fixed
+# and imported again carries both; they are ours, not the organisation's, so
+# they are not kept as attributes.
+REJECT_COLUMNS = ("row", "reason")
+
+
+# --- reading the file -------------------------------------------------------
+
+
+def read_table(source, filename: str) -> pd.DataFrame:
+    """The first sheet of ``filename`` (.csv or .xlsx) as strings, blanks as
+    "". ``source`` is a path or the file's bytes.
+
+    The index is the row number a person sees in the file (the header is row
+    1), named ``row``; blank rows are dropped, so the numbers may skip.
+    """
+    suffix = Path(filename).suffix.lower()
+    if suffix not in (".csv", ".xlsx"):
+        raise InvalidInput(
+            f"File: {filename} is not a .csv or .xlsx file; save the sheet as CSV UTF-8 or as an "
+            "Excel workbook (.xlsx)",
+            field="file",
+        )
+    data = _read_bytes(source, filename)
+    if not data.strip():
+        raise InvalidInput(f"File: {filename} is empty", field="file")
+    rows = _csv_rows(data, filename) if suffix == ".csv" else _xlsx_rows(data, filename)
+    return _as_table(rows, filename)
+
+
+def _read_bytes(source, filename: str) -> bytes:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source)
+    if hasattr(source, "read"):
+        return source.read()
+    try:
+        return Path(source).read_bytes()
+    except FileNotFoundError:
+        raise InvalidInput(f"File: {filename} does not exist", field="file") from None
+    except OSError as exc:
+        raise InvalidInput(f"File: {filename} cannot be read: {exc.strerror}", field="file") from None
+
+
+def _csv_rows(data: bytes, filename: str) -> list[list[str]]:
+    try:
+        text = data.decode("utf-8-sig")  # with or without a byte-order mark
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(
+            f"File: {filename} is not UTF-8 text (byte {exc.start} is not); save it as CSV UTF-8",
+            field="file",
+        ) from None
+    # Excel in much of Europe writes semicolons: the header line tells.
+    header = text.split("\n", 1)[0]
+    sep = max((",", ";", "\t"), key=header.count)
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text), sep=sep, header=None, dtype=str, keep_default_na=False,
+            na_filter=False, skip_blank_lines=False,
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        raise InvalidInput(f"File: {filename} cannot be read as CSV: {exc}", field="file") from None
+    return frame.fillna("").values.tolist()
+
+
+def _xlsx_rows(data: bytes, filename: str) -> list[list[str]]:
+    import openpyxl  # only an Excel import needs it
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
+        raise InvalidInput(
+            f"File: {filename} is not an Excel workbook that can be read (.xlsx): {exc}", field="file"
+        ) from None
+    try:
+        if not book.worksheets:
+            raise InvalidInput(f"File: {filename} has no sheet", field="file")
+        return [[_cell_text(v) for v in row] for row in book.worksheets[0].iter_rows(values_only=True)]
+    finally:
+        book.close()
+
+
+def _cell_text(value) -> str:
+    """An Excel cell as the text a person reads: dates as ISO dates, whole
+    numbers without a trailing .0."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == time(0) else value.isoformat(sep=" ")
+    if isinstance(value, (date, time)):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return str(value)
+
+
+def _as_table(rows: list[list[str]], filename: str) -> pd.DataFrame:
+    if not rows:
+        raise InvalidInput(f"File: {filename} has no header row", field="file")
+    width = max(len(r) for r in rows)
+    rows = [[("" if v is None else str(v)) for v in r] + [""] * (width - len(r)) for r in rows]
+    header, body = rows[0], rows[1:]
+    names, seen = [], set()
+    for i, raw in enumerate(header):
+        name = raw.strip() or f"Column {_column_letter(i)}"
+        base, n = name, 2
+        while name.lower() in seen:
+            name, n = f"{base} ({n})", n + 1
+        seen.add(name.lower())
+        names.append(name)
+    # A column with neither header nor values is formatting, not data.
+    keep = [i for i in range(width) if header[i].strip() or any(r[i].strip() for r in body)]
+    if not keep:
+        raise InvalidInput(f"File: {filename} has no header row", field="file")
+    numbered = [(n, r) for n, r in enumerate(body, start=2) if any(r[i].strip() for i in keep)]
+    frame = pd.DataFrame(
+        [[r[i] for i in keep] for _, r in numbered],
+        columns=[names[i] for i in keep],
+        index=pd.Index([n for n, _ in numbered], name="row"),
+        dtype=str,
+    )
+    return frame
+
+
+def _column_letter(i: int) -> str:
+    letters = ""
+    i += 1
+    while i:
+        i, rem = divmod(i - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def row_numbers(frame: pd.DataFrame) -> list[int]:
+    """The file's row numbers: read_table's index, else the header on row 1
+    and the data from row 2."""
+    if frame.index.name == "row":
+        return [int(n) for n in frame.index]
+    return list(range(2, len(frame) + 2))
+
+
+# --- the mapping -------------------------------------------------------------
+
+
+class Mapping(BaseModel):
+    """Which column of the file fills which field, what the file's stage
+    values mean, and whether 8/4/2025 is in August (mdy) or April (dmy)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    columns: dict[str, str] = Field(default_factory=dict)
+    values: dict[str, dict[str, Stage]] = Field(default_factory=dict)
+    date_order: Literal["mdy", "dmy"] = "mdy"
+
+    @field_validator("columns")
+    @classmethod
+    def _known_fields(cls, columns: dict[str, str]) -> dict[str, str]:
+        for name, column in columns.items():
+            if name not in FIELDS:
+                raise ValueError(f"'{name}' is not a field; the fields are {', '.join(FIELDS)}")
+            if not column.strip():
+                raise ValueError(f"{name}: the column name is blank")
+        return columns
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _known_stages(cls, values):
+        if not isinstance(values, dict):
+            return values  # pydantic says what is wrong with the shape
+        out = {}
+        for name, table in values.items():
+            if name != "stage":
+                raise ValueError(f"'{name}': only the values of stage can be mapped")
+            if not isinstance(table, dict):
+                raise ValueError("stage: expected a table of value in the file = stage")
+            out[name] = {}
+            for raw, stage in table.items():
+                text = stage.value if isinstance(stage, Stage) else str(stage).strip().lower()
+                if text not in STAGE_NAMES:
+                    raise ValueError(
+                        f"stage value '{raw}' is mapped to '{stage}', which is not a stage "
+                        f"({', '.join(STAGE_NAMES)})"
+                    )
+                out[name][str(raw)] = text
+        return out
+
+
+def _norm(text: str) -> str:
+    """Column names and values compared without case, spaces or punctuation."""
+    return re.sub(r"[^0-9a-z]", "", str(text).casefold())
+
+
+# The column names each field is guessed from, best first, normalised.
+SYNONYMS = {
+    "external_id": ["externalid", "usecaseid", "usecaseref", "usecasenumber", "usecaseno", "pilotref",
+                    "reference", "ref", "extid"],
+    "name": ["name", "title", "pilot", "pilotname", "usecase", "usecasename", "project", "projectname"],
+    "business_unit": ["businessunit", "bu", "unit", "department", "division"],
+    "problem": ["problem", "description", "problemstatement", "businessproblem"],
+    "stage": ["stage", "status", "phase"],
+    "start_date": ["startdate", "start", "pilotstart", "pilotstartdate", "started", "kickoff", "kickoffdate"],
+    "go_no_go_date": ["gonogodate", "gonogo", "decisiondate", "gonogodecision", "decisiondue", "decision"],
+    "product_owner": ["productowner", "owner", "po"],
+    "technical_lead": ["technicallead", "techlead", "tl"],
+    "executive_sponsor": ["executivesponsor", "sponsor", "execsponsor"],
+    "operational_owner": ["operationalowner", "opsowner", "operationsowner"],
+}
+for _seat in SEATS:  # a seat's column often says it holds an email
+    SYNONYMS[_seat] += [s + suffix for s in SYNONYMS[_seat] for suffix in ("email", "emailaddress")]
+
+
+def guess_mapping(columns) -> Mapping:
+    """A mapping guessed from the column names; each field takes at most one
+    column and each column at most one field. Values are not guessed: a stage
+    column's values that are stage names need no mapping."""
+    by_norm: dict[str, str] = {}
+    for column in columns:
+        by_norm.setdefault(_norm(column), column)
+    chosen: dict[str, str] = {}
+    used: set[str] = set()
+    for name in FIELDS:
+        for synonym in SYNONYMS[name]:
+            column = by_norm.get(synonym)
+            if column is not None and column not in used:
+                chosen[name] = column
+                used.add(column)
+                break
+    return Mapping(columns=chosen)
+
+
+def load_mapping(text: str | bytes) -> Mapping:
+    """A mapping from its TOML (see ``dump_mapping`` for the shape)."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8-sig")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidInput(f"Mapping: not valid TOML: {exc}", field="mapping") from None
+    try:
+        return Mapping(**data)
+    except ValidationError as exc:
+        parts = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err.get("loc", ()))
+            msg = err.get("msg", "is not valid").removeprefix("Value error, ")
+            if err.get("type") == "extra_forbidden":
+                msg = "is not a setting of a mapping (date_order, [columns], [values.stage])"
+            parts.append(f"[{loc}] {msg}" if loc else msg)
+        raise InvalidInput("Mapping: " + "; ".join(parts), field="mapping") from None
+
+
+def _toml_string(text: str) -> str:
+    # A JSON string is a TOML basic string, except that TOML wants DEL escaped.
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+def dump_mapping(mapping: Mapping) -> str:
+    """The mapping as TOML that ``load_mapping`` reads back."""
+    lines = [f"date_order = {_toml_string(mapping.date_order)}", "", "[columns]"]
+    lines += [f"{name} = {_toml_string(mapping.columns[name])}" for name in FIELDS if name in mapping.columns]
+    for name, table in mapping.values.items():
+        lines += ["", f"[values.{name}]"]
+        lines += [f"{_toml_string(raw)} = {_toml_string(stage.value)}" for raw, stage in table.items()]
+    return "\n".join(lines) + "\n"
+
+
+# --- dates ------------------------------------------------------------------
+
+_MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_abbr) if m}
+_MONTHS |= {m.lower(): i for i, m in enumerate(calendar.month_name) if m}
+_MONTHS["sept"] = 9
+_TIME = r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
+_ISO = re.compile(rf"^(\d{{4}})-(\d{{1,2}})-(\d{{1,2}}){_TIME}$")
+_ISO_MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
+_NUMERIC = re.compile(rf"^(\d{{1,2}})([/.\-])(\d{{1,2}})\2(\d{{4}}|\d{{2}}){_TIME}$")
+_NUMERIC_MONTH = re.compile(r"^(\d{1,2})[/.\-](\d{4}|\d{2})$")
+_NAMED_MONTH = re.compile(r"^([a-z]{3,9})\.?[\s\-/,']*(\d{4}|\d{2})$")
+_DAY_NAMED = re.compile(r"^(\d{1,2})[\s\-/]([a-z]{3,9})\.?[\s\-/,]+(\d{4}|\d{2})$")
+_NAMED_DAY = re.compile(r"^([a-z]{3,9})\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})$")
+_SERIAL = re.compile(r"^\d+(?:\.\d+)?$")
+# Excel counts days from 1899-12-30 (its 1900 leap-year bug included).
+_EXCEL_EPOCH = date(1899, 12, 30)
+SERIAL_RANGE = (20000, 80000)  # 1954-10-03 to 2119-01-10: a number outside is no date
+FORMS = "2025-08-04, 8/4/2025, 4 Aug 2025, Aug-2025, 08/2025 or an Excel date"
+
+
+def _year(text: str) -> int:
+    year = int(text)
+    if len(text) == 2:  # as strptime's %y reads it
+        year += 2000 if year < 69 else 1900
+    return year
+
+
+def _month(name: str) -> int:
+    month = _MONTHS.get(name)
+    if month is None:
+        raise ValueError(f"'{name}' is not a month")
+    return month
+
+
+def parse_date(text: str, date_order: str = "mdy") -> tuple[date | None, str | None]:
+    """A date cell as (date, note): blank is None; a month without a day is
+    the first of that month, with a note saying so. Anything else raises
+    ValueError saying why: a date is never guessed."""
+    raw = (text or "").strip()
+    if not raw:
+        return None, None
+    low = raw.lower()
+    try:
+        if m := _ISO.match(low):
+            return date(int(m[1]), int(m[2]), int(m[3])), None
+        if m := _NUMERIC.match(low):
+            first, second, year = int(m[1]), int(m[3]), _year(m[4])
+            month, day = (first, second) if date_order == "mdy" else (second, first)
+            try:
+                return date(year, month, day), None
+            except ValueError:
+                if month > 12 and day <= 12:
+                    other = "day first (dmy)" if date_order == "mdy" else "month first (mdy)"
+                    raise ValueError(f"month {month} does not exist; are the dates {other}?") from None
+                raise
+        if m := _DAY_NAMED.match(low):
+            return date(_year(m[3]), _month(m[2]), int(m[1])), None
+        if m := _NAMED_DAY.match(low):
+            return date(int(m[3]), _month(m[1]), int(m[2])), None
+        month_only = None
+        if m := _ISO_MONTH.match(low):
+            month_only = date(int(m[1]), int(m[2]), 1)
+        elif m := _NUMERIC_MONTH.match(low):
+            month_only = date(_year(m[2]), int(m[1]), 1)
+        elif m := _NAMED_MONTH.match(low):
+            month_only = date(_year(m[2]), _month(m[1]), 1)
+        if month_only is not None:
+            return month_only, f"month only: stored as the first of the month, {month_only}"
+    except ValueError as exc:
+        raise ValueError(f"'{raw}' is not a date ({exc})") from None
+    if _SERIAL.match(low):
+        serial = float(low)
+        if not SERIAL_RANGE[0] <= serial <= SERIAL_RANGE[1]:
+            raise ValueError(
+                f"'{raw}' is a number, not a date (an Excel date number is between "
+                f"{SERIAL_RANGE[0]} and {SERIAL_RANGE[1]})"
+            )
+        return _EXCEL_EPOCH + timedelta(days=int(serial)), None
+    raise ValueError(f"'{raw}' is not a date; use {FORMS}")
+
+
+def local_part_name(email: str) -> str:
+    """The name a new person gets from their email: jane.doe@… is Jane Doe."""
+    words = [w for w in re.split(r"[._\-+]+", email.split("@", 1)[0]) if w]
+    return " ".join(w[:1].upper() + w[1:] for w in words) or email
+
+
+# --- the plan -----------------------------------------------------------------
+
+Problem = tuple[int, str, str, str]  # (row, column, value, problem or note)
+
+STORED_COLUMNS = ["external_id", "name", "business_unit", "problem", "stage", "start_date", "go_no_go_date",
+                  *SEATS]
+
+
+@dataclass
+class ImportPlan:
+    """What a file would do, row by row. Nothing is written until
+    ``apply_import``.
+
+    ``rows`` holds one row per data row of the file: its row number, the
+    action (create or update), the pilot it updates, the values as they will
+    be stored (seats as emails), the attributes, and for an update the
+    changes as (field, before, after).
+    """
+
+    frame: pd.DataFrame
+    mapping: Mapping
+    rows: pd.DataFrame
+    problems: list[Problem]
+    notes: list[Problem]
+    new_people: list[str]         # emails nobody holds yet; the import adds those of the rows it writes
+    attributes: list[str]         # the columns kept as attributes
+    people: dict[str, int]        # email key -> person id, for the people known when planned
+    pilots: dict[str, tuple[int, int]]  # external id -> (pilot id, version) when planned
+
+    @property
+    def total(self) -> int:
+        return len(self.rows)
+
+    @property
+    def problem_rows(self) -> set[int]:
+        return {p[0] for p in self.problems}
+
+    @property
+    def invalid_rows(self) -> int:
+        return len(self.problem_rows)
+
+    def _valid(self) -> pd.DataFrame:
+        return self.rows[~self.rows["row"].isin(list(self.problem_rows))] if self.problems else self.rows
+
+    @property
+    def creates(self) -> int:
+        """Valid rows that create a pilot."""
+        return int((self._valid()["action"] == "create").sum())
+
+    @property
+    def updates(self) -> int:
+        """Valid rows that update the pilot with their external id."""
+        return int((self._valid()["action"] == "update").sum())
+
+    def preview(self, n: int = 20) -> pd.DataFrame:
+        """The first ``n`` rows as they will be stored (seats as emails)."""
+        head = self.rows.head(n)
+        bad = self.problem_rows
+        out = head[["row", "action", *STORED_COLUMNS]].copy()
+        out["status"] = [
+            "ok" if r not in bad else f"{sum(1 for p in self.problems if p[0] == r)} problem(s)"
+            for r in head["row"]
+        ]
+        return out.reset_index(drop=True)
+
+    def report(self) -> pd.DataFrame:
+        """Every problem and note: row, column, value, problem. A note (kept,
+        but worth a look) starts with "Note:"."""
+        lines = list(self.problems) + [(r, c, v, f"Note: {n}") for r, c, v, n in self.notes]
+        lines.sort(key=lambda p: p[0])  # stable: a row's problems before its notes
+        return pd.DataFrame(lines, columns=["row", "column", "value", "problem"])
+
+    def changes_frame(self) -> pd.DataFrame:
+        """For the updates: each field that changes, before and after."""
+        lines = [
+            (r.row, r.external_id, f, before, after)
+            for r in self.rows.itertuples() if r.action == "update"
+            for f, before, after in r.changes
+        ]
+        return pd.DataFrame(lines, columns=["row", "external_id", "field", "before", "after"])
+
+
+_INVALID = object()  # a cell that could not be read: its problem is reported
+
+
+def plan_import(conn, frame: pd.DataFrame, mapping: Mapping, settings: Settings | None = None) -> ImportPlan:
+    """Check every row of ``frame`` against the mapping, the stored pilots and
+    people, and the pilot's rules. Writes nothing. A mapping that names a
+    column the file does not have, or maps no column to the name, raises
+    InvalidInput; everything wrong with a row is a problem in the plan."""
+    settings = settings or Settings()
+    source = _resolve_columns(frame, mapping)
+    mapped = set(source.values())
+    attributes = [c for c in frame.columns if c not in mapped]
+    if all(c in frame.columns for c in REJECT_COLUMNS):
+        attributes = [c for c in attributes if c not in REJECT_COLUMNS]
+
+    # One query each for everything the rows are matched against.
+    people = {
+        key: (pid, email, name, active)
+        for pid, email, key, name, active in conn.execute(
+            "SELECT id, email, email_key, name, active FROM person"
+        ).fetchall()
+    }
+    cur = conn.execute(
+        "SELECT id, external_id, version, name, business_unit, problem, stage, start_date, go_no_go_date, "
+        "product_owner_id, technical_lead_id, executive_sponsor_id, operational_owner_id "
+        "FROM pilot WHERE external_id IS NOT NULL"
+    )
+    names = [d[0] for d in cur.description]
+    stored = {r[1]: dict(zip(names, r)) for r in cur.fetchall()}
+    email_of = {pid: email for pid, email, _, _ in people.values()}
+
+    stage_values = {_norm_value(k): v for k, v in mapping.values.get("stage", {}).items()}
+    cells = {f: frame[c].tolist() for f, c in source.items()}
+    extra_cells = {c: frame[c].tolist() for c in attributes}
+    numbers = row_numbers(frame)
+
+    problems: list[Problem] = []
+    notes: list[Problem] = []
+    new_people: dict[str, str] = {}   # email key -> the email as first written
+    emails_checked: dict[str, str | None] = {}  # email key -> why it is not an email, or None
+    first_row_of: dict[str, int] = {}
+    planned = []
+
+    for i, row in enumerate(numbers):
+        def cell(name: str) -> str | None:
+            """The trimmed cell, or None when no column is mapped to ``name``."""
+            return None if name not in cells else str(cells[name][i] or "").strip()
+
+        def problem(name: str, value, text: str) -> None:
+            problems.append((row, source.get(name, LABELS.get(name, name)), "" if value is None else str(value),
+                             text))
+
+        ext = cell("external_id") or ""
+        if ext and ext in first_row_of:
+            problem("external_id", ext, f"External id: '{ext}' is also on row {first_row_of[ext]}; a file "
+                                        "holds each pilot once")
+        elif ext:
+            first_row_of[ext] = row
+        current = stored.get(ext) if ext else None
+
+        # Dates
+        dates: dict[str, object] = {}
+        for name in DATE_FIELDS:
+            raw = cell(name)
+            try:
+                value, note = parse_date(raw or "", mapping.date_order)
+                check_date_range(value)
+            except ValueError as exc:
+                problem(name, raw, f"{LABELS[name]}: {exc}")
+                dates[name] = _INVALID
+                continue
+            if note:
+                notes.append((row, source[name], raw, f"{LABELS[name]}: {note}"))
+            dates[name] = value
+
+        # Stage
+        stage = None
+        raw_stage = cell("stage") or ""
+        if raw_stage:
+            key = _norm_value(raw_stage)
+            stage = stage_values.get(key) or (Stage(key) if key in STAGE_NAMES else None)
+            if stage is None:
+                problem("stage", raw_stage, f"Stage: '{raw_stage}' is not a stage and not among the mapping's "
+                                            f"stage values; map it to one of {', '.join(STAGE_NAMES)}")
+
+        # Seats: people by email, case-insensitive
+        seats: dict[str, object] = {}  # seat -> email key, None for empty, _INVALID
+        for name in SEATS:
+            raw = cell(name)
+            if raw is None:
+                continue
+            if not raw:
+                seats[name] = None
+                continue
+            key = raw.lower()
+            if key not in people:
+                if key not in emails_checked:
+                    try:
+                        validate(PersonIn, name=local_part_name(raw), email=raw)
+                        emails_checked[key] = None
+                    except InvalidInput as exc:
+                        emails_checked[key] = str(exc).removeprefix("Email: ")
+                if emails_checked[key] is not None:
+                    problem(name, raw, f"{LABELS[name]}: {emails_checked[key]}")
+                    seats[name] = _INVALID
+                    continue
+                new_people.setdefault(key, raw)
+            seats[name] = key
+
+        # The values as they will be stored: the file's, merged over the
+        # stored pilot's for an update (a field with no column keeps its value).
+        values = {
+            "name": cell("name") or "",
+            "business_unit": cell("business_unit"),
+            "problem": cell("problem"),
+        }
+        if current is None:
+            values["business_unit"] = values["business_unit"] or ""
+            values["problem"] = values["problem"] or ""
+            values["stage"] = stage or Stage.PILOT
+            values["start_date"] = dates["start_date"]
+            values["go_no_go_date"] = dates["go_no_go_date"]
+            seat_keys = {s: seats.get(s) for s in SEATS}
+            if values["stage"] not in CREATABLE_STAGES and stage is not None:
+                notes.append((row, source["stage"], raw_stage,
+                              f"Stage: created as {values['stage'].value}, with no decision on record"))
+        else:
+            for name in ("business_unit", "problem"):
+                if values[name] is None:
+                    values[name] = current[name]
+            values["stage"] = Stage(current["stage"])
+            if stage is not None and stage != values["stage"]:
+                problem("stage", raw_stage, f"Stage: stages change only through decisions; this pilot is "
+                                            f"{current['stage']}, the file says {stage.value}")
+            # The clock's dates, once set, move only through decisions; a
+            # blank cell keeps what is stored.
+            values["start_date"] = dates["start_date"]
+            if values["start_date"] is None:
+                values["start_date"] = current["start_date"]
+            elif values["start_date"] is not _INVALID and current["start_date"] \
+                    and values["start_date"] != current["start_date"]:
+                problem("start_date", cell("start_date"),
+                        f"Start date: the clock started on {current['start_date']} and does not move")
+            values["go_no_go_date"] = dates["go_no_go_date"]
+            if values["go_no_go_date"] is None:
+                values["go_no_go_date"] = current["go_no_go_date"]
+            elif values["go_no_go_date"] is not _INVALID and current["go_no_go_date"] \
+                    and values["go_no_go_date"] != current["go_no_go_date"]:
+                problem("go_no_go_date", cell("go_no_go_date"),
+                        f"Go/no-go date: it is {current['go_no_go_date']} and only an extend decision moves it")
+            seat_keys = {}
+            for name, column in SEATS.items():
+                held = current[column]
+                seat_keys[name] = seats[name] if name in seats else (
+                    email_of[held].lower() if held is not None else None)
+        if values["go_no_go_date"] is None and isinstance(values["start_date"], date):
+            values["go_no_go_date"] = clock.go_no_go_date(values["start_date"], settings.clock_days)
+
+        # An inactive person keeps a seat they hold, but takes no new one.
+        for name, key in seat_keys.items():
+            if key is None or key is _INVALID or key not in people or people[key][3]:
+                continue
+            held = current[SEATS[name]] if current else None
+            if held != people[key][0]:
+                problem(name, cell(name), f"{LABELS[name]}: {people[key][2]} ({people[key][1]}) is inactive "
+                                          "and cannot take a seat")
+
+        # The pilot's own rules. Dates that could not be read are left out,
+        # so their problem is reported once.
+        dates_ok = values["start_date"] is not _INVALID and values["go_no_go_date"] is not _INVALID
+        checked = {
+            **{name: values[name] for name in ("name", "business_unit", "problem", "stage")},
+            "start_date": values["start_date"] if dates_ok else None,
+            "go_no_go_date": values["go_no_go_date"] if dates_ok else None,
+        }
+        try:
+            pilot = PilotIn(**checked)
+        except ValidationError as exc:
+            for name, text in _pilot_errors(exc):
+                problem(name, cell(name) if name in cells else checked.get(name), text)
+        else:
+            values.update({name: getattr(pilot, name) for name in ("name", "business_unit", "problem")})
+
+        for name in DATE_FIELDS:
+            if values[name] is _INVALID:
+                values[name] = None
+        emails = {
+            name: (None if key is None or key is _INVALID
+                   else people[key][1] if key in people else new_people[key])
+            for name, key in seat_keys.items()
+        }
+        record = {
+            "row": row,
+            "action": "update" if current else "create",
+            "pilot_id": current["id"] if current else None,
+            "version": current["version"] if current else None,
+            "external_id": ext or None,
+            **{name: values[name] for name in TEXT_FIELDS},
+            "stage": values["stage"].value,
+            "start_date": values["start_date"],
+            "go_no_go_date": values["go_no_go_date"],
+            **emails,
+            **{f"{name}_key": (None if seat_keys[name] is _INVALID else seat_keys[name]) for name in SEATS},
+            "attributes": {c: str(extra_cells[c][i] or "").strip() for c in attributes},
+            "changes": _changes(current, values, emails, email_of) if current else [],
+        }
+        planned.append(record)
+
+    rows = pd.DataFrame(planned, columns=[
+        "row", "action", "pilot_id", "version", *STORED_COLUMNS, *(f"{s}_key" for s in SEATS),
+        "attributes", "changes",
+    ], dtype=object).astype({"pilot_id": "Int64", "version": "Int64", "row": int})  # None stays None
+    return ImportPlan(
+        frame=frame, mapping=mapping, rows=rows, problems=problems, notes=notes,
+        new_people=list(new_people.values()), attributes=attributes,
+        people={key: p[0] for key, p in people.items()},
+        pilots={ext: (p["id"], p["version"]) for ext, p in stored.items()},
+    )
+
+
+def _norm_value(text: str) -> str:
+    return " ".join(str(text).split()).casefold()
+
+
+def _resolve_columns(frame: pd.DataFrame, mapping: Mapping) -> dict[str, str]:
+    """Field -> the file's column. A column is found by its exact name, else
+    by the one name equal to it without case, spaces and punctuation."""
+    if "name" not in mapping.columns:
+        raise InvalidInput("Mapping: no column is mapped to name, and every pilot needs its name", field="name")
+    by_norm: dict[str, list[str]] = {}
+    for column in frame.columns:
+        by_norm.setdefault(_norm(column), []).append(column)
+    source = {}
+    for name, column in mapping.columns.items():
+        if column in frame.columns:
+            source[name] = column
+        elif len(by_norm.get(_norm(column), [])) == 1:
+            source[name] = by_norm[_norm(column)][0]
+        else:
+            raise InvalidInput(
+                f"Mapping: {name} is mapped to the column '{column}', which is not in the file "
+                f"(its columns: {', '.join(map(str, frame.columns))})",
+                field=name,
+            )
+    return source
+
+
+def _pilot_errors(exc: ValidationError) -> list[tuple[str, str]]:
+    """PilotIn's complaints as (field, message naming the field)."""
+    out = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ()) if p != "__root__"]
+        msg = err.get("msg", "is not valid").removeprefix("Value error, ")
+        if loc:
+            out.append((loc[0], f"{LABELS.get(loc[0], loc[0])}: {msg}"))
+        else:  # the model's own rules name the field in the message
+            label = msg.split(":", 1)[0]
+            out.append((_FIELD_BY_LABEL.get(label, "name"), msg))
+    return out
+
+
+def _changes(current: dict, values: dict, emails: dict, email_of: dict[int, str]) -> list[tuple]:
+    changes = []
+    for name in ("name", "business_unit", "problem", "start_date", "go_no_go_date"):
+        if values[name] != current[name]:
+            changes.append((name, current[name], values[name]))
+    for name, column in SEATS.items():
+        before = email_of.get(current[column]) if current[column] is not None else None
+        if (before or "").lower() != (emails[name] or "").lower():
+            changes.append((name, before, emails[name]))
+    return changes
+
+
+# --- applying the plan --------------------------------------------------------
+
+
+@dataclass
+class ImportResult:
+    """What an import wrote. ``updated`` counts every row matched to a stored
+    pilot, ``unchanged`` those of them the file left as they were; so
+    created + updated + len(rejected) is the number of rows in the file."""
+
+    created: int
+    updated: int
+    rejected: pd.DataFrame
+    new_people: list[str] = dataclass_field(default_factory=list)
+    changes: list[tuple] = dataclass_field(default_factory=list)  # (external_id, field, before, after)
+    unchanged: int = 0
+
+    def changes_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.changes, columns=["external_id", "field", "before", "after"])
+
+
+def rejected_rows(plan: ImportPlan) -> pd.DataFrame:
+    """The rows with problems as they were in the file, with their row number
+    and the reasons."""
+    reasons: dict[int, list[str]] = {}
+    for row, _, _, text in plan.problems:
+        reasons.setdefault(row, []).append(text)
+    numbers = row_numbers(plan.frame)
+    mask = [n in reasons for n in numbers]
+    out = plan.frame.loc[mask].drop(columns=[c for c in REJECT_COLUMNS if c in plan.frame.columns])
+    out = out.reset_index(drop=True)
+    out.insert(0, "row", [n for n in numbers if n in reasons])
+    out["reason"] = ["; ".join(reasons[n]) for n in out["row"]]
+    return out
+
+
+def apply_import(
+    conn, actor: Actor, plan: ImportPlan, *, skip_invalid: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> ImportResult:
+    """Write the plan in one transaction: the new people, the pilots created
+    or updated by external id, and their attributes (each attribute the file
+    has is replaced; a blank cell removes it).
+
+    Only an admin imports. By default a single row with a problem stops the
+    whole import; with ``skip_invalid`` the valid rows are written and the
+    others returned in ``rejected``. ``progress(done, total)`` is called every
+    CHUNK_ROWS rows. If the portfolio changed since the plan was made, nothing
+    is written and the file must be checked again.
+    """
+    if actor.role != Role.ADMIN:
+        raise PermissionDenied(f"{actor.name} ({actor.role.label}) may not import pilots: only an admin may.")
+    bad = plan.problem_rows
+    if bad and not skip_invalid:
+        raise InvalidInput(
+            f"File: {len(bad)} of {plan.total} rows have problems (see the report); nothing was imported. "
+            "Fix them, or import only the valid rows.",
+            field="file",
+        )
+    good = plan.rows[~plan.rows["row"].isin(list(bad))].reset_index(drop=True)
+    rejected = rejected_rows(plan)
+    # In the file's order: row by row, seat by seat.
+    seat_keys = [k for k in good[[f"{s}_key" for s in SEATS]].to_numpy().ravel() if k is not None]
+    new_keys = list(dict.fromkeys(k for k in seat_keys if k not in plan.people))
+    first_spelling = {p.lower(): p for p in plan.new_people}
+    total = len(good)
+
+    def work(c) -> tuple[int, int, int]:
+        _check_still_current(c, plan, good, new_keys)
+        people = dict(plan.people)
+        if new_keys:
+            ids = _next_ids(c, "person_id_seq", len(new_keys))
+            new = pd.DataFrame({
+                "id": ids,
+                "name": [local_part_name(first_spelling[k]) for k in new_keys],
+                "email": [first_spelling[k] for k in new_keys],
+                "email_key": new_keys,
+            })
+            _insert_select(c, new, "INSERT INTO person (id, name, email, email_key, role, active) "
+                                   f"SELECT id, name, email, email_key, '{Role.VIEWER.value}', TRUE FROM {{rows}}")
+            people.update(zip(new_keys, ids))
+        created = updated = unchanged = 0
+        for start in range(0, total, CHUNK_ROWS):
+            chunk = good.iloc[start:start + CHUNK_ROWS]
+            a, u, n = _write_chunk(c, chunk, people, plan.attributes)
+            created, updated, unchanged = created + a, updated + u, unchanged + n
+            if progress:
+                progress(min(start + CHUNK_ROWS, total), total)
+        return created, updated, unchanged
+
+    created, updated, unchanged = write(conn, work)
+    if progress and total == 0:
+        progress(0, 0)
+    changes = [
+        (r.external_id, f, before, after)
+        for r in good.itertuples() if r.action == "update" for f, before, after in r.changes
+    ]
+    return ImportResult(
+        created=created, updated=updated + unchanged, unchanged=unchanged, rejected=rejected,
+        new_people=[first_spelling[k] for k in new_keys], changes=changes,
+    )
+
+
+def _check_still_current(c, plan: ImportPlan, good: pd.DataFrame, new_keys: list[str]) -> None:
+    """The plan was made against the portfolio as it stood; refuse it if a
+    pilot it matched was edited, an external id it creates now exists, or a
+    person it creates was added since."""
+    now = {ext: (pid, version) for ext, pid, version in c.execute(
+        "SELECT external_id, id, version FROM pilot WHERE external_id IS NOT NULL").fetchall()}
+    stale = [
+        r.external_id for r in good.itertuples()
+        if r.external_id is not None and now.get(r.external_id) != plan.pilots.get(r.external_id)
+    ]
+    known = {k for (k,) in c.execute("SELECT email_key FROM person").fetchall()}
+    taken = [k for k in new_keys if k in known]
+    if stale or taken:
+        what = []
+        if stale:
+            what.append(f"pilots edited or added: {', '.join(stale[:3])}")
+        if taken:
+            what.append(f"people added: {', '.join(taken[:3])}")
+        raise InvalidInput(
+            f"File: the portfolio changed since the file was checked ({'; '.join(what)}); nothing was "
+            "imported. Check the file again.",
+            field="file",
+        )
+
+
+def _next_ids(c, sequence: str, n: int) -> list[int]:
+    # ``sequence`` is this module's constant, never input.
+    return [r[0] for r in c.execute(f"SELECT nextval('{sequence}') FROM range(?)", [n]).fetchall()]
+
+
+def _insert_select(c, frame: pd.DataFrame, sql: str) -> None:
+    """Run ``sql`` (which reads ``{rows}``) over ``frame`` registered as a view."""
+    c.register("_import_rows", frame)
+    try:
+        c.execute(sql.format(rows="_import_rows"))
+    finally:
+        c.unregister("_import_rows")
+
+
+def _seat_ids(chunk: pd.DataFrame, people: dict[str, int]) -> dict[str, pd.api.extensions.ExtensionArray]:
+    return {
+        column: pd.array([people[k] if k is not None else None for k in chunk[f"{seat}_key"]], dtype="Int64")
+        for seat, column in SEATS.items()
+    }
+
+
+_PILOT_VALUES = (
+    "name, business_unit, problem, CAST(start_date AS DATE), CAST(go_no_go_date AS DATE), "
+    "CAST(product_owner_id AS INTEGER), CAST(technical_lead_id AS INTEGER), "
+    "CAST(executive_sponsor_id AS INTEGER), CAST(operational_owner_id AS INTEGER)"
+)
+
+
+def _pilot_frame(chunk: pd.DataFrame, ids, people: dict[str, int]) -> pd.DataFrame:
+    return pd.DataFrame({
+        "id": pd.array(list(ids), dtype="Int64"),
+        "external_id": pd.array(list(chunk["external_id"]), dtype=object),
+        "name": list(chunk["name"]),
+        "business_unit": list(chunk["business_unit"]),
+        "problem": list(chunk["problem"]),
+        "stage": list(chunk["stage"]),
+        "start_date": pd.array(list(chunk["start_date"]), dtype=object),
+        "go_no_go_date": pd.array(list(chunk["go_no_go_date"]), dtype=object),
+        **_seat_ids(chunk, people),
+    })
+
+
+def _write_chunk(c, chunk: pd.DataFrame, people: dict[str, int], attributes: list[str]) -> tuple[int, int, int]:
+    creates = chunk[chunk["action"] == "create"]
+    updates = chunk[(chunk["action"] == "update") & (chunk["changes"].map(len) > 0)]
+    unchanged = int((chunk["action"] == "update").sum()) - len(updates)
+    pilot_ids = dict(zip(chunk["row"], chunk["pilot_id"]))
+    if len(creates):
+        ids = _next_ids(c, "pilot_id_seq", len(creates))
+        pilot_ids.update(zip(creates["row"], ids))
+        _insert_select(
+            c, _pilot_frame(creates, ids, people),
+            "INSERT INTO pilot (id, external_id, stage, name, business_unit, problem, start_date, go_no_go_date,"
+            " product_owner_id, technical_lead_id, executive_sponsor_id, operational_owner_id)"
+            f" SELECT CAST(id AS INTEGER), external_id, stage, {_PILOT_VALUES} FROM {{rows}}",
+        )
+    if len(updates):
+        # The stage is never written here: it moves only through decisions.
+        _insert_select(
+            c, _pilot_frame(updates, updates["pilot_id"], people),
+            "UPDATE pilot SET name = r.name, business_unit = r.business_unit, problem = r.problem,"
+            " start_date = CAST(r.start_date AS DATE), go_no_go_date = CAST(r.go_no_go_date AS DATE),"
+            " product_owner_id = r.product_owner_id, technical_lead_id = r.technical_lead_id,"
+            " executive_sponsor_id = r.executive_sponsor_id, operational_owner_id = r.operational_owner_id,"
+            " version = pilot.version + 1, updated_at = current_timestamp"
+            " FROM {rows} r WHERE pilot.id = r.id",
+        )
+    if attributes:
+        ids = [int(pilot_ids[r]) for r in chunk["row"]]
+        c.execute(
+            "DELETE FROM pilot_attribute WHERE list_contains(?, pilot_id) AND list_contains(?, name)",
+            [ids, attributes],
+        )
+        attrs = pd.DataFrame(
+            [(pid, name, value) for pid, values in zip(ids, chunk["attributes"])
+             for name, value in values.items() if value],
+            columns=["pilot_id", "name", "value"],
+        )
+        if len(attrs):
+            _insert_select(c, attrs, "INSERT INTO pilot_attribute (pilot_id, name, value)"
+                                     " SELECT CAST(pilot_id AS INTEGER), name, value FROM {rows}")
+    return len(creates), len(updates), unchanged
+
+
+def write_rejects(frame: pd.DataFrame, path) -> None:
+    """Write the rejected rows as CSV (with a byte-order mark, so that Excel
+    reads accents right; ``read_table`` reads it back)."""
+    try:
+        frame.to_csv(path, index=False, encoding="utf-8-sig")
+    except OSError as exc:
+        raise InvalidInput(f"Rejects: cannot write {path}: {exc.strerror}", field="rejects") from None

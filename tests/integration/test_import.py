@@ -1,0 +1,548 @@
+"""Importing the organisation's spreadsheet: reading CSV and Excel, the
+mapping, the dates, the plan and its report, and the one-transaction write."""
+
+import csv
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from portfolio import demo, importer, store
+from portfolio.models import InvalidInput, PermissionDenied, Role
+from tests.conftest import actor_of
+
+HEADER = ["Use case ID", "Title", "Business unit", "Status", "Pilot start", "Decision date", "Owner",
+          "Sponsor", "Notes"]
+MAPPING = importer.Mapping(
+    columns={
+        "external_id": "Use case ID", "name": "Title", "business_unit": "Business unit", "stage": "Status",
+        "start_date": "Pilot start", "go_no_go_date": "Decision date", "product_owner": "Owner",
+        "executive_sponsor": "Sponsor",
+    },
+    values={"stage": {"Pre-deployment": "proposed", "In pilot": "pilot", "Deployed": "production"}},
+)
+REPO = Path(__file__).resolve().parents[2]
+
+
+def count(conn, table):
+    return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def counts(conn):
+    return {t: count(conn, t) for t in ("pilot", "person", "pilot_attribute")}
+
+
+def write_csv(path: Path, rows, header=HEADER) -> Path:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def row(ext="UC-1", title="Claims triage", bu="Claims", status="In pilot", start="2025-08-04", gng="",
+        owner="priya.shah@example.com", sponsor="maria.costa@example.com", notes=""):
+    return [ext, title, bu, status, start, gng, owner, sponsor, notes]
+
+
+def plan_of(conn, tmp_path, rows, settings, mapping=MAPPING, name="pilots.csv"):
+    path = write_csv(tmp_path / name, rows)
+    return importer.plan_import(conn, importer.read_table(path, name), mapping, settings)
+
+
+def pilot_by_ext(conn, ext):
+    pid = conn.execute("SELECT id FROM pilot WHERE external_id = ?", [ext]).fetchone()[0]
+    return store.get_pilot(conn, pid)
+
+
+def attributes(conn, ext):
+    return dict(conn.execute(
+        "SELECT a.name, a.value FROM pilot_attribute a JOIN pilot p ON p.id = a.pilot_id"
+        " WHERE p.external_id = ? ORDER BY a.name", [ext]).fetchall())
+
+
+# --- dates ------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "cell, order, expected, noted",
+    [
+        pytest.param("2025-08-04", "mdy", date(2025, 8, 4), False, id="iso"),
+        pytest.param("2025-08-04 00:00:00", "mdy", date(2025, 8, 4), False, id="iso-with-time"),
+        pytest.param("8/4/2025", "mdy", date(2025, 8, 4), False, id="month-first"),
+        pytest.param("4/8/2025", "dmy", date(2025, 8, 4), False, id="day-first"),
+        pytest.param("4 Aug 2025", "mdy", date(2025, 8, 4), False, id="day-month-name"),
+        pytest.param("Aug-25", "mdy", date(2025, 8, 1), True, id="month-name-2-digit-year"),
+        pytest.param("August 2025", "dmy", date(2025, 8, 1), True, id="month-name-4-digit-year"),
+        pytest.param("08/2025", "mdy", date(2025, 8, 1), True, id="month-slash-4-digit-year"),
+        pytest.param("8/25", "dmy", date(2025, 8, 1), True, id="month-slash-2-digit-year"),
+        pytest.param("45873", "mdy", date(2025, 8, 4), False, id="excel-serial"),
+        pytest.param("45873.75", "mdy", date(2025, 8, 4), False, id="excel-serial-with-time"),
+        pytest.param("", "mdy", None, False, id="blank"),
+    ],
+)
+def test_every_date_form_is_read(conn, tmp_path, settings, cell, order, expected, noted):
+    mapping = MAPPING.model_copy(update={"date_order": order})
+    plan = plan_of(conn, tmp_path, [row(start=cell)], settings, mapping)
+    assert plan.problems == []
+    assert plan.rows.loc[0, "start_date"] == expected
+    month_notes = [n for n in plan.notes if n[1] == "Pilot start"]
+    if noted:
+        assert month_notes == [(2, "Pilot start", cell,
+                                f"Start date: month only: stored as the first of the month, {expected}")]
+        assert plan.report()["problem"].str.startswith("Note:").all()
+    else:
+        assert month_notes == []
+
+
+@pytest.mark.parametrize(
+    "cell, message",
+    [
+        pytest.param("13/4/2025", "month 13 does not exist; are the dates day first", id="month-13-hints-dmy"),
+        pytest.param("31/31/2025", "is not a date", id="no-such-day"),
+        pytest.param("next Tuesday", "is not a date; use 2025-08-04", id="words"),
+        pytest.param("2025", "is a number, not a date (an Excel date number is between 20000 and 80000)",
+                     id="number-below-serial-range"),
+        pytest.param("90000", "is a number, not a date", id="number-above-serial-range"),
+        pytest.param("2250-01-01", "2250-01-01 is outside 1990 to 2199", id="outside-range"),
+        pytest.param("Foo-25", "'foo' is not a month", id="unknown-month"),
+    ],
+)
+def test_a_date_that_cannot_be_read_is_a_problem_never_a_guess(conn, tmp_path, settings, cell, message):
+    plan = plan_of(conn, tmp_path, [row(start=cell)], settings)
+    assert len(plan.problems) == 1
+    r, column, value, problem = plan.problems[0]
+    assert (r, column, value) == (2, "Pilot start", cell)
+    assert problem.startswith("Start date: ") and message in problem
+    assert plan.rows.loc[0, "start_date"] is None
+
+
+def test_a_blank_go_no_go_date_is_start_plus_the_clock(conn, tmp_path, settings):
+    plan = plan_of(conn, tmp_path, [row(start="2025-08-04", gng="")], settings)
+    assert plan.rows.loc[0, "go_no_go_date"] == date(2025, 8, 4) + timedelta(days=settings.clock_days)
+
+
+def test_a_go_no_go_date_before_the_start_is_a_problem(conn, tmp_path, settings):
+    plan = plan_of(conn, tmp_path, [row(start="2025-08-04", gng="2025-08-01")], settings)
+    assert plan.problems == [
+        (2, "Decision date", "2025-08-01", "Go/no-go date: 2025-08-01 is before the start date 2025-08-04")
+    ]
+
+
+# --- reading files ----------------------------------------------------------
+
+def test_csv_with_a_byte_order_mark_line_breaks_and_commas_in_quoted_cells(conn, admin, tmp_path, settings):
+    text = (
+        "Use case ID,Title,Business unit,Status,Pilot start,Decision date,Owner,Sponsor,Notes\r\n"
+        'UC-1,"Triage, claims",Claims,In pilot,2025-08-04,,priya.shah@example.com,,"first line\r\n'
+        'second line, with a comma and ""quotes"""\r\n'
+        "\r\n"
+        "UC-2,Invoice matching,Finance,Deployed,2025-03-03,2025-06-01,jonas.berg@example.com,,\r\n"
+    )
+    data = b"\xef\xbb\xbf" + text.encode("utf-8")
+    (tmp_path / "bom.csv").write_bytes(data)
+    for frame in (importer.read_table(data, "bom.csv"), importer.read_table(tmp_path / "bom.csv", "bom.csv")):
+        assert list(frame.columns) == HEADER  # no byte-order mark stuck to the first name
+        assert frame.loc[2, "Title"] == "Triage, claims"
+        assert frame.loc[2, "Notes"] == 'first line\r\nsecond line, with a comma and "quotes"'
+        # Rows as a person sees them: the blank row 3 is skipped, UC-2 is row 4.
+        assert list(frame.index) == [2, 4]
+        assert frame.loc[4, "Use case ID"] == "UC-2"
+        assert all(isinstance(v, str) for v in frame.to_numpy().ravel())
+
+    plan = importer.plan_import(conn, importer.read_table(data, "bom.csv"), MAPPING, settings)
+    importer.apply_import(conn, admin, plan)
+    assert pilot_by_ext(conn, "UC-1").name == "Triage, claims"
+    assert attributes(conn, "UC-1") == {"Notes": 'first line\r\nsecond line, with a comma and "quotes"'}
+
+
+def test_xlsx_with_a_real_date_cell_and_numbers_as_text(conn, admin, tmp_path, settings):
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(HEADER + ["Budget"])
+    sheet.append([1001, "Claims triage", "Claims", "In pilot", datetime(2025, 8, 4), None,
+                  "priya.shah@example.com", None, "real date cell", 12500.5])
+    sheet.append([1002, "Invoice matching", "Finance", "Pre-deployment", 45873, "", "jonas.berg@example.com",
+                  None, "serial in a number cell", 3000])
+    sheet.append([None] * 10)  # an empty row left in the sheet
+    sheet.append(["1003", "Shift planner", "Operations", "pilot", "2025-09-01 00:00:00",
+                  datetime(2025, 12, 1, 0, 0), "kenji.tanaka@example.com", None, None, None])
+    path = tmp_path / "pilots.xlsx"
+    book.save(path)
+
+    frame = importer.read_table(path.read_bytes(), "Pilots.XLSX")
+    assert list(frame.index) == [2, 3, 5]
+    assert frame.loc[2, "Pilot start"] == "2025-08-04"  # the date cell, as an ISO date
+    assert frame.loc[3, "Pilot start"] == "45873"       # a number keeps its text
+    assert frame.loc[2, "Use case ID"] == "1001"
+    assert frame.loc[2, "Budget"] == "12500.5"
+    assert frame.loc[5, "Notes"] == ""
+
+    plan = importer.plan_import(conn, frame, MAPPING, settings)
+    assert plan.problems == []
+    importer.apply_import(conn, admin, plan)
+    assert pilot_by_ext(conn, "1001").start_date == date(2025, 8, 4)
+    assert pilot_by_ext(conn, "1002").start_date == date(2025, 8, 4)
+    assert pilot_by_ext(conn, "1002").stage.value == "proposed"
+    assert pilot_by_ext(conn, "1003").go_no_go_date == date(2025, 12, 1)
+    assert attributes(conn, "1001") == {"Budget": "12500.5", "Notes": "real date cell"}
+
+
+@pytest.mark.parametrize(
+    "filename, data, message",
+    [
+        pytest.param("pilots.xls", b"anything", "pilots.xls is not a .csv or .xlsx file", id="extension"),
+        pytest.param("pilots.xlsx", b"not a zip file", "pilots.xlsx is not an Excel workbook", id="bad-xlsx"),
+        pytest.param("pilots.csv", "Title\nCaf\xe9\n".encode("latin-1"), "pilots.csv is not UTF-8 text",
+                     id="not-utf8"),
+        pytest.param("pilots.csv", b"", "pilots.csv is empty", id="empty"),
+    ],
+)
+def test_a_file_that_cannot_be_read_is_refused_by_name(filename, data, message):
+    with pytest.raises(InvalidInput, match=message):
+        importer.read_table(data, filename)
+
+
+def test_a_missing_file_is_refused_by_name(tmp_path):
+    with pytest.raises(InvalidInput, match="nowhere.csv does not exist"):
+        importer.read_table(tmp_path / "nowhere.csv", "nowhere.csv")
+
+
+# --- the mapping ------------------------------------------------------------
+
+def test_the_mapping_is_guessed_from_the_column_names():
+    columns = ["Use case ID", "TITLE", " Business-Unit ", "Status", "Pilot start", "Go/no-go", "Owner",
+               "Tech lead", "Sponsor e-mail", "Ops owner", "Description", "Budget"]
+    guessed = importer.guess_mapping(columns)
+    assert guessed.columns == {
+        "external_id": "Use case ID", "name": "TITLE", "business_unit": " Business-Unit ", "stage": "Status",
+        "start_date": "Pilot start", "go_no_go_date": "Go/no-go", "product_owner": "Owner",
+        "technical_lead": "Tech lead", "executive_sponsor": "Sponsor e-mail", "operational_owner": "Ops owner",
+        "problem": "Description",
+    }
+    other = importer.guess_mapping(["Pilot", "BU", "Stage", "Start", "Decision date", "Product owner",
+                                    "Operational owner", "Problem"])
+    assert other.columns == {
+        "name": "Pilot", "business_unit": "BU", "stage": "Stage", "start_date": "Start",
+        "go_no_go_date": "Decision date", "product_owner": "Product owner",
+        "operational_owner": "Operational owner", "problem": "Problem",
+    }
+    assert importer.guess_mapping(["Budget", "Region"]).columns == {}
+
+
+def test_the_sample_file_and_its_mapping_agree(conn, settings):
+    frame = importer.read_table(REPO / "data" / "sample_import.csv", "sample_import.csv")
+    mapping = importer.load_mapping((REPO / "data" / "sample_mapping.toml").read_text(encoding="utf-8"))
+    assert importer.guess_mapping(list(frame.columns)).columns == mapping.columns
+    plan = importer.plan_import(conn, frame, mapping, settings)
+    assert plan.total == len(frame) and plan.creates >= 4
+    assert 0 < plan.invalid_rows < plan.total  # the sample shows the report too
+
+
+def test_the_mapping_round_trips_through_toml():
+    mapping = importer.Mapping(
+        columns={"external_id": "Use case ID", "name": 'The "title"', "start_date": "Start \\ date",
+                 "product_owner": "Propriétaire\nproduit"},
+        values={"stage": {"Pre-deployment": "proposed", "Déployé \"live\"": "production", "": "pilot"}},
+        date_order="dmy",
+    )
+    text = importer.dump_mapping(mapping)
+    assert importer.load_mapping(text) == mapping
+    assert "[values.stage]" in text and 'date_order = "dmy"' in text
+    assert importer.load_mapping(importer.dump_mapping(importer.Mapping())) == importer.Mapping()
+
+
+@pytest.mark.parametrize(
+    "toml, named",
+    [
+        pytest.param('[columns]\nnmae = "Title"\n', "'nmae' is not a field", id="unknown-field"),
+        pytest.param('[values.stage]\n"Deployed" = "live"\n', "'Deployed' is mapped to 'live', which is not a stage",
+                     id="unknown-stage"),
+        pytest.param('[values.health]\n"Ok" = "green"\n', "'health': only the values of stage", id="unknown-values"),
+        pytest.param('date_order = "ymd"\n', "[date_order]", id="date-order"),
+        pytest.param('colums = 1\n', "[colums] is not a setting", id="unknown-setting"),
+        pytest.param('[columns\nname = "Title"\n', "not valid TOML", id="syntax"),
+    ],
+)
+def test_a_bad_mapping_is_refused_naming_what_is_wrong(toml, named):
+    with pytest.raises(InvalidInput) as caught:
+        importer.load_mapping(toml)
+    assert named in str(caught.value)
+    assert str(caught.value).startswith("Mapping: ")
+
+
+def test_a_mapping_naming_a_column_the_file_lacks_is_refused(conn, tmp_path, settings):
+    mapping = MAPPING.model_copy(update={"columns": {**MAPPING.columns, "technical_lead": "Tech lead"}})
+    with pytest.raises(InvalidInput, match="technical_lead is mapped to the column 'Tech lead'"):
+        plan_of(conn, tmp_path, [row()], settings, mapping)
+    with pytest.raises(InvalidInput, match="no column is mapped to name"):
+        plan_of(conn, tmp_path, [row()], settings, importer.Mapping(columns={"external_id": "Use case ID"}))
+
+
+# --- the plan ----------------------------------------------------------------
+
+def test_the_plan_reports_every_problem_by_row_and_column(conn, tmp_path, settings):
+    plan = plan_of(conn, tmp_path, [
+        row(ext="UC-1"),
+        row(ext="UC-2", title=" "),
+        row(ext="UC-1", title="Again"),
+        row(ext="UC-4", status="On hold"),
+        row(ext="UC-5", owner="priya.shah(at)example.com"),
+        row(ext="UC-6", bu="x" * 121),
+    ], settings)
+    assert plan.report()[["row", "column", "value", "problem"]].values.tolist() == [
+        [3, "Title", "", "Name: must not be blank"],
+        [4, "Use case ID", "UC-1", "External id: 'UC-1' is also on row 2; a file holds each pilot once"],
+        [5, "Status", "On hold", "Stage: 'On hold' is not a stage and not among the mapping's stage values; "
+                                 "map it to one of proposed, pilot, bridge, production, retired, stopped"],
+        [6, "Owner", "priya.shah(at)example.com", "Product owner: 'priya.shah(at)example.com' is not an email "
+                                                  "address"],
+        [7, "Business unit", "x" * 121, "Business unit: must be at most 120 characters"],
+    ]
+    assert plan.invalid_rows == 5 and plan.creates == 1
+    preview = plan.preview(3)
+    assert list(preview["row"]) == [2, 3, 4]
+    assert list(preview["status"]) == ["ok", "1 problem(s)", "1 problem(s)"]
+
+
+def test_stage_names_and_mapped_values_and_blank(conn, tmp_path, settings):
+    plan = plan_of(conn, tmp_path, [row(ext="A", status="Deployed"), row(ext="B", status="PROPOSED"),
+                                    row(ext="C", status=""), row(ext="D", status=" in  pilot ")], settings)
+    assert plan.problems == []
+    assert list(plan.rows["stage"]) == ["production", "proposed", "pilot", "pilot"]
+    assert [n[3] for n in plan.notes] == ["Stage: created as production, with no decision on record"]
+
+
+def test_unknown_emails_become_viewers_named_from_the_email(conn, admin, tmp_path, settings):
+    known = demo.make_person(conn, name="Priya Shah", email="Priya.Shah@Example.com")
+    plan = plan_of(conn, tmp_path, [
+        row(ext="UC-1", owner="priya.shah@example.com", sponsor="Jane.Doe@example.com"),
+        row(ext="UC-2", owner="jane.doe@example.com", sponsor="o_brien-smith@example.com"),
+    ], settings)
+    assert plan.new_people == ["Jane.Doe@example.com", "o_brien-smith@example.com"]
+    people_before = count(conn, "person")
+
+    result = importer.apply_import(conn, admin, plan)
+
+    assert result.new_people == ["Jane.Doe@example.com", "o_brien-smith@example.com"]
+    assert count(conn, "person") == people_before + 2
+    jane = store.find_person_by_email(conn, "JANE.DOE@example.com")
+    assert (jane.name, jane.role, jane.active) == ("Jane Doe", Role.VIEWER, True)
+    assert store.find_person_by_email(conn, "o_brien-smith@example.com").name == "O Brien Smith"
+    assert pilot_by_ext(conn, "UC-1").product_owner_id == known
+    assert pilot_by_ext(conn, "UC-1").executive_sponsor_id == jane.id
+    assert pilot_by_ext(conn, "UC-2").product_owner_id == jane.id
+
+
+def test_an_inactive_person_takes_no_new_seat(conn, tmp_path, settings):
+    demo.make_person(conn, name="Gone Person", email="gone@example.com", active=False)
+    plan = plan_of(conn, tmp_path, [row(owner="gone@example.com")], settings)
+    assert plan.problems == [(2, "Owner", "gone@example.com",
+                              "Product owner: Gone Person (gone@example.com) is inactive and cannot take a seat")]
+
+
+def test_extra_columns_are_kept_as_attributes_and_replaced_on_reimport(conn, admin, tmp_path, settings):
+    header = HEADER + ["Budget", "Vendor"]
+    path = write_csv(tmp_path / "a.csv", [row(ext="UC-1", notes="first") + ["10k", "Acme"]], header)
+    plan = importer.plan_import(conn, importer.read_table(path, "a.csv"), MAPPING, settings)
+    assert plan.attributes == ["Notes", "Budget", "Vendor"]
+    importer.apply_import(conn, admin, plan)
+    assert attributes(conn, "UC-1") == {"Budget": "10k", "Notes": "first", "Vendor": "Acme"}
+
+    # A second file: Budget changes, Vendor is blanked, Notes is not in it.
+    path = write_csv(tmp_path / "b.csv", [row(ext="UC-1")[:-1] + ["12k", ""]], HEADER[:-1] + ["Budget", "Vendor"])
+    plan = importer.plan_import(conn, importer.read_table(path, "b.csv"), MAPPING, settings)
+    importer.apply_import(conn, admin, plan)
+    assert attributes(conn, "UC-1") == {"Budget": "12k", "Notes": "first"}
+
+
+def test_a_rejects_file_imported_again_keeps_no_row_or_reason(conn, admin, tmp_path, settings):
+    plan = plan_of(conn, tmp_path, [row(ext="UC-1", start="soon")], settings)
+    result = importer.apply_import(conn, admin, plan, skip_invalid=True)
+    fixed = result.rejected.assign(**{"Pilot start": "2025-08-04"})
+    importer.write_rejects(fixed, tmp_path / "fixed.csv")
+    plan = importer.plan_import(conn, importer.read_table(tmp_path / "fixed.csv", "fixed.csv"), MAPPING, settings)
+    assert plan.attributes == ["Notes"]
+    importer.apply_import(conn, admin, plan)
+    assert attributes(conn, "UC-1") == {}
+    assert pilot_by_ext(conn, "UC-1").start_date == date(2025, 8, 4)
+
+
+# --- re-import ---------------------------------------------------------------
+
+def test_a_reimport_updates_by_external_id_and_says_what_changed(conn, admin, tmp_path, settings):
+    first = plan_of(conn, tmp_path, [row(ext="UC-1", title="Claims triage"),
+                                     row(ext="UC-2", title="Invoice matching", status="Deployed")], settings)
+    assert importer.apply_import(conn, admin, first).created == 2
+    before = pilot_by_ext(conn, "UC-1")
+
+    again = plan_of(conn, tmp_path, [
+        row(ext="UC-1", title="Claims triage assistant", sponsor="liam.walsh@example.com", start=""),
+        row(ext="UC-2", title="Invoice matching", status="Deployed"),
+        row(ext="UC-3", title="Shift planner"),
+    ], settings, name="again.csv")
+    assert list(again.rows["action"]) == ["update", "update", "create"]
+    assert again.changes_frame()[["row", "field", "before", "after"]].values.tolist() == [
+        [2, "name", "Claims triage", "Claims triage assistant"],
+        [2, "executive_sponsor", "maria.costa@example.com", "liam.walsh@example.com"],
+    ]
+
+    result = importer.apply_import(conn, admin, again)
+
+    assert (result.created, result.updated, result.unchanged) == (1, 2, 1)
+    assert result.changes == [
+        ("UC-1", "name", "Claims triage", "Claims triage assistant"),
+        ("UC-1", "executive_sponsor", "maria.costa@example.com", "liam.walsh@example.com"),
+    ]
+    assert result.new_people == ["liam.walsh@example.com"]
+    assert count(conn, "pilot") == 3  # no duplicates
+    after = pilot_by_ext(conn, "UC-1")
+    assert after.id == before.id and after.version == before.version + 1
+    assert after.name == "Claims triage assistant"
+    assert after.start_date == before.start_date  # a blank cell keeps the stored date
+    assert pilot_by_ext(conn, "UC-2").version == 1  # unchanged: not rewritten
+
+
+def test_a_reimport_does_not_move_the_stage_or_the_clock(conn, admin, tmp_path, settings):
+    importer.apply_import(conn, admin, plan_of(conn, tmp_path, [row(ext="UC-1")], settings))
+    plan = plan_of(conn, tmp_path, [row(ext="UC-1", status="Deployed", start="2025-09-01", gng="2026-01-01")],
+                   settings, name="again.csv")
+    assert [p[3] for p in plan.problems] == [
+        "Stage: stages change only through decisions; this pilot is pilot, the file says production",
+        "Start date: the clock started on 2025-08-04 and does not move",
+        "Go/no-go date: it is 2025-11-02 and only an extend decision moves it",
+    ]
+
+
+def test_a_row_without_external_id_always_creates(conn, admin, tmp_path, settings):
+    for name in ("a.csv", "b.csv"):
+        plan = plan_of(conn, tmp_path, [row(ext="", title="No id")], settings, name=name)
+        assert list(plan.rows["action"]) == ["create"]
+        importer.apply_import(conn, admin, plan)
+    assert count(conn, "pilot") == 2
+    assert conn.execute("SELECT count(*) FROM pilot WHERE external_id IS NULL").fetchone()[0] == 2
+
+
+def test_a_plan_made_before_someone_else_changed_the_pilot_is_refused(conn, admin, tmp_path, settings):
+    importer.apply_import(conn, admin, plan_of(conn, tmp_path, [row(ext="UC-1")], settings))
+    plan = plan_of(conn, tmp_path, [row(ext="UC-1", title="Renamed")], settings, name="again.csv")
+    conn.execute("UPDATE pilot SET version = version + 1, business_unit = 'Finance'")
+    with pytest.raises(InvalidInput, match="the portfolio changed since the file was checked"):
+        importer.apply_import(conn, admin, plan)
+    assert pilot_by_ext(conn, "UC-1").name == "Claims triage"
+
+
+# --- all or nothing, or the valid rows ----------------------------------------
+
+def test_one_bad_row_and_nothing_is_written(conn, admin, tmp_path, settings):
+    plan = plan_of(conn, tmp_path, [row(ext="UC-1", owner="new.person@example.com", notes="kept?"),
+                                    row(ext="UC-2", start="31/31/2025"),
+                                    row(ext="UC-3")], settings)
+    before = counts(conn)
+    with pytest.raises(InvalidInput, match="1 of 3 rows have problems .*nothing was imported"):
+        importer.apply_import(conn, admin, plan)
+    assert counts(conn) == before
+    assert store.find_person_by_email(conn, "new.person@example.com") is None
+
+
+def test_skip_invalid_imports_the_valid_rows_and_returns_the_rest(conn, admin, tmp_path, settings):
+    rows = [row(ext=f"UC-{i}") for i in range(1, 8)]
+    rows[1] = row(ext="UC-2", start="someday", owner="only.in.a.bad.row@example.com")
+    rows[4] = row(ext="UC-5", title="")
+    path = write_csv(tmp_path / "pilots.csv", rows)
+    frame = importer.read_table(path, "pilots.csv")
+    plan = importer.plan_import(conn, frame, MAPPING, settings)
+    seen = []
+
+    result = importer.apply_import(conn, admin, plan, skip_invalid=True, progress=lambda d, t: seen.append((d, t)))
+
+    assert result.created + result.updated + len(result.rejected) == len(frame) == 7
+    assert (result.created, len(result.rejected)) == (5, 2)
+    assert list(result.rejected.columns) == ["row", *HEADER, "reason"]
+    assert list(result.rejected["row"]) == [3, 6]
+    assert result.rejected.loc[0, "reason"].startswith("Start date: 'someday' is not a date")
+    assert result.rejected.loc[1, "reason"] == "Name: must not be blank"
+    assert result.new_people == ["priya.shah@example.com", "maria.costa@example.com"]  # not the bad row's
+    assert store.find_person_by_email(conn, "only.in.a.bad.row@example.com") is None
+    assert count(conn, "pilot") == 5
+    assert seen[-1] == (5, 5)
+
+    importer.write_rejects(result.rejected, tmp_path / "rejects.csv")
+    back = importer.read_table(tmp_path / "rejects.csv", "rejects.csv")
+    assert list(back.columns) == ["row", *HEADER, "reason"]
+    assert list(back["Use case ID"]) == ["UC-2", "UC-5"]
+    assert list(back["reason"]) == list(result.rejected["reason"])
+
+
+@pytest.mark.parametrize("role", [Role.LEADERSHIP, Role.PRODUCT_OWNER, Role.VIEWER])
+def test_only_an_admin_imports_and_a_refusal_writes_nothing(conn, tmp_path, settings, role):
+    actor = actor_of(conn, role)
+    plan = plan_of(conn, tmp_path, [row(ext="UC-1", owner="someone.new@example.com")], settings)
+    before = counts(conn)
+    with pytest.raises(PermissionDenied, match="may not import pilots: only an admin may"):
+        importer.apply_import(conn, actor, plan, skip_invalid=True)
+    assert counts(conn) == before
+
+
+def test_the_leader_fixture_is_refused_too(conn, leader, tmp_path, settings):
+    plan = plan_of(conn, tmp_path, [row()], settings)
+    with pytest.raises(PermissionDenied):
+        importer.apply_import(conn, leader, plan)
+    assert count(conn, "pilot") == 0
+
+
+# --- ten thousand rows ----------------------------------------------------------
+
+def test_ten_thousand_rows_import_set_based(conn, admin, tmp_path, settings):
+    n = 10_000
+    owners = [f"owner.{i}@example.com" for i in range(200)]
+    sponsors = [f"Sponsor.{i}@Example.com" for i in range(20)]
+    demo.make_person(conn, email="owner.0@example.com", name="Owner Zero")  # one already known
+    rows = [
+        row(ext=f"UC-{i:05d}", title=f"Pilot {i}", bu=["Claims", "Finance", "HR"][i % 3],
+            status=["In pilot", "Pre-deployment", "Deployed"][i % 3],
+            start=[f"{1 + i % 12}/{1 + i % 28}/2025", "2025-08-04", "45873"][i % 3],
+            owner=owners[i % len(owners)], sponsor=sponsors[i % len(sponsors)], notes=f"note {i}")
+        for i in range(n)
+    ]
+    path = write_csv(tmp_path / "big.csv", rows)
+    seen = []
+
+    started = time.perf_counter()
+    frame = importer.read_table(path, "big.csv")
+    plan = importer.plan_import(conn, frame, MAPPING, settings)
+    result = importer.apply_import(conn, admin, plan, progress=lambda d, t: seen.append(d))
+    seconds = time.perf_counter() - started
+    print(f"\n10,000 rows: read, planned and imported in {seconds:.2f} s")
+
+    assert plan.problems == []
+    assert result.created == n and len(result.rejected) == 0
+    assert len(result.new_people) == 199 + 20
+    assert count(conn, "pilot") == n
+    assert count(conn, "pilot_attribute") == n
+    assert seen == list(range(500, n + 1, 500))
+    p = pilot_by_ext(conn, "UC-01235")  # i = 1235: 1235 % 3 == 2
+    assert (p.name, p.business_unit, p.stage.value, p.start_date) == ("Pilot 1235", "HR", "production",
+                                                                       date(2025, 8, 4))
+    assert p.go_no_go_date == date(2025, 8, 4) + timedelta(days=settings.clock_days)
+    assert store.get_person(conn, p.product_owner_id).email == owners[1235 % 200]
+    assert store.get_person(conn, p.executive_sponsor_id).email == sponsors[1235 % 20]
+    q = pilot_by_ext(conn, "UC-00015")  # i = 15: month first, 4/16/2025
+    assert q.start_date == date(2025, 4, 16) and q.stage.value == "pilot"
+    assert store.get_person(conn, pilot_by_ext(conn, "UC-00000").product_owner_id).name == "Owner Zero"
+    assert attributes(conn, "UC-09999") == {"Notes": "note 9999"}
+
+    # The same file again with every tenth name changed: updates, no duplicates.
+    for i in range(0, n, 10):
+        rows[i][1] = f"Pilot {i} renamed"
+    write_csv(path, rows)
+    started = time.perf_counter()
+    plan = importer.plan_import(conn, importer.read_table(path, "big.csv"), MAPPING, settings)
+    result = importer.apply_import(conn, admin, plan)
+    print(f"10,000 rows re-imported (1,000 changed) in {time.perf_counter() - started:.2f} s")
+    assert (result.created, result.updated, result.unchanged) == (0, n, n - 1000)
+    assert len(result.changes) == 1000
+    assert count(conn, "pilot") == n
+    assert pilot_by_ext(conn, "UC-00010").name == "Pilot 10 renamed"
+    assert pilot_by_ext(conn, "UC-00011").version == 1
