@@ -35,7 +35,9 @@ edited = st.data_editor(
 )
 if st.button("Save the checklist", key="checklist-save", type="primary"):
     known = set(frame["key"])
-    rows = edited.dropna(how="all").to_dict("records")
+    # A row added and left blank is not a line of the checklist.
+    rows = [r for r in edited.to_dict("records")
+            if any(str(r.get(k) or "").strip() and str(r.get(k)) != "nan" for k in ("key", "dimension", "label"))]
     missing = known - {str(r.get("key") or "").strip().lower() for r in rows}
     if missing:
         ui.show_error(PortfolioError("Key: items are retired (untick active), not deleted: put back "
@@ -44,7 +46,8 @@ if st.button("Save the checklist", key="checklist-save", type="primary"):
         try:
             n = production.save_checklist(conn, actor, [
                 {"key": r.get("key") or "", "dimension": r.get("dimension") or "", "label": r.get("label") or "",
-                 "required_for_go": bool(r.get("required_for_go")), "active": bool(r.get("active", True))}
+                 "required_for_go": r.get("required_for_go") is True,
+                 "active": r.get("active") is not False}
                 for r in rows])
         except PortfolioError as exc:
             ui.show_error(exc)

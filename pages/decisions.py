@@ -43,7 +43,7 @@ else:
     pick = st.selectbox("Decide on", ids, index=ids.index(wanted) if wanted in ids else 0,
                         format_func=names.get, key=f"decide-pilot-{wanted}")
     pilot = store.get_pilot(conn, pick)
-    criteria = store.list_criteria(conn, pilot.id)
+    criteria = store.list_criteria(conn, pilot.id, as_of)
     verdict, why = decisions.suggested_verdict(criteria)
     history = store.list_decisions(conn, pilot.id)
     extended = decisions.extension_count(history)
@@ -132,8 +132,8 @@ else:
 st.divider()
 st.header("Bridge and production")
 bridge = pilots[pilots["stage"] == "bridge"]
-production = pilots[pilots["stage"] == "production"]
-if bridge.empty and production.empty:
+in_production = pilots[pilots["stage"] == "production"]
+if bridge.empty and in_production.empty:
     st.caption("No pilot is in bridge or production.")
 for row in bridge.itertuples():
     pilot = store.get_pilot(conn, int(row.id))
@@ -158,7 +158,7 @@ for row in bridge.itertuples():
                     else:
                         ui.flash(f"'{pilot.name}' is in production.")
                         st.rerun()
-for row in production.itertuples():
+for row in in_production.itertuples():
     if not is_leader:
         break
     with st.expander(f"{row.name} · production"):

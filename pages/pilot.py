@@ -140,8 +140,7 @@ with overview_tab:
         col.markdown(f"**{seat.label}**  \n{ui.person_label(people, holder)}")
 
     st.subheader("Flags")
-    mine = flags.portfolio_flags(conn, as_of, settings)
-    mine = mine[mine["pilot_id"] == pilot.id]
+    mine = flags.pilot_flags(conn, pilot.id, as_of, settings)
     if mine.empty:
         st.success("No flags.", icon=":material/check:")
     for flag in mine.itertuples():
@@ -230,7 +229,7 @@ with overview_tab:
 with decisions_tab:
     # --- criteria -------------------------------------------------------------
     st.subheader("Go/no-go criteria")
-    criteria = store.list_criteria(conn, pilot.id)
+    criteria = store.list_criteria(conn, pilot.id, as_of)
     verdict, why = decisions.suggested_verdict(criteria)
     locked = decisions.criteria_locked(pilot, date.today(), settings)
     if criteria:
@@ -480,7 +479,8 @@ with readiness_tab:
         if kpis:
             with c2.expander("Enter readings", icon=":material/edit:"):
                 with st.form(f"kpi-readings-{pilot.id}"):
-                    on = st.date_input("Reading date", value=date.today(), key=f"reading-date-{pilot.id}")
+                    on = st.date_input("Reading date", value=date.today(), max_value=date.today(),
+                                   key=f"reading-date-{pilot.id}")
                     values = {k.id: st.number_input(f"{k.name} ({k.unit})" if k.unit else k.name, value=None,
                                                     format="%g", key=f"reading-{k.id}") for k in kpis}
                     if st.form_submit_button("Save readings", key=f"reading-save-{pilot.id}"):

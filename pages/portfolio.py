@@ -118,9 +118,10 @@ else:
     p1.markdown(f"**{len(privileges)}** borrowed, **{int((privileges['disposition'] == 'undecided').sum())}** "
                 "still undecided")
     p1.dataframe(by_kind, width="stretch", key="privileges-by-kind")
-    dependent = (privileges.groupby("pilot").agg(borrowed=("id", "count"),
-                                                 undecided=("disposition", lambda d: int((d == "undecided").sum())))
-                 .sort_values(["borrowed", "undecided"], ascending=False).head(10).reset_index())
+    dependent = (privileges.groupby(["pilot_id", "pilot"]).agg(
+                     borrowed=("id", "count"), undecided=("disposition", lambda d: int((d == "undecided").sum())))
+                 .sort_values(["borrowed", "undecided"], ascending=False).head(10).reset_index()
+                 .drop(columns=["pilot_id"]))
     p2.markdown("**The pilots that depend on the most**")
     p2.dataframe(dependent, hide_index=True, width="stretch", key="privileges-dependent")
 
@@ -130,8 +131,11 @@ st.subheader("Monthly running cost")
 if costs.empty:
     st.caption("No pilot has both a cost-per-transaction KPI with a reading and an expected monthly volume.")
 else:
-    st.metric("Total monthly running cost", f"{costs['monthly_cost'].sum():,.0f}",
-              help="For each pilot: its latest cost per transaction times its expected monthly volume.")
+    totals = costs.groupby(costs["unit"].replace("", "(no unit)"))["monthly_cost"].sum()
+    cols = st.columns(max(1, len(totals)))
+    for col, (unit, total) in zip(cols, totals.items()):
+        col.metric(f"Total monthly running cost ({unit})", f"{total:,.0f}",
+                   help="For each pilot: its latest cost per transaction times its expected monthly volume.")
     st.dataframe(costs[["name", "stage", "cost_per_transaction", "unit", "expected_monthly_volume", "monthly_cost"]],
                  hide_index=True, width="stretch", key="monthly-costs")
 

@@ -131,7 +131,10 @@ def readiness_heatmap(matrix: pd.DataFrame, dimensions: list[str], max_rows: int
     """Pilots against the four readiness dimensions: the share of applicable
     items done. Shows the least ready ``max_rows`` pilots."""
     share = matrix.assign(share=matrix["done"] / matrix["applicable"].where(matrix["applicable"] > 0))
-    table = share.pivot_table(index="name", columns="dimension", values="share").reindex(columns=dimensions)
+    # Pilots are told apart by id: two may share a name.
+    twice = share.groupby("name")["id"].transform("nunique") > 1
+    share = share.assign(label=share["name"].where(~twice, share["name"] + " #" + share["id"].astype(str)))
+    table = share.pivot_table(index="label", columns="dimension", values="share").reindex(columns=dimensions)
     table = table.loc[table.mean(axis=1).sort_values().index[:max_rows]]
     fig = go.Figure(go.Heatmap(z=table.values, x=[d.capitalize() for d in dimensions], y=table.index,
                                zmin=0, zmax=1, colorscale="RdYlGn", colorbar={"title": "done", "tickformat": ".0%"},

@@ -247,7 +247,7 @@ def record_decision(
 
     snapshot = [
         {"statement": c.statement, "status": c.status.value, "evidence": c.evidence}
-        for c in store.list_criteria(conn, pilot.id)
+        for c in store.list_criteria(conn, pilot.id, decision.decided_on)
     ]
 
     def work(c):

@@ -244,27 +244,18 @@ def evaluate(facts: pd.DataFrame, as_of: date, settings: Settings) -> pd.DataFra
 
     kpi_stages = _in(f, "pilot", "bridge", "production")
 
-    # KPI_STALE: a production KPI without a reading for too long (from the
-    # start when it was never read).
-    def stale_kpis(row) -> list[str]:
-        out_ = []
-        for k in _records(row.production_kpis):
-            since = k["last_on"] if k["last_on"] is not None else row.start_date
-            if since is None or pd.isna(since):
-                continue
-            days = (pd.Timestamp(as_of) - pd.Timestamp(since)).days
-            if days > s.kpi_stale_days:
-                out_.append(f"{k['name']} has had no reading for {days} days" if k["last_on"] is not None
-                            else f"{k['name']} has had no reading since the start {days} days ago")
-        return out_
+    # KPI_STALE: a production KPI without a reading for the threshold or
+    # longer (from the start when it was never read).
+    def stale_text(value) -> str:
+        return "; ".join(
+            f"{k['name']} has had no reading since the start {k['days']} days ago" if k["never"]
+            else f"{k['name']} has had no reading for {k['days']} days"
+            for k in _records(value)
+        ) + f" (threshold {s.kpi_stale_days})"
 
-    stale_text = pd.Series([stale_kpis(r) for r in f.itertuples()], index=f.index)
-    out.append(
-        _flag(
-            f, kpi_stages & stale_text.map(bool), "KPI_STALE", Severity.MEDIUM,
-            lambda h: ["; ".join(stale_text[i]) + f" (threshold {s.kpi_stale_days})" for i in h.index],
-        )
-    )
+    stale = f["stale_kpis"].map(lambda v: bool(_records(v)))
+    out.append(_flag(f, kpi_stages & stale, "KPI_STALE", Severity.MEDIUM,
+                     lambda h: [stale_text(v) for v in h["stale_kpis"]]))
 
     # GOVERNANCE_LATE: past kickoff and the governance review not done (seed
     # 000: legal, compliance and security in the room in week two).
@@ -340,7 +331,14 @@ def sort_flags(flags: pd.DataFrame) -> pd.DataFrame:
 
 def portfolio_flags(conn, as_of: date, settings: Settings) -> pd.DataFrame:
     """Every flag of the portfolio on ``as_of``: one query, one pass."""
-    return evaluate(store.pilot_facts(conn, as_of, settings.stalled_red_streak), as_of, settings)
+    return evaluate(store.pilot_facts(conn, as_of, settings.stalled_red_streak, settings.kpi_stale_days),
+                    as_of, settings)
+
+
+def pilot_flags(conn, pilot_id: int, as_of: date, settings: Settings) -> pd.DataFrame:
+    """The flags of one pilot, by the same rules, without computing the rest."""
+    facts = store.pilot_facts(conn, as_of, settings.stalled_red_streak, settings.kpi_stale_days, pilot_id)
+    return evaluate(facts, as_of, settings)
 
 
 def pilot_summary(flags: pd.DataFrame) -> pd.DataFrame:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from enum import Enum
+from typing import ClassVar
 
 from pydantic import (
     BaseModel,
@@ -74,8 +75,9 @@ FIELD_LABELS = {
 }
 
 
-def invalid_from(exc: ValidationError) -> InvalidInput:
-    """Turn pydantic's report into one message that names each field."""
+def invalid_from(exc: ValidationError, labels: dict[str, str] | None = None) -> InvalidInput:
+    """Turn pydantic's report into one message that names each field
+    (``labels`` first: a model's own names for its fields)."""
     parts = []
     first_field = None
     for err in exc.errors():
@@ -84,7 +86,7 @@ def invalid_from(exc: ValidationError) -> InvalidInput:
         first_field = first_field or field
         msg = err.get("msg", "is not valid")
         msg = msg.removeprefix("Value error, ")
-        label = FIELD_LABELS.get(field or "", field or "")
+        label = (labels or {}).get(field or "") or FIELD_LABELS.get(field or "", field or "")
         parts.append(f"{label}: {msg}" if label else msg)
     return InvalidInput("; ".join(parts), field=first_field)
 
@@ -94,7 +96,7 @@ def validate(model: type[BaseModel], **values) -> BaseModel:
     try:
         return model(**values)
     except ValidationError as exc:
-        raise invalid_from(exc) from None
+        raise invalid_from(exc, getattr(model, "LABELS", None)) from None
 
 
 # --- enums ----------------------------------------------------------------
@@ -165,6 +167,16 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # that the clock's arithmetic never leaves the calendar.
 EARLIEST_DATE = date(1990, 1, 1)
 LATEST_DATE = date(2199, 12, 31)
+
+
+# KPI values the tracker accepts: any real measure, never infinity.
+LARGEST_NUMBER = 1e12
+
+
+def check_number(value: float) -> float:
+    if value != value or abs(value) > LARGEST_NUMBER:
+        raise ValueError(f"must be a number between -{LARGEST_NUMBER:g} and {LARGEST_NUMBER:g}")
+    return value
 
 
 def check_date_range(value: date | None) -> date | None:
@@ -546,6 +558,8 @@ class Disposition(str, Enum):
 
 
 class PrivilegeIn(_Input):
+    LABELS: ClassVar[dict[str, str]] = {"kind": "Kind"}
+
     kind: PrivilegeKind
     description: str
     granted_by: str = ""
@@ -632,9 +646,7 @@ class KpiIn(_Input):
     @field_validator("baseline", "target")
     @classmethod
     def _finite(cls, v: float | None) -> float | None:
-        if v is not None and (v != v or v in (float("inf"), float("-inf"))):
-            raise ValueError("must be a number")
-        return v
+        return None if v is None else check_number(v)
 
 
 class Kpi(BaseModel):
@@ -672,9 +684,7 @@ class ReadingIn(_Input):
     @field_validator("value")
     @classmethod
     def _finite(cls, v: float) -> float:
-        if v != v or v in (float("inf"), float("-inf")):
-            raise ValueError("must be a number")
-        return v
+        return check_number(v)
 
     @field_validator("reading_on")
     @classmethod

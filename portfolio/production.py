@@ -50,12 +50,21 @@ def add_privilege(conn, actor: Actor, pilot_id: int, values: dict) -> int:
     require_edit(actor, pilot, "record a borrowed privilege")
     _live(pilot, "borrowed privileges")
     privilege = validate(PrivilegeIn, **values)
+    for known in store.list_privileges(conn, pilot_id):
+        if (known.kind, known.description.lower()) == (privilege.kind, privilege.description.lower()):
+            raise InvalidInput(f"What it is: '{privilege.description}' is already in the ledger", field="description")
     return write(conn, lambda c: store.insert_privilege(c, pilot_id, privilege))
 
 
 def decide_privilege(conn, actor: Actor, privilege_id: int, disposition: str, note: str, on: date) -> None:
     """Make permanent or withdraw (saying what replaces it), or set back to
     undecided."""
+    try:
+        privilege_id = int(privilege_id)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"Privilege: '{privilege_id}' is not a privilege id", field="privilege") from None
+    if not isinstance(on, date):
+        raise InvalidInput("Decided on: a date is needed", field="decided_on")
     row = conn.execute("SELECT pilot_id FROM privilege WHERE id = ?", [privilege_id]).fetchone()
     if not row:
         raise NotFound(f"There is no borrowed privilege with id {privilege_id}", field="privilege")
@@ -67,7 +76,7 @@ def decide_privilege(conn, actor: Actor, privilege_id: int, disposition: str, no
     except ValueError:
         raise InvalidInput(f"Disposition: '{disposition}' is not undecided, make permanent or withdraw",
                            field="disposition") from None
-    note = (note or "").strip()
+    note = str(note or "").strip()
     if len(note) > 1000:
         raise InvalidInput("Note: must be at most 1000 characters", field="note")
     if chosen == Disposition.WITHDRAW and not note:
@@ -118,6 +127,8 @@ def save_readiness(conn, actor: Actor, pilot_id: int, items: dict[str, dict]) ->
     for key, value in items.items():
         if key not in known:
             raise InvalidInput(f"Readiness: '{key}' is not on the checklist", field="key")
+        if not isinstance(value, dict):
+            raise InvalidInput(f"{known[key]['label']}: give a status and evidence", field="status")
         try:
             status = ReadinessStatus(value.get("status"))
         except ValueError:
@@ -141,10 +152,18 @@ def save_checklist(conn, actor: Actor, rows: list[dict]) -> int:
     if actor.role != Role.ADMIN:
         raise PermissionDenied(f"{actor.name} ({actor.role.label}) may not edit the readiness checklist: "
                                "only an admin may.")
-    items = [validate(ReadinessItemIn, **r) for r in rows]
-    keys = [i.key for i in items]
-    if len(set(keys)) != len(keys):
-        raise InvalidInput("Key: each checklist line needs its own key", field="key")
+    items = []
+    for number, row in enumerate(rows, start=1):
+        try:
+            items.append(validate(ReadinessItemIn, **row))
+        except InvalidInput as exc:
+            raise InvalidInput(f"Line {number}: {exc}", field=exc.field) from None
+    seen = set()
+    for item in items:
+        if item.key in seen:
+            raise InvalidInput(f"Key: '{item.key}' is used twice; each checklist line needs its own key",
+                               field="key")
+        seen.add(item.key)
 
     def work(c):
         for position, item in enumerate(items, start=1):

@@ -211,6 +211,8 @@ def parse_readings(conn, pilot_id: int, readings: list[dict] | None) -> list[Rea
     mine = {row[0] for row in conn.execute("SELECT id FROM kpi WHERE pilot_id = ?", [pilot_id]).fetchall()}
     parsed = []
     for values in readings or []:
+        if not isinstance(values, dict):
+            raise InvalidInput("KPI: each reading needs a KPI and a value", field="kpi_id")
         if values.get("value") is None or values.get("value") == "":
             continue
         reading = validate(ReadingIn, **values)

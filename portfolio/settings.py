@@ -49,7 +49,7 @@ class Settings(BaseModel):
     kickoff_day: int = Field(15, ge=1)
     # PRIVILEGES_UNDECIDED: an undecided privilege with this many days left or fewer.
     privileges_decision_days: int = Field(14, ge=0)
-    # KPI_STALE: a production KPI without a reading for more than this many days.
+    # KPI_STALE: a production KPI without a reading for this many days or more.
     kpi_stale_days: int = Field(30, ge=1)
 
 

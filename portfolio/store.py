@@ -261,7 +261,9 @@ def weeks_with_update(conn: Conn, week: date, as_of: date) -> set[int]:
 # --- the facts the flags are computed from --------------------------------
 
 
-def pilot_facts(conn: Conn, as_of: date, red_window: int) -> pd.DataFrame:
+def pilot_facts(
+    conn: Conn, as_of: date, red_window: int, kpi_stale_days: int = 30, pilot_id: int | None = None
+) -> pd.DataFrame:
     """One row per pilot with everything the flag rules read, as it stood on
     ``as_of``: one query for the whole portfolio.
 
@@ -307,10 +309,13 @@ def pilot_facts(conn: Conn, as_of: date, red_window: int) -> pd.DataFrame:
             SELECT pilot_id, count(*) AS criteria_count FROM criterion WHERE NOT removed GROUP BY pilot_id
         ),
         priv AS (
+            -- As they stood on the as-of day: granted by then, and decided by then.
             SELECT pilot_id, count(*) AS privileges,
-                   count(*) FILTER (WHERE disposition = 'undecided') AS privileges_undecided,
-                   count(*) FILTER (WHERE disposition = 'withdraw') AS privileges_withdrawn
-            FROM privilege GROUP BY pilot_id
+                   count(*) FILTER (WHERE disposition = 'undecided' OR decided_on > $as_of)
+                       AS privileges_undecided,
+                   count(*) FILTER (WHERE disposition = 'withdraw' AND decided_on <= $as_of)
+                       AS privileges_withdrawn
+            FROM privilege WHERE since IS NULL OR since <= $as_of GROUP BY pilot_id
         ),
         kread AS (
             SELECT kpi_id, value, reading_on,
@@ -325,8 +330,15 @@ def pilot_facts(conn: Conn, as_of: date, red_window: int) -> pd.DataFrame:
                        FILTER (WHERE k.target IS NOT NULL AND r.value IS NOT NULL
                                AND ((k.direction = 'higher' AND r.value < k.target)
                                     OR (k.direction = 'lower' AND r.value > k.target))) AS kpis_off_target,
-                   list(struct_pack(name := k.name, last_on := r.reading_on) ORDER BY k.id) AS production_kpis
-            FROM kpi k LEFT JOIN kread r ON r.kpi_id = k.id AND r.rn = 1
+                   -- No reading for the threshold or longer: counted from the start
+                   -- when the KPI was never read.
+                   list(struct_pack(name := k.name, never := r.reading_on IS NULL,
+                                    days := date_diff('day', coalesce(r.reading_on, pp.start_date), $as_of))
+                        ORDER BY k.id)
+                       FILTER (WHERE date_diff('day', coalesce(r.reading_on, pp.start_date), $as_of)
+                                     >= $stale_days) AS stale_kpis
+            FROM kpi k JOIN pilot pp ON pp.id = k.pilot_id
+            LEFT JOIN kread r ON r.kpi_id = k.id AND r.rn = 1
             WHERE k.production GROUP BY k.pilot_id
         ),
         late_change AS (
@@ -350,8 +362,10 @@ def pilot_facts(conn: Conn, as_of: date, red_window: int) -> pd.DataFrame:
                coalesce(pv.privileges_undecided, 0) AS privileges_undecided,
                coalesce(pv.privileges_withdrawn, 0) AS privileges_withdrawn,
                coalesce(kp.production_kpis_with_target, 0) AS production_kpis_with_target,
-               kp.kpis_off_target, kp.production_kpis,
-               gov.status AS governance_review
+               kp.kpis_off_target, kp.stale_kpis,
+               -- A retired governance review item is not asked for.
+               CASE WHEN (SELECT active FROM readiness_item WHERE key = 'governance_review')
+                    THEN gov.status ELSE 'not_applicable' END AS governance_review
         FROM pilot p
         LEFT JOIN person po ON po.id = p.product_owner_id
         LEFT JOIN person tl ON tl.id = p.technical_lead_id
@@ -366,9 +380,10 @@ def pilot_facts(conn: Conn, as_of: date, red_window: int) -> pd.DataFrame:
         LEFT JOIN priv pv ON pv.pilot_id = p.id
         LEFT JOIN kp ON kp.pilot_id = p.id
         LEFT JOIN readiness gov ON gov.pilot_id = p.id AND gov.item_key = 'governance_review'
+        WHERE $pilot IS NULL OR p.id = $pilot
         ORDER BY p.id
         """,
-        {"as_of": as_of, "red_window": red_window},
+        {"as_of": as_of, "red_window": red_window, "stale_days": kpi_stale_days, "pilot": pilot_id},
     ).df()
 
 
@@ -377,15 +392,16 @@ def pilot_facts(conn: Conn, as_of: date, red_window: int) -> pd.DataFrame:
 CRITERION_COLUMNS = "id, pilot_id, statement, status, evidence, version, kpi_id"
 
 
-def list_criteria(conn: Conn, pilot_id: int) -> list[Criterion]:
+def list_criteria(conn: Conn, pilot_id: int, as_of: date | None = None) -> list[Criterion]:
     """The pilot's criteria. One tied to a KPI takes its status from the
-    KPI's latest reading against its target, and says so in its evidence."""
+    KPI's latest reading (by ``as_of`` when given) against its target, and
+    says so in its evidence."""
     rows = _rows(
         conn,
         f"SELECT {CRITERION_COLUMNS} FROM criterion WHERE pilot_id = ? AND NOT removed ORDER BY id",
         [pilot_id],
     )
-    tied = {k.id: k for k in list_kpis(conn, pilot_id)} if any(r["kpi_id"] for r in rows) else {}
+    tied = {k.id: k for k in list_kpis(conn, pilot_id, as_of)} if any(r["kpi_id"] for r in rows) else {}
     for r in rows:
         kpi = tied.get(r["kpi_id"])
         if kpi is None:
@@ -551,6 +567,7 @@ def decision_outcomes(conn: Conn, as_of: date) -> pd.DataFrame:
 
 
 def list_privileges(conn: Conn, pilot_id: int) -> list[Privilege]:
+    """Every borrowed privilege of the pilot as it is now."""
     rows = _rows(
         conn,
         "SELECT v.id, v.pilot_id, v.kind, v.description, v.granted_by, v.since, v.expires, v.disposition,"
@@ -645,15 +662,20 @@ def readings_frame(conn: Conn, pilot_id: int, as_of: date | None = None) -> pd.D
 
 def monthly_costs(conn: Conn, as_of: date) -> pd.DataFrame:
     """Per pilot with an expected volume and a cost-per-transaction KPI read
-    by ``as_of``: the latest cost per transaction times the monthly volume."""
+    by ``as_of``: that KPI's latest reading times the monthly volume. Where a
+    pilot has several cost KPIs, its first production one counts."""
     return conn.execute(
         """
-        WITH latest AS (
-            SELECT r.pilot_id, r.value, k.unit,
-                   row_number() OVER (PARTITION BY r.pilot_id ORDER BY k.production DESC, r.reading_on DESC,
-                                      r.id DESC) AS rn
-            FROM kpi_reading r JOIN kpi k ON k.id = r.kpi_id
-            WHERE k.category = 'cost_per_transaction' AND r.reading_on <= $as_of
+        WITH cost_kpi AS (
+            SELECT pilot_id, id, unit,
+                   row_number() OVER (PARTITION BY pilot_id ORDER BY production DESC, id) AS rn
+            FROM kpi WHERE category = 'cost_per_transaction'
+        ),
+        latest AS (
+            SELECT c.pilot_id, c.unit, r.value,
+                   row_number() OVER (PARTITION BY c.pilot_id ORDER BY r.reading_on DESC, r.id DESC) AS rn
+            FROM cost_kpi c JOIN kpi_reading r ON r.kpi_id = c.id
+            WHERE c.rn = 1 AND r.reading_on <= $as_of
         )
         SELECT p.id, p.name, p.stage, p.expected_monthly_volume, l.value AS cost_per_transaction, l.unit,
                l.value * p.expected_monthly_volume AS monthly_cost

@@ -44,7 +44,7 @@ def test_the_portfolio_shows_privileges_cost_and_readiness(request, app_server, 
         wait_for_app(page, "Portfolio")
         expect(page.get_by_role("heading", name="Borrowed privileges across the portfolio")).to_be_visible()
         expect(page.get_by_text("The pilots that depend on the most")).to_be_visible()
-        expect(page.get_by_text("Total monthly running cost")).to_be_visible()
+        expect(page.get_by_text("Total monthly running cost (EUR)")).to_be_visible()
         expect(page.locator(".st-key-readiness-heatmap")).to_be_visible()
     except BaseException:
         app_server.save_failure(page, request.node.name)

@@ -123,7 +123,7 @@ def test_only_the_latest_reading_counts_for_off_target(conn, leader):
     assert (pid, "KPI_OFF_TARGET") in codes(conn, AS_OF - timedelta(days=1))  # before the better reading
 
 
-@pytest.mark.parametrize("days, stale", [(30, False), (31, True)], ids=["30-days", "31-days"])
+@pytest.mark.parametrize("days, stale", [(29, False), (30, True)], ids=["29-days", "30-days"])
 def test_kpi_stale_after_30_days_without_a_reading(conn, leader, days, stale):
     pid = pilot_on_day(conn, 60)
     kid = add_kpi(conn, leader, pid)
@@ -131,13 +131,16 @@ def test_kpi_stale_after_30_days_without_a_reading(conn, leader, days, stale):
     got = codes(conn)
     assert ((pid, "KPI_STALE") in got) is stale
     if stale:
-        assert got[(pid, "KPI_STALE")] == "p95 latency has had no reading for 31 days (threshold 30)"
+        assert got[(pid, "KPI_STALE")] == "p95 latency has had no reading for 30 days (threshold 30)"
 
 
 def test_a_kpi_never_read_is_stale_from_the_start(conn, leader):
-    pid = pilot_on_day(conn, 32)
+    pid = pilot_on_day(conn, 30)
     add_kpi(conn, leader, pid)
-    assert codes(conn)[(pid, "KPI_STALE")] == "p95 latency has had no reading since the start 31 days ago (threshold 30)"
+    assert (pid, "KPI_STALE") not in codes(conn)  # day 30: 29 days since the start
+    pid = pilot_on_day(conn, 31)
+    add_kpi(conn, leader, pid)
+    assert codes(conn)[(pid, "KPI_STALE")] == "p95 latency has had no reading since the start 30 days ago (threshold 30)"
 
 
 def test_a_criterion_tied_to_a_kpi_follows_its_latest_reading(conn, leader):
@@ -280,3 +283,66 @@ def test_the_likely_bottleneck_follows_the_evidence(conn, leader):
     reason, evidence = production.likely_bottleneck(conn, store.get_pilot(conn, pid), AS_OF)
     assert reason == "Governance a slide deck"
     assert "governance readiness open: Governance review: legal, compliance, security" in evidence
+
+
+# --- found in review -------------------------------------------------------
+
+def test_privileges_count_as_they_stood_on_the_as_of_day(conn, leader):
+    pid = demo.make_pilot(conn, go_no_go_date=AS_OF + timedelta(days=10))
+    production.add_privilege(conn, leader, pid, {"kind": "budget", "description": "GPU hours",
+                                                 "since": AS_OF - timedelta(days=20)})
+    production.add_privilege(conn, leader, pid, {"kind": "other", "description": "Granted later",
+                                                 "since": AS_OF + timedelta(days=5)})
+    first = store.list_privileges(conn, pid)[0]
+    production.decide_privilege(conn, leader, first.id, "withdraw", "standard budget", AS_OF + timedelta(days=3))
+    assert codes(conn)[(pid, "PRIVILEGES_UNDECIDED")] == "1 of 1 borrowed privileges undecided with 10 days left"
+    assert (pid, "WEAK_SHIP_SIGNAL") not in codes(conn)
+    assert codes(conn, AS_OF + timedelta(days=3))[(pid, "WEAK_SHIP_SIGNAL")] == \
+        "1 of 1 borrowed privileges to be withdrawn"
+
+
+def test_a_tied_criterion_as_of_an_earlier_day_ignores_later_readings(conn, leader):
+    pid = pilot_on_day(conn, 10)
+    kid = add_kpi(conn, leader, pid)
+    decisions.save_criteria(conn, leader, pid, additions=[{"statement": "p95 under 800 ms", "kpi_id": kid}],
+                            on=AS_OF, settings=S)
+    read(conn, leader, pid, kid, 700, AS_OF + timedelta(days=20))
+    assert store.list_criteria(conn, pid, AS_OF)[0].status.value == "unknown"
+    assert store.list_criteria(conn, pid, AS_OF + timedelta(days=20))[0].status.value == "met"
+
+
+def test_with_two_cost_kpis_the_first_production_one_counts(conn, leader):
+    pid = pilot_on_day(conn, 30)
+    services.edit_pilot(conn, leader, pid, {"expected_monthly_volume": 1000}, S)
+    a = add_kpi(conn, leader, pid, name="Cost per claim", category="cost_per_transaction", unit="EUR", target=1)
+    b = add_kpi(conn, leader, pid, name="Cost per call", category="cost_per_transaction", unit="EUR", target=1)
+    read(conn, leader, pid, b, 0.2)
+    read(conn, leader, pid, a, 0.5)
+    assert production.monthly_cost(conn, pid, AS_OF) == pytest.approx(500.0)
+    read(conn, leader, pid, b, 0.9, AS_OF + timedelta(days=1))
+    assert production.monthly_cost(conn, pid, AS_OF + timedelta(days=1)) == pytest.approx(500.0)
+
+
+def test_a_retired_governance_review_item_is_not_asked_for(conn, admin):
+    pid = pilot_on_day(conn, 20)
+    assert (pid, "GOVERNANCE_LATE") in codes(conn)
+    rows = [dict(r) for r in store.readiness_items(conn, active_only=False)]
+    for r in rows:
+        r.pop("position")
+        if r["key"] == "governance_review":
+            r["active"] = False
+    production.save_checklist(conn, admin, rows)
+    assert (pid, "GOVERNANCE_LATE") not in codes(conn)
+
+
+def test_absurd_numbers_and_a_twice_recorded_privilege_are_refused(conn, leader):
+    pid = pilot_on_day(conn, 30)
+    kid = add_kpi(conn, leader, pid)
+    with pytest.raises(InvalidInput, match="Value: must be a number between"):
+        read(conn, leader, pid, kid, 1e308)
+    production.add_privilege(conn, leader, pid, {"kind": "budget", "description": "GPU hours"})
+    with pytest.raises(InvalidInput, match="already in the ledger"):
+        production.add_privilege(conn, leader, pid, {"kind": "budget", "description": "gpu hours"})
+    with pytest.raises(InvalidInput, match="^Kind: "):
+        production.add_privilege(conn, leader, pid, {"kind": "favour", "description": "x"})
+    assert len(store.list_privileges(conn, pid)) == 1

@@ -28,8 +28,7 @@ def facts(**overrides) -> pd.DataFrame:
         "extensions": 0, "bridge_due_date": None, "criteria_count": 2,
         "criteria_changed_on": None, "criteria_changed_by": None,
         "privileges": 0, "privileges_undecided": 0, "privileges_withdrawn": 0,
-        "production_kpis_with_target": 1, "kpis_off_target": None,
-        "production_kpis": [{"name": "p95 latency", "last_on": AS_OF - timedelta(days=3)}],
+        "production_kpis_with_target": 1, "kpis_off_target": None, "stale_kpis": None,
         "governance_review": "done",
     }
     row.update(overrides)
