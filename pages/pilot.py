@@ -152,6 +152,14 @@ with overview_tab:
         else:
             st.info(text)
 
+    extra = store.pilot_attributes(conn, pilot.id)
+    ext = store.external_id(conn, pilot.id)
+    if extra or ext:
+        with st.expander("From the imported spreadsheet" + (f" (id {ext})" if ext else ""),
+                         icon=":material/table_view:"):
+            for name, value in extra.items():
+                st.markdown(f"**{name}**: {value}")
+
     st.subheader("The three handover questions")
     for answer in production.handover_answers(conn, pilot, as_of):
         mark = ":green[answered]" if answer.answered else ":red[open]"

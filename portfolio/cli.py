@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from datetime import date
 
-from . import db, demo, flags
-from .models import PortfolioError, check_date_range
+from . import db, demo, digest, export, flags, importer, overview, services
+from .models import PermissionDenied, PortfolioError, check_date_range
 from .settings import db_path, load_settings
 
 EXIT_ERROR = 2
+# A scheduler's alert: the run worked, and flags of the --fail-on severity exist.
+EXIT_FLAGGED = 3
 
 
 def _date(text: str) -> date:
@@ -54,7 +57,42 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("flags", help="print every flag of the portfolio")
     common(p)
     p.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    fail_on(p)
+
+    p = sub.add_parser("summary", help="print the headline numbers as JSON")
+    common(p)
+
+    p = sub.add_parser("digest", help="the leadership digest, recorded so the next says what changed")
+    common(p)
+    p.add_argument("--format", choices=["markdown", "html", "json"], default="markdown")
+    p.add_argument("--out", default=None, help="write to this file instead of standard output")
+    p.add_argument("--webhook", default=None, help="also post the JSON digest to this URL")
+    p.add_argument("--personal", action="store_true",
+                   help="print the per-person digests (your pilots that need you) as JSON instead")
+    fail_on(p)
+
+    p = sub.add_parser("import", help="import pilots from a CSV or Excel file")
+    common(p)
+    p.add_argument("file", help="the .csv or .xlsx file")
+    p.add_argument("--mapping", default=None, help="a TOML mapping of columns and stage values (see README)")
+    p.add_argument("--skip-invalid", action="store_true", help="import the valid rows, reject the others")
+    p.add_argument("--rejects", default=None, help="with --skip-invalid: write the rejected rows here (CSV)")
+    p.add_argument("--dry-run", action="store_true", help="check and report, write nothing")
+
+    p = sub.add_parser("export", help="export the pilots (CSV) or the whole portfolio (Excel workbook)")
+    common(p)
+    p.add_argument("--format", choices=["csv", "xlsx"], required=True)
+    p.add_argument("--out", required=True)
+
+    p = sub.add_parser("backup", help="write a complete, restorable copy of the database")
+    common(p)
+    p.add_argument("--out", required=True)
     return parser
+
+
+def fail_on(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--fail-on", choices=["critical", "high"], default=None,
+                   help=f"exit {EXIT_FLAGGED} when a flag of this severity or worse exists (for a scheduler)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,11 +112,95 @@ def main(argv: list[str] | None = None) -> int:
             with db.session(path) as conn:
                 frame = flags.portfolio_flags(conn, as_of, settings)
             _print_frame(frame, args.format)
+            return _flag_exit(frame, args.fail_on)
+        if args.command == "summary":
+            with db.session(path) as conn:
+                view = overview.build(conn, as_of, settings)
+            print(json.dumps({"as_of": str(as_of), **view.numbers, **view.decision_numbers}, indent=2))
+            return 0
+        if args.command == "digest":
+            return _digest(path, as_of, settings, args)
+        if args.command == "import":
+            return _import(path, as_of, settings, args)
+        if args.command == "export":
+            with db.session(path) as conn:
+                (export.export_csv if args.format == "csv" else export.export_xlsx)(conn, as_of, settings, args.out)
+            print(f"Exported to {args.out}.")
+            return 0
+        if args.command == "backup":
+            export.backup(path, args.out)
+            print(f"Backed up {path} to {args.out}. To restore, stop the app and put the copy in place of "
+                  f"the database file (or point PORTFOLIO_DB at it).")
             return 0
     except PortfolioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     return EXIT_ERROR
+
+
+def command_line_actor(conn):
+    """The command line acts as PORTFOLIO_USER; one who matches no active
+    person is a viewer and may not write."""
+    email = os.environ.get("PORTFOLIO_USER")
+    acting = services.actor_for_email(conn, email)
+    if acting is None:
+        raise PermissionDenied(
+            "PORTFOLIO_USER must name an active admin's email to import"
+            + (f" ('{email}' matches no person)" if email else " (it is not set)")
+        )
+    return acting
+
+
+def _flag_exit(frame, fail_on: str | None) -> int:
+    if fail_on and digest.has_flags_at_least(frame, fail_on):
+        print(f"flags of severity {fail_on} or worse exist", file=sys.stderr)
+        return EXIT_FLAGGED
+    return 0
+
+
+def _digest(path, as_of, settings, args) -> int:
+    with db.session(path) as conn:
+        report = digest.build_digest(conn, as_of, settings, record=not args.personal)
+        frame = flags.portfolio_flags(conn, as_of, settings)
+    if args.personal:
+        text = json.dumps(digest.personal_digests(report), indent=2, default=str)
+    else:
+        text = {"markdown": digest.render_markdown, "html": digest.render_html,
+                "json": lambda d: json.dumps(d, indent=2, default=str)}[args.format](report)
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    else:
+        print(text)
+    if args.webhook:
+        digest.post_webhook(args.webhook, report)
+    return _flag_exit(frame, args.fail_on)
+
+
+def _import(path, as_of, settings, args) -> int:
+    with db.session(path) as conn:
+        actor = command_line_actor(conn)
+        frame = importer.read_table(args.file, args.file)
+        if args.mapping:
+            with open(args.mapping, encoding="utf-8") as fh:
+                mapping = importer.load_mapping(fh.read())
+        else:
+            mapping = importer.guess_mapping(list(frame.columns))
+        plan = importer.plan_import(conn, frame, mapping, settings)
+        report = plan.report()
+        if not report.empty:
+            print(report.to_string(index=False), file=sys.stderr)
+        if args.dry_run:
+            print(f"Dry run: {len(frame)} rows checked, nothing written.")
+            return 0
+        result = importer.apply_import(conn, actor, plan, skip_invalid=args.skip_invalid)
+    rejected = len(result.rejected)
+    if rejected and args.rejects:
+        importer.write_rejects(result.rejected, args.rejects)
+    print(f"Imported {result.created + result.updated} rows ({result.created} new, {result.updated} updated), "
+          f"rejected {rejected}" + (f" (written to {args.rejects})" if rejected and args.rejects else "")
+          + (f"; new people: {', '.join(result.new_people)}" if result.new_people else "") + ".")
+    return 0
 
 
 def _print_frame(frame, fmt: str) -> None:

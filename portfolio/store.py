@@ -741,3 +741,16 @@ def readiness_matrix(conn: Conn) -> pd.DataFrame:
         ORDER BY p.name
         """
     ).df()
+
+
+def pilot_attributes(conn: Conn, pilot_id: int) -> dict[str, str]:
+    """The columns of an imported spreadsheet that map to no field, kept
+    with the pilot so nothing in the file is lost."""
+    rows = conn.execute("SELECT name, value FROM pilot_attribute WHERE pilot_id = ? ORDER BY name",
+                        [pilot_id]).fetchall()
+    return dict(rows)
+
+
+def external_id(conn: Conn, pilot_id: int) -> str | None:
+    row = conn.execute("SELECT external_id FROM pilot WHERE id = ?", [pilot_id]).fetchone()
+    return row[0] if row else None

@@ -51,6 +51,7 @@ def pages() -> list:
         st.Page("pages/weekly_update.py", title="Weekly update", icon=":material/edit_note:"),
         st.Page("pages/people.py", title="People", icon=":material/group:"),
         st.Page("pages/checklist.py", title="Readiness checklist", icon=":material/checklist:"),
+        st.Page("pages/import.py", title="Import", icon=":material/upload_file:"),
     ]
 
 

@@ -1,0 +1,108 @@
+"""Import: an admin brings the organisation's spreadsheet in. Upload a CSV or
+Excel file, check the mapping of its columns (guessed, adjustable, saved as
+TOML), see the preview and the validation report, then import: all or
+nothing, or only the valid rows with the rejected ones to download."""
+
+import streamlit as st
+
+from portfolio import importer, ui
+from portfolio.models import PortfolioError, Role, Stage
+
+conn, actor, settings = ui.conn(), ui.actor(), ui.settings()
+
+st.title("Import")
+ui.show_flash()
+if actor.role != Role.ADMIN:
+    st.info(f"You ({actor.role.label}) can read the portfolio; an admin imports spreadsheets.")
+    st.stop()
+
+upload = st.file_uploader("Spreadsheet (.csv or .xlsx)", type=["csv", "xlsx"], key="import-file")
+mapping_file = st.file_uploader("Mapping (.toml, optional)", type=["toml"], key="import-mapping-file")
+if upload is None:
+    st.caption("Columns are matched to the pilot's fields by their names; you can adjust the match before "
+               "anything is written. Pilots are matched by external id, people by email.")
+    st.stop()
+
+try:
+    frame = importer.read_table(upload.getvalue(), upload.name)
+    guessed = (importer.load_mapping(mapping_file.getvalue().decode("utf-8")) if mapping_file
+               else importer.guess_mapping(list(frame.columns)))
+except (PortfolioError, UnicodeDecodeError) as exc:
+    ui.show_error(exc if isinstance(exc, PortfolioError) else PortfolioError(f"Mapping: {exc}"))
+    st.stop()
+
+st.caption(f"{upload.name}: {len(frame)} rows, {len(frame.columns)} columns.")
+# The widgets below start from the guessed or loaded mapping: a new file or
+# a new mapping file gives them new keys, so they start again from it.
+tag = f"{upload.name}-{mapping_file.name if mapping_file else 'guessed'}"
+NONE = "— not in the file —"
+columns = [NONE] + list(frame.columns)
+with st.expander("Columns and values", expanded=True, icon=":material/tune:"):
+    chosen = {}
+    cols = st.columns(3)
+    for i, field in enumerate(importer.FIELDS):
+        current = guessed.columns.get(field)
+        chosen[field] = cols[i % 3].selectbox(
+            field.replace("_", " "), columns, index=columns.index(current) if current in columns else 0,
+            key=f"map-{field}-{tag}")
+    order = st.radio("Dates like 8/4/2025 are", ["mdy", "dmy"], horizontal=True,
+                     index=["mdy", "dmy"].index(guessed.date_order),
+                     format_func={"mdy": "month first", "dmy": "day first"}.get, key=f"map-date-order-{tag}")
+    stage_values = {}
+    stage_column = chosen["stage"]
+    if stage_column != NONE:
+        stages = [s.value for s in Stage]
+        distinct = sorted({v.strip() for v in frame[stage_column] if v.strip()})
+        known = {k: getattr(v, "value", v) for k, v in guessed.values.get("stage", {}).items()}
+        st.markdown("**Stage values**")
+        for value in distinct[:50]:
+            default = known.get(value) or (value.lower() if value.lower() in stages else None)
+            stage_values[value] = st.selectbox(
+                value, stages, index=stages.index(default) if default in stages else None,
+                placeholder="leave unmapped (reported)", key=f"map-stage-{value}-{tag}")
+mapping = importer.Mapping(
+    columns={f: c for f, c in chosen.items() if c != NONE},
+    values={"stage": {k: v for k, v in stage_values.items() if v}},
+    date_order=order,
+)
+st.download_button("Download this mapping (TOML)", importer.dump_mapping(mapping), file_name="mapping.toml",
+                   mime="application/toml", key="import-mapping-download")
+
+try:
+    plan = importer.plan_import(conn, frame, mapping, settings)
+except PortfolioError as exc:
+    ui.show_error(exc)
+    st.stop()
+
+st.subheader("Preview")
+st.caption("The first rows as they will be stored.")
+st.dataframe(plan.preview(20), hide_index=True, width="stretch", key="import-preview")
+report = plan.report()
+st.subheader("Validation report")
+if report.empty:
+    st.success("Every row is valid.")
+else:
+    st.dataframe(report, hide_index=True, width="stretch", key="import-report")
+st.caption(f"{plan.creates} new pilots, {plan.updates} updates, {plan.invalid_rows} rows with problems"
+           + (f"; new people: {', '.join(plan.new_people)}" if plan.new_people else "") + ".")
+
+skip = st.checkbox("Import the valid rows and reject the others", key="import-skip-invalid")
+if st.button("Import", key="import-go", type="primary"):
+    bar = st.progress(0.0, text="Importing…")
+    try:
+        result = importer.apply_import(conn, actor, plan, skip_invalid=skip,
+                                       progress=lambda done, total: bar.progress(done / max(total, 1),
+                                                                                 text=f"{done} of {total} rows"))
+    except PortfolioError as exc:
+        bar.empty()
+        ui.show_error(exc)
+    else:
+        bar.progress(1.0, text="Done")
+        st.success(f"Imported {result.created + result.updated} rows ({result.created} new, "
+                   f"{result.updated} updated); rejected {len(result.rejected)}.")
+        if len(result.rejected):
+            st.download_button("Download the rejected rows (CSV)", result.rejected.to_csv(index=False),
+                               file_name="rejected.csv", mime="text/csv", key="import-rejects")
+        if result.changes:
+            with st.expander(f"What changed ({len(result.changes)})"):
+                st.dataframe(result.changes_frame(), hide_index=True, width="stretch", key="import-changes")

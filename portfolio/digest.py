@@ -1,0 +1,528 @@
+"""The leadership digest: what a scheduler sends every week without a browser.
+
+This module owns the digest's content (the headline numbers, the pilots that
+need a decision or an owner, the borrowed privileges about to lapse, and what
+changed since the previous digest), its record in ``digest_run`` and
+``digest_flag`` (so the next digest can say what was raised and cleared),
+the per-person cut ("your pilots that need you"), its renderings (Markdown,
+HTML, JSON) and its delivery to a webhook.
+
+A digest is a plain dict of strings, numbers, lists and dicts: dates are ISO
+strings, so ``json.dumps`` takes it as it is.
+"""
+
+from __future__ import annotations
+
+import html
+import http.client
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from datetime import date
+
+import pandas as pd
+
+from . import db
+from . import flags as flag_rules
+from . import overview as overview_mod
+from .models import InvalidInput, PortfolioError, Severity
+from .settings import Settings
+
+# The lists leadership reads, with the flag code behind each; stalled and
+# ownerless first, the two words leadership asked for.
+SECTIONS = [
+    ("stalled", "STALLED", "Stalled"),
+    ("ownerless", "OWNERLESS", "Ownerless"),
+    ("overdue", "OVERDUE_DECISION", "Overdue go/no-go decisions"),
+]
+DUE_SOON_CODE = "DECISION_DUE_SOON"
+
+# The sections a person's own digest carries, in order.
+PERSONAL_SECTIONS = ("stalled", "ownerless", "overdue", "due_soon")
+
+# Seats whose holders get a personal digest.
+PERSONAL_SEATS = (("product_owner", "product owner"), ("executive_sponsor", "executive sponsor"))
+
+# Privileges expire before the go/no-go date only where that date is still
+# ahead of the pilot's decision: pilots in `pilot`. In bridge and production
+# the date has passed and the privilege's fate was part of the go decision.
+LIVE_STAGES = ("pilot",)
+
+
+class WebhookFailed(PortfolioError):
+    """The webhook did not take the digest: a non-2xx answer, or no answer."""
+
+
+# --- building --------------------------------------------------------------
+
+
+def _iso(value) -> str | None:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def _int(value) -> int | None:
+    return None if value is None or pd.isna(value) else int(value)
+
+
+def _person(name, email, active) -> dict | None:
+    if name is None or (not isinstance(name, str) and pd.isna(name)):
+        return None
+    return {"name": str(name), "email": None if pd.isna(email) else str(email),
+            "active": bool(active) if not pd.isna(active) else None}
+
+
+def _seat_people(conn) -> dict[int, dict]:
+    """Per pilot: its product owner and executive sponsor (name, email,
+    whether active), and its business unit."""
+    rows = conn.execute(
+        """
+        SELECT p.id, p.business_unit,
+               po.name, po.email, po.active, es.name, es.email, es.active
+        FROM pilot p
+        LEFT JOIN person po ON po.id = p.product_owner_id
+        LEFT JOIN person es ON es.id = p.executive_sponsor_id
+        """
+    ).fetchall()
+    return {
+        r[0]: {"business_unit": r[1], "product_owner": _person(*r[2:5]), "executive_sponsor": _person(*r[5:8])}
+        for r in rows
+    }
+
+
+def _clock(stage: str, gng: str | None, days_left: int | None) -> str:
+    """Where the pilot stands on its clock, in words. Only a pilot in `pilot`
+    counts days to its go/no-go date; after the decision that date is history."""
+    if stage != "pilot":
+        return f"in {stage}" + (f" (go/no-go date was {gng})" if gng else "")
+    if days_left is None:
+        return "no go/no-go date"
+    if days_left < 0:
+        return f"{-days_left} days overdue (go/no-go date {gng})"
+    if days_left == 0:
+        return f"decision due today ({gng})"
+    return f"{days_left} days left (go/no-go date {gng})"
+
+
+def _pilot_entry(pilot: pd.Series, seats: dict, flags: pd.DataFrame, code: str) -> dict:
+    mine = flags[flags["pilot_id"] == pilot["id"]]
+    this = mine[mine["code"] == code]
+    stage, gng = str(pilot["stage"]), _iso(pilot["go_no_go_date"])
+    days_left = _int(pilot["days_left"]) if stage == "pilot" else None
+    return {
+        "pilot_id": int(pilot["id"]),
+        "name": str(pilot["name"]),
+        "business_unit": seats["business_unit"],
+        "stage": stage,
+        "go_no_go_date": gng,
+        "days_left": days_left,
+        "clock": _clock(stage, gng, days_left),
+        # The reason for this list first, then every other flag the pilot has,
+        # worst first: a leader deciding on it sees the whole picture.
+        "reason": str(this["reason"].iloc[0]) if len(this) else "",
+        "reasons": [f"{c}: {r}" for c, r in zip(mine["code"], mine["reason"])],
+        "product_owner": seats["product_owner"],
+        "executive_sponsor": seats["executive_sponsor"],
+    }
+
+
+def _section(view, seats: dict[int, dict], code: str) -> list[dict]:
+    ids = set(view.flags.loc[view.flags["code"] == code, "pilot_id"])
+    pilots = view.pilots[view.pilots["id"].isin(ids)]
+    # Most pressing first: pilots awaiting their decision by fewest days left
+    # (the most overdue first), then the decided ones (bridge, production).
+    pilots = pilots.assign(_waiting=pilots["days_left"].where(pilots["stage"] == "pilot"))
+    pilots = pilots.sort_values(["_waiting", "name"], na_position="last", kind="stable")
+    return [_pilot_entry(p, seats[int(p["id"])], view.flags, code) for _, p in pilots.iterrows()]
+
+
+def _privileges_expiring(conn, as_of: date) -> list[dict]:
+    rows = conn.execute(
+        f"""
+        SELECT v.pilot_id, p.name, v.id, v.kind, v.description, v.disposition, v.expires, p.go_no_go_date
+        FROM privilege v JOIN pilot p ON p.id = v.pilot_id
+        WHERE p.stage IN ({", ".join("?" * len(LIVE_STAGES))})
+          AND v.expires IS NOT NULL AND p.go_no_go_date IS NOT NULL
+          AND v.expires < p.go_no_go_date
+        ORDER BY v.expires, p.name, v.id
+        """,
+        list(LIVE_STAGES),
+    ).fetchall()
+    return [
+        {"pilot_id": r[0], "pilot": r[1], "privilege_id": r[2], "kind": r[3], "description": r[4],
+         "disposition": r[5], "expires": _iso(r[6]), "go_no_go_date": _iso(r[7]),
+         # Negative: it has lapsed already, while the pilot is still running.
+         "days_to_expiry": (r[6] - as_of).days,
+         "days_before_go_no_go": (r[7] - r[6]).days}
+        for r in rows
+    ]
+
+
+def _previous_run(conn, as_of: date) -> tuple | None:
+    """The latest recorded run on or before ``as_of`` (a run dated later is
+    not "previous" to this one, even if it was made earlier)."""
+    return conn.execute(
+        "SELECT id, as_of, created_at FROM digest_run WHERE as_of <= ? ORDER BY as_of DESC, id DESC LIMIT 1",
+        [as_of],
+    ).fetchone()
+
+
+def _changes(conn, as_of: date, flags: pd.DataFrame, names: dict[int, str]) -> dict:
+    previous = _previous_run(conn, as_of)
+    if previous is None:
+        return {"previous": None, "note": "No previous digest: this is the first, so nothing to compare.",
+                "raised": [], "cleared": [], "decisions": [], "stage_moves": []}
+    run_id, prev_as_of, created_at = previous
+    then = conn.execute(
+        "SELECT pilot_id, code, severity, reason, stage FROM digest_flag WHERE run_id = ?", [run_id]
+    ).fetchall()
+    then_keys = {(r[0], r[1]) for r in then}
+    now_keys = {(int(p), c) for p, c in zip(flags["pilot_id"], flags["code"])}
+    # Keyed by (pilot, code): a flag whose reason changed (more days stale)
+    # is neither raised nor cleared. ``flags`` is worst first already.
+    raised = [
+        {"pilot_id": int(r.pilot_id), "pilot": str(r.pilot), "code": r.code, "severity": r.severity,
+         "reason": r.reason}
+        for r in flags.itertuples(index=False) if (int(r.pilot_id), r.code) not in then_keys
+    ]
+    cleared = [
+        {"pilot_id": r[0], "pilot": names.get(r[0], f"pilot {r[0]} (removed)"), "code": r[1],
+         "severity": r[2], "reason_then": r[3], "stage_then": r[4]}
+        for r in sorted(then, key=lambda r: (flag_rules.SEVERITY_RANK.get(r[2], 99),
+                                             flag_rules.CODE_ORDER.get(r[1], 99), names.get(r[0], "")))
+        if (r[0], r[1]) not in now_keys
+    ]
+    decisions = conn.execute(
+        """
+        SELECT d.id, d.pilot_id, p.name, d.kind, d.decided_on, who.name, d.rationale,
+               d.stage_before, d.stage_after, d.go_no_go_before, d.go_no_go_after, d.supersedes_id
+        FROM decision d JOIN pilot p ON p.id = d.pilot_id LEFT JOIN person who ON who.id = d.decided_by
+        WHERE d.decided_on > ? AND d.decided_on <= ?
+        ORDER BY d.decided_on, d.id
+        """,
+        [prev_as_of, as_of],
+    ).fetchall()
+    decision_list = [
+        {"decision_id": r[0], "pilot_id": r[1], "pilot": r[2], "kind": r[3], "decided_on": _iso(r[4]),
+         "decided_by": r[5], "rationale": r[6], "stage_before": r[7], "stage_after": r[8],
+         "go_no_go_before": _iso(r[9]), "go_no_go_after": _iso(r[10]), "corrects_decision": r[11]}
+        for r in decisions
+    ]
+    events = conn.execute(
+        """
+        SELECT e.pilot_id, p.name, e.action, e.stage_before, e.stage_after, e.happened_on, who.name
+        FROM stage_event e JOIN pilot p ON p.id = e.pilot_id LEFT JOIN person who ON who.id = e.actor_id
+        WHERE e.happened_on > ? AND e.happened_on <= ?
+        """,
+        [prev_as_of, as_of],
+    ).fetchall()
+    # Stages move by decisions (go, no-go, a correction) and by the start,
+    # promote and retire actions; both are listed, in date order.
+    moves = [
+        {"pilot_id": d["pilot_id"], "pilot": d["pilot"], "action": d["kind"], "from": d["stage_before"],
+         "to": d["stage_after"], "on": d["decided_on"], "by": d["decided_by"]}
+        for d in decision_list if d["stage_before"] != d["stage_after"]
+    ] + [
+        {"pilot_id": r[0], "pilot": r[1], "action": r[2], "from": r[3], "to": r[4], "on": _iso(r[5]), "by": r[6]}
+        for r in events
+    ]
+    moves.sort(key=lambda m: (m["on"], m["pilot"]))
+    return {
+        "previous": {"run_id": run_id, "as_of": _iso(prev_as_of), "created_at": str(created_at)},
+        "raised": raised, "cleared": cleared, "decisions": decision_list, "stage_moves": moves,
+    }
+
+
+def build_digest(conn, as_of: date, settings: Settings, *, record: bool = True) -> dict:
+    """The leadership digest on ``as_of`` (JSON-ready). With ``record`` the
+    run and the flags it saw are stored in one transaction, so the next
+    digest can say what changed since this one."""
+    view = overview_mod.build(conn, as_of, settings)
+    seats = _seat_people(conn)
+    names = {int(i): str(n) for i, n in zip(view.pilots["id"], view.pilots["name"])}
+    changes = _changes(conn, as_of, view.flags, names)
+    digest = {
+        "as_of": as_of.isoformat(),
+        "run_id": None,
+        "numbers": {**{k: int(v) for k, v in view.numbers.items()}, **view.decision_numbers},
+        "due_soon": _section(view, seats, DUE_SOON_CODE),
+        **{key: _section(view, seats, code) for key, code, _ in SECTIONS},
+        "privileges_expiring": _privileges_expiring(conn, as_of),
+        "changes_since_previous": changes,
+    }
+    if record:
+        digest["run_id"] = _record(conn, as_of, view)
+    return digest
+
+
+def _record(conn, as_of: date, view) -> int:
+    stages = dict(zip(view.pilots["id"].astype(int), view.pilots["stage"].astype(str)))
+    rows = pd.DataFrame({
+        "pilot_id": view.flags["pilot_id"].astype(int).to_numpy(),
+        "code": view.flags["code"].astype(str).to_numpy(),
+        "severity": view.flags["severity"].astype(str).to_numpy(),
+        "reason": view.flags["reason"].astype(str).to_numpy(),
+    }) if not view.flags.empty else pd.DataFrame(columns=["pilot_id", "code", "severity", "reason"])
+    rows["stage"] = rows["pilot_id"].map(stages).astype(str)
+
+    def work(c) -> int:
+        run_id = c.execute("INSERT INTO digest_run (as_of) VALUES (?) RETURNING id", [as_of]).fetchone()[0]
+        if len(rows):
+            c.register("_digest_flags", rows)
+            try:
+                c.execute(
+                    "INSERT INTO digest_flag (run_id, pilot_id, code, severity, reason, stage)"
+                    " SELECT ?, pilot_id, code, severity, reason, stage FROM _digest_flags",
+                    [run_id],
+                )
+            finally:
+                c.unregister("_digest_flags")
+        return run_id
+
+    return db.write(conn, work)
+
+
+# --- per person ------------------------------------------------------------
+
+
+def personal_digests(digest: dict) -> dict[str, dict]:
+    """Per active product owner and executive sponsor (keyed by lower-cased
+    email): their pilots that need them, by section. A person who has left
+    gets nothing; their pilots show up as ownerless in the sponsor's."""
+    out: dict[str, dict] = {}
+    for section in PERSONAL_SECTIONS:
+        for entry in digest.get(section, []):
+            for seat, label in PERSONAL_SEATS:
+                person = entry.get(seat)
+                if not person or not person.get("email") or person.get("active") is False:
+                    continue
+                key = person["email"].lower()
+                mine = out.setdefault(key, {
+                    "name": person["name"], "email": person["email"], "as_of": digest["as_of"],
+                    **{s: [] for s in PERSONAL_SECTIONS},
+                })
+                listed = next((e for e in mine[section] if e["pilot_id"] == entry["pilot_id"]), None)
+                if listed is None:
+                    mine[section].append({**entry, "your_seats": [label]})
+                elif label not in listed["your_seats"]:
+                    listed["your_seats"].append(label)
+    for mine in out.values():
+        mine["pilots"] = len({e["pilot_id"] for s in PERSONAL_SECTIONS for e in mine[s]})
+    return dict(sorted(out.items()))
+
+
+# --- rendering ---------------------------------------------------------------
+
+_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<>|#"})
+
+
+def _md(value) -> str:
+    """Text for Markdown: on one line, and with the characters Markdown would
+    read as formatting or raw HTML escaped."""
+    text = "" if value is None else str(value)
+    return " ".join(text.split()).translate(_MD_SPECIAL)
+
+
+def _who(person: dict | None) -> str:
+    if not person:
+        return "none"
+    text = person["name"] + (" (inactive)" if person.get("active") is False else "")
+    return f"{text} ({person['email']})" if person.get("email") else text
+
+
+def _change_lines(ch: dict) -> list[tuple[str, list[str]]]:
+    """The since-the-previous-digest section as (heading, plain-text lines)."""
+    return [
+        ("Flags raised", [f"{r['pilot']}: {r['code']} ({r['severity']}) - {r['reason']}" for r in ch["raised"]]),
+        ("Flags cleared", [f"{r['pilot']}: {r['code']} (was: {r['reason_then']})" for r in ch["cleared"]]),
+        ("Decisions", [
+            f"{d['pilot']}: {d['kind'].replace('_', '-')} on {d['decided_on']} by {d['decided_by'] or 'unknown'}"
+            + (f", new go/no-go date {d['go_no_go_after']}" if d["kind"] == "extend" else "")
+            + f" - {d['rationale']}"
+            for d in ch["decisions"]
+        ]),
+        ("Stage moves", [f"{m['pilot']}: {m['from']} to {m['to']} ({m['action'].replace('_', '-')}, {m['on']})"
+                         for m in ch["stage_moves"]]),
+    ]
+
+
+def _sections(digest: dict) -> list[tuple[str, str, list[dict]]]:
+    titles = {key: title for key, _, title in SECTIONS}
+    return [(key, titles[key], digest[key]) for key, _, _ in SECTIONS] + [
+        ("due_soon", "Decisions due soon", digest["due_soon"])]
+
+
+def render_markdown(digest: dict) -> str:
+    lines = [f"# Pilot portfolio digest, as of {_md(digest['as_of'])}", "", "## Numbers", ""]
+    lines += [f"- {_md(name)}: **{_md(value)}**" for name, value in digest["numbers"].items()]
+    for _, title, entries in _sections(digest):
+        lines += ["", f"## {title} ({len(entries)})", ""]
+        if not entries:
+            lines.append("None.")
+        for e in entries:
+            lines.append(f"- **{_md(e['name'])}** ({_md(e['business_unit'] or 'no business unit')}, "
+                         f"{_md(e['stage'])}): {_md(e['reason'])}")
+            lines.append(f"  - {_md(e['clock'])}; product owner {_md(_who(e['product_owner']))}; "
+                         f"sponsor {_md(_who(e['executive_sponsor']))}")
+    privileges = digest["privileges_expiring"]
+    lines += ["", f"## Borrowed privileges expiring before the go/no-go date ({len(privileges)})", ""]
+    if not privileges:
+        lines.append("None.")
+    for p in privileges:
+        lines.append(f"- **{_md(p['pilot'])}**: {_md(p['description'])} ({_md(p['kind'])}, "
+                     f"{_md(p['disposition'])}) expires {_md(p['expires'])}, "
+                     f"{p['days_before_go_no_go']} days before the go/no-go date {_md(p['go_no_go_date'])}")
+    ch = digest["changes_since_previous"]
+    lines += ["", "## Since the previous digest", ""]
+    if ch["previous"] is None:
+        lines.append(_md(ch.get("note", "No previous digest.")))
+    else:
+        lines.append(f"Previous digest: as of {_md(ch['previous']['as_of'])}.")
+        for heading, items in _change_lines(ch):
+            lines += ["", f"### {heading} ({len(items)})", ""]
+            lines += [f"- {_md(i)}" for i in items] or ["None."]
+    return "\n".join(lines) + "\n"
+
+
+_CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 60rem;
+       color: #1f2328; line-height: 1.4; padding: 0 1rem; }
+h1 { font-size: 1.5rem; } h2 { font-size: 1.2rem; margin-top: 2rem; border-bottom: 1px solid #d0d7de; }
+h3 { font-size: 1rem; }
+.numbers { display: flex; flex-wrap: wrap; gap: .75rem; padding: 0; list-style: none; }
+.numbers li { border: 1px solid #d0d7de; border-radius: 6px; padding: .5rem .75rem; }
+.numbers b { display: block; font-size: 1.3rem; }
+table { border-collapse: collapse; width: 100%; font-size: .9rem; }
+th, td { text-align: left; vertical-align: top; border-bottom: 1px solid #eaeef2; padding: .35rem .5rem; }
+th { background: #f6f8fa; }
+.none { color: #656d76; }
+"""
+
+
+def _h(value) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _html_person(person: dict | None) -> str:
+    if not person:
+        return '<span class="none">none</span>'
+    text = _h(person["name"]) + (" (inactive)" if person.get("active") is False else "")
+    return f"{text}<br><small>{_h(person['email'])}</small>" if person.get("email") else text
+
+
+def _html_table(headers: list[str], rows: list[list[str]]) -> str:
+    """``rows`` hold cells already escaped."""
+    if not rows:
+        return '<p class="none">None.</p>'
+    head = "".join(f"<th>{_h(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def render_html(digest: dict) -> str:
+    """The digest as one self-contained HTML page (inline style, no scripts,
+    nothing fetched); every value from the data is escaped."""
+    parts = [f"<h1>Pilot portfolio digest, as of {_h(digest['as_of'])}</h1>", "<h2>Numbers</h2>",
+             '<ul class="numbers">' + "".join(
+                 f"<li>{_h(name)}<b>{_h(value)}</b></li>" for name, value in digest["numbers"].items()) + "</ul>"]
+    for _, title, entries in _sections(digest):
+        parts.append(f"<h2>{_h(title)} ({len(entries)})</h2>")
+        parts.append(_html_table(
+            ["Pilot", "Business unit", "Clock", "Why", "Product owner", "Executive sponsor"],
+            [[f"<b>{_h(e['name'])}</b><br><small>{_h(e['stage'])}</small>", _h(e["business_unit"]),
+              _h(e["clock"]), "<br>".join(_h(r) for r in e["reasons"]) or _h(e["reason"]),
+              _html_person(e["product_owner"]), _html_person(e["executive_sponsor"])] for e in entries]))
+    privileges = digest["privileges_expiring"]
+    parts.append(f"<h2>Borrowed privileges expiring before the go/no-go date ({len(privileges)})</h2>")
+    parts.append(_html_table(
+        ["Pilot", "Privilege", "Kind", "Disposition", "Expires", "Go/no-go date"],
+        [[_h(p["pilot"]), _h(p["description"]), _h(p["kind"]), _h(p["disposition"]), _h(p["expires"]),
+          _h(p["go_no_go_date"])] for p in privileges]))
+    ch = digest["changes_since_previous"]
+    parts.append("<h2>Since the previous digest</h2>")
+    if ch["previous"] is None:
+        parts.append(f'<p class="none">{_h(ch.get("note", "No previous digest."))}</p>')
+    else:
+        parts.append(f"<p>Previous digest: as of {_h(ch['previous']['as_of'])}.</p>")
+        for heading, items in _change_lines(ch):
+            parts.append(f"<h3>{_h(heading)} ({len(items)})</h3>")
+            parts.append("<ul>" + "".join(f"<li>{_h(i)}</li>" for i in items) + "</ul>"
+                         if items else '<p class="none">None.</p>')
+    title = _h(f"Pilot portfolio digest, as of {digest['as_of']}")
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{title}</title><style>{_CSS}</style></head>\n<body>\n"
+            + "\n".join(parts) + "\n</body></html>\n")
+
+
+def to_json(digest: dict, **kwargs) -> str:
+    return json.dumps(digest, default=str, **kwargs)
+
+
+# --- delivery ------------------------------------------------------------------
+
+
+def _where(url: str) -> str:
+    # A webhook's path or query is often its secret (a Slack or Teams hook):
+    # messages name only the scheme and host.
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
+
+
+def post_webhook(url: str, digest: dict, timeout: float = 10) -> int:
+    """POST the digest as JSON to ``url``. Returns the HTTP status (2xx);
+    anything else, or no answer within ``timeout`` seconds, raises
+    WebhookFailed with the status or the reason, never a traceback."""
+    parts = urllib.parse.urlsplit(url or "")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidInput(f"Webhook: '{_where(url or '')}' is not an http or https URL", field="webhook")
+    request = urllib.request.Request(
+        url, data=to_json(digest).encode("utf-8"), method="POST",
+        headers={"Content-Type": "application/json", "User-Agent": "pilot-portfolio-tracker digest"},
+    )
+    where = _where(url)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        raise WebhookFailed(f"Webhook {where} answered {exc.code} {exc.reason}; "
+                            "the digest was not delivered") from None
+    except urllib.error.URLError as exc:
+        reason = getattr(exc.reason, "strerror", None) or exc.reason
+        raise WebhookFailed(f"Webhook {where} could not be reached: {reason}; "
+                            "the digest was not delivered") from None
+    except (TimeoutError, OSError, http.client.HTTPException) as exc:
+        raise WebhookFailed(f"Webhook {where} did not answer properly ({type(exc).__name__}: {exc}); "
+                            "the digest was not delivered") from None
+    if not 200 <= status < 300:
+        raise WebhookFailed(f"Webhook {where} answered {status}; the digest was not delivered")
+    return status
+
+
+# --- for a scheduler -------------------------------------------------------------
+
+
+def has_flags_at_least(flags_frame: pd.DataFrame, severity: str) -> bool:
+    """Whether ``flags_frame`` holds a flag of ``severity`` or worse (for
+    ``--fail-on critical|high``)."""
+    try:
+        limit = Severity(severity).rank
+    except ValueError:
+        allowed = ", ".join(s.value for s in Severity)
+        raise InvalidInput(f"Fail on: '{severity}' is not a severity ({allowed})", field="fail_on") from None
+    if flags_frame is None or flags_frame.empty:
+        return False
+    ranks = flags_frame["severity"].map(flag_rules.SEVERITY_RANK)
+    return bool((ranks <= limit).any())
+
+
+__all__ = [
+    "WebhookFailed", "build_digest", "personal_digests", "render_markdown", "render_html", "to_json",
+    "post_webhook", "has_flags_at_least",
+]
