@@ -3,7 +3,7 @@ with their reasons, the 90-day timeline and the count by stage."""
 
 import streamlit as st
 
-from portfolio import charts, overview, store, ui
+from portfolio import charts, digest, export, overview, store, ui
 from portfolio.models import READINESS_DIMENSIONS
 
 as_of = ui.as_of()
@@ -13,6 +13,22 @@ pilots = view.pilots
 st.title("Portfolio")
 st.caption(f"As of {as_of:%A %d %B %Y}. Stalled and ownerless first; every pilot opens its page.")
 ui.show_flash()
+
+with st.popover("Leadership digest", icon=":material/mail:"):
+    st.caption("The headline numbers, decisions due, overdue, stalled and ownerless pilots with their owners "
+               "and sponsors, and privileges expiring before the decision. Downloading records nothing; the "
+               "scheduled digest (see the README) also says what changed since the previous one.")
+    # Built only when asked for: it is a second pass over the portfolio.
+    if st.toggle("Prepare the downloads", key="digest-prepare"):
+        report = digest.build_digest(ui.conn(), as_of, ui.settings(), record=False)
+        st.download_button("Markdown", digest.render_markdown(report), file_name=f"digest-{as_of}.md",
+                           mime="text/markdown", key="digest-markdown")
+        st.download_button("HTML", digest.render_html(report), file_name=f"digest-{as_of}.html",
+                           mime="text/html", key="digest-html")
+        st.download_button("Pilots with their flags (CSV)",
+                           export.safe_frame(export.pilots_with_flags(ui.conn(), as_of, ui.settings()))
+                           .to_csv(index=False), file_name=f"pilots-{as_of}.csv", mime="text/csv",
+                           key="export-csv")
 
 # Headline numbers; each opens the pilots behind it.
 cols = st.columns(len(overview.HEADLINES))

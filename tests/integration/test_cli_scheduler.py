@@ -1,0 +1,98 @@
+"""The command line as a scheduler runs it: import, export, backup, summary
+and digest, --fail-on exit codes, and all of it while the app is serving."""
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+AS_OF = "2026-03-02"
+ADMIN = "alex.morgan@example.com"  # the demo's first admin
+
+
+def cli(*args, env=None, timeout=120):
+    return subprocess.run([sys.executable, "-m", "portfolio", *args], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, "PORTFOLIO_USER": ADMIN, **(env or {})}, timeout=timeout)
+
+
+@pytest.fixture
+def demo_file(tmp_path):
+    path = tmp_path / "p.duckdb"
+    assert cli("demo", "--db", str(path), "--as-of", AS_OF).returncode == 0
+    return path
+
+
+def test_fail_on_exits_non_zero_when_a_pilot_is_overdue(demo_file):
+    quiet = cli("flags", "--db", str(demo_file), "--as-of", AS_OF, "--format", "json")
+    assert quiet.returncode == 0
+    critical = cli("flags", "--db", str(demo_file), "--as-of", AS_OF, "--fail-on", "critical")
+    assert critical.returncode == 3 and "critical or worse" in critical.stderr
+    out = cli("digest", "--db", str(demo_file), "--as-of", AS_OF, "--fail-on", "high", "--format", "json")
+    assert out.returncode == 3
+    assert json.loads(out.stdout)["overdue"]
+
+
+def test_digest_says_what_changed_since_the_previous_run(demo_file):
+    first = json.loads(cli("digest", "--db", str(demo_file), "--as-of", AS_OF, "--format", "json").stdout)
+    assert first["changes_since_previous"]["previous"] is None
+    second = json.loads(cli("digest", "--db", str(demo_file), "--as-of", "2026-03-09", "--format", "json").stdout)
+    assert second["changes_since_previous"]["previous"] is not None
+    assert second["changes_since_previous"]["raised"] or second["changes_since_previous"]["cleared"]
+
+
+def test_summary_import_export_and_backup(demo_file, tmp_path):
+    summary = json.loads(cli("summary", "--db", str(demo_file), "--as-of", AS_OF).stdout)
+    assert summary["Active pilots"] > 0 and "Conversion" in summary
+    imported = cli("import", "--db", str(demo_file), str(ROOT / "data" / "sample_import.csv"),
+                   "--mapping", str(ROOT / "data" / "sample_mapping.toml"), "--skip-invalid",
+                   "--rejects", str(tmp_path / "rejects.csv"))
+    assert imported.returncode == 0, imported.stderr
+    assert "Imported 5 rows" in imported.stdout and "rejected 1" in imported.stdout
+    assert "UC-106" in (tmp_path / "rejects.csv").read_text(encoding="utf-8-sig")
+    refused = cli("import", "--db", str(demo_file), str(ROOT / "data" / "sample_import.csv"),
+                  "--mapping", str(ROOT / "data" / "sample_mapping.toml"), env={"PORTFOLIO_USER": "nobody@example.com"})
+    assert refused.returncode == 2 and "PORTFOLIO_USER" in refused.stderr
+    assert cli("export", "--db", str(demo_file), "--format", "csv", "--out", str(tmp_path / "p.csv")).returncode == 0
+    assert cli("export", "--db", str(demo_file), "--format", "xlsx", "--out", str(tmp_path / "p.xlsx")).returncode == 0
+    assert (tmp_path / "p.xlsx").stat().st_size > 0
+    assert cli("backup", "--db", str(demo_file), "--out", str(tmp_path / "copy.duckdb")).returncode == 0
+    again = cli("summary", "--db", str(tmp_path / "copy.duckdb"), "--as-of", AS_OF)
+    assert json.loads(again.stdout)["Active pilots"] == summary["Active pilots"] + 3  # the imported pilots
+
+
+def test_the_command_line_works_while_the_app_is_serving(demo_file, monkeypatch):
+    """The app's page runs (AppTest in this process, over and over) and the
+    command line's digest and import (other processes) share the file: each
+    side waits its turn for the lock, and neither sees an error."""
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("PORTFOLIO_DB", str(demo_file))
+    stop, runs, failures = threading.Event(), [], []
+
+    def serve():
+        while not stop.is_set():
+            at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+            failures.extend(e.value for e in at.exception)
+            failures.extend(e.value for e in at.error)
+            runs.append(at.title[0].value if at.title else None)
+
+    app = threading.Thread(target=serve, daemon=True)
+    app.start()
+    try:
+        time.sleep(1)
+        digest = cli("digest", "--db", str(demo_file), "--as-of", AS_OF, "--format", "json")
+        imported = cli("import", "--db", str(demo_file), str(ROOT / "data" / "sample_import.csv"),
+                       "--mapping", str(ROOT / "data" / "sample_mapping.toml"), "--skip-invalid")
+    finally:
+        stop.set()
+        app.join(timeout=120)
+    assert digest.returncode == 0, digest.stderr
+    assert imported.returncode == 0, imported.stderr
+    assert not failures, failures
+    assert len(runs) >= 2 and set(runs) == {"Portfolio"}
