@@ -26,9 +26,8 @@ with st.popover("Leadership digest", icon=":material/mail:"):
         st.download_button("HTML", digest.render_html(report), file_name=f"digest-{as_of}.html",
                            mime="text/html", key="digest-html")
         st.download_button("Pilots with their flags (CSV)",
-                           export.safe_frame(export.pilots_with_flags(ui.conn(), as_of, ui.settings()))
-                           .to_csv(index=False), file_name=f"pilots-{as_of}.csv", mime="text/csv",
-                           key="export-csv")
+                           export.csv_text(export.pilots_with_flags(ui.conn(), as_of, ui.settings())),
+                           file_name=f"pilots-{as_of}.csv", mime="text/csv", key="export-csv")
 
 # Headline numbers; each opens the pilots behind it.
 cols = st.columns(len(overview.HEADLINES))

@@ -14,7 +14,7 @@ import sys
 from datetime import date
 
 from . import db, demo, digest, export, flags, importer, overview, services
-from .models import PermissionDenied, PortfolioError, check_date_range
+from .models import InvalidInput, PermissionDenied, PortfolioError, check_date_range
 from .settings import db_path, load_settings
 
 EXIT_ERROR = 2
@@ -101,6 +101,10 @@ def main(argv: list[str] | None = None) -> int:
     as_of = args.as_of or date.today()
     try:
         settings = load_settings()
+        if args.command != "demo" and not os.path.isfile(path):
+            # Only demo creates a database: a mistyped path must not look like
+            # an empty, healthy portfolio to a scheduler.
+            raise InvalidInput(f"Database: {path} does not exist (check --db or PORTFOLIO_DB)", field="db")
         if args.command == "demo":
             counts = demo.build_demo(path, as_of, args.pilots)
             print(
@@ -135,6 +139,11 @@ def main(argv: list[str] | None = None) -> int:
     except PortfolioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except (OSError, UnicodeDecodeError) as exc:
+        where = getattr(exc, "filename", None)
+        reason = getattr(exc, "strerror", None) or str(exc)
+        print(f"error: {reason}" + (f": {where}" if where else ""), file=sys.stderr)
+        return EXIT_ERROR
     return EXIT_ERROR
 
 
@@ -151,6 +160,13 @@ def command_line_actor(conn):
     return acting
 
 
+def _check_writable(path: str, what: str) -> None:
+    """Refuse an output path before any work is done, not after."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path) or not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+        raise InvalidInput(f"{what}: cannot write {path}", field=what.lower())
+
+
 def _flag_exit(frame, fail_on: str | None) -> int:
     if fail_on and digest.has_flags_at_least(frame, fail_on):
         print(f"flags of severity {fail_on} or worse exist", file=sys.stderr)
@@ -160,7 +176,7 @@ def _flag_exit(frame, fail_on: str | None) -> int:
 
 def _digest(path, as_of, settings, args) -> int:
     with db.session(path) as conn:
-        report = digest.build_digest(conn, as_of, settings, record=not args.personal)
+        report = digest.build_digest(conn, as_of, settings, record=False)
         frame = flags.portfolio_flags(conn, as_of, settings)
     if args.personal:
         text = json.dumps(digest.personal_digests(report), indent=2, default=str)
@@ -174,6 +190,11 @@ def _digest(path, as_of, settings, args) -> int:
         print(text)
     if args.webhook:
         digest.post_webhook(args.webhook, report)
+    if not args.personal:
+        # Recorded once delivered: the next digest's "changes since" compares
+        # with a digest somebody received.
+        with db.session(path) as conn:
+            digest.build_digest(conn, as_of, settings, record=True)
     return _flag_exit(frame, args.fail_on)
 
 
@@ -186,17 +207,26 @@ def _import(path, as_of, settings, args) -> int:
                 mapping = importer.load_mapping(fh.read())
         else:
             mapping = importer.guess_mapping(list(frame.columns))
+        if args.rejects:
+            _check_writable(args.rejects, "Rejects")
         plan = importer.plan_import(conn, frame, mapping, settings)
         report = plan.report()
         if not report.empty:
             print(report.to_string(index=False), file=sys.stderr)
         if args.dry_run:
-            print(f"Dry run: {len(frame)} rows checked, nothing written.")
-            return 0
+            print(f"Dry run: {len(frame)} rows checked, {plan.invalid_rows} with problems, nothing written.")
+            return EXIT_ERROR if plan.invalid_rows else 0
         result = importer.apply_import(conn, actor, plan, skip_invalid=args.skip_invalid)
     rejected = len(result.rejected)
     if rejected and args.rejects:
         importer.write_rejects(result.rejected, args.rejects)
+    elif rejected:
+        print("Rejected rows (use --rejects FILE to keep them):", file=sys.stderr)
+        print(export.csv_text(result.rejected), file=sys.stderr)
+    for external_id, field, before, after in result.changes[:50]:
+        print(f"  {external_id}: {field} {before!r} -> {after!r}")
+    if len(result.changes) > 50:
+        print(f"  ... and {len(result.changes) - 50} more changes")
     print(f"Imported {result.created + result.updated} rows ({result.created} new, {result.updated} updated), "
           f"rejected {rejected}" + (f" (written to {args.rejects})" if rejected and args.rejects else "")
           + (f"; new people: {', '.join(result.new_people)}" if result.new_people else "") + ".")
@@ -207,7 +237,7 @@ def _print_frame(frame, fmt: str) -> None:
     if fmt == "json":
         print(json.dumps(frame.to_dict("records"), indent=2, default=str))
     elif fmt == "csv":
-        frame.to_csv(sys.stdout, index=False)
+        sys.stdout.write(export.csv_text(frame))
     elif frame.empty:
         print("No flags.")
     else:

@@ -252,6 +252,13 @@ def _written(path: Path, write) -> None:
         partial.unlink(missing_ok=True)
 
 
+def csv_text(df: pd.DataFrame) -> str:
+    """``df`` as CSV text, made safe: the one CSV writer of every download
+    and command (CRLF line ends, so a cell with a lone carriage return stays
+    one cell)."""
+    return safe_frame(df).to_csv(index=False, lineterminator="\r\n")
+
+
 def export_csv(conn, as_of: date, settings: Settings, out_path) -> Path:
     """The pilots, one row each with their flags, as UTF-8 CSV. Returns the path."""
     path = _out(out_path)

@@ -157,6 +157,14 @@ def _xlsx_rows(data: bytes, filename: str) -> list[list[str]]:
         book.close()
 
 
+def unquote(text: str) -> str:
+    """Undo the apostrophe exports put before a cell a spreadsheet would run
+    as a formula, so an exported or rejected file imports as it was."""
+    if len(text) > 1 and text[0] == "'" and text[1] in "=+-@\t\r":
+        return text[1:]
+    return text
+
+
 def _cell_text(value) -> str:
     """An Excel cell as the text a person reads: dates as ISO dates, whole
     numbers without a trailing .0."""
@@ -177,7 +185,7 @@ def _as_table(rows: list[list[str]], filename: str) -> pd.DataFrame:
     if not rows:
         raise InvalidInput(f"File: {filename} has no header row", field="file")
     width = max(len(r) for r in rows)
-    rows = [[("" if v is None else str(v)) for v in r] + [""] * (width - len(r)) for r in rows]
+    rows = [[unquote("" if v is None else str(v)) for v in r] + [""] * (width - len(r)) for r in rows]
     header, body = rows[0], rows[1:]
     names, seen = [], set()
     for i, raw in enumerate(header):
@@ -999,7 +1007,9 @@ def _write_chunk(c, chunk: pd.DataFrame, people: dict[str, int], attributes: lis
 def write_rejects(frame: pd.DataFrame, path) -> None:
     """Write the rejected rows as CSV (with a byte-order mark, so that Excel
     reads accents right; ``read_table`` reads it back)."""
+    from .export import safe_frame  # the one place cells are made safe for a spreadsheet
+
     try:
-        frame.to_csv(path, index=False, encoding="utf-8-sig")
+        safe_frame(frame).to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\r\n")
     except OSError as exc:
         raise InvalidInput(f"Rejects: cannot write {path}: {exc.strerror}", field="rejects") from None

@@ -62,8 +62,11 @@ def test_errors_go_to_stderr_with_a_non_zero_exit(tmp_path):
 def test_a_database_path_that_cannot_be_created_is_a_clear_error(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    out = cli("flags", "--db", str(blocker / "sub" / "p.duckdb"))
+    out = cli("demo", "--db", str(blocker / "sub" / "p.duckdb"))
     assert out.returncode == 2 and "Cannot create the folder" in out.stderr and "Traceback" not in out.stderr
+    missing = cli("flags", "--db", str(tmp_path / "typo.duckdb"), "--fail-on", "critical")
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+    assert not (tmp_path / "typo.duckdb").exists()  # a mistyped path is not a new, empty portfolio
     far = cli("demo", "--db", str(tmp_path / "x.duckdb"), "--as-of", "9999-12-20")
     assert far.returncode == 2 and "outside 1990 to 2199" in far.stderr
 

@@ -96,3 +96,35 @@ def test_the_command_line_works_while_the_app_is_serving(demo_file, monkeypatch)
     assert imported.returncode == 0, imported.stderr
     assert not failures, failures
     assert len(runs) >= 2 and set(runs) == {"Portfolio"}
+
+
+def test_command_line_outputs_are_formula_safe_and_checked_before_work(demo_file, tmp_path):
+    hostile = tmp_path / "hostile.csv"
+    hostile.write_text("Use case ID,Title,Pilot start\nX-1,=HYPERLINK(\"http://x\"),2026-01-05\n"
+                       "X-2,@SUM(1),not a date\n", encoding="utf-8")
+    out = cli("import", "--db", str(demo_file), str(hostile), "--skip-invalid", "--rejects", str(tmp_path / "r.csv"))
+    assert out.returncode == 0, out.stderr
+    rejects = (tmp_path / "r.csv").read_text(encoding="utf-8-sig")
+    assert "'@SUM(1)" in rejects and "\n@SUM" not in rejects and ",@SUM" not in rejects
+    flags_csv = cli("flags", "--db", str(demo_file), "--format", "csv").stdout
+    assert "=HYPERLINK" not in flags_csv.replace("'=HYPERLINK", "")
+    # The rejects file imports back as it was (the apostrophe is the export's, not the data's).
+    from portfolio import importer
+
+    assert list(importer.read_table(tmp_path / "r.csv", "r.csv")["Title"]) == ["@SUM(1)"]
+    before = json.loads(cli("summary", "--db", str(demo_file)).stdout)["Active pilots"]
+    bad_out = cli("import", "--db", str(demo_file), str(ROOT / "data" / "sample_import.csv"),
+                  "--mapping", str(ROOT / "data" / "sample_mapping.toml"), "--skip-invalid",
+                  "--rejects", str(tmp_path / "no-such-folder" / "r.csv"))
+    assert bad_out.returncode == 2 and "Rejects: cannot write" in bad_out.stderr
+    assert json.loads(cli("summary", "--db", str(demo_file)).stdout)["Active pilots"] == before  # nothing written
+    dry = cli("import", "--db", str(demo_file), str(ROOT / "data" / "sample_import.csv"),
+              "--mapping", str(ROOT / "data" / "sample_mapping.toml"), "--dry-run")
+    assert dry.returncode == 2 and "1 with problems" in dry.stdout
+
+
+def test_a_digest_that_was_not_delivered_is_not_recorded(demo_file, tmp_path):
+    failed = cli("digest", "--db", str(demo_file), "--as-of", AS_OF, "--out", str(tmp_path / "missing" / "d.md"))
+    assert failed.returncode == 2 and "Traceback" not in failed.stderr
+    first = json.loads(cli("digest", "--db", str(demo_file), "--as-of", AS_OF, "--format", "json").stdout)
+    assert first["changes_since_previous"]["previous"] is None
