@@ -3,6 +3,7 @@ actors of each role built from real people rows."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import date
 
 import pytest
@@ -50,3 +51,19 @@ def leader(conn) -> Actor:
 @pytest.fixture
 def viewer(conn) -> Actor:
     return actor_of(conn, Role.VIEWER, name="Vic Viewer")
+
+
+@pytest.fixture(scope="session")
+def fixed_demo_template(tmp_path_factory):
+    """The demo portfolio as of AS_OF, built once per run."""
+    path = tmp_path_factory.mktemp("fixed-demo") / "demo.duckdb"
+    demo.build_demo(path, AS_OF)
+    return path
+
+
+@pytest.fixture
+def fixed_demo_db(fixed_demo_template, tmp_path):
+    """A fresh copy of the demo portfolio as of AS_OF, for one test."""
+    path = tmp_path / "demo.duckdb"
+    shutil.copyfile(fixed_demo_template, path)
+    return path

@@ -5,7 +5,6 @@ renderings (escaped), the webhook post and the --fail-on helper."""
 import http.server
 import json
 import re
-import shutil
 import socket
 import threading
 from datetime import timedelta
@@ -20,18 +19,9 @@ from tests.conftest import AS_OF
 LATER = AS_OF + timedelta(days=7)
 
 
-@pytest.fixture(scope="module")
-def demo_template(tmp_path_factory):
-    path = tmp_path_factory.mktemp("digest-demo") / "demo.duckdb"
-    demo.build_demo(path, AS_OF)
-    return path
-
-
 @pytest.fixture
-def demo_conn(demo_template, tmp_path):
-    path = tmp_path / "demo.duckdb"
-    shutil.copyfile(demo_template, path)
-    with db.session(path) as conn:
+def demo_conn(fixed_demo_db):
+    with db.session(fixed_demo_db) as conn:
         yield conn
 
 

