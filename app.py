@@ -27,7 +27,7 @@ try:
         if mode == ui.AUTH_LOCAL:
             st.caption(
                 ":orange[Local mode]: no sign-in is configured; set PORTFOLIO_USER or use "
-                "the picker above. Not for a shared server."
+                "the picker above. Not for a shared server: turn it off with PORTFOLIO_LOCAL_MODE=off."
             )
         elif actor.person_id is None:
             st.caption("Your identity matches no active person: you can read, not write.")

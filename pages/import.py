@@ -96,7 +96,7 @@ skip = st.checkbox("Import the valid rows and reject the others", key="import-sk
 if st.button("Import", key="import-go", type="primary"):
     bar = st.progress(0.0, text="Importing…")
     try:
-        result = importer.apply_import(conn, actor, plan, skip_invalid=skip,
+        result = importer.apply_import(conn, actor, plan, skip_invalid=skip, source=upload.name,
                                        progress=lambda done, total: bar.progress(done / max(total, 1),
                                                                                  text=f"{done} of {total} rows"))
     except PortfolioError as exc:

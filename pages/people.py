@@ -1,10 +1,11 @@
-"""People: list, add, edit, deactivate. A person who leaves is deactivated,
-never deleted; the page says which pilots lose their owner before it does."""
+"""People: list, one person's seats and recent activity, add, edit,
+deactivate with the handover of their seats. A person who leaves is
+deactivated (archived), never deleted."""
 
 import pandas as pd
 import streamlit as st
 
-from portfolio import services, store, ui
+from portfolio import audit, services, store, ui
 from portfolio.models import PortfolioError, Role
 
 conn, actor = ui.conn(), ui.actor()
@@ -27,9 +28,49 @@ table = pd.DataFrame(
 st.dataframe(table, hide_index=True, width="stretch", key="people-table",
              column_config={"seats": st.column_config.NumberColumn("Seats on live pilots")})
 
+# --- one person -------------------------------------------------------------
+with st.expander("One person: seats and recent activity", icon=":material/person:"):
+    who = st.selectbox("Person", list(by_id), index=None, placeholder="Choose a person",
+                       format_func=lambda i: f"{by_id[i].label} · {by_id[i].email}", key="person-view-pick")
+    if who:
+        held = store.seats_held(conn, who)
+        st.markdown(f"**{by_id[who].name}** · {by_id[who].role.label}"
+                    + ("" if by_id[who].active else " · inactive"))
+        if held:
+            st.dataframe(pd.DataFrame([{"pilot": pl.name, "seat": seat.label, "stage": pl.stage.value,
+                                        "archived": pl.archived} for pl, seat in held]),
+                         hide_index=True, width="stretch", key="person-view-seats")
+        else:
+            st.caption("Holds no seat.")
+        if actor.at_least(Role.LEADERSHIP) or actor.person_id == who:
+            activity = audit.trail(conn, actor_id=who, limit=20)
+            if activity.empty:
+                st.caption("No recent activity on record.")
+            else:
+                st.markdown("Recent activity")
+                st.dataframe(activity[["at", "action", "entity", "pilot", "change"]], hide_index=True,
+                             width="stretch", key="person-view-activity")
+
 if not services.may_manage_people(actor):
     st.caption(f"You ({actor.role.label}) can read the people list; admins manage it.")
     st.stop()
+
+def handover_inputs(person_id: int, seats, prefix: str) -> dict:
+    """One picker per seat held: who takes it (or nobody yet), in one step."""
+    if not seats:
+        return {}
+    st.markdown("Hand each seat to someone else (or leave it: a pilot without its product owner is "
+                "OWNERLESS until someone takes it).")
+    others = [i for i, q in by_id.items() if q.active and i != person_id]
+    choice = {}
+    for pl, seat in seats:
+        choice[(pl.id, seat.value)] = st.selectbox(
+            f"{seat.label} of '{pl.name}'", [None, *others], index=0,
+            format_func=lambda i: "— leave it —" if i is None else by_id[i].label,
+            key=f"{prefix}-{person_id}-{pl.id}-{seat.value}",
+        )
+    return choice
+
 
 add, edit, leave = st.tabs(["Add a person", "Edit a person", "Deactivate or reactivate"])
 
@@ -88,18 +129,35 @@ with leave:
                 )
             else:
                 st.caption(f"{p.name} holds no seat on a live pilot.")
+            handover = handover_inputs(target, affected, "handover")
             confirm = st.checkbox(f"I understand: deactivate {p.name}", key=f"deactivate-confirm-{target}")
-            if st.button("Deactivate", key=f"deactivate-go-{target}", disabled=not confirm, type="primary"):
+            if st.button("Deactivate" + (" and hand over" if any(handover.values()) else ""),
+                         key=f"deactivate-go-{target}", disabled=not confirm, type="primary"):
                 try:
-                    services.deactivate_person(conn, actor, target)
+                    left = services.deactivate_person(conn, actor, target, handover)
                 except PortfolioError as exc:
                     ui.show_error(exc)
                 else:
-                    ui.flash(f"Deactivated {p.name}."
-                             + (f" Now ownerless: {', '.join(owned)}." if owned else ""))
+                    orphaned = [pl.name for pl, seat in left if seat.value == "product_owner_id"]
+                    moved = sum(1 for v in handover.values() if v)
+                    ui.flash(f"Deactivated {p.name}" + (f"; handed over {moved} seat(s)" if moved else "") + "."
+                             + (f" Now ownerless: {', '.join(orphaned)}." if orphaned else ""))
                     st.rerun()
         else:
             st.caption(f"{p.name} is inactive.")
+            still = services.seats_affected(conn, target)
+            if still:
+                st.warning(f"{p.name} still holds {len(still)} seat(s) on live pilots.")
+                handover = handover_inputs(target, still, "reassign")
+                if st.button("Hand over these seats", key=f"reassign-go-{target}", type="primary",
+                             disabled=not any(handover.values())):
+                    try:
+                        moved = services.reassign_seats(conn, actor, target, handover)
+                    except PortfolioError as exc:
+                        ui.show_error(exc)
+                    else:
+                        ui.flash(f"Handed over {moved} seat(s) of {p.name}.")
+                        st.rerun()
             if st.button("Reactivate", key=f"reactivate-go-{target}"):
                 try:
                     services.reactivate_person(conn, actor, target)

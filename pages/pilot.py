@@ -6,7 +6,7 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from portfolio import charts, clock, decisions, flags, production, services, store, ui
+from portfolio import audit, charts, clock, decisions, flags, production, services, store, ui
 from portfolio.models import (
     READINESS_DIMENSIONS,
     Direction,
@@ -18,6 +18,7 @@ from portfolio.models import (
     CREATABLE_STAGES,
     CriterionStatus,
     DecisionKind,
+    EditConflict,
     NotFound,
     PortfolioError,
     Role,
@@ -57,7 +58,7 @@ st.title("Pilot")
 ui.show_flash()
 
 pilots = store.list_pilots(conn)
-names = {p.id: p.name for p in pilots}
+names = {p.id: p.name for p in pilots} | {p.id: f"{p.name} (archived)" for p in store.list_pilots(conn, archived=True)}
 try:
     wanted = int(st.query_params.get("id", 0)) or None
 except ValueError:
@@ -113,6 +114,10 @@ except NotFound as exc:
     st.stop()
 
 st.header(pilot.name)
+if pilot.archived:
+    st.info("Archived: this pilot is out of the portfolio's numbers and flags; its history is kept. "
+            + ("Restore it below (Overview)." if services.may_manage_people(actor) else "An admin can restore it."),
+            icon=":material/inventory_2:")
 st.markdown(f"Stage **{pilot.stage.value}** · {pilot.business_unit or 'no business unit'}")
 if pilot.problem:
     st.write(pilot.problem)
@@ -129,8 +134,8 @@ if pilot.go_no_go_date:
     c3.metric("Go/no-go date", f"{pilot.go_no_go_date:%d %b %Y}")
 st.caption(clock.describe(pilot.start_date, pilot.go_no_go_date, as_of))
 
-overview_tab, decisions_tab, readiness_tab, updates_tab = st.tabs(
-    ["Overview", "Criteria and decisions", "Production readiness", "Weekly updates"]
+overview_tab, decisions_tab, readiness_tab, updates_tab, history_tab = st.tabs(
+    ["Overview", "Criteria and decisions", "Production readiness", "Weekly updates", "History"]
 )
 with overview_tab:
     st.subheader("Seats")
@@ -219,6 +224,9 @@ with overview_tab:
                         )
                     except PortfolioError as exc:
                         ui.show_error(exc)
+                        if isinstance(exc, EditConflict):
+                            # Saving again applies what was typed over the other change, knowingly.
+                            st.session_state[version_key] = pilot.version
                     else:
                         st.session_state[version_key] = saved.version
                         ui.flash(f"Saved '{saved.name}'.")
@@ -232,6 +240,20 @@ with overview_tab:
     else:
         st.caption(f"You ({actor.role.label}) can read this pilot; its product owner, technical lead, "
                    "leadership and admins can edit it.")
+
+    if services.may_manage_people(actor):  # admins archive and restore
+        verb = "Restore" if pilot.archived else "Archive"
+        with st.expander(f"{verb} the pilot", icon=":material/inventory_2:"):
+            st.caption("Archived pilots leave the portfolio's numbers and flags; nothing of theirs is deleted, "
+                       "and restoring brings them back as they were.")
+            if st.button(f"{verb} '{pilot.name}'", key=f"archive-go-{pilot.id}"):
+                try:
+                    services.archive_pilot(conn, actor, pilot.id, archived=not pilot.archived)
+                except PortfolioError as exc:
+                    ui.show_error(exc)
+                else:
+                    ui.flash(f"{'Restored' if pilot.archived else 'Archived'} '{pilot.name}'.")
+                    st.rerun()
 
 
 with decisions_tab:
@@ -260,6 +282,7 @@ with decisions_tab:
             with st.form(f"criteria-{pilot.id}"):
                 edits = []
                 for c in criteria:
+                    opened = ui.opened_version(f"criterion-{c.id}", c.version)
                     a, b, d = st.columns([3, 1, 2])
                     statement = a.text_input("Criterion", value=c.statement, key=f"crit-statement-{c.id}")
                     status = b.selectbox("Status", [s.value for s in CriterionStatus],
@@ -268,7 +291,7 @@ with decisions_tab:
                     evidence = d.text_input("Evidence", value=c.evidence, key=f"crit-evidence-{c.id}")
                     remove = st.checkbox("Remove this criterion", key=f"crit-remove-{c.id}")
                     edits.append({"id": c.id, "statement": statement, "status": status, "evidence": evidence,
-                                  "remove": remove})
+                                  "remove": remove, "version": opened})
                 new_statement = st.text_input("New criterion", key=f"crit-new-{pilot.id}",
                                               placeholder="e.g. p95 latency under 800 ms on live traffic")
                 if st.form_submit_button("Save criteria", key=f"crit-save-{pilot.id}", type="primary"):
@@ -279,8 +302,9 @@ with decisions_tab:
                             on=date.today(), settings=settings,
                         )
                     except PortfolioError as exc:
-                        ui.show_error(exc)
+                        ui.show_error(exc, *(f"criterion-{c.id}" for c in criteria))
                     else:
+                        ui.forget_opened(*(f"criterion-{c.id}" for c in criteria))
                         st.session_state.pop(f"crit-new-{pilot.id}", None)
                         ui.flash("Criteria saved: " + ", ".join(f"{n} {k}" for k, n in counts.items() if n) + "."
                                  if any(counts.values()) else "Nothing to save.")
@@ -417,6 +441,7 @@ with readiness_tab:
         if privileges:
             with c2.expander("Decide a privilege", icon=":material/gavel:"):
                 by_pid = {p.id: p for p in privileges}
+                opened_at = {p.id: ui.opened_version(f"privilege-{p.id}", p.version) for p in privileges}
                 with st.form(f"privilege-decide-{pilot.id}"):
                     chosen = st.selectbox("Privilege", list(by_pid), format_func=lambda i: by_pid[i].description,
                                           key=f"privilege-pick-{pilot.id}")
@@ -424,13 +449,11 @@ with readiness_tab:
                                            format_func=lambda v: Disposition(v).label, key=f"privilege-disposition-{pilot.id}")
                     note = st.text_input("Note (for a withdrawn one: what replaces it)", key=f"privilege-note-{pilot.id}")
                     if st.form_submit_button("Save decision", key=f"privilege-decide-save-{pilot.id}"):
-                        try:
-                            production.decide_privilege(conn, actor, chosen, disposition, note, date.today())
-                        except PortfolioError as exc:
-                            ui.show_error(exc)
-                        else:
-                            ui.flash(f"'{by_pid[chosen].description}': {Disposition(disposition).label}.")
-                            st.rerun()
+                        ui.save(lambda: production.decide_privilege(
+                                    conn, actor, chosen, disposition, note, date.today(),
+                                    expected_version=opened_at[chosen]),
+                                f"'{by_pid[chosen].description}': {Disposition(disposition).label}.",
+                                f"privilege-{chosen}")
 
     st.subheader("KPIs")
     kpis = store.list_kpis(conn, pilot.id, as_of)
@@ -502,6 +525,27 @@ with readiness_tab:
                                 st.session_state.pop(f"reading-{kid}", None)
                             ui.flash(f"Saved {n} reading(s).")
                             st.rerun()
+        if kpis:
+            with st.expander("Edit a KPI", icon=":material/tune:"):
+                by_kid = {k.id: k for k in kpis}
+                kid = st.selectbox("KPI", list(by_kid), format_func=lambda i: by_kid[i].name,
+                                   key=f"kpi-edit-pick-{pilot.id}")
+                k = by_kid[kid]
+                opened = ui.opened_version(f"kpi-{k.id}", k.version)
+                with st.form(f"kpi-edit-{k.id}"):
+                    e_name = st.text_input("Name", value=k.name, key=f"kpi-edit-name-{k.id}")
+                    a, b, d = st.columns(3)
+                    e_baseline = a.number_input("Baseline", value=k.baseline, format="%g", key=f"kpi-edit-baseline-{k.id}")
+                    e_target = b.number_input("Target", value=k.target, format="%g", key=f"kpi-edit-target-{k.id}")
+                    e_horizon = d.number_input("Horizon (days)", value=k.horizon_days, min_value=1, step=1,
+                                               key=f"kpi-edit-horizon-{k.id}")
+                    e_production = st.checkbox("A production KPI", value=k.production, key=f"kpi-edit-production-{k.id}")
+                    if st.form_submit_button("Save KPI", key=f"kpi-edit-save-{k.id}"):
+                        ui.save(lambda: production.edit_kpi(conn, actor, k.id, {
+                                    "name": e_name, "baseline": e_baseline, "target": e_target,
+                                    "horizon_days": int(e_horizon) if e_horizon is not None else None,
+                                    "production": e_production}, expected_version=opened),
+                                f"Saved the KPI '{e_name.strip()}'.", f"kpi-{k.id}")
         if can_edit:
             st.caption("The pilot's expected monthly volume (for the running cost) is set under Overview → Edit.")
 
@@ -529,15 +573,12 @@ with readiness_tab:
                 evidence = d.text_input("Evidence", value=item["evidence"], label_visibility="collapsed",
                                         placeholder="evidence: a note or a link",
                                         key=f"ready-evidence-{item['key']}-{pilot.id}", disabled=not (can_edit and live))
-                chosen_items[item["key"]] = {"status": status, "evidence": evidence}
+                chosen_items[item["key"]] = {
+                    "status": status, "evidence": evidence,
+                    "version": ui.opened_version(f"readiness-{pilot.id}-{item['key']}", item["version"])}
         if st.form_submit_button("Save readiness", key=f"readiness-save-{pilot.id}", disabled=not (can_edit and live)):
-            try:
-                production.save_readiness(conn, actor, pilot.id, chosen_items)
-            except PortfolioError as exc:
-                ui.show_error(exc)
-            else:
-                ui.flash("Readiness saved.")
-                st.rerun()
+            ui.save(lambda: production.save_readiness(conn, actor, pilot.id, chosen_items), "Readiness saved.",
+                    *(f"readiness-{pilot.id}-{key}" for key in chosen_items))
 
 
 with updates_tab:
@@ -578,3 +619,26 @@ with updates_tab:
             for u in earlier:
                 st.markdown(f"**Week of {u.week_start:%d %b %Y}**, revision {u.revision} "
                             f"({u.created_at:%Y-%m-%d %H:%M}): {u.health.value}. {u.summary}")
+
+
+with history_tab:
+    # --- the audit trail of this pilot ----------------------------------------
+    st.subheader("History")
+    st.caption("Every change to this pilot and what belongs to it, newest first, with who made it; a save "
+               "refused because someone else had changed the record first is kept too. Times are UTC.")
+    history = audit.trail(conn, pilot_id=pilot.id)
+    if history.empty:
+        st.caption("Nothing on record yet.")
+    else:
+        st.dataframe(
+            history[["at", "actor", "via", "action", "entity", "change"]], hide_index=True, width="stretch",
+            key=f"history-{pilot.id}",
+            column_config={"at": st.column_config.DatetimeColumn("At (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+                           "change": st.column_config.TextColumn("Change", width="large")},
+        )
+        refused = history[history["action"].str.endswith("refused")]
+        for row in refused.head(5).itertuples():
+            st.warning(f"{row.at:%Y-%m-%d %H:%M} UTC: {row.actor}'s {row.action.removesuffix(' refused')} was "
+                       f"refused (someone else had saved first). They tried: "
+                       f"{audit.describe(row.before, row.after, {p: people[p].name for p in people}) or 'no change'}.",
+                       icon=":material/block:")

@@ -13,7 +13,7 @@ import os
 import sys
 from datetime import date
 
-from . import db, demo, digest, export, flags, importer, overview, services
+from . import audit, db, demo, digest, export, flags, importer, overview, services
 from .models import InvalidInput, PermissionDenied, PortfolioError, check_date_range
 from .settings import db_path, load_settings
 
@@ -87,6 +87,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("backup", help="write a complete, restorable copy of the database")
     common(p)
     p.add_argument("--out", required=True)
+
+    p = sub.add_parser("audit", help="print the audit trail: who changed what, when, before and after")
+    common(p)
+    p.add_argument("--since", type=_date, default=None, help="from this day (YYYY-MM-DD) on")
+    p.add_argument("--until", type=_date, default=None, help="up to and including this day")
+    p.add_argument("--pilot", type=_positive, default=None, help="only this pilot's records (its id)")
+    p.add_argument("--entity", choices=sorted([*audit.ENTITIES, *audit.EVENT_ENTITIES]), default=None)
+    p.add_argument("--format", choices=["table", "json", "csv"], default="table")
     return parser
 
 
@@ -131,6 +139,12 @@ def main(argv: list[str] | None = None) -> int:
                 (export.export_csv if args.format == "csv" else export.export_xlsx)(conn, as_of, settings, args.out)
             print(f"Exported to {args.out}.")
             return 0
+        if args.command == "audit":
+            with db.session(path) as conn:
+                frame = audit.trail(conn, since=args.since, until=args.until, pilot_id=args.pilot,
+                                    entity=args.entity)
+            _print_trail(frame, args.format)
+            return 0
         if args.command == "backup":
             export.backup(path, args.out)
             print(f"Backed up {path} to {args.out}. To restore, stop the app and put the copy in place of "
@@ -157,7 +171,7 @@ def command_line_actor(conn):
             "PORTFOLIO_USER must name an active admin's email to import"
             + (f" ('{email}' matches no person)" if email else " (it is not set)")
         )
-    return acting
+    return acting.model_copy(update={"via": "command line"})
 
 
 def _check_writable(path: str, what: str) -> None:
@@ -194,7 +208,7 @@ def _digest(path, as_of, settings, args) -> int:
         # Recorded once delivered: the next digest's "changes since" compares
         # with a digest somebody received.
         with db.session(path) as conn:
-            digest.build_digest(conn, as_of, settings, record=True)
+            digest.build_digest(conn, as_of, settings, record=True, actor=audit.command_line_actor(conn))
     return _flag_exit(frame, args.fail_on)
 
 
@@ -216,7 +230,8 @@ def _import(path, as_of, settings, args) -> int:
         if args.dry_run:
             print(f"Dry run: {len(frame)} rows checked, {plan.invalid_rows} with problems, nothing written.")
             return EXIT_ERROR if plan.invalid_rows else 0
-        result = importer.apply_import(conn, actor, plan, skip_invalid=args.skip_invalid)
+        result = importer.apply_import(conn, actor, plan, skip_invalid=args.skip_invalid,
+                                       source=os.path.basename(args.file))
     rejected = len(result.rejected)
     if rejected and args.rejects:
         importer.write_rejects(result.rejected, args.rejects)
@@ -231,6 +246,22 @@ def _import(path, as_of, settings, args) -> int:
           f"rejected {rejected}" + (f" (written to {args.rejects})" if rejected and args.rejects else "")
           + (f"; new people: {', '.join(result.new_people)}" if result.new_people else "") + ".")
     return 0
+
+
+def _print_trail(frame, fmt: str) -> None:
+    records = audit.as_records(frame)
+    if fmt == "json":
+        print(json.dumps(records, indent=2, default=str))
+    elif fmt == "csv":
+        flat = frame.drop(columns=["actor_id"])
+        sys.stdout.write(export.csv_text(flat))
+    elif frame.empty:
+        print("No audit records.")
+    else:
+        shown = frame[["at", "actor", "via", "entity", "entity_id", "pilot", "action", "change"]].copy()
+        shown["at"] = shown["at"].dt.strftime("%Y-%m-%d %H:%M:%S")
+        shown["change"] = shown["change"].str.slice(0, 80)
+        print(shown.to_string(index=False))
 
 
 def _print_frame(frame, fmt: str) -> None:

@@ -285,6 +285,37 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "006_audit_archive",
+        """
+        -- Archived pilots leave the portfolio's numbers and flags and keep
+        -- their history. (DuckDB alters a table only without indexes on it.)
+        DROP INDEX pilot_external_id;
+        ALTER TABLE pilot ADD COLUMN archived BOOLEAN NOT NULL DEFAULT FALSE;
+        CREATE UNIQUE INDEX pilot_external_id ON pilot (external_id);
+        -- Bumped by every save of the item, so a second editor is told.
+        ALTER TABLE readiness ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+        CREATE SEQUENCE audit_id_seq START 1;
+        -- Every change, written in the same transaction as the change. No
+        -- code updates or deletes these rows. Refused edits are kept too
+        -- (action ending in "refused"), with what the person tried to save.
+        CREATE TABLE audit (
+            id BIGINT PRIMARY KEY DEFAULT nextval('audit_id_seq'),
+            happened_at TIMESTAMP NOT NULL,        -- UTC
+            actor_id INTEGER,                      -- the person, when the actor is one
+            actor VARCHAR NOT NULL,                -- their name and email as they were then
+            via VARCHAR NOT NULL,                  -- app | command line
+            entity VARCHAR NOT NULL,               -- pilot, person, weekly_update, decision, ...
+            entity_id VARCHAR NOT NULL,
+            pilot_id INTEGER,                      -- the pilot it belongs to, for its History
+            action VARCHAR NOT NULL,
+            before VARCHAR,                        -- JSON of the record before, NULL when created
+            after VARCHAR                          -- JSON of the record after, NULL when removed
+        );
+        CREATE INDEX audit_pilot ON audit (pilot_id);
+        CREATE INDEX audit_entity ON audit (entity, entity_id);
+        """,
+    ),
 ]
 
 _migrated: set[str] = set()

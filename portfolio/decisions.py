@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 
-from . import clock, store
+from . import audit, clock, store
 from .db import write
 from .models import (
     BRIDGE_ITEMS,
@@ -22,6 +22,7 @@ from .models import (
     Decision,
     DecisionIn,
     DecisionKind,
+    EditConflict,
     InvalidInput,
     NotFound,
     PermissionDenied,
@@ -102,8 +103,13 @@ def save_criteria(
         new = validate(CriterionIn, **(current_values | {k: edit[k] for k in current_values if k in edit}))
         if (new.statement, new.status, new.evidence) != (crit.statement, crit.status, crit.evidence):
             planned.append(("edited" if new.statement != crit.statement else "marked", crit, new))
+    known = {c.statement.casefold() for c in current.values()}
     for addition in additions or []:
-        planned.append(("added", None, validate(CriterionIn, **addition)))
+        new = validate(CriterionIn, **addition)
+        if new.statement.casefold() not in known:  # else a repeated submit: added once
+            planned.append(("added", None, new))
+            known.add(new.statement.casefold())
+    versions = {e.get("id"): e.get("version") for e in edits or []}
 
     rewording = [p for p in planned if p[0] != "marked"]
     if rewording and locked and not actor.at_least(Role.LEADERSHIP):
@@ -119,20 +125,29 @@ def save_criteria(
             counts[action] += 1
             if action == "added":
                 crit_id = store.insert_criterion(c, pilot_id, new)
+                audit.created(c, actor, "criterion", crit_id, "add")
                 before, after = None, new.statement
-            elif action == "removed":
-                store.remove_criterion(c, crit.id)
-                crit_id, before, after = crit.id, crit.statement, None
             else:
-                store.update_criterion(c, crit.id, new)
-                crit_id, before, after = crit.id, crit.statement, new.statement
+                audit.check_version(c, "criterion", crit.id, versions.get(crit.id), f"Criterion '{crit.statement}'")
+                with audit.tracking(c, actor, "criterion", crit.id, "remove" if action == "removed" else action):
+                    if action == "removed":
+                        store.remove_criterion(c, crit.id)
+                    else:
+                        store.update_criterion(c, crit.id, new)
+                crit_id = crit.id
+                before, after = crit.statement, (None if action == "removed" else new.statement)
             if action != "marked":
                 store.record_criteria_change(
                     c, pilot_id, crit_id, action, before, after, on, actor.person_id, locked
                 )
         return counts
 
-    return write(conn, work)
+    try:
+        return write(conn, work)
+    except EditConflict:
+        audit.record_refusal(conn, actor, "pilot", pilot_id, "criteria edit",
+                             {"edits": edits or [], "additions": additions or []})
+        raise
 
 
 # --- decisions ------------------------------------------------------------
@@ -251,12 +266,7 @@ def record_decision(
     ]
 
     def work(c):
-        fresh = store.get_pilot(c, pilot.id)
-        if fresh.version != pilot.version:
-            raise InvalidInput(
-                f"'{pilot.name}' changed while the decision was being recorded; reload and decide again",
-                field="kind",
-            )
+        audit.check_version(c, "pilot", pilot.id, pilot.version, f"'{pilot.name}'")
         decision_id = store.insert_decision(c, {
             "pilot_id": pilot.id, "kind": decision.kind.value, "decided_on": decision.decided_on,
             "decided_by": decision.decided_by, "recorded_by": actor.person_id,
@@ -266,8 +276,11 @@ def record_decision(
             "override_reason": override, "criteria_snapshot": json.dumps(snapshot),
             "supersedes_id": decision.supersedes_id,
         })
-        store.set_pilot_state(c, pilot.id, stage=stage_after, go_no_go_date=gng_after,
-                              bridge_due_date=bridge_after)
+        audit.created(c, actor, "decision", decision_id,
+                      "correct" if decision.supersedes_id else decision.kind.value)
+        with audit.tracking(c, actor, "pilot", pilot.id, f"decision: {decision.kind.label}"):
+            store.set_pilot_state(c, pilot.id, stage=stage_after, go_no_go_date=gng_after,
+                                  bridge_due_date=bridge_after)
         return next(d for d in store.list_decisions(c, pilot.id) if d.id == decision_id)
 
     return write(conn, work)
@@ -311,7 +324,8 @@ def save_bridge_checklist(conn, actor: Actor, pilot_id: int, items: dict[str, di
 
     def work(c):
         for key, done, note in parsed:
-            store.set_bridge_item(c, pilot_id, key, done, note, actor.person_id)
+            with audit.tracking(c, actor, "bridge_check", (pilot_id, key), "save"):
+                store.set_bridge_item(c, pilot_id, key, done, note, actor.person_id)
 
     write(conn, work)
 
@@ -348,8 +362,11 @@ def retire(conn, actor: Actor, pilot_id: int, on: date, note: str = "") -> Pilot
 
 def _move(conn, actor, pilot, to: Stage, action: str, on: date, override: str, note: str) -> Pilot:
     def work(c):
-        store.set_pilot_state(c, pilot.id, stage=to, go_no_go_date=pilot.go_no_go_date,
-                              bridge_due_date=pilot.bridge_due_date)
+        if store.get_pilot(c, pilot.id).stage == to:
+            return store.get_pilot(c, pilot.id)  # a repeated submit: already moved
+        with audit.tracking(c, actor, "pilot", pilot.id, action):
+            store.set_pilot_state(c, pilot.id, stage=to, go_no_go_date=pilot.go_no_go_date,
+                                  bridge_due_date=pilot.bridge_due_date)
         store.record_stage_event(c, pilot.id, action, pilot.stage, to, on, actor.person_id, override, note)
         return store.get_pilot(c, pilot.id)
 

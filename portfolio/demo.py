@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import clock, db, store
+from . import audit, clock, db, store
 from .models import BRIDGE_ITEMS, Health, InvalidInput, PersonIn, PilotIn, Role, Stage, WeeklyUpdateIn
 from .settings import Settings
 
@@ -208,7 +208,10 @@ def build_demo(
             _bulk_insert(c, "weekly_update", "weekly_update_id_seq", upd)
             history = _decisions_and_criteria(c, pilot_rows.assign(id=ids), by_kind, as_of)
             story = _production_story(c, pilot_rows.assign(id=ids), by_kind, as_of)
-            return {"people": len(people), "pilots": len(pilot_rows), "updates": len(upd), **history, **story}
+            counts = {"people": len(people), "pilots": len(pilot_rows), "updates": len(upd), **history, **story}
+            audit.event(c, audit.command_line_actor(c), "demo", "portfolio", "build",
+                        {"as_of": as_of, "seed": seed, **counts})
+            return counts
 
         return db.write(conn, work)
 

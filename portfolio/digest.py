@@ -23,10 +23,10 @@ from datetime import date
 
 import pandas as pd
 
-from . import db
+from . import audit, db
 from . import flags as flag_rules
 from . import overview as overview_mod
-from .models import InvalidInput, PortfolioError, Severity
+from .models import Actor, InvalidInput, PortfolioError, Severity
 from .settings import Settings
 
 # The lists leadership reads, with the flag code behind each; stalled and
@@ -239,7 +239,7 @@ def _changes(conn, as_of: date, flags: pd.DataFrame, names: dict[int, str]) -> d
     }
 
 
-def build_digest(conn, as_of: date, settings: Settings, *, record: bool = True) -> dict:
+def build_digest(conn, as_of: date, settings: Settings, *, record: bool = True, actor: Actor | None = None) -> dict:
     """The leadership digest on ``as_of`` (JSON-ready). With ``record`` the
     run and the flags it saw are stored in one transaction, so the next
     digest can say what changed since this one."""
@@ -257,11 +257,11 @@ def build_digest(conn, as_of: date, settings: Settings, *, record: bool = True) 
         "changes_since_previous": changes,
     }
     if record:
-        digest["run_id"] = _record(conn, as_of, view)
+        digest["run_id"] = _record(conn, as_of, view, actor or audit.command_line_actor(conn))
     return digest
 
 
-def _record(conn, as_of: date, view) -> int:
+def _record(conn, as_of: date, view, actor: Actor) -> int:
     stages = dict(zip(view.pilots["id"].astype(int), view.pilots["stage"].astype(str)))
     rows = pd.DataFrame({
         "pilot_id": view.flags["pilot_id"].astype(int).to_numpy(),
@@ -283,6 +283,7 @@ def _record(conn, as_of: date, view) -> int:
                 )
             finally:
                 c.unregister("_digest_flags")
+        audit.event(c, actor, "digest", run_id, "record", {"as_of": as_of, "flags": len(rows)})
         return run_id
 
     return db.write(conn, work)

@@ -126,6 +126,7 @@ def pilots_with_flags(conn, as_of: date, settings: Settings, *, flags: pd.DataFr
                {seat_cols}
         FROM pilot p
         {seat_joins}
+        WHERE NOT p.archived
         ORDER BY p.name, p.id
         """
     ).df()

@@ -34,7 +34,7 @@ from typing import Callable, Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from . import clock
+from . import audit, clock
 from .db import write
 from .models import (
     CREATABLE_STAGES,
@@ -830,7 +830,7 @@ def rejected_rows(plan: ImportPlan) -> pd.DataFrame:
 
 def apply_import(
     conn, actor: Actor, plan: ImportPlan, *, skip_invalid: bool = False,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None, source: str = "",
 ) -> ImportResult:
     """Write the plan in one transaction: the new people, the pilots created
     or updated by external id, and their attributes (each attribute the file
@@ -873,13 +873,19 @@ def apply_import(
             _insert_select(c, new, "INSERT INTO person (id, name, email, email_key, role, active) "
                                    f"SELECT id, name, email, email_key, '{Role.VIEWER.value}', TRUE FROM {{rows}}")
             people.update(zip(new_keys, ids))
+            audit.record_many(c, actor, "person", "import",
+                              [(i, None, a) for i, a in audit.snapshots(c, "person", ids).items()])
         created = updated = unchanged = 0
         for start in range(0, total, CHUNK_ROWS):
             chunk = good.iloc[start:start + CHUNK_ROWS]
-            a, u, n = _write_chunk(c, chunk, people, plan.attributes)
+            a, u, n = _write_chunk(c, actor, chunk, people, plan.attributes)
             created, updated, unchanged = created + a, updated + u, unchanged + n
             if progress:
                 progress(min(start + CHUNK_ROWS, total), total)
+        audit.event(c, actor, "import", source or "file", "import", {
+            "file": source, "rows": plan.total, "created": created, "updated": updated, "unchanged": unchanged,
+            "rejected": len(rejected), "new_people": len(new_keys),
+        })
         return created, updated, unchanged
 
     created, updated, unchanged = write(conn, work)
@@ -962,11 +968,14 @@ def _pilot_frame(chunk: pd.DataFrame, ids, people: dict[str, int]) -> pd.DataFra
     })
 
 
-def _write_chunk(c, chunk: pd.DataFrame, people: dict[str, int], attributes: list[str]) -> tuple[int, int, int]:
+def _write_chunk(c, actor: Actor, chunk: pd.DataFrame, people: dict[str, int],
+                 attributes: list[str]) -> tuple[int, int, int]:
     creates = chunk[chunk["action"] == "create"]
     updates = chunk[(chunk["action"] == "update") & (chunk["changes"].map(len) > 0)]
     unchanged = int((chunk["action"] == "update").sum()) - len(updates)
     pilot_ids = dict(zip(chunk["row"], chunk["pilot_id"]))
+    matched = [int(i) for i in chunk.loc[chunk["action"] == "update", "pilot_id"]]
+    before = audit.snapshots(c, "pilot", matched)
     if len(creates):
         ids = _next_ids(c, "pilot_id_seq", len(creates))
         pilot_ids.update(zip(creates["row"], ids))
@@ -1001,6 +1010,9 @@ def _write_chunk(c, chunk: pd.DataFrame, people: dict[str, int], attributes: lis
         if len(attrs):
             _insert_select(c, attrs, "INSERT INTO pilot_attribute (pilot_id, name, value)"
                                      " SELECT CAST(pilot_id AS INTEGER), name, value FROM {rows}")
+    touched = [int(pilot_ids[r]) for r in chunk["row"]]
+    after = audit.snapshots(c, "pilot", touched)
+    audit.record_many(c, actor, "pilot", "import", [(i, before.get(i), after[i]) for i in touched])
     return len(creates), len(updates), unchanged
 
 

@@ -54,6 +54,11 @@ class StorageBusy(PortfolioError):
     """The database stayed locked or conflicted after the bounded retries."""
 
 
+class EditConflict(InvalidInput):
+    """Someone else saved the same record after this person opened it: their
+    change is named in the message, and nothing of this save was written."""
+
+
 FIELD_LABELS = {
     "name": "Name",
     "email": "Email",
@@ -309,6 +314,7 @@ class Pilot(BaseModel):
     version: int
     bridge_due_date: date | None = None
     expected_monthly_volume: float | None = None
+    archived: bool = False
 
     def seat_holders(self) -> set[int]:
         return {getattr(self, s.value) for s in Seat if getattr(self, s.value)}
@@ -378,6 +384,7 @@ class Actor(BaseModel):
     name: str
     email: str | None
     role: Role
+    via: str = "app"  # or "command line": where the audit trail says the change came from
 
     @classmethod
     def of(cls, person: Person) -> "Actor":

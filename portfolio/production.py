@@ -13,12 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from . import store
+from . import audit, store
 from .db import write
 from .models import (
     READINESS_DIMENSIONS,
     Actor,
     Disposition,
+    EditConflict,
     InvalidInput,
     KpiCategory,
     KpiIn,
@@ -53,12 +54,20 @@ def add_privilege(conn, actor: Actor, pilot_id: int, values: dict) -> int:
     for known in store.list_privileges(conn, pilot_id):
         if (known.kind, known.description.lower()) == (privilege.kind, privilege.description.lower()):
             raise InvalidInput(f"What it is: '{privilege.description}' is already in the ledger", field="description")
-    return write(conn, lambda c: store.insert_privilege(c, pilot_id, privilege))
+
+    def work(c):
+        privilege_id = store.insert_privilege(c, pilot_id, privilege)
+        audit.created(c, actor, "privilege", privilege_id)
+        return privilege_id
+
+    return write(conn, work)
 
 
-def decide_privilege(conn, actor: Actor, privilege_id: int, disposition: str, note: str, on: date) -> None:
+def decide_privilege(conn, actor: Actor, privilege_id: int, disposition: str, note: str, on: date,
+                     *, expected_version: int | None = None) -> None:
     """Make permanent or withdraw (saying what replaces it), or set back to
-    undecided."""
+    undecided. With ``expected_version`` (the version the form was opened
+    on), a privilege someone else decided since is refused, naming them."""
     try:
         privilege_id = int(privilege_id)
     except (TypeError, ValueError):
@@ -81,7 +90,21 @@ def decide_privilege(conn, actor: Actor, privilege_id: int, disposition: str, no
         raise InvalidInput("Note: must be at most 1000 characters", field="note")
     if chosen == Disposition.WITHDRAW and not note:
         raise InvalidInput("Note: say what replaces a withdrawn privilege", field="note")
-    write(conn, lambda c: store.decide_privilege(c, privilege_id, chosen, actor.person_id, on, note))
+
+    def work(c):
+        current = c.execute("SELECT disposition, note FROM privilege WHERE id = ?", [privilege_id]).fetchone()
+        if current == (chosen.value, note):
+            return  # already so (a repeated submit)
+        audit.check_version(c, "privilege", privilege_id, expected_version, f"The privilege {privilege_id}")
+        with audit.tracking(c, actor, "privilege", privilege_id, "decide"):
+            store.decide_privilege(c, privilege_id, chosen, actor.person_id, on, note)
+
+    try:
+        write(conn, work)
+    except EditConflict:
+        audit.record_refusal(conn, actor, "privilege", privilege_id, "decide",
+                             {"disposition": chosen.value, "note": note})
+        raise
 
 
 # --- KPIs -----------------------------------------------------------------
@@ -94,7 +117,39 @@ def add_kpi(conn, actor: Actor, pilot_id: int, values: dict) -> int:
     kpi = validate(KpiIn, **values)
     if any(k.name.lower() == kpi.name.lower() for k in store.list_kpis(conn, pilot_id)):
         raise InvalidInput(f"Name: '{pilot.name}' already has a KPI named '{kpi.name}'", field="name")
-    return write(conn, lambda c: store.insert_kpi(c, pilot_id, kpi))
+
+    def work(c):
+        kpi_id = store.insert_kpi(c, pilot_id, kpi)
+        audit.created(c, actor, "kpi", kpi_id)
+        return kpi_id
+
+    return write(conn, work)
+
+
+def edit_kpi(conn, actor: Actor, kpi_id: int, values: dict, *, expected_version: int | None = None) -> None:
+    """Change a KPI's definition (its readings stay). With
+    ``expected_version``, a KPI someone else changed since is refused."""
+    current = store.get_kpi(conn, kpi_id)
+    pilot = store.get_pilot(conn, current.pilot_id)
+    require_edit(actor, pilot, "edit a KPI")
+    _live(pilot, "KPIs")
+    fields = ("name", "category", "unit", "direction", "baseline", "target", "horizon_days", "production")
+    kpi = validate(KpiIn, **({f: getattr(current, f) for f in fields} | values))
+    if any(k.id != kpi_id and k.name.lower() == kpi.name.lower() for k in store.list_kpis(conn, pilot.id)):
+        raise InvalidInput(f"Name: '{pilot.name}' already has a KPI named '{kpi.name}'", field="name")
+
+    def work(c):
+        if all(getattr(store.get_kpi(c, kpi_id), f) == getattr(kpi, f) for f in fields):
+            return  # nothing to change (or a repeated submit already saved it)
+        audit.check_version(c, "kpi", kpi_id, expected_version, f"The KPI '{current.name}'")
+        with audit.tracking(c, actor, "kpi", kpi_id, "edit"):
+            store.update_kpi(c, kpi_id, kpi)
+
+    try:
+        write(conn, work)
+    except EditConflict:
+        audit.record_refusal(conn, actor, "kpi", kpi_id, "edit", kpi.model_dump(mode="json"))
+        raise
 
 
 def record_readings(conn, actor: Actor, pilot_id: int, readings: list[dict]) -> int:
@@ -105,7 +160,7 @@ def record_readings(conn, actor: Actor, pilot_id: int, readings: list[dict]) -> 
     require_edit(actor, pilot, "record KPI readings")
     _live(pilot, "KPIs")
     parsed = parse_readings(conn, pilot_id, readings)
-    return write(conn, lambda c: insert_new_readings(c, pilot_id, parsed, actor.person_id))
+    return write(conn, lambda c: insert_new_readings(c, actor, pilot_id, parsed))
 
 
 def monthly_cost(conn, pilot_id: int, as_of: date) -> float | None:
@@ -118,7 +173,10 @@ def monthly_cost(conn, pilot_id: int, as_of: date) -> float | None:
 
 
 def save_readiness(conn, actor: Actor, pilot_id: int, items: dict[str, dict]) -> None:
-    """``items``: {key: {"status": ..., "evidence": ...}} for checklist keys."""
+    """``items``: {key: {"status": ..., "evidence": ..., "version": ...}}
+    for checklist keys. An item whose ``version`` (as the form was opened;
+    0 for one never saved) is no longer current is refused, naming who
+    changed it; items left as they are save nothing."""
     pilot = store.get_pilot(conn, pilot_id)
     require_edit(actor, pilot, "update the readiness checklist")
     _live(pilot, "readiness items")
@@ -137,13 +195,24 @@ def save_readiness(conn, actor: Actor, pilot_id: int, items: dict[str, dict]) ->
         evidence = str(value.get("evidence") or "").strip()
         if len(evidence) > 2000:
             raise InvalidInput(f"{known[key]['label']}: evidence must be at most 2000 characters", field="evidence")
-        parsed.append((key, status, evidence))
+        parsed.append((key, status, evidence, value.get("version")))
 
     def work(c):
-        for key, status, evidence in parsed:
-            store.set_readiness(c, pilot_id, key, status, evidence, actor.person_id)
+        for key, status, evidence, version in parsed:
+            now = c.execute("SELECT status, evidence FROM readiness WHERE pilot_id = ? AND item_key = ?",
+                            [pilot_id, key]).fetchone() or (ReadinessStatus.NOT_STARTED.value, "")
+            if now == (status.value, evidence):
+                continue
+            audit.check_version(c, "readiness", (pilot_id, key), version, f"Readiness '{known[key]['label']}'")
+            with audit.tracking(c, actor, "readiness", (pilot_id, key), "save"):
+                store.set_readiness(c, pilot_id, key, status, evidence, actor.person_id)
 
-    write(conn, work)
+    try:
+        write(conn, work)
+    except EditConflict:
+        audit.record_refusal(conn, actor, "pilot", pilot_id, "readiness edit",
+                             {k: {"status": s.value, "evidence": e} for k, s, e, _ in parsed})
+        raise
 
 
 def save_checklist(conn, actor: Actor, rows: list[dict]) -> int:
@@ -167,7 +236,8 @@ def save_checklist(conn, actor: Actor, rows: list[dict]) -> int:
 
     def work(c):
         for position, item in enumerate(items, start=1):
-            store.upsert_readiness_item(c, item, position)
+            with audit.tracking(c, actor, "readiness_item", item.key, "save"):
+                store.upsert_readiness_item(c, item, position)
         return len(items)
 
     return write(conn, work)

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from datetime import date
 
-from . import clock, store
+from . import audit, clock, store
 from .db import write
 from .models import (
     CREATABLE_STAGES,
     Actor,
+    EditConflict,
     InvalidInput,
+    NotFound,
     PermissionDenied,
     Person,
     PersonIn,
@@ -109,7 +111,12 @@ def create_pilot(conn, actor: Actor, values: dict, settings: Settings) -> int:
 
     def work(c):
         _check_seats(c, pilot)
-        return store.insert_pilot(c, pilot)
+        again = audit.recent_create(c, actor, "pilot", pilot.model_dump(mode="json"))
+        if again is not None:
+            return again  # a repeated submit of the same form: created once
+        pilot_id = store.insert_pilot(c, pilot)
+        audit.created(c, actor, "pilot", pilot_id)
+        return pilot_id
 
     return write(conn, work)
 
@@ -127,7 +134,7 @@ def edit_pilot(
     """
     current = store.get_pilot(conn, pilot_id)
     require_edit(actor, current, "edit the pilot")
-    merged = current.model_dump(exclude={"id", "version", "bridge_due_date"}) | values
+    merged = current.model_dump(exclude={"id", "version", "bridge_due_date", "archived"}) | values
     pilot = validate(PilotIn, **merged)
     if pilot.stage != current.stage:
         raise InvalidInput(
@@ -163,17 +170,23 @@ def edit_pilot(
 
     def work(c):
         fresh = store.get_pilot(c, pilot_id)
-        if expected_version is not None and fresh.version != expected_version:
-            raise InvalidInput(
-                f"'{fresh.name}' was changed by someone else after you opened it; "
-                "reload the page to see their change, then apply yours again",
-                field="version",
-            )
+        if _same_fields(fresh, pilot):
+            return fresh  # nothing to change (or a repeated submit already saved it)
+        audit.check_version(c, "pilot", pilot_id, expected_version, f"'{fresh.name}'")
         _check_seats(c, pilot, fresh)
-        store.update_pilot_fields(c, pilot_id, pilot)
+        with audit.tracking(c, actor, "pilot", pilot_id, "edit"):
+            store.update_pilot_fields(c, pilot_id, pilot)
         return store.get_pilot(c, pilot_id)
 
-    return write(conn, work)
+    try:
+        return write(conn, work)
+    except EditConflict:
+        audit.record_refusal(conn, actor, "pilot", pilot_id, "edit", pilot.model_dump(mode="json"))
+        raise
+
+
+def _same_fields(current: Pilot, wanted: PilotIn) -> bool:
+    return all(getattr(current, f) == getattr(wanted, f) for f in store.EDITABLE_PILOT_FIELDS)
 
 
 def start_pilot(conn, actor: Actor, pilot_id: int, start: date, settings: Settings) -> Pilot:
@@ -192,11 +205,14 @@ def start_pilot(conn, actor: Actor, pilot_id: int, start: date, settings: Settin
     gng = clock.go_no_go_date(start, settings.clock_days)
 
     def work(c):
-        c.execute(
-            "UPDATE pilot SET stage = ?, start_date = ?, go_no_go_date = ?, version = version + 1,"
-            " updated_at = current_timestamp WHERE id = ? AND stage = ?",
-            [Stage.PILOT.value, start, gng, pilot_id, Stage.PROPOSED.value],
-        )
+        if store.get_pilot(c, pilot_id).stage != Stage.PROPOSED:
+            return store.get_pilot(c, pilot_id)  # a repeated submit: already started
+        with audit.tracking(c, actor, "pilot", pilot_id, "start"):
+            c.execute(
+                "UPDATE pilot SET stage = ?, start_date = ?, go_no_go_date = ?, version = version + 1,"
+                " updated_at = current_timestamp WHERE id = ? AND stage = ?",
+                [Stage.PILOT.value, start, gng, pilot_id, Stage.PROPOSED.value],
+            )
         store.record_stage_event(c, pilot_id, "start", Stage.PROPOSED, Stage.PILOT, start, actor.person_id)
         return store.get_pilot(c, pilot_id)
 
@@ -222,7 +238,7 @@ def parse_readings(conn, pilot_id: int, readings: list[dict] | None) -> list[Rea
     return parsed
 
 
-def insert_new_readings(c, pilot_id: int, readings: list[ReadingIn], by: int | None) -> int:
+def insert_new_readings(c, actor: Actor, pilot_id: int, readings: list[ReadingIn]) -> int:
     """Insert the readings not already recorded (same KPI, day and value):
     a repeated submit adds nothing."""
     added = 0
@@ -230,7 +246,8 @@ def insert_new_readings(c, pilot_id: int, readings: list[ReadingIn], by: int | N
         seen = c.execute("SELECT 1 FROM kpi_reading WHERE kpi_id = ? AND reading_on = ? AND value = ?",
                          [r.kpi_id, r.reading_on, r.value]).fetchone()
         if not seen:
-            store.insert_reading(c, pilot_id, r, by)
+            reading_id = store.insert_reading(c, pilot_id, r, actor.person_id)
+            audit.created(c, actor, "kpi_reading", reading_id)
             added += 1
     return added
 
@@ -253,12 +270,13 @@ def post_weekly_update(
     week = clock.week_start(as_of)
 
     def work(c):
-        insert_new_readings(c, pilot.id, parsed, actor.person_id)
+        insert_new_readings(c, actor, pilot.id, parsed)
         latest = [u for u in store.list_updates(c, update.pilot_id)[:1] if u.week_start == week]
         if latest and (latest[0].health, latest[0].summary, latest[0].blockers, latest[0].next_steps) == (
                 update.health, update.summary, update.blockers, update.next_steps):
             return latest[0].id, latest[0].revision  # a repeated submit: already saved
         update_id = store.insert_update(c, update, week=week, posted_on=as_of, author_id=actor.person_id)
+        audit.created(c, actor, "weekly_update", update_id, "post" if not latest else "revise")
         revision = c.execute("SELECT revision FROM weekly_update WHERE id = ?", [update_id]).fetchone()[0]
         return update_id, revision
 
@@ -287,8 +305,14 @@ def add_person(conn, actor: Actor, values: dict) -> int:
     person = validate(PersonIn, **values)
 
     def work(c):
+        again = audit.recent_create(c, actor, "person", {"email": person.email, "name": person.name,
+                                                         "role": person.role.value})
+        if again is not None:
+            return again  # a repeated submit of the same form: added once
         _check_unique_email(c, person.email)
-        return store.insert_person(c, person)
+        person_id = store.insert_person(c, person)
+        audit.created(c, actor, "person", person_id)
+        return person_id
 
     return write(conn, work)
 
@@ -305,7 +329,8 @@ def edit_person(conn, actor: Actor, person_id: int, values: dict) -> Person:
 
     def work(c):
         _check_unique_email(c, person.email, person_id)
-        store.update_person(c, person_id, person)
+        with audit.tracking(c, actor, "person", person_id, "edit"):
+            store.update_person(c, person_id, person)
         return store.get_person(c, person_id)
 
     return write(conn, work)
@@ -315,24 +340,79 @@ def seats_affected(conn, person_id: int) -> list[tuple[Pilot, Seat]]:
     """The seats a person holds on pilots still in play, shown before
     deactivating them."""
     live = (Stage.PROPOSED, Stage.PILOT, Stage.BRIDGE, Stage.PRODUCTION)
-    return [(p, s) for p, s in store.seats_held(conn, person_id) if p.stage in live]
+    return [(p, s) for p, s in store.seats_held(conn, person_id) if p.stage in live and not p.archived]
 
 
-def deactivate_person(conn, actor: Actor, person_id: int) -> list[tuple[Pilot, Seat]]:
-    """Deactivate, never delete. Their seats stay as they are, so the pilots
-    they owned turn OWNERLESS at once; returns the seats affected."""
+def deactivate_person(
+    conn, actor: Actor, person_id: int, handover: dict[tuple[int, Seat | str], int | None] | None = None,
+) -> list[tuple[Pilot, Seat]]:
+    """Deactivate (archive), never delete, and hand their seats over in the
+    same transaction: ``handover`` maps (pilot id, seat) to the person who
+    takes the seat. A seat not handed over stays with them, so a pilot whose
+    product owner leaves is OWNERLESS until someone takes it. Returns the
+    seats still held by them on live pilots. Deactivating someone already
+    inactive only hands over (a repeated submit changes nothing)."""
     _require_admin(actor, "deactivate people")
     person = store.get_person(conn, person_id)
     if person_id == actor.person_id:
         raise InvalidInput("Active: you cannot deactivate yourself; ask another admin", field="active")
-    if not person.active:
-        raise InvalidInput(f"Active: {person.name} is already inactive", field="active")
+    moves = _parse_handover(conn, person_id, handover)
 
     def work(c):
-        store.set_person_active(c, person_id, False)
+        if store.get_person(c, person_id).active:
+            with audit.tracking(c, actor, "person", person_id, "deactivate"):
+                store.set_person_active(c, person_id, False)
+        _hand_over(c, actor, person_id, moves)
         return seats_affected(c, person_id)
 
     return write(conn, work)
+
+
+def reassign_seats(conn, actor: Actor, person_id: int, handover: dict[tuple[int, Seat | str], int | None]) -> int:
+    """Hand seats a person holds to others, in one transaction. Returns how
+    many seats moved."""
+    _require_admin(actor, "reassign seats")
+    store.get_person(conn, person_id)
+    moves = _parse_handover(conn, person_id, handover)
+    return write(conn, lambda c: _hand_over(c, actor, person_id, moves))
+
+
+def _parse_handover(conn, person_id: int, handover) -> list[tuple[int, Seat, int]]:
+    held = {(p.id, s) for p, s in store.seats_held(conn, person_id)}
+    moves = []
+    for (pilot_id, seat), to in (handover or {}).items():
+        if to is None:
+            continue  # left with them
+        try:
+            seat = Seat(seat)
+        except ValueError:
+            raise InvalidInput(f"Seat: '{seat}' is not a seat", field="seat") from None
+        if (pilot_id, seat) not in held:
+            pilot = store.get_pilot(conn, pilot_id)
+            raise InvalidInput(f"{seat.label}: the person handing over does not hold it on '{pilot.name}'",
+                               field=seat.value)
+        try:
+            taker = store.get_person(conn, int(to))
+        except (NotFound, TypeError, ValueError):
+            raise InvalidInput(f"{seat.label}: there is no person with id {to}", field=seat.value) from None
+        if not taker.active or taker.id == person_id:
+            raise InvalidInput(f"{seat.label}: {taker.name} cannot take the seat"
+                               + (" (inactive)" if not taker.active else ""), field=seat.value)
+        moves.append((pilot_id, seat, taker.id))
+    return moves
+
+
+def _hand_over(c, actor: Actor, person_id: int, moves: list[tuple[int, Seat, int]]) -> int:
+    moved = 0
+    for pilot_id, seat, to in moves:
+        with audit.tracking(c, actor, "pilot", pilot_id, "handover"):
+            # ``seat`` is a Seat, so the column name comes from the enum.
+            moved += c.execute(
+                f"UPDATE pilot SET {seat.value} = ?, version = version + 1, updated_at = current_timestamp"
+                f" WHERE id = ? AND {seat.value} = ? RETURNING id",
+                [to, pilot_id, person_id],
+            ).fetchone() is not None
+    return moved
 
 
 def reactivate_person(conn, actor: Actor, person_id: int) -> Person:
@@ -340,10 +420,47 @@ def reactivate_person(conn, actor: Actor, person_id: int) -> Person:
     store.get_person(conn, person_id)
 
     def work(c):
-        store.set_person_active(c, person_id, True)
+        with audit.tracking(c, actor, "person", person_id, "reactivate"):
+            store.set_person_active(c, person_id, True)
         return store.get_person(c, person_id)
 
     return write(conn, work)
+
+
+# --- archive --------------------------------------------------------------
+
+
+def archive_pilot(conn, actor: Actor, pilot_id: int, archived: bool = True) -> Pilot:
+    """Archive (or restore) a pilot: it leaves the portfolio's numbers and
+    flags and keeps everything it has. Only an admin archives."""
+    _require_admin(actor, "archive or restore pilots")
+    store.get_pilot(conn, pilot_id)
+
+    def work(c):
+        with audit.tracking(c, actor, "pilot", pilot_id, "archive" if archived else "restore"):
+            c.execute("UPDATE pilot SET archived = ?, version = version + 1, updated_at = current_timestamp"
+                      " WHERE id = ? AND archived <> ?", [archived, pilot_id, archived])
+        return store.get_pilot(c, pilot_id)
+
+    return write(conn, work)
+
+
+def local_mode_allowed(setting: str | None) -> bool:
+    """Local mode (act as anyone, for one machine) is on unless turned off
+    with PORTFOLIO_LOCAL_MODE set to off, false, no or 0."""
+    return (setting or "on").strip().lower() not in ("off", "false", "no", "0")
+
+
+def actor_for_header(conn, headers, header: str) -> Actor:
+    """Trusted-header sign-in: the proxy in front of the app puts the
+    signed-in email in ``header`` (after stripping any the client sent). An
+    email that matches no active person, or no header, is a viewer."""
+    value = headers.get(header) if headers is not None else None
+    email = value.strip() if isinstance(value, str) and value.strip() else None
+    found = actor_for_email(conn, email)
+    if found is not None:
+        return found
+    return Actor(person_id=None, name=email or "anonymous", email=email, role=Role.VIEWER)
 
 
 def actor_for_email(conn, email: str | None) -> Actor | None:

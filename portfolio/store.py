@@ -39,7 +39,7 @@ Conn = duckdb.DuckDBPyConnection
 PILOT_COLUMNS = (
     "id, name, business_unit, problem, stage, start_date, go_no_go_date, "
     "product_owner_id, technical_lead_id, executive_sponsor_id, operational_owner_id, version, "
-    "bridge_due_date, expected_monthly_volume"
+    "bridge_due_date, expected_monthly_volume, archived"
 )
 PERSON_COLUMNS = "id, name, email, role, active"
 
@@ -121,7 +121,7 @@ def live_seat_counts(conn: Conn) -> dict[int, int]:
         SELECT person_id, count(*) FROM (
             SELECT unnest([product_owner_id, technical_lead_id, executive_sponsor_id,
                            operational_owner_id]) AS person_id
-            FROM pilot WHERE stage NOT IN ('stopped', 'retired')
+            FROM pilot WHERE stage NOT IN ('stopped', 'retired') AND NOT archived
         ) WHERE person_id IS NOT NULL GROUP BY person_id
         """
     ).fetchall()
@@ -138,8 +138,10 @@ def get_pilot(conn: Conn, pilot_id: int) -> Pilot:
     return Pilot(**rows[0])
 
 
-def list_pilots(conn: Conn) -> list[Pilot]:
-    return [Pilot(**r) for r in _rows(conn, f"SELECT {PILOT_COLUMNS} FROM pilot ORDER BY name, id")]
+def list_pilots(conn: Conn, *, archived: bool = False) -> list[Pilot]:
+    """The portfolio's pilots; with ``archived``, the archived ones instead."""
+    return [Pilot(**r) for r in _rows(
+        conn, f"SELECT {PILOT_COLUMNS} FROM pilot WHERE archived = ? ORDER BY name, id", [archived])]
 
 
 EDITABLE_PILOT_FIELDS = (
@@ -184,6 +186,7 @@ def pilots_frame(conn: Conn) -> pd.DataFrame:
         LEFT JOIN person tl ON tl.id = p.technical_lead_id
         LEFT JOIN person es ON es.id = p.executive_sponsor_id
         LEFT JOIN person oo ON oo.id = p.operational_owner_id
+        WHERE NOT p.archived
         ORDER BY p.name, p.id
         """
     ).df()
@@ -380,7 +383,7 @@ def pilot_facts(
         LEFT JOIN priv pv ON pv.pilot_id = p.id
         LEFT JOIN kp ON kp.pilot_id = p.id
         LEFT JOIN readiness gov ON gov.pilot_id = p.id AND gov.item_key = 'governance_review'
-        WHERE $pilot IS NULL OR p.id = $pilot
+        WHERE NOT p.archived AND ($pilot IS NULL OR p.id = $pilot)
         ORDER BY p.id
         """,
         {"as_of": as_of, "red_window": red_window, "stale_days": kpi_stale_days, "pilot": pilot_id},
@@ -558,6 +561,7 @@ def decision_outcomes(conn: Conn, as_of: date) -> pd.DataFrame:
         FROM pilot p
         LEFT JOIN verdict v ON v.pilot_id = p.id AND v.rn = 1
         LEFT JOIN ext ON ext.pilot_id = p.id
+        WHERE NOT p.archived
         """,
         {"as_of": as_of},
     ).df()
@@ -601,7 +605,8 @@ def privileges_frame(conn: Conn) -> pd.DataFrame:
     """Every borrowed privilege with its pilot, for the portfolio view."""
     return conn.execute(
         "SELECT v.id, v.pilot_id, p.name AS pilot, p.stage, v.kind, v.description, v.disposition,"
-        " v.expires, p.go_no_go_date FROM privilege v JOIN pilot p ON p.id = v.pilot_id ORDER BY p.name, v.id"
+        " v.expires, p.go_no_go_date FROM privilege v JOIN pilot p ON p.id = v.pilot_id WHERE NOT p.archived"
+        " ORDER BY p.name, v.id"
     ).df()
 
 
@@ -644,6 +649,15 @@ def insert_kpi(conn: Conn, pilot_id: int, kpi: KpiIn) -> int:
     ).fetchone()[0]
 
 
+def update_kpi(conn: Conn, kpi_id: int, kpi: KpiIn) -> None:
+    conn.execute(
+        "UPDATE kpi SET name = ?, category = ?, unit = ?, direction = ?, baseline = ?, target = ?,"
+        " horizon_days = ?, production = ?, version = version + 1 WHERE id = ?",
+        [kpi.name, kpi.category.value, kpi.unit, kpi.direction.value, kpi.baseline, kpi.target,
+         kpi.horizon_days, kpi.production, kpi_id],
+    )
+
+
 def insert_reading(conn: Conn, pilot_id: int, reading: ReadingIn, by: int | None) -> int:
     return conn.execute(
         "INSERT INTO kpi_reading (kpi_id, pilot_id, reading_on, value, note, recorded_by)"
@@ -680,7 +694,7 @@ def monthly_costs(conn: Conn, as_of: date) -> pd.DataFrame:
         SELECT p.id, p.name, p.stage, p.expected_monthly_volume, l.value AS cost_per_transaction, l.unit,
                l.value * p.expected_monthly_volume AS monthly_cost
         FROM pilot p JOIN latest l ON l.pilot_id = p.id AND l.rn = 1
-        WHERE p.expected_monthly_volume IS NOT NULL
+        WHERE p.expected_monthly_volume IS NOT NULL AND NOT p.archived
         ORDER BY monthly_cost DESC
         """,
         {"as_of": as_of},
@@ -711,7 +725,7 @@ def pilot_readiness(conn: Conn, pilot_id: int) -> list[dict]:
     return _rows(
         conn,
         "SELECT i.key, i.dimension, i.label, i.required_for_go, coalesce(r.status, 'not_started') AS status,"
-        " coalesce(r.evidence, '') AS evidence FROM readiness_item i"
+        " coalesce(r.evidence, '') AS evidence, coalesce(r.version, 0) AS version FROM readiness_item i"
         " LEFT JOIN readiness r ON r.item_key = i.key AND r.pilot_id = ? WHERE i.active ORDER BY i.position, i.key",
         [pilot_id],
     )
@@ -722,7 +736,8 @@ def set_readiness(conn: Conn, pilot_id: int, key: str, status: ReadinessStatus, 
     conn.execute(
         "INSERT INTO readiness (pilot_id, item_key, status, evidence, updated_by) VALUES (?, ?, ?, ?, ?)"
         " ON CONFLICT (pilot_id, item_key) DO UPDATE SET status = excluded.status,"
-        " evidence = excluded.evidence, updated_by = excluded.updated_by, updated_at = now()::TIMESTAMP",
+        " evidence = excluded.evidence, updated_by = excluded.updated_by, updated_at = now()::TIMESTAMP,"
+        " version = readiness.version + 1",
         [pilot_id, key, status.value, evidence, by],
     )
 
@@ -736,7 +751,7 @@ def readiness_matrix(conn: Conn) -> pd.DataFrame:
                count(*) FILTER (WHERE coalesce(r.status, 'not_started') <> 'not_applicable') AS applicable
         FROM pilot p CROSS JOIN readiness_item i
         LEFT JOIN readiness r ON r.pilot_id = p.id AND r.item_key = i.key
-        WHERE i.active AND p.stage IN ('pilot', 'bridge', 'production')
+        WHERE i.active AND p.stage IN ('pilot', 'bridge', 'production') AND NOT p.archived
         GROUP BY p.id, p.name, p.stage, i.dimension
         ORDER BY p.name
         """

@@ -16,12 +16,13 @@ from datetime import date
 import streamlit as st
 
 from . import services, store
-from .models import Actor, Person, PortfolioError, Role
+from .models import Actor, EditConflict, Person, PortfolioError, Role
 from .settings import Settings
 
 AUTH_OIDC = "oidc"
 AUTH_HEADER = "trusted header"
 AUTH_LOCAL = "local"
+AUTH_NONE = "none"  # local mode turned off and no sign-in configured
 
 
 @dataclass
@@ -52,6 +53,8 @@ def pages() -> list:
         st.Page("pages/people.py", title="People", icon=":material/group:"),
         st.Page("pages/checklist.py", title="Readiness checklist", icon=":material/checklist:"),
         st.Page("pages/import.py", title="Import", icon=":material/upload_file:"),
+        st.Page("pages/changes.py", title="What changed", icon=":material/difference:"),
+        st.Page("pages/audit.py", title="Audit", icon=":material/history:"),
     ]
 
 
@@ -98,14 +101,16 @@ def settings() -> Settings:
 def auth_mode() -> str:
     """OIDC when Streamlit's sign-in is configured ([auth] in secrets.toml),
     else a trusted proxy header when PORTFOLIO_TRUSTED_HEADER names one,
-    else local mode."""
+    else local mode, unless PORTFOLIO_LOCAL_MODE=off turns it off."""
     try:
         if "auth" in st.secrets:
             return AUTH_OIDC
     except Exception:  # no secrets file at all: sign-in is not configured
         pass
-    if os.environ.get("PORTFOLIO_TRUSTED_HEADER"):
+    if os.environ.get("PORTFOLIO_TRUSTED_HEADER", "").strip():
         return AUTH_HEADER
+    if not services.local_mode_allowed(os.environ.get("PORTFOLIO_LOCAL_MODE")):
+        return AUTH_NONE
     return AUTH_LOCAL
 
 
@@ -115,7 +120,7 @@ def _unknown(email: str | None) -> Actor:
 
 def resolve_actor(conn, mode: str) -> Actor:
     if mode == AUTH_OIDC:
-        if not st.user.is_logged_in:
+        if not st.user.get("is_logged_in"):
             st.title("Pilot portfolio")
             st.write("Sign in to see the portfolio.")
             st.button("Sign in", key="sign-in", on_click=st.login)
@@ -123,8 +128,13 @@ def resolve_actor(conn, mode: str) -> Actor:
         email = st.user.get("email")
         return services.actor_for_email(conn, email) or _unknown(email)
     if mode == AUTH_HEADER:
-        email = st.context.headers.get(os.environ["PORTFOLIO_TRUSTED_HEADER"])
-        return services.actor_for_email(conn, email) or _unknown(email)
+        return services.actor_for_header(conn, st.context.headers, os.environ["PORTFOLIO_TRUSTED_HEADER"])
+    if mode == AUTH_NONE:
+        st.title("Pilot portfolio")
+        st.error("Sign-in is not configured and local mode is off, so nobody can be identified. "
+                 "Configure OIDC sign-in ([auth] in .streamlit/secrets.toml) or a trusted proxy header "
+                 "(PORTFOLIO_TRUSTED_HEADER); see the README.", icon=":material/lock:")
+        st.stop()
     return _local_actor(conn)
 
 
@@ -167,6 +177,22 @@ def as_of_picker() -> date:
     )
 
 
+def opened_version(record: str, current: int) -> int:
+    """The version ``record`` had when this person's form for it was first
+    shown: a save carries it, so a change made by someone else since is
+    refused instead of silently undone."""
+    versions = st.session_state.setdefault("_opened_versions", {})
+    return versions.setdefault(record, current)
+
+
+def forget_opened(*records: str) -> None:
+    """After a save (or a reload), the next form starts from the record as
+    it is then."""
+    versions = st.session_state.setdefault("_opened_versions", {})
+    for record in records:
+        versions.pop(record, None)
+
+
 def _remember(widget_key: str, keep_key: str):
     """A callback that keeps a widget's new value under a key of our own
     (it touches session state only: callbacks run before the page's run
@@ -181,8 +207,27 @@ def _remember(widget_key: str, keep_key: str):
 # --- showing outcomes -----------------------------------------------------
 
 
-def show_error(exc: PortfolioError) -> None:
+def show_error(exc: PortfolioError, *opened: str) -> None:
+    """Show a refusal. After an edit conflict the forms of ``opened``
+    records start from the record as it is now, so saving again applies
+    what the person typed over the other change, knowingly."""
     st.error(str(exc), icon=":material/error:")
+    if isinstance(exc, EditConflict):
+        forget_opened(*opened)
+
+
+def save(work, message, *opened: str) -> None:
+    """Run a form's save: on a refusal show why (and after an edit conflict
+    let the ``opened`` records' forms start from the record as it is now);
+    on success show ``message`` (or ``message(result)``) after the rerun."""
+    try:
+        result = work()
+    except PortfolioError as exc:
+        show_error(exc, *opened)
+        return
+    forget_opened(*opened)
+    flash(message(result) if callable(message) else message)
+    st.rerun()
 
 
 def flash(message: str) -> None:

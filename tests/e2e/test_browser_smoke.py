@@ -23,6 +23,11 @@ PAGES = [
     pytest.param("/pilot?id=1", "Pilot", id="pilot-1"),
     pytest.param("/weekly_update", "Weekly update", id="weekly_update"),
     pytest.param("/people", "People", id="people"),
+    pytest.param("/decisions", "Decisions", id="decisions"),
+    pytest.param("/checklist", "Readiness checklist", id="checklist"),
+    pytest.param("/import", "Import", id="import"),
+    pytest.param("/changes", "What changed since my last review", id="changes"),
+    pytest.param("/audit", "Audit trail", id="audit"),
 ]
 
 

@@ -41,6 +41,44 @@ def metric(page: Page, label: str) -> int:
     return int(metric_text(page, label))
 
 
+def busiest_product_owner(app_server) -> tuple[int, str, int, str]:
+    """(id, name, live pilots owned, picker label) of the active product
+    owner who owns the most live pilots."""
+    return query(
+        app_server,
+        "SELECT o.id, o.name, count(*), o.name || ' · ' || o.email FROM pilot p"
+        " JOIN person o ON o.id = p.product_owner_id"
+        " WHERE o.active AND o.role = 'product_owner' AND p.stage IN ('pilot', 'bridge', 'production')"
+        " GROUP BY ALL ORDER BY count(*) DESC, o.id LIMIT 1",
+    )[0]
+
+
+def open_deactivation(page: Page, app_server, label: str) -> int:
+    """Read the Ownerless count, then open the deactivation of the person
+    with picker label ``label``. Returns the count."""
+    page.goto(app_server.url, wait_until="domcontentloaded")
+    wait_for_app(page, "Portfolio")
+    before = metric(page, "Ownerless")
+    page.goto(app_server.url + "/people", wait_until="domcontentloaded")
+    wait_for_app(page, "People")
+    page.get_by_role("tab", name="Deactivate or reactivate").click()
+    choose(page, "deactivate-pick", label)
+    settle(page, "People")
+    return before
+
+
+def confirm_deactivation(page: Page, person_id: int, said: str) -> int:
+    """Confirm and deactivate, wait for the message ``said``, and return the
+    Portfolio's Ownerless count after."""
+    page.locator(f".st-key-deactivate-confirm-{person_id} label").click()
+    settle(page, "People")
+    page.locator(f".st-key-deactivate-go-{person_id} button").click()
+    expect(page.get_by_text(said, exact=False)).to_be_visible(timeout=20_000)
+    page.get_by_role("link", name="Portfolio").click()
+    wait_for_app(page, "Portfolio")
+    return metric(page, "Ownerless")
+
+
 def query(app_server, sql: str, params=()):
     """Read the served database between actions (the app holds it only
     while a page runs)."""
@@ -107,33 +145,11 @@ def test_product_owner_posts_an_update_and_the_stale_flag_clears(request, app_se
 
 def test_deactivating_an_owner_makes_their_pilots_ownerless_at_once(request, app_server, e2e_page: Page):
     page = e2e_page
-    owner_id, owner_name, owned = query(
-        app_server,
-        "SELECT o.id, o.name, count(*) FROM pilot p JOIN person o ON o.id = p.product_owner_id "
-        "WHERE o.active AND o.role = 'product_owner' AND p.stage IN ('pilot', 'bridge', 'production') "
-        "GROUP BY o.id, o.name ORDER BY count(*) DESC, o.id LIMIT 1",
-    )[0]
+    owner_id, owner_name, owned, owner_label = busiest_product_owner(app_server)
     try:
-        page.goto(app_server.url, wait_until="domcontentloaded")
-        wait_for_app(page, "Portfolio")
-        before = metric(page, "Ownerless")
-
-        page.goto(app_server.url + "/people", wait_until="domcontentloaded")
-        wait_for_app(page, "People")
-        page.get_by_role("tab", name="Deactivate or reactivate").click()
-        choose(page, "deactivate-pick", next(
-            label for (label,) in query(app_server, "SELECT name || ' · ' || email FROM person WHERE id = ?",
-                                        [owner_id])))
-        settle(page, "People")
+        before = open_deactivation(page, app_server, owner_label)
         expect(page.get_by_text(re.compile("makes .* pilot\\(s\\) ownerless at once"))).to_be_visible()
-        page.locator(f".st-key-deactivate-confirm-{owner_id} label").click()
-        settle(page, "People")
-        page.locator(f".st-key-deactivate-go-{owner_id} button").click()
-        expect(page.get_by_text(f"Deactivated {owner_name}.", exact=False)).to_be_visible(timeout=20_000)
-
-        page.get_by_role("link", name="Portfolio").click()
-        wait_for_app(page, "Portfolio")
-        assert metric(page, "Ownerless") == before + owned
+        assert confirm_deactivation(page, owner_id, f"Deactivated {owner_name}") == before + owned
     except BaseException:
         app_server.save_failure(page, request.node.name)
         raise

@@ -128,3 +128,29 @@ def test_a_digest_that_was_not_delivered_is_not_recorded(demo_file, tmp_path):
     assert failed.returncode == 2 and "Traceback" not in failed.stderr
     first = json.loads(cli("digest", "--db", str(demo_file), "--as-of", AS_OF, "--format", "json").stdout)
     assert first["changes_since_previous"]["previous"] is None
+
+
+def test_the_audit_command_prints_the_trail_with_the_command_line_user(demo_file, tmp_path):
+    sheet = tmp_path / "pilots.csv"
+    sheet.write_text("Use case ID,Title,Stage\nUC-77,Invoice matcher,pilot\n", encoding="utf-8")
+    assert cli("import", str(sheet), "--db", str(demo_file)).returncode == 0
+    assert cli("digest", "--db", str(demo_file), "--as-of", AS_OF, "--out", str(tmp_path / "d.md")).returncode == 0
+
+    out = cli("audit", "--db", str(demo_file), "--format", "json")
+    assert out.returncode == 0, out.stderr
+    records = json.loads(out.stdout)
+    assert {"at", "actor", "entity", "entity_id", "action", "before", "after"} <= set(records[0])
+    by_entity = {r["entity"]: r for r in reversed(records)}  # the newest of each
+    assert by_entity["demo"]["via"] == "command line" and by_entity["demo"]["after"]["pilots"] > 0
+    imported = next(r for r in records if r["entity"] == "pilot" and r["action"] == "import")
+    assert imported["after"]["external_id"] == "UC-77" and imported["before"] is None
+    assert ADMIN in imported["actor"] and imported["via"] == "command line"
+    assert by_entity["import"]["after"]["created"] == 1
+    assert ADMIN in by_entity["digest"]["actor"]
+
+    one = cli("audit", "--db", str(demo_file), "--pilot", str(imported["pilot_id"]), "--format", "csv")
+    assert one.returncode == 0 and one.stdout.count("\n") == 2 and "UC-77" in one.stdout
+    later = cli("audit", "--db", str(demo_file), "--since", "2199-01-01")
+    assert later.returncode == 0 and "No audit records." in later.stdout
+    table = cli("audit", "--db", str(demo_file), "--entity", "import")
+    assert table.returncode == 0 and "pilots.csv" in table.stdout

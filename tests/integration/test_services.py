@@ -113,7 +113,7 @@ def test_setting_the_start_date_starts_the_clock(conn, leader, settings):
 def test_a_stale_edit_is_refused(conn, leader, settings):
     pid = demo.make_pilot(conn)
     services.edit_pilot(conn, leader, pid, {"name": "First"}, settings, expected_version=1)
-    with pytest.raises(InvalidInput, match="changed by someone else"):
+    with pytest.raises(InvalidInput, match="changed after you opened it: Lee Leader .* changed name .Pilot .* → .First."):
         services.edit_pilot(conn, leader, pid, {"name": "Second"}, settings, expected_version=1)
     assert store.get_pilot(conn, pid).name == "First"
 

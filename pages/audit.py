@@ -1,0 +1,46 @@
+"""Audit: every change on record, filtered by person, pilot, entity and
+dates, and exported as it is shown. Leadership and admins only."""
+
+from datetime import date, timedelta
+
+import streamlit as st
+
+from portfolio import audit, export, store, ui
+from portfolio.models import Role
+
+conn, actor, as_of = ui.conn(), ui.actor(), ui.as_of()
+st.title("Audit trail")
+if not actor.at_least(Role.LEADERSHIP):
+    st.info(f"You ({actor.role.label}) cannot read the audit trail: leadership and admins can. "
+            "Each pilot's own History tab shows its changes.")
+    st.stop()
+
+# Rows drawn on the page at most; the export holds every row of the filter.
+SHOWN_ROWS = 2000
+
+people = {p.id: p for p in store.list_people(conn)}
+pilots = {p.id: p.name for p in [*store.list_pilots(conn), *store.list_pilots(conn, archived=True)]}
+c1, c2, c3 = st.columns(3)
+who = c1.selectbox("Person", list(people), index=None, format_func=lambda i: people[i].label,
+                   placeholder="Anyone", key="audit-person")
+which = c2.selectbox("Pilot", list(pilots), index=None, format_func=pilots.get, placeholder="Every pilot",
+                     key="audit-pilot")
+entities = sorted([*audit.ENTITIES, *audit.EVENT_ENTITIES])
+what = c3.selectbox("Entity", entities, index=None, placeholder="Everything", key="audit-entity",
+                    format_func=lambda e: audit.ENTITIES[e].label if e in audit.ENTITIES else e)
+span = st.date_input("Between", value=(date.today() - timedelta(days=30), date.today()), key="audit-dates",
+                     help="Both days included. Times are UTC.")
+since, until = (span[0], span[1]) if isinstance(span, (tuple, list)) and len(span) == 2 else (None, None)
+
+trail = audit.trail(conn, since=since, until=until, pilot_id=which, actor_id=who, entity=what)
+st.caption(f"{len(trail)} record(s)" + (f"; the newest {SHOWN_ROWS} are shown, the export has all"
+                                        if len(trail) > SHOWN_ROWS else "") + ".")
+if trail.empty:
+    st.info("Nothing on record for this filter.")
+else:
+    shown = trail.drop(columns=["id", "actor_id", "pilot_id", "before", "after"]).head(SHOWN_ROWS)
+    st.dataframe(shown, hide_index=True, width="stretch", key="audit-table",
+                 column_config={"at": st.column_config.DatetimeColumn("At (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+                                "change": st.column_config.TextColumn("Change", width="large")})
+    st.download_button("Export these records (CSV)", export.csv_text(trail.drop(columns=["actor_id"])),
+                       file_name=f"audit-{date.today()}.csv", mime="text/csv", key="audit-export")

@@ -1,0 +1,46 @@
+"""What changed since my last review: leadership picks a past date and sees
+every stage move, decision, seat change, and flag raised or cleared since."""
+
+from datetime import timedelta
+
+import streamlit as st
+
+from portfolio import review, ui
+from portfolio.models import Role
+
+conn, actor, as_of, settings = ui.conn(), ui.actor(), ui.as_of(), ui.settings()
+st.title("What changed since my last review")
+if not actor.at_least(Role.LEADERSHIP):
+    st.info(f"You ({actor.role.label}) cannot open the review of changes: leadership and admins can.")
+    st.stop()
+
+since = st.date_input("My last review was on", value=as_of - timedelta(days=7), max_value=as_of,
+                      key="changes-since", help=f"Compared with the portfolio as of {as_of} (the sidebar's date).")
+if since >= as_of:
+    st.warning("Pick a day before the as-of date.")
+    st.stop()
+changes = review.changes_since(conn, since, as_of, settings)
+st.caption(f"From {since} to {as_of}. Stage moves, decisions and seat changes come from the audit trail "
+           "(times in UTC); flags are those of the first day compared with the last.")
+if changes.empty:
+    st.success("Nothing changed in this period.", icon=":material/check:")
+
+c = st.columns(5)
+c[0].metric("Stage moves", len(changes.stage_moves))
+c[1].metric("Decisions", len(changes.decisions))
+c[2].metric("Seat changes", len(changes.seat_changes))
+c[3].metric("Flags raised", len(changes.flags_raised))
+c[4].metric("Flags cleared", len(changes.flags_cleared))
+
+for title, frame, key in (
+    ("Stage moves", changes.stage_moves, "changes-stages"),
+    ("Decisions", changes.decisions, "changes-decisions"),
+    ("Seat changes", changes.seat_changes, "changes-seats"),
+    ("Flags raised", changes.flags_raised, "changes-raised"),
+    ("Flags cleared", changes.flags_cleared, "changes-cleared"),
+):
+    st.subheader(title)
+    if frame.empty:
+        st.caption("None.")
+    else:
+        st.dataframe(frame.drop(columns=["pilot_id"]), hide_index=True, width="stretch", key=key)

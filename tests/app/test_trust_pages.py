@@ -1,0 +1,162 @@
+"""Issue 6 in the app: each sign-in mode, the handover on deactivation, a
+pilot's History, the Audit page and "what changed since", run by AppTest
+against the demo database."""
+
+from datetime import date
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from portfolio import db, services, store
+from portfolio.models import Role
+from portfolio.settings import Settings
+from tests.app.test_pages import ROOT, act_as, headline, no_exception, open_app, people_by_role
+
+TODAY = date.today()
+
+
+def table_with(at: AppTest, *columns: str):
+    """The first table that has these columns (AppTest does not keep the key
+    of a table without selection)."""
+    return next(d.value for d in at.dataframe if set(columns) <= set(d.value.columns))
+
+
+# --- sign-in modes ----------------------------------------------------------
+
+
+def test_local_mode_is_marked_and_offers_the_picker(demo_db):
+    at = open_app()
+    no_exception(at)
+    assert [s for s in at.sidebar.selectbox if s.key == "act-as"]
+    assert any("Local mode" in c.value for c in at.sidebar.caption)
+
+
+def test_local_mode_turned_off_without_sign_in_shows_nothing_of_the_portfolio(demo_db, monkeypatch):
+    monkeypatch.setenv("PORTFOLIO_LOCAL_MODE", "off")
+    at = open_app()
+    no_exception(at)
+    assert "local mode is off" in at.error[0].value
+    assert not [s for s in at.sidebar.selectbox if s.key == "act-as"]
+    assert not at.metric
+
+
+def test_oidc_mode_asks_to_sign_in_before_showing_anything(demo_db):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    at.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x" * 32,
+                          "client_id": "id", "client_secret": "secret",
+                          "server_metadata_url": "https://id.example.com/.well-known/openid-configuration"}
+    at.run()
+    no_exception(at)
+    assert [b for b in at.button if b.key == "sign-in"]
+    assert not at.metric and not [s for s in at.sidebar.selectbox if s.key == "act-as"]
+
+
+def test_trusted_header_mode_without_a_known_identity_is_a_viewer(demo_db, monkeypatch):
+    monkeypatch.setenv("PORTFOLIO_TRUSTED_HEADER", "X-Forwarded-Email")
+    at = open_app("pages/pilot.py")
+    no_exception(at)
+    assert not [s for s in at.sidebar.selectbox if s.key == "act-as"]
+    assert any("matches no active person" in c.value for c in at.sidebar.caption)
+    assert not [b for b in at.button if b.key == "pilot-create"]
+
+
+def test_the_trusted_header_names_the_person_case_insensitively(demo_db):
+    with db.session(demo_db) as c:
+        admin = next(p for p in store.list_people(c, active_only=True) if p.role == Role.ADMIN)
+        found = services.actor_for_header(c, {"X-Forwarded-Email": admin.email.upper()}, "X-Forwarded-Email")
+        unknown = services.actor_for_header(c, {"X-Forwarded-Email": "stranger@example.com"}, "X-Forwarded-Email")
+        missing = services.actor_for_header(c, {}, "X-Forwarded-Email")
+        services.deactivate_person(c, services.actor_for_email(c, admin.email), people_by_role(demo_db)["viewer"].id)
+    assert (found.person_id, found.role) == (admin.id, Role.ADMIN)
+    assert (unknown.person_id, unknown.role, unknown.name) == (None, Role.VIEWER, "stranger@example.com")
+    assert (missing.person_id, missing.role) == (None, Role.VIEWER)
+
+
+@pytest.mark.parametrize("setting, allowed", [(None, True), ("on", True), ("off", False), ("FALSE", False),
+                                              ("0", False), ("no", False)])
+def test_local_mode_setting(setting, allowed):
+    assert services.local_mode_allowed(setting) is allowed
+
+
+# --- handover ------------------------------------------------------------------
+
+
+def test_deactivating_a_product_owner_offers_the_handover_and_nothing_turns_ownerless(demo_db):
+    with db.session(demo_db) as c:
+        owner_id = c.execute(
+            "SELECT product_owner_id FROM pilot p JOIN person x ON x.id = p.product_owner_id "
+            "WHERE x.active AND p.stage = 'pilot' GROUP BY ALL ORDER BY count(*) DESC, 1 LIMIT 1").fetchone()[0]
+        seats = services.seats_affected(c, owner_id)
+        taker = next(p.id for p in store.list_people(c, active_only=True)
+                     if p.role == Role.PRODUCT_OWNER and p.id != owner_id)
+    at = open_app()
+    ownerless_before = headline(at)["Ownerless"]
+    at.switch_page("pages/people.py").run()
+    at.selectbox(key="deactivate-pick").set_value(owner_id).run()
+    for pilot, seat in seats:
+        at.selectbox(key=f"handover-{owner_id}-{pilot.id}-{seat.value}").set_value(taker)
+    at.checkbox(key=f"deactivate-confirm-{owner_id}").check().run()
+    at.button(key=f"deactivate-go-{owner_id}").click().run()
+    no_exception(at)
+    assert f"handed over {len(seats)} seat(s)" in at.success[0].value
+    at.switch_page("pages/portfolio.py").run()
+    assert headline(at)["Ownerless"] == ownerless_before
+    with db.session(demo_db) as c:
+        assert services.seats_affected(c, owner_id) == []
+        assert all(store.get_pilot(c, p.id).product_owner_id == taker for p, s in seats if s.value == "product_owner_id")
+
+
+# --- History, Audit, What changed -----------------------------------------------
+
+
+def test_an_edit_shows_in_the_pilots_history_and_on_the_audit_page(demo_db):
+    with db.session(demo_db) as c:
+        pid = c.execute("SELECT id FROM pilot WHERE stage = 'pilot' ORDER BY id LIMIT 1").fetchone()[0]
+    at = open_app()
+    at.switch_page("pages/pilot.py")
+    at.query_params["id"] = str(pid)
+    at.run()
+    at.text_input(key=f"edit-unit-{pid}").set_value("Audited unit")
+    at.button(key=f"edit-save-{pid}").click().run()
+    no_exception(at)
+    history = table_with(at, "at", "actor", "via", "action", "entity", "change")
+    assert history.iloc[0]["action"] == "edit" and "'Audited unit'" in history.iloc[0]["change"]
+
+    at.switch_page("pages/audit.py").run()
+    no_exception(at)
+    at.selectbox(key="audit-pilot").set_value(pid).run()
+    shown = table_with(at, "at", "actor", "pilot", "change")
+    assert list(shown["action"])[:1] == ["edit"] and set(shown["pilot"]) <= {store_name(demo_db, pid)}
+
+
+def store_name(path, pid) -> str:
+    with db.session(path) as c:
+        return store.get_pilot(c, pid).name
+
+
+def test_the_audit_and_changes_pages_are_for_leadership_and_admins(demo_db):
+    viewer = people_by_role(demo_db)["viewer"]
+    at = open_app()
+    act_as(at, viewer.id)
+    for page in ("pages/audit.py", "pages/changes.py"):
+        at.switch_page(page).run()
+        no_exception(at)
+        assert "leadership and admins" in at.info[0].value
+        assert not at.dataframe
+
+
+def test_what_changed_since_shows_a_decision_made_today(demo_db):
+    with db.session(demo_db) as c:
+        leader = next(p for p in store.list_people(c, active_only=True) if p.role == Role.LEADERSHIP)
+        pid, start = c.execute("SELECT id, start_date FROM pilot WHERE stage = 'pilot' AND go_no_go_date < ?"
+                               " ORDER BY id LIMIT 1", [TODAY]).fetchone()
+        from portfolio import decisions
+        decisions.record_decision(c, services.actor_for_email(c, leader.email), {
+            "pilot_id": pid, "kind": "no_go", "decided_on": TODAY, "decided_by": leader.id,
+            "rationale": "Stopped at review"}, Settings())
+    at = open_app("pages/changes.py")
+    no_exception(at)
+    metrics = {m.label: int(m.value) for m in at.metric}
+    assert metrics["Decisions"] >= 1 and metrics["Stage moves"] >= 1
+    decided = table_with(at, "kind", "decided_on", "rationale")
+    assert store_name(demo_db, pid) in set(decided["pilot"])
