@@ -14,9 +14,16 @@ st.set_page_config(page_title="Pilot portfolio", layout="wide")
 try:
     settings = load_settings()
     conn = db.connect(db_path())
+    read_only = db.is_read_only(conn)
 except PortfolioError as exc:
     ui.show_error(exc)
     st.stop()
+
+if read_only:
+    # db.connect fell back to reading: show what there is, say why saving fails.
+    st.warning("The database is read-only: you can look at everything, but nothing you save will be kept. "
+               "Whoever runs the app must make the database file and its folder writable.",
+               icon=":material/lock:")
 
 try:
     mode = ui.auth_mode()
@@ -38,6 +45,7 @@ try:
 
     ui.begin_run(ui.RunContext(conn=conn, actor=actor, as_of=as_of, settings=settings, auth_mode=mode))
     page = st.navigation(ui.pages())
+    ui.apply_set_on_next_run()
     page.run()
 except PortfolioError as exc:
     ui.show_error(exc)

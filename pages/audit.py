@@ -30,7 +30,8 @@ what = c3.selectbox("Entity", entities, index=None, placeholder="Everything", ke
                     format_func=lambda e: audit.ENTITIES[e].label if e in audit.ENTITIES else e)
 span = st.date_input("Between", value=(date.today() - timedelta(days=30), date.today()), key="audit-dates",
                      help="Both days included. Times are UTC.")
-since, until = (span[0], span[1]) if isinstance(span, (tuple, list)) and len(span) == 2 else (None, None)
+picked = list(span) if isinstance(span, (tuple, list)) else [span]
+since, until = (picked + [None, None])[:2]  # one day picked so far: from that day on
 
 trail = audit.trail(conn, since=since, until=until, pilot_id=which, actor_id=who, entity=what)
 st.caption(f"{len(trail)} record(s)" + (f"; the newest {SHOWN_ROWS} are shown, the export has all"

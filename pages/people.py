@@ -86,8 +86,7 @@ with add:
             except PortfolioError as exc:
                 ui.show_error(exc)
             else:
-                for key in ("person-name", "person-email"):
-                    st.session_state.pop(key, None)
+                ui.set_on_next_run({"person-name": "", "person-email": ""})
                 ui.flash(f"Added {name.strip()}.")
                 st.rerun()
 

@@ -95,9 +95,8 @@ if services.may_create_pilot(actor):
                 except PortfolioError as exc:
                     ui.show_error(exc)
                 else:
-                    for key in ("pilot-name", "pilot-unit", "pilot-problem", "pilot-start",
-                                *(f"pilot-{k}" for k in SEAT_KEYS.values())):
-                        st.session_state.pop(key, None)
+                    ui.set_on_next_run({"pilot-name": "", "pilot-unit": "", "pilot-problem": "",
+                                          "pilot-start": None, **{f"pilot-{k}": None for k in SEAT_KEYS.values()}})
                     ui.flash(f"Created '{name.strip()}'.")
                     st.switch_page("pages/pilot.py", query_params={"id": new_id})
 
@@ -232,10 +231,15 @@ with overview_tab:
                         ui.flash(f"Saved '{saved.name}'.")
                         st.rerun()
             if st.button("Reload the pilot as it is now", key=f"edit-reload-{pilot.id}"):
-                for key in list(st.session_state):
-                    k = str(key)
-                    if k.startswith(f"edit-{pilot.id}-") or (k.startswith("edit-") and k.endswith(f"-{pilot.id}")):
-                        del st.session_state[key]
+                # The fields are set to the pilot as it is now on the next run (a
+                # removed key would leave the browser showing, and sending, what
+                # was typed), and the next save starts from its current version.
+                ui.set_on_next_run({
+                    f"edit-name-{pilot.id}": pilot.name, f"edit-unit-{pilot.id}": pilot.business_unit,
+                    f"edit-problem-{pilot.id}": pilot.problem, f"edit-start-{pilot.id}": pilot.start_date,
+                    f"edit-volume-{pilot.id}": pilot.expected_monthly_volume,
+                    **{f"edit-{pilot.id}-{SEAT_KEYS[seat]}": getattr(pilot, seat.value) for seat in Seat}})
+                st.session_state[version_key] = pilot.version
                 st.rerun()
     else:
         st.caption(f"You ({actor.role.label}) can read this pilot; its product owner, technical lead, "
@@ -246,7 +250,8 @@ with overview_tab:
         with st.expander(f"{verb} the pilot", icon=":material/inventory_2:"):
             st.caption("Archived pilots leave the portfolio's numbers and flags; nothing of theirs is deleted, "
                        "and restoring brings them back as they were.")
-            if st.button(f"{verb} '{pilot.name}'", key=f"archive-go-{pilot.id}"):
+            # Each way has its own key: a second click cannot undo the first.
+            if st.button(f"{verb} '{pilot.name}'", key=f"{verb.lower()}-go-{pilot.id}"):
                 try:
                     services.archive_pilot(conn, actor, pilot.id, archived=not pilot.archived)
                 except PortfolioError as exc:
@@ -282,16 +287,23 @@ with decisions_tab:
             with st.form(f"criteria-{pilot.id}"):
                 edits = []
                 for c in criteria:
-                    opened = ui.opened_version(f"criterion-{c.id}", c.version)
+                    version, then = ui.opened(
+                        ui.record_name("criterion", c.id), c.version,
+                        {"statement": c.statement, "status": c.status.value, "evidence": c.evidence, "remove": False},
+                        {"statement": f"crit-statement-{c.id}", "status": f"crit-status-{c.id}",
+                         "evidence": f"crit-evidence-{c.id}", "remove": f"crit-remove-{c.id}"})
                     a, b, d = st.columns([3, 1, 2])
                     statement = a.text_input("Criterion", value=c.statement, key=f"crit-statement-{c.id}")
+                    tied = c.kpi_id is not None  # its status follows the KPI's latest reading
                     status = b.selectbox("Status", [s.value for s in CriterionStatus],
                                          index=[s.value for s in CriterionStatus].index(c.status.value),
-                                         format_func=lambda v: CriterionStatus(v).label, key=f"crit-status-{c.id}")
-                    evidence = d.text_input("Evidence", value=c.evidence, key=f"crit-evidence-{c.id}")
+                                         format_func=lambda v: CriterionStatus(v).label, key=f"crit-status-{c.id}",
+                                         disabled=tied, help="Follows its KPI's latest reading." if tied else None)
+                    evidence = d.text_input("Evidence", value=c.evidence, key=f"crit-evidence-{c.id}", disabled=tied)
                     remove = st.checkbox("Remove this criterion", key=f"crit-remove-{c.id}")
-                    edits.append({"id": c.id, "statement": statement, "status": status, "evidence": evidence,
-                                  "remove": remove, "version": opened})
+                    typed = {"statement": statement, "status": status, "evidence": evidence, "remove": remove}
+                    if typed != then:  # only what this person changed is sent
+                        edits.append({"id": c.id, **typed, "version": version})
                 new_statement = st.text_input("New criterion", key=f"crit-new-{pilot.id}",
                                               placeholder="e.g. p95 latency under 800 ms on live traffic")
                 if st.form_submit_button("Save criteria", key=f"crit-save-{pilot.id}", type="primary"):
@@ -302,10 +314,10 @@ with decisions_tab:
                             on=date.today(), settings=settings,
                         )
                     except PortfolioError as exc:
-                        ui.show_error(exc, *(f"criterion-{c.id}" for c in criteria))
+                        ui.show_error(exc)
                     else:
-                        ui.forget_opened(*(f"criterion-{c.id}" for c in criteria))
-                        st.session_state.pop(f"crit-new-{pilot.id}", None)
+                        ui.forget_opened(*(ui.record_name("criterion", c.id) for c in criteria))
+                        ui.set_on_next_run({f"crit-new-{pilot.id}": ""})
                         ui.flash("Criteria saved: " + ", ".join(f"{n} {k}" for k, n in counts.items() if n) + "."
                                  if any(counts.values()) else "Nothing to save.")
                         st.rerun()
@@ -434,14 +446,14 @@ with readiness_tab:
                     except PortfolioError as exc:
                         ui.show_error(exc)
                     else:
-                        for k in ("what", "granted", "since", "expires"):
-                            st.session_state.pop(f"privilege-{k}-{pilot.id}", None)
+                        ui.set_on_next_run({f"privilege-what-{pilot.id}": "", f"privilege-granted-{pilot.id}": "",
+                                              f"privilege-since-{pilot.id}": None, f"privilege-expires-{pilot.id}": None})
                         ui.flash(f"Recorded the borrowed privilege '{what.strip()}'.")
                         st.rerun()
         if privileges:
             with c2.expander("Decide a privilege", icon=":material/gavel:"):
                 by_pid = {p.id: p for p in privileges}
-                opened_at = {p.id: ui.opened_version(f"privilege-{p.id}", p.version) for p in privileges}
+                opened_at = {p.id: ui.opened_version(ui.record_name("privilege", p.id), p.version) for p in privileges}
                 with st.form(f"privilege-decide-{pilot.id}"):
                     chosen = st.selectbox("Privilege", list(by_pid), format_func=lambda i: by_pid[i].description,
                                           key=f"privilege-pick-{pilot.id}")
@@ -453,7 +465,7 @@ with readiness_tab:
                                     conn, actor, chosen, disposition, note, date.today(),
                                     expected_version=opened_at[chosen]),
                                 f"'{by_pid[chosen].description}': {Disposition(disposition).label}.",
-                                f"privilege-{chosen}")
+                                ui.record_name("privilege", chosen))
 
     st.subheader("KPIs")
     kpis = store.list_kpis(conn, pilot.id, as_of)
@@ -503,8 +515,8 @@ with readiness_tab:
                     except PortfolioError as exc:
                         ui.show_error(exc)
                     else:
-                        for k in ("name", "unit", "baseline", "target", "horizon"):
-                            st.session_state.pop(f"kpi-{k}-{pilot.id}", None)
+                        ui.set_on_next_run({f"kpi-name-{pilot.id}": "", f"kpi-unit-{pilot.id}": "",
+                                              **{f"kpi-{k}-{pilot.id}": None for k in ("baseline", "target", "horizon")}})
                         ui.flash(f"Added the KPI '{name.strip()}'.")
                         st.rerun()
         if kpis:
@@ -521,8 +533,7 @@ with readiness_tab:
                         except PortfolioError as exc:
                             ui.show_error(exc)
                         else:
-                            for kid in values:
-                                st.session_state.pop(f"reading-{kid}", None)
+                            ui.set_on_next_run({f"reading-{kid}": None for kid in values})
                             ui.flash(f"Saved {n} reading(s).")
                             st.rerun()
         if kpis:
@@ -531,7 +542,7 @@ with readiness_tab:
                 kid = st.selectbox("KPI", list(by_kid), format_func=lambda i: by_kid[i].name,
                                    key=f"kpi-edit-pick-{pilot.id}")
                 k = by_kid[kid]
-                opened = ui.opened_version(f"kpi-{k.id}", k.version)
+                opened = ui.opened_version(ui.record_name("kpi", k.id), k.version)
                 with st.form(f"kpi-edit-{k.id}"):
                     e_name = st.text_input("Name", value=k.name, key=f"kpi-edit-name-{k.id}")
                     a, b, d = st.columns(3)
@@ -545,7 +556,7 @@ with readiness_tab:
                                     "name": e_name, "baseline": e_baseline, "target": e_target,
                                     "horizon_days": int(e_horizon) if e_horizon is not None else None,
                                     "production": e_production}, expected_version=opened),
-                                f"Saved the KPI '{e_name.strip()}'.", f"kpi-{k.id}")
+                                f"Saved the KPI '{e_name.strip()}'.", ui.record_name("kpi", k.id))
         if can_edit:
             st.caption("The pilot's expected monthly volume (for the running cost) is set under Overview → Edit.")
 
@@ -565,20 +576,24 @@ with readiness_tab:
         for dimension in READINESS_DIMENSIONS:
             st.markdown(f"**{dimension.capitalize()}**")
             for item in [r for r in readiness if r["dimension"] == dimension]:
+                status_key, evidence_key = f"ready-{item['key']}-{pilot.id}", f"ready-evidence-{item['key']}-{pilot.id}"
+                version, then = ui.opened(ui.record_name("readiness", (pilot.id, item["key"])), item["version"],
+                                          {"status": item["status"], "evidence": item["evidence"]},
+                                          {"status": status_key, "evidence": evidence_key})
                 a, b, d = st.columns([3, 1.4, 2])
                 a.markdown(f"{STATUS_MARK[item['status']]} {item['label']}" + (" · *required for go*" if item["required_for_go"] else ""))
                 status = b.selectbox("Status", statuses, index=statuses.index(item["status"]),
                                      format_func=lambda v: ReadinessStatus(v).label, label_visibility="collapsed",
-                                     key=f"ready-{item['key']}-{pilot.id}", disabled=not (can_edit and live))
+                                     key=status_key, disabled=not (can_edit and live))
                 evidence = d.text_input("Evidence", value=item["evidence"], label_visibility="collapsed",
                                         placeholder="evidence: a note or a link",
-                                        key=f"ready-evidence-{item['key']}-{pilot.id}", disabled=not (can_edit and live))
-                chosen_items[item["key"]] = {
-                    "status": status, "evidence": evidence,
-                    "version": ui.opened_version(f"readiness-{pilot.id}-{item['key']}", item["version"])}
+                                        key=evidence_key, disabled=not (can_edit and live))
+                if {"status": status, "evidence": evidence} != then:  # only what this person changed is sent
+                    chosen_items[item["key"]] = {"status": status, "evidence": evidence, "version": version}
         if st.form_submit_button("Save readiness", key=f"readiness-save-{pilot.id}", disabled=not (can_edit and live)):
-            ui.save(lambda: production.save_readiness(conn, actor, pilot.id, chosen_items), "Readiness saved.",
-                    *(f"readiness-{pilot.id}-{key}" for key in chosen_items))
+            ui.save(lambda: production.save_readiness(conn, actor, pilot.id, chosen_items),
+                    f"Readiness saved ({len(chosen_items)} item(s) changed)." if chosen_items else "Nothing to save.",
+                    *(ui.record_name("readiness", (pilot.id, r["key"])) for r in readiness))
 
 
 with updates_tab:

@@ -232,17 +232,17 @@ def event(c, actor: Actor, entity: str, key, action: str, details: dict) -> None
 # --- no silent overwrites -------------------------------------------------
 
 
-def check_version(c, entity: str, key, expected: int | None, what: str) -> None:
-    """Refuse the save when the record changed since the editor opened it
-    (version ``expected``), naming who changed what and when."""
+def _stale(c, entity: str, key, expected: int | None, what: str) -> tuple[str, str] | None:
+    """What changed ``entity`` ``key`` since version ``expected``, as a
+    sentence naming who and when; None when it is still that version."""
     if expected is None:
-        return
+        return None
     current = snapshot(c, entity, key)
     if current is None:
-        return
+        return None
     version = json.loads(current).get("version")
     if version is None or version == expected:
-        return
+        return None
     since = c.execute(
         "SELECT happened_at, actor, before, after FROM audit WHERE entity = ? AND entity_id = ?"
         " AND action NOT LIKE '%refused' AND TRY_CAST(json_extract_string(after, '$.version') AS INTEGER) > ?"
@@ -250,28 +250,55 @@ def check_version(c, entity: str, key, expected: int | None, what: str) -> None:
         [entity, entity_id(key), expected],
     ).fetchall()
     names = _people_names(c)
-    if since:
-        told = "; ".join(
-            f"{who} {'set' if before is None else 'changed'} {describe(before, after, names) or 'it'} at {at:%H:%M} UTC on {at:%d %b %Y}"
-            for at, who, before, after in since[-3:]
-        )
+    told = "; ".join(
+        f"{who} {'set' if before is None else 'changed'} {describe(before, after, names) or 'it'} "
+        f"at {at:%H:%M} UTC on {at:%d %b %Y}"
+        for at, who, before, after in since[-3:]
+    ) or "someone else changed it"
+    return what, told
+
+
+def check_versions(c, items: list[tuple[str, object, int | None, str]]) -> None:
+    """Refuse the save when any record (entity, key, version it was opened
+    on, its name for a person) changed since, naming every one of them: who
+    changed what and when. The conflict lists them (entity, key) so that a
+    form can start those afresh."""
+    stale = [(entity, key, text) for entity, key, expected, what in items
+             if (text := _stale(c, entity, key, expected, what)) is not None]
+    if not stale:
+        return
+    if len(stale) == 1:
+        what, told = stale[0][2]
+        said = f"{what} was changed after you opened it: {told}."
     else:
-        told = "someone else changed it"
+        said = "These were changed after you opened them: " + " · ".join(
+            f"{what}: {told}" for _, _, (what, told) in stale) + "."
     raise EditConflict(
-        f"{what} was changed after you opened it: {told}. Nothing of yours was saved and what you typed "
-        "is still in the form: save again to apply it over their change, or reload to start from theirs.",
-        field="version",
+        f"{said} Nothing of yours was saved and what you typed is still in the form: save again to apply "
+        "it over their change, or reload to start from theirs.",
+        field="version", conflicts=[(entity, key) for entity, key, _ in stale],
     )
 
 
-def record_refusal(conn, actor: Actor, entity: str, key, action: str, attempted: dict) -> None:
+def check_version(c, entity: str, key, expected: int | None, what: str) -> None:
+    check_versions(c, [(entity, key, expected, what)])
+
+
+def record_refusal(conn, actor: Actor, conflict: EditConflict, action: str, attempted: dict) -> None:
     """Keep a refused save on record (in its own transaction: the refused
-    one was rolled back), with what the person tried to save."""
+    one was rolled back): for each record in conflict, the record as it was
+    and as this person tried to make it. ``attempted`` maps (entity, key) to
+    the values they typed, or is the values of the one record."""
     from .db import write  # db imports nothing of ours but models
 
     def work(c):
-        record(c, actor, entity, key, f"{action} refused", snapshot(c, entity, key),
-               json.dumps(attempted, default=str, sort_keys=True))
+        for entity, key in conflict.conflicts:
+            values = attempted.get((entity, key), attempted) if isinstance(attempted, dict) else {}
+            current = snapshot(c, entity, key)
+            now = json.loads(current) if current else {}
+            tried = now | {k: v for k, v in values.items() if k in now}
+            record(c, actor, entity, key, f"{action} refused", current,
+                   json.dumps(tried, default=str, sort_keys=True))
 
     write(conn, work)
 

@@ -13,6 +13,8 @@ import os
 import sys
 from datetime import date
 
+import duckdb
+
 from . import audit, db, demo, digest, export, flags, importer, overview, services
 from .models import InvalidInput, PermissionDenied, PortfolioError, check_date_range
 from .settings import db_path, load_settings
@@ -152,6 +154,13 @@ def main(argv: list[str] | None = None) -> int:
             return 0
     except PortfolioError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except duckdb.Error as exc:
+        # The storage failing under a read (a write is translated in db.write).
+        problem = db.storage_error(exc, path)
+        if problem is None:
+            raise
+        print(f"error: {problem}", file=sys.stderr)
         return EXIT_ERROR
     except (OSError, UnicodeDecodeError) as exc:
         where = getattr(exc, "filename", None)

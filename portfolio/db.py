@@ -6,10 +6,16 @@ work (a page run, a command) opens a connection, uses it and closes it, and
 an open that finds the file locked by another process is retried for a
 bounded time, then reported in plain words. Inside one process, connections
 to the same file share one database instance, so threads each open their own.
+
+A file that cannot be written (a read-only file, folder or file system)
+opens read-only, so the app still shows what it has; a write to it, or one
+that finds the disk full, is refused as a StorageError naming the cause, and
+nothing of it is saved.
 """
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from contextlib import contextmanager
@@ -18,15 +24,19 @@ from typing import Callable, Iterator, TypeVar
 
 import duckdb
 
-from .models import StorageBusy
+from .models import StorageBusy, StorageError
 
 T = TypeVar("T")
 
 # How long an open waits for another process to release the file. The app
 # holds it for one page run (tens of milliseconds), a command for one job.
 LOCK_WAIT_SECONDS = 15.0
-# How many times a unit of work is tried when a concurrent writer conflicts.
-WRITE_ATTEMPTS = 5
+# How many times a unit of work is tried when a concurrent writer conflicts,
+# and the longest pause between tries: with a random part, so that writers
+# that collided do not collide again on the next try. Twenty people saving
+# at the same moment all get through well within these.
+WRITE_ATTEMPTS = 12
+RETRY_PAUSE_MAX = 0.25  # seconds
 
 MIGRATIONS: list[tuple[str, str]] = [
     (
@@ -326,6 +336,33 @@ def _is_lock_error(exc: Exception) -> bool:
     return "Could not set lock" in str(exc) or "Conflicting lock" in str(exc)
 
 
+# What the operating system says when a file may be read but not written,
+# and when there is no room left to write it, as DuckDB passes it on.
+_NOT_WRITABLE = ("Permission denied", "Read-only file system", "Operation not permitted",
+                 "read-only mode")
+_NO_SPACE = ("No space left on device", "File too large", "Disk quota exceeded")
+
+
+def storage_error(exc: Exception, path: str | Path | None = None) -> StorageError | None:
+    """A DuckDB error caused by the storage under the database, in words a
+    person can act on; None when the error is something else."""
+    text = str(exc)
+    where = f"The database {path}" if path else "The database"
+    if any(reason in text for reason in _NO_SPACE):
+        return StorageError(
+            f"{where} could not be written: the disk is full (or the file reached its size limit), "
+            f"so nothing was saved. Free some space and try again. ({text})"
+        )
+    if any(reason in text for reason in _NOT_WRITABLE):
+        return StorageError(
+            f"{where} is read-only, so nothing was saved: you can read, not write. Whoever runs the "
+            "app must make the database file and its folder writable."
+        )
+    if isinstance(exc, (duckdb.IOException, duckdb.FatalException)) or "Could not write" in text:
+        return StorageError(f"{where} could not be read or written (nothing was saved): {text}")
+    return None
+
+
 def _open(path: Path, read_only: bool, wait_seconds: float) -> duckdb.DuckDBPyConnection:
     deadline = time.monotonic() + wait_seconds
     delay = 0.01
@@ -334,7 +371,11 @@ def _open(path: Path, read_only: bool, wait_seconds: float) -> duckdb.DuckDBPyCo
             return duckdb.connect(str(path), read_only=read_only)
         except duckdb.IOException as exc:
             if not _is_lock_error(exc):
-                raise StorageBusy(f"Cannot open the database {path}: {exc}") from None
+                if not read_only and path.is_file() and any(r in str(exc) for r in _NOT_WRITABLE):
+                    # Readable but not writable: open it to read, and let
+                    # every write say why it was refused.
+                    return _open(path, True, max(0.0, deadline - time.monotonic()))
+                raise StorageError(f"Cannot open the database {path}: {exc}") from None
             if time.monotonic() >= deadline:
                 raise StorageBusy(
                     f"The database {path} is in use by another program and stayed "
@@ -344,26 +385,64 @@ def _open(path: Path, read_only: bool, wait_seconds: float) -> duckdb.DuckDBPyCo
             delay = min(delay * 2, 0.2)
 
 
+def is_read_only(conn: duckdb.DuckDBPyConnection) -> bool:
+    """Whether this connection can only read (opened so, or fallen back to
+    because the file cannot be written)."""
+    row = conn.execute(
+        "SELECT readonly FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchone()
+    return bool(row and row[0])
+
+
 def connect(
     path: str | Path,
     *,
     read_only: bool = False,
     wait_seconds: float = LOCK_WAIT_SECONDS,
 ) -> duckdb.DuckDBPyConnection:
-    """Open the database, creating and migrating it when needed."""
+    """Open the database, creating and migrating it when needed. A file
+    that cannot be written opens read-only (see ``is_read_only``)."""
     path = Path(path)
     if str(path) != ":memory:" and not read_only:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StorageBusy(f"Cannot create the folder for the database {path}: {exc.strerror}") from None
+            raise StorageError(f"Cannot create the folder for the database {path}: {exc.strerror}") from None
     conn = _open(path, read_only, wait_seconds)
     key = str(path.resolve()) if str(path) != ":memory:" else f"memory:{id(conn)}"
-    if not read_only and key not in _migrated:
-        with _migrate_lock:
+    if key in _migrated:
+        return conn
+    if is_read_only(conn):
+        missing = _pending(conn)
+        if missing:
+            conn.close()
+            # The code reads the newer schema: without its upgrade, it cannot read this file either.
+            raise StorageError(
+                f"The database {path} was written by an earlier version of the tracker and needs an upgrade "
+                f"({', '.join(missing)}), which cannot be written: make the file and its folder writable, "
+                "then start again (the upgrade runs on its own)."
+            )
+        return conn
+    with _migrate_lock:
+        try:
             migrate(conn)
-            _migrated.add(key)
+        except duckdb.Error as exc:
+            conn.close()
+            problem = storage_error(exc, path)
+            if problem is None:
+                raise
+            raise problem from None
+        _migrated.add(key)
     return conn
+
+
+def _pending(conn: duckdb.DuckDBPyConnection) -> list[str]:
+    """The migrations this database has not had, read without writing."""
+    recorded = conn.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'schema_migration' AND schema_name = 'main'"
+        " AND database_name = current_database()").fetchone()[0]
+    done = {r[0] for r in conn.execute("SELECT name FROM schema_migration").fetchall()} if recorded else set()
+    return [name for name, _ in MIGRATIONS if name not in done]
 
 
 @contextmanager
@@ -397,25 +476,37 @@ def migrate(conn: duckdb.DuckDBPyConnection) -> list[str]:
             conn.execute(sql)
             conn.execute("INSERT INTO schema_migration (name) VALUES (?)", [name])
             conn.commit()
-        except Exception:
-            conn.rollback()
+        except BaseException:
+            # A commit that failed has ended the transaction already: the
+            # rollback must not hide why it failed.
+            _rollback_quietly(conn)
             raise
         applied.append(name)
     return applied
 
 
 def _is_conflict(exc: Exception) -> bool:
+    """A concurrent writer got there first: a write-write conflict ("Conflict
+    on update", "Catalog write-write conflict"), or a key it took at the same
+    moment, found at commit ("Failed to commit: PRIMARY KEY or UNIQUE
+    constraint violation"). Running the unit again sees what it wrote."""
     text = str(exc)
-    return "Conflict" in text or "conflict" in text
+    return "onflict" in text or "constraint violation" in text
+
+
+def _pause(attempt: int) -> float:
+    """Exponential, capped, and jittered: half to all of the step."""
+    step = min(RETRY_PAUSE_MAX, 0.005 * 2**attempt)
+    return step * random.uniform(0.5, 1.0)
 
 
 def write(conn: duckdb.DuckDBPyConnection, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
     """Run ``work`` as one transaction: all of it is written or none of it.
 
     A conflict with a concurrent writer retries the whole unit a bounded
-    number of times; any other error rolls back and propagates.
+    number of times; a storage that cannot take the write (read-only, full)
+    raises StorageError; any other error rolls back and propagates.
     """
-    delay = 0.01
     for attempt in range(1, WRITE_ATTEMPTS + 1):
         conn.begin()
         try:
@@ -423,18 +514,23 @@ def write(conn: duckdb.DuckDBPyConnection, work: Callable[[duckdb.DuckDBPyConnec
             conn.commit()
             return result
         except (duckdb.TransactionException, duckdb.ConstraintException) as exc:
-            # A concurrent writer got there first (a conflict, or a key it
-            # took at the same moment): the unit of work runs again and sees
-            # what the other wrote.
             _rollback_quietly(conn)
+            problem = storage_error(exc)
+            if problem is not None:
+                raise problem from None
             retry = isinstance(exc, duckdb.ConstraintException) or _is_conflict(exc)
             if not retry or attempt == WRITE_ATTEMPTS:
                 raise StorageBusy(
                     "Someone else was saving the same record at the same moment; "
                     "nothing was saved, please try again."
                 ) from None
-            time.sleep(delay)
-            delay *= 2
+            time.sleep(_pause(attempt))
+        except duckdb.Error as exc:
+            _rollback_quietly(conn)
+            problem = storage_error(exc)
+            if problem is None:
+                raise
+            raise problem from None
         except BaseException:
             _rollback_quietly(conn)
             raise

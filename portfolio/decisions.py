@@ -99,13 +99,21 @@ def save_criteria(
         if edit.get("remove"):
             planned.append(("removed", crit, None))
             continue
-        current_values = {"statement": crit.statement, "status": crit.status, "evidence": crit.evidence}
-        new = validate(CriterionIn, **(current_values | {k: edit[k] for k in current_values if k in edit}))
-        if (new.statement, new.status, new.evidence) != (crit.statement, crit.status, crit.evidence):
-            planned.append(("edited" if new.statement != crit.statement else "marked", crit, new))
+        # As stored, not as shown: one tied to a KPI shows the KPI's status and
+        # evidence, which are not its own to mark, and it stays tied.
+        stored = store.get_criterion(conn, crit.id)
+        markable = ("statement",) if stored.kpi_id is not None else ("statement", "status", "evidence")
+        current_values = {"statement": stored.statement, "status": stored.status, "evidence": stored.evidence,
+                          "kpi_id": stored.kpi_id}
+        new = validate(CriterionIn, **(current_values | {k: edit[k] for k in markable if k in edit}))
+        if (new.statement, new.status, new.evidence) != (stored.statement, stored.status, stored.evidence):
+            planned.append(("edited" if new.statement != stored.statement else "marked", crit, new))
     known = {c.statement.casefold() for c in current.values()}
+    kpis = {k.id for k in store.list_kpis(conn, pilot_id)}
     for addition in additions or []:
         new = validate(CriterionIn, **addition)
+        if new.kpi_id is not None and new.kpi_id not in kpis:
+            raise InvalidInput(f"KPI: {new.kpi_id} is not one of this pilot's KPIs", field="kpi_id")
         if new.statement.casefold() not in known:  # else a repeated submit: added once
             planned.append(("added", None, new))
             known.add(new.statement.casefold())
@@ -120,6 +128,8 @@ def save_criteria(
         )
 
     def work(c):
+        audit.check_versions(c, [("criterion", crit.id, versions.get(crit.id), f"Criterion '{crit.statement}'")
+                                 for action, crit, new in planned if crit is not None])
         counts = {"added": 0, "edited": 0, "removed": 0, "marked": 0}
         for action, crit, new in planned:
             counts[action] += 1
@@ -128,7 +138,6 @@ def save_criteria(
                 audit.created(c, actor, "criterion", crit_id, "add")
                 before, after = None, new.statement
             else:
-                audit.check_version(c, "criterion", crit.id, versions.get(crit.id), f"Criterion '{crit.statement}'")
                 with audit.tracking(c, actor, "criterion", crit.id, "remove" if action == "removed" else action):
                     if action == "removed":
                         store.remove_criterion(c, crit.id)
@@ -144,9 +153,11 @@ def save_criteria(
 
     try:
         return write(conn, work)
-    except EditConflict:
-        audit.record_refusal(conn, actor, "pilot", pilot_id, "criteria edit",
-                             {"edits": edits or [], "additions": additions or []})
+    except EditConflict as conflict:
+        audit.record_refusal(conn, actor, conflict, "edit", {
+            ("criterion", crit.id): {"statement": new.statement, "status": new.status.value, "evidence": new.evidence}
+            if new is not None else {"removed": True}
+            for action, crit, new in planned if crit is not None})
         raise
 
 
@@ -171,6 +182,9 @@ def record_decision(
     _require_leadership(actor, "record go/no-go decisions")
     decision = validate(DecisionIn, **values)
     pilot = store.get_pilot(conn, decision.pilot_id)
+    if pilot.archived:
+        raise InvalidInput(f"Pilot: '{pilot.name}' is archived; an admin restores it before a decision",
+                           field="pilot_id")
     try:
         decider = store.get_person(conn, decision.decided_by)
     except NotFound:
@@ -367,7 +381,8 @@ def _move(conn, actor, pilot, to: Stage, action: str, on: date, override: str, n
         with audit.tracking(c, actor, "pilot", pilot.id, action):
             store.set_pilot_state(c, pilot.id, stage=to, go_no_go_date=pilot.go_no_go_date,
                                   bridge_due_date=pilot.bridge_due_date)
-        store.record_stage_event(c, pilot.id, action, pilot.stage, to, on, actor.person_id, override, note)
+        event = store.record_stage_event(c, pilot.id, action, pilot.stage, to, on, actor.person_id, override, note)
+        audit.created(c, actor, "stage_event", event, action)
         return store.get_pilot(c, pilot.id)
 
     return write(conn, work)

@@ -147,7 +147,7 @@ def _privileges_expiring(conn, as_of: date) -> list[dict]:
         f"""
         SELECT v.pilot_id, p.name, v.id, v.kind, v.description, v.disposition, v.expires, p.go_no_go_date
         FROM privilege v JOIN pilot p ON p.id = v.pilot_id
-        WHERE p.stage IN ({", ".join("?" * len(LIVE_STAGES))})
+        WHERE NOT p.archived AND p.stage IN ({", ".join("?" * len(LIVE_STAGES))})
           AND v.expires IS NOT NULL AND p.go_no_go_date IS NOT NULL
           AND v.expires < p.go_no_go_date
         ORDER BY v.expires, p.name, v.id
@@ -203,7 +203,7 @@ def _changes(conn, as_of: date, flags: pd.DataFrame, names: dict[int, str]) -> d
         SELECT d.id, d.pilot_id, p.name, d.kind, d.decided_on, who.name, d.rationale,
                d.stage_before, d.stage_after, d.go_no_go_before, d.go_no_go_after, d.supersedes_id
         FROM decision d JOIN pilot p ON p.id = d.pilot_id LEFT JOIN person who ON who.id = d.decided_by
-        WHERE d.decided_on > ? AND d.decided_on <= ?
+        WHERE NOT p.archived AND d.decided_on > ? AND d.decided_on <= ?
         ORDER BY d.decided_on, d.id
         """,
         [prev_as_of, as_of],
@@ -218,7 +218,7 @@ def _changes(conn, as_of: date, flags: pd.DataFrame, names: dict[int, str]) -> d
         """
         SELECT e.pilot_id, p.name, e.action, e.stage_before, e.stage_after, e.happened_on, who.name
         FROM stage_event e JOIN pilot p ON p.id = e.pilot_id LEFT JOIN person who ON who.id = e.actor_id
-        WHERE e.happened_on > ? AND e.happened_on <= ?
+        WHERE NOT p.archived AND e.happened_on > ? AND e.happened_on <= ?
         """,
         [prev_as_of, as_of],
     ).fetchall()

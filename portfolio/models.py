@@ -54,9 +54,19 @@ class StorageBusy(PortfolioError):
     """The database stayed locked or conflicted after the bounded retries."""
 
 
+class StorageError(PortfolioError):
+    """The database cannot be written: a read-only file or folder, a full
+    disk, a failing device. Nothing of the refused write was saved."""
+
+
 class EditConflict(InvalidInput):
     """Someone else saved the same record after this person opened it: their
-    change is named in the message, and nothing of this save was written."""
+    change is named in the message, and nothing of this save was written.
+    ``conflicts`` lists the records (entity, key) that changed."""
+
+    def __init__(self, message: str, field: str | None = None, conflicts: list | None = None):
+        super().__init__(message, field)
+        self.conflicts = list(conflicts or [])
 
 
 FIELD_LABELS = {
@@ -96,12 +106,15 @@ def invalid_from(exc: ValidationError, labels: dict[str, str] | None = None) -> 
     return InvalidInput("; ".join(parts), field=first_field)
 
 
-def validate(model: type[BaseModel], **values) -> BaseModel:
-    """Build ``model`` from ``values`` or raise InvalidInput naming the field."""
+def validate(model: type[BaseModel], /, **values) -> BaseModel:
+    """Build ``model`` from ``values`` or raise InvalidInput naming the field.
+    (``model`` is positional only: a form may well have a field called so.)"""
     try:
         return model(**values)
     except ValidationError as exc:
-        raise invalid_from(exc, getattr(model, "LABELS", None)) from None
+        problem = invalid_from(exc, getattr(model, "LABELS", None))
+    # Raised outside the handler: the pydantic error (and the frames it holds) is let go.
+    raise problem from None
 
 
 # --- enums ----------------------------------------------------------------
@@ -181,6 +194,16 @@ LARGEST_NUMBER = 1e12
 def check_number(value: float) -> float:
     if value != value or abs(value) > LARGEST_NUMBER:
         raise ValueError(f"must be a number between -{LARGEST_NUMBER:g} and {LARGEST_NUMBER:g}")
+    return value
+
+
+# Ids are the database's INTEGER keys: a number outside that is no record's.
+LARGEST_ID = 2**31 - 1
+
+
+def check_id(value: int | None) -> int | None:
+    if value is not None and not 1 <= value <= LARGEST_ID:
+        raise ValueError(f"{value} is not the id of anything")
     return value
 
 
@@ -275,6 +298,11 @@ class PilotIn(_Input):
     def _in_range(cls, v: date | None) -> date | None:
         return check_date_range(v)
 
+    @field_validator("product_owner_id", "technical_lead_id", "executive_sponsor_id", "operational_owner_id")
+    @classmethod
+    def _ids(cls, v: int | None) -> int | None:
+        return check_id(v)
+
     @field_validator("business_unit")
     @classmethod
     def _bu(cls, v: str) -> str:
@@ -329,6 +357,11 @@ class WeeklyUpdateIn(_Input):
     summary: str
     blockers: str = ""
     next_steps: str = ""
+
+    @field_validator("pilot_id")
+    @classmethod
+    def _id(cls, v: int) -> int:
+        return check_id(v)
 
     @field_validator("health", mode="before")
     @classmethod
@@ -427,6 +460,11 @@ class CriterionIn(_Input):
     evidence: str = ""
     kpi_id: int | None = None
 
+    @field_validator("kpi_id")
+    @classmethod
+    def _id(cls, v: int | None) -> int | None:
+        return check_id(v)
+
     @field_validator("statement")
     @classmethod
     def _statement(cls, v: str) -> str:
@@ -464,6 +502,11 @@ class DecisionIn(_Input):
         if v in (None, ""):
             raise ValueError("choose go, no-go or extend")
         return v
+
+    @field_validator("pilot_id", "decided_by", "supersedes_id")
+    @classmethod
+    def _ids(cls, v: int | None) -> int | None:
+        return check_id(v)
 
     @field_validator("decided_on", "new_go_no_go_date")
     @classmethod
@@ -688,6 +731,11 @@ class ReadingIn(_Input):
     reading_on: date
     note: str = ""
 
+    @field_validator("kpi_id")
+    @classmethod
+    def _id(cls, v: int) -> int:
+        return check_id(v)
+
     @field_validator("value")
     @classmethod
     def _finite(cls, v: float) -> float:
@@ -769,4 +817,6 @@ FIELD_LABELS.update({
     "label": "Item",
     "key": "Key",
     "expected_monthly_volume": "Expected monthly volume",
+    "active": "Active",
+    "required_for_go": "Required for go",
 })

@@ -30,6 +30,7 @@ from .models import (
     ReadinessStatus,
     Role,
     PermissionDenied,
+    check_id,
     validate,
 )
 from .services import insert_new_readings, parse_readings, require_edit
@@ -69,8 +70,8 @@ def decide_privilege(conn, actor: Actor, privilege_id: int, disposition: str, no
     undecided. With ``expected_version`` (the version the form was opened
     on), a privilege someone else decided since is refused, naming them."""
     try:
-        privilege_id = int(privilege_id)
-    except (TypeError, ValueError):
+        privilege_id = check_id(int(privilege_id))
+    except (TypeError, ValueError, OverflowError):  # OverflowError: infinity
         raise InvalidInput(f"Privilege: '{privilege_id}' is not a privilege id", field="privilege") from None
     if not isinstance(on, date):
         raise InvalidInput("Decided on: a date is needed", field="decided_on")
@@ -101,9 +102,8 @@ def decide_privilege(conn, actor: Actor, privilege_id: int, disposition: str, no
 
     try:
         write(conn, work)
-    except EditConflict:
-        audit.record_refusal(conn, actor, "privilege", privilege_id, "decide",
-                             {"disposition": chosen.value, "note": note})
+    except EditConflict as conflict:
+        audit.record_refusal(conn, actor, conflict, "decide", {"disposition": chosen.value, "note": note})
         raise
 
 
@@ -147,8 +147,8 @@ def edit_kpi(conn, actor: Actor, kpi_id: int, values: dict, *, expected_version:
 
     try:
         write(conn, work)
-    except EditConflict:
-        audit.record_refusal(conn, actor, "kpi", kpi_id, "edit", kpi.model_dump(mode="json"))
+    except EditConflict as conflict:
+        audit.record_refusal(conn, actor, conflict, "edit", kpi.model_dump(mode="json"))
         raise
 
 
@@ -198,20 +198,23 @@ def save_readiness(conn, actor: Actor, pilot_id: int, items: dict[str, dict]) ->
         parsed.append((key, status, evidence, value.get("version")))
 
     def work(c):
+        changing = []
         for key, status, evidence, version in parsed:
             now = c.execute("SELECT status, evidence FROM readiness WHERE pilot_id = ? AND item_key = ?",
                             [pilot_id, key]).fetchone() or (ReadinessStatus.NOT_STARTED.value, "")
-            if now == (status.value, evidence):
-                continue
-            audit.check_version(c, "readiness", (pilot_id, key), version, f"Readiness '{known[key]['label']}'")
+            if now != (status.value, evidence):
+                changing.append((key, status, evidence, version))
+        audit.check_versions(c, [("readiness", (pilot_id, key), version, f"Readiness '{known[key]['label']}'")
+                                 for key, _, _, version in changing])
+        for key, status, evidence, _ in changing:
             with audit.tracking(c, actor, "readiness", (pilot_id, key), "save"):
                 store.set_readiness(c, pilot_id, key, status, evidence, actor.person_id)
 
     try:
         write(conn, work)
-    except EditConflict:
-        audit.record_refusal(conn, actor, "pilot", pilot_id, "readiness edit",
-                             {k: {"status": s.value, "evidence": e} for k, s, e, _ in parsed})
+    except EditConflict as conflict:
+        audit.record_refusal(conn, actor, conflict, "save",
+                             {("readiness", (pilot_id, k)): {"status": s.value, "evidence": e} for k, s, e, _ in parsed})
         raise
 
 

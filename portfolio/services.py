@@ -15,6 +15,7 @@ from . import audit, clock, store
 from .db import write
 from .models import (
     CREATABLE_STAGES,
+    LATEST_DATE,
     Actor,
     EditConflict,
     InvalidInput,
@@ -42,6 +43,8 @@ UPDATABLE_STAGES = (Stage.PROPOSED, Stage.PILOT, Stage.BRIDGE, Stage.PRODUCTION)
 
 
 def may_edit_pilot(actor: Actor, pilot: Pilot) -> bool:
+    if pilot.archived:
+        return False  # restored first, by an admin
     if actor.at_least(Role.LEADERSHIP):
         return True
     return actor.role == Role.PRODUCT_OWNER and actor.person_id in (
@@ -59,6 +62,9 @@ def may_manage_people(actor: Actor) -> bool:
 
 
 def require_edit(actor: Actor, pilot: Pilot, what: str) -> None:
+    if pilot.archived:
+        raise InvalidInput(f"Pilot: '{pilot.name}' is archived; an admin restores it before anyone may {what}",
+                           field="pilot_id")
     if not may_edit_pilot(actor, pilot):
         raise PermissionDenied(
             f"{actor.name} ({actor.role.label}) may not {what} on '{pilot.name}': only its "
@@ -92,6 +98,22 @@ def _check_seats(conn, pilot: PilotIn, current: Pilot | None = None) -> None:
             )
 
 
+def _clock_end(start: date, settings: Settings) -> date:
+    """The go/no-go date of a clock started on ``start``; refused when it
+    would fall outside the dates the tracker accepts (the pilot could then
+    never be edited)."""
+    gng = clock.go_no_go_date(start, settings.clock_days)
+    try:
+        check_date_range(gng)
+    except ValueError:
+        raise InvalidInput(
+            f"Start date: {start} puts the go/no-go date, {settings.clock_days} days on, at {gng}, "
+            f"after {LATEST_DATE.year}",
+            field="start_date",
+        ) from None
+    return gng
+
+
 def create_pilot(conn, actor: Actor, values: dict, settings: Settings) -> int:
     """Create a pilot in `proposed` or `pilot`. Without a go/no-go date, a
     pilot with a start date gets the start plus the clock length."""
@@ -105,9 +127,7 @@ def create_pilot(conn, actor: Actor, values: dict, settings: Settings) -> int:
             field="stage",
         )
     if pilot.start_date and not pilot.go_no_go_date:
-        pilot = pilot.model_copy(
-            update={"go_no_go_date": clock.go_no_go_date(pilot.start_date, settings.clock_days)}
-        )
+        pilot = pilot.model_copy(update={"go_no_go_date": _clock_end(pilot.start_date, settings)})
 
     def work(c):
         _check_seats(c, pilot)
@@ -159,7 +179,7 @@ def edit_pilot(
             "Go/no-go date: only an extend decision moves it once it is set", field="go_no_go_date"
         )
     if gng is None and pilot.start_date:
-        gng = clock.go_no_go_date(pilot.start_date, settings.clock_days)
+        gng = _clock_end(pilot.start_date, settings)
     if gng and pilot.start_date and gng < pilot.start_date:
         raise InvalidInput(
             f"Start date: {pilot.start_date} is after the go/no-go date {gng}", field="start_date"
@@ -180,8 +200,8 @@ def edit_pilot(
 
     try:
         return write(conn, work)
-    except EditConflict:
-        audit.record_refusal(conn, actor, "pilot", pilot_id, "edit", pilot.model_dump(mode="json"))
+    except EditConflict as conflict:
+        audit.record_refusal(conn, actor, conflict, "edit", pilot.model_dump(mode="json"))
         raise
 
 
@@ -202,7 +222,7 @@ def start_pilot(conn, actor: Actor, pilot_id: int, start: date, settings: Settin
         check_date_range(start)
     except ValueError as exc:
         raise InvalidInput(f"Start date: {exc}", field="start_date") from None
-    gng = clock.go_no_go_date(start, settings.clock_days)
+    gng = _clock_end(start, settings)
 
     def work(c):
         if store.get_pilot(c, pilot_id).stage != Stage.PROPOSED:
@@ -213,7 +233,8 @@ def start_pilot(conn, actor: Actor, pilot_id: int, start: date, settings: Settin
                 " updated_at = current_timestamp WHERE id = ? AND stage = ?",
                 [Stage.PILOT.value, start, gng, pilot_id, Stage.PROPOSED.value],
             )
-        store.record_stage_event(c, pilot_id, "start", Stage.PROPOSED, Stage.PILOT, start, actor.person_id)
+        event = store.record_stage_event(c, pilot_id, "start", Stage.PROPOSED, Stage.PILOT, start, actor.person_id)
+        audit.created(c, actor, "stage_event", event, "start")
         return store.get_pilot(c, pilot_id)
 
     return write(conn, work)
@@ -389,6 +410,8 @@ def _parse_handover(conn, person_id: int, handover) -> list[tuple[int, Seat, int
             raise InvalidInput(f"Seat: '{seat}' is not a seat", field="seat") from None
         if (pilot_id, seat) not in held:
             pilot = store.get_pilot(conn, pilot_id)
+            if getattr(pilot, seat.value) == to:
+                continue  # already handed over (a repeated submit)
             raise InvalidInput(f"{seat.label}: the person handing over does not hold it on '{pilot.name}'",
                                field=seat.value)
         try:

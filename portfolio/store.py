@@ -506,12 +506,12 @@ def set_pilot_state(
 def record_stage_event(
     conn: Conn, pilot_id: int, action: str, before: Stage, after: Stage, on: date,
     actor_id: int | None, override_reason: str = "", note: str = "",
-) -> None:
-    conn.execute(
+) -> int:
+    return conn.execute(
         "INSERT INTO stage_event (pilot_id, action, stage_before, stage_after, happened_on, actor_id,"
-        " override_reason, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        " override_reason, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         [pilot_id, action, before.value, after.value, on, actor_id, override_reason, note],
-    )
+    ).fetchone()[0]
 
 
 def stage_events(conn: Conn, pilot_id: int) -> pd.DataFrame:

@@ -15,7 +15,7 @@ from datetime import date
 
 import streamlit as st
 
-from . import services, store
+from . import audit, overview, services, store
 from .models import Actor, EditConflict, Person, PortfolioError, Role
 from .settings import Settings
 
@@ -177,20 +177,50 @@ def as_of_picker() -> date:
     )
 
 
+def record_name(entity: str, key) -> str:
+    """How a form names the record it edits: the audit trail's entity and id."""
+    return f"{entity}-{audit.entity_id(key)}"
+
+
+def opened(record: str, version: int, values: dict, widgets: dict[str, str] | None = None) -> tuple[int, dict]:
+    """The version and values ``record`` had when this person's form for it
+    was shown: a save carries the version, so a change made by someone else
+    since is refused instead of silently undone, and the form sends only
+    what the person changed from these values; what they did not change is
+    not sent, so someone else's change to it stays.
+
+    ``widgets`` maps each field to its widget's key. After a save the
+    fields start again from the record as it is then (theirs included).
+    Never in between: a form sends what was typed only when submitted, so
+    typing may be waiting in the browser, and replacing it would lose it."""
+    kept = st.session_state.setdefault("_opened", {})
+    if record in st.session_state.setdefault("_afresh", set()):
+        st.session_state["_afresh"].discard(record)
+        kept.pop(record, None)
+        # Set through session state, before the fields exist: the browser
+        # then shows these values (a removed key would leave it showing, and
+        # sending, the old ones).
+        for field, key in (widgets or {}).items():
+            st.session_state[key] = values[field]
+    return kept.setdefault(record, (version, dict(values)))
+
+
 def opened_version(record: str, current: int) -> int:
-    """The version ``record`` had when this person's form for it was first
-    shown: a save carries it, so a change made by someone else since is
-    refused instead of silently undone."""
-    versions = st.session_state.setdefault("_opened_versions", {})
-    return versions.setdefault(record, current)
+    return opened(record, current, {})[0]
 
 
 def forget_opened(*records: str) -> None:
-    """After a save (or a reload), the next form starts from the record as
-    it is then."""
-    versions = st.session_state.setdefault("_opened_versions", {})
+    """After a save (or a reload), the forms of ``records`` start again from
+    the records as they are then, fields and all."""
+    st.session_state.setdefault("_afresh", set()).update(records)
+
+
+def _adopt_current(*records: str) -> None:
+    """After a refused save: the next save of ``records`` is made knowing
+    the other change, over it; what the person typed stays in the form."""
+    kept = st.session_state.setdefault("_opened", {})
     for record in records:
-        versions.pop(record, None)
+        kept.pop(record, None)
 
 
 def _remember(widget_key: str, keep_key: str):
@@ -207,27 +237,41 @@ def _remember(widget_key: str, keep_key: str):
 # --- showing outcomes -----------------------------------------------------
 
 
-def show_error(exc: PortfolioError, *opened: str) -> None:
-    """Show a refusal. After an edit conflict the forms of ``opened``
-    records start from the record as it is now, so saving again applies
+def show_error(exc: PortfolioError) -> None:
+    """Show a refusal. After an edit conflict the forms of the records in
+    conflict start from the record as it is now, so saving again applies
     what the person typed over the other change, knowingly."""
     st.error(str(exc), icon=":material/error:")
     if isinstance(exc, EditConflict):
-        forget_opened(*opened)
+        _adopt_current(*(record_name(entity, key) for entity, key in exc.conflicts))
 
 
-def save(work, message, *opened: str) -> None:
-    """Run a form's save: on a refusal show why (and after an edit conflict
-    let the ``opened`` records' forms start from the record as it is now);
-    on success show ``message`` (or ``message(result)``) after the rerun."""
+def save(work, message, *records: str) -> None:
+    """Run a form's save: on a refusal show why; on success the forms of
+    ``records`` start afresh and ``message`` (or ``message(result)``) shows
+    after the rerun."""
     try:
         result = work()
     except PortfolioError as exc:
-        show_error(exc, *opened)
+        show_error(exc)
         return
-    forget_opened(*opened)
+    forget_opened(*records)
     flash(message(result) if callable(message) else message)
     st.rerun()
+
+
+def set_on_next_run(values: dict) -> None:
+    """Set form fields (widget key -> value: "" or None to empty one, or the
+    record as it is now) at the start of the next run, before any field
+    exists: a value set through session state is what the browser then
+    shows, whereas removing a key after a save leaves the browser showing
+    the old value, and sending it again."""
+    st.session_state.setdefault("_set_next", {}).update(values)
+
+
+def apply_set_on_next_run() -> None:
+    """app.py calls this before the page runs."""
+    st.session_state.update(st.session_state.pop("_set_next", {}))
 
 
 def flash(message: str) -> None:

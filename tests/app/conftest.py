@@ -10,20 +10,14 @@ import shutil
 from datetime import date
 
 import pytest
-from streamlit.runtime import pages_manager
 
 from portfolio import demo
+from tests.conftest import run_apptest_as_served
 
 
 @pytest.fixture(autouse=True)
 def navigation_mode_as_served(monkeypatch):
-    original = pages_manager.PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        pages_manager.PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(pages_manager.PagesManager, "__init__", init)
+    run_apptest_as_served(monkeypatch)
 
 
 @pytest.fixture(scope="session")

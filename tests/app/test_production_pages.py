@@ -99,3 +99,65 @@ def test_every_kind_of_pilot_page_of_the_demo_renders(demo_db):
         open_pilot(at, pilot_id)
         no_exception(at)
         assert at.header[0].value  # the pilot's name
+
+
+# --- two people on one readiness checklist ----------------------------------
+
+
+def readiness_of(path, pilot_id) -> dict[str, tuple[str, str]]:
+    with db.session(path) as c:
+        return {r["key"]: (r["status"], r["evidence"]) for r in store.pilot_readiness(c, pilot_id)}
+
+
+def save_as_someone_else(path, pilot_id, key, status, evidence):
+    """Another person saves one item while this form is open."""
+    from portfolio import production
+    from portfolio.models import Actor
+
+    with db.session(path) as c:
+        admin = next(p for p in store.list_people(c, active_only=True) if p.role.value == "admin")
+        item = next(r for r in store.pilot_readiness(c, pilot_id) if r["key"] == key)
+        production.save_readiness(c, Actor.of(admin), pilot_id,
+                                  {key: {"status": status, "evidence": evidence, "version": item["version"]}})
+
+
+def checklist_of_an_owned_pilot(path):
+    """The pilot page of one of its product owner's pilots, as that owner."""
+    pilot_id, owner = owned_pilot_without_this_weeks_update(path)
+    at = open_app()
+    act_as(at, owner)
+    return open_pilot(at, pilot_id), pilot_id
+
+
+def test_saving_the_checklist_keeps_an_item_someone_else_changed_meanwhile(demo_db):
+    """Only the items this person changed are sent: the other person's
+    change to an item they did not touch stays, and shows after the save."""
+    at, pilot_id = checklist_of_an_owned_pilot(demo_db)
+    save_as_someone_else(demo_db, pilot_id, "data_owner", "done", "Data owner named: Ines")
+    at.selectbox(key=f"ready-load_test-{pilot_id}").set_value("done")
+    at.button(key=f"readiness-save-{pilot_id}").click()
+    at.run()
+    assert not at.error, [e.value for e in at.error]
+    got = readiness_of(demo_db, pilot_id)
+    assert got["load_test"][0] == "done"
+    assert got["data_owner"] == ("done", "Data owner named: Ines")
+    # The form now shows the other person's change too.
+    assert at.selectbox(key=f"ready-data_owner-{pilot_id}").value == "done"
+    assert at.text_input(key=f"ready-evidence-data_owner-{pilot_id}").value == "Data owner named: Ines"
+
+
+def test_an_item_both_changed_is_refused_keeps_the_typing_and_saves_on_the_second_try(demo_db):
+    at, pilot_id = checklist_of_an_owned_pilot(demo_db)
+    save_as_someone_else(demo_db, pilot_id, "load_test", "in_progress", "Booked for Tuesday")
+    at.selectbox(key=f"ready-load_test-{pilot_id}").set_value("done")
+    at.text_input(key=f"ready-evidence-load_test-{pilot_id}").input("Passed at 3x peak")
+    at.button(key=f"readiness-save-{pilot_id}").click()
+    at.run()
+    assert any("was changed after you opened it" in e.value and "Booked for Tuesday" in e.value
+               for e in at.error), [e.value for e in at.error]
+    assert readiness_of(demo_db, pilot_id)["load_test"] == ("in_progress", "Booked for Tuesday")
+    assert at.text_input(key=f"ready-evidence-load_test-{pilot_id}").value == "Passed at 3x peak"
+    at.button(key=f"readiness-save-{pilot_id}").click()
+    at.run()
+    assert not at.error, [e.value for e in at.error]
+    assert readiness_of(demo_db, pilot_id)["load_test"] == ("done", "Passed at 3x peak")

@@ -125,7 +125,9 @@ def app_server(chromium, tmp_path_factory) -> Server:
     workdir = tmp_path_factory.mktemp("e2e-app")
     db_file = workdir / "portfolio.duckdb"
     log_file = workdir / "streamlit.log"
-    env = dict(os.environ, PORTFOLIO_DB=str(db_file))
+    # No file watcher: a file edited while the tests run must not put up
+    # Streamlit's "File change" prompt, which would look like a run not done.
+    env = dict(os.environ, PORTFOLIO_DB=str(db_file), STREAMLIT_SERVER_FILE_WATCHER_TYPE="none")
     # Local mode (first admin acts), whatever the caller's shell has set.
     for name in ("PORTFOLIO_TRUSTED_HEADER", "PORTFOLIO_USER"):
         env.pop(name, None)

@@ -1,14 +1,19 @@
-"""Issue 6's journeys in a real browser: two windows edit the same pilot and
-the second save is refused with the first person's change named, nothing
-typed is lost, and the History shows both outcomes; deactivating a product
-owner offers the handover, and after it none of their pilots is ownerless."""
+"""In a real browser: two windows edit the same pilot and the second save is
+refused with the first person's change named, nothing typed is lost, and
+the History shows both outcomes; two people on one readiness checklist,
+where only what each changed is sent; deactivating a product owner offers
+the handover, and after it none of their pilots is ownerless."""
 
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 
 import pytest
 from playwright.sync_api import Page, expect
+
+from portfolio import db, production, store
+from portfolio.models import Actor
 
 from .test_browser_smoke import wait_for_app
 from .test_spine_journeys import busiest_product_owner, choose, confirm_deactivation, open_deactivation, query, settle
@@ -24,20 +29,33 @@ def open_edit_form(page: Page, url: str, pilot_id: int, name: str) -> None:
     expect(page.locator(f".st-key-edit-unit-{pilot_id} input")).to_be_visible()
 
 
-def test_two_windows_edit_one_pilot_and_the_second_is_refused(request, app_server, e2e_browser):
-    pilot_id, name, unit = query(app_server, "SELECT id, name, business_unit FROM pilot WHERE stage = 'pilot'"
-                                             " ORDER BY id LIMIT 1")[0]
+@contextmanager
+def two_editors(request, app_server, e2e_browser, pilot_id: int, name: str, first_unit: str):
+    """Two windows open the pilot's edit form before either saves; the first
+    then saves ``first_unit`` as its business unit. On failure both leave a
+    screenshot."""
     first = e2e_browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
     second = e2e_browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
     try:
-        # Both open the form before either saves.
         open_edit_form(first, app_server.url, pilot_id, name)
         open_edit_form(second, app_server.url, pilot_id, name)
-
-        first.locator(f".st-key-edit-unit-{pilot_id} input").fill("Finance (first editor)")
+        first.locator(f".st-key-edit-unit-{pilot_id} input").fill(first_unit)
         first.locator(f".st-key-edit-save-{pilot_id} button").click()
         expect(first.get_by_text(f"Saved '{name}'.")).to_be_visible(timeout=20_000)
+        yield first, second
+    except BaseException:
+        app_server.save_failure(first, request.node.name + "-first")
+        app_server.save_failure(second, request.node.name + "-second")
+        raise
+    finally:
+        first.context.close()
+        second.context.close()
 
+
+def test_two_windows_edit_one_pilot_and_the_second_is_refused(request, app_server, e2e_browser):
+    pilot_id, name, unit = query(app_server, "SELECT id, name, business_unit FROM pilot WHERE stage = 'pilot'"
+                                             " ORDER BY id LIMIT 1")[0]
+    with two_editors(request, app_server, e2e_browser, pilot_id, name, "Finance (first editor)") as (first, second):
         typed = "Operations (second editor)"
         second.locator(f".st-key-edit-unit-{pilot_id} input").fill(typed)
         second.locator(f".st-key-edit-save-{pilot_id} button").click()
@@ -63,13 +81,26 @@ def test_two_windows_edit_one_pilot_and_the_second_is_refused(request, app_serve
         second.locator(f".st-key-edit-save-{pilot_id} button").click()
         expect(second.get_by_text(f"Saved '{name}'.")).to_be_visible(timeout=20_000)
         assert query(app_server, "SELECT business_unit FROM pilot WHERE id = ?", [pilot_id]) == [(typed,)]
-    except BaseException:
-        app_server.save_failure(first, request.node.name + "-first")
-        app_server.save_failure(second, request.node.name + "-second")
-        raise
-    finally:
-        first.context.close()
-        second.context.close()
+
+
+def test_after_a_refusal_reload_shows_the_pilot_as_the_other_person_saved_it(request, app_server, e2e_browser):
+    pilot_id, name = query(app_server, "SELECT id, name FROM pilot WHERE stage = 'pilot' ORDER BY id LIMIT 1 OFFSET 1")[0]
+    with two_editors(request, app_server, e2e_browser, pilot_id, name, "Legal (saved first)") as (first, second):
+        second.locator(f".st-key-edit-unit-{pilot_id} input").fill("Risk (typed second)")
+        second.locator(f".st-key-edit-problem-{pilot_id} textarea").fill("A problem typed second")
+        second.locator(f".st-key-edit-save-{pilot_id} button").click()
+        expect(second.locator('[data-testid="stAlert"]').filter(has_text="was changed after you opened it")
+               ).to_be_visible(timeout=20_000)
+        second.locator(f".st-key-edit-reload-{pilot_id} button").click()
+        settle(second, "Pilot")
+        (problem,) = query(app_server, "SELECT problem FROM pilot WHERE id = ?", [pilot_id])[0]
+        expect(second.locator(f".st-key-edit-unit-{pilot_id} input")).to_have_value("Legal (saved first)")
+        expect(second.locator(f".st-key-edit-problem-{pilot_id} textarea")).to_have_value(problem)
+        # Saving now changes nothing of the first person's.
+        second.locator(f".st-key-edit-save-{pilot_id} button").click()
+        settle(second, "Pilot")
+        assert query(app_server, "SELECT business_unit, problem FROM pilot WHERE id = ?", [pilot_id]) == [
+            ("Legal (saved first)", problem)]
 
 
 def test_deactivating_a_product_owner_hands_over_their_pilots(request, app_server, e2e_page: Page):
@@ -91,6 +122,69 @@ def test_deactivating_a_product_owner_hands_over_their_pilots(request, app_serve
                                  "('proposed', 'pilot', 'bridge', 'production')", [owner_id]) == [(0,)]
         handed = query(app_server, "SELECT count(*) FROM audit WHERE action = 'handover'")[0][0]
         assert handed == seats
+    except BaseException:
+        app_server.save_failure(page, request.node.name)
+        raise
+
+
+def save_readiness_as_leadership(app_server, pilot_id: int, key: str, status: str, evidence: str) -> str:
+    """Someone else (the first leader) saves one checklist item, as their own page would."""
+    with db.session(app_server.db_file) as c:
+        leader = next(p for p in store.list_people(c, active_only=True) if p.role.value == "leadership")
+        item = next(r for r in store.pilot_readiness(c, pilot_id) if r["key"] == key)
+        production.save_readiness(c, Actor.of(leader), pilot_id,
+                                  {key: {"status": status, "evidence": evidence, "version": item["version"]}})
+        return leader.name
+
+
+def test_two_people_on_one_readiness_checklist(request, app_server, e2e_page: Page):
+    """Typing waits in the browser until the form is saved: a change someone
+    else made meanwhile is never overwritten unseen, and what was typed is
+    never lost."""
+    page = e2e_page
+    (pilot_id,) = query(app_server, "SELECT id FROM pilot WHERE stage = 'pilot' AND NOT archived"
+                                    " ORDER BY id DESC LIMIT 1")[0]
+    evidence = lambda key: page.locator(f".st-key-ready-evidence-{key}-{pilot_id} input")  # noqa: E731
+    save = page.locator(f".st-key-readiness-save-{pilot_id} button")
+    stored = lambda key: query(app_server, "SELECT status, evidence FROM readiness"  # noqa: E731
+                                           " WHERE pilot_id = ? AND item_key = ?", [pilot_id, key])
+    shown_status = (stored("load_test") or [("not_started", "")])[0][0]
+    try:
+        page.goto(f"{app_server.url}/pilot?id={pilot_id}", wait_until="domcontentloaded")
+        wait_for_app(page, "Pilot")
+        page.get_by_role("tab", name="Production readiness").click()
+
+        # Someone else fills in an item this person never touches, while they type in another.
+        evidence("load_test").fill("Load test booked")
+        leader = save_readiness_as_leadership(app_server, pilot_id, "data_owner", "done", "Owner: Ines")
+        save.click()
+        expect(page.get_by_text("Readiness saved (1 item(s) changed).")).to_be_visible(timeout=20_000)
+        settle(page, "Pilot")
+        assert stored("data_owner") == [("done", "Owner: Ines")]
+        assert stored("load_test")[0][1] == "Load test booked"
+        # After the save the form shows the other person's change.
+        page.get_by_role("tab", name="Production readiness").click()
+        expect(evidence("data_owner")).to_have_value("Owner: Ines")
+
+        # Now both change the same item: this person's typing is refused, kept, and applied on purpose.
+        evidence("load_test").fill("Passed at 3x peak")
+        save_readiness_as_leadership(app_server, pilot_id, "load_test",
+                                     "in_progress" if shown_status != "in_progress" else "done", "Moved to Tuesday")
+        save.click()
+        settle(page, "Pilot")
+        page.get_by_role("tab", name="Production readiness").click()
+        refusal = page.locator('[data-testid="stAlert"]').filter(has_text="was changed after you opened it")
+        expect(refusal).to_be_visible(timeout=20_000)
+        expect(refusal).to_contain_text(leader)
+        expect(refusal).to_contain_text("Moved to Tuesday")
+        assert stored("load_test")[0][1] == "Moved to Tuesday"
+        expect(evidence("load_test")).to_have_value("Passed at 3x peak")
+        save.click()
+        expect(page.get_by_text("Readiness saved (1 item(s) changed).")).to_be_visible(timeout=20_000)
+        settle(page, "Pilot")
+        # The item as this person's form shows it, over the other change, knowingly.
+        assert stored("load_test") == [(shown_status, "Passed at 3x peak")]
+        assert stored("data_owner") == [("done", "Owner: Ines")]
     except BaseException:
         app_server.save_failure(page, request.node.name)
         raise

@@ -280,8 +280,35 @@ def test_two_editors_of_a_criterion_privilege_kpi_and_readiness_item(conn, leade
     with pytest.raises(EditConflict, match="Olu Other <[^>]+> set status .in_progress."):
         production.save_readiness(conn, leader, pid, {"load_test": {"status": "done", "evidence": "x", "version": 0}})
     assert {r["key"]: r["status"] for r in store.pilot_readiness(conn, pid)}["load_test"] == "in_progress"
-    refused = [r["action"] for r in trail(conn, pilot_id=pid) if r["action"].endswith("refused")]
-    assert refused == ["criteria edit refused", "decide refused", "edit refused", "readiness edit refused"]
+    refused = [(r["entity"], r["action"]) for r in trail(conn, pilot_id=pid) if r["action"].endswith("refused")]
+    assert refused == [("criterion", "edit refused"), ("privilege", "decide refused"), ("kpi", "edit refused"),
+                       ("readiness", "save refused")]
+    # A refused save is kept as the record would have become: only what was typed differs.
+    tried = [r for r in trail(conn, pilot_id=pid) if r["action"].endswith("refused")]
+    assert [r["change"] for r in tried] == ["status 'met' → 'not met'".replace("not met", "not_met"),
+                                            "disposition 'make_permanent' → 'withdraw'; note '—' → 'standard budget'",
+                                            "target '700.0' → '600.0'",
+                                            "status 'in_progress' → 'done'; evidence '—' → 'x'"]
+
+
+def test_a_conflict_names_every_changed_item_and_keeps_the_others(conn, leader):
+    pid = demo.make_pilot(conn)
+    other = actor_of(conn, Role.LEADERSHIP, name="Olu Other")
+    items = {"load_test": {"status": "done", "evidence": "report", "version": 0},
+             "rollback": {"status": "done", "evidence": "runbook", "version": 0},
+             "observability": {"status": "in_progress", "evidence": "", "version": 0}}
+    production.save_readiness(conn, other, pid, {k: items[k] for k in ("load_test", "rollback")})
+    # Opened before Olu saved: changes load test and rollback, and leaves observability as is.
+    mine = {"load_test": {"status": "in_progress", "evidence": "", "version": 0},
+            "rollback": {"status": "not_started", "evidence": "", "version": 0}}
+    with pytest.raises(EditConflict) as refused:
+        production.save_readiness(conn, leader, pid, mine)
+    message = str(refused.value)
+    assert "These were changed after you opened them" in message
+    assert "Load tested" in message and "A rollback path" in message
+    assert sorted(k for _, (_, k) in refused.value.conflicts) == ["load_test", "rollback"]
+    status = {r["key"]: (r["status"], r["version"]) for r in store.pilot_readiness(conn, pid)}
+    assert status["load_test"] == ("done", 1) and status["rollback"] == ("done", 1)
 
 
 # --- a repeated submit writes once --------------------------------------------
@@ -380,9 +407,44 @@ def test_an_archived_pilot_leaves_numbers_and_flags_and_comes_back(conn, admin, 
     assert [p.id for p in store.list_pilots(conn, archived=True)] == [overdue]
     assert store.list_updates(conn, overdue)  # its history stays
 
+    with pytest.raises(InvalidInput, match="archived; an admin restores it"):
+        services.post_weekly_update(conn, admin, {"pilot_id": overdue, "health": "green", "summary": "x"}, AS_OF)
+    with pytest.raises(InvalidInput, match="archived"):
+        decisions.record_decision(conn, leader, {"pilot_id": overdue, "kind": "no_go", "decided_on": AS_OF,
+                                                 "decided_by": leader.person_id, "rationale": "x"}, settings)
+
     services.archive_pilot(conn, admin, overdue, archived=False)
     assert overdue in set(flags.portfolio_flags(conn, AS_OF, settings)["pilot_id"])
     assert [r["action"] for r in trail(conn, pilot_id=overdue)] == ["archive", "restore"]
+
+
+def test_an_archived_pilot_leaves_the_digest(conn, admin, leader, settings):
+    pid = demo.make_pilot(conn, name="Quietly archived")
+    production.add_privilege(conn, leader, pid, {"kind": "data_access", "description": "prod read",
+                                                 "expires": AS_OF + timedelta(days=5)})
+    assert [p["pilot"] for p in digest.build_digest(conn, AS_OF, settings, record=False)["privileges_expiring"]] == [
+        "Quietly archived"]
+    services.archive_pilot(conn, admin, pid)
+    report = digest.build_digest(conn, AS_OF, settings, record=False)
+    assert report["privileges_expiring"] == []
+    assert "Quietly archived" not in str(report)
+
+
+def test_stage_moves_are_recorded_with_their_reason(conn, leader, settings):
+    pid = demo.make_pilot(conn, stage="proposed", start_date=None)
+    services.start_pilot(conn, leader, pid, AS_OF, settings)
+    started = last(conn, "stage_event")
+    assert (started["action"], started["after"]["stage_before"], started["after"]["stage_after"]) == (
+        "start", "proposed", "pilot")
+
+
+def test_a_repeated_handover_is_harmless(conn, admin):
+    owner, taker = demo.make_person(conn), demo.make_person(conn)
+    pid = demo.make_pilot(conn, product_owner_id=owner)
+    for _ in range(2):
+        services.deactivate_person(conn, admin, owner, {(pid, "product_owner_id"): taker})
+    assert store.get_pilot(conn, pid).product_owner_id == taker
+    assert [r["action"] for r in trail(conn, pilot_id=pid)] == ["handover"]
 
 
 # --- what changed since my last review ------------------------------------------
