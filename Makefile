@@ -6,7 +6,7 @@ PORT ?= 8501
 PORTFOLIO_DB ?= data/portfolio.duckdb
 export PORTFOLIO_DB
 
-.PHONY: run test install demo
+.PHONY: run test install demo bench
 
 # Reinstall whenever requirements.txt changes.
 $(VENV)/.installed: requirements.txt
@@ -24,3 +24,7 @@ run: demo
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The scale benchmark (minutes, not seconds): prints a table; BENCH_ARGS="--sizes 1000 --json bench.json".
+bench: install
+	$(BIN)/python -m portfolio bench $(BENCH_ARGS)

@@ -7,11 +7,11 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from portfolio import clock, decisions, overview, production, store, ui
-from portfolio.models import BRIDGE_ITEMS, DecisionKind, PortfolioError, Role, Stage
+from portfolio import clock, decisions, production, store, ui
+from portfolio.models import BRIDGE_ITEMS, LARGEST_ID, DecisionKind, PortfolioError, Role
 
 conn, actor, as_of, settings = ui.conn(), ui.actor(), ui.as_of(), ui.settings()
-view = overview.build(conn, as_of, settings)
+view = ui.portfolio()
 pilots = view.pilots
 is_leader = actor.at_least(Role.LEADERSHIP)
 
@@ -24,6 +24,8 @@ queue = queue.sort_values(["days_left", "name"])
 try:
     wanted = int(st.query_params.get("id", 0))
 except ValueError:
+    wanted = 0
+if not 0 < wanted <= LARGEST_ID:  # an address typed by hand names no pilot
     wanted = 0
 extra = pilots[(pilots["id"] == wanted) & (pilots["stage"] == "pilot") & ~pilots["id"].isin(queue["id"])]
 queue = pd.concat([queue, extra])

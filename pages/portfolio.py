@@ -7,7 +7,7 @@ from portfolio import charts, digest, export, overview, store, ui
 from portfolio.models import READINESS_DIMENSIONS
 
 as_of = ui.as_of()
-view = overview.build(ui.conn(), as_of, ui.settings())
+view = ui.portfolio()
 pilots = view.pilots
 
 st.title("Portfolio")
@@ -108,10 +108,19 @@ if units:
     scope = scope[scope["business_unit"].isin(units)]
 if owners:
     scope = scope[scope["product_owner"].isin(owners)]
-fig, left_out = charts.timeline(scope, as_of, ui.settings().due_soon_days)
-if left_out:
-    st.caption(f"Showing the {charts.TIMELINE_MAX_BARS} decisions nearest the as-of date; "
-               f"{left_out} more are left out: filter by business unit or owner to see them.")
+pages = charts.timeline_pages(scope)
+page = 1
+if pages > 1:
+    clocked = len(charts.on_the_clock(scope))
+    t1, t2 = st.columns([1, 4], vertical_alignment="bottom")
+    # Keyed by the number of pages: a filter that changes it starts again at page 1.
+    page = t1.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, step=1,
+                           key=f"timeline-page-{pages}")
+    first = (page - 1) * charts.TIMELINE_PAGE_BARS + 1
+    t2.caption(f"{clocked:,} pilots on the clock; showing {first:,} to "
+               f"{min(first + charts.TIMELINE_PAGE_BARS - 1, clocked):,}, the decisions nearest the as-of date "
+               "first. Filter by business unit or product owner, or turn the page.")
+fig = charts.timeline(scope, as_of, ui.settings().due_soon_days, page)
 st.plotly_chart(fig, key="timeline")
 
 left, right = st.columns(2)
@@ -122,7 +131,7 @@ right.plotly_chart(charts.age_histogram(view.open_pilot_ages()), key="age-histog
 
 # --- what production will need ---------------------------------------------
 st.subheader("Borrowed privileges across the portfolio")
-privileges = store.privileges_frame(ui.conn())
+privileges = ui.kept("privileges", lambda: store.privileges_frame(ui.conn()))
 privileges = privileges[privileges["stage"].isin(["proposed", "pilot", "bridge", "production"])]
 if privileges.empty:
     st.caption("No borrowed privileges recorded on live pilots.")
@@ -133,14 +142,14 @@ else:
     p1.markdown(f"**{len(privileges)}** borrowed, **{int((privileges['disposition'] == 'undecided').sum())}** "
                 "still undecided")
     p1.dataframe(by_kind, width="stretch", key="privileges-by-kind")
-    dependent = (privileges.groupby(["pilot_id", "pilot"]).agg(
-                     borrowed=("id", "count"), undecided=("disposition", lambda d: int((d == "undecided").sum())))
+    dependent = (privileges.assign(undecided=privileges["disposition"] == "undecided")
+                 .groupby(["pilot_id", "pilot"]).agg(borrowed=("id", "count"), undecided=("undecided", "sum"))
                  .sort_values(["borrowed", "undecided"], ascending=False).head(10).reset_index()
                  .drop(columns=["pilot_id"]))
     p2.markdown("**The pilots that depend on the most**")
     p2.dataframe(dependent, hide_index=True, width="stretch", key="privileges-dependent")
 
-costs = store.monthly_costs(ui.conn(), as_of)
+costs = ui.kept("monthly costs", lambda: store.monthly_costs(ui.conn(), as_of))
 costs = costs[costs["stage"].isin(["pilot", "bridge", "production"])]
 st.subheader("Monthly running cost")
 if costs.empty:
@@ -155,7 +164,7 @@ else:
                  hide_index=True, width="stretch", key="monthly-costs")
 
 st.subheader("Readiness")
-matrix = store.readiness_matrix(ui.conn())
+matrix = ui.kept("readiness", lambda: store.readiness_matrix(ui.conn(), least_ready=charts.HEATMAP_ROWS))
 if matrix.empty:
     st.caption("No live pilots.")
 else:

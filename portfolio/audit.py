@@ -184,6 +184,18 @@ def record_many(c, actor: Actor, entity: str, action: str, changes: list[tuple[i
     return len(rows)
 
 
+def data_version(c) -> tuple[str, int]:
+    """Which database this is and how many changes it has recorded. Every
+    write records what it changed here in the same transaction, and nothing
+    removes an audit row, so the count grows with every committed change,
+    whichever process made it: a result computed from the data stays true
+    while this stays the same."""
+    return c.execute(
+        "SELECT (SELECT path FROM duckdb_databases() WHERE database_name = current_database()),"
+        " (SELECT count(*) FROM audit)"
+    ).fetchone()
+
+
 def _actor_label(actor: Actor) -> str:
     return f"{actor.name} <{actor.email}>" if actor.email and actor.email != actor.name else actor.name
 

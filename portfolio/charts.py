@@ -7,9 +7,10 @@ from datetime import date, timedelta
 import pandas as pd
 import plotly.graph_objects as go
 
-# A browser draws a few hundred bars comfortably; beyond this the timeline
-# shows the pilots whose decisions are nearest and says how many it left out.
-TIMELINE_MAX_BARS = 300
+# The timeline shows this many pilots at a time: enough to compare windows,
+# few enough to read without scrolling past the rest of the page. A larger
+# portfolio turns the page (nearest decisions first) or filters.
+TIMELINE_PAGE_BARS = 40
 
 STATUS_COLOURS = {
     "overdue": "#d62728",
@@ -50,21 +51,34 @@ def timeline_rows(pilots: pd.DataFrame, as_of: date, due_soon_days: int) -> pd.D
     return pd.concat([windows, overruns], ignore_index=True)
 
 
-def timeline(pilots: pd.DataFrame, as_of: date, due_soon_days: int) -> tuple[go.Figure, int]:
-    """Each pilot from its start to its go/no-go date, with the as-of line. Returns the figure and how
-    many pilots were left out to keep it readable."""
-    rows = timeline_rows(pilots, as_of, due_soon_days)
+def on_the_clock(pilots: pd.DataFrame) -> pd.DataFrame:
+    """The pilots the timeline can draw: in pilot or bridge, with both dates."""
+    return pilots[pilots["stage"].isin(["pilot", "bridge"])
+                  & pilots["start_date"].notna() & pilots["go_no_go_date"].notna()]
+
+
+def timeline_pages(pilots: pd.DataFrame) -> int:
+    """How many pages the timeline of ``pilots`` has (at least one)."""
+    return _pages(len(on_the_clock(pilots)))
+
+
+def _pages(bars: int) -> int:
+    return max(1, -(-bars // TIMELINE_PAGE_BARS))
+
+
+def timeline(pilots: pd.DataFrame, as_of: date, due_soon_days: int, page: int = 1) -> go.Figure:
+    """Each pilot from its start to its go/no-go date, with the as-of line:
+    page ``page`` (from 1) of TIMELINE_PAGE_BARS pilots, those whose
+    decision is nearest the as-of date (before or after it) first."""
+    clocked = on_the_clock(pilots)
+    # Nearest first; a tie keeps the order it came in (the worst flagged first).
+    distance = (pd.to_datetime(clocked["go_no_go_date"]) - pd.Timestamp(as_of)).abs()
+    first = (min(max(page, 1), _pages(len(clocked))) - 1) * TIMELINE_PAGE_BARS
+    shown = clocked.loc[distance.sort_values(kind="stable").index[first:first + TIMELINE_PAGE_BARS]]
+    rows = timeline_rows(shown, as_of, due_soon_days)
     names_by_gng = (
         rows[rows["label"] == "to the go/no-go date"].sort_values("end")["name"].drop_duplicates().tolist()
     )
-    left_out = max(0, len(names_by_gng) - TIMELINE_MAX_BARS)
-    if left_out:
-        # Keep the decisions nearest to the as-of date, before and after it.
-        window = rows[rows["label"] == "to the go/no-go date"].copy()
-        window["distance"] = (window["end"] - pd.Timestamp(as_of)).abs()
-        keep = set(window.nsmallest(TIMELINE_MAX_BARS, "distance")["id"])
-        rows = rows[rows["id"].isin(keep)]
-        names_by_gng = [n for n in names_by_gng if n in set(rows["name"])]
     fig = go.Figure()
     for (status, label), part in rows.groupby(["status", "label"], sort=False):
         fig.add_trace(
@@ -80,10 +94,12 @@ def timeline(pilots: pd.DataFrame, as_of: date, due_soon_days: int) -> tuple[go.
                 hovertemplate="%{y}<br>%{customdata[0]} to %{customdata[1]}<extra>" + label + "</extra>",
             )
         )
-    fig.add_vline(x=pd.Timestamp(as_of).timestamp() * 1000, line_dash="dash", line_color="black")
-    fig.add_annotation(x=pd.Timestamp(as_of), y=1.0, yref="paper", yanchor="bottom", xanchor="left",
-                       xshift=4, text=f"as of {as_of}", showarrow=False)
     fig.update_layout(
+        # The as-of line: a shape in the layout (add_vline copies the whole
+        # figure for each line it draws).
+        shapes=[_vline(pd.Timestamp(as_of), "black")],
+        annotations=[{"x": pd.Timestamp(as_of), "y": 1.0, "xref": "x", "yref": "paper", "yanchor": "bottom",
+                      "xanchor": "left", "xshift": 4, "text": f"as of {as_of}", "showarrow": False}],
         barmode="overlay",
         xaxis_type="date",
         yaxis={"categoryorder": "array", "categoryarray": list(reversed(names_by_gng)), "title": None},
@@ -91,7 +107,13 @@ def timeline(pilots: pd.DataFrame, as_of: date, due_soon_days: int) -> tuple[go.
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
         legend={"orientation": "h", "y": -0.08},
     )
-    return fig, left_out
+    return fig
+
+
+def _vline(x, colour: str) -> dict:
+    """A dashed vertical line across the plot at ``x``."""
+    return {"type": "line", "x0": x, "x1": x, "xref": "x", "y0": 0, "y1": 1, "yref": "paper",
+            "line": {"dash": "dash", "color": colour}}
 
 
 def stage_counts(pilots: pd.DataFrame) -> go.Figure:
@@ -105,10 +127,10 @@ def stage_counts(pilots: pd.DataFrame) -> go.Figure:
 def age_histogram(ages: pd.Series, marks: tuple[int, ...] = (90, 180)) -> go.Figure:
     """How long the open pilots have run, with the clock's marks."""
     fig = go.Figure(go.Histogram(x=ages, xbins={"size": 15, "start": 0}, marker_color="#1f77b4"))
-    for mark in marks:
-        fig.add_vline(x=mark, line_dash="dash", line_color="#d62728",
-                      annotation_text=f"day {mark}", annotation_position="top")
-    fig.update_layout(height=280, margin={"l": 10, "r": 10, "t": 30, "b": 10},
+    fig.update_layout(shapes=[_vline(mark, "#d62728") for mark in marks],
+                      annotations=[{"x": mark, "y": 1.0, "xref": "x", "yref": "paper", "yanchor": "bottom",
+                                    "text": f"day {mark}", "showarrow": False} for mark in marks],
+                      height=280, margin={"l": 10, "r": 10, "t": 30, "b": 10},
                       xaxis_title="days since the start", yaxis_title="open pilots", bargap=0.05)
     return fig
 
@@ -127,7 +149,11 @@ def kpi_trend(readings: pd.DataFrame, kpi) -> go.Figure:
     return fig
 
 
-def readiness_heatmap(matrix: pd.DataFrame, dimensions: list[str], max_rows: int = 60) -> go.Figure:
+# The heatmap shows this many pilots, the least ready first.
+HEATMAP_ROWS = 60
+
+
+def readiness_heatmap(matrix: pd.DataFrame, dimensions: list[str], max_rows: int = HEATMAP_ROWS) -> go.Figure:
     """Pilots against the four readiness dimensions: the share of applicable
     items done. Shows the least ready ``max_rows`` pilots."""
     share = matrix.assign(share=matrix["done"] / matrix["applicable"].where(matrix["applicable"] > 0))

@@ -43,6 +43,16 @@ def _positive(text: str) -> int:
     return value
 
 
+def _sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError("give sizes as whole numbers separated by commas, e.g. 1000,10000") from None
+    if not sizes or min(sizes) < 100:
+        raise argparse.ArgumentTypeError("each size must be 100 pilots or more")
+    return sizes
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m portfolio", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -90,6 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.add_argument("--out", required=True)
 
+    p = sub.add_parser("bench", help="the scale benchmark: build synthetic portfolios and print what each costs")
+    p.add_argument("--sizes", type=_sizes, default=None,
+                   help="portfolio sizes, comma-separated (default: 1000,10000,50000)")
+    p.add_argument("--json", default=None, help="also write the figures to this file as JSON")
+    p.add_argument("--as-of", type=_date, default=None, help="the day the portfolios are built for (default: today)")
+    p.add_argument("--one-size", type=_positive, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--part", default=None, help=argparse.SUPPRESS)
+
     p = sub.add_parser("audit", help="print the audit trail: who changed what, when, before and after")
     common(p)
     p.add_argument("--since", type=_date, default=None, help="from this day (YYYY-MM-DD) on")
@@ -107,8 +125,14 @@ def fail_on(p: argparse.ArgumentParser) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    path = args.db or str(db_path())
     as_of = args.as_of or date.today()
+    if args.command == "bench":
+        from . import bench  # imports Streamlit's test harness: only here
+
+        if args.one_size:
+            return bench._one_size(args.one_size, args.part, as_of)
+        return bench.run(args.sizes or bench.SIZES, args.json, as_of)
+    path = args.db or str(db_path())
     try:
         settings = load_settings()
         if args.command != "demo" and not os.path.isfile(path):
@@ -124,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "flags":
             with db.session(path) as conn:
-                frame = flags.portfolio_flags(conn, as_of, settings)
+                frame = flags.sort_flags(flags.portfolio_flags(conn, as_of, settings))
             _print_frame(frame, args.format)
             return _flag_exit(frame, args.fail_on)
         if args.command == "summary":

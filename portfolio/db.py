@@ -326,6 +326,21 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX audit_entity ON audit (entity, entity_id);
         """,
     ),
+    (
+        "007_update_superseded_on",
+        """
+        -- The day a later revision of the same week was posted: a revision is
+        -- the week's latest on any day before it, so the flags need no pass
+        -- over every week of the history to find each week's latest.
+        ALTER TABLE weekly_update ADD COLUMN superseded_on DATE;
+        UPDATE weekly_update SET superseded_on = later.first_posted
+        FROM (SELECT a.id, min(b.posted_on) AS first_posted
+              FROM weekly_update a JOIN weekly_update b
+                ON b.pilot_id = a.pilot_id AND b.week_start = a.week_start AND b.revision > a.revision
+              GROUP BY a.id) later
+        WHERE weekly_update.id = later.id;
+        """,
+    ),
 ]
 
 _migrated: set[str] = set()

@@ -110,9 +110,8 @@ def _clock(stage: str, gng: str | None, days_left: int | None) -> str:
     return f"{days_left} days left (go/no-go date {gng})"
 
 
-def _pilot_entry(pilot: pd.Series, seats: dict, flags: pd.DataFrame, code: str) -> dict:
-    mine = flags[flags["pilot_id"] == pilot["id"]]
-    this = mine[mine["code"] == code]
+def _pilot_entry(pilot: dict, seats: dict, mine: list[tuple[str, str]], code: str) -> dict:
+    """``mine``: the pilot's flags (code, reason), worst first."""
     stage, gng = str(pilot["stage"]), _iso(pilot["go_no_go_date"])
     days_left = _int(pilot["days_left"]) if stage == "pilot" else None
     return {
@@ -125,21 +124,30 @@ def _pilot_entry(pilot: pd.Series, seats: dict, flags: pd.DataFrame, code: str) 
         "clock": _clock(stage, gng, days_left),
         # The reason for this list first, then every other flag the pilot has,
         # worst first: a leader deciding on it sees the whole picture.
-        "reason": str(this["reason"].iloc[0]) if len(this) else "",
-        "reasons": [f"{c}: {r}" for c, r in zip(mine["code"], mine["reason"])],
+        "reason": next((str(r) for c, r in mine if c == code), ""),
+        "reasons": [f"{c}: {r}" for c, r in mine],
         "product_owner": seats["product_owner"],
         "executive_sponsor": seats["executive_sponsor"],
     }
 
 
-def _section(view, seats: dict[int, dict], code: str) -> list[dict]:
+def _flags_by_pilot(flags: pd.DataFrame) -> dict[int, list[tuple[str, str]]]:
+    """Each pilot's flags (code, reason) in the flags' order: one pass."""
+    out: dict[int, list[tuple[str, str]]] = {}
+    for pilot_id, code, reason in zip(flags["pilot_id"], flags["code"], flags["reason"]):
+        out.setdefault(int(pilot_id), []).append((str(code), str(reason)))
+    return out
+
+
+def _section(view, seats: dict[int, dict], code: str, by_pilot: dict[int, list[tuple[str, str]]]) -> list[dict]:
     ids = set(view.flags.loc[view.flags["code"] == code, "pilot_id"])
     pilots = view.pilots[view.pilots["id"].isin(ids)]
     # Most pressing first: pilots awaiting their decision by fewest days left
     # (the most overdue first), then the decided ones (bridge, production).
     pilots = pilots.assign(_waiting=pilots["days_left"].where(pilots["stage"] == "pilot"))
     pilots = pilots.sort_values(["_waiting", "name"], na_position="last", kind="stable")
-    return [_pilot_entry(p, seats[int(p["id"])], view.flags, code) for _, p in pilots.iterrows()]
+    return [_pilot_entry(p, seats[int(p["id"])], by_pilot.get(int(p["id"]), []), code)
+            for p in pilots[["id", "name", "stage", "go_no_go_date", "days_left"]].to_dict("records")]
 
 
 def _privileges_expiring(conn, as_of: date) -> list[dict]:
@@ -247,12 +255,13 @@ def build_digest(conn, as_of: date, settings: Settings, *, record: bool = True, 
     seats = _seat_people(conn)
     names = {int(i): str(n) for i, n in zip(view.pilots["id"], view.pilots["name"])}
     changes = _changes(conn, as_of, view.flags, names)
+    by_pilot = _flags_by_pilot(view.flags)
     digest = {
         "as_of": as_of.isoformat(),
         "run_id": None,
         "numbers": {**{k: int(v) for k, v in view.numbers.items()}, **view.decision_numbers},
-        "due_soon": _section(view, seats, DUE_SOON_CODE),
-        **{key: _section(view, seats, code) for key, code, _ in SECTIONS},
+        "due_soon": _section(view, seats, DUE_SOON_CODE, by_pilot),
+        **{key: _section(view, seats, code, by_pilot) for key, code, _ in SECTIONS},
         "privileges_expiring": _privileges_expiring(conn, as_of),
         "changes_since_previous": changes,
     }

@@ -51,6 +51,13 @@ class Overview:
         ids = set(self.flags.loc[self.flags["code"] == code, "pilot_id"])
         return p[p["id"].isin(ids)]
 
+    def count_behind(self, name: str) -> int:
+        """How many pilots ``pilots_behind(name)`` lists, without listing them."""
+        code = dict(HEADLINES)[name]
+        if code is None:
+            return int((self.pilots["stage"] == "pilot").sum())
+        return int(self.pilots["id"].isin(self.flags.loc[self.flags["code"] == code, "pilot_id"]).sum())
+
     def open_pilot_ages(self) -> pd.Series:
         """Days since the start of every pilot still waiting for its decision."""
         open_ = self.pilots[(self.pilots["stage"] == "pilot") & self.pilots["day"].notna()]
@@ -60,7 +67,7 @@ class Overview:
 def build(conn, as_of: date, settings: Settings) -> Overview:
     pilots = store.pilots_frame(conn)
     flags = flag_rules.portfolio_flags(conn, as_of, settings)
-    summary = flag_rules.pilot_summary(flags).rename(columns={"pilot_id": "id"}).drop(columns=["pilot"])
+    summary = flag_rules.pilot_summary(flags, conn).rename(columns={"pilot_id": "id"}).drop(columns=["pilot"])
     pilots = pilots.merge(summary, on="id", how="left").merge(
         store.decision_outcomes(conn, as_of), on="id", how="left")
     gng = pd.to_datetime(pilots["go_no_go_date"])
@@ -75,7 +82,7 @@ def build(conn, as_of: date, settings: Settings) -> Overview:
     pilots = pilots.assign(_rank=rank).sort_values(["_rank", "days_left", "name"], na_position="last")
     pilots = pilots.drop(columns=["_rank"]).reset_index(drop=True)
     overview = Overview(pilots=pilots, flags=flags, numbers={}, decision_numbers={})
-    overview.numbers = {name: len(overview.pilots_behind(name)) for name, _ in HEADLINES}
+    overview.numbers = {name: overview.count_behind(name) for name, _ in HEADLINES}
     overview.decision_numbers = decision_numbers(pilots)
     return overview
 

@@ -17,6 +17,7 @@ from .models import (
     Kpi,
     KpiIn,
     Privilege,
+    Role,
     PrivilegeIn,
     ReadingIn,
     ReadinessStatus,
@@ -56,7 +57,15 @@ def _rows(conn: Conn, sql: str, params: list | None = None) -> list[dict]:
 def list_people(conn: Conn, *, active_only: bool = False) -> list[Person]:
     where = "WHERE active" if active_only else ""
     rows = _rows(conn, f"SELECT {PERSON_COLUMNS} FROM person {where} ORDER BY lower(name), id")
-    return [Person(**r) for r in rows]
+    # Rows the database holds were validated on the way in: built without
+    # validating again (thousands of people on every page run).
+    return [Person.model_construct(**(r | {"role": Role(r["role"])})) for r in rows]
+
+
+def active_people_choices(conn: Conn) -> list[tuple[int, str, str, str]]:
+    """(id, name, lower-cased email, role) of every active person, by name."""
+    return conn.execute(
+        "SELECT id, name, email_key, role FROM person WHERE active ORDER BY lower(name), id").fetchall()
 
 
 def get_person(conn: Conn, person_id: int) -> Person:
@@ -206,6 +215,14 @@ def insert_update(
     conn: Conn, update: WeeklyUpdateIn, *, week: date, posted_on: date, author_id: int | None
 ) -> int:
     revision = next_revision(conn, update.pilot_id, week)
+    # The earlier revisions of the week stop being its latest from this day
+    # (or from the earlier day a later revision was posted, as the migration
+    # that added the column computed it: the first day any later one counts).
+    conn.execute(
+        "UPDATE weekly_update SET superseded_on = least(coalesce(superseded_on, $on), $on)"
+        " WHERE pilot_id = $pilot AND week_start = $week AND revision < $revision",
+        {"on": posted_on, "pilot": update.pilot_id, "week": week, "revision": revision},
+    )
     return conn.execute(
         "INSERT INTO weekly_update (pilot_id, week_start, revision, posted_on, health, summary,"
         " blockers, next_steps, author_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
@@ -264,47 +281,37 @@ def weeks_with_update(conn: Conn, week: date, as_of: date) -> set[int]:
 # --- the facts the flags are computed from --------------------------------
 
 
-def pilot_facts(
-    conn: Conn, as_of: date, red_window: int, kpi_stale_days: int = 30, pilot_id: int | None = None
-) -> pd.DataFrame:
-    """One row per pilot with everything the flag rules read, as it stood on
-    ``as_of``: one query for the whole portfolio.
-
-    ``red_streak`` counts the red weeks in a row ending with the latest week
-    (looking back at most ``red_window`` weeks); only updates posted on or
-    before ``as_of`` count, and of each week only its latest revision.
-    """
-    return conn.execute(
-        """
-        WITH upd AS (
-            SELECT pilot_id, week_start, posted_on, health,
-                   row_number() OVER (PARTITION BY pilot_id, week_start
-                                      ORDER BY revision DESC) AS rev_rank
-            FROM weekly_update WHERE posted_on <= $as_of
+# One row per pilot with everything the flag rules read, as it stood on
+# $as_of. ``red_streak`` counts the red weeks in a row ending with the latest
+# week (looking back at most $red_window weeks); only updates posted on or
+# before $as_of count, and of each week only its latest revision. $pilot
+# narrows it to one pilot (NULL: the whole portfolio).
+FACTS_SQL = """
+        WITH weekly AS (
+            -- Of each week only its latest revision as it stood on $as_of
+            -- counts: posted by then, and not superseded by then.
+            SELECT pilot_id, week_start, health, posted_on,
+                   superseded_on IS NULL OR superseded_on > $as_of AS latest
+            FROM weekly_update WHERE posted_on <= $as_of AND ($pilot IS NULL OR pilot_id = $pilot)
         ),
-        weekly AS (
-            SELECT pilot_id, week_start, posted_on, health,
-                   row_number() OVER (PARTITION BY pilot_id ORDER BY week_start DESC) AS week_rank
-            FROM upd WHERE rev_rank = 1
+        last_posted AS (
+            -- One pass: the last update, the last week that was not red, and
+            -- the latest $red_window weeks (the red streak is those after it).
+            SELECT pilot_id, max(posted_on) AS last_update,
+                   max(week_start) FILTER (WHERE latest AND health <> 'red') AS last_not_red,
+                   max(week_start, $red_window) FILTER (WHERE latest) AS recent_weeks
+            FROM weekly GROUP BY pilot_id
         ),
         agg AS (
             SELECT pilot_id,
-                   -- weeks, newest first, until the first non-red one
-                   coalesce(
-                       min(week_rank) FILTER (WHERE health <> 'red') - 1,
-                       count(*)
-                   ) AS red_streak_raw
-            FROM weekly WHERE week_rank <= $red_window
-            GROUP BY pilot_id
-        ),
-        last_posted AS (
-            SELECT pilot_id, max(posted_on) AS last_update
-            FROM weekly_update WHERE posted_on <= $as_of GROUP BY pilot_id
+                   len(list_filter(recent_weeks,
+                                   lambda w: w > coalesce(last_not_red, DATE '0001-01-01'))) AS red_streak_raw
+            FROM last_posted
         ),
         extensions AS (
             SELECT pilot_id, count(*) AS extensions
             FROM decision d
-            WHERE kind = 'extend' AND decided_on <= $as_of
+            WHERE kind = 'extend' AND decided_on <= $as_of AND ($pilot IS NULL OR pilot_id = $pilot)
               AND NOT EXISTS (SELECT 1 FROM decision s WHERE s.supersedes_id = d.id AND s.decided_on <= $as_of)
             GROUP BY pilot_id
         ),
@@ -321,27 +328,33 @@ def pilot_facts(
             FROM privilege WHERE since IS NULL OR since <= $as_of GROUP BY pilot_id
         ),
         kread AS (
-            SELECT kpi_id, value, reading_on,
-                   row_number() OVER (PARTITION BY kpi_id ORDER BY reading_on DESC, id DESC) AS rn
-            FROM kpi_reading WHERE reading_on <= $as_of
+            -- Each KPI's latest reading by $as_of (the later id wins a tie).
+            -- (The ordering key is the day and then the id, as one number: cheaper than a struct.
+            -- Days, not seconds: a reading up to the year 9999 keeps it within 64 bits.)
+            SELECT kpi_id, arg_max(value, date_diff('day', DATE '2000-01-01', reading_on)::BIGINT * 4294967296 + id)
+                               AS value,
+                   max(reading_on) AS reading_on
+            FROM kpi_reading WHERE reading_on <= $as_of AND ($pilot IS NULL OR pilot_id = $pilot)
+            GROUP BY kpi_id
         ),
         kp AS (
             SELECT k.pilot_id,
                    count(*) FILTER (WHERE k.target IS NOT NULL) AS production_kpis_with_target,
-                   list(struct_pack(name := k.name, value := r.value, target := k.target, unit := k.unit,
-                                    direction := k.direction) ORDER BY k.id)
+                   -- Each list in KPI name order (names are unique per pilot): sorting the
+                   -- few lists kept is cheaper than ordering every group's input.
+                   list_sort(list(struct_pack(name := k.name, value := r.value, target := k.target,
+                                              unit := k.unit, direction := k.direction))
                        FILTER (WHERE k.target IS NOT NULL AND r.value IS NOT NULL
                                AND ((k.direction = 'higher' AND r.value < k.target)
-                                    OR (k.direction = 'lower' AND r.value > k.target))) AS kpis_off_target,
+                                    OR (k.direction = 'lower' AND r.value > k.target)))) AS kpis_off_target,
                    -- No reading for the threshold or longer: counted from the start
                    -- when the KPI was never read.
-                   list(struct_pack(name := k.name, never := r.reading_on IS NULL,
-                                    days := date_diff('day', coalesce(r.reading_on, pp.start_date), $as_of))
-                        ORDER BY k.id)
+                   list_sort(list(struct_pack(name := k.name, never := r.reading_on IS NULL,
+                                              days := date_diff('day', coalesce(r.reading_on, pp.start_date), $as_of)))
                        FILTER (WHERE date_diff('day', coalesce(r.reading_on, pp.start_date), $as_of)
-                                     >= $stale_days) AS stale_kpis
+                                     >= $kpi_stale_days)) AS stale_kpis
             FROM kpi k JOIN pilot pp ON pp.id = k.pilot_id
-            LEFT JOIN kread r ON r.kpi_id = k.id AND r.rn = 1
+            LEFT JOIN kread r ON r.kpi_id = k.id
             WHERE k.production GROUP BY k.pilot_id
         ),
         late_change AS (
@@ -383,10 +396,19 @@ def pilot_facts(
         LEFT JOIN priv pv ON pv.pilot_id = p.id
         LEFT JOIN kp ON kp.pilot_id = p.id
         LEFT JOIN readiness gov ON gov.pilot_id = p.id AND gov.item_key = 'governance_review'
-        WHERE NOT p.archived AND ($pilot IS NULL OR p.id = $pilot)
-        ORDER BY p.id
-        """,
-        {"as_of": as_of, "red_window": red_window, "stale_days": kpi_stale_days, "pilot": pilot_id},
+        -- Only the stages a flag can be raised in (every rule names them).
+        WHERE NOT p.archived AND p.stage IN ('pilot', 'bridge', 'production')
+          AND ($pilot IS NULL OR p.id = $pilot)
+"""
+
+
+def pilot_facts(
+    conn: Conn, as_of: date, red_window: int, kpi_stale_days: int = 30, pilot_id: int | None = None
+) -> pd.DataFrame:
+    """The facts of FACTS_SQL as a frame: one query for the whole portfolio."""
+    return conn.execute(
+        f"SELECT * FROM ({FACTS_SQL}) ORDER BY pilot_id",
+        {"as_of": as_of, "red_window": red_window, "kpi_stale_days": kpi_stale_days, "pilot": pilot_id},
     ).df()
 
 
@@ -742,19 +764,29 @@ def set_readiness(conn: Conn, pilot_id: int, key: str, status: ReadinessStatus, 
     )
 
 
-def readiness_matrix(conn: Conn) -> pd.DataFrame:
-    """Per pilot and dimension: the share of applicable active items done."""
+def readiness_matrix(conn: Conn, least_ready: int | None = None) -> pd.DataFrame:
+    """Per pilot and dimension: the share of applicable active items done.
+    With ``least_ready``, only that many pilots: those with the lowest mean
+    share across the dimensions (the ones a heatmap shows)."""
     return conn.execute(
         """
-        SELECT p.id, p.name, p.stage, i.dimension,
-               count(*) FILTER (WHERE r.status = 'done') AS done,
-               count(*) FILTER (WHERE coalesce(r.status, 'not_started') <> 'not_applicable') AS applicable
-        FROM pilot p CROSS JOIN readiness_item i
-        LEFT JOIN readiness r ON r.pilot_id = p.id AND r.item_key = i.key
-        WHERE i.active AND p.stage IN ('pilot', 'bridge', 'production') AND NOT p.archived
-        GROUP BY p.id, p.name, p.stage, i.dimension
-        ORDER BY p.name
-        """
+        WITH cells AS (
+            SELECT p.id, p.name, p.stage, i.dimension,
+                   count(*) FILTER (WHERE r.status = 'done') AS done,
+                   count(*) FILTER (WHERE coalesce(r.status, 'not_started') <> 'not_applicable') AS applicable
+            FROM pilot p CROSS JOIN readiness_item i
+            LEFT JOIN readiness r ON r.pilot_id = p.id AND r.item_key = i.key
+            WHERE i.active AND p.stage IN ('pilot', 'bridge', 'production') AND NOT p.archived
+            GROUP BY p.id, p.name, p.stage, i.dimension
+        ),
+        chosen AS (
+            SELECT id FROM cells GROUP BY id
+            ORDER BY avg(CASE WHEN applicable > 0 THEN done / applicable END) NULLS LAST, id
+            LIMIT coalesce($limit, 2147483647)
+        )
+        SELECT cells.* FROM cells JOIN chosen USING (id) ORDER BY name, id, dimension
+        """,
+        {"limit": least_ready},
     ).df()
 
 

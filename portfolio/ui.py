@@ -95,6 +95,36 @@ def settings() -> Settings:
     return ctx().settings
 
 
+# --- portfolio-wide reads, kept between runs ----------------------------------
+
+
+# Every click on the Portfolio page reruns it, and its portfolio-wide reads
+# (the flags above all) are the costly part of a run: about half a second
+# at 10,000 pilots. Each is kept for this many (read, database, data
+# version, as-of date, settings).
+READS_KEPT = 16
+
+
+@st.cache_resource(max_entries=READS_KEPT, show_spinner=False)
+def _kept(name: str, version: tuple[str, int], as_of: date, settings_key: str, _compute):
+    return _compute()
+
+
+def kept(name: str, compute):
+    """``compute()`` (a read of the whole portfolio as of this run's date),
+    done once per change to the data (``audit.data_version``, which sees
+    the command line's changes too) and shared by every session until the
+    next change. Shared, so read only."""
+    run = ctx()
+    return _kept(name, audit.data_version(run.conn), run.as_of, run.settings.model_dump_json(), compute)
+
+
+def portfolio() -> overview.Overview:
+    """The portfolio with its flags and numbers, as of this run's date."""
+    run = ctx()
+    return kept("portfolio", lambda: overview.build(run.conn, run.as_of, run.settings))
+
+
 # --- identity -------------------------------------------------------------
 
 
@@ -141,29 +171,31 @@ def resolve_actor(conn, mode: str) -> Actor:
 def _local_actor(conn) -> Actor:
     """Local mode: PORTFOLIO_USER, or the first active admin, and a picker in
     the sidebar to act as anyone else (for trying the app on one machine)."""
-    people = [p for p in store.list_people(conn) if p.active]
+    # (id, label, email, role) of the active people: plain tuples, for the
+    # picker runs on every page run, however many people there are.
+    people = store.active_people_choices(conn)
     if not people:
         return _unknown(os.environ.get("PORTFOLIO_USER"))
     default_email = (os.environ.get("PORTFOLIO_USER") or "").strip().lower()
-    default = next((p for p in people if p.email.lower() == default_email), None)
+    default = next((p for p in people if p[2] == default_email), None)
     if default is None:
-        default = next((p for p in people if p.role == Role.ADMIN), people[0])
-    ids = [p.id for p in people]
-    by_id: dict[int, Person] = {p.id: p for p in people}
+        default = next((p for p in people if p[3] == Role.ADMIN.value), people[0])
+    ids = [p[0] for p in people]
+    label = {p[0]: f"{p[1]} · {Role(p[3]).label}" for p in people}
     current = st.session_state.get(ACTING_AS)
-    if current not in by_id:
-        current = default.id
+    if current not in label:
+        current = default[0]
     chosen = st.sidebar.selectbox(
         "Act as (local mode only)",
         ids,
         index=ids.index(current),
         key="act-as",
         on_change=_remember("act-as", ACTING_AS),
-        format_func=lambda i: f"{by_id[i].name} · {by_id[i].role.label}",
+        format_func=label.get,
         help="Local mode: no sign-in is configured, so you can act as anyone. "
         "Configure OIDC sign-in or a trusted proxy header before sharing the app.",
     )
-    return Actor.of(by_id[chosen])
+    return Actor.of(store.get_person(conn, chosen))
 
 
 def as_of_picker() -> date:

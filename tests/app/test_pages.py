@@ -264,3 +264,24 @@ def test_updates_are_not_posted_from_another_as_of_day(demo_db):
     at.run()
     assert "set **As of** in the sidebar back to today" in at.info[0].value
     assert not [b for b in at.button if b.key == "update-submit"]
+
+
+def test_the_portfolio_follows_a_change_made_outside_the_app(demo_db):
+    """The Portfolio keeps its numbers between reruns until the data changes;
+    a change made by another process (the command line, another server)
+    shows on the next rerun."""
+    from portfolio import services
+    from portfolio.models import Actor
+    from portfolio.settings import Settings
+
+    at = open_app()
+    before = headline(at)
+    at.run()  # a rerun with nothing changed shows the same
+    assert headline(at) == before
+    with db.session(demo_db) as c:
+        admin = next(p for p in store.list_people(c, active_only=True) if p.role.value == "admin")
+        pilot = c.execute("SELECT id FROM pilot WHERE stage = 'pilot' AND product_owner_id IS NOT NULL"
+                          " ORDER BY id LIMIT 1").fetchone()[0]
+        services.edit_pilot(c, Actor.of(admin), pilot, {"product_owner_id": None}, Settings())
+    at.run()
+    assert headline(at)["Ownerless"] == before["Ownerless"] + 1

@@ -302,3 +302,15 @@ def test_a_date_off_the_calendar_is_refused_not_crashed(conn, admin, settings):
     with pytest.raises(InvalidInput, match="Start date: 9999-12-30 is outside 1990 to 2199"):
         services.create_pilot(conn, admin, pilot_values(start_date=date(9999, 12, 30)), settings)
     assert count(conn, "pilot") == 0
+
+
+# --- the portfolio's numbers ----------------------------------------------
+
+def test_each_headline_number_counts_the_pilots_listed_behind_it(fixed_demo_db, settings):
+    from portfolio import db, overview
+
+    with db.session(fixed_demo_db) as c:
+        view = overview.build(c, AS_OF, settings)
+    for name, _ in overview.HEADLINES:
+        assert view.numbers[name] == len(view.pilots_behind(name)), name
+    assert all(view.numbers[name] > 0 for name in ("Stalled", "Ownerless", "Overdue", "Active pilots"))

@@ -3,13 +3,14 @@ read, and the lock held by another process."""
 
 import json
 import subprocess
+from contextlib import contextmanager
 import sys
 from datetime import date, timedelta
 
 import pytest
 
 from portfolio import db, demo, flags, store
-from portfolio.models import PersonIn, Role, StorageBusy, WeeklyUpdateIn
+from portfolio.models import PersonIn, Role, StorageBusy, StorageError, WeeklyUpdateIn
 from tests.conftest import AS_OF
 
 
@@ -148,3 +149,92 @@ def test_a_write_that_fails_halfway_leaves_nothing(conn):
     with pytest.raises(RuntimeError):
         db.write(conn, work)
     assert store.find_person_by_email(conn, "half@example.com") is None
+
+
+# --- the week's latest revision, as it stood on any day ---------------------
+
+# Revisions of one week in the order they were saved, each with the day it
+# was posted: a revision posted earlier than one saved before it (a post
+# made for an earlier as-of day) included.
+SAVED = [(0, "red"), (3, "green"), (1, "red"), (1, "amber"), (5, "green")]
+
+
+def counting_revision(conn, pid, day) -> list[int]:
+    """The revisions of the pilot that count as their week's latest on ``day``."""
+    return [r for (r,) in conn.execute(
+        "SELECT revision FROM weekly_update WHERE pilot_id = ? AND posted_on <= ?"
+        " AND (superseded_on IS NULL OR superseded_on > ?) ORDER BY revision", [pid, day, day]).fetchall()]
+
+
+def the_latest_by_definition(saved, start, day) -> list[int]:
+    """Of the revisions posted by ``day``, the one saved last (the highest revision)."""
+    posted = [i + 1 for i, (offset, _) in enumerate(saved) if start + timedelta(days=offset) <= day]
+    return posted[-1:]
+
+
+def test_exactly_one_revision_counts_on_each_day_whatever_the_posting_order(conn):
+    pid = demo.make_pilot(conn)
+    monday = AS_OF - timedelta(days=AS_OF.weekday())
+    for offset, health in SAVED:
+        demo.make_update(conn, pid, monday + timedelta(days=offset), health)
+    for days in range(-1, 8):
+        day = monday + timedelta(days=days)
+        assert counting_revision(conn, pid, day) == the_latest_by_definition(SAVED, monday, day), day
+
+
+@contextmanager
+def older_database(path, monkeypatch):
+    """A connection to ``path`` as the tracker made it before migration 007."""
+    with monkeypatch.context() as m:
+        m.setattr(db, "MIGRATIONS", [(name, sql) for name, sql in db.MIGRATIONS if name < "007"])
+        m.setattr(db, "_migrated", set())
+        with db.session(path) as c:
+            assert db.applied_migrations(c)[-1].startswith("006")
+            yield c
+
+
+def test_the_upgrade_to_superseded_on_computes_what_posting_maintains(db_file, monkeypatch):
+    """A database from before the superseded_on column: the upgrade fills it
+    in as posting would have."""
+    monday = AS_OF - timedelta(days=AS_OF.weekday())
+    with db.session(db_file) as c:
+        pid = demo.make_pilot(c)
+        for offset, health in SAVED:
+            demo.make_update(c, pid, monday + timedelta(days=offset), health)
+        maintained = c.execute("SELECT id, superseded_on FROM weekly_update ORDER BY id").fetchall()
+    older = db_file.with_name("older.duckdb")
+    with older_database(older, monkeypatch) as c:  # the same revisions, saved before the upgrade existed
+        c.execute("ATTACH ? AS newer (READ_ONLY)", [str(db_file)])
+        for table in ("person", "pilot"):
+            c.execute(f"INSERT INTO {table} SELECT * FROM newer.{table}")
+        c.execute("INSERT INTO weekly_update SELECT * EXCLUDE (superseded_on) FROM newer.weekly_update")
+        c.execute("DETACH newer")
+    with monkeypatch.context() as m:
+        m.setattr(db, "_migrated", set())  # as a new process finds it
+        with db.session(older) as c:
+            assert c.execute("SELECT id, superseded_on FROM weekly_update ORDER BY id").fetchall() == maintained
+
+
+def test_an_older_database_that_cannot_be_written_says_it_needs_its_upgrade(db_file, monkeypatch):
+    with older_database(db_file, monkeypatch):
+        pass
+    monkeypatch.setattr(db, "_migrated", set())  # as a new process finds it
+    with pytest.raises(StorageError, match=r"earlier version of the tracker and needs an upgrade "
+                                           r"\(007_update_superseded_on\).*make the file and its folder writable"):
+        db.connect(db_file, read_only=True)
+    with db.session(db_file) as c:  # writable: upgraded on the way in
+        assert "007_update_superseded_on" in db.applied_migrations(c)
+
+
+def test_a_kpi_reading_decades_ahead_is_read_like_any_other(conn, settings):
+    """Readings are ordered by day and id as one number; it must hold for
+    any date a reading may carry."""
+    pid = demo.make_pilot(conn, start_date=date(2045, 1, 2))
+    kpi = conn.execute(
+        "INSERT INTO kpi (pilot_id, name, category, unit, direction, target, production)"
+        " VALUES (?, 'p95 latency', 'latency', 'ms', 'lower', 800, true) RETURNING id", [pid]).fetchone()[0]
+    for day, value in [(date(2045, 2, 1), 700), (date(2045, 3, 1), 950)]:
+        conn.execute("INSERT INTO kpi_reading (kpi_id, pilot_id, reading_on, value) VALUES (?, ?, ?, ?)",
+                     [kpi, pid, day, value])
+    found = flags.pilot_flags(conn, pid, date(2045, 3, 10), settings)
+    assert "p95 latency: 950 ms against a target of 800 ms" in " ".join(found["reason"])

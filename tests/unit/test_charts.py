@@ -1,0 +1,59 @@
+"""The timeline of the clock windows: one page of pilots at a time, the
+decisions nearest the as-of date first, however large the portfolio."""
+
+from datetime import date, timedelta
+
+import pandas as pd
+import pytest
+
+from portfolio import charts
+
+AS_OF = date(2026, 6, 1)
+
+
+def portfolio(n: int) -> pd.DataFrame:
+    """``n`` pilots on the clock, pilot i decided i days from AS_OF (the
+    even ones before it, the odd ones after), and two that the timeline
+    cannot draw: one proposed, one without a start date."""
+    rows = [{"id": i, "name": f"Pilot {i:03d}", "stage": "pilot",
+             "start_date": AS_OF - timedelta(days=120),
+             "go_no_go_date": AS_OF + timedelta(days=i if i % 2 else -i)} for i in range(1, n + 1)]
+    rows += [{"id": 900, "name": "Proposed", "stage": "proposed", "start_date": None, "go_no_go_date": None},
+             {"id": 901, "name": "No clock", "stage": "pilot", "start_date": None, "go_no_go_date": None}]
+    return pd.DataFrame(rows)
+
+
+def bars(fig) -> set[str]:
+    return {name for trace in fig.data for name in trace.y}
+
+
+def test_a_small_portfolio_is_one_page_with_every_pilot_on_the_clock():
+    fig = charts.timeline(portfolio(12), AS_OF, 14)
+    assert charts.timeline_pages(portfolio(12)) == 1
+    assert bars(fig) == {f"Pilot {i:03d}" for i in range(1, 13)}
+
+
+def test_a_large_portfolio_shows_a_page_at_a_time_nearest_decisions_first():
+    pilots = portfolio(100)
+    per_page = charts.TIMELINE_PAGE_BARS
+    assert charts.timeline_pages(pilots) == -(-100 // per_page)
+    first = bars(charts.timeline(pilots, AS_OF, 14, page=1))
+    assert first == {f"Pilot {i:03d}" for i in range(1, per_page + 1)}
+    second = bars(charts.timeline(pilots, AS_OF, 14, page=2))
+    assert second == {f"Pilot {i:03d}" for i in range(per_page + 1, 2 * per_page + 1)}
+    pages = [bars(charts.timeline(pilots, AS_OF, 14, page=p)) for p in range(1, charts.timeline_pages(pilots) + 1)]
+    assert set().union(*pages) == {f"Pilot {i:03d}" for i in range(1, 101)}
+    assert sum(len(p) for p in pages) == 100  # each pilot on exactly one page
+
+
+@pytest.mark.parametrize("page, expected", [(0, 1), (-3, 1), (99, 3)], ids=["zero", "negative", "past-the-end"])
+def test_a_page_out_of_range_shows_the_nearest_page_there_is(page, expected):
+    pilots = portfolio(100)
+    assert bars(charts.timeline(pilots, AS_OF, 14, page=page)) == bars(charts.timeline(pilots, AS_OF, 14, page=expected))
+
+
+def test_an_overdue_pilot_has_its_overrun_bar_and_the_chart_fits_its_page():
+    fig = charts.timeline(portfolio(100), AS_OF, 14, page=1)
+    overrun = [t for t in fig.data if t.name == "overdue (past go/no-go)"]
+    assert overrun and set(overrun[0].y) == {f"Pilot {i:03d}" for i in range(2, charts.TIMELINE_PAGE_BARS + 1, 2)}
+    assert fig.layout.height <= 22 * charts.TIMELINE_PAGE_BARS + 120
