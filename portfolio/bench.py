@@ -6,6 +6,10 @@ a year of weekly readings, the demo's decisions, and audit records. Then it
 measures what people and the scheduler wait for, in a process of its own
 (so peak memory is that size's), and prints a table against the targets.
 It is a benchmark, not a test: it prints figures and never fails a build.
+
+Besides ui.py, the one module here that uses Streamlit: it times the
+Portfolio page with Streamlit's own test harness (AppTest), imported inside
+the function that needs it, so importing the core never loads Streamlit.
 """
 
 from __future__ import annotations
