@@ -108,10 +108,10 @@ if units:
     scope = scope[scope["business_unit"].isin(units)]
 if owners:
     scope = scope[scope["product_owner"].isin(owners)]
-pages = charts.timeline_pages(scope)
+clocked = len(charts.on_the_clock(scope))
+pages = charts.timeline_pages(clocked)
 page = 1
 if pages > 1:
-    clocked = len(charts.on_the_clock(scope))
     t1, t2 = st.columns([1, 4], vertical_alignment="bottom")
     # Keyed by the number of pages: a filter that changes it starts again at page 1.
     page = t1.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, step=1,

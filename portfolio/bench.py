@@ -8,8 +8,9 @@ measures what people and the scheduler wait for, in a process of its own
 It is a benchmark, not a test: it prints figures and never fails a build.
 
 Besides ui.py, the one module here that uses Streamlit: it times the
-Portfolio page with Streamlit's own test harness (AppTest), imported inside
-the function that needs it, so importing the core never loads Streamlit.
+Portfolio page with Streamlit's own test harness (AppTest), imported (with
+ui.py) inside the function that needs it, so importing the core never
+loads Streamlit.
 """
 
 from __future__ import annotations
@@ -126,21 +127,13 @@ def _apptest_runs(path: Path) -> tuple[float, float, float]:
     this process, each the median of three after one warm-up run."""
     import streamlit as st
     from streamlit import logger
-    from streamlit.runtime import pages_manager
     from streamlit.testing.v1 import AppTest
+
+    from . import ui
 
     # AppTest outside a server warns about a missing script context: noise here.
     logger.set_log_level("error")
-
-    # As a served app: the pages/ folder's old multipage mode stays off (see
-    # tests/app/conftest.py).
-    original = pages_manager.PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        pages_manager.PagesManager.uses_pages_directory = False
-
-    pages_manager.PagesManager.__init__ = init
+    ui.navigation_as_served()
     os.environ["PORTFOLIO_DB"] = str(path)
     os.environ.pop("PORTFOLIO_USER", None)
     page = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)

@@ -57,12 +57,8 @@ def on_the_clock(pilots: pd.DataFrame) -> pd.DataFrame:
                   & pilots["start_date"].notna() & pilots["go_no_go_date"].notna()]
 
 
-def timeline_pages(pilots: pd.DataFrame) -> int:
-    """How many pages the timeline of ``pilots`` has (at least one)."""
-    return _pages(len(on_the_clock(pilots)))
-
-
-def _pages(bars: int) -> int:
+def timeline_pages(bars: int) -> int:
+    """How many pages a timeline of ``bars`` pilots on the clock has (at least one)."""
     return max(1, -(-bars // TIMELINE_PAGE_BARS))
 
 
@@ -73,7 +69,7 @@ def timeline(pilots: pd.DataFrame, as_of: date, due_soon_days: int, page: int = 
     clocked = on_the_clock(pilots)
     # Nearest first; a tie keeps the order it came in (the worst flagged first).
     distance = (pd.to_datetime(clocked["go_no_go_date"]) - pd.Timestamp(as_of)).abs()
-    first = (min(max(page, 1), _pages(len(clocked))) - 1) * TIMELINE_PAGE_BARS
+    first = (min(max(page, 1), timeline_pages(len(clocked))) - 1) * TIMELINE_PAGE_BARS
     shown = clocked.loc[distance.sort_values(kind="stable").index[first:first + TIMELINE_PAGE_BARS]]
     rows = timeline_rows(shown, as_of, due_soon_days)
     names_by_gng = (

@@ -528,11 +528,13 @@ def write(conn: duckdb.DuckDBPyConnection, work: Callable[[duckdb.DuckDBPyConnec
             result = work(conn)
             conn.commit()
             return result
-        except (duckdb.TransactionException, duckdb.ConstraintException) as exc:
+        except duckdb.Error as exc:
             _rollback_quietly(conn)
             problem = storage_error(exc)
             if problem is not None:
                 raise problem from None
+            if not isinstance(exc, (duckdb.TransactionException, duckdb.ConstraintException)):
+                raise
             retry = isinstance(exc, duckdb.ConstraintException) or _is_conflict(exc)
             if not retry or attempt == WRITE_ATTEMPTS:
                 raise StorageBusy(
@@ -540,12 +542,6 @@ def write(conn: duckdb.DuckDBPyConnection, work: Callable[[duckdb.DuckDBPyConnec
                     "nothing was saved, please try again."
                 ) from None
             time.sleep(_pause(attempt))
-        except duckdb.Error as exc:
-            _rollback_quietly(conn)
-            problem = storage_error(exc)
-            if problem is None:
-                raise
-            raise problem from None
         except BaseException:
             _rollback_quietly(conn)
             raise

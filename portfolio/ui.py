@@ -58,6 +58,24 @@ def pages() -> list:
     ]
 
 
+def navigation_as_served(set_attribute=setattr) -> None:
+    """Make Streamlit's AppTest run the app as a server does (for the tests
+    and the benchmark). A served app detects the older pages/-folder mode
+    once per process and st.navigation switches it off for good; AppTest
+    detects it again before every run. Switching it off after each
+    detection makes every AppTest run take the served path.
+    ``set_attribute``: how to patch (pytest's monkeypatch.setattr undoes it)."""
+    from streamlit.runtime import pages_manager
+
+    original = pages_manager.PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        pages_manager.PagesManager.uses_pages_directory = False
+
+    set_attribute(pages_manager.PagesManager, "__init__", init)
+
+
 def begin_run(run: RunContext) -> None:
     _local.ctx = run
 

@@ -16,19 +16,11 @@ AS_OF = demo.FIXED_AS_OF
 
 
 def run_apptest_as_served(monkeypatch) -> None:
-    """A served app detects the older pages/-folder mode once per process
-    and st.navigation switches it off for good; AppTest detects it again
-    before every run. Switching it off after each detection makes every
-    AppTest run take the path a served app takes."""
-    from streamlit.runtime import pages_manager
+    """Every AppTest run takes the path a served app takes (see
+    ui.navigation_as_served), undone after the test."""
+    from portfolio import ui
 
-    original = pages_manager.PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        pages_manager.PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(pages_manager.PagesManager, "__init__", init)
+    ui.navigation_as_served(monkeypatch.setattr)
 
 
 @pytest.fixture
