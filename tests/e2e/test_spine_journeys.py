@@ -163,8 +163,11 @@ def test_the_sidebar_choices_stay_when_moving_between_pages(request, app_server,
         wait_for_app(page, "Portfolio")
         choose(page, "act-as", f"{viewer_name} · viewer")
         settle(page, "Portfolio")
-        page.locator(".st-key-as-of [data-type='day']").click()
-        page.keyboard.press("ArrowDown")  # one day earlier
+        # Type the whole date, year first: stepping the day segment would wrap
+        # within the month (01 -> 31 of the same month) on the first of a month.
+        yesterday = date.fromordinal(date.today().toordinal() - 1)
+        page.locator(".st-key-as-of [data-type='year']").click()
+        page.keyboard.type(yesterday.strftime("%Y%m%d"))
         page.locator("h1").first.click()  # leave the field: the date is committed on blur
         settle(page, "Portfolio")
         as_of = page.locator(".st-key-as-of").inner_text()
@@ -173,7 +176,6 @@ def test_the_sidebar_choices_stay_when_moving_between_pages(request, app_server,
             wait_for_app(page, heading)
             expect(page.locator(".st-key-act-as input")).to_have_value(f"{viewer_name} · viewer")
             assert page.locator(".st-key-as-of").inner_text() == as_of
-        yesterday = date.fromordinal(date.today().toordinal() - 1)
         expect(page.get_by_text(f"As of {yesterday:%A %d %B %Y}.", exact=False)).to_be_visible()
     except BaseException:
         app_server.save_failure(page, request.node.name)
