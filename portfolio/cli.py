@@ -43,6 +43,16 @@ def _positive(text: str) -> int:
     return value
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds") from None
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError("give a number of seconds above 0, at most 3600")
+    return value
+
+
 def _sizes(text: str) -> tuple[int, ...]:
     try:
         sizes = tuple(int(part) for part in text.split(","))
@@ -79,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["markdown", "html", "json"], default="markdown")
     p.add_argument("--out", default=None, help="write to this file instead of standard output")
     p.add_argument("--webhook", default=None, help="also post the JSON digest to this URL")
+    p.add_argument("--webhook-timeout", type=_seconds, default=digest.WEBHOOK_DEADLINE, metavar="SECONDS",
+                   help=f"give up on the webhook after this long, all told (default {digest.WEBHOOK_DEADLINE:g})")
     p.add_argument("--personal", action="store_true",
                    help="print the per-person digests (your pilots that need you) as JSON instead")
     fail_on(p)
@@ -222,7 +234,10 @@ def _flag_exit(frame, fail_on: str | None) -> int:
 
 
 def _digest(path, as_of, settings, args) -> int:
+    if args.webhook:
+        digest.check_webhook_url(args.webhook)  # before any work: a mistyped hook costs nothing
     with db.session(path) as conn:
+        actor = audit.command_line_actor(conn)
         report = digest.build_digest(conn, as_of, settings, record=False)
         frame = flags.portfolio_flags(conn, as_of, settings)
     if args.personal:
@@ -236,12 +251,20 @@ def _digest(path, as_of, settings, args) -> int:
     else:
         print(text)
     if args.webhook:
-        digest.post_webhook(args.webhook, report)
+        digest.post_webhook(args.webhook, report, timeout=args.webhook_timeout)
     if not args.personal:
-        # Recorded once delivered: the next digest's "changes since" compares
-        # with a digest somebody received.
-        with db.session(path) as conn:
-            digest.build_digest(conn, as_of, settings, record=True, actor=audit.command_line_actor(conn))
+        if digest.may_record(actor):
+            # Recorded once delivered: the next digest's "changes since"
+            # compares with a digest somebody received.
+            with db.session(path) as conn:
+                digest.build_digest(conn, as_of, settings, record=True, actor=actor)
+        else:
+            # Anyone may read the digest; only leadership or an admin moves
+            # everyone's "since the previous digest".
+            who = f"'{actor.email}' is not an active leadership or admin person" if actor.email \
+                else "PORTFOLIO_USER is not set"
+            print(f"note: this digest was not recorded ({who}), so the next one still compares with the "
+                  "last recorded digest", file=sys.stderr)
     return _flag_exit(frame, args.fail_on)
 
 
