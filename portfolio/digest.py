@@ -578,7 +578,7 @@ def post_webhook(url: str, digest: dict, timeout: float = WEBHOOK_DEADLINE) -> i
             raise WebhookFailed(f"Webhook {where} could not be reached: {reason}; "
                                 "the digest was not delivered") from None
         if expired.is_set():
-            raise late
+            raise late from None
         try:
             conn.request("POST", target, body=body, headers={
                 "Content-Type": "application/json", "User-Agent": "pilot-portfolio-tracker digest"})
@@ -597,9 +597,9 @@ def post_webhook(url: str, digest: dict, timeout: float = WEBHOOK_DEADLINE) -> i
     if 300 <= status < 400:
         raise WebhookFailed(f"Webhook {where} answered {status} {reason}, a redirect, which is not followed "
                             "(the digest would arrive without its content); the digest was not delivered: "
-                            "give the address it redirects to")
+                            "give the address it redirects to") from None
     if not 200 <= status < 300:
-        raise WebhookFailed(f"Webhook {where} answered {status} {reason}; the digest was not delivered")
+        raise WebhookFailed(f"Webhook {where} answered {status} {reason}; the digest was not delivered") from None
     return status
 
 
