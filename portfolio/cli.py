@@ -112,6 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.add_argument("--out", required=True)
 
+    p = sub.add_parser("restore", help="put a backup in place of the database, keeping the current one aside")
+    p.add_argument("backup", help="the backup file (made by `backup`)")
+    p.add_argument("--db", default=None, help="database file (default: $PORTFOLIO_DB or data/portfolio.duckdb)")
+
     p = sub.add_parser("bench", help="the scale benchmark: build synthetic portfolios and print what each costs")
     p.add_argument("--sizes", type=_sizes, default=None,
                    help="portfolio sizes, comma-separated (default: 1000,10000,50000)")
@@ -137,7 +141,7 @@ def fail_on(p: argparse.ArgumentParser) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    as_of = args.as_of or date.today()
+    as_of = getattr(args, "as_of", None) or date.today()
     if args.command == "bench":
         from . import bench  # imports Streamlit's test harness: only here
 
@@ -147,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     path = args.db or str(db_path())
     try:
         settings = load_settings()
+        if args.command == "restore":
+            return _restore(args.backup, path)
         if args.command != "demo" and not os.path.isfile(path):
             # Only demo creates a database: a mistyped path must not look like
             # an empty, healthy portfolio to a scheduler.
@@ -266,6 +272,19 @@ def _digest(path, as_of, settings, args) -> int:
             print(f"note: this digest was not recorded ({who}), so the next one still compares with the "
                   "last recorded digest", file=sys.stderr)
     return _flag_exit(frame, args.fail_on)
+
+
+def _restore(backup: str, path: str) -> int:
+    from . import restore
+
+    done = restore.restore(backup, path)
+    print(f"Restored {backup} to {done.database}: it opens with every table, {done.pilots} pilots.")
+    for kept in done.kept:
+        print(f"The previous {'write-ahead log' if kept.name.endswith('.wal') else 'database'} "
+              f"was kept as {kept}.")
+    if not done.kept:
+        print("There was no previous database file to keep.")
+    return 0
 
 
 def _import(path, as_of, settings, args) -> int:

@@ -331,13 +331,16 @@ def backup(db_path, out_path) -> Path:
         leftover.unlink(missing_ok=True)
     with db.session(source) as conn:
         try:
-            # Fold the write-ahead log into the file first, so what is copied
-            # is everything committed.
-            conn.execute("CHECKPOINT")
+            if not db.is_read_only(conn):
+                # Fold the write-ahead log into the file first (the copy reads
+                # everything committed either way). A database on a read-only
+                # location cannot be checkpointed, and needs not be.
+                conn.execute("CHECKPOINT")
             name = conn.execute("SELECT current_database()").fetchone()[0]
-            conn.execute(f"ATTACH '{_sql_text(partial)}' AS {_BACKUP_ALIAS}")
+            # The copy is written even when the source is opened read-only.
+            conn.execute(f"ATTACH '{_sql_text(partial)}' AS {_BACKUP_ALIAS} (READ_WRITE)")
             try:
-                conn.execute(f'COPY FROM DATABASE "{name}" TO {_BACKUP_ALIAS}')
+                conn.execute(f"COPY FROM DATABASE {_sql_name(name)} TO {_BACKUP_ALIAS}")
                 conn.execute(f"CHECKPOINT {_BACKUP_ALIAS}")
             finally:
                 conn.execute(f"DETACH {_BACKUP_ALIAS}")
@@ -351,6 +354,11 @@ def backup(db_path, out_path) -> Path:
                            field="out")
     os.replace(partial, path)
     return path
+
+
+def _sql_name(name: str) -> str:
+    # The database's name comes from its file name, which may hold a quote.
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _sql_text(path: Path) -> str:
