@@ -103,10 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rejects", default=None, help="with --skip-invalid: write the rejected rows here (CSV)")
     p.add_argument("--dry-run", action="store_true", help="check and report, write nothing")
 
-    p = sub.add_parser("export", help="export the pilots (CSV) or the whole portfolio (Excel workbook)")
+    p = sub.add_parser("export", help="export the pilots (CSV), the whole portfolio (Excel workbook) "
+                                      "or every table (Parquet files, for analysts)")
     common(p)
-    p.add_argument("--format", choices=["csv", "xlsx"], required=True)
-    p.add_argument("--out", required=True)
+    p.add_argument("--format", choices=["csv", "xlsx", "parquet"], required=True)
+    p.add_argument("--out", required=True, help="the file to write (for parquet: a folder)")
 
     p = sub.add_parser("backup", help="write a complete, restorable copy of the database")
     common(p)
@@ -178,6 +179,12 @@ def main(argv: list[str] | None = None) -> int:
             return _digest(path, as_of, settings, args)
         if args.command == "import":
             return _import(path, as_of, settings, args)
+        if args.command == "export" and args.format == "parquet":
+            with db.session(path) as conn:
+                counts = export.export_parquet(conn, args.out)
+            print(f"Exported {len(counts)} tables ({sum(counts.values())} rows) to {args.out}, "
+                  "one TABLE.parquet file each.")
+            return 0
         if args.command == "export":
             with db.session(path) as conn:
                 (export.export_csv if args.format == "csv" else export.export_xlsx)(conn, as_of, settings, args.out)
