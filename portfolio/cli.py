@@ -43,6 +43,16 @@ def _positive(text: str) -> int:
     return value
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds") from None
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError("give a number of seconds above 0, at most 3600")
+    return value
+
+
 def _sizes(text: str) -> tuple[int, ...]:
     try:
         sizes = tuple(int(part) for part in text.split(","))
@@ -79,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["markdown", "html", "json"], default="markdown")
     p.add_argument("--out", default=None, help="write to this file instead of standard output")
     p.add_argument("--webhook", default=None, help="also post the JSON digest to this URL")
+    p.add_argument("--webhook-timeout", type=_seconds, default=digest.WEBHOOK_DEADLINE, metavar="SECONDS",
+                   help=f"give up on the webhook after this long, all told (default {digest.WEBHOOK_DEADLINE:g})")
     p.add_argument("--personal", action="store_true",
                    help="print the per-person digests (your pilots that need you) as JSON instead")
     fail_on(p)
@@ -91,14 +103,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rejects", default=None, help="with --skip-invalid: write the rejected rows here (CSV)")
     p.add_argument("--dry-run", action="store_true", help="check and report, write nothing")
 
-    p = sub.add_parser("export", help="export the pilots (CSV) or the whole portfolio (Excel workbook)")
+    p = sub.add_parser("export", help="export the pilots (CSV), the whole portfolio (Excel workbook) "
+                                      "or every table (Parquet files, for analysts)")
     common(p)
-    p.add_argument("--format", choices=["csv", "xlsx"], required=True)
-    p.add_argument("--out", required=True)
+    p.add_argument("--format", choices=["csv", "xlsx", "parquet"], required=True)
+    p.add_argument("--out", required=True, help="the file to write (for parquet: a folder)")
 
     p = sub.add_parser("backup", help="write a complete, restorable copy of the database")
     common(p)
     p.add_argument("--out", required=True)
+
+    p = sub.add_parser("restore", help="put a backup in place of the database, keeping the current one aside")
+    p.add_argument("backup", help="the backup file (made by `backup`)")
+    p.add_argument("--db", default=None, help="database file (default: $PORTFOLIO_DB or data/portfolio.duckdb)")
 
     p = sub.add_parser("bench", help="the scale benchmark: build synthetic portfolios and print what each costs")
     p.add_argument("--sizes", type=_sizes, default=None,
@@ -125,7 +142,7 @@ def fail_on(p: argparse.ArgumentParser) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    as_of = args.as_of or date.today()
+    as_of = getattr(args, "as_of", None) or date.today()
     if args.command == "bench":
         from . import bench  # imports Streamlit's test harness: only here
 
@@ -135,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     path = args.db or str(db_path())
     try:
         settings = load_settings()
+        if args.command == "restore":
+            return _restore(args.backup, path)
         if args.command != "demo" and not os.path.isfile(path):
             # Only demo creates a database: a mistyped path must not look like
             # an empty, healthy portfolio to a scheduler.
@@ -160,6 +179,12 @@ def main(argv: list[str] | None = None) -> int:
             return _digest(path, as_of, settings, args)
         if args.command == "import":
             return _import(path, as_of, settings, args)
+        if args.command == "export" and args.format == "parquet":
+            with db.session(path) as conn:
+                counts = export.export_parquet(conn, args.out)
+            print(f"Exported {len(counts)} tables ({sum(counts.values())} rows) to {args.out}, "
+                  "one TABLE.parquet file each.")
+            return 0
         if args.command == "export":
             with db.session(path) as conn:
                 (export.export_csv if args.format == "csv" else export.export_xlsx)(conn, as_of, settings, args.out)
@@ -222,7 +247,10 @@ def _flag_exit(frame, fail_on: str | None) -> int:
 
 
 def _digest(path, as_of, settings, args) -> int:
+    if args.webhook:
+        digest.check_webhook_url(args.webhook)  # before any work: a mistyped hook costs nothing
     with db.session(path) as conn:
+        actor = audit.command_line_actor(conn)
         report = digest.build_digest(conn, as_of, settings, record=False)
         frame = flags.portfolio_flags(conn, as_of, settings)
     if args.personal:
@@ -236,13 +264,34 @@ def _digest(path, as_of, settings, args) -> int:
     else:
         print(text)
     if args.webhook:
-        digest.post_webhook(args.webhook, report)
+        digest.post_webhook(args.webhook, report, timeout=args.webhook_timeout)
     if not args.personal:
-        # Recorded once delivered: the next digest's "changes since" compares
-        # with a digest somebody received.
-        with db.session(path) as conn:
-            digest.build_digest(conn, as_of, settings, record=True, actor=audit.command_line_actor(conn))
+        if digest.may_record(actor):
+            # Recorded once delivered: the next digest's "changes since"
+            # compares with a digest somebody received.
+            with db.session(path) as conn:
+                digest.build_digest(conn, as_of, settings, record=True, actor=actor)
+        else:
+            # Anyone may read the digest; only leadership or an admin moves
+            # everyone's "since the previous digest".
+            who = f"'{actor.email}' is not an active leadership or admin person" if actor.email \
+                else "PORTFOLIO_USER is not set"
+            print(f"note: this digest was not recorded ({who}), so the next one still compares with the "
+                  "last recorded digest", file=sys.stderr)
     return _flag_exit(frame, args.fail_on)
+
+
+def _restore(backup: str, path: str) -> int:
+    from . import restore
+
+    done = restore.restore(backup, path)
+    print(f"Restored {backup} to {done.database}: it opens with every table, {done.pilots} pilots.")
+    for kept in done.kept:
+        print(f"The previous {'write-ahead log' if kept.name.endswith('.wal') else 'database'} "
+              f"was kept as {kept}.")
+    if not done.kept:
+        print("There was no previous database file to keep.")
+    return 0
 
 
 def _import(path, as_of, settings, args) -> int:

@@ -16,9 +16,10 @@ from __future__ import annotations
 import html
 import http.client
 import json
-import urllib.error
+import socket
+import ssl
+import threading
 import urllib.parse
-import urllib.request
 from datetime import date
 
 import pandas as pd
@@ -26,7 +27,7 @@ import pandas as pd
 from . import audit, db
 from . import flags as flag_rules
 from . import overview as overview_mod
-from .models import Actor, InvalidInput, PortfolioError, Severity
+from .models import Actor, InvalidInput, PortfolioError, Role, Severity
 from .settings import Settings
 
 # The lists leadership reads, with the flag code behind each; stalled and
@@ -245,6 +246,18 @@ def _changes(conn, as_of: date, flags: pd.DataFrame, names: dict[int, str]) -> d
         "previous": {"run_id": run_id, "as_of": _iso(prev_as_of), "created_at": str(created_at)},
         "raised": raised, "cleared": cleared, "decisions": decision_list, "stage_moves": moves,
     }
+
+
+# Who may record a digest run (and so move everyone's "since the previous
+# digest"): an active person of these roles. Anyone else gets the digest
+# without recording it.
+RECORDING_ROLES = (Role.LEADERSHIP, Role.ADMIN)
+
+
+def may_record(actor: Actor | None) -> bool:
+    """Whether ``actor`` may record a digest run: an active leadership or
+    admin person (an inactive person acts as a viewer)."""
+    return actor is not None and actor.person_id is not None and actor.role in RECORDING_ROLES
 
 
 def build_digest(conn, as_of: date, settings: Settings, *, record: bool = True, actor: Actor | None = None) -> dict:
@@ -478,40 +491,115 @@ def to_json(digest: dict, **kwargs) -> str:
 # --- delivery ------------------------------------------------------------------
 
 
+# How long the whole delivery may take (connecting, sending the digest and
+# reading the answer), in seconds, unless the caller gives another deadline.
+WEBHOOK_DEADLINE = 30.0
+
+
 def _where(url: str) -> str:
     # A webhook's path or query is often its secret (a Slack or Teams hook):
     # messages name only the scheme and host.
-    parts = urllib.parse.urlsplit(url)
-    return f"{parts.scheme}://{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
-
-
-def post_webhook(url: str, digest: dict, timeout: float = 10) -> int:
-    """POST the digest as JSON to ``url``. Returns the HTTP status (2xx);
-    anything else, or no answer within ``timeout`` seconds, raises
-    WebhookFailed with the status or the reason, never a traceback."""
-    parts = urllib.parse.urlsplit(url or "")
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInput(f"Webhook: '{_where(url or '')}' is not an http or https URL", field="webhook")
-    request = urllib.request.Request(
-        url, data=to_json(digest).encode("utf-8"), method="POST",
-        headers={"Content-Type": "application/json", "User-Agent": "pilot-portfolio-tracker digest"},
-    )
-    where = _where(url)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            status = response.status
-    except urllib.error.HTTPError as exc:
-        raise WebhookFailed(f"Webhook {where} answered {exc.code} {exc.reason}; "
-                            "the digest was not delivered") from None
-    except urllib.error.URLError as exc:
-        reason = getattr(exc.reason, "strerror", None) or exc.reason
-        raise WebhookFailed(f"Webhook {where} could not be reached: {reason}; "
-                            "the digest was not delivered") from None
-    except (TimeoutError, OSError, http.client.HTTPException) as exc:
-        raise WebhookFailed(f"Webhook {where} did not answer properly ({type(exc).__name__}: {exc}); "
-                            "the digest was not delivered") from None
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "(an unreadable URL)"
+    return f"{parts.scheme}://{parts.hostname or ''}" + (f":{port}" if port else "")
+
+
+def check_webhook_url(url: str | None) -> urllib.parse.SplitResult:
+    """``url`` split into its parts when it is an http or https URL with a
+    host (and, if given, a valid port); otherwise InvalidInput naming the
+    scheme and host only. Called before any work, so a mistyped hook costs
+    nothing."""
+    text = url or ""
+    problem = None
+    try:
+        parts = urllib.parse.urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError:
+        parts, problem = None, "its host or port cannot be read"
+    if parts is not None:
+        if parts.scheme not in ("http", "https"):
+            problem = "it is not an http or https URL"
+        elif not parts.hostname:
+            problem = "it names no host"
+        elif any(c.isspace() or ord(c) < 32 for c in text):
+            problem = "it contains spaces or control characters"
+    if problem:
+        raise InvalidInput(f"Webhook: '{_where(text)}' cannot be used: {problem} "
+                           "(give the full https://host/path the chat tool gave you)", field="webhook")
+    return parts
+
+
+def post_webhook(url: str, digest: dict, timeout: float = WEBHOOK_DEADLINE) -> int:
+    """POST the digest as JSON to ``url``. Returns the HTTP status (2xx).
+    A redirect is not followed (a client following it would resend without
+    the digest), and the whole delivery has one deadline of ``timeout``
+    seconds, however slowly the other side answers; anything else than a
+    2xx answer within it raises WebhookFailed, naming the host only."""
+    parts = check_webhook_url(url)
+    where = _where(url)
+    body = to_json(digest).encode("utf-8")
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    if parts.scheme == "https":
+        conn = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=timeout,
+                                           context=ssl.create_default_context())
+    else:
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    expired = threading.Event()
+
+    def expire() -> None:
+        # A socket timeout bounds each read, and a server dripping one byte
+        # at a time resets it: at the deadline the socket is shut down,
+        # which ends whatever read or write is waiting on it.
+        expired.set()
+        sock = conn.sock
+        if sock is not None:
+            try:
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    late = WebhookFailed(f"Webhook {where} did not take the digest within {timeout:g} s; "
+                         "the digest was not delivered")
+    timer = threading.Timer(timeout, expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        try:
+            conn.connect()
+        except Exception as exc:
+            if expired.is_set() or isinstance(exc, TimeoutError):
+                raise late from None
+            if not isinstance(exc, OSError):
+                raise
+            reason = exc.strerror or str(exc) or type(exc).__name__
+            raise WebhookFailed(f"Webhook {where} could not be reached: {reason}; "
+                                "the digest was not delivered") from None
+        if expired.is_set():
+            raise late from None
+        try:
+            conn.request("POST", target, body=body, headers={
+                "Content-Type": "application/json", "User-Agent": "pilot-portfolio-tracker digest"})
+            response = conn.getresponse()
+            status, reason = response.status, response.reason
+        except Exception as exc:
+            if expired.is_set() or isinstance(exc, TimeoutError):
+                raise late from None
+            if not isinstance(exc, (OSError, http.client.HTTPException)):
+                raise
+            raise WebhookFailed(f"Webhook {where} did not answer properly ({type(exc).__name__}); "
+                                "the digest was not delivered") from None
+    finally:
+        timer.cancel()
+        conn.close()
+    if 300 <= status < 400:
+        raise WebhookFailed(f"Webhook {where} answered {status} {reason}, a redirect, which is not followed "
+                            "(the digest would arrive without its content); the digest was not delivered: "
+                            "give the address it redirects to") from None
     if not 200 <= status < 300:
-        raise WebhookFailed(f"Webhook {where} answered {status}; the digest was not delivered")
+        raise WebhookFailed(f"Webhook {where} answered {status} {reason}; the digest was not delivered") from None
     return status
 
 
@@ -533,6 +621,6 @@ def has_flags_at_least(flags_frame: pd.DataFrame, severity: str) -> bool:
 
 
 __all__ = [
-    "WebhookFailed", "build_digest", "personal_digests", "render_markdown", "render_html", "to_json",
+    "WebhookFailed", "build_digest", "may_record", "check_webhook_url", "personal_digests", "render_markdown", "render_html", "to_json",
     "post_webhook", "has_flags_at_least",
 ]

@@ -302,6 +302,41 @@ def export_xlsx(conn, as_of: date, settings: Settings, out_path) -> Path:
     return path
 
 
+# --- for analysts: every table as Parquet ----------------------------------------
+
+
+def export_parquet(conn, out_dir) -> dict[str, int]:
+    """Every table of the database, bookkeeping included, as one Parquet
+    file each (``TABLE.parquet``) in the folder ``out_dir`` (made if only it
+    is missing): a copy analysts open with any DuckDB, pandas or BI tool
+    without touching the live file. Each file is written beside its name and
+    moved into place when complete. Returns the rows written per table."""
+    folder = Path(out_dir)
+    if folder.exists() and not folder.is_dir():
+        raise InvalidInput(f"Output: {folder} is a file; give a folder for the Parquet files", field="out")
+    if not folder.parent.is_dir():
+        raise InvalidInput(f"Output: the folder {folder.parent} does not exist", field="out")
+    try:
+        folder.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise InvalidInput(f"Output: cannot make the folder {folder}: {exc.strerror}", field="out") from None
+    names = [r[0] for r in conn.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
+        " AND schema_name = 'main' AND NOT temporary ORDER BY table_name").fetchall()]
+    counts: dict[str, int] = {}
+    for name in names:
+        path = folder / f"{name}.parquet"
+
+        def write(target: Path, name=name) -> None:
+            # Parquet format version 1 and Snappy: what every reader, old or new, takes.
+            conn.execute(f"COPY (SELECT * FROM {_sql_name(name)}) TO '{_sql_text(target)}'"
+                         " (FORMAT parquet, COMPRESSION snappy, PARQUET_VERSION v1)")
+
+        _written(path, write)
+        counts[name] = conn.execute(f"SELECT count(*) FROM {_sql_name(name)}").fetchone()[0]
+    return counts
+
+
 # --- backup -------------------------------------------------------------------
 
 _BACKUP_ALIAS = "portfolio_backup_target"
@@ -331,13 +366,16 @@ def backup(db_path, out_path) -> Path:
         leftover.unlink(missing_ok=True)
     with db.session(source) as conn:
         try:
-            # Fold the write-ahead log into the file first, so what is copied
-            # is everything committed.
-            conn.execute("CHECKPOINT")
+            if not db.is_read_only(conn):
+                # Fold the write-ahead log into the file first (the copy reads
+                # everything committed either way). A database on a read-only
+                # location cannot be checkpointed, and needs not be.
+                conn.execute("CHECKPOINT")
             name = conn.execute("SELECT current_database()").fetchone()[0]
-            conn.execute(f"ATTACH '{_sql_text(partial)}' AS {_BACKUP_ALIAS}")
+            # The copy is written even when the source is opened read-only.
+            conn.execute(f"ATTACH '{_sql_text(partial)}' AS {_BACKUP_ALIAS} (READ_WRITE)")
             try:
-                conn.execute(f'COPY FROM DATABASE "{name}" TO {_BACKUP_ALIAS}')
+                conn.execute(f"COPY FROM DATABASE {_sql_name(name)} TO {_BACKUP_ALIAS}")
                 conn.execute(f"CHECKPOINT {_BACKUP_ALIAS}")
             finally:
                 conn.execute(f"DETACH {_BACKUP_ALIAS}")
@@ -351,6 +389,11 @@ def backup(db_path, out_path) -> Path:
                            field="out")
     os.replace(partial, path)
     return path
+
+
+def _sql_name(name: str) -> str:
+    # The database's name comes from its file name, which may hold a quote.
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _sql_text(path: Path) -> str:
