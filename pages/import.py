@@ -107,7 +107,7 @@ if st.button("Import", key="import-go", type="primary"):
         st.success(f"Imported {result.created + result.updated} rows ({result.created} new, "
                    f"{result.updated} updated); rejected {len(result.rejected)}.")
         if len(result.rejected):
-            st.download_button("Download the rejected rows (CSV)", export.csv_text(result.rejected),
+            st.download_button("Download the rejected rows (CSV)", export.csv_bytes(result.rejected),
                                file_name="rejected.csv", mime="text/csv", key="import-rejects")
         if result.changes:
             with st.expander(f"What changed ({len(result.changes)})"):
