@@ -91,6 +91,8 @@ else:
     st.dataframe(report, hide_index=True, width="stretch", key="import-report")
 st.caption(f"{plan.creates} new pilots, {plan.updates} updates, {plan.invalid_rows} rows with problems"
            + (f"; new people: {', '.join(plan.new_people)}" if plan.new_people else "") + ".")
+if plan.ignored:
+    st.caption(f"Not imported, as the tracker computes them: {', '.join(plan.ignored)}.")
 
 skip = st.checkbox("Import the valid rows and reject the others", key="import-skip-invalid")
 if st.button("Import", key="import-go", type="primary"):
@@ -104,8 +106,9 @@ if st.button("Import", key="import-go", type="primary"):
         ui.show_error(exc)
     else:
         bar.progress(1.0, text="Done")
+        unchanged = f", {result.unchanged} of them unchanged" if result.unchanged else ""
         st.success(f"Imported {result.created + result.updated} rows ({result.created} new, "
-                   f"{result.updated} updated); rejected {len(result.rejected)}.")
+                   f"{result.updated} updated{unchanged}); rejected {len(result.rejected)}.")
         if len(result.rejected):
             st.download_button("Download the rejected rows (CSV)", export.csv_bytes(result.rejected),
                                file_name="rejected.csv", mime="text/csv", key="import-rejects")
