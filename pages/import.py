@@ -20,7 +20,8 @@ upload = st.file_uploader("Spreadsheet (.csv or .xlsx)", type=["csv", "xlsx"], k
 mapping_file = st.file_uploader("Mapping (.toml, optional)", type=["toml"], key="import-mapping-file")
 if upload is None:
     st.caption("Columns are matched to the pilot's fields by their names; you can adjust the match before "
-               "anything is written. Pilots are matched by external id, people by email.")
+               "anything is written. Pilots are matched by external id (a file the tracker exported by "
+               "its tracker id), people by email.")
     st.stop()
 
 try:
