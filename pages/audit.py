@@ -43,5 +43,5 @@ else:
     st.dataframe(shown, hide_index=True, width="stretch", key="audit-table",
                  column_config={"at": st.column_config.DatetimeColumn("At (UTC)", format="YYYY-MM-DD HH:mm:ss"),
                                 "change": st.column_config.TextColumn("Change", width="large")})
-    st.download_button("Export these records (CSV)", export.csv_text(trail.drop(columns=["actor_id"])),
+    st.download_button("Export these records (CSV)", export.csv_bytes(trail.drop(columns=["actor_id"])),
                        file_name=f"audit-{date.today()}.csv", mime="text/csv", key="audit-export")

@@ -20,7 +20,8 @@ upload = st.file_uploader("Spreadsheet (.csv or .xlsx)", type=["csv", "xlsx"], k
 mapping_file = st.file_uploader("Mapping (.toml, optional)", type=["toml"], key="import-mapping-file")
 if upload is None:
     st.caption("Columns are matched to the pilot's fields by their names; you can adjust the match before "
-               "anything is written. Pilots are matched by external id, people by email.")
+               "anything is written. Pilots are matched by external id (a file the tracker exported by "
+               "its tracker id), people by email.")
     st.stop()
 
 try:
@@ -91,6 +92,8 @@ else:
     st.dataframe(report, hide_index=True, width="stretch", key="import-report")
 st.caption(f"{plan.creates} new pilots, {plan.updates} updates, {plan.invalid_rows} rows with problems"
            + (f"; new people: {', '.join(plan.new_people)}" if plan.new_people else "") + ".")
+if plan.ignored:
+    st.caption(f"Not imported, as the tracker computes them: {', '.join(plan.ignored)}.")
 
 skip = st.checkbox("Import the valid rows and reject the others", key="import-skip-invalid")
 if st.button("Import", key="import-go", type="primary"):
@@ -104,10 +107,11 @@ if st.button("Import", key="import-go", type="primary"):
         ui.show_error(exc)
     else:
         bar.progress(1.0, text="Done")
+        unchanged = f", {result.unchanged} of them unchanged" if result.unchanged else ""
         st.success(f"Imported {result.created + result.updated} rows ({result.created} new, "
-                   f"{result.updated} updated); rejected {len(result.rejected)}.")
+                   f"{result.updated} updated{unchanged}); rejected {len(result.rejected)}.")
         if len(result.rejected):
-            st.download_button("Download the rejected rows (CSV)", export.csv_text(result.rejected),
+            st.download_button("Download the rejected rows (CSV)", export.csv_bytes(result.rejected),
                                file_name="rejected.csv", mime="text/csv", key="import-rejects")
         if result.changes:
             with st.expander(f"What changed ({len(result.changes)})"):

@@ -26,7 +26,7 @@ with st.popover("Leadership digest", icon=":material/mail:"):
         st.download_button("HTML", digest.render_html(report), file_name=f"digest-{as_of}.html",
                            mime="text/html", key="digest-html")
         st.download_button("Pilots with their flags (CSV)",
-                           export.csv_text(export.pilots_with_flags(ui.conn(), as_of, ui.settings())),
+                           export.csv_bytes(export.pilots_with_flags(ui.conn(), as_of, ui.settings())),
                            file_name=f"pilots-{as_of}.csv", mime="text/csv", key="export-csv")
 
 # Headline numbers; each opens the pilots behind it.

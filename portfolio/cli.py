@@ -307,6 +307,8 @@ def _import(path, as_of, settings, args) -> int:
             _check_writable(args.rejects, "Rejects")
         plan = importer.plan_import(conn, frame, mapping, settings)
         report = plan.report()
+        if plan.ignored:
+            print(f"Not imported, as the tracker computes them: {', '.join(plan.ignored)}.")
         if not report.empty:
             print(report.to_string(index=False), file=sys.stderr)
         if args.dry_run:
@@ -324,7 +326,9 @@ def _import(path, as_of, settings, args) -> int:
         print(f"  {external_id}: {field} {before!r} -> {after!r}")
     if len(result.changes) > 50:
         print(f"  ... and {len(result.changes) - 50} more changes")
-    print(f"Imported {result.created + result.updated} rows ({result.created} new, {result.updated} updated), "
+    unchanged = f", {result.unchanged} of them unchanged" if result.unchanged else ""
+    print(f"Imported {result.created + result.updated} rows ({result.created} new, {result.updated} updated"
+          f"{unchanged}), "
           f"rejected {rejected}" + (f" (written to {args.rejects})" if rejected and args.rejects else "")
           + (f"; new people: {', '.join(result.new_people)}" if result.new_people else "") + ".")
     return 0

@@ -5,15 +5,17 @@ This module owns spreadsheet safety. A cell whose text starts with ``=``,
 ``+``, ``-`` or ``@`` (or a tab or carriage return) is run as a formula by
 Excel, LibreOffice and Google Sheets, so a pilot named ``=HYPERLINK(...)``
 would become a live link in a leader's spreadsheet. ``neutralise`` is the one
-place that defuses such a cell, and every export here goes through
-``safe_frame``; nothing else in the tracker writes spreadsheets.
+place that decides which text is such a cell. In CSV, which has no types,
+the cell gets a leading apostrophe (``safe_frame``); in the workbook it is
+written as a typed text cell, which a spreadsheet never runs, so it shows as
+it is, with no apostrophe. Nothing else in the tracker writes spreadsheets.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -63,6 +65,39 @@ EXCEL_MAX_TITLE = 31
 _ILLEGAL_XLSX = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 SEATS = ("product_owner", "technical_lead", "executive_sponsor", "operational_owner")
+
+# The pilots export's columns that the tracker computes or that only
+# decisions and the pilot's page change: an exported file imported back
+# ignores them (the importer reads this list). The seat holders' names sit
+# beside their emails in the CSV and are ignored too.
+COMPUTED_COLUMNS = ("day", "days_left", "bridge_due_date", "expected_monthly_volume",
+                    "severity", "flags", "reasons")
+
+# Column headers in words for the workbook, where the generic rule (the
+# column name with spaces, first letter capital) reads wrong. The pilots
+# sheet's id is the tracker's own, which an exported file is matched by.
+HEADER_WORDS = {
+    "id": "Id",
+    "go_no_go_date": "Go/no-go date",
+    "go_no_go_before": "Go/no-go before",
+    "go_no_go_after": "Go/no-go after",
+    "kpi_id": "KPI id",
+    "kpi": "KPI",
+}
+PILOT_HEADER_WORDS = {"id": "Tracker id"}
+
+# Columns holding a person's id, shown in the workbook as "Name <email>":
+# an id alone means nothing to someone reading the sheet.
+PERSON_COLUMNS = {"author_id": "Author", "actor_id": "Actor", "decided_by": "Decided by",
+                  "recorded_by": "Recorded by", "changed_by": "Changed by", "updated_by": "Updated by",
+                  **{f"{s}_id": s.replace("_", " ").capitalize() for s in SEATS}}
+
+# Workbook layout: column widths fit the widest of the header and the first
+# WIDTH_SAMPLE_ROWS values, between these bounds (in characters).
+WIDTH_SAMPLE_ROWS = 1000
+MIN_WIDTH, MAX_WIDTH = 8, 60
+DATE_FORMAT = "YYYY-MM-DD"
+DATETIME_FORMAT = "YYYY-MM-DD HH:MM:SS"
 
 
 # --- spreadsheet safety -----------------------------------------------------
@@ -202,7 +237,7 @@ def _title(table: str) -> str:
     return (title if title.endswith("s") else title + "s")[:EXCEL_MAX_TITLE]
 
 
-def _table_frame(conn, table: str, pilot_names: dict[int, str]) -> pd.DataFrame:
+def _table_frame(conn, table: str, pilot_names: dict[int, str], people: dict[int, str]) -> pd.DataFrame:
     # ``table`` comes from the catalogue, never from input; quoted all the same.
     frame = conn.execute(f'SELECT * FROM "{table}" ORDER BY ALL').df()
     frame = frame.drop(columns=[c for c in HIDDEN_COLUMNS.get(table, ()) if c in frame.columns])
@@ -211,20 +246,68 @@ def _table_frame(conn, table: str, pilot_names: dict[int, str]) -> pd.DataFrame:
         # An id alone means nothing to someone reading the sheet.
         frame.insert(frame.columns.get_loc("pilot_id") + 1, "pilot",
                      frame["pilot_id"].map(pilot_names).astype(object))
+    for col in PERSON_COLUMNS:
+        if col in frame.columns:
+            frame[col] = frame[col].map(people).astype(object)
     return frame
 
 
+def _person(name, email) -> str | None:
+    """A person as the workbook shows them: "Name <email>"."""
+    if email is None or (not isinstance(email, str) and pd.isna(email)):
+        return None
+    return f"{name} <{email}>"
+
+
+def _pilots_sheet(frame: pd.DataFrame) -> pd.DataFrame:
+    """The pilots with flags as the workbook shows them: each seat as one
+    "Name <email>" cell (an inactive holder marked), not a name and an email."""
+    frame = frame.copy()
+    for seat in SEATS:
+        frame[seat] = [_person(n, e) for n, e in zip(frame[seat], frame[f"{seat}_email"])]
+        frame = frame.drop(columns=[f"{seat}_email"])
+    return frame
+
+
+def header_words(column: str, table: str | None = None) -> str:
+    """A column's header in words: "go_no_go_date" is "Go/no-go date"."""
+    if table == "pilot" and column in PILOT_HEADER_WORDS:
+        return PILOT_HEADER_WORDS[column]
+    if column in PERSON_COLUMNS:
+        return PERSON_COLUMNS[column]
+    if column in HEADER_WORDS:
+        return HEADER_WORDS[column]
+    words = " ".join("KPI" if w == "kpi" else w for w in str(column).split("_") if w)
+    return (words[:1].upper() + words[1:]) or str(column)
+
+
+def _in_words(frame: pd.DataFrame, table: str | None) -> pd.DataFrame:
+    names: list[str] = []
+    for column in frame.columns:
+        name = header_words(column, table)
+        if name.lower() in (n.lower() for n in names):  # the audit's actor text and actor_id
+            name = f"{name} ({column})"
+        names.append(name)
+    out = frame.copy(deep=False)
+    out.columns = names
+    return out
+
+
 def workbook_frames(conn, as_of: date, settings: Settings) -> dict[str, pd.DataFrame]:
-    """Every sheet of the workbook, by title, in order, not yet neutralised."""
+    """Every sheet of the workbook, by title, in order, headers in words and
+    people by name and email; text as it is (the writer keeps it inert)."""
     pilot_names = dict(conn.execute("SELECT id, name FROM pilot").fetchall())
+    people = {pid: _person(name, email) for pid, name, email in
+              conn.execute("SELECT id, name, email FROM person").fetchall()}
     flags = flag_rules.portfolio_flags(conn, as_of, settings)
     sheets: dict[str, pd.DataFrame] = {}
     for table in _tables(conn):
         if table == "pilot":
-            sheets[_title(table)] = pilots_with_flags(conn, as_of, settings, flags=flags)
+            frame = _pilots_sheet(pilots_with_flags(conn, as_of, settings, flags=flags))
         else:
-            sheets[_title(table)] = _table_frame(conn, table, pilot_names)
-    sheets[FLAGS_SHEET] = flags
+            frame = _table_frame(conn, table, pilot_names, people)
+        sheets[_title(table)] = _in_words(frame, table)
+    sheets[FLAGS_SHEET] = _in_words(flags, None)
     return sheets
 
 
@@ -260,14 +343,22 @@ def csv_text(df: pd.DataFrame) -> str:
     return safe_frame(df).to_csv(index=False, lineterminator="\r\n")
 
 
+def csv_bytes(df: pd.DataFrame) -> bytes:
+    """``csv_text`` as a file to download: UTF-8 with a byte-order mark, so
+    Excel reads accents and ``·`` right (it takes a CSV without one for the
+    local code page)."""
+    return csv_text(df).encode("utf-8-sig")
+
+
 def export_csv(conn, as_of: date, settings: Settings, out_path) -> Path:
-    """The pilots, one row each with their flags, as UTF-8 CSV. Returns the path."""
+    """The pilots, one row each with their flags, as UTF-8 CSV with a
+    byte-order mark. Returns the path."""
     path = _out(out_path)
     frame = safe_frame(pilots_with_flags(conn, as_of, settings))
     # RFC 4180's CRLF line ending: the writer then quotes any field holding
     # a carriage return or newline (with a bare "\n" ending, a field with a
     # lone "\r" goes out unquoted and splits the row for every reader).
-    _written(path, lambda p: frame.to_csv(p, index=False, encoding="utf-8", lineterminator="\r\n"))
+    _written(path, lambda p: frame.to_csv(p, index=False, encoding="utf-8-sig", lineterminator="\r\n"))
     return path
 
 
@@ -275,12 +366,89 @@ def _xlsx_text(value):
     return _ILLEGAL_XLSX.sub("", value) if isinstance(value, str) else value
 
 
+def _missing(value) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, float) and value != value
+
+
+def _xlsx_cell(ws, value):
+    """One cell of the workbook. Text is a typed text cell, whatever it
+    starts with: a spreadsheet shows it as it is and never runs it (one that
+    would look like a formula is marked as Excel marks a typed ``'=...``, so
+    editing it keeps it text). Dates are date cells in a date format."""
+    from openpyxl.cell import WriteOnlyCell
+
+    if _missing(value):
+        return None
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()  # numpy scalars as Python values
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if isinstance(value, datetime):
+        cell = WriteOnlyCell(ws, value.replace(tzinfo=None))
+        cell.number_format = DATETIME_FORMAT
+        return cell
+    if isinstance(value, date):
+        cell = WriteOnlyCell(ws, value)
+        cell.number_format = DATE_FORMAT
+        return cell
+    if isinstance(value, (bool, int, float)):
+        return value
+    text = _xlsx_text(value if isinstance(value, str) else str(value))
+    cell = WriteOnlyCell(ws, text)
+    cell.data_type = "s"  # openpyxl would make "=..." a formula
+    if neutralise(text) != text:
+        cell.quotePrefix = True
+    return cell
+
+
+def _width(frame: pd.DataFrame, column) -> float:
+    def longest(value) -> int:
+        if _missing(value):
+            return 0
+        return max((len(line) for line in str(value).split("\n")), default=0)
+
+    sample = frame[column].head(WIDTH_SAMPLE_ROWS)
+    widest = max([longest(column), *(longest(v) for v in sample)])
+    return float(min(MAX_WIDTH, max(MIN_WIDTH, widest + 2)))
+
+
+def _write_sheet(book, title: str, frame: pd.DataFrame) -> None:
+    """A sheet readable as opened: headers in words (bold), columns as wide
+    as their contents, the header row frozen and filters on it."""
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    ws = book.create_sheet(title)
+    last = get_column_letter(max(1, len(frame.columns)))
+    for i, column in enumerate(frame.columns, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = _width(frame, column)
+    ws.freeze_panes = "A2"  # keep the header in view
+    ws.auto_filter.ref = f"A1:{last}{len(frame) + 1}"
+    # The sheet's true size in its <dimension> record, which programs that
+    # stream a sheet trust (a write-only sheet would otherwise have none).
+    ws.calculate_dimension = lambda: f"A1:{last}{len(frame) + 1}"
+    header = []
+    for name in frame.columns:
+        cell = WriteOnlyCell(ws, _xlsx_text(str(name)))
+        cell.data_type = "s"
+        cell.font = Font(bold=True)
+        header.append(cell)
+    ws.append(header)
+    for row in frame.itertuples(index=False, name=None):
+        ws.append([_xlsx_cell(ws, v) for v in row])
+
+
 def export_xlsx(conn, as_of: date, settings: Settings, out_path) -> Path:
     """The whole portfolio as an Excel workbook: a sheet per table (the
     pilots with their flags in place of the bare pilot table) and a sheet of
     every flag on ``as_of``. Returns the path."""
+    import openpyxl  # only the workbook needs it
+
     path = _out(out_path)
-    sheets = {title: safe_frame(frame) for title, frame in workbook_frames(conn, as_of, settings).items()}
+    sheets = workbook_frames(conn, as_of, settings)
     for title, frame in sheets.items():
         if len(frame) + 1 > EXCEL_MAX_ROWS:
             raise InvalidInput(
@@ -288,15 +456,11 @@ def export_xlsx(conn, as_of: date, settings: Settings, out_path) -> Path:
                 f"{EXCEL_MAX_ROWS - 1}; export the pilots as CSV instead", field="out")
 
     def write(target: Path) -> None:
-        with pd.ExcelWriter(target, engine="openpyxl", date_format="YYYY-MM-DD",
-                            datetime_format="YYYY-MM-DD HH:MM:SS") as writer:
-            for title, frame in sheets.items():
-                frame = frame.copy()
-                for col in frame.columns:
-                    if _is_text_column(frame[col]):
-                        frame[col] = frame[col].map(_xlsx_text)
-                frame.to_excel(writer, sheet_name=title, index=False)
-                writer.sheets[title].freeze_panes = "A2"  # keep the header in view
+        # Written row by row (write-only): memory stays that of the frames.
+        book = openpyxl.Workbook(write_only=True)
+        for title, frame in sheets.items():
+            _write_sheet(book, title, frame)
+        book.save(target)
 
     _written(path, write)
     return path

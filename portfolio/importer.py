@@ -21,6 +21,7 @@ kept with the pilot as attributes.
 from __future__ import annotations
 
 import calendar
+import codecs
 import io
 import json
 import re
@@ -38,6 +39,8 @@ from . import audit, clock
 from .db import write
 from .models import (
     CREATABLE_STAGES,
+    PILOT_NAME_MAX,
+    PROBLEM_MAX,
     FIELD_LABELS,
     Actor,
     InvalidInput,
@@ -53,7 +56,7 @@ from .settings import Settings
 
 # The fields a column of the file can fill. The four seats hold emails.
 FIELDS = (
-    "external_id", "name", "business_unit", "problem", "stage", "start_date", "go_no_go_date",
+    "tracker_id", "external_id", "name", "business_unit", "problem", "stage", "start_date", "go_no_go_date",
     "product_owner", "technical_lead", "executive_sponsor", "operational_owner",
 )
 SEATS = {
@@ -65,12 +68,20 @@ SEATS = {
 DATE_FIELDS = ("start_date", "go_no_go_date")
 TEXT_FIELDS = ("name", "business_unit", "problem")
 LABELS = {
+    "tracker_id": "Tracker id",
     "external_id": "External id",
     **{f: FIELD_LABELS[f] for f in ("name", "business_unit", "problem", "stage", "start_date", "go_no_go_date")},
     **{f: FIELD_LABELS[seat] for f, seat in SEATS.items()},
 }
 _FIELD_BY_LABEL = {label: f for f, label in LABELS.items()}
 STAGE_NAMES = [s.value for s in Stage]
+
+# The longest cell an import takes where no form says (one owner: the
+# pilot's form in models.py): an external id as long as a pilot's name, a
+# column kept as an attribute as long as a problem statement. Name, business
+# unit and problem are checked by the pilot's form itself.
+EXTERNAL_ID_MAX = PILOT_NAME_MAX
+ATTRIBUTE_MAX = PROBLEM_MAX
 
 # Progress is reported, and rows written, this many at a time.
 CHUNK_ROWS = 500
@@ -84,12 +95,33 @@ REJECT_COLUMNS = ("row", "reason")
 # --- reading the file -------------------------------------------------------
 
 
+# Limits on what a file may cost before it is read (a 2 MB .xlsx can hold a
+# sheet of gigabytes: a zip bomb). An .xlsx is refused, before it is loaded,
+# when one of its parts unpacks to more than XLSX_MAX_PART_BYTES or all of
+# them to more than XLSX_MAX_TOTAL_BYTES, and while it is read as soon as its
+# first sheet passes XLSX_MAX_CELLS cells. A CSV is read as strings in
+# pandas' compact string columns, never as Python lists of cells.
+XLSX_MAX_PART_BYTES = 50 * 1024 * 1024
+XLSX_MAX_TOTAL_BYTES = 100 * 1024 * 1024
+XLSX_MAX_CELLS = 1_000_000
+
+# What a sheet's XML says without being loaded: a formula, a merged range.
+_FORMULA_TAG = re.compile(rb"<(?:\w+:)?f[\s>/]")
+_MERGE_TAG = re.compile(rb"<(?:\w+:)?mergeCell\s[^>]*?ref=\"([A-Z]+[0-9]+):([A-Z]+[0-9]+)\"")
+_CELL_REF = re.compile(r"^([A-Z]+)([0-9]+)$")
+_LEADING_APOSTROPHE = r"^'[=+\-@\t\r]"
+
+
 def read_table(source, filename: str) -> pd.DataFrame:
     """The first sheet of ``filename`` (.csv or .xlsx) as strings, blanks as
     "". ``source`` is a path or the file's bytes.
 
     The index is the row number a person sees in the file (the header is row
     1), named ``row``; blank rows are dropped, so the numbers may skip.
+    Every column has its own name: a header repeated is refused. A cell
+    that cannot be read as the file shows it (a formula whose result the
+    file did not save) is listed in ``frame.attrs["cell_problems"]`` as
+    (row, column, value, problem), and ``plan_import`` reports it.
     """
     suffix = Path(filename).suffix.lower()
     if suffix not in (".csv", ".xlsx"):
@@ -101,8 +133,10 @@ def read_table(source, filename: str) -> pd.DataFrame:
     data = _read_bytes(source, filename)
     if not data.strip():
         raise InvalidInput(f"File: {filename} is empty", field="file")
-    rows = _csv_rows(data, filename) if suffix == ".csv" else _xlsx_rows(data, filename)
-    return _as_table(rows, filename)
+    if suffix == ".csv":
+        return _as_table(_csv_frame(data, filename), {}, filename)
+    raw, formulas = _xlsx_frame(data, filename)
+    return _as_table(raw, formulas, filename)
 
 
 def _read_bytes(source, filename: str) -> bytes:
@@ -118,43 +152,165 @@ def _read_bytes(source, filename: str) -> bytes:
         raise InvalidInput(f"File: {filename} cannot be read: {exc.strerror}", field="file") from None
 
 
-def _csv_rows(data: bytes, filename: str) -> list[list[str]]:
-    try:
-        text = data.decode("utf-8-sig")  # with or without a byte-order mark
-    except UnicodeDecodeError as exc:
-        raise InvalidInput(
-            f"File: {filename} is not UTF-8 text (byte {exc.start} is not); save it as CSV UTF-8",
-            field="file",
-        ) from None
+def _check_utf8(data: bytes, filename: str) -> None:
+    """Refuse text that is not UTF-8, checked a megabyte at a time (decoding
+    the whole file at once would hold it twice more)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view, step = memoryview(data), 1 << 20
+    for at in range(0, len(data), step):
+        try:
+            decoder.decode(view[at:at + step], final=at + step >= len(data))
+        except UnicodeDecodeError as exc:
+            raise InvalidInput(
+                f"File: {filename} is not UTF-8 text (byte {at + exc.start} is not); save it as CSV UTF-8",
+                field="file",
+            ) from None
+
+
+def _csv_frame(data: bytes, filename: str) -> pd.DataFrame:
+    _check_utf8(data, filename)
     # Excel in much of Europe writes semicolons: the header line tells.
-    header = text.split("\n", 1)[0]
+    header = data[:data.find(b"\n") if b"\n" in data else len(data)].decode("utf-8-sig", errors="replace")
     sep = max((",", ";", "\t"), key=header.count)
     try:
         frame = pd.read_csv(
-            io.StringIO(text), sep=sep, header=None, dtype=str, keep_default_na=False,
-            na_filter=False, skip_blank_lines=False,
+            io.BytesIO(data), sep=sep, header=None, dtype=str, keep_default_na=False, na_filter=False,
+            skip_blank_lines=False, encoding="utf-8-sig",  # with or without a byte-order mark
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
         raise InvalidInput(f"File: {filename} cannot be read as CSV: {exc}", field="file") from None
-    return frame.fillna("").values.tolist()
+    return frame.fillna("")
 
 
-def _xlsx_rows(data: bytes, filename: str) -> list[list[str]]:
+def _check_xlsx_size(archive: zipfile.ZipFile, filename: str) -> None:
+    """Refuse a workbook that unpacks to more than the limits, from the
+    sizes its zip directory states (the unpacking stops at them)."""
+    total = 0
+    for info in archive.infolist():
+        total += info.file_size
+        if info.file_size > XLSX_MAX_PART_BYTES or total > XLSX_MAX_TOTAL_BYTES:
+            raise InvalidInput(
+                f"File: {filename} unpacks to more than {XLSX_MAX_PART_BYTES // 2**20} MB in one part "
+                f"({info.filename}: {info.file_size // 2**20} MB) or {XLSX_MAX_TOTAL_BYTES // 2**20} MB in all; "
+                "the importer takes at most that. Save the sheet as CSV, or split it",
+                field="file",
+            )
+
+
+def _scan_sheet(archive: zipfile.ZipFile, path: str) -> tuple[bool, list[tuple[str, str]]]:
+    """Whether the sheet's XML holds a formula, and its merged ranges, read
+    a megabyte at a time without parsing it."""
+    has_formula, merges, tail = False, [], b""
+    with archive.open(path) as fh:
+        while chunk := fh.read(1 << 20):
+            text = tail + chunk
+            has_formula = has_formula or bool(_FORMULA_TAG.search(text))
+            last = 0
+            for m in _MERGE_TAG.finditer(text):
+                merges.append((m[1].decode(), m[2].decode()))
+                last = m.end()
+            tail = text[max(last, len(text) - 512):]  # a tag cut by the chunk's end is read next time
+    return has_formula, list(dict.fromkeys(merges))
+
+
+def _cell_position(ref: str) -> tuple[int, int]:
+    """'B3' as (row index, column index), both from 0."""
+    m = _CELL_REF.match(ref)
+    column = 0
+    for letter in m[1]:
+        column = column * 26 + ord(letter) - 64
+    return int(m[2]) - 1, column - 1
+
+
+def _xlsx_frame(data: bytes, filename: str) -> tuple[pd.DataFrame, dict[tuple[int, int], str]]:
+    """The first sheet's cells as text, and the formulas whose result the
+    file did not save, by (row index, column index)."""
     import openpyxl  # only an Excel import needs it
     from openpyxl.utils.exceptions import InvalidFileException
 
+    unreadable = f"File: {filename} is not an Excel workbook that can be read (.xlsx)"
     try:
-        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
-        raise InvalidInput(
-            f"File: {filename} is not an Excel workbook that can be read (.xlsx): {exc}", field="file"
-        ) from None
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as exc:
+        raise InvalidInput(f"{unreadable}: {exc}", field="file") from None
+    with archive:
+        _check_xlsx_size(archive, filename)
+        try:
+            book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
+            raise InvalidInput(f"{unreadable}: {exc}", field="file") from None
+        try:
+            if not book.worksheets:
+                raise InvalidInput(f"File: {filename} has no sheet", field="file")
+            sheet = book.worksheets[0]
+            # A streamed sheet reads only as far as its <dimension> record
+            # says, and programs leave it stale: read every row there is.
+            sheet.reset_dimensions()
+            rows = _limited_rows(sheet, filename)
+            # openpyxl's read-only sheet knows its part; nothing public says it.
+            has_formula, merges = _scan_sheet(archive, sheet._worksheet_path)
+        finally:
+            book.close()
+        missing = _unsaved_formulas(data, rows, filename) if has_formula else {}
+    _fill_merged(rows, merges)
+    width = max((len(r) for r in rows), default=0)
+    frame = pd.DataFrame([r + [""] * (width - len(r)) for r in rows], dtype=str)
+    return frame, missing
+
+
+def _limited_rows(sheet, filename: str) -> list[list[str]]:
+    rows, cells = [], 0
+    for row in sheet.iter_rows(values_only=True):
+        cells += len(row)
+        if cells > XLSX_MAX_CELLS:
+            raise InvalidInput(
+                f"File: {filename} has more than {XLSX_MAX_CELLS:,} cells in its first sheet; the importer "
+                "takes at most that. Save the sheet as CSV, or split it",
+                field="file",
+            )
+        rows.append([_cell_text(v) for v in row])
+    return rows
+
+
+def _unsaved_formulas(data: bytes, rows: list[list[str]], filename: str) -> dict[tuple[int, int], str]:
+    """The formula cells that came in blank: the file holds the formula but
+    not its result (a program that does not calculate wrote it)."""
+    import openpyxl
+
+    book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
     try:
-        if not book.worksheets:
-            raise InvalidInput(f"File: {filename} has no sheet", field="file")
-        return [[_cell_text(v) for v in row] for row in book.worksheets[0].iter_rows(values_only=True)]
+        sheet = book.worksheets[0]
+        sheet.reset_dimensions()
+        missing = {}
+        for row in sheet.iter_rows():
+            for cell in row:
+                if getattr(cell, "data_type", None) != "f":
+                    continue
+                r, c = cell.row - 1, cell.column - 1
+                if r >= len(rows) or c >= len(rows[r]) or rows[r][c] == "":
+                    missing[(r, c)] = str(cell.value)
+        return missing
     finally:
         book.close()
+
+
+def _fill_merged(rows: list[list[str]], merges: list[tuple[str, str]]) -> None:
+    """A merged range shows its first cell's value across the range, and a
+    person reads it so: every cell of the range gets it. The range is
+    clipped to the rows and columns the sheet has."""
+    width = max((len(r) for r in rows), default=0)
+    for first, last in merges:
+        (r0, c0), (r1, c1) = _cell_position(first), _cell_position(last)
+        if r0 >= len(rows) or c0 >= len(rows[r0]):
+            continue
+        value = rows[r0][c0]
+        for r in range(r0, min(r1, len(rows) - 1) + 1):
+            row = rows[r]
+            if len(row) < min(c1 + 1, width):
+                row.extend([""] * (min(c1 + 1, width) - len(row)))
+            for c in range(c0, min(c1, width - 1) + 1):
+                if (r, c) != (r0, c0):
+                    row[c] = value
 
 
 def unquote(text: str) -> str:
@@ -181,31 +337,55 @@ def _cell_text(value) -> str:
     return str(value)
 
 
-def _as_table(rows: list[list[str]], filename: str) -> pd.DataFrame:
-    if not rows:
+def _as_table(raw: pd.DataFrame, formulas: dict[tuple[int, int], str], filename: str) -> pd.DataFrame:
+    """``raw`` (cells as text, header in the first row) as the import's
+    table; ``formulas`` the cells that could not be read, by position."""
+    if raw.empty:
         raise InvalidInput(f"File: {filename} has no header row", field="file")
-    width = max(len(r) for r in rows)
-    rows = [[unquote("" if v is None else str(v)) for v in r] + [""] * (width - len(r)) for r in rows]
-    header, body = rows[0], rows[1:]
-    names, seen = [], set()
-    for i, raw in enumerate(header):
-        name = raw.strip() or f"Column {_column_letter(i)}"
-        base, n = name, 2
-        while name.lower() in seen:
-            name, n = f"{base} ({n})", n + 1
-        seen.add(name.lower())
-        names.append(name)
+    raw = raw.set_axis(range(raw.shape[1]), axis=1)
+    for i in raw.columns:  # the apostrophe exports put before a formula-looking cell
+        col = raw[i]
+        quoted = col.str.contains(_LEADING_APOSTROPHE, regex=True)
+        if quoted.any():
+            raw[i] = col.where(~quoted, col.str.slice(1))
+    header, body = [str(v) for v in raw.iloc[0]], raw.iloc[1:]
+    header_formulas = [(c, f) for (r, c), f in formulas.items() if r == 0]
+    if header_formulas:
+        c, f = header_formulas[0]
+        raise InvalidInput(f"File: the header cell {_column_letter(c)}1 is a formula ({f}) whose result the "
+                           "file does not hold; type the column's name there", field="file")
+    filled = body.apply(lambda col: col.str.strip().ne("")) if len(body) else body.astype(bool)
+    problem_cells = {(r, c) for r, c in formulas}
     # A column with neither header nor values is formatting, not data.
-    keep = [i for i in range(width) if header[i].strip() or any(r[i].strip() for r in body)]
+    keep = [i for i in raw.columns
+            if header[i].strip() or bool(filled[i].any()) or any(c == i for _, c in problem_cells)]
     if not keep:
         raise InvalidInput(f"File: {filename} has no header row", field="file")
-    numbered = [(n, r) for n, r in enumerate(body, start=2) if any(r[i].strip() for i in keep)]
-    frame = pd.DataFrame(
-        [[r[i] for i in keep] for _, r in numbered],
-        columns=[names[i] for i in keep],
-        index=pd.Index([n for n, _ in numbered], name="row"),
-        dtype=str,
-    )
+    names = [header[i].strip() or f"Column {_column_letter(i)}" for i in keep]
+    seen: dict[str, int] = {}
+    for i, name in zip(keep, names):
+        if name.casefold() in seen:
+            raise InvalidInput(
+                f"File: the columns {_column_letter(seen[name.casefold()])} and {_column_letter(i)} are both "
+                f"named '{name}'; give each column its own name in the header row",
+                field="file",
+            )
+        seen[name.casefold()] = i
+    # Row numbers as the file shows them; a blank row is dropped unless a
+    # cell of it could not be read.
+    numbers = pd.RangeIndex(2, len(body) + 2)
+    nonblank = filled[keep].any(axis=1).to_numpy() if len(body) else []
+    problem_rows = {r + 1 for r, _ in problem_cells}
+    mask = [bool(v) or (n in problem_rows) for v, n in zip(nonblank, numbers)]
+    frame = body.loc[mask, keep]
+    frame = frame.set_axis(names, axis=1).set_axis(pd.Index(numbers[mask], name="row"), axis=0)
+    by_index = dict(zip(keep, names))
+    frame.attrs["cell_problems"] = [
+        (r + 1, by_index[c], f,
+         f"{by_index[c]}: cell {_column_letter(c)}{r + 1} is a formula ({f}) whose result the file does not "
+         "hold; open the file in Excel or LibreOffice and save it (that stores the results), or type the value")
+        for (r, c), f in sorted(formulas.items()) if c in by_index
+    ]
     return frame
 
 
@@ -279,6 +459,7 @@ def _norm(text: str) -> str:
 
 # The column names each field is guessed from, best first, normalised.
 SYNONYMS = {
+    "tracker_id": ["trackerid", "trackerpilotid"],
     "external_id": ["externalid", "usecaseid", "usecaseref", "usecasenumber", "usecaseno", "pilotref",
                     "reference", "ref", "extid"],
     "name": ["name", "title", "pilot", "pilotname", "usecase", "usecasename", "project", "projectname"],
@@ -292,21 +473,57 @@ SYNONYMS = {
     "executive_sponsor": ["executivesponsor", "sponsor", "execsponsor"],
     "operational_owner": ["operationalowner", "opsowner", "operationsowner"],
 }
-for _seat in SEATS:  # a seat's column often says it holds an email
-    SYNONYMS[_seat] += [s + suffix for s in SYNONYMS[_seat] for suffix in ("email", "emailaddress")]
+for _seat in SEATS:
+    # A seat's column often says it holds an email; when a file has both a
+    # name and an email column for a seat (the tracker's CSV export does),
+    # the email column is the one people are matched by.
+    SYNONYMS[_seat] = [s + suffix for s in SYNONYMS[_seat] for suffix in ("email", "emailaddress")] + SYNONYMS[_seat]
+
+
+def _export_signature() -> tuple[set[str], set[str]]:
+    from .export import COMPUTED_COLUMNS, header_words  # the export owns its columns
+
+    computed = {_norm(c) for c in COMPUTED_COLUMNS} | {_norm(header_words(c, "pilot")) for c in COMPUTED_COLUMNS}
+    return computed, {_norm("id"), _norm(header_words("id", "pilot"))}
+
+
+def is_pilots_export(columns) -> bool:
+    """Whether the columns are those of the tracker's own pilots export (CSV
+    or the workbook's Pilots sheet): its id and the columns it computes."""
+    norms = {_norm(c) for c in columns}
+    computed, ids = _export_signature()
+    return bool(norms & ids) and {"day", "daysleft", "flags", "reasons"} <= norms
+
+
+def export_ignored(columns, source: dict[str, str]) -> list[str]:
+    """In a file the tracker exported, the columns it computed (the clock,
+    the flags, what only decisions change) and the seat holders' names
+    beside their emails: they are not the pilot's to import, so they are
+    ignored rather than kept as attributes."""
+    if not is_pilots_export(columns):
+        return []
+    computed, _ = _export_signature()
+    mapped = set(source.values())
+    seat_names = {_norm(s) for s in SEATS} | {_norm(LABELS[s]) for s in SEATS}
+    return [c for c in columns if c not in mapped and (_norm(c) in computed or _norm(c) in seat_names)]
 
 
 def guess_mapping(columns) -> Mapping:
     """A mapping guessed from the column names; each field takes at most one
     column and each column at most one field. Values are not guessed: a stage
-    column's values that are stage names need no mapping."""
+    column's values that are stage names need no mapping. A file the tracker
+    exported maps back onto its pilots by their tracker id."""
+    columns = list(columns)
     by_norm: dict[str, str] = {}
     for column in columns:
         by_norm.setdefault(_norm(column), column)
     chosen: dict[str, str] = {}
     used: set[str] = set()
     for name in FIELDS:
-        for synonym in SYNONYMS[name]:
+        synonyms = SYNONYMS[name]
+        if name == "tracker_id" and is_pilots_export(columns):
+            synonyms = synonyms + ["id"]  # a bare "id" is the tracker's only in its own export
+        for synonym in synonyms:
             column = by_norm.get(synonym)
             if column is not None and column not in used:
                 chosen[name] = column
@@ -466,6 +683,7 @@ class ImportPlan:
     attributes: list[str]         # the columns kept as attributes
     people: dict[str, int]        # email key -> person id, for the people known when planned
     pilots: dict[str, tuple[int, int]]  # external id -> (pilot id, version) when planned
+    ignored: list[str] = dataclass_field(default_factory=list)  # an export's computed columns, not imported
 
     @property
     def total(self) -> int:
@@ -531,7 +749,8 @@ def plan_import(conn, frame: pd.DataFrame, mapping: Mapping, settings: Settings 
     settings = settings or Settings()
     source = _resolve_columns(frame, mapping)
     mapped = set(source.values())
-    attributes = [c for c in frame.columns if c not in mapped]
+    ignored = export_ignored(list(frame.columns), source)
+    attributes = [c for c in frame.columns if c not in mapped and c not in ignored]
     if all(c in frame.columns for c in REJECT_COLUMNS):
         attributes = [c for c in attributes if c not in REJECT_COLUMNS]
 
@@ -545,10 +764,11 @@ def plan_import(conn, frame: pd.DataFrame, mapping: Mapping, settings: Settings 
     cur = conn.execute(
         "SELECT id, external_id, version, name, business_unit, problem, stage, start_date, go_no_go_date, "
         "product_owner_id, technical_lead_id, executive_sponsor_id, operational_owner_id "
-        "FROM pilot WHERE external_id IS NOT NULL"
+        "FROM pilot"
     )
     names = [d[0] for d in cur.description]
-    stored = {r[1]: dict(zip(names, r)) for r in cur.fetchall()}
+    by_id = {r[0]: dict(zip(names, r)) for r in cur.fetchall()}
+    stored = {p["external_id"]: p for p in by_id.values() if p["external_id"] is not None}
     email_of = {pid: email for pid, email, _, _ in people.values()}
 
     stage_values = {_norm_value(k): v for k, v in mapping.values.get("stage", {}).items()}
@@ -556,11 +776,13 @@ def plan_import(conn, frame: pd.DataFrame, mapping: Mapping, settings: Settings 
     extra_cells = {c: frame[c].tolist() for c in attributes}
     numbers = row_numbers(frame)
 
-    problems: list[Problem] = []
+    # The cells the file could not give as it shows them (read_table's).
+    problems: list[Problem] = list(frame.attrs.get("cell_problems", []))
     notes: list[Problem] = []
     new_people: dict[str, str] = {}   # email key -> the email as first written
     emails_checked: dict[str, str | None] = {}  # email key -> why it is not an email, or None
     first_row_of: dict[str, int] = {}
+    first_row_of_id: dict[int, int] = {}
     planned = []
 
     for i, row in enumerate(numbers):
@@ -573,12 +795,34 @@ def plan_import(conn, frame: pd.DataFrame, mapping: Mapping, settings: Settings 
                              text))
 
         ext = cell("external_id") or ""
+        if len(ext) > EXTERNAL_ID_MAX:
+            problem("external_id", ext, f"External id: must be at most {EXTERNAL_ID_MAX} characters "
+                                        f"(it has {len(ext)})")
+            ext = ""
         if ext and ext in first_row_of:
             problem("external_id", ext, f"External id: '{ext}' is also on row {first_row_of[ext]}; a file "
                                         "holds each pilot once")
         elif ext:
             first_row_of[ext] = row
         current = stored.get(ext) if ext else None
+
+        # The tracker's own id, from a file it exported: the pilot it names,
+        # when the row has no external id to go by.
+        raw_id = cell("tracker_id") or ""
+        if raw_id:
+            pilot_id = int(raw_id) if raw_id.isdigit() and len(raw_id) < 10 else None
+            if pilot_id is None or pilot_id not in by_id:
+                problem("tracker_id", raw_id, f"Tracker id: no pilot has the id '{raw_id}'; clear the cell to "
+                                              "create a new pilot")
+            elif pilot_id in first_row_of_id:
+                problem("tracker_id", raw_id, f"Tracker id: {pilot_id} is also on row "
+                                              f"{first_row_of_id[pilot_id]}; a file holds each pilot once")
+            elif ext and (current is None or current["id"] != pilot_id):
+                problem("tracker_id", raw_id, f"Tracker id: pilot {pilot_id} does not have the external id "
+                                              f"'{ext}'; clear one of the two cells")
+            else:
+                first_row_of_id[pilot_id] = row
+                current = by_id[pilot_id]
 
         # Dates
         dates: dict[str, object] = {}
@@ -614,6 +858,7 @@ def plan_import(conn, frame: pd.DataFrame, mapping: Mapping, settings: Settings 
             if not raw:
                 seats[name] = None
                 continue
+            raw = _email_in(raw)
             key = raw.lower()
             if key not in people:
                 if key not in emails_checked:
@@ -706,6 +951,17 @@ def plan_import(conn, frame: pd.DataFrame, mapping: Mapping, settings: Settings 
         for name in DATE_FIELDS:
             if values[name] is _INVALID:
                 values[name] = None
+        if current is not None:
+            # What the file leaves as it is keeps its stored spelling, even
+            # where an input today would trim it (a leading tab, say).
+            for name in TEXT_FIELDS:
+                if _same(values[name], current[name]):
+                    values[name] = current[name]
+        attribute_values = {c: str(extra_cells[c][i] or "").strip() for c in attributes}
+        for column, value in attribute_values.items():
+            if len(value) > ATTRIBUTE_MAX:
+                problems.append((row, column, value[:40] + "…", f"{column}: must be at most {ATTRIBUTE_MAX} "
+                                                                  f"characters (it has {len(value)})"))
         emails = {
             name: (None if key is None or key is _INVALID
                    else people[key][1] if key in people else new_people[key])
@@ -723,7 +979,7 @@ def plan_import(conn, frame: pd.DataFrame, mapping: Mapping, settings: Settings 
             "go_no_go_date": values["go_no_go_date"],
             **emails,
             **{f"{name}_key": (None if seat_keys[name] is _INVALID else seat_keys[name]) for name in SEATS},
-            "attributes": {c: str(extra_cells[c][i] or "").strip() for c in attributes},
+            "attributes": attribute_values,
             "changes": _changes(current, values, emails, email_of) if current else [],
         }
         planned.append(record)
@@ -734,10 +990,32 @@ def plan_import(conn, frame: pd.DataFrame, mapping: Mapping, settings: Settings 
     ], dtype=object).astype({"pilot_id": "Int64", "version": "Int64", "row": int})  # None stays None
     return ImportPlan(
         frame=frame, mapping=mapping, rows=rows, problems=problems, notes=notes,
-        new_people=list(new_people.values()), attributes=attributes,
+        new_people=list(new_people.values()), attributes=attributes, ignored=ignored,
         people={key: p[0] for key, p in people.items()},
         pilots={ext: (p["id"], p["version"]) for ext, p in stored.items()},
     )
+
+
+def _same(new, stored) -> bool:
+    """Whether a file's value is the stored one, as every input stores it:
+    trimmed, line ends as newlines (a spreadsheet reads a carriage return
+    back as a newline). A stored value from before the trimming, with a
+    leading tab say, is then not changed by the file that exported it."""
+    if isinstance(new, str) or isinstance(stored, str):
+        def norm(v):
+            return (v or "").replace("\r\n", "\n").replace("\r", "\n").strip()
+        return norm(new) == norm(stored)
+    return new == stored
+
+
+_ANGLED_EMAIL = re.compile(r"<\s*([^<>\s]+@[^<>\s]+)\s*>\s*$")
+
+
+def _email_in(text: str) -> str:
+    """A seat's cell as an email: "Name <email>" (as the workbook shows
+    people, and mail programs write them) is the email in the brackets."""
+    m = _ANGLED_EMAIL.search(text)
+    return m[1] if m else text
 
 
 def _norm_value(text: str) -> str:
@@ -764,6 +1042,15 @@ def _resolve_columns(frame: pd.DataFrame, mapping: Mapping) -> dict[str, str]:
                 f"(its columns: {', '.join(map(str, frame.columns))})",
                 field=name,
             )
+    taken: dict[str, str] = {}
+    for name, column in source.items():
+        if column in taken:
+            raise InvalidInput(
+                f"Mapping: the column '{column}' is mapped to both {taken[column]} and {name}; a column fills "
+                "one field, so map one of them to another column or to none",
+                field=name,
+            )
+        taken[column] = name
     return source
 
 
@@ -784,8 +1071,9 @@ def _pilot_errors(exc: ValidationError) -> list[tuple[str, str]]:
 def _changes(current: dict, values: dict, emails: dict, email_of: dict[int, str]) -> list[tuple]:
     changes = []
     for name in ("name", "business_unit", "problem", "start_date", "go_no_go_date"):
-        if values[name] != current[name]:
-            changes.append((name, current[name], values[name]))
+        if _same(values[name], current[name]):
+            continue
+        changes.append((name, current[name], values[name]))
     for name, column in SEATS.items():
         before = email_of.get(current[column]) if current[column] is not None else None
         if (before or "").lower() != (emails[name] or "").lower():
@@ -892,7 +1180,7 @@ def apply_import(
     if progress and total == 0:
         progress(0, 0)
     changes = [
-        (r.external_id, f, before, after)
+        (r.external_id or f"id {r.pilot_id}", f, before, after)
         for r in good.itertuples() if r.action == "update" for f, before, after in r.changes
     ]
     return ImportResult(
@@ -905,11 +1193,13 @@ def _check_still_current(c, plan: ImportPlan, good: pd.DataFrame, new_keys: list
     """The plan was made against the portfolio as it stood; refuse it if a
     pilot it matched was edited, an external id it creates now exists, or a
     person it creates was added since."""
-    now = {ext: (pid, version) for ext, pid, version in c.execute(
-        "SELECT external_id, id, version FROM pilot WHERE external_id IS NOT NULL").fetchall()}
+    versions = dict(c.execute("SELECT id, version FROM pilot").fetchall())
+    taken_ids = {ext for (ext,) in c.execute(
+        "SELECT external_id FROM pilot WHERE external_id IS NOT NULL").fetchall()}
     stale = [
-        r.external_id for r in good.itertuples()
-        if r.external_id is not None and now.get(r.external_id) != plan.pilots.get(r.external_id)
+        r.external_id or f"id {r.pilot_id}" for r in good.itertuples()
+        if (r.action == "update" and versions.get(int(r.pilot_id)) != int(r.version))
+        or (r.action == "create" and r.external_id is not None and r.external_id in taken_ids)
     ]
     known = {k for (k,) in c.execute("SELECT email_key FROM person").fetchall()}
     taken = [k for k in new_keys if k in known]

@@ -213,6 +213,14 @@ def check_date_range(value: date | None) -> date | None:
     return value
 
 
+# The longest text a pilot's form takes in each field; the importer checks a
+# file's cells against the same numbers (an external id as a name, a column
+# kept as an attribute as a problem statement).
+PILOT_NAME_MAX = 200
+BUSINESS_UNIT_MAX = 120
+PROBLEM_MAX = 4000
+
+
 def _required_text(value: str, max_len: int = 200) -> str:
     value = (value or "").strip()
     if not value:
@@ -291,7 +299,7 @@ class PilotIn(_Input):
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
-        return _required_text(v, 200)
+        return _required_text(v, PILOT_NAME_MAX)
 
     @field_validator("start_date", "go_no_go_date")
     @classmethod
@@ -306,12 +314,12 @@ class PilotIn(_Input):
     @field_validator("business_unit")
     @classmethod
     def _bu(cls, v: str) -> str:
-        return _optional_text(v, 120)
+        return _optional_text(v, BUSINESS_UNIT_MAX)
 
     @field_validator("problem")
     @classmethod
     def _problem(cls, v: str) -> str:
-        return _optional_text(v, 4000)
+        return _optional_text(v, PROBLEM_MAX)
 
     @model_validator(mode="after")
     def _dates(self) -> "PilotIn":

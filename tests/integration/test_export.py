@@ -72,7 +72,7 @@ def test_safe_frame_touches_text_only():
 def test_csv_neutralises_every_hostile_cell(conn, settings, hostile, tmp_path):
     pid, _ = hostile
     out = export.export_csv(conn, AS_OF, settings, tmp_path / "pilots.csv")
-    with open(out, encoding="utf-8", newline="") as fh:
+    with open(out, encoding="utf-8-sig", newline="") as fh:
         rows = {int(r["id"]): r for r in csv.DictReader(fh)}
     row = rows[pid]
     assert row["name"] == "'" + HOSTILE_NAME
@@ -90,7 +90,7 @@ def test_csv_has_one_row_per_pilot_with_owners_clock_and_flags(conn, settings, h
     left = demo.make_pilot(conn, name="Owner left", product_owner_id=gone)
     store.set_person_active(conn, gone, False)
     out = export.export_csv(conn, AS_OF, settings, tmp_path / "pilots.csv")
-    with open(out, encoding="utf-8", newline="") as fh:
+    with open(out, encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.DictReader(fh))
     ids = [int(r["id"]) for r in rows]
     assert sorted(ids) == sorted([pid, *others, left]) and len(ids) == len(set(ids))
@@ -126,32 +126,92 @@ def _cells(ws):
         yield from row
 
 
-def test_xlsx_neutralises_every_sheet_and_holds_no_formula(conn, settings, hostile, tmp_path):
+def test_xlsx_writes_formula_text_as_typed_text_without_an_apostrophe(conn, settings, hostile, tmp_path):
+    """In a workbook a text cell never runs, so the text goes in as it is:
+    no apostrophe for Excel or LibreOffice to show, a text cell (never a
+    formula), marked as Excel marks a typed '=... so editing keeps it text."""
     pid, _ = hostile
     out = export.export_xlsx(conn, AS_OF, settings, tmp_path / "portfolio.xlsx")
     wb = openpyxl.load_workbook(out)
 
-    def column(sheet, name):
+    def cells(sheet, header):
         ws = wb[sheet]
-        header = [c.value for c in ws[1]]
-        return [row[header.index(name)] for row in ws.iter_rows(min_row=2, values_only=True)]
+        names = [c.value for c in ws[1]]
+        return [row[names.index(header)] for row in ws.iter_rows(min_row=2)]
 
-    assert "'" + HOSTILE_NAME in column("Pilots", "name")
-    assert "'+1" in column("Pilots", "business_unit")
-    assert "'\t=cmd|' /C calc'!A0" in column("Pilots", "problem")
-    assert "'-2" in column("Weekly updates", "summary")
-    assert "'@SUM(A1)" in column("Weekly updates", "blockers")
-    assert "'@SUM(1+1)*cmd" in column("Privileges", "description")
-    # XML turns a stored carriage return into a newline when read back; the
-    # cell still starts with the apostrophe, which is what keeps it inert.
-    assert {"'\r=1+1", "'\n=1+1"} & set(column("People", "name"))
-    assert "'" + HOSTILE_NAME in column("Flags", "pilot")
-    assert "'" + HOSTILE_NAME in column("Weekly updates", "pilot")
+    def cell_with(sheet, header, value):
+        found = [c for c in cells(sheet, header) if c.value == value]
+        assert found, (sheet, header, value, [c.value for c in cells(sheet, header)])
+        return found[0]
+
+    for sheet, header, value in [
+        ("Pilots", "Name", HOSTILE_NAME), ("Pilots", "Business unit", "+1"),
+        ("Pilots", "Problem", "\t=cmd|' /C calc'!A0"), ("Weekly updates", "Summary", "-2"),
+        ("Weekly updates", "Blockers", "@SUM(A1)"), ("Privileges", "Description", "@SUM(1+1)*cmd"),
+        ("Flags", "Pilot", HOSTILE_NAME), ("Weekly updates", "Pilot", HOSTILE_NAME),
+    ]:
+        cell = cell_with(sheet, header, value)
+        assert cell.data_type == "s" and cell.quotePrefix, (sheet, header, cell.data_type)
+    # XML turns a stored carriage return into a newline when read back.
+    assert {"\r=1+1", "\n=1+1"} & {c.value for c in cells("People", "Name")}
     for ws in wb:
         for cell in _cells(ws):
             assert cell.data_type != "f", f"{ws.title}!{cell.coordinate} is a formula: {cell.value!r}"
             if isinstance(cell.value, str):
-                assert not cell.value.startswith(FORMULA_STARTS), (ws.title, cell.coordinate, cell.value)
+                assert not cell.value.startswith("'"), (ws.title, cell.coordinate, cell.value)
+    # What Excel reads: no sheet of the file holds a formula element at all.
+    import zipfile
+    with zipfile.ZipFile(out) as z:
+        for name in z.namelist():
+            if name.startswith("xl/worksheets/"):
+                assert b"<f>" not in z.read(name) and b"<f " not in z.read(name), name
+
+
+def test_the_workbook_is_readable_as_opened(demo_db, settings, tmp_path):
+    """Headers in words, widths that fit, the header row frozen with filters,
+    dates as date cells in a date format, people by name and email."""
+    out = tmp_path / "portfolio.xlsx"
+    with db.session(demo_db) as conn:
+        export.export_xlsx(conn, AS_OF, settings, out)
+        decided_by = conn.execute(
+            "SELECT p.name, p.email FROM decision d JOIN person p ON p.id = d.decided_by ORDER BY d.id LIMIT 1"
+        ).fetchone()
+        owner = conn.execute(
+            "SELECT p.name, p.email FROM pilot JOIN person p ON p.id = pilot.product_owner_id "
+            "WHERE NOT archived ORDER BY pilot.name, pilot.id LIMIT 1").fetchone()
+    wb = openpyxl.load_workbook(out)
+    for ws in wb:
+        header = [c.value for c in ws[1]]
+        assert ws.freeze_panes == "A2", ws.title
+        assert ws.auto_filter.ref and ws.auto_filter.ref.startswith("A1:"), ws.title
+        assert all(h and "_" not in h and h[0].isupper() for h in header), (ws.title, header)
+        assert len(set(h.lower() for h in header)) == len(header), (ws.title, header)
+    pilots = wb["Pilots"]
+    header = [c.value for c in pilots[1]]
+    assert header[:8] == ["Tracker id", "External id", "Name", "Business unit", "Problem", "Stage", "Start date",
+                          "Go/no-go date"]
+    assert {"Product owner", "Days left", "Flags", "Reasons"} <= set(header)
+    first = {h: c for h, c in zip(header, pilots[2])}
+    assert first["Start date"].is_date and first["Start date"].number_format == "YYYY-MM-DD"
+    assert first["Product owner"].value == f"{owner[0]} <{owner[1]}>"
+    # A column is as wide as its widest value (within bounds), not Excel's default.
+    name_col = pilots.column_dimensions[openpyxl.utils.get_column_letter(header.index("Name") + 1)]
+    longest = max(len(c.value) for c in next(pilots.iter_cols(min_col=header.index("Name") + 1,
+                                                                  max_col=header.index("Name") + 1, min_row=1)))
+    assert name_col.width >= min(longest, export.MAX_WIDTH - 2)
+    decisions = wb["Decisions"]
+    header = [c.value for c in decisions[1]]
+    assert "Decided by" in header and "decided_by" not in header
+    assert decisions.cell(row=2, column=header.index("Decided by") + 1).value == f"{decided_by[0]} <{decided_by[1]}>"
+
+
+def test_the_csv_starts_with_a_byte_order_mark_for_excel(conn, settings, tmp_path):
+    demo.make_pilot(conn, name="Café · Zürich")
+    out = export.export_csv(conn, AS_OF, settings, tmp_path / "pilots.csv")
+    data = out.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbfid,")
+    assert "Café · Zürich" in data.decode("utf-8-sig")
+    assert export.csv_bytes(pd.DataFrame({"name": ["Zoë"]})).startswith(b"\xef\xbb\xbfname")
 
 
 def test_workbook_has_a_sheet_per_table_with_every_row(demo_db, settings, tmp_path):
@@ -174,7 +234,7 @@ def test_workbook_has_a_sheet_per_table_with_every_row(demo_db, settings, tmp_pa
         assert rows[title] == counts[table], title
     assert rows["Stage events"] == counts["stage_event"] and rows["Flags"] == n_flags > 0
     people = [c.value for c in next(wb["People"].iter_rows(max_row=1))]
-    assert "email" in people and "email_key" not in people
+    assert "Email" in people and "Email key" not in people and "email_key" not in people
 
 
 def test_workbook_dates_are_dates(demo_db, settings, tmp_path):
@@ -183,7 +243,7 @@ def test_workbook_dates_are_dates(demo_db, settings, tmp_path):
         export.export_xlsx(conn, AS_OF, settings, out)
     ws = openpyxl.load_workbook(out)["Decisions"]
     header = [c.value for c in ws[1]]
-    cell = ws.cell(row=2, column=header.index("decided_on") + 1)
+    cell = ws.cell(row=2, column=header.index("Decided on") + 1)
     assert cell.is_date and cell.number_format == "YYYY-MM-DD"
 
 

@@ -693,6 +693,9 @@ GOOD_EMAILS = ["priya.shah@example.com", "Priya.Shah@EXAMPLE.com", "MARIA.COSTA@
                "  lee.leader@example.com  ", ""]
 # Each cell mostly one a person would type, else anything messy.
 cells = {
+    # The tracker's own id, as its export carries it: mostly blank or a pilot's.
+    "Tracker id": mostly(st.sampled_from(["", "", "1", "2", "3"]), st.sampled_from(["0", "999", "-1", "1.0"])
+                         | messy_text),
     "External id": mostly(st.sampled_from(["UC-1", "UC-2", "uc-1", "UC-3", "", " UC-4 "]) | st.uuids().map(str),
                           messy_text),
     "Name": mostly(st.sampled_from(["Claims triage", "Fraud model", "  spaced  ", "名前 💥", "a, b", 'say "hi"'])

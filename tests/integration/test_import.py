@@ -2,6 +2,8 @@
 mapping, the dates, the plan and its report, and the one-transaction write."""
 
 import csv
+import io
+import zipfile
 import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -11,7 +13,7 @@ import pytest
 
 from portfolio import demo, importer, store
 from portfolio.models import InvalidInput, PermissionDenied, Role
-from tests.conftest import actor_of
+from tests.conftest import AS_OF, actor_of
 
 HEADER = ["Use case ID", "Title", "Business unit", "Status", "Pilot start", "Decision date", "Owner",
           "Sponsor", "Notes"]
@@ -546,3 +548,275 @@ def test_ten_thousand_rows_import_set_based(conn, admin, tmp_path, settings):
     assert count(conn, "pilot") == n
     assert pilot_by_ext(conn, "UC-00010").name == "Pilot 10 renamed"
     assert pilot_by_ext(conn, "UC-00011").version == 1
+
+
+# --- an export imported back (#12.9) -------------------------------------------
+
+def _pilot_rows(conn):
+    """Every stored pilot field an import could touch, and its version."""
+    return conn.execute(
+        "SELECT id, external_id, name, business_unit, problem, stage, start_date, go_no_go_date, product_owner_id, "
+        "technical_lead_id, executive_sponsor_id, operational_owner_id, version, updated_at FROM pilot ORDER BY id"
+    ).fetchall()
+
+
+def _exported(conn, settings, tmp_path, fmt):
+    from portfolio import export
+
+    out = tmp_path / f"pilots.{fmt}"
+    (export.export_csv if fmt == "csv" else export.export_xlsx)(conn, AS_OF, settings, out)
+    return out
+
+
+def _import_guessed(conn, actor, path, settings):
+    frame = importer.read_table(path, path.name)
+    mapping = importer.guess_mapping(list(frame.columns))
+    plan = importer.plan_import(conn, frame, mapping, settings)
+    assert plan.report().empty, plan.report().to_string()
+    return plan, importer.apply_import(conn, actor, plan)
+
+
+def _rename_in_file(path, old, new):
+    """Change one cell, as a person does in the exported file."""
+    if path.suffix == ".csv":
+        text = path.read_bytes().decode("utf-8-sig")
+        assert text.count(f",{old},") == 1
+        path.write_bytes(text.replace(f",{old},", f",{new},").encode("utf-8-sig"))
+        return
+    book = openpyxl.load_workbook(path)
+    cells = [c for c in book["Pilots"]["C"] if c.value == old]
+    assert len(cells) == 1
+    cells[0].value = new
+    book.save(path)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_an_exported_pilots_file_imports_back_onto_the_same_pilots(fixed_demo_db, settings, tmp_path, fmt):
+    from portfolio import db
+    from portfolio.models import Actor
+
+    with db.session(fixed_demo_db) as conn:
+        actor = Actor.of(store.get_person(conn, conn.execute(
+            "SELECT id FROM person WHERE role = 'admin' AND active ORDER BY id LIMIT 1").fetchone()[0]))
+        # Text a spreadsheet would run, and a value stored before inputs were
+        # trimmed (a leading tab): both must come back as they were.
+        first = conn.execute("SELECT id FROM pilot WHERE NOT archived ORDER BY id LIMIT 1").fetchone()[0]
+        conn.execute("UPDATE pilot SET business_unit = '+1+1 pilot', problem = ? WHERE id = ?",
+                     ["\t=cmd|' /C calc'!A0 problem", first])
+        pilots, before = count(conn, "pilot"), _pilot_rows(conn)
+        assert conn.execute("SELECT count(*) FROM pilot WHERE external_id IS NULL AND NOT archived").fetchone()[0]
+        path = _exported(conn, settings, tmp_path, fmt)
+
+        plan, result = _import_guessed(conn, actor, path, settings)
+        assert (result.created, result.updated - result.unchanged, result.changes) == (0, 0, [])
+        assert result.unchanged == result.updated == plan.total > 0
+        assert count(conn, "pilot") == pilots and _pilot_rows(conn) == before
+        assert count(conn, "pilot_attribute") == 0  # the computed columns are no attributes
+        assert {"flags", "reasons", "days left"} <= {c.lower().replace("_", " ") for c in plan.ignored}
+
+        name = conn.execute("SELECT name FROM pilot WHERE id = ?", [first]).fetchone()[0]
+        _rename_in_file(path, name, name + " (renamed)")
+        plan, result = _import_guessed(conn, actor, path, settings)
+        assert (result.created, result.updated - result.unchanged) == (0, 1)
+        assert [c[1:] for c in result.changes] == [("name", name, name + " (renamed)")]
+        assert count(conn, "pilot") == pilots
+        assert store.get_pilot(conn, first).problem == "\t=cmd|' /C calc'!A0 problem"
+
+
+def test_the_command_line_exports_and_imports_back_with_nothing_changed(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "portfolio", *args], capture_output=True, text=True,
+                              cwd=REPO, env={**os.environ, "PORTFOLIO_USER": "alex.morgan@example.com"},
+                              timeout=180)
+
+    db_path, out = tmp_path / "p.duckdb", tmp_path / "pilots.xlsx"
+    assert cli("demo", "--db", str(db_path), "--as-of", "2026-03-02").returncode == 0
+    exported = cli("export", "--db", str(db_path), "--as-of", "2026-03-02", "--format", "xlsx", "--out", str(out))
+    assert exported.returncode == 0, exported.stderr
+    imported = cli("import", str(out), "--db", str(db_path), "--as-of", "2026-03-02")
+    assert imported.returncode == 0, imported.stderr
+    n = imported.stdout.split("Imported ", 1)[1].split(" rows", 1)[0]
+    assert f"(0 new, {n} updated, {n} of them unchanged), rejected 0" in imported.stdout
+    assert "Not imported, as the tracker computes them: Day, Days left" in imported.stdout
+
+
+def test_a_seat_given_as_name_and_email_is_matched_by_the_email(conn, admin, tmp_path, settings):
+    rows = [row(owner="Priya Shah <Priya.Shah@example.com>", sponsor="Maria Costa (inactive) <maria.costa@example.com>")]
+    plan = plan_of(conn, tmp_path, rows, settings)
+    assert plan.problems == [] and plan.new_people == ["Priya.Shah@example.com", "maria.costa@example.com"]
+
+
+def test_the_guess_prefers_a_seats_email_column_to_its_name_column():
+    guessed = importer.guess_mapping(["name", "product_owner", "product_owner_email", "Sponsor", "Sponsor email"])
+    assert guessed.columns["product_owner"] == "product_owner_email"
+    assert guessed.columns["executive_sponsor"] == "Sponsor email"
+    # A bare "id" is the tracker's only in a file shaped like its export.
+    assert "tracker_id" not in importer.guess_mapping(["id", "name"]).columns
+
+
+def test_a_tracker_id_no_pilot_has_is_a_problem(conn, tmp_path, settings):
+    path = write_csv(tmp_path / "p.csv", [["999", "Claims triage"]], header=["Tracker id", "Title"])
+    plan = importer.plan_import(conn, importer.read_table(path, "p.csv"),
+                                importer.Mapping(columns={"tracker_id": "Tracker id", "name": "Title"}), settings)
+    assert plan.report()[["row", "column"]].values.tolist() == [[2, "Tracker id"]]
+    assert "no pilot has the id '999'" in plan.report()["problem"][0]
+
+
+# --- Excel files as spreadsheet programs write them (#12.10) -----------------------
+
+_CONTENT_TYPES = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">
+<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>
+<Default Extension="xml" ContentType="application/xml"/>
+<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>
+<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>
+</Types>"""
+_ROOT_RELS = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">
+<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/>
+</Relationships>"""
+_WORKBOOK = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">
+<sheets><sheet name="Pilots" sheetId="1" r:id="rId1"/></sheets></workbook>"""
+_WORKBOOK_RELS = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">
+<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/>
+</Relationships>"""
+
+
+def _xml_cell(ref, value):
+    if value is None:
+        return ""
+    if isinstance(value, (int, float)):
+        return f'<c r="{ref}"><v>{value}</v></c>'
+    if isinstance(value, tuple):  # ("f", formula) with no cached value, or ("f", formula, cached)
+        cached = f"<v>{value[2]}</v>" if len(value) > 2 else ""
+        return f'<c r="{ref}"><f>{value[1]}</f>{cached}</c>'
+    text = str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return f'<c r="{ref}" t="inlineStr"><is><t>{text}</t></is></c>'
+
+
+def xlsx_bytes(rows, *, dimension=None, merges=(), sheet_xml=None, compress=zipfile.ZIP_DEFLATED) -> bytes:
+    """A workbook written at the XML level, as a spreadsheet program writes
+    one: the <dimension> record as given (stale if the test says so),
+    formulas with or without their saved result, merged ranges."""
+    if sheet_xml is None:
+        body = "".join(
+            f'<row r="{r}">' + "".join(_xml_cell(f"{_letter(c)}{r}", v) for c, v in enumerate(values)) + "</row>"
+            for r, values in enumerate(rows, start=1))
+        dim = f'<dimension ref="{dimension}"/>' if dimension else ""
+        merged = (f'<mergeCells count="{len(merges)}">' + "".join(f'<mergeCell ref="{m}"/>' for m in merges)
+                  + "</mergeCells>") if merges else ""
+        sheet_xml = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+                     '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+                     f"{dim}<sheetData>{body}</sheetData>{merged}</worksheet>")
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compress) as z:
+        z.writestr("[Content_Types].xml", _CONTENT_TYPES)
+        z.writestr("_rels/.rels", _ROOT_RELS)
+        z.writestr("xl/workbook.xml", _WORKBOOK)
+        z.writestr("xl/_rels/workbook.xml.rels", _WORKBOOK_RELS)
+        z.writestr("xl/worksheets/sheet1.xml", sheet_xml)
+    return out.getvalue()
+
+
+def _letter(i):
+    return "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[i]
+
+
+def test_a_stale_dimension_record_does_not_cut_the_rows(conn, admin, settings):
+    rows = [["Use case ID", "Title", "Pilot start"]] + [[f"UC-{i}", f"Pilot {i}", "2025-08-04"] for i in range(10)]
+    data = xlsx_bytes(rows, dimension="A1:C3")  # says 2 data rows; there are 10
+    frame = importer.read_table(data, "stale.xlsx")
+    assert len(frame) == 10 and frame["Title"].tolist()[-1] == "Pilot 9"
+    plan = importer.plan_import(conn, frame, importer.guess_mapping(list(frame.columns)), settings)
+    result = importer.apply_import(conn, admin, plan)
+    assert result.created == 10 and count(conn, "pilot") == 10
+
+
+def test_a_formula_without_its_saved_result_is_reported_by_row_and_column(conn, admin, settings):
+    rows = [["Use case ID", "Title", "Budget"],
+            ["UC-1", "Claims triage", ("f", "SUM(D2:E2)")],          # no <v>: a program that does not calculate
+            ["UC-2", "Invoice matching", ("f", "SUM(D3:E3)", 1200)],  # with its saved result: read
+            ["UC-3", ("f", 'CONCAT("Shift ","planner")'), ""]]
+    frame = importer.read_table(xlsx_bytes(rows), "formulas.xlsx")
+    assert frame.loc[3, "Budget"] == "1200"
+    plan = importer.plan_import(conn, frame, importer.guess_mapping(list(frame.columns)), settings)
+    report = plan.report()
+    report = report[report["problem"].str.contains("is a formula")].reset_index(drop=True)
+    assert report[["row", "column"]].values.tolist() == [[2, "Budget"], [4, "Title"]]
+    assert "cell C2 is a formula (=SUM(D2:E2))" in report["problem"][0]
+    assert "save it" in report["problem"][0]
+    with pytest.raises(InvalidInput, match="2 of 3 rows have problems"):
+        importer.apply_import(conn, admin, plan)
+    assert count(conn, "pilot") == 0
+
+
+def test_merged_cells_give_their_value_to_every_cell_of_the_range(conn, admin, settings):
+    rows = [["Use case ID", "Title", "Business unit"],
+            ["UC-1", "Claims triage", "Claims"],
+            ["UC-2", "Fraud check", None],
+            ["UC-3", "Invoice matching", "Finance"]]
+    frame = importer.read_table(xlsx_bytes(rows, merges=["C2:C3"]), "merged.xlsx")
+    assert frame["Business unit"].tolist() == ["Claims", "Claims", "Finance"]
+    importer.apply_import(conn, admin, importer.plan_import(conn, frame, importer.guess_mapping(list(frame.columns)),
+                                                            settings))
+    assert pilot_by_ext(conn, "UC-2").business_unit == "Claims"
+
+
+def test_a_zip_bomb_is_refused_before_it_is_loaded():
+    """2 MB on disk, hundreds of MB unpacked: refused from the zip's
+    directory, before openpyxl reads a byte of the sheet."""
+    import tracemalloc
+
+    row = '<row><c t="inlineStr"><is><t>' + "x" * 1000 + "</t></is></c></row>"
+    size = importer.XLSX_MAX_PART_BYTES + 1024 * 1024
+    sheet = ('<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+             + row * (size // len(row)) + "</sheetData></worksheet>")
+    data = xlsx_bytes(None, sheet_xml=sheet)
+    del sheet
+    assert len(data) < 2 * 1024 * 1024
+    tracemalloc.start()
+    try:
+        with pytest.raises(InvalidInput, match=r"bomb.xlsx unpacks to more than 50 MB in one part"):
+            importer.read_table(data, "bomb.xlsx")
+        assert tracemalloc.get_traced_memory()[1] < 20 * 1024 * 1024  # nothing was unpacked
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_sheet_with_more_cells_than_the_limit_is_refused(monkeypatch):
+    monkeypatch.setattr(importer, "XLSX_MAX_CELLS", 50)
+    rows = [["Title", "Business unit"]] + [[f"Pilot {i}", "Claims"] for i in range(30)]
+    with pytest.raises(InvalidInput, match="more than 50 cells in its first sheet"):
+        importer.read_table(xlsx_bytes(rows, dimension="A1:B2"), "big.xlsx")
+
+
+def test_a_repeated_column_header_is_refused_naming_both_columns(tmp_path):
+    path = write_csv(tmp_path / "p.csv", [["UC-1", "a@example.com", "b@example.com"]],
+                     header=["Use case ID", "Owner", "owner"])
+    with pytest.raises(InvalidInput, match=r"columns B and C are both named 'owner'"):
+        importer.read_table(path, "p.csv")
+
+
+def test_one_column_mapped_to_two_fields_is_refused(conn, tmp_path, settings):
+    mapping = importer.Mapping(columns={**MAPPING.columns, "technical_lead": "Owner"})
+    with pytest.raises(InvalidInput, match=r"'Owner' is mapped to both product_owner and technical_lead"):
+        plan_of(conn, tmp_path, [row()], settings, mapping=mapping)
+
+
+def test_imported_text_is_capped_at_the_forms_lengths(conn, tmp_path, settings):
+    from portfolio import models
+
+    rows = [row(ext="X" * (models.PILOT_NAME_MAX + 1)),
+            row(ext="UC-2", title="T" * (models.PILOT_NAME_MAX + 1)),
+            row(ext="UC-3", notes="n" * (models.PROBLEM_MAX + 1)),
+            row(ext="UC-4", notes="n" * models.PROBLEM_MAX)]
+    report = plan_of(conn, tmp_path, rows, settings).report()
+    assert report[["row", "column"]].values.tolist() == [[2, "Use case ID"], [3, "Title"], [4, "Notes"]]
+    assert f"at most {models.PILOT_NAME_MAX} characters" in report["problem"][0]
+    assert f"at most {models.PROBLEM_MAX} characters" in report["problem"][2]
