@@ -11,10 +11,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import signal
 import socket
 import subprocess
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
@@ -157,11 +159,12 @@ def listening_addresses(port: int) -> list[str]:
     return found
 
 
-def other_addresses() -> list[str]:
-    """This machine's IPv4 addresses that are not loopback."""
-    out = subprocess.run(["ip", "-4", "-o", "addr", "show"], capture_output=True, text=True).stdout
-    addresses = [line.split()[3].split("/")[0] for line in out.splitlines() if " inet " in f" {line} "]
-    return [a for a in addresses if not a.startswith("127.")]
+def other_addresses() -> set[str]:
+    """This machine's own IPv4 addresses that are not loopback, from the
+    kernel's routing table (a /32 "host LOCAL" entry per address)."""
+    lines = Path("/proc/net/fib_trie").read_text().splitlines()
+    own = {previous.split()[-1] for previous, line in zip(lines, lines[1:]) if line.strip() == "/32 host LOCAL"}
+    return {a for a in own if not ipaddress.ip_address(a).is_loopback}
 
 
 def test_make_run_listens_on_this_machine_only(tmp_path):
@@ -184,7 +187,8 @@ def test_make_run_listens_on_this_machine_only(tmp_path):
             with pytest.raises(ConnectionRefusedError):
                 socket.create_connection((address, port), timeout=5).close()
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)  # make and the streamlit it started
+        with suppress(ProcessLookupError):  # the group may be gone already
+            os.killpg(proc.pid, signal.SIGTERM)  # make and the streamlit it started
         stop(proc)
 
 
