@@ -40,8 +40,9 @@ try:
             st.caption("Your identity matches no active person: you can read, not write.")
         else:
             st.caption(f"Signed in ({mode}).")
-            if mode == ui.AUTH_OIDC:
-                st.button("Sign out", key="sign-out", on_click=st.logout)
+        if mode == ui.AUTH_OIDC:
+            # Whoever signed in can sign out, known to the portfolio or not.
+            st.button("Sign out", key="sign-out", on_click=st.logout)
 
     ui.begin_run(ui.RunContext(conn=conn, actor=actor, as_of=as_of, settings=settings, auth_mode=mode))
     page = st.navigation(ui.pages())

@@ -16,7 +16,7 @@ from datetime import date
 import streamlit as st
 
 from . import audit, overview, services, store
-from .models import Actor, EditConflict, Person, PortfolioError, Role
+from .models import ROLE_ORDER, Actor, EditConflict, Person, PortfolioError, Role
 from .settings import Settings
 
 AUTH_OIDC = "oidc"
@@ -166,7 +166,30 @@ def _unknown(email: str | None) -> Actor:
     return Actor(person_id=None, name=email or "anonymous", email=email, role=Role.VIEWER)
 
 
+def _refuse_unless_loopback(mode: str) -> None:
+    """Local mode makes whoever reaches the port an admin, and a trusted
+    header can be sent by anyone who reaches Streamlit directly: both are
+    refused unless Streamlit listens on this machine only."""
+    address = st.get_option("server.address")
+    if services.serves_loopback_only(address):
+        return
+    where = (f"on {address}" if address and address.strip() not in ("0.0.0.0", "::")
+             else "on every network interface")
+    st.title("Pilot portfolio")
+    st.error(
+        f"This server listens {where}, so anyone who reaches it could "
+        + ("act as anyone (local mode). " if mode == AUTH_LOCAL else "claim to be anyone with the trusted header. ")
+        + "Either listen on this machine only (server.address = \"127.0.0.1\" in .streamlit/config.toml, "
+        "or --server.address 127.0.0.1), with a sign-in proxy in front for a network; or configure OIDC sign-in "
+        "([auth] in .streamlit/secrets.toml). See the README's \"Who is signed in\".",
+        icon=":material/lock:",
+    )
+    st.stop()
+
+
 def resolve_actor(conn, mode: str) -> Actor:
+    if mode in (AUTH_LOCAL, AUTH_HEADER):
+        _refuse_unless_loopback(mode)
     if mode == AUTH_OIDC:
         if not st.user.get("is_logged_in"):
             st.title("Pilot portfolio")
@@ -176,7 +199,12 @@ def resolve_actor(conn, mode: str) -> Actor:
         email = st.user.get("email")
         return services.actor_for_email(conn, email) or _unknown(email)
     if mode == AUTH_HEADER:
-        return services.actor_for_header(conn, st.context.headers, os.environ["PORTFOLIO_TRUSTED_HEADER"])
+        header = os.environ["PORTFOLIO_TRUSTED_HEADER"].strip()
+        secret = os.environ.get("PORTFOLIO_TRUSTED_HEADER_SECRET") or None
+        problem = services.trusted_header_problem(st.context.headers, header, secret)
+        if problem:
+            st.sidebar.warning(problem, icon=":material/lock:")
+        return services.actor_for_header(conn, st.context.headers, header, secret)
     if mode == AUTH_NONE:
         st.title("Pilot portfolio")
         st.error("Sign-in is not configured and local mode is off, so nobody can be identified. "
@@ -188,15 +216,25 @@ def resolve_actor(conn, mode: str) -> Actor:
 
 def _local_actor(conn) -> Actor:
     """Local mode: PORTFOLIO_USER, or the first active admin, and a picker in
-    the sidebar to act as anyone else (for trying the app on one machine)."""
+    the sidebar to act as someone else (for trying the app on one machine).
+    With PORTFOLIO_USER set, the picker offers no one of a higher role than
+    that person's; an email that names no active person only reads."""
     # (id, label, email, role) of the active people: plain tuples, for the
     # picker runs on every page run, however many people there are.
     people = store.active_people_choices(conn)
-    if not people:
-        return _unknown(os.environ.get("PORTFOLIO_USER"))
-    default_email = (os.environ.get("PORTFOLIO_USER") or "").strip().lower()
-    default = next((p for p in people if p[2] == default_email), None)
-    if default is None:
+    user_email = (os.environ.get("PORTFOLIO_USER") or "").strip().lower()
+    if user_email:
+        user = next((p for p in people if p[2] == user_email), None)
+        if user is None:
+            st.sidebar.warning(f"PORTFOLIO_USER ({user_email}) names no active person: you can read, not write.",
+                               icon=":material/person_off:")
+            return _unknown(user_email)
+        highest = ROLE_ORDER.index(Role(user[3]))
+        people = [p for p in people if ROLE_ORDER.index(Role(p[3])) <= highest]
+        default = user
+    elif not people:
+        return _unknown(None)
+    else:
         default = next((p for p in people if p[3] == Role.ADMIN.value), people[0])
     ids = [p[0] for p in people]
     label = {p[0]: f"{p[1]} · {Role(p[3]).label}" for p in people}
@@ -210,8 +248,9 @@ def _local_actor(conn) -> Actor:
         key="act-as",
         on_change=_remember("act-as", ACTING_AS),
         format_func=label.get,
-        help="Local mode: no sign-in is configured, so you can act as anyone. "
-        "Configure OIDC sign-in or a trusted proxy header before sharing the app.",
+        help="Local mode: no sign-in is configured, so you can act as anyone"
+        + (" up to PORTFOLIO_USER's role" if user_email else "")
+        + ". Configure OIDC sign-in or a trusted proxy header before sharing the app.",
     )
     return Actor.of(store.get_person(conn, chosen))
 

@@ -5,6 +5,7 @@ against the demo database."""
 from datetime import date
 
 import pytest
+from streamlit.runtime.context import StreamlitHeaders
 from streamlit.testing.v1 import AppTest
 
 from portfolio import db, services, store
@@ -70,6 +71,95 @@ def test_the_trusted_header_names_the_person_case_insensitively(demo_db):
     assert (found.person_id, found.role) == (admin.id, Role.ADMIN)
     assert (unknown.person_id, unknown.role, unknown.name) == (None, Role.VIEWER, "stranger@example.com")
     assert (missing.person_id, missing.role) == (None, Role.VIEWER)
+
+
+def sent(*pairs: tuple[str, str]) -> StreamlitHeaders:
+    """Headers as Streamlit hands them to the app: every (name, value) the
+    request carried, repeats included."""
+    return StreamlitHeaders(list(pairs))
+
+
+def test_a_trusted_header_sent_twice_is_refused(demo_db):
+    """A proxy that adds its header to the client's instead of replacing it:
+    the client's copy comes first and must not count."""
+    people = people_by_role(demo_db)
+    twice = sent(("X-Forwarded-Email", people["admin"].email), ("X-Forwarded-Email", people["viewer"].email))
+    with db.session(demo_db) as c:
+        actor = services.actor_for_header(c, twice, "X-Forwarded-Email")
+        once = services.actor_for_header(c, sent(("X-Forwarded-Email", people["admin"].email)), "X-Forwarded-Email")
+    assert (actor.person_id, actor.role) == (None, Role.VIEWER)
+    assert "came more than once" in services.trusted_header_problem(twice, "X-Forwarded-Email")
+    assert (once.person_id, once.role) == (people["admin"].id, Role.ADMIN)
+
+
+@pytest.mark.parametrize("secret_sent", [None, "wrong", "proxy-secret-1 ", "proxy-secret-1,proxy-secret-1"],
+                         ids=["missing", "wrong", "padded", "joined"])
+def test_without_the_proxys_shared_secret_the_trusted_header_is_not_believed(demo_db, secret_sent):
+    admin = people_by_role(demo_db)["admin"]
+    pairs = [("X-Forwarded-Email", admin.email)]
+    if secret_sent is not None:
+        pairs.append((services.PROXY_SECRET_HEADER, secret_sent))
+    with db.session(demo_db) as c:
+        actor = services.actor_for_header(c, sent(*pairs), "X-Forwarded-Email", secret="proxy-secret-1")
+    problem = services.trusted_header_problem(sent(*pairs), "X-Forwarded-Email", secret="proxy-secret-1")
+    assert (actor.person_id, actor.role) == (None, Role.VIEWER)
+    assert "did not come through the sign-in proxy" in problem and "proxy-secret-1" not in problem
+
+
+def test_with_the_proxys_shared_secret_the_trusted_header_signs_in(demo_db):
+    admin = people_by_role(demo_db)["admin"]
+    headers = sent(("X-Forwarded-Email", admin.email), (services.PROXY_SECRET_HEADER, "proxy-secret-1"))
+    with db.session(demo_db) as c:
+        actor = services.actor_for_header(c, headers, "X-Forwarded-Email", secret="proxy-secret-1")
+    assert (actor.person_id, actor.role) == (admin.id, Role.ADMIN)
+    assert services.trusted_header_problem(headers, "X-Forwarded-Email", secret="proxy-secret-1") is None
+
+
+def test_the_app_says_why_a_request_without_the_proxys_secret_only_reads(demo_db, monkeypatch):
+    monkeypatch.setenv("PORTFOLIO_TRUSTED_HEADER", "X-Forwarded-Email")
+    monkeypatch.setenv("PORTFOLIO_TRUSTED_HEADER_SECRET", "proxy-secret-1")
+    at = open_app("pages/pilot.py")
+    no_exception(at)
+    warnings = [w.value for w in at.sidebar.warning]
+    assert any("did not come through the sign-in proxy" in w for w in warnings), warnings
+    assert not any("proxy-secret-1" in w for w in warnings)
+    assert not [b for b in at.button if b.key == "pilot-create"]
+
+
+@pytest.mark.parametrize("address, loopback", [
+    (None, False), ("", False), ("0.0.0.0", False), ("::", False), ("192.0.2.7", False), ("example.com", False),
+    ("127.0.0.1", True), ("127.1.2.3", True), ("::1", True), ("[::1]", True), ("localhost", True),
+    ("unix:///run/portfolio.sock", True),
+])
+def test_which_server_addresses_let_only_this_machine_in(address, loopback):
+    assert services.serves_loopback_only(address) is loopback
+
+
+def picker_roles(at: AppTest) -> set[str]:
+    box = next(s for s in at.sidebar.selectbox if s.key == "act-as")
+    return {label.rsplit(" · ", 1)[1] for label in box.options}  # the options as shown
+
+
+def test_the_local_picker_offers_no_one_above_portfolio_users_role(demo_db, monkeypatch):
+    owner = people_by_role(demo_db)["product_owner"]
+    monkeypatch.setenv("PORTFOLIO_USER", owner.email.upper())
+    at = open_app()
+    no_exception(at)
+    assert at.sidebar.selectbox(key="act-as").value == owner.id
+    assert picker_roles(at) == {"viewer", "product owner"}
+
+
+def test_without_portfolio_user_the_local_picker_offers_everyone(demo_db):
+    assert picker_roles(open_app()) == {"viewer", "product owner", "leadership", "admin"}
+
+
+def test_a_portfolio_user_who_is_no_active_person_only_reads(demo_db, monkeypatch):
+    monkeypatch.setenv("PORTFOLIO_USER", "nobody@example.com")
+    at = open_app("pages/pilot.py")
+    no_exception(at)
+    assert any("names no active person" in w.value for w in at.sidebar.warning)
+    assert not [s for s in at.sidebar.selectbox if s.key == "act-as"]
+    assert not [b for b in at.button if b.key == "pilot-create"]
 
 
 @pytest.mark.parametrize("setting, allowed", [(None, True), ("on", True), ("off", False), ("FALSE", False),

@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -52,7 +53,7 @@ def artifact_path(name: str) -> Path:
     return ARTIFACTS / safe
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -119,19 +120,8 @@ class Server:
         self.save_log(name)
 
 
-@pytest.fixture(scope="module")
-def app_server(chromium, tmp_path_factory) -> Server:
-    """The app served on a free port over a demo database built for today."""
-    workdir = tmp_path_factory.mktemp("e2e-app")
-    db_file = workdir / "portfolio.duckdb"
-    log_file = workdir / "streamlit.log"
-    # No file watcher: a file edited while the tests run must not put up
-    # Streamlit's "File change" prompt, which would look like a run not done.
-    env = dict(os.environ, PORTFOLIO_DB=str(db_file), STREAMLIT_SERVER_FILE_WATCHER_TYPE="none")
-    # Local mode (first admin acts), whatever the caller's shell has set.
-    for name in ("PORTFOLIO_TRUSTED_HEADER", "PORTFOLIO_USER"):
-        env.pop(name, None)
-
+def build_demo_db(db_file: Path, env: dict) -> None:
+    """The demo portfolio, built for today by the command line."""
     demo = subprocess.run(
         [sys.executable, "-m", "portfolio", "demo", "--db", str(db_file)],
         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120,
@@ -139,36 +129,80 @@ def app_server(chromium, tmp_path_factory) -> Server:
     if demo.returncode != 0:
         pytest.fail(f"building the demo database failed:\n{demo.stdout}\n{demo.stderr}", pytrace=False)
 
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
+
+def wait_until_healthy(url: str, proc: subprocess.Popen, server: Server) -> None:
+    """Until the server answers its health check; it exiting or not answering
+    in time fails the test with the tail of its log."""
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while not _healthy(url):
+        if proc.poll() is not None:
+            saved = server.save_log("server-startup")
+            pytest.fail(f"streamlit exited with {proc.returncode} before answering "
+                        f"(log: {saved}):\n{_tail(server.log)}", pytrace=False)
+        if time.monotonic() > deadline:
+            saved = server.save_log("server-startup")
+            pytest.fail(f"streamlit did not answer {url}/_stcore/health within "
+                        f"{STARTUP_TIMEOUT}s (log: {saved}):\n{_tail(server.log)}", pytrace=False)
+        time.sleep(0.25)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def app_env(db_file: Path, **settings: str) -> dict:
+    """The environment of a served app over ``db_file``: local mode (the
+    first admin acts) unless ``settings`` say otherwise, whatever the
+    caller's shell has set."""
+    # No file watcher: a file edited while the tests run must not put up
+    # Streamlit's "File change" prompt, which would look like a run not done.
+    env = dict(os.environ, PORTFOLIO_DB=str(db_file), STREAMLIT_SERVER_FILE_WATCHER_TYPE="none")
+    for name in ("PORTFOLIO_TRUSTED_HEADER", "PORTFOLIO_TRUSTED_HEADER_SECRET", "PORTFOLIO_USER",
+                 "PORTFOLIO_LOCAL_MODE", "STREAMLIT_SERVER_ADDRESS"):
+        env.pop(name, None)
+    env.update(settings)
+    return env
+
+
+@contextmanager
+def serve_app(workdir: Path, env: dict, *args: str, host: str = "127.0.0.1", address: str = "127.0.0.1",
+              port: int | None = None):
+    """``streamlit run app.py`` from the repository on ``port`` (a free one by
+    default), listening on ``address``, with more command-line ``args``;
+    yields a Server whose URL uses ``host``. The demo database is built first
+    when missing."""
+    db_file = Path(env["PORTFOLIO_DB"])
+    if not db_file.exists():
+        build_demo_db(db_file, env)
+    log_file = workdir / "streamlit.log"
+    port = port or free_port()
+    url = f"http://{host}:{port}"
     with open(log_file, "wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py",
              "--server.port", str(port), "--server.headless", "true",
-             "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+             "--server.address", address, "--browser.gatherUsageStats", "false", *args],
             cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
     server = Server(url, log_file, db_file)
     try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while not _healthy(url):
-            if proc.poll() is not None:
-                saved = server.save_log("server-startup")
-                pytest.fail(f"streamlit exited with {proc.returncode} before answering "
-                            f"(log: {saved}):\n{_tail(log_file)}", pytrace=False)
-            if time.monotonic() > deadline:
-                saved = server.save_log("server-startup")
-                pytest.fail(f"streamlit did not answer {url}/_stcore/health within "
-                            f"{STARTUP_TIMEOUT}s (log: {saved}):\n{_tail(log_file)}", pytrace=False)
-            time.sleep(0.25)
+        wait_until_healthy(f"http://127.0.0.1:{port}", proc, server)
         yield server
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
+
+
+@pytest.fixture(scope="module")
+def app_server(chromium, tmp_path_factory) -> Server:
+    """The app served on a free port over a demo database built for today."""
+    workdir = tmp_path_factory.mktemp("e2e-app")
+    with serve_app(workdir, app_env(workdir / "portfolio.duckdb")) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
