@@ -523,18 +523,19 @@ class ImportPlan:
 _INVALID = object()  # a cell that could not be read: its problem is reported
 
 
-def plan_import(conn, frame: pd.DataFrame, mapping: Mapping, settings: Settings | None = None) -> ImportPlan:
-    """Check every row of ``frame`` against the mapping, the stored pilots and
-    people, and the pilot's rules. Writes nothing. A mapping that names a
-    column the file does not have, or maps no column to the name, raises
-    InvalidInput; everything wrong with a row is a problem in the plan."""
-    settings = settings or Settings()
-    source = _resolve_columns(frame, mapping)
-    mapped = set(source.values())
-    attributes = [c for c in frame.columns if c not in mapped]
-    if all(c in frame.columns for c in REJECT_COLUMNS):
-        attributes = [c for c in attributes if c not in REJECT_COLUMNS]
+@dataclass(frozen=True)
+class Known:
+    """What a plan matches the rows against: the people and the pilots with
+    an external id, read in one go. The command line reads them, lets go of
+    the database, and plans (the long part) while the app keeps writing;
+    ``apply_import`` refuses the plan if a pilot or person it relied on
+    changed meanwhile."""
 
+    people: dict[str, tuple]          # email key -> (id, email, name, active)
+    pilots: dict[str, dict]           # external id -> the stored pilot's fields
+
+
+def read_known(conn) -> Known:
     # One query each for everything the rows are matched against.
     people = {
         key: (pid, email, name, active)
@@ -548,7 +549,25 @@ def plan_import(conn, frame: pd.DataFrame, mapping: Mapping, settings: Settings 
         "FROM pilot WHERE external_id IS NOT NULL"
     )
     names = [d[0] for d in cur.description]
-    stored = {r[1]: dict(zip(names, r)) for r in cur.fetchall()}
+    return Known(people=people, pilots={r[1]: dict(zip(names, r)) for r in cur.fetchall()})
+
+
+def plan_import(known, frame: pd.DataFrame, mapping: Mapping, settings: Settings | None = None) -> ImportPlan:
+    """Check every row of ``frame`` against the mapping, the stored pilots and
+    people (``known``: a connection to read them from, or what ``read_known``
+    read), and the pilot's rules. Writes nothing. A mapping that names a
+    column the file does not have, or maps no column to the name, raises
+    InvalidInput; everything wrong with a row is a problem in the plan."""
+    settings = settings or Settings()
+    source = _resolve_columns(frame, mapping)
+    mapped = set(source.values())
+    attributes = [c for c in frame.columns if c not in mapped]
+    if all(c in frame.columns for c in REJECT_COLUMNS):
+        attributes = [c for c in attributes if c not in REJECT_COLUMNS]
+
+    if not isinstance(known, Known):
+        known = read_known(known)
+    people, stored = known.people, known.pilots
     email_of = {pid: email for pid, email, _, _ in people.values()}
 
     stage_values = {_norm_value(k): v for k, v in mapping.values.get("stage", {}).items()}
@@ -901,6 +920,11 @@ def apply_import(
     )
 
 
+class PortfolioChanged(InvalidInput):
+    """A plan met a portfolio changed since it was made: nothing was written;
+    planning again sees the change."""
+
+
 def _check_still_current(c, plan: ImportPlan, good: pd.DataFrame, new_keys: list[str]) -> None:
     """The plan was made against the portfolio as it stood; refuse it if a
     pilot it matched was edited, an external id it creates now exists, or a
@@ -919,7 +943,7 @@ def _check_still_current(c, plan: ImportPlan, good: pd.DataFrame, new_keys: list
             what.append(f"pilots edited or added: {', '.join(stale[:3])}")
         if taken:
             what.append(f"people added: {', '.join(taken[:3])}")
-        raise InvalidInput(
+        raise PortfolioChanged(
             f"File: the portfolio changed since the file was checked ({'; '.join(what)}); nothing was "
             "imported. Check the file again.",
             field="file",
