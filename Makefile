@@ -3,10 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
-PORTFOLIO_DB ?= data/portfolio.duckdb
+DEFAULT_DB := data/portfolio.duckdb
+PORTFOLIO_DB ?= $(DEFAULT_DB)
 export PORTFOLIO_DB
 
-.PHONY: run test install demo bench
+.PHONY: run test install demo first-start bench
 
 # Reinstall whenever requirements.txt changes.
 $(VENV)/.installed: requirements.txt
@@ -19,7 +20,13 @@ install: $(VENV)/.installed
 demo: install
 	@test -f "$(PORTFOLIO_DB)" || $(BIN)/python -m portfolio demo --db "$(PORTFOLIO_DB)"
 
-run: demo
+# The first start builds the demo at the default path only: a PORTFOLIO_DB
+# that names a missing file is a typo the app reports, not a new portfolio.
+first-start: install
+	@test "$(PORTFOLIO_DB)" != "$(DEFAULT_DB)" || test -f "$(DEFAULT_DB)" || \
+		$(BIN)/python -m portfolio demo --db "$(DEFAULT_DB)"
+
+run: first-start
 	$(BIN)/python -m streamlit run app.py --server.port $(PORT)
 
 test: install

@@ -3,6 +3,7 @@
 connection and releases it at the end, so the command line can work while
 the app is serving."""
 
+import duckdb
 import streamlit as st
 
 from portfolio import db, ui
@@ -16,8 +17,15 @@ try:
     conn = db.connect(db_path())
     read_only = db.is_read_only(conn)
 except PortfolioError as exc:
+    # No page without the database (held by a command, missing, damaged):
+    # say why, keep what the person typed, and let them try again.
+    typed = ui.keep_typed()
     ui.show_error(exc)
+    if typed:
+        st.caption("What you typed is kept: press **Try again** (not the browser's reload) to carry on.")
+    st.button("Try again", key="database-try-again", icon=":material/refresh:")
     st.stop()
+ui.restore_typed()
 
 if read_only:
     # db.connect fell back to reading: show what there is, say why saving fails.
@@ -50,6 +58,12 @@ try:
     page.run()
 except PortfolioError as exc:
     ui.show_error(exc)
+except duckdb.Error as exc:
+    # A read that meets a damaged block, or storage failing under a read.
+    problem = db.storage_error(exc, db_path())
+    if problem is None:
+        raise
+    ui.show_error(problem)
 finally:
     ui.end_run()
     conn.close()

@@ -22,6 +22,9 @@ from .settings import db_path, load_settings
 EXIT_ERROR = 2
 # A scheduler's alert: the run worked, and flags of the --fail-on severity exist.
 EXIT_FLAGGED = 3
+# How many times an import is planned when people keep changing the pilots
+# it updates between its plan and its write; each plan sees their changes.
+IMPORT_PLAN_ATTEMPTS = 3
 
 
 def _date(text: str) -> date:
@@ -295,17 +298,26 @@ def _restore(backup: str, path: str) -> int:
 
 
 def _import(path, as_of, settings, args) -> int:
-    with db.session(path) as conn:
-        actor = command_line_actor(conn)
-        frame = importer.read_table(args.file, args.file)
-        if args.mapping:
-            with open(args.mapping, encoding="utf-8") as fh:
-                mapping = importer.load_mapping(fh.read())
-        else:
-            mapping = importer.guess_mapping(list(frame.columns))
-        if args.rejects:
-            _check_writable(args.rejects, "Rejects")
-        plan = importer.plan_import(conn, frame, mapping, settings)
+    # Read and check the file first, then plan without holding the database:
+    # a big file takes a minute to read and plan, and the app must keep
+    # serving (and saving) meanwhile. The database is held twice, briefly:
+    # to read what the rows are matched against, and to write.
+    frame = importer.read_table(args.file, args.file)
+    if args.mapping:
+        with open(args.mapping, encoding="utf-8") as fh:
+            mapping = importer.load_mapping(fh.read())
+    else:
+        mapping = importer.guess_mapping(list(frame.columns))
+    if args.rejects:
+        _check_writable(args.rejects, "Rejects")
+    for attempt in range(1, IMPORT_PLAN_ATTEMPTS + 1):
+        with db.session(path) as conn:
+            command_line_actor(conn)  # a non-admin is refused before the long part
+            db.check_readable(conn, path)  # a bulk write must not land in a damaged file
+            known = importer.read_known(conn)
+        print(f"Checking {len(frame)} rows against the portfolio (the database stays free meanwhile) ...",
+              file=sys.stderr, flush=True)
+        plan = importer.plan_import(known, frame, mapping, settings)
         report = plan.report()
         if plan.ignored:
             print(f"Not imported, as the tracker computes them: {', '.join(plan.ignored)}.")
@@ -314,8 +326,18 @@ def _import(path, as_of, settings, args) -> int:
         if args.dry_run:
             print(f"Dry run: {len(frame)} rows checked, {plan.invalid_rows} with problems, nothing written.")
             return EXIT_ERROR if plan.invalid_rows else 0
-        result = importer.apply_import(conn, actor, plan, skip_invalid=args.skip_invalid,
-                                       source=os.path.basename(args.file))
+        print(f"Checked {len(frame)} rows; writing ...", file=sys.stderr, flush=True)
+        try:
+            with db.session(path) as conn:
+                actor = command_line_actor(conn)
+                result = importer.apply_import(conn, actor, plan, skip_invalid=args.skip_invalid,
+                                               source=os.path.basename(args.file))
+            break
+        except importer.PortfolioChanged:
+            if attempt == IMPORT_PLAN_ATTEMPTS:
+                raise
+            print("Someone changed the portfolio while the file was checked; checking it again.",
+                  file=sys.stderr, flush=True)
     rejected = len(result.rejected)
     if rejected and args.rejects:
         importer.write_rejects(result.rejected, args.rejects)

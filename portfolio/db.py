@@ -10,7 +10,10 @@ to the same file share one database instance, so threads each open their own.
 A file that cannot be written (a read-only file, folder or file system)
 opens read-only, so the app still shows what it has; a write to it, or one
 that finds the disk full, is refused as a StorageError naming the cause, and
-nothing of it is saved.
+nothing of it is saved. A damaged file (not a DuckDB database, cut short, a
+block that fails its checksum) is a StorageError saying so, and a missing
+one is never created on the way in: only the demo creates a database
+(``create=True``), so a mistyped path is not an empty, healthy portfolio.
 """
 
 from __future__ import annotations
@@ -25,12 +28,14 @@ from typing import Callable, Iterator, TypeVar
 import duckdb
 
 from .models import StorageBusy, StorageError
+from .settings import lock_wait_seconds
 
 T = TypeVar("T")
 
-# How long an open waits for another process to release the file. The app
-# holds it for one page run (tens of milliseconds), a command for one job.
-LOCK_WAIT_SECONDS = 15.0
+# An open waits for another process to release the file for
+# settings.lock_wait_seconds (15 s unless PORTFOLIO_LOCK_WAIT_SECONDS says).
+# The app holds the file for one page run (tens of milliseconds), a command
+# for a read or a write, never while it parses or plans.
 # How many times a unit of work is tried when a concurrent writer conflicts,
 # and the longest pause between tries: with a random part, so that writers
 # that collided do not collide again on the next try. Twenty people saving
@@ -358,11 +363,41 @@ _NOT_WRITABLE = ("Permission denied", "Read-only file system", "Operation not pe
 _NO_SPACE = ("No space left on device", "File too large", "Disk quota exceeded")
 
 
+# What DuckDB says of a file that is not (or no longer) a database it can
+# read: another kind of file, a file cut short, a block whose checksum fails.
+_DAMAGED = ("not a valid DuckDB database file", "Corrupt database file", "Could not read enough bytes",
+            "does not match stored checksum", "database file is corrupt")
+
+
+def is_damaged(exc: Exception) -> bool:
+    """Whether a DuckDB error says the file itself is damaged."""
+    return any(reason in str(exc) for reason in _DAMAGED)
+
+
+def damaged(path: str | Path | None = None) -> StorageError:
+    where = f"The database file {path}" if path else "The database file"
+    return StorageError(
+        f"{where} is damaged (it is not a database the tracker can read), so nothing was written to it. "
+        "Restore it from a backup (python -m portfolio backup makes one), or point PORTFOLIO_DB "
+        "(or --db) at the right file."
+    )
+
+
+def missing(path: str | Path) -> StorageError:
+    return StorageError(
+        f"The database file {path} does not exist, and it is not created on the way in: check "
+        f"PORTFOLIO_DB (or --db) for a typo. To start a demo portfolio there, run "
+        f"python -m portfolio demo --db {path} (make run does this at the default path on its first start)."
+    )
+
+
 def storage_error(exc: Exception, path: str | Path | None = None) -> StorageError | None:
     """A DuckDB error caused by the storage under the database, in words a
     person can act on; None when the error is something else."""
     text = str(exc)
     where = f"The database {path}" if path else "The database"
+    if is_damaged(exc):
+        return damaged(path)
     if any(reason in text for reason in _NO_SPACE):
         return StorageError(
             f"{where} could not be written: the disk is full (or the file reached its size limit), "
@@ -384,12 +419,14 @@ def _open(path: Path, read_only: bool, wait_seconds: float) -> duckdb.DuckDBPyCo
     while True:
         try:
             return duckdb.connect(str(path), read_only=read_only)
-        except duckdb.IOException as exc:
+        except duckdb.Error as exc:
             if not _is_lock_error(exc):
                 if not read_only and path.is_file() and any(r in str(exc) for r in _NOT_WRITABLE):
                     # Readable but not writable: open it to read, and let
                     # every write say why it was refused.
                     return _open(path, True, max(0.0, deadline - time.monotonic()))
+                if is_damaged(exc):
+                    raise damaged(path) from None
                 raise StorageError(f"Cannot open the database {path}: {exc}") from None
             if time.monotonic() >= deadline:
                 raise StorageBusy(
@@ -413,11 +450,18 @@ def connect(
     path: str | Path,
     *,
     read_only: bool = False,
-    wait_seconds: float = LOCK_WAIT_SECONDS,
+    wait_seconds: float | None = None,
+    create: bool = False,
 ) -> duckdb.DuckDBPyConnection:
-    """Open the database, creating and migrating it when needed. A file
-    that cannot be written opens read-only (see ``is_read_only``)."""
+    """Open the database and migrate it when needed. A file that cannot be
+    written opens read-only (see ``is_read_only``). A missing file is a
+    StorageError unless ``create`` (the demo's, and the tests'): a mistyped
+    path must not become a new, empty portfolio."""
     path = Path(path)
+    if wait_seconds is None:
+        wait_seconds = lock_wait_seconds()
+    if str(path) != ":memory:" and not create and not path.exists():
+        raise missing(path)
     if str(path) != ":memory:" and not read_only:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -427,14 +471,22 @@ def connect(
     key = str(path.resolve()) if str(path) != ":memory:" else f"memory:{id(conn)}"
     if key in _migrated:
         return conn
-    if is_read_only(conn):
-        missing = _pending(conn)
-        if missing:
+    try:
+        read_only = is_read_only(conn)
+        pending = _pending(conn) if read_only else []
+    except duckdb.Error as exc:  # the catalog itself cannot be read
+        conn.close()
+        problem = storage_error(exc, path)
+        if problem is None:
+            raise
+        raise problem from None
+    if read_only:
+        if pending:
             conn.close()
             # The code reads the newer schema: without its upgrade, it cannot read this file either.
             raise StorageError(
                 f"The database {path} was written by an earlier version of the tracker and needs an upgrade "
-                f"({', '.join(missing)}), which cannot be written: make the file and its folder writable, "
+                f"({', '.join(pending)}), which cannot be written: make the file and its folder writable, "
                 "then start again (the upgrade runs on its own)."
             )
         return conn
@@ -468,6 +520,27 @@ def session(path: str | Path, **kwargs) -> Iterator[duckdb.DuckDBPyConnection]:
         yield conn
     finally:
         conn.close()
+
+
+def check_readable(conn: duckdb.DuckDBPyConnection, path: str | Path | None = None) -> None:
+    """Read every stored value once, so that a block that fails its checksum
+    is found before a bulk write lands in a damaged file (DuckDB checks a
+    block only when it reads it, and a write reads few). Raises StorageError;
+    costs a scan of the database, so it is for the command line's imports,
+    not for page runs."""
+    tables = [r[0] for r in conn.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main'"
+    ).fetchall()]
+    try:
+        for table in tables:
+            # The names come from the catalog, quoted; hashing the whole row
+            # makes DuckDB read every column of every row group.
+            conn.execute(f'SELECT bit_xor(hash(t)) FROM "{table.replace(chr(34), chr(34) * 2)}" AS t').fetchall()
+    except duckdb.Error as exc:
+        problem = storage_error(exc, path)
+        if problem is None:
+            raise
+        raise problem from None
 
 
 def applied_migrations(conn: duckdb.DuckDBPyConnection) -> list[str]:

@@ -21,6 +21,12 @@ from .models import BRIDGE_ITEMS, Health, InvalidInput, PersonIn, PilotIn, Role,
 from .settings import Settings
 
 DEFAULT_PILOTS = 40
+# The most pilots the demo builds: twice the benchmark's largest portfolio.
+# It holds the whole portfolio in memory before writing it, and the cost
+# grows with the number (measured here at 10,000 pilots: 0.5 GB, minutes),
+# so a bigger number is a typo that would exhaust the machine: it is
+# refused before anything is written.
+MAX_PILOTS = 100_000
 DEMO_SEED = 2026
 FIXED_AS_OF = date(2026, 3, 2)  # the builders' default day: a Monday
 
@@ -184,8 +190,11 @@ def build_demo(
     """
     if n < 1:
         raise InvalidInput("Pilots: the demo needs at least 1 pilot", field="pilots")
+    if n > MAX_PILOTS:
+        raise InvalidInput(f"Pilots: the demo builds at most {MAX_PILOTS:,} pilots ({n:,} asked); nothing was "
+                           "written. Choose a smaller --pilots.", field="pilots")
     rng = random.Random(seed)
-    with db.session(path) as conn:
+    with db.session(path, create=True) as conn:
         existing = conn.execute("SELECT count(*) FROM pilot").fetchone()[0]
         if existing:
             raise InvalidInput(

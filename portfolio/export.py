@@ -546,6 +546,8 @@ def backup(db_path, out_path) -> Path:
         except duckdb.Error as exc:
             for leftover in (partial, Path(f"{partial}.wal")):
                 leftover.unlink(missing_ok=True)
+            if db.is_damaged(exc):  # a block of the source failed its checksum
+                raise db.damaged(source) from None
             raise StorageBusy(f"Backup: copying {source} to {path} failed: {exc}") from None
     if path.exists():  # someone made the file while we copied: still never overwrite
         partial.unlink(missing_ok=True)

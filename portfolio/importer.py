@@ -741,19 +741,18 @@ class ImportPlan:
 _INVALID = object()  # a cell that could not be read: its problem is reported
 
 
-def plan_import(conn, frame: pd.DataFrame, mapping: Mapping, settings: Settings | None = None) -> ImportPlan:
-    """Check every row of ``frame`` against the mapping, the stored pilots and
-    people, and the pilot's rules. Writes nothing. A mapping that names a
-    column the file does not have, or maps no column to the name, raises
-    InvalidInput; everything wrong with a row is a problem in the plan."""
-    settings = settings or Settings()
-    source = _resolve_columns(frame, mapping)
-    mapped = set(source.values())
-    ignored = export_ignored(list(frame.columns), source)
-    attributes = [c for c in frame.columns if c not in mapped and c not in ignored]
-    if all(c in frame.columns for c in REJECT_COLUMNS):
-        attributes = [c for c in attributes if c not in REJECT_COLUMNS]
+@dataclass(frozen=True)
+class Known:
+    """What a plan matches the rows against: the people and the pilots, read in one go. The command line reads them, lets go of
+    the database, and plans (the long part) while the app keeps writing;
+    ``apply_import`` refuses the plan if a pilot or person it relied on
+    changed meanwhile."""
 
+    people: dict[str, tuple]          # email key -> (id, email, name, active)
+    pilots: dict[int, dict]           # tracker id -> the stored pilot's fields
+
+
+def read_known(conn) -> Known:
     # One query each for everything the rows are matched against.
     people = {
         key: (pid, email, name, active)
@@ -767,7 +766,26 @@ def plan_import(conn, frame: pd.DataFrame, mapping: Mapping, settings: Settings 
         "FROM pilot"
     )
     names = [d[0] for d in cur.description]
-    by_id = {r[0]: dict(zip(names, r)) for r in cur.fetchall()}
+    return Known(people=people, pilots={r[0]: dict(zip(names, r)) for r in cur.fetchall()})
+
+
+def plan_import(known, frame: pd.DataFrame, mapping: Mapping, settings: Settings | None = None) -> ImportPlan:
+    """Check every row of ``frame`` against the mapping, the stored pilots and
+    people (``known``: a connection to read them from, or what ``read_known``
+    read), and the pilot's rules. Writes nothing. A mapping that names a
+    column the file does not have, or maps no column to the name, raises
+    InvalidInput; everything wrong with a row is a problem in the plan."""
+    settings = settings or Settings()
+    source = _resolve_columns(frame, mapping)
+    mapped = set(source.values())
+    ignored = export_ignored(list(frame.columns), source)
+    attributes = [c for c in frame.columns if c not in mapped and c not in ignored]
+    if all(c in frame.columns for c in REJECT_COLUMNS):
+        attributes = [c for c in attributes if c not in REJECT_COLUMNS]
+
+    if not isinstance(known, Known):
+        known = read_known(known)
+    people, by_id = known.people, known.pilots
     stored = {p["external_id"]: p for p in by_id.values() if p["external_id"] is not None}
     email_of = {pid: email for pid, email, _, _ in people.values()}
 
@@ -1189,6 +1207,11 @@ def apply_import(
     )
 
 
+class PortfolioChanged(InvalidInput):
+    """A plan met a portfolio changed since it was made: nothing was written;
+    planning again sees the change."""
+
+
 def _check_still_current(c, plan: ImportPlan, good: pd.DataFrame, new_keys: list[str]) -> None:
     """The plan was made against the portfolio as it stood; refuse it if a
     pilot it matched was edited, an external id it creates now exists, or a
@@ -1209,7 +1232,7 @@ def _check_still_current(c, plan: ImportPlan, good: pd.DataFrame, new_keys: list
             what.append(f"pilots edited or added: {', '.join(stale[:3])}")
         if taken:
             what.append(f"people added: {', '.join(taken[:3])}")
-        raise InvalidInput(
+        raise PortfolioChanged(
             f"File: the portfolio changed since the file was checked ({'; '.join(what)}); nothing was "
             "imported. Check the file again.",
             field="file",

@@ -80,6 +80,27 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         raise invalid_from(exc) from None
 
 
+# How long a page run or a command waits, by default, for the database
+# another program holds before saying so (PORTFOLIO_LOCK_WAIT_SECONDS).
+DEFAULT_LOCK_WAIT_SECONDS = 15.0
+MAX_LOCK_WAIT_SECONDS = 600.0
+
+
+def lock_wait_seconds(env: dict[str, str] | None = None) -> float:
+    env = os.environ if env is None else env
+    text = (env.get("PORTFOLIO_LOCK_WAIT_SECONDS") or "").strip()
+    if not text:
+        return DEFAULT_LOCK_WAIT_SECONDS
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= MAX_LOCK_WAIT_SECONDS:
+        raise InvalidInput(f"PORTFOLIO_LOCK_WAIT_SECONDS: '{text}' is not a number of seconds from 0 to "
+                           f"{MAX_LOCK_WAIT_SECONDS:.0f}", field="PORTFOLIO_LOCK_WAIT_SECONDS")
+    return value
+
+
 def db_path(env: dict[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
     return Path(env.get("PORTFOLIO_DB") or DEFAULT_DB)

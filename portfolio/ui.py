@@ -312,6 +312,42 @@ def _adopt_current(*records: str) -> None:
         kept.pop(record, None)
 
 
+# The kinds of widget value a run may set back through session state: text,
+# numbers, choices, dates, ticks. Streamlit refuses it for buttons, uploads
+# and editors, whose values are acts, not typing.
+_SETTABLE_VALUES = {"string_value", "int_value", "double_value", "bool_value",
+                    "string_array_value", "int_array_value", "double_array_value"}
+# Widgets that keep their value under a key of their own (see _remember).
+_REMEMBERED: set[str] = set()
+
+
+def keep_typed() -> bool:
+    """A run that cannot open the database shows no page, and Streamlit drops
+    the values of the widgets a run does not show: what the person typed
+    into a form, and sent with its submit, would be lost. Keep it, to be put
+    back into the fields by the next run that opens the database
+    (``restore_typed``), where they submit it again. Returns whether
+    anything typed is kept (from this run or an earlier one)."""
+    from streamlit.runtime.state.common import user_key_from_element_id
+    from streamlit.runtime.state.session_state_proxy import get_session_state
+
+    kept = st.session_state.setdefault("_typed", {})
+    for widget in get_session_state().get_widget_states():
+        key = user_key_from_element_id(widget.id)
+        if key is None or key in _REMEMBERED or widget.WhichOneof("value") not in _SETTABLE_VALUES:
+            continue
+        try:
+            kept[key] = st.session_state[key]
+        except KeyError:  # a widget of an earlier page, no longer known
+            continue
+    return bool(kept)
+
+
+def restore_typed() -> None:
+    """app.py calls this once it has the database, before any widget exists."""
+    st.session_state.update(st.session_state.pop("_typed", {}))
+
+
 def _remember(widget_key: str, keep_key: str):
     """A callback that keeps a widget's new value under a key of our own
     (it touches session state only: callbacks run before the page's run
@@ -320,6 +356,7 @@ def _remember(widget_key: str, keep_key: str):
     def keep() -> None:
         st.session_state[keep_key] = st.session_state[widget_key]
 
+    _REMEMBERED.add(widget_key)
     return keep
 
 

@@ -35,7 +35,7 @@ def db_file(tmp_path):
 
 @pytest.fixture
 def conn(db_file):
-    with db.session(db_file) as c:
+    with db.session(db_file, create=True) as c:
         yield c
 
 

@@ -234,7 +234,7 @@ def test_an_id_too_large_for_the_database_is_refused_by_the_model():
 
 @contextmanager
 def fresh_db():
-    with tempfile.TemporaryDirectory() as folder, db.session(Path(folder) / "fuzz.duckdb") as conn:
+    with tempfile.TemporaryDirectory() as folder, db.session(Path(folder) / "fuzz.duckdb", create=True) as conn:
         conn.execute("SET threads = 1")  # small queries, a busy machine
         yield conn
 

@@ -23,7 +23,7 @@ def test_migrations_are_recorded_and_applying_twice_changes_nothing(conn):
 
 
 def test_a_fresh_database_is_migrated_on_first_connect(tmp_path):
-    with db.session(tmp_path / "new.duckdb") as c:
+    with db.session(tmp_path / "new.duckdb", create=True) as c:
         tables = {r[0] for r in c.execute("SELECT table_name FROM information_schema.tables").fetchall()}
     assert {"person", "pilot", "weekly_update", "schema_migration"} <= tables
 
@@ -123,7 +123,7 @@ def test_the_demo_refuses_a_database_that_holds_pilots(db_file):
 
 
 def test_a_lock_held_by_another_process_is_waited_for_then_reported(db_file):
-    with db.session(db_file):
+    with db.session(db_file, create=True):
         pass
     holder = subprocess.Popen(
         [sys.executable, "-c",
@@ -188,7 +188,7 @@ def older_database(path, monkeypatch):
     with monkeypatch.context() as m:
         m.setattr(db, "MIGRATIONS", [(name, sql) for name, sql in db.MIGRATIONS if name < "007"])
         m.setattr(db, "_migrated", set())
-        with db.session(path) as c:
+        with db.session(path, create=True) as c:
             assert db.applied_migrations(c)[-1].startswith("006")
             yield c
 
@@ -197,7 +197,7 @@ def test_the_upgrade_to_superseded_on_computes_what_posting_maintains(db_file, m
     """A database from before the superseded_on column: the upgrade fills it
     in as posting would have."""
     monday = AS_OF - timedelta(days=AS_OF.weekday())
-    with db.session(db_file) as c:
+    with db.session(db_file, create=True) as c:
         pid = demo.make_pilot(c)
         for offset, health in SAVED:
             demo.make_update(c, pid, monday + timedelta(days=offset), health)

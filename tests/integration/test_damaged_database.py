@@ -1,0 +1,154 @@
+"""A damaged or missing database file, met by the command line as a real
+process: every command says so in a plain sentence on stderr, exits 2, and
+leaves the file exactly as it was; only ``demo`` creates a database, and
+never for an absurd number of pilots."""
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from portfolio import demo
+
+ROOT = Path(__file__).resolve().parents[2]
+ADMIN = "alex.morgan@example.com"  # the demo's first admin
+AS_OF = "2026-03-02"
+HEADER_BYTES = 3 * 4096  # DuckDB's file header and its two database headers, before block 0
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "portfolio", *args], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, "PORTFOLIO_USER": ADMIN}, timeout=120)
+
+
+def digest_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def healthy(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("healthy") / "p.duckdb"
+    demo.build_demo(path, demo.FIXED_AS_OF, n=8)
+    return path
+
+
+def block_of(path: Path, table: str) -> int:
+    """Where a block holding ``table``'s rows starts in the file."""
+    with duckdb.connect(str(path), read_only=True) as c:
+        size = c.execute("SELECT block_size FROM pragma_database_size()").fetchone()[0]
+        block = c.execute(f"SELECT min(block_id) FROM pragma_storage_info('{table}') WHERE block_id >= 0"
+                          ).fetchone()[0]
+    return HEADER_BYTES + block * size
+
+
+def scribble(path: Path, at: int, n: int = 4000) -> None:
+    """Overwrite ``n`` bytes inside a block (past its 8-byte checksum), as a
+    failing disk or a stray writer would: the block then fails its checksum."""
+    with open(path, "r+b") as fh:
+        fh.seek(at + 8 + 300)
+        fh.write(bytes((i * 37 + 11) % 256 for i in range(n)))
+
+
+# Kinds of damage, each met by one command (all of them meet the catalog's).
+DAMAGE = {
+    "random bytes": ("flags", lambda p, healthy: p.write_bytes(bytes((i * 7919) % 251 for i in range(100_000)))),
+    "a text file": ("import", lambda p, healthy: p.write_text("Pilot,Stage\nClaims triage,pilot\n",
+                                                               encoding="utf-8")),
+    "an empty file": ("backup", lambda p, healthy: p.write_bytes(b"")),
+    "cut short": ("digest", lambda p, healthy: p.write_bytes(healthy.read_bytes()[:20_000])),
+}
+COMMANDS = {
+    "flags": ["flags"],
+    "summary": ["summary"],
+    "digest": ["digest", "--format", "json"],
+    "export csv": ["export", "--format", "csv", "--out", "{out}/p.csv"],
+    "export xlsx": ["export", "--format", "xlsx", "--out", "{out}/p.xlsx"],
+    "import": ["import", str(ROOT / "data" / "sample_import.csv"), "--mapping",
+               str(ROOT / "data" / "sample_mapping.toml"), "--skip-invalid"],
+    "backup": ["backup", "--out", "{out}/copy.duckdb"],
+    "audit": ["audit"],
+}
+
+
+def refused_by_each(runs: list[tuple[str, Path]], tmp_path: Path) -> None:
+    """Run each (command, damaged file) on its own copy of the file, side by
+    side (each a process of its own), and check each refusal."""
+    started = []
+    for i, (name, damaged) in enumerate(runs):
+        path, out = tmp_path / f"run{i}" / "p.duckdb", tmp_path / f"run{i}" / "out"
+        out.mkdir(parents=True)
+        shutil.copyfile(damaged, path)
+        command = [a.format(out=out) for a in COMMANDS[name]]
+        proc = subprocess.Popen([sys.executable, "-m", "portfolio", *command, "--db", str(path), "--as-of", AS_OF],
+                                cwd=ROOT, env={**os.environ, "PORTFOLIO_USER": ADMIN}, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        started.append((name, digest_of(damaged), path, out, proc))
+    for name, before, path, out, proc in started:
+        _, stderr = proc.communicate(timeout=300)
+        assert proc.returncode == 2, (name, proc.returncode, stderr[-500:])
+        assert "Traceback" not in stderr and "Error:" not in stderr, (name, stderr[-500:])
+        assert stderr.startswith("error: ") and "is damaged" in stderr, (name, stderr)
+        assert "Restore it from a backup" in stderr
+        assert digest_of(path) == before, f"{name} changed the damaged file"
+        assert not any(out.iterdir()), f"{name} wrote {list(out.iterdir())}"
+
+
+def test_every_command_refuses_a_file_whose_catalog_is_damaged(healthy, tmp_path):
+    """The catalog's block fails its checksum: every command used to end in
+    a traceback."""
+    damaged = tmp_path / "damaged.duckdb"
+    shutil.copyfile(healthy, damaged)
+    scribble(damaged, HEADER_BYTES)
+    refused_by_each([(name, damaged) for name in COMMANDS], tmp_path)
+
+
+def test_a_file_that_is_no_database_or_cut_short_is_refused_in_plain_words(healthy, tmp_path):
+    runs = []
+    for i, (damage, (command, make)) in enumerate(DAMAGE.items()):
+        damaged = tmp_path / f"damaged{i}.duckdb"
+        shutil.copyfile(healthy, damaged)
+        make(damaged, healthy)
+        runs.append((command, damaged))
+    refused_by_each(runs, tmp_path)
+
+
+def test_an_import_does_not_succeed_into_a_file_whose_data_is_damaged(healthy, tmp_path):
+    """The weekly updates' block fails its checksum. The import reads no
+    weekly update, so it used to write happily into the damaged file; it
+    reads the whole database first, and refuses. A read that meets the
+    damage says so too."""
+    damaged = tmp_path / "damaged.duckdb"
+    shutil.copyfile(healthy, damaged)
+    scribble(damaged, block_of(damaged, "weekly_update"))
+    refused_by_each([(name, damaged) for name in ("import", "flags", "backup")], tmp_path)
+
+
+def test_a_missing_database_is_reported_and_not_created(tmp_path):
+    typo = tmp_path / "prtfolio.duckdb"
+    for name in ("import", "backup"):
+        out = tmp_path / name
+        out.mkdir()
+        result = cli(*[a.format(out=out) for a in COMMANDS[name]], "--db", str(typo))
+        assert result.returncode == 2 and "does not exist" in result.stderr, (name, result.stderr)
+        assert "Traceback" not in result.stderr
+        assert not typo.exists() and not any(out.iterdir()), name
+
+
+def test_the_demo_refuses_an_absurd_number_of_pilots_before_writing_anything(healthy, tmp_path):
+    new = tmp_path / "new.duckdb"
+    result = cli("demo", "--db", str(new), "--pilots", "10000000000")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"at most {demo.MAX_PILOTS:,} pilots" in result.stderr, result.stderr
+    assert not new.exists()
+    # One past the limit, too, and into an existing file: left as it was.
+    path = tmp_path / "p.duckdb"
+    shutil.copyfile(healthy, path)
+    before = digest_of(path)
+    result = cli("demo", "--db", str(path), "--pilots", str(demo.MAX_PILOTS + 1))
+    assert result.returncode == 2 and "Choose a smaller --pilots" in result.stderr
+    assert digest_of(path) == before
