@@ -743,8 +743,9 @@ _INVALID = object()  # a cell that could not be read: its problem is reported
 
 @dataclass(frozen=True)
 class Known:
-    """What a plan matches the rows against: the people and the pilots, read in one go. The command line reads them, lets go of
-    the database, and plans (the long part) while the app keeps writing;
+    """What a plan matches the rows against: the people and the pilots,
+    read in one go. The command line reads them, lets go of the database,
+    and plans (the long part) while the app keeps writing;
     ``apply_import`` refuses the plan if a pilot or person it relied on
     changed meanwhile."""
 
