@@ -50,6 +50,7 @@ from .models import (
     validate,
 )
 from .settings import Settings
+from .text import without_controls
 
 # The fields a column of the file can fill. The four seats hold emails.
 FIELDS = (
@@ -723,7 +724,7 @@ def plan_import(conn, frame: pd.DataFrame, mapping: Mapping, settings: Settings 
             "go_no_go_date": values["go_no_go_date"],
             **emails,
             **{f"{name}_key": (None if seat_keys[name] is _INVALID else seat_keys[name]) for name in SEATS},
-            "attributes": {c: str(extra_cells[c][i] or "").strip() for c in attributes},
+            "attributes": {c: without_controls(str(extra_cells[c][i] or "")).strip() for c in attributes},
             "changes": _changes(current, values, emails, email_of) if current else [],
         }
         planned.append(record)

@@ -22,6 +22,8 @@ from pydantic import (
     model_validator,
 )
 
+from .text import clean_line, clean_text
+
 
 # --- errors ---------------------------------------------------------------
 
@@ -213,8 +215,8 @@ def check_date_range(value: date | None) -> date | None:
     return value
 
 
-def _required_text(value: str, max_len: int = 200) -> str:
-    value = (value or "").strip()
+def _required_text(value: str, max_len: int = 200, *, multiline: bool = False) -> str:
+    value = (clean_text if multiline else clean_line)(value).strip()
     if not value:
         raise ValueError("must not be blank")
     if len(value) > max_len:
@@ -222,8 +224,8 @@ def _required_text(value: str, max_len: int = 200) -> str:
     return value
 
 
-def _optional_text(value: str | None, max_len: int = 4000) -> str:
-    value = (value or "").strip()
+def _optional_text(value: str | None, max_len: int = 4000, *, multiline: bool = False) -> str:
+    value = (clean_text if multiline else clean_line)(value).strip()
     if len(value) > max_len:
         raise ValueError(f"must be at most {max_len} characters")
     return value
@@ -250,7 +252,7 @@ class PersonIn(_Input):
     @field_validator("email")
     @classmethod
     def _email(cls, v: str) -> str:
-        v = (v or "").strip()
+        v = clean_line(v).strip()
         if not v:
             raise ValueError("must not be blank")
         if not _EMAIL.match(v) or len(v) > 254:
@@ -311,7 +313,7 @@ class PilotIn(_Input):
     @field_validator("problem")
     @classmethod
     def _problem(cls, v: str) -> str:
-        return _optional_text(v, 4000)
+        return _optional_text(v, 4000, multiline=True)
 
     @model_validator(mode="after")
     def _dates(self) -> "PilotIn":
@@ -378,12 +380,12 @@ class WeeklyUpdateIn(_Input):
     @field_validator("summary")
     @classmethod
     def _summary(cls, v: str) -> str:
-        return _required_text(v, 4000)
+        return _required_text(v, 4000, multiline=True)
 
     @field_validator("blockers", "next_steps")
     @classmethod
     def _free_text(cls, v: str) -> str:
-        return _optional_text(v, 4000)
+        return _optional_text(v, 4000, multiline=True)
 
 
 class WeeklyUpdate(BaseModel):
@@ -516,7 +518,7 @@ class DecisionIn(_Input):
     @field_validator("rationale")
     @classmethod
     def _rationale(cls, v: str) -> str:
-        return _required_text(v, 4000)
+        return _required_text(v, 4000, multiline=True)
 
     @field_validator("override_reason")
     @classmethod
