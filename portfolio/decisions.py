@@ -332,7 +332,7 @@ def save_bridge_checklist(conn, actor: Actor, pilot_id: int, items: dict[str, di
     for key, value in items.items():
         if not isinstance(value, dict) or not isinstance(value.get("done", False), bool):
             raise InvalidInput(f"{known[key]}: give done as true or false, with an optional note", field="done")
-        note = clean_line(value.get("note")).strip()
+        note = clean_line(value.get("note") or "").strip()
         if len(note) > 2000:
             raise InvalidInput(f"{known[key]}: the note must be at most 2000 characters", field="note")
         parsed.append((key, value.get("done", False), note))

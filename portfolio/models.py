@@ -215,6 +215,11 @@ def check_date_range(value: date | None) -> date | None:
     return value
 
 
+# The fields typed in a text area: they keep tabs and line breaks; every
+# other text field is one line (see text.py).
+MULTI_LINE_FIELDS = frozenset({"problem", "summary", "blockers", "next_steps", "rationale"})
+
+
 def _required_text(value: str, max_len: int = 200, *, multiline: bool = False) -> str:
     value = (clean_text if multiline else clean_line)(value).strip()
     if not value:

@@ -37,10 +37,17 @@ _LINE_BREAK = re.compile("\r\n|[\r\u2028\u2029\x0b\x0c\x85]")
 _TERMINAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
+def _as_text(value) -> str:
+    # A str enum's str() is its name ("Stage.PILOT"); its text is its value.
+    if isinstance(value, str):
+        return str.__str__(value)
+    return "" if value is None else str(value)
+
+
 def clean_text(value: str | None) -> str:
     """Multi-line text without control characters or bidi overrides; line
     breaks become ``\\n``, tabs stay."""
-    text = _LINE_BREAK.sub("\n", "" if value is None else str(value))
+    text = _LINE_BREAK.sub("\n", _as_text(value))
     return _NOT_TEXT.sub("", text)
 
 
@@ -97,14 +104,14 @@ def md(value, *, addresses: bool = False) -> str:
     a Markdown template or a label: ``st.markdown(f"**Owner**: {md(name)}")``.
     ``addresses=True`` leaves web and mail addresses as typed, for Markdown
     read by tools other than Streamlit (the digest)."""
-    text = "" if value is None else str(value)
+    text = _as_text(value)
     return _md_line(" ".join(clean_line(text).split()), addresses)
 
 
 def md_lines(value) -> str:
     """Multi-line ``value`` as Markdown that shows it as it is, line for
     line (each line trimmed, so indentation never makes a code block)."""
-    text = "" if value is None else str(value)
+    text = _as_text(value)
     lines = [_md_line(" ".join(line.split()), False) for line in clean_text(text).split("\n")]
     # A hard line break ends each line; an empty line still ends a paragraph.
     return "  \n".join(lines).strip()
@@ -113,7 +120,7 @@ def md_lines(value) -> str:
 def chart_text(value) -> str:
     """``value`` for a plotly label or hover text, which read a few HTML tags
     (a link among them) and character references: those are shown as typed."""
-    return html.escape(clean_line("" if value is None else str(value)), quote=False)
+    return html.escape(clean_line(value), quote=False)
 
 
 __all__ = ["chart_text", "clean_line", "clean_text", "md", "md_lines", "without_controls"]
