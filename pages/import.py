@@ -91,7 +91,7 @@ if report.empty:
 else:
     st.dataframe(report, hide_index=True, width="stretch", key="import-report")
 st.caption(f"{plan.creates} new pilots, {plan.updates} updates, {plan.invalid_rows} rows with problems"
-           + (f"; new people: {', '.join(plan.new_people)}" if plan.new_people else "") + ".")
+           + (f"; new people: {', '.join(md(e) for e in plan.new_people)}" if plan.new_people else "") + ".")
 
 skip = st.checkbox("Import the valid rows and reject the others", key="import-skip-invalid")
 if st.button("Import", key="import-go", type="primary"):

@@ -66,9 +66,9 @@ def test_an_escape_already_in_the_database_never_reaches_the_terminal(conn, db_f
     for command in (("flags", *as_of), ("flags", *as_of, "--format", "csv"), ("digest", *as_of),
                     ("digest", *as_of, "--format", "html")):
         text = printed(db_file, *command)
+        assert ESC not in text and "\u202e" not in text, command
         assert "OWNERLESS" in text or "Ownerless" in text, command
         assert "Claims [31mtriage[0m gnitset" in text.replace("\\", ""), command
-        assert ESC not in text and "\u202e" not in text, command
 
 
 def test_a_control_character_before_a_formula_is_no_formula_in_the_workbook(conn, settings, tmp_path):
