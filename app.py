@@ -9,6 +9,7 @@ import streamlit as st
 from portfolio import db, ui
 from portfolio.models import PortfolioError
 from portfolio.settings import db_path, load_settings
+from portfolio.text import md
 
 st.set_page_config(page_title="Pilot portfolio", layout="wide")
 
@@ -38,7 +39,7 @@ try:
     actor = ui.resolve_actor(conn, mode)
     as_of = ui.as_of_picker()
     with st.sidebar:
-        st.markdown(f"**{actor.name}** · {actor.role.label}")
+        st.markdown(f"**{md(actor.name)}** · {actor.role.label}")
         if mode == ui.AUTH_LOCAL:
             st.caption(
                 ":orange[Local mode]: no sign-in is configured; set PORTFOLIO_USER or use "

@@ -9,6 +9,7 @@ import streamlit as st
 
 from portfolio import clock, decisions, production, store, ui
 from portfolio.models import BRIDGE_ITEMS, LARGEST_ID, DecisionKind, PortfolioError, Role
+from portfolio.text import md
 
 conn, actor, as_of, settings = ui.conn(), ui.actor(), ui.as_of(), ui.settings()
 view = ui.portfolio()
@@ -50,7 +51,7 @@ else:
     history = store.list_decisions(conn, pilot.id)
     extended = decisions.extension_count(history)
 
-    st.header(pilot.name)
+    st.header(md(pilot.name))
     st.caption(clock.describe(pilot.start_date, pilot.go_no_go_date, as_of)
                + f" · extended {extended} time{'s' if extended != 1 else ''} (limit {settings.extension_limit})")
     left, right = st.columns(2)
@@ -65,28 +66,28 @@ else:
         else:
             st.warning("No go/no-go criteria were written for this pilot.")
         box = {decisions.VERDICT_GO: st.success, decisions.VERDICT_NO_GO: st.error}.get(verdict, st.info)
-        box(f"Suggested verdict: **{verdict}** ({why})")
+        box(f"Suggested verdict: **{md(verdict)}** ({md(why)})")
         st.subheader("Readiness")
         readiness = store.pilot_readiness(conn, pilot.id)
         required = [r for r in readiness if r["required_for_go"]]
         gaps = production.required_gaps(readiness)
         if gaps:
             st.warning(f"Required for go: {len(required) - len(gaps)} of {len(required)} done. Open: "
-                       + "; ".join(gaps))
+                       + "; ".join(md(g) for g in gaps))
         else:
             st.success(f"Every item required for go is done ({len(required)}).")
         for answer in production.handover_answers(conn, pilot, as_of):
-            st.markdown(f"- {answer.question} {':green[yes]' if answer.answered else ':red[no]'}: {answer.detail}")
+            st.markdown(f"- {md(answer.question)} {':green[yes]' if answer.answered else ':red[no]'}: {md(answer.detail)}")
     with right:
         st.subheader("Flags")
         mine = view.flags[view.flags["pilot_id"] == pilot.id]
         for flag in mine.itertuples():
-            st.markdown(f"- **{flag.code}** ({flag.severity}): {flag.reason}")
+            st.markdown(f"- **{flag.code}** ({flag.severity}): {md(flag.reason)}")
         if mine.empty:
             st.caption("No flags.")
         st.subheader("Latest updates")
         for u in store.list_updates(conn, pilot.id, as_of=as_of)[:3]:
-            st.markdown(f"- **{u.week_start:%d %b}** · {u.health.value}: {u.summary}")
+            st.markdown(f"- **{u.week_start:%d %b}** · {u.health.value}: {md(u.summary)}")
 
     if not is_leader:
         st.info(f"You ({actor.role.label}) can read this; leadership records go/no-go decisions.")
@@ -142,7 +143,7 @@ for row in bridge.itertuples():
     gaps = decisions.bridge_gaps(conn, pilot)
     due = pilot.bridge_due_date
     late = f", {(as_of - due).days} days late" if due and as_of > due else ""
-    with st.expander(f"{pilot.name} · bridge due {due}{late} · "
+    with st.expander(f"{md(pilot.name)} · bridge due {due}{late} · "
                      + ("ready to promote" if not gaps else f"{len(gaps)} gap(s)")):
         checklist = store.bridge_checklist(conn, pilot.id)
         for key, label in BRIDGE_ITEMS:
@@ -163,7 +164,7 @@ for row in bridge.itertuples():
 for row in in_production.itertuples():
     if not is_leader:
         break
-    with st.expander(f"{row.name} · production"):
+    with st.expander(f"{md(row.name)} · production"):
         with st.form(f"retire-{row.id}"):
             note = st.text_input("Why it is retired", key=f"retire-note-{row.id}")
             if st.form_submit_button("Retire", key=f"retire-go-{row.id}"):

@@ -7,6 +7,7 @@ import streamlit as st
 
 from portfolio import export, importer, ui
 from portfolio.models import PortfolioError, Role, Stage
+from portfolio.text import md
 
 conn, actor, settings = ui.conn(), ui.actor(), ui.settings()
 
@@ -32,7 +33,7 @@ except (PortfolioError, UnicodeDecodeError) as exc:
     ui.show_error(exc if isinstance(exc, PortfolioError) else PortfolioError(f"Mapping: {exc}"))
     st.stop()
 
-st.caption(f"{upload.name}: {len(frame)} rows, {len(frame.columns)} columns.")
+st.caption(f"{md(upload.name)}: {len(frame)} rows, {len(frame.columns)} columns.")
 # The widgets below start from the guessed or loaded mapping: a new file or
 # a new mapping file gives them new keys, so they start again from it.
 tag = f"{upload.name}-{mapping_file.name if mapping_file else 'guessed'}"
@@ -65,7 +66,7 @@ with st.expander("Columns and values", expanded=True, icon=":material/tune:"):
         for value in distinct[:50]:
             default = known.get(importer._norm(value)) or (value.lower() if value.lower() in stages else None)
             stage_values[value] = st.selectbox(
-                value, stages, index=stages.index(default) if default in stages else None,
+                md(value), stages, index=stages.index(default) if default in stages else None,
                 placeholder="leave unmapped (reported)", key=f"map-stage-{value}-{tag}")
 mapping = importer.Mapping(
     columns={f: c for f, c in chosen.items() if c != NONE},
@@ -91,9 +92,9 @@ if report.empty:
 else:
     st.dataframe(report, hide_index=True, width="stretch", key="import-report")
 st.caption(f"{plan.creates} new pilots, {plan.updates} updates, {plan.invalid_rows} rows with problems"
-           + (f"; new people: {', '.join(plan.new_people)}" if plan.new_people else "") + ".")
+           + (f"; new people: {', '.join(md(e) for e in plan.new_people)}" if plan.new_people else "") + ".")
 if plan.ignored:
-    st.caption(f"Not imported, as the tracker computes them: {', '.join(plan.ignored)}.")
+    st.caption(f"Not imported, as the tracker computes them: {', '.join(md(c) for c in plan.ignored)}.")
 
 skip = st.checkbox("Import the valid rows and reject the others", key="import-skip-invalid")
 if st.button("Import", key="import-go", type="primary"):

@@ -7,6 +7,7 @@ import streamlit as st
 
 from portfolio import audit, services, store, ui
 from portfolio.models import PortfolioError, Role
+from portfolio.text import md
 
 conn, actor = ui.conn(), ui.actor()
 people = store.list_people(conn)
@@ -34,7 +35,7 @@ with st.expander("One person: seats and recent activity", icon=":material/person
                        format_func=lambda i: f"{by_id[i].label} · {by_id[i].email}", key="person-view-pick")
     if who:
         held = store.seats_held(conn, who)
-        st.markdown(f"**{by_id[who].name}** · {by_id[who].role.label}"
+        st.markdown(f"**{md(by_id[who].name)}** · {by_id[who].role.label}"
                     + ("" if by_id[who].active else " · inactive"))
         if held:
             st.dataframe(pd.DataFrame([{"pilot": pl.name, "seat": seat.label, "stage": pl.stage.value,
@@ -65,7 +66,7 @@ def handover_inputs(person_id: int, seats, prefix: str) -> dict:
     choice = {}
     for pl, seat in seats:
         choice[(pl.id, seat.value)] = st.selectbox(
-            f"{seat.label} of '{pl.name}'", [None, *others], index=0,
+            f"{seat.label} of '{md(pl.name)}'", [None, *others], index=0,
             format_func=lambda i: "— leave it —" if i is None else by_id[i].label,
             key=f"{prefix}-{person_id}-{pl.id}-{seat.value}",
         )
@@ -120,16 +121,16 @@ with leave:
             owned = [pl.name for pl, seat in affected if seat.value == "product_owner_id"]
             if affected:
                 st.warning(
-                    f"{p.name} holds {len(affected)} seat(s) on live pilots: "
-                    + "; ".join(f"{seat.label} of '{pl.name}'" for pl, seat in affected)
+                    f"{md(p.name)} holds {len(affected)} seat(s) on live pilots: "
+                    + "; ".join(f"{seat.label} of '{md(pl.name)}'" for pl, seat in affected)
                     + (f". Deactivating them makes {len(owned)} pilot(s) ownerless at once: "
-                       + ", ".join(f"'{n}'" for n in owned) if owned else "")
+                       + ", ".join(f"'{md(n)}'" for n in owned) if owned else "")
                     + "."
                 )
             else:
-                st.caption(f"{p.name} holds no seat on a live pilot.")
+                st.caption(f"{md(p.name)} holds no seat on a live pilot.")
             handover = handover_inputs(target, affected, "handover")
-            confirm = st.checkbox(f"I understand: deactivate {p.name}", key=f"deactivate-confirm-{target}")
+            confirm = st.checkbox(f"I understand: deactivate {md(p.name)}", key=f"deactivate-confirm-{target}")
             if st.button("Deactivate" + (" and hand over" if any(handover.values()) else ""),
                          key=f"deactivate-go-{target}", disabled=not confirm, type="primary"):
                 try:
@@ -143,10 +144,10 @@ with leave:
                              + (f" Now ownerless: {', '.join(orphaned)}." if orphaned else ""))
                     st.rerun()
         else:
-            st.caption(f"{p.name} is inactive.")
+            st.caption(f"{md(p.name)} is inactive.")
             still = services.seats_affected(conn, target)
             if still:
-                st.warning(f"{p.name} still holds {len(still)} seat(s) on live pilots.")
+                st.warning(f"{md(p.name)} still holds {len(still)} seat(s) on live pilots.")
                 handover = handover_inputs(target, still, "reassign")
                 if st.button("Hand over these seats", key=f"reassign-go-{target}", type="primary",
                              disabled=not any(handover.values())):

@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from portfolio import audit, charts, clock, decisions, flags, production, services, store, ui
+from portfolio.text import md, md_lines
 from portfolio.models import (
     READINESS_DIMENSIONS,
     Direction,
@@ -112,14 +113,14 @@ except NotFound as exc:
     ui.show_error(exc)
     st.stop()
 
-st.header(pilot.name)
+st.header(md(pilot.name))
 if pilot.archived:
     st.info("Archived: this pilot is out of the portfolio's numbers and flags; its history is kept. "
             + ("Restore it below (Overview)." if services.may_manage_people(actor) else "An admin can restore it."),
             icon=":material/inventory_2:")
-st.markdown(f"Stage **{pilot.stage.value}** · {pilot.business_unit or 'no business unit'}")
+st.markdown(f"Stage **{pilot.stage.value}** · {md(pilot.business_unit) or 'no business unit'}")
 if pilot.problem:
-    st.write(pilot.problem)
+    st.markdown(md_lines(pilot.problem))
 
 c1, c2, c3 = st.columns(3)
 if pilot.start_date:
@@ -141,14 +142,14 @@ with overview_tab:
     cols = st.columns(4)
     for col, seat in zip(cols, Seat):
         holder = getattr(pilot, seat.value)
-        col.markdown(f"**{seat.label}**  \n{ui.person_label(people, holder)}")
+        col.markdown(f"**{seat.label}**  \n{md(ui.person_label(people, holder))}")
 
     st.subheader("Flags")
     mine = flags.pilot_flags(conn, pilot.id, as_of, settings)
     if mine.empty:
         st.success("No flags.", icon=":material/check:")
     for flag in mine.itertuples():
-        text = f"**{flag.code}** ({flag.severity}): {flag.reason}"
+        text = f"**{flag.code}** ({flag.severity}): {md(flag.reason)}"
         if flag.severity == "critical":
             st.error(text)
         elif flag.severity in ("high", "medium"):
@@ -159,23 +160,23 @@ with overview_tab:
     extra = store.pilot_attributes(conn, pilot.id)
     ext = store.external_id(conn, pilot.id)
     if extra or ext:
-        with st.expander("From the imported spreadsheet" + (f" (id {ext})" if ext else ""),
+        with st.expander("From the imported spreadsheet" + (f" (id {md(ext)})" if ext else ""),
                          icon=":material/table_view:"):
             for name, value in extra.items():
-                st.markdown(f"**{name}**: {value}")
+                st.markdown(f"**{md(name)}**: {md(value)}")
 
     st.subheader("The three handover questions")
     for answer in production.handover_answers(conn, pilot, as_of):
         mark = ":green[answered]" if answer.answered else ":red[open]"
-        st.markdown(f"- **{answer.question}** {mark}: {answer.detail}")
+        st.markdown(f"- **{md(answer.question)}** {mark}: {md(answer.detail)}")
     if {"STALLED", "OVERDUE_DECISION"} & set(mine["code"]):
         stuck = production.likely_bottleneck(conn, pilot, as_of)
         if stuck:
             reason, evidence = stuck
             st.subheader("Why is it stuck?")
-            st.markdown(f"Likely bottleneck: **{reason}**")
+            st.markdown(f"Likely bottleneck: **{md(reason)}**")
             for line in evidence[:8]:
-                st.markdown(f"- {line}")
+                st.markdown(f"- {md(line)}")
 
 
     # --- actions --------------------------------------------------------------
@@ -251,7 +252,7 @@ with overview_tab:
             st.caption("Archived pilots leave the portfolio's numbers and flags; nothing of theirs is deleted, "
                        "and restoring brings them back as they were.")
             # Each way has its own key: a second click cannot undo the first.
-            if st.button(f"{verb} '{pilot.name}'", key=f"{verb.lower()}-go-{pilot.id}"):
+            if st.button(f"{verb} '{md(pilot.name)}'", key=f"{verb.lower()}-go-{pilot.id}"):
                 try:
                     services.archive_pilot(conn, actor, pilot.id, archived=not pilot.archived)
                 except PortfolioError as exc:
@@ -270,11 +271,11 @@ with decisions_tab:
     if criteria:
         for c in criteria:
             mark = {"met": ":green[met]", "not_met": ":red[not met]", "unknown": ":gray[unknown]"}[c.status.value]
-            st.markdown(f"- {c.statement}: **{mark}**" + (f" · {c.evidence}" if c.evidence else ""))
+            st.markdown(f"- {md(c.statement)}: **{mark}**" + (f" · {md(c.evidence)}" if c.evidence else ""))
     else:
         st.caption("No criteria yet: write them by day 14, in production terms.")
     if pilot.stage == Stage.PILOT:
-        st.caption(f"Suggested verdict: **{verdict}** ({why}).")
+        st.caption(f"Suggested verdict: **{md(verdict)}** ({md(why)}).")
     if locked and pilot.stage in decisions.CRITERIA_STAGES:
         st.caption(f"Kickoff has ended (day {settings.criteria_lock_day} on): writing, rewording or removing a "
                    "criterion is leadership's and raises CRITERIA_CHANGED; marking them met or not met is not.")
@@ -332,8 +333,8 @@ with decisions_tab:
         correction = f" · corrects decision {d.supersedes_id}" if d.supersedes_id else ""
         moved = (f" · go/no-go date {d.go_no_go_before} → {d.go_no_go_after}"
                  if d.kind.value == "extend" else f" · {d.stage_before.value} → {d.stage_after.value}")
-        st.markdown(f"**{d.kind.label.upper()}** on {d.decided_on} by {d.decided_by_name}{moved}{correction}{struck}  \n"
-                    f"{d.rationale}" + (f"  \n*Override:* {d.override_reason}" if d.override_reason else ""))
+        st.markdown(f"**{d.kind.label.upper()}** on {d.decided_on} by {md(d.decided_by_name)}{moved}{correction}{struck}  \n"
+                    f"{md_lines(d.rationale)}" + (f"  \n*Override:* {md(d.override_reason)}" if d.override_reason else ""))
         with st.expander(f"Criteria as they stood at decision {d.id}"):
             if d.criteria_snapshot:
                 st.dataframe(pd.DataFrame(d.criteria_snapshot), hide_index=True, width="stretch",
@@ -425,7 +426,7 @@ with readiness_tab:
         )
         expiring = [p for p in privileges if p.expires and pilot.go_no_go_date and p.expires < pilot.go_no_go_date]
         for p in expiring:
-            st.warning(f"'{p.description}' expires on {p.expires}, before the go/no-go date {pilot.go_no_go_date}.")
+            st.warning(f"'{md(p.description)}' expires on {p.expires}, before the go/no-go date {pilot.go_no_go_date}.")
     else:
         st.caption("No borrowed privileges recorded.")
     if can_edit and live:
@@ -524,7 +525,7 @@ with readiness_tab:
                 with st.form(f"kpi-readings-{pilot.id}"):
                     on = st.date_input("Reading date", value=date.today(), max_value=date.today(),
                                    key=f"reading-date-{pilot.id}")
-                    values = {k.id: st.number_input(f"{k.name} ({k.unit})" if k.unit else k.name, value=None,
+                    values = {k.id: st.number_input(f"{md(k.name)} ({md(k.unit)})" if k.unit else md(k.name), value=None,
                                                     format="%g", key=f"reading-{k.id}") for k in kpis}
                     if st.form_submit_button("Save readings", key=f"reading-save-{pilot.id}"):
                         try:
@@ -564,7 +565,7 @@ with readiness_tab:
     readiness = store.pilot_readiness(conn, pilot.id)
     gaps = production.required_gaps(readiness)
     if gaps:
-        st.warning("Required for go and not done: " + "; ".join(gaps))
+        st.warning("Required for go and not done: " + "; ".join(md(g) for g in gaps))
     else:
         st.success("Every item required for go is done.")
     STATUS_MARK = {"done": ":green[:material/check_circle:]", "in_progress": ":orange[:material/pending:]",
@@ -581,7 +582,7 @@ with readiness_tab:
                                           {"status": item["status"], "evidence": item["evidence"]},
                                           {"status": status_key, "evidence": evidence_key})
                 a, b, d = st.columns([3, 1.4, 2])
-                a.markdown(f"{STATUS_MARK[item['status']]} {item['label']}" + (" · *required for go*" if item["required_for_go"] else ""))
+                a.markdown(f"{STATUS_MARK[item['status']]} {md(item['label'])}" + (" · *required for go*" if item["required_for_go"] else ""))
                 status = b.selectbox("Status", statuses, index=statuses.index(item["status"]),
                                      format_func=lambda v: ReadinessStatus(v).label, label_visibility="collapsed",
                                      key=status_key, disabled=not (can_edit and live))
@@ -609,13 +610,13 @@ with updates_tab:
         revised = f" · revision {u.revision}" if u.revision > 1 else ""
         st.markdown(
             f"{HEALTH_ICON[u.health.value]} **Week of {u.week_start:%d %b %Y}** "
-            f"({clock.iso_week_label(u.week_start)}) · {u.health.value} · {u.author_name or 'unknown'}{revised}"
+            f"({clock.iso_week_label(u.week_start)}) · {u.health.value} · {md(u.author_name) or 'unknown'}{revised}"
         )
-        st.markdown(u.summary)
+        st.markdown(md_lines(u.summary))
         if u.blockers:
-            st.markdown(f"*Blockers:* {u.blockers}")
+            st.markdown(f"*Blockers:* {md_lines(u.blockers)}")
         if u.next_steps:
-            st.markdown(f"*Next:* {u.next_steps}")
+            st.markdown(f"*Next:* {md_lines(u.next_steps)}")
 
 
     for u in updates[:4]:
@@ -633,7 +634,7 @@ with updates_tab:
         with st.expander(f"Earlier revisions ({len(earlier)})"):
             for u in earlier:
                 st.markdown(f"**Week of {u.week_start:%d %b %Y}**, revision {u.revision} "
-                            f"({u.created_at:%Y-%m-%d %H:%M}): {u.health.value}. {u.summary}")
+                            f"({u.created_at:%Y-%m-%d %H:%M}): {u.health.value}. {md(u.summary)}")
 
 
 with history_tab:
@@ -653,7 +654,7 @@ with history_tab:
         )
         refused = history[history["action"].str.endswith("refused")]
         for row in refused.head(5).itertuples():
-            st.warning(f"{row.at:%Y-%m-%d %H:%M} UTC: {row.actor}'s {row.action.removesuffix(' refused')} was "
+            st.warning(f"{row.at:%Y-%m-%d %H:%M} UTC: {md(row.actor)}'s {row.action.removesuffix(' refused')} was "
                        f"refused (someone else had saved first). They tried: "
-                       f"{audit.describe(row.before, row.after, {p: people[p].name for p in people}) or 'no change'}.",
+                       f"{md(audit.describe(row.before, row.after, {p: people[p].name for p in people}) or 'no change')}.",
                        icon=":material/block:")

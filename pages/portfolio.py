@@ -5,6 +5,7 @@ import streamlit as st
 
 from portfolio import charts, digest, export, overview, store, ui
 from portfolio.models import READINESS_DIMENSIONS
+from portfolio.text import md
 
 as_of = ui.as_of()
 view = ui.portfolio()
@@ -67,9 +68,16 @@ st.subheader(f"{show or 'Flagged'}: {len(table)} pilots")
 if table.empty:
     st.info("No pilots match.")
 else:
+    shown = table[["name", "severity", "flags", "days_left", "product_owner", "business_unit", "stage",
+                   "day", "verdict", "days_to_decision", "extensions", "reasons"]]
+    # The grid's own CSV download is off (client.disableDataExport in
+    # .streamlit/config.toml): it writes cells as they are, and a pilot named
+    # "=HYPERLINK(...)" would be a live formula in a spreadsheet. This one goes
+    # through the formula-safe writer.
+    st.download_button("Download these pilots (CSV)", export.csv_text(shown), file_name=f"pilots-shown-{as_of}.csv",
+                       mime="text/csv", key="portfolio-table-csv", icon=":material/download:")
     event = st.dataframe(
-        table[["name", "severity", "flags", "days_left", "product_owner", "business_unit", "stage",
-               "day", "verdict", "days_to_decision", "extensions", "reasons"]],
+        shown,
         hide_index=True,
         width="stretch",
         on_select="rerun",
@@ -158,7 +166,7 @@ else:
     totals = costs.groupby(costs["unit"].replace("", "(no unit)"))["monthly_cost"].sum()
     cols = st.columns(max(1, len(totals)))
     for col, (unit, total) in zip(cols, totals.items()):
-        col.metric(f"Total monthly running cost ({unit})", f"{total:,.0f}",
+        col.metric(f"Total monthly running cost ({md(unit)})", f"{total:,.0f}",
                    help="For each pilot: its latest cost per transaction times its expected monthly volume.")
     st.dataframe(costs[["name", "stage", "cost_per_transaction", "unit", "expected_monthly_volume", "monthly_cost"]],
                  hide_index=True, width="stretch", key="monthly-costs")

@@ -8,6 +8,7 @@ import streamlit as st
 
 from portfolio import clock, services, store, ui
 from portfolio.models import Health, PortfolioError
+from portfolio.text import md
 
 conn, actor, as_of = ui.conn(), ui.actor(), ui.as_of()
 week = clock.week_start(as_of)
@@ -28,7 +29,7 @@ mine = [
 ]
 if not mine:
     st.info(
-        f"You ({actor.name}, {actor.role.label}) hold the product owner or technical lead seat on no "
+        f"You ({md(actor.name)}, {actor.role.label}) hold the product owner or technical lead seat on no "
         "pilot that takes updates, so there is nothing to post."
     )
     st.stop()
@@ -61,7 +62,7 @@ if st.session_state.get("update-loaded-for") != (pilot_id, week) or "update-summ
     load_form(this_week[0] if this_week else None)
     st.session_state["update-loaded-for"] = (pilot_id, week)
 if this_week:
-    st.info(f"This week's update was posted by {this_week[0].author_name or 'unknown'}; posting again "
+    st.info(f"This week's update was posted by {md(this_week[0].author_name) or 'unknown'}; posting again "
             f"revises it (revision {this_week[0].revision + 1}) and keeps the earlier text in the history.")
 
 with st.form("weekly-update"):
@@ -78,7 +79,7 @@ with st.form("weekly-update"):
             last = f"last {k.latest_value:g} on {k.latest_on}" if k.latest_value is not None else "no reading yet"
             target = f", target {k.target:g}" if k.target is not None else ""
             kpi_values[k.id] = st.number_input(
-                f"{k.name}{f' ({k.unit})' if k.unit else ''}: {last}{target}", value=None, format="%g",
+                f"{md(k.name)}{f' ({md(k.unit)})' if k.unit else ''}: {last}{target}", value=None, format="%g",
                 key=f"update-kpi-{k.id}")
     submitted = st.form_submit_button("Post update", key="update-submit", type="primary")
 

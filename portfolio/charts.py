@@ -7,6 +7,8 @@ from datetime import date, timedelta
 import pandas as pd
 import plotly.graph_objects as go
 
+from .text import chart_text
+
 # The timeline shows this many pilots at a time: enough to compare windows,
 # few enough to read without scrolling past the rest of the page. A larger
 # portfolio turns the page (nearest decisions first) or filters.
@@ -72,6 +74,7 @@ def timeline(pilots: pd.DataFrame, as_of: date, due_soon_days: int, page: int = 
     first = (min(max(page, 1), timeline_pages(len(clocked))) - 1) * TIMELINE_PAGE_BARS
     shown = clocked.loc[distance.sort_values(kind="stable").index[first:first + TIMELINE_PAGE_BARS]]
     rows = timeline_rows(shown, as_of, due_soon_days)
+    rows = rows.assign(name=rows["name"].map(chart_text))
     names_by_gng = (
         rows[rows["label"] == "to the go/no-go date"].sort_values("end")["name"].drop_duplicates().tolist()
     )
@@ -134,13 +137,13 @@ def age_histogram(ages: pd.Series, marks: tuple[int, ...] = (90, 180)) -> go.Fig
 def kpi_trend(readings: pd.DataFrame, kpi) -> go.Figure:
     """One KPI's readings over time with its target line."""
     fig = go.Figure(go.Scatter(x=readings["reading_on"], y=readings["value"], mode="lines+markers",
-                               name=kpi.name, line={"color": "#1f77b4"}))
+                               name=chart_text(kpi.name), line={"color": "#1f77b4"}))
     if kpi.target is not None:
         fig.add_hline(y=kpi.target, line_dash="dash", line_color="#2ca02c",
                       annotation_text=f"target {kpi.target:g} ({kpi.direction.value} is better)",
                       annotation_position="top left")
-    fig.update_layout(title={"text": kpi.name + ("" if kpi.production else " · pilot metric"), "font": {"size": 14}},
-                      height=260, margin={"l": 10, "r": 10, "t": 40, "b": 10}, yaxis_title=kpi.unit or None,
+    fig.update_layout(title={"text": chart_text(kpi.name) + ("" if kpi.production else " · pilot metric"), "font": {"size": 14}},
+                      height=260, margin={"l": 10, "r": 10, "t": 40, "b": 10}, yaxis_title=chart_text(kpi.unit) or None,
                       showlegend=False)
     return fig
 
@@ -155,7 +158,7 @@ def readiness_heatmap(matrix: pd.DataFrame, dimensions: list[str], max_rows: int
     share = matrix.assign(share=matrix["done"] / matrix["applicable"].where(matrix["applicable"] > 0))
     # Pilots are told apart by id: two may share a name.
     twice = share.groupby("name")["id"].transform("nunique") > 1
-    share = share.assign(label=share["name"].where(~twice, share["name"] + " #" + share["id"].astype(str)))
+    share = share.assign(label=share["name"].where(~twice, share["name"] + " #" + share["id"].astype(str)).map(chart_text))
     table = share.pivot_table(index="label", columns="dimension", values="share").reindex(columns=dimensions)
     table = table.loc[table.mean(axis=1).sort_values().index[:max_rows]]
     fig = go.Figure(go.Heatmap(z=table.values, x=[d.capitalize() for d in dimensions], y=table.index,

@@ -18,6 +18,7 @@ import duckdb
 from . import audit, db, demo, digest, export, flags, importer, overview, services
 from .models import InvalidInput, PermissionDenied, PortfolioError, check_date_range
 from .settings import db_path, load_settings
+from .text import without_controls
 
 EXIT_ERROR = 2
 # A scheduler's alert: the run worked, and flags of the --fail-on severity exist.
@@ -143,7 +144,32 @@ def fail_on(p: argparse.ArgumentParser) -> None:
                    help=f"exit {EXIT_FLAGGED} when a flag of this severity or worse exists (for a scheduler)")
 
 
+class _TerminalSafe:
+    """A text stream that drops control characters (an ESC starts a terminal
+    escape sequence) and bidi overrides from what passes through: pilot
+    names, reasons and audit records are printed as they were stored, and a
+    database may hold such characters from before they were refused."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._stream.write(without_controls(text))
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
 def main(argv: list[str] | None = None) -> int:
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _TerminalSafe(out), _TerminalSafe(err)
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout, sys.stderr = out, err
+
+
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     as_of = getattr(args, "as_of", None) or date.today()
     if args.command == "bench":

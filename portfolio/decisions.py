@@ -33,6 +33,7 @@ from .models import (
 )
 from .services import require_edit
 from .settings import Settings
+from .text import clean_line
 
 VERDICT_GO = "go"
 VERDICT_NO_GO = "no-go"
@@ -331,7 +332,7 @@ def save_bridge_checklist(conn, actor: Actor, pilot_id: int, items: dict[str, di
     for key, value in items.items():
         if not isinstance(value, dict) or not isinstance(value.get("done", False), bool):
             raise InvalidInput(f"{known[key]}: give done as true or false, with an optional note", field="done")
-        note = str(value.get("note") or "").strip()
+        note = clean_line(value.get("note") or "").strip()
         if len(note) > 2000:
             raise InvalidInput(f"{known[key]}: the note must be at most 2000 characters", field="note")
         parsed.append((key, value.get("done", False), note))
@@ -353,7 +354,7 @@ def promote(conn, actor: Actor, pilot_id: int, on: date, override_reason: str = 
         raise InvalidInput(f"Stage: '{pilot.name}' is {pilot.stage.value}; only a bridge pilot is promoted",
                            field="stage")
     gaps = bridge_gaps(conn, pilot)
-    override_reason = (override_reason or "").strip()
+    override_reason = clean_line(override_reason).strip()
     if gaps and not override_reason:
         raise InvalidInput(
             "Override reason: not ready for production (" + "; ".join(gaps)
@@ -371,7 +372,7 @@ def retire(conn, actor: Actor, pilot_id: int, on: date, note: str = "") -> Pilot
     if pilot.stage != Stage.PRODUCTION:
         raise InvalidInput(f"Stage: '{pilot.name}' is {pilot.stage.value}; only a production pilot is retired",
                            field="stage")
-    return _move(conn, actor, pilot, Stage.RETIRED, "retire", on, "", (note or "").strip())
+    return _move(conn, actor, pilot, Stage.RETIRED, "retire", on, "", clean_line(note).strip())
 
 
 def _move(conn, actor, pilot, to: Stage, action: str, on: date, override: str, note: str) -> Pilot:

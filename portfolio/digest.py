@@ -29,6 +29,7 @@ from . import flags as flag_rules
 from . import overview as overview_mod
 from .models import Actor, InvalidInput, PortfolioError, Role, Severity
 from .settings import Settings
+from .text import md, without_controls
 
 # The lists leadership reads, with the flag code behind each; stalled and
 # ownerless first, the two words leadership asked for.
@@ -342,14 +343,12 @@ def personal_digests(digest: dict) -> dict[str, dict]:
 
 # --- rendering ---------------------------------------------------------------
 
-_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<>|#"})
-
 
 def _md(value) -> str:
-    """Text for Markdown: on one line, and with the characters Markdown would
-    read as formatting or raw HTML escaped."""
-    text = "" if value is None else str(value)
-    return " ".join(text.split()).translate(_MD_SPECIAL)
+    """Text for Markdown: on one line, every character Markdown would read as
+    formatting, a link, an image or raw HTML escaped (as on the app's pages);
+    addresses as typed, for the chat tools that read it link them."""
+    return md(value, addresses=True)
 
 
 def _who(person: dict | None) -> str:
@@ -429,7 +428,7 @@ th { background: #f6f8fa; }
 
 
 def _h(value) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
+    return html.escape(without_controls("" if value is None else str(value)), quote=True)
 
 
 def _html_person(person: dict | None) -> str:

@@ -107,7 +107,10 @@ def neutralise(value):
     """``value`` made safe for a spreadsheet cell: text that a spreadsheet
     would run as a formula gets a leading apostrophe, so it is shown as
     text. Numbers, dates and missing values are returned untouched."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+    # Checked on the text as the xlsx writer will store it too (control
+    # characters dropped): "\x01=HYPERLINK(...)" would otherwise become a formula.
+    if isinstance(value, str) and (value.startswith(FORMULA_STARTS)
+                                   or _ILLEGAL_XLSX.sub("", value).startswith(FORMULA_STARTS)):
         return "'" + value
     return value
 

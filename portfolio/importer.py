@@ -53,6 +53,7 @@ from .models import (
     validate,
 )
 from .settings import Settings
+from .text import without_controls
 
 # The fields a column of the file can fill. The four seats hold emails.
 FIELDS = (
@@ -976,7 +977,7 @@ def plan_import(known, frame: pd.DataFrame, mapping: Mapping, settings: Settings
             for name in TEXT_FIELDS:
                 if _same(values[name], current[name]):
                     values[name] = current[name]
-        attribute_values = {c: str(extra_cells[c][i] or "").strip() for c in attributes}
+        attribute_values = {c: without_controls(str(extra_cells[c][i] or "")).strip() for c in attributes}
         for column, value in attribute_values.items():
             if len(value) > ATTRIBUTE_MAX:
                 problems.append((row, column, value[:40] + "…", f"{column}: must be at most {ATTRIBUTE_MAX} "

@@ -22,6 +22,8 @@ from pydantic import (
     model_validator,
 )
 
+from .text import clean_line, clean_text
+
 
 # --- errors ---------------------------------------------------------------
 
@@ -221,8 +223,13 @@ BUSINESS_UNIT_MAX = 120
 PROBLEM_MAX = 4000
 
 
-def _required_text(value: str, max_len: int = 200) -> str:
-    value = (value or "").strip()
+# The fields typed in a text area: they keep tabs and line breaks; every
+# other text field is one line (see text.py).
+MULTI_LINE_FIELDS = frozenset({"problem", "summary", "blockers", "next_steps", "rationale"})
+
+
+def _required_text(value: str, max_len: int = 200, *, multiline: bool = False) -> str:
+    value = (clean_text if multiline else clean_line)(value).strip()
     if not value:
         raise ValueError("must not be blank")
     if len(value) > max_len:
@@ -230,8 +237,8 @@ def _required_text(value: str, max_len: int = 200) -> str:
     return value
 
 
-def _optional_text(value: str | None, max_len: int = 4000) -> str:
-    value = (value or "").strip()
+def _optional_text(value: str | None, max_len: int = 4000, *, multiline: bool = False) -> str:
+    value = (clean_text if multiline else clean_line)(value).strip()
     if len(value) > max_len:
         raise ValueError(f"must be at most {max_len} characters")
     return value
@@ -258,7 +265,7 @@ class PersonIn(_Input):
     @field_validator("email")
     @classmethod
     def _email(cls, v: str) -> str:
-        v = (v or "").strip()
+        v = clean_line(v).strip()
         if not v:
             raise ValueError("must not be blank")
         if not _EMAIL.match(v) or len(v) > 254:
@@ -319,7 +326,7 @@ class PilotIn(_Input):
     @field_validator("problem")
     @classmethod
     def _problem(cls, v: str) -> str:
-        return _optional_text(v, PROBLEM_MAX)
+        return _optional_text(v, PROBLEM_MAX, multiline=True)
 
     @model_validator(mode="after")
     def _dates(self) -> "PilotIn":
@@ -386,12 +393,12 @@ class WeeklyUpdateIn(_Input):
     @field_validator("summary")
     @classmethod
     def _summary(cls, v: str) -> str:
-        return _required_text(v, 4000)
+        return _required_text(v, 4000, multiline=True)
 
     @field_validator("blockers", "next_steps")
     @classmethod
     def _free_text(cls, v: str) -> str:
-        return _optional_text(v, 4000)
+        return _optional_text(v, 4000, multiline=True)
 
 
 class WeeklyUpdate(BaseModel):
@@ -524,7 +531,7 @@ class DecisionIn(_Input):
     @field_validator("rationale")
     @classmethod
     def _rationale(cls, v: str) -> str:
-        return _required_text(v, 4000)
+        return _required_text(v, 4000, multiline=True)
 
     @field_validator("override_reason")
     @classmethod

@@ -34,6 +34,7 @@ from .models import (
     validate,
 )
 from .services import insert_new_readings, parse_readings, require_edit
+from .text import clean_line
 
 # Stages in which the ledger, the KPIs and the readiness are still kept.
 LIVE_STAGES = ("proposed", "pilot", "bridge", "production")
@@ -86,7 +87,7 @@ def decide_privilege(conn, actor: Actor, privilege_id: int, disposition: str, no
     except ValueError:
         raise InvalidInput(f"Disposition: '{disposition}' is not undecided, make permanent or withdraw",
                            field="disposition") from None
-    note = str(note or "").strip()
+    note = clean_line(note or "").strip()
     if len(note) > 1000:
         raise InvalidInput("Note: must be at most 1000 characters", field="note")
     if chosen == Disposition.WITHDRAW and not note:
@@ -192,7 +193,7 @@ def save_readiness(conn, actor: Actor, pilot_id: int, items: dict[str, dict]) ->
         except ValueError:
             raise InvalidInput(f"{known[key]['label']}: '{value.get('status')}' is not a readiness status",
                                field="status") from None
-        evidence = str(value.get("evidence") or "").strip()
+        evidence = clean_line(value.get("evidence") or "").strip()
         if len(evidence) > 2000:
             raise InvalidInput(f"{known[key]['label']}: evidence must be at most 2000 characters", field="evidence")
         parsed.append((key, status, evidence, value.get("version")))

@@ -18,6 +18,7 @@ import streamlit as st
 from . import audit, overview, services, store
 from .models import ROLE_ORDER, Actor, EditConflict, Person, PortfolioError, Role
 from .settings import Settings
+from .text import md
 
 AUTH_OIDC = "oidc"
 AUTH_HEADER = "trusted header"
@@ -367,7 +368,7 @@ def show_error(exc: PortfolioError) -> None:
     """Show a refusal. After an edit conflict the forms of the records in
     conflict start from the record as it is now, so saving again applies
     what the person typed over the other change, knowingly."""
-    st.error(str(exc), icon=":material/error:")
+    st.error(md(str(exc)), icon=":material/error:")  # messages quote what was typed
     if isinstance(exc, EditConflict):
         _adopt_current(*(record_name(entity, key) for entity, key in exc.conflicts))
 
@@ -408,7 +409,7 @@ def flash(message: str) -> None:
 def show_flash() -> None:
     message = st.session_state.pop("_flash", None)
     if message:
-        st.success(message, icon=":material/check_circle:")
+        st.success(md(message), icon=":material/check_circle:")  # they name what was saved
 
 
 def person_label(people: dict[int, Person], person_id: int | None) -> str:

@@ -27,6 +27,7 @@ from portfolio.models import (
     EARLIEST_DATE,
     FIELD_LABELS,
     LATEST_DATE,
+    MULTI_LINE_FIELDS,
     CriterionIn,
     CriterionStatus,
     DecisionIn,
@@ -52,6 +53,7 @@ from portfolio.models import (
     validate,
 )
 from portfolio.settings import Settings
+from portfolio.text import clean_line, clean_text
 from tests.conftest import AS_OF, actor_of
 
 FUZZ = settings(
@@ -184,9 +186,11 @@ def assert_clear(exc: InvalidInput, model, values: dict) -> None:
 
 
 def expect_stripped(values: dict, model, field: str):
-    """What a text field should be stored as: the text given, stripped."""
+    """What a text field should be stored as: the text given without control
+    characters (a one-line field's line breaks made spaces), stripped."""
     given = values.get(field, model.model_fields[field].default)
-    return given.strip() if isinstance(given, str) else given
+    clean = clean_text if field in MULTI_LINE_FIELDS else clean_line
+    return clean(given).strip() if isinstance(given, str) else given
 
 
 # --- every model --------------------------------------------------------------
@@ -209,7 +213,7 @@ def test_every_model_builds_or_names_the_field_at_fault(model):
         assert not set(values) - set(model.model_fields)
         for name, info in model.model_fields.items():
             if info.annotation is str and isinstance(values.get(name), str) and name not in ("key",):
-                assert getattr(built, name) == values[name].strip(), name
+                assert getattr(built, name) == expect_stripped(values, model, name), name
 
     check()
 
@@ -636,7 +640,7 @@ def test_save_readiness_stores_what_was_given_or_writes_nothing():
             stored = {r["key"]: r for r in store.pilot_readiness(w.conn, pilot_id)}
             for key, value in items.items():
                 assert stored[key]["status"] == ReadinessStatus(value.get("status")).value
-                assert stored[key]["evidence"] == str(value.get("evidence") or "").strip()
+                assert stored[key]["evidence"] == clean_line(value.get("evidence") or "").strip()
 
         check()
 
@@ -663,7 +667,7 @@ def test_decide_privilege_stores_what_was_given_or_writes_nothing():
             row = w.conn.execute("SELECT disposition, note, decided_on FROM privilege WHERE id = ?",
                                  [int(privilege_id)]).fetchone()
             assert row[0] == chosen.value
-            assert row[1] == str(note or "").strip()
+            assert row[1] == clean_line(note or "").strip()
             on_day = on.date() if isinstance(on, datetime) else on
             assert row[2] == (None if chosen == Disposition.UNDECIDED else on_day)
 
