@@ -4,18 +4,18 @@ created or changed; and what the person typed into a form survives a run
 that could not open the database, to be saved once it is free."""
 
 import hashlib
+import re
 import subprocess
 import sys
 from pathlib import Path
 
-import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from portfolio import db, store
+from tests.damage import HEADER_BYTES, block_of, scribble
 
 ROOT = Path(__file__).resolve().parents[2]
-HEADER_BYTES = 3 * 4096  # DuckDB's file header and its two database headers, before block 0
 TRACE = ("Traceback", "IO Error", "Error:", "_duckdb", "checksum")  # what a raw DuckDB error shows
 
 
@@ -30,28 +30,15 @@ def open_app(page: str | None = None) -> AppTest:
 
 def plain_errors(at: AppTest) -> list[str]:
     assert not at.exception, [e.value for e in at.exception]  # no stack trace on the page
-    shown = [e.value for e in at.error]
+    # As the browser shows them: Markdown turns a backslash before
+    # punctuation (how user text and paths are escaped) into the character.
+    shown = [re.sub(r"\\([!-/:-@[-`{-~])", r"\1", e.value) for e in at.error]
     assert shown and not any(word in text for text in shown for word in TRACE), shown
     return shown
 
 
 def digest_of(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def scribble(path: Path, at: int) -> None:
-    """Overwrite bytes inside a block, past its checksum: it fails the check."""
-    with open(path, "r+b") as fh:
-        fh.seek(at + 8 + 300)
-        fh.write(bytes((i * 37 + 11) % 256 for i in range(4000)))
-
-
-def block_of(path: Path, table: str) -> int:
-    with duckdb.connect(str(path), read_only=True) as c:
-        size = c.execute("SELECT block_size FROM pragma_database_size()").fetchone()[0]
-        block = c.execute(f"SELECT min(block_id) FROM pragma_storage_info('{table}') WHERE block_id >= 0"
-                          ).fetchone()[0]
-    return HEADER_BYTES + block * size
 
 
 def test_a_missing_database_is_named_with_how_to_make_one_and_not_created(tmp_path, monkeypatch):

@@ -10,15 +10,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from portfolio import demo
+from tests.damage import HEADER_BYTES, block_of, scribble
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN = "alex.morgan@example.com"  # the demo's first admin
 AS_OF = "2026-03-02"
-HEADER_BYTES = 3 * 4096  # DuckDB's file header and its two database headers, before block 0
 
 
 def cli(*args):
@@ -35,23 +34,6 @@ def healthy(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("healthy") / "p.duckdb"
     demo.build_demo(path, demo.FIXED_AS_OF, n=8)
     return path
-
-
-def block_of(path: Path, table: str) -> int:
-    """Where a block holding ``table``'s rows starts in the file."""
-    with duckdb.connect(str(path), read_only=True) as c:
-        size = c.execute("SELECT block_size FROM pragma_database_size()").fetchone()[0]
-        block = c.execute(f"SELECT min(block_id) FROM pragma_storage_info('{table}') WHERE block_id >= 0"
-                          ).fetchone()[0]
-    return HEADER_BYTES + block * size
-
-
-def scribble(path: Path, at: int, n: int = 4000) -> None:
-    """Overwrite ``n`` bytes inside a block (past its 8-byte checksum), as a
-    failing disk or a stray writer would: the block then fails its checksum."""
-    with open(path, "r+b") as fh:
-        fh.seek(at + 8 + 300)
-        fh.write(bytes((i * 37 + 11) % 256 for i in range(n)))
 
 
 # Kinds of damage, each met by one command (all of them meet the catalog's).
