@@ -27,6 +27,8 @@ import json
 import re
 import tomllib
 import zipfile
+import zlib
+from xml.etree import ElementTree
 from dataclasses import dataclass, field as dataclass_field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -226,10 +228,25 @@ def _cell_position(ref: str) -> tuple[int, int]:
 def _xlsx_frame(data: bytes, filename: str) -> tuple[pd.DataFrame, dict[tuple[int, int], str]]:
     """The first sheet's cells as text, and the formulas whose result the
     file did not save, by (row index, column index)."""
-    import openpyxl  # only an Excel import needs it
-    from openpyxl.utils.exceptions import InvalidFileException
+    from openpyxl.utils.exceptions import InvalidFileException  # only an Excel import needs openpyxl
 
     unreadable = f"File: {filename} is not an Excel workbook that can be read (.xlsx)"
+    try:
+        return _read_xlsx(data, filename, unreadable)
+    except InvalidInput:
+        raise
+    # What a damaged or hand-made workbook raises from inside the zip and
+    # XML readers (a mismatched tag, a part missing, a bad deflate stream):
+    # the file, not the tracker, is at fault, and the person is told so.
+    except (zipfile.BadZipFile, InvalidFileException, ElementTree.ParseError, KeyError, OSError, ValueError,
+            TypeError, IndexError, EOFError, zlib.error) as exc:
+        raise InvalidInput(f"{unreadable}: {type(exc).__name__}: {exc}"[:500], field="file") from None
+
+
+def _read_xlsx(data: bytes, filename: str, unreadable: str) -> tuple[pd.DataFrame, dict[tuple[int, int], str]]:
+    import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
+
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile as exc:

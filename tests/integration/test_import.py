@@ -820,3 +820,35 @@ def test_imported_text_is_capped_at_the_forms_lengths(conn, tmp_path, settings):
     assert report[["row", "column"]].values.tolist() == [[2, "Use case ID"], [3, "Title"], [4, "Notes"]]
     assert f"at most {models.PILOT_NAME_MAX} characters" in report["problem"][0]
     assert f"at most {models.PROBLEM_MAX} characters" in report["problem"][2]
+
+
+def _malformed_sheet() -> str:
+    """A sheet whose XML a damaged or hand-made file leaves broken: a cell's
+    <v> never closed."""
+    return ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+            '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+            '<row r="1"><c r="A1" t="inlineStr"><is><t>Title</t></is></c></row>'
+            '<row r="2"><c r="A2" t="str"><v>Claims triage</c></row>'
+            '</sheetData></worksheet>')
+
+
+def test_a_workbook_with_broken_xml_is_refused_by_name():
+    with pytest.raises(InvalidInput, match="broken.xlsx is not an Excel workbook that can be read"):
+        importer.read_table(xlsx_bytes([], sheet_xml=_malformed_sheet()), "broken.xlsx")
+
+
+def test_the_command_line_refuses_a_workbook_with_broken_xml_in_plain_words(tmp_path, fixed_demo_db):
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / "broken.xlsx"
+    path.write_bytes(xlsx_bytes([], sheet_xml=_malformed_sheet()))
+    before = fixed_demo_db.read_bytes()
+    done = subprocess.run([sys.executable, "-m", "portfolio", "import", str(path), "--db", str(fixed_demo_db)],
+                          capture_output=True, text=True, cwd=REPO, timeout=180,
+                          env={**os.environ, "PORTFOLIO_USER": "alex.morgan@example.com"})
+    assert done.returncode == 2, done.stderr
+    assert "broken.xlsx is not an Excel workbook that can be read" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert fixed_demo_db.read_bytes() == before
