@@ -55,7 +55,7 @@ from .models import (
     validate,
 )
 from .settings import Settings
-from .text import without_controls
+from .text import clean_line, without_controls
 
 # The fields a column of the file can fill. The four seats hold emails.
 FIELDS = (
@@ -379,7 +379,7 @@ def _as_table(raw: pd.DataFrame, formulas: dict[tuple[int, int], str], filename:
             if header[i].strip() or bool(filled[i].any()) or any(c == i for _, c in problem_cells)]
     if not keep:
         raise InvalidInput(f"File: {filename} has no header row", field="file")
-    names = [header[i].strip() or f"Column {_column_letter(i)}" for i in keep]
+    names = [clean_line(header[i]).strip() or f"Column {_column_letter(i)}" for i in keep]
     seen: dict[str, int] = {}
     for i, name in zip(keep, names):
         if name.casefold() in seen:

@@ -852,3 +852,13 @@ def test_the_command_line_refuses_a_workbook_with_broken_xml_in_plain_words(tmp_
     assert "broken.xlsx is not an Excel workbook that can be read" in done.stderr
     assert "Traceback" not in done.stderr
     assert fixed_demo_db.read_bytes() == before
+
+
+def test_a_column_header_with_control_characters_is_kept_without_them(conn, admin, tmp_path, settings):
+    # An escape sequence or a right-to-left override in a header would reach
+    # a terminal, the Parquet export and the workbook as an attribute's name.
+    header = HEADER + ["Budget\x1b[31m\u202e"]
+    path = write_csv(tmp_path / "a.csv", [row(ext="UC-1") + ["10k"]], header)
+    plan = importer.plan_import(conn, importer.read_table(path, "a.csv"), MAPPING, settings)
+    importer.apply_import(conn, admin, plan)
+    assert attributes(conn, "UC-1")["Budget[31m"] == "10k"
