@@ -74,7 +74,7 @@ else:
     # .streamlit/config.toml): it writes cells as they are, and a pilot named
     # "=HYPERLINK(...)" would be a live formula in a spreadsheet. This one goes
     # through the formula-safe writer.
-    st.download_button("Download these pilots (CSV)", export.csv_text(shown), file_name=f"pilots-shown-{as_of}.csv",
+    st.download_button("Download these pilots (CSV)", export.csv_bytes(shown), file_name=f"pilots-shown-{as_of}.csv",
                        mime="text/csv", key="portfolio-table-csv", icon=":material/download:")
     event = st.dataframe(
         shown,

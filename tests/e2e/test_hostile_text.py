@@ -204,7 +204,9 @@ def test_the_portfolio_grid_hands_out_no_formula(request, app_server, e2e_page: 
             page.locator(".st-key-portfolio-table-csv button").click()
         path = tmp_path / "pilots.csv"
         started.value.save_as(path)
-        rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
+        # With a byte-order mark, as every CSV the app hands out, for Excel.
+        assert path.read_bytes().startswith(b"\xef\xbb\xbf")
+        rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
         names = [r["name"] for r in rows]
         assert "'" + hostile["formula"] in names
         assert hostile["name"] in names
