@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 from datetime import date
 
@@ -227,8 +228,8 @@ def _main(argv: list[str] | None) -> int:
             return 0
         if args.command == "backup":
             export.backup(path, args.out)
-            print(f"Backed up {path} to {args.out}. To restore, stop the app and put the copy in place of "
-                  f"the database file (or point PORTFOLIO_DB at it).")
+            print(f"Backed up {path} to {args.out}. To restore it, stop the app and run: "
+                  f"python -m portfolio restore {shlex.quote(str(args.out))} --db {shlex.quote(str(path))}")
             return 0
     except PortfolioError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import shlex
 import signal
 import subprocess
 import sys
@@ -74,6 +75,9 @@ def test_restore_after_a_crash_puts_the_backup_back_and_keeps_the_old_file_and_i
     copy = tmp_path / 'copy "monday".duckdb'
     made = cli("backup", "--db", str(quoted_db), "--out", str(copy))
     assert made.returncode == 0, made.stderr
+    # The backup says how to put it back: the restore command, quoted for a shell.
+    told = shlex.split(made.stdout.split("To restore it, stop the app and run: ", 1)[1])
+    assert told == ["python", "-m", "portfolio", "restore", str(copy), "--db", str(quoted_db)]
     backed_up = pilot_names(copy)
     assert backed_up == pilot_names(quoted_db) and CHANGED not in backed_up
 
@@ -85,7 +89,7 @@ def test_restore_after_a_crash_puts_the_backup_back_and_keeps_the_old_file_and_i
     wal = Path(f"{quoted_db}.wal")
     assert wal.exists() and wal.stat().st_size > 0
 
-    out = cli("restore", str(copy), "--db", str(quoted_db))
+    out = cli(*told[3:])
     assert out.returncode == 0, out.stderr
     assert out.stderr == ""
     kept = [Path(line.split(" was kept as ", 1)[1].rstrip(".")) for line in out.stdout.splitlines()
