@@ -744,6 +744,8 @@ class ImportPlan:
         but worth a look) starts with "Note:"."""
         lines = list(self.problems) + [(r, c, v, f"Note: {n}") for r, c, v, n in self.notes]
         lines.sort(key=lambda p: p[0])  # stable: a row's problems before its notes
+        # A cell's value says which cell is meant; a 5 MB cell would bury the report.
+        lines = [(r, c, _shortened(v), p) for r, c, v, p in lines]
         return pd.DataFrame(lines, columns=["row", "column", "value", "problem"])
 
     def changes_frame(self) -> pd.DataFrame:
@@ -754,6 +756,16 @@ class ImportPlan:
             for f, before, after in r.changes
         ]
         return pd.DataFrame(lines, columns=["row", "external_id", "field", "before", "after"])
+
+
+REPORTED_VALUE_MAX = 80  # characters of a cell's value that a problem report shows
+
+
+def _shortened(value):
+    text = value if isinstance(value, str) else None
+    if text is None or len(text) <= REPORTED_VALUE_MAX:
+        return value
+    return text[:REPORTED_VALUE_MAX - 1] + "…"
 
 
 _INVALID = object()  # a cell that could not be read: its problem is reported

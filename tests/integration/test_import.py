@@ -862,3 +862,12 @@ def test_a_column_header_with_control_characters_is_kept_without_them(conn, admi
     plan = importer.plan_import(conn, importer.read_table(path, "a.csv"), MAPPING, settings)
     importer.apply_import(conn, admin, plan)
     assert attributes(conn, "UC-1")["Budget[31m"] == "10k"
+
+
+def test_a_huge_cell_is_shortened_in_the_report(conn, tmp_path, settings):
+    # The row is refused for its length; the report names the cell without
+    # printing all of it.
+    path = write_csv(tmp_path / "a.csv", [row(ext="UC-1", title="x" * 1_000_000)])
+    report = importer.plan_import(conn, importer.read_table(path, "a.csv"), MAPPING, settings).report()
+    assert len(report) == 1 and "at most 200" in report["problem"][0]
+    assert report["value"][0] == "x" * 79 + "…"
