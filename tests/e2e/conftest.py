@@ -23,6 +23,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 STARTUP_TIMEOUT = 60  # seconds for the server to answer its health check
 STOP_TIMEOUT = 10  # seconds for the server to stop before it is killed
+EXPECT_TIMEOUT = 30_000  # ms an expectation in a browser test waits at most (see e2e_browser)
 CHROMIUM_ARGS = [
     "--headless=new",
     "--no-sandbox",
@@ -207,7 +208,14 @@ def app_server(chromium, tmp_path_factory) -> Server:
 
 @pytest.fixture(scope="module")
 def e2e_browser(chromium):
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    # How long an expectation waits for the app before it fails. It is a
+    # bound, not a pause: each check returns as soon as the page shows what
+    # it waits for. Playwright's 5 s default fails on a loaded 2-core
+    # machine, where the browser may still be drawing the Portfolio page's
+    # charts well after the script run has finished.
+    expect.set_options(timeout=EXPECT_TIMEOUT)
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
