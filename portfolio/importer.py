@@ -758,7 +758,7 @@ class ImportPlan:
         return pd.DataFrame(lines, columns=["row", "external_id", "field", "before", "after"])
 
 
-REPORTED_VALUE_MAX = 80  # characters of a cell's value that a problem report shows
+REPORTED_VALUE_MAX = 200  # characters of a cell's value a problem report shows (a name, an id whole)
 
 
 def _shortened(value):

@@ -870,4 +870,4 @@ def test_a_huge_cell_is_shortened_in_the_report(conn, tmp_path, settings):
     path = write_csv(tmp_path / "a.csv", [row(ext="UC-1", title="x" * 1_000_000)])
     report = importer.plan_import(conn, importer.read_table(path, "a.csv"), MAPPING, settings).report()
     assert len(report) == 1 and "at most 200" in report["problem"][0]
-    assert report["value"][0] == "x" * 79 + "…"
+    assert report["value"][0] == "x" * 199 + "…"
