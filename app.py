@@ -6,10 +6,11 @@ the app is serving."""
 import duckdb
 import streamlit as st
 
-from portfolio import db, ui
-from portfolio.models import PortfolioError
-from portfolio.settings import db_path, load_settings
-from portfolio.text import md
+from portfolio.domain.errors import PortfolioError
+from portfolio.domain.settings import db_path, load_settings
+from portfolio.domain.text import md
+from portfolio.storage import db
+from portfolio.web import ui
 
 st.set_page_config(page_title="Pilot portfolio", layout="wide")
 

@@ -5,8 +5,10 @@ from datetime import date, timedelta
 
 import streamlit as st
 
-from portfolio import audit, export, store, ui
-from portfolio.models import Role
+from portfolio.domain.vocabulary import Role
+from portfolio.services.reporting import export
+from portfolio.storage import audit, store
+from portfolio.web import ui
 
 conn, actor, as_of = ui.conn(), ui.actor(), ui.as_of()
 st.title("Audit trail")

@@ -5,8 +5,9 @@ from datetime import timedelta
 
 import streamlit as st
 
-from portfolio import review, ui
-from portfolio.models import Role
+from portfolio.domain.vocabulary import Role
+from portfolio.services.reporting import review
+from portfolio.web import ui
 
 conn, actor, as_of, settings = ui.conn(), ui.actor(), ui.as_of(), ui.settings()
 st.title("What changed since my last review")

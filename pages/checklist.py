@@ -5,8 +5,11 @@ items; nothing is deleted, so past answers keep their meaning."""
 import pandas as pd
 import streamlit as st
 
-from portfolio import production, store, ui
-from portfolio.models import READINESS_DIMENSIONS, PortfolioError, Role
+from portfolio.domain.errors import PortfolioError
+from portfolio.domain.vocabulary import READINESS_DIMENSIONS, Role
+from portfolio.services import production
+from portfolio.storage import store
+from portfolio.web import ui
 
 conn, actor = ui.conn(), ui.actor()
 

@@ -7,9 +7,14 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from portfolio import clock, decisions, production, store, ui
-from portfolio.models import BRIDGE_ITEMS, LARGEST_ID, DecisionKind, PortfolioError, Role
-from portfolio.text import md
+from portfolio.domain import clock
+from portfolio.domain.errors import PortfolioError
+from portfolio.domain.models import LARGEST_ID
+from portfolio.domain.text import md
+from portfolio.domain.vocabulary import BRIDGE_ITEMS, DecisionKind, Role
+from portfolio.services import decisions, production
+from portfolio.storage import store
+from portfolio.web import ui
 
 conn, actor, as_of, settings = ui.conn(), ui.actor(), ui.as_of(), ui.settings()
 view = ui.portfolio()

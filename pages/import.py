@@ -5,9 +5,12 @@ nothing, or only the valid rows with the rejected ones to download."""
 
 import streamlit as st
 
-from portfolio import export, importer, ui
-from portfolio.models import PortfolioError, Role, Stage
-from portfolio.text import md
+from portfolio.domain.errors import PortfolioError
+from portfolio.domain.text import md
+from portfolio.domain.vocabulary import Role, Stage
+from portfolio.services import importer
+from portfolio.services.reporting import export
+from portfolio.web import ui
 
 conn, actor, settings = ui.conn(), ui.actor(), ui.settings()
 

@@ -5,9 +5,12 @@ deactivated (archived), never deleted."""
 import pandas as pd
 import streamlit as st
 
-from portfolio import audit, services, store, ui
-from portfolio.models import PortfolioError, Role
-from portfolio.text import md
+from portfolio import services
+from portfolio.domain.errors import PortfolioError
+from portfolio.domain.text import md
+from portfolio.domain.vocabulary import Role
+from portfolio.storage import audit, store
+from portfolio.web import ui
 
 conn, actor = ui.conn(), ui.actor()
 people = store.list_people(conn)

@@ -6,26 +6,28 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from portfolio import audit, charts, clock, decisions, flags, production, services, store, ui
-from portfolio.text import md, md_lines
-from portfolio.models import (
+from portfolio import flags, services
+from portfolio.domain import clock
+from portfolio.domain.errors import EditConflict, NotFound, PortfolioError
+from portfolio.domain.text import md, md_lines
+from portfolio.domain.vocabulary import (
+    BRIDGE_ITEMS,
+    CREATABLE_STAGES,
     READINESS_DIMENSIONS,
+    CriterionStatus,
+    DecisionKind,
     Direction,
     Disposition,
     KpiCategory,
     PrivilegeKind,
     ReadinessStatus,
-    BRIDGE_ITEMS,
-    CREATABLE_STAGES,
-    CriterionStatus,
-    DecisionKind,
-    EditConflict,
-    NotFound,
-    PortfolioError,
     Role,
     Seat,
     Stage,
 )
+from portfolio.services import decisions, production
+from portfolio.storage import audit, store
+from portfolio.web import charts, ui
 
 conn, actor, as_of, settings = ui.conn(), ui.actor(), ui.as_of(), ui.settings()
 people = {p.id: p for p in store.list_people(conn)}

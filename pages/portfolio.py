@@ -3,9 +3,11 @@ with their reasons, the 90-day timeline and the count by stage."""
 
 import streamlit as st
 
-from portfolio import charts, digest, export, overview, store, ui
-from portfolio.models import READINESS_DIMENSIONS
-from portfolio.text import md
+from portfolio.domain.text import md
+from portfolio.domain.vocabulary import READINESS_DIMENSIONS
+from portfolio.services.reporting import digest, export, overview
+from portfolio.storage import store
+from portfolio.web import charts, ui
 
 as_of = ui.as_of()
 view = ui.portfolio()

@@ -6,9 +6,13 @@ from datetime import date
 
 import streamlit as st
 
-from portfolio import clock, services, store, ui
-from portfolio.models import Health, PortfolioError
-from portfolio.text import md
+from portfolio import services
+from portfolio.domain import clock
+from portfolio.domain.errors import PortfolioError
+from portfolio.domain.text import md
+from portfolio.domain.vocabulary import Health
+from portfolio.storage import store
+from portfolio.web import ui
 
 conn, actor, as_of = ui.conn(), ui.actor(), ui.as_of()
 week = clock.week_start(as_of)

@@ -1,5 +1,8 @@
+"""python -m portfolio: the command line (see cli.py)."""
+
 import sys
 
-from .cli import main
+from portfolio.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())

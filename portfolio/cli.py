@@ -16,10 +16,14 @@ from datetime import date
 
 import duckdb
 
-from . import audit, db, demo, digest, export, flags, importer, overview, services
-from .models import InvalidInput, PermissionDenied, PortfolioError, check_date_range
-from .settings import db_path, load_settings
-from .text import without_controls
+from portfolio import flags, services
+from portfolio.domain.errors import InvalidInput, PermissionDenied, PortfolioError
+from portfolio.domain.models import check_date_range
+from portfolio.domain.settings import db_path, load_settings
+from portfolio.domain.text import without_controls
+from portfolio.services import demo, importer
+from portfolio.services.reporting import digest, export, overview
+from portfolio.storage import audit, db
 
 EXIT_ERROR = 2
 # A scheduler's alert: the run worked, and flags of the --fail-on severity exist.
@@ -174,7 +178,7 @@ def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     as_of = getattr(args, "as_of", None) or date.today()
     if args.command == "bench":
-        from . import bench  # imports Streamlit's test harness: only here
+        from portfolio.web import bench  # imports Streamlit's test harness: only here
 
         if args.one_size:
             return bench._one_size(args.one_size, args.part, as_of)
@@ -312,7 +316,7 @@ def _digest(path, as_of, settings, args) -> int:
 
 
 def _restore(backup: str, path: str) -> int:
-    from . import restore
+    from portfolio.storage import restore
 
     done = restore.restore(backup, path)
     print(f"Restored {backup} to {done.database}: it opens with every table, {done.pilots} pilots.")

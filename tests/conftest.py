@@ -4,13 +4,14 @@ actors of each role built from real people rows."""
 from __future__ import annotations
 
 import shutil
-from datetime import date
 
 import pytest
 
-from portfolio import db, demo
-from portfolio.models import Actor, Role
-from portfolio.settings import Settings
+from portfolio.domain.models import Actor
+from portfolio.domain.settings import Settings
+from portfolio.domain.vocabulary import Role
+from portfolio.services import demo
+from portfolio.storage import db
 
 AS_OF = demo.FIXED_AS_OF
 
@@ -18,7 +19,7 @@ AS_OF = demo.FIXED_AS_OF
 def run_apptest_as_served(monkeypatch) -> None:
     """Every AppTest run takes the path a served app takes (see
     ui.navigation_as_served), undone after the test."""
-    from portfolio import ui
+    from portfolio.web import ui
 
     ui.navigation_as_served(monkeypatch.setattr)
 
@@ -41,7 +42,7 @@ def conn(db_file):
 
 def actor_of(conn, role: Role, **overrides) -> Actor:
     person_id = demo.make_person(conn, role=role, **overrides)
-    from portfolio import store
+    from portfolio.storage import store
 
     return Actor.of(store.get_person(conn, person_id))
 

@@ -11,7 +11,7 @@ from datetime import date
 
 import pytest
 
-from portfolio import demo
+from portfolio.services import demo
 from tests.conftest import run_apptest_as_served
 
 

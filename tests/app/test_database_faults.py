@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from portfolio import db, store
+from portfolio.storage import db, store
 from tests.damage import HEADER_BYTES, block_of, scribble
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from streamlit.testing.v1 import AppTest
 
-from portfolio import db, store
+from portfolio.storage import db, store
 from tests.app.test_pages import TODAY, act_as, no_exception, open_app
 
 

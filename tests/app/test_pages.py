@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from portfolio import clock, db, overview, store
+from portfolio.domain import clock
+from portfolio.services.reporting import overview
+from portfolio.storage import db, store
 
 ROOT = Path(__file__).resolve().parents[2]
 TODAY = date.today()
@@ -208,7 +210,7 @@ def test_a_viewer_sees_no_forms(demo_db):
 
 def test_headline_numbers_match_the_flags_the_command_line_prints(demo_db):
     from portfolio import flags
-    from portfolio.settings import Settings
+    from portfolio.domain.settings import Settings
 
     with db.session(demo_db) as c:
         f = flags.portfolio_flags(c, TODAY, Settings())
@@ -271,8 +273,8 @@ def test_the_portfolio_follows_a_change_made_outside_the_app(demo_db):
     a change made by another process (the command line, another server)
     shows on the next rerun."""
     from portfolio import services
-    from portfolio.models import Actor
-    from portfolio.settings import Settings
+    from portfolio.domain.models import Actor
+    from portfolio.domain.settings import Settings
 
     at = open_app()
     before = headline(at)

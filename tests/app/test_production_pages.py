@@ -1,8 +1,13 @@
 """Through AppTest: a privilege added and decided on the pilot page, a KPI
 added and its reading entered with the weekly update, readiness ticked."""
 
-from portfolio import db, store
-from tests.app.test_pages import act_as, no_exception, open_app, owned_pilot_without_this_weeks_update
+from portfolio.storage import db, store
+from tests.app.test_pages import (
+    act_as,
+    no_exception,
+    open_app,
+    owned_pilot_without_this_weeks_update,
+)
 
 
 def open_pilot(at, pilot_id):
@@ -111,8 +116,8 @@ def readiness_of(path, pilot_id) -> dict[str, tuple[str, str]]:
 
 def save_as_someone_else(path, pilot_id, key, status, evidence):
     """Another person saves one item while this form is open."""
-    from portfolio import production
-    from portfolio.models import Actor
+    from portfolio.domain.models import Actor
+    from portfolio.services import production
 
     with db.session(path) as c:
         admin = next(p for p in store.list_people(c, active_only=True) if p.role.value == "admin")

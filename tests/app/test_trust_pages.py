@@ -8,10 +8,18 @@ import pytest
 from streamlit.runtime.context import StreamlitHeaders
 from streamlit.testing.v1 import AppTest
 
-from portfolio import db, services, store
-from portfolio.models import Role
-from portfolio.settings import Settings
-from tests.app.test_pages import ROOT, act_as, headline, no_exception, open_app, people_by_role
+from portfolio import services
+from portfolio.domain.settings import Settings
+from portfolio.domain.vocabulary import Role
+from portfolio.storage import db, store
+from tests.app.test_pages import (
+    ROOT,
+    act_as,
+    headline,
+    no_exception,
+    open_app,
+    people_by_role,
+)
 
 TODAY = date.today()
 
@@ -240,7 +248,7 @@ def test_what_changed_since_shows_a_decision_made_today(demo_db):
         leader = next(p for p in store.list_people(c, active_only=True) if p.role == Role.LEADERSHIP)
         pid, start = c.execute("SELECT id, start_date FROM pilot WHERE stage = 'pilot' AND go_no_go_date < ?"
                                " ORDER BY id LIMIT 1", [TODAY]).fetchone()
-        from portfolio import decisions
+        from portfolio.services import decisions
         decisions.record_decision(c, services.actor_for_email(c, leader.email), {
             "pilot_id": pid, "kind": "no_go", "decided_on": TODAY, "decided_by": leader.id,
             "rationale": "Stopped at review"}, Settings())

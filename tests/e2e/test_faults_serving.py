@@ -2,7 +2,7 @@
 the Portfolio and posting weekly updates, and another process keeps
 writing, the digest and an import run from the command line. Everything
 succeeds and no lock error reaches anyone: each side waits its turn for the
-file (see portfolio/db.py)."""
+file (see portfolio/storage/db.py)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from datetime import date
 import pytest
 from playwright.sync_api import Page, expect
 
-from portfolio import db, services
+from portfolio import services
+from portfolio.storage import db
 
 from .conftest import REPO_ROOT
 from .test_browser_smoke import exceptions_on, wait_for_app

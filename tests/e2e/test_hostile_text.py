@@ -18,8 +18,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from playwright.sync_api import Page, expect
 
-from portfolio import db, decisions, production, services
-from portfolio.settings import Settings
+from portfolio import services
+from portfolio.domain.settings import Settings
+from portfolio.services import decisions, production
+from portfolio.storage import db
 
 from .test_browser_smoke import wait_for_app
 from .test_spine_journeys import choose, settle

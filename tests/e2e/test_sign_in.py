@@ -22,10 +22,18 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from portfolio import db
+from portfolio.storage import db
 
-from .conftest import (REPO_ROOT, Server, app_env, build_demo_db, free_port, serve_app, stop,
-                       wait_until_healthy)
+from .conftest import (
+    REPO_ROOT,
+    Server,
+    app_env,
+    build_demo_db,
+    free_port,
+    serve_app,
+    stop,
+    wait_until_healthy,
+)
 from .test_browser_smoke import wait_for_app
 
 pytestmark = pytest.mark.e2e

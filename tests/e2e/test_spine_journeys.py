@@ -11,7 +11,7 @@ from datetime import date
 import pytest
 from playwright.sync_api import Page, expect
 
-from portfolio import db, store
+from portfolio.storage import db
 
 from .test_browser_smoke import wait_for_app
 

@@ -12,11 +12,19 @@ from contextlib import contextmanager
 import pytest
 from playwright.sync_api import Page, expect
 
-from portfolio import db, production, store
-from portfolio.models import Actor
+from portfolio.domain.models import Actor
+from portfolio.services import production
+from portfolio.storage import db, store
 
 from .test_browser_smoke import wait_for_app
-from .test_spine_journeys import busiest_product_owner, choose, confirm_deactivation, open_deactivation, query, settle
+from .test_spine_journeys import (
+    busiest_product_owner,
+    choose,
+    confirm_deactivation,
+    open_deactivation,
+    query,
+    settle,
+)
 
 pytestmark = pytest.mark.e2e
 

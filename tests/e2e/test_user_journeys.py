@@ -18,10 +18,17 @@ import pytest
 from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from portfolio import clock
+from portfolio.domain import clock
 
 from .test_browser_smoke import exceptions_on, wait_for_app
-from .test_spine_journeys import busiest_product_owner, confirm_deactivation, metric, open_deactivation, query, settle
+from .test_spine_journeys import (
+    busiest_product_owner,
+    confirm_deactivation,
+    metric,
+    open_deactivation,
+    query,
+    settle,
+)
 
 pytestmark = pytest.mark.e2e
 

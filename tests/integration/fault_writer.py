@@ -25,9 +25,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from portfolio import db, demo, production, services  # noqa: E402
-from portfolio.models import PortfolioError  # noqa: E402
-from portfolio.settings import Settings  # noqa: E402
+from portfolio import services  # noqa: E402
+from portfolio.domain.errors import PortfolioError  # noqa: E402
+from portfolio.domain.settings import Settings  # noqa: E402
+from portfolio.services import demo, production
+from portfolio.storage import db
 
 ADMIN = "alex.morgan@example.com"  # the demo's first admin: may write anything
 AS_OF = demo.FIXED_AS_OF

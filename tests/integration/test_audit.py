@@ -8,9 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from portfolio import audit, decisions, demo, digest, flags, importer, overview, production, review, services, store
-from portfolio.models import EditConflict, InvalidInput, PermissionDenied, Role
-from portfolio.settings import Settings
+from portfolio import flags, services
+from portfolio.domain.errors import EditConflict, InvalidInput, PermissionDenied
+from portfolio.domain.settings import Settings
+from portfolio.domain.vocabulary import Role
+from portfolio.services import decisions, demo, importer, production
+from portfolio.services.reporting import digest, overview, review
+from portfolio.storage import audit, store
 from tests.conftest import AS_OF, actor_of
 
 S = Settings()

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from portfolio import restore
+from portfolio.storage import restore
 from tests.conftest import AS_OF
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -109,7 +109,7 @@ def test_command_line_outputs_are_formula_safe_and_checked_before_work(demo_file
     flags_csv = cli("flags", "--db", str(demo_file), "--format", "csv").stdout
     assert "=HYPERLINK" not in flags_csv.replace("'=HYPERLINK", "")
     # The rejects file imports back as it was (the apostrophe is the export's, not the data's).
-    from portfolio import importer
+    from portfolio.services import importer
 
     assert list(importer.read_table(tmp_path / "r.csv", "r.csv")["Title"]) == ["@SUM(1)"]
     before = json.loads(cli("summary", "--db", str(demo_file)).stdout)["Active pilots"]

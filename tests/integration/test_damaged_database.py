@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from portfolio import demo
+from portfolio.services import demo
 from tests.damage import HEADER_BYTES, block_of, scribble
 
 ROOT = Path(__file__).resolve().parents[2]

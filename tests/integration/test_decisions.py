@@ -1,14 +1,17 @@
 """Go, no-go, extend, corrections, the criteria lock, the bridge, promote and
 retire: each transition and its refusal, through the services."""
 
-import json
 from datetime import date, timedelta
 
 import pytest
 
-from portfolio import decisions, demo, flags, overview, store
-from portfolio.models import InvalidInput, PermissionDenied, Role, Stage
-from portfolio.settings import Settings
+from portfolio import flags
+from portfolio.domain.errors import InvalidInput, PermissionDenied
+from portfolio.domain.settings import Settings
+from portfolio.domain.vocabulary import Role, Stage
+from portfolio.services import decisions, demo
+from portfolio.services.reporting import overview
+from portfolio.storage import store
 from tests.conftest import AS_OF, actor_of
 
 START = AS_OF - timedelta(days=90)  # the go/no-go date is AS_OF

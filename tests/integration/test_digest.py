@@ -12,8 +12,13 @@ from datetime import timedelta
 import pandas as pd
 import pytest
 
-from portfolio import db, decisions, demo, digest, flags, overview, services, store
-from portfolio.models import Actor, InvalidInput, PortfolioError, Role
+from portfolio import flags, services
+from portfolio.domain.errors import InvalidInput, PortfolioError
+from portfolio.domain.models import Actor
+from portfolio.domain.vocabulary import Role
+from portfolio.services import decisions, demo
+from portfolio.services.reporting import digest, overview
+from portfolio.storage import db, store
 from tests.conftest import AS_OF
 
 LATER = AS_OF + timedelta(days=7)

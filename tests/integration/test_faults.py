@@ -20,8 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from portfolio import db, services, store
-from portfolio.models import Actor, StorageError
+from portfolio import services
+from portfolio.domain.errors import StorageError
+from portfolio.domain.models import Actor
+from portfolio.storage import db, store
 from tests.conftest import AS_OF, run_apptest_as_served
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -20,40 +20,43 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, event, example, given, settings, strategies as st
+from hypothesis import HealthCheck, event, example, given, settings
+from hypothesis import strategies as st
 
-from portfolio import clock, db, decisions, demo, importer, production, services, store
-from portfolio.models import (
+from portfolio import services
+from portfolio.domain import clock
+from portfolio.domain.errors import EditConflict, InvalidInput, PortfolioError, validate
+from portfolio.domain.models import (
     EARLIEST_DATE,
-    FIELD_LABELS,
     LATEST_DATE,
     MULTI_LINE_FIELDS,
     CriterionIn,
-    CriterionStatus,
     DecisionIn,
-    DecisionKind,
-    Direction,
-    Disposition,
-    EditConflict,
-    Health,
-    InvalidInput,
-    KpiCategory,
     KpiIn,
     PersonIn,
     PilotIn,
-    PortfolioError,
     PrivilegeIn,
-    PrivilegeKind,
     ReadinessItemIn,
-    ReadinessStatus,
     ReadingIn,
+    WeeklyUpdateIn,
+)
+from portfolio.domain.settings import Settings
+from portfolio.domain.text import clean_line, clean_text
+from portfolio.domain.vocabulary import (
+    FIELD_LABELS,
+    CriterionStatus,
+    DecisionKind,
+    Direction,
+    Disposition,
+    Health,
+    KpiCategory,
+    PrivilegeKind,
+    ReadinessStatus,
     Role,
     Stage,
-    WeeklyUpdateIn,
-    validate,
 )
-from portfolio.settings import Settings
-from portfolio.text import clean_line, clean_text
+from portfolio.services import decisions, demo, importer, production
+from portfolio.storage import db, store
 from tests.conftest import AS_OF, actor_of
 
 FUZZ = settings(

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import openpyxl
 
-from portfolio import db, demo, export
+from portfolio.services import demo
+from portfolio.services.reporting import export
+from portfolio.storage import db
 from tests.conftest import AS_OF
 
 ROOT = Path(__file__).resolve().parents[2]

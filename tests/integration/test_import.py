@@ -3,16 +3,18 @@ mapping, the dates, the plan and its report, and the one-transaction write."""
 
 import csv
 import io
-import zipfile
 import time
+import zipfile
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import openpyxl
 import pytest
 
-from portfolio import demo, importer, store
-from portfolio.models import InvalidInput, PermissionDenied, Role
+from portfolio.domain.errors import InvalidInput, PermissionDenied
+from portfolio.domain.vocabulary import Role
+from portfolio.services import demo, importer
+from portfolio.storage import store
 from tests.conftest import AS_OF, actor_of
 
 HEADER = ["Use case ID", "Title", "Business unit", "Status", "Pilot start", "Decision date", "Owner",
@@ -561,7 +563,7 @@ def _pilot_rows(conn):
 
 
 def _exported(conn, settings, tmp_path, fmt):
-    from portfolio import export
+    from portfolio.services.reporting import export
 
     out = tmp_path / f"pilots.{fmt}"
     (export.export_csv if fmt == "csv" else export.export_xlsx)(conn, AS_OF, settings, out)
@@ -592,8 +594,8 @@ def _rename_in_file(path, old, new):
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
 def test_an_exported_pilots_file_imports_back_onto_the_same_pilots(fixed_demo_db, settings, tmp_path, fmt):
-    from portfolio import db
-    from portfolio.models import Actor
+    from portfolio.domain.models import Actor
+    from portfolio.storage import db
 
     with db.session(fixed_demo_db) as conn:
         actor = Actor.of(store.get_person(conn, conn.execute(
@@ -810,7 +812,7 @@ def test_one_column_mapped_to_two_fields_is_refused(conn, tmp_path, settings):
 
 
 def test_imported_text_is_capped_at_the_forms_lengths(conn, tmp_path, settings):
-    from portfolio import models
+    from portfolio.domain import models
 
     rows = [row(ext="X" * (models.PILOT_NAME_MAX + 1)),
             row(ext="UC-2", title="T" * (models.PILOT_NAME_MAX + 1)),

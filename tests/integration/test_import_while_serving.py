@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from portfolio import audit, db, demo, services, store
-from portfolio.settings import Settings
+from portfolio import services
+from portfolio.domain.settings import Settings
+from portfolio.services import demo
+from portfolio.storage import audit, db, store
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN = "alex.morgan@example.com"  # the demo's first admin

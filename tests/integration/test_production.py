@@ -2,14 +2,16 @@
 boundary, KPI direction, criteria tied to KPIs, the running cost, the
 readiness threshold and the rights, through the services."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
-from portfolio import decisions, demo, flags, production, services, store
-from portfolio.models import InvalidInput, PermissionDenied, Role
-from portfolio.settings import Settings
-from tests.conftest import AS_OF, actor_of
+from portfolio import flags, services
+from portfolio.domain.errors import InvalidInput, PermissionDenied
+from portfolio.domain.settings import Settings
+from portfolio.services import decisions, demo, production
+from portfolio.storage import store
+from tests.conftest import AS_OF
 
 S = Settings()
 

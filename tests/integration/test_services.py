@@ -5,8 +5,11 @@ from datetime import date, timedelta
 
 import pytest
 
-from portfolio import demo, services, store
-from portfolio.models import Actor, InvalidInput, PermissionDenied, Role
+from portfolio import services
+from portfolio.domain.errors import InvalidInput, PermissionDenied
+from portfolio.domain.vocabulary import Role
+from portfolio.services import demo
+from portfolio.storage import store
 from tests.conftest import AS_OF, actor_of
 
 
@@ -307,7 +310,8 @@ def test_a_date_off_the_calendar_is_refused_not_crashed(conn, admin, settings):
 # --- the portfolio's numbers ----------------------------------------------
 
 def test_each_headline_number_counts_the_pilots_listed_behind_it(fixed_demo_db, settings):
-    from portfolio import db, overview
+    from portfolio.services.reporting import overview
+    from portfolio.storage import db
 
     with db.session(fixed_demo_db) as c:
         view = overview.build(c, AS_OF, settings)

@@ -1,16 +1,19 @@
 """DuckDB on temporary files: migrations, round trips, the facts the flags
 read, and the lock held by another process."""
 
-import json
 import subprocess
-from contextlib import contextmanager
 import sys
+from contextlib import contextmanager
 from datetime import date, timedelta
 
 import pytest
 
-from portfolio import db, demo, flags, store
-from portfolio.models import PersonIn, Role, StorageBusy, StorageError, WeeklyUpdateIn
+from portfolio import flags
+from portfolio.domain.errors import StorageBusy, StorageError
+from portfolio.domain.models import PersonIn
+from portfolio.domain.vocabulary import Role
+from portfolio.services import demo
+from portfolio.storage import db, store
 from tests.conftest import AS_OF
 
 

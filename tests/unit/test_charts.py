@@ -6,7 +6,7 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
-from portfolio import charts
+from portfolio.web import charts
 
 AS_OF = date(2026, 6, 1)
 

@@ -2,7 +2,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from portfolio import clock
+from portfolio.domain import clock
 
 START = date(2026, 1, 5)
 GNG = clock.go_no_go_date(START, 90)

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from portfolio import flags
-from portfolio.settings import Settings
+from portfolio.domain.settings import Settings
 
 AS_OF = date(2026, 6, 1)
 S = Settings()

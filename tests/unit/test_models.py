@@ -4,7 +4,8 @@ from datetime import date
 
 import pytest
 
-from portfolio.models import InvalidInput, PersonIn, PilotIn, WeeklyUpdateIn, validate
+from portfolio.domain.errors import InvalidInput, validate
+from portfolio.domain.models import PersonIn, PilotIn, WeeklyUpdateIn
 
 
 @pytest.mark.parametrize(
@@ -43,7 +44,7 @@ def test_health_is_case_insensitive_and_text_is_trimmed():
 def test_a_decision_must_say_which():
     from datetime import date
 
-    from portfolio.models import DecisionIn
+    from portfolio.domain.models import DecisionIn
 
     with pytest.raises(InvalidInput, match="Decision: choose go, no-go or extend"):
         validate(DecisionIn, pilot_id=1, kind=None, decided_on=date(2026, 3, 2), decided_by=1, rationale="r")

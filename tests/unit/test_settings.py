@@ -1,7 +1,7 @@
 import pytest
 
-from portfolio.models import InvalidInput
-from portfolio.settings import Settings, db_path, load_settings
+from portfolio.domain.errors import InvalidInput
+from portfolio.domain.settings import db_path, load_settings
 
 
 def test_defaults_are_the_product_thresholds():

@@ -4,8 +4,22 @@
 import pytest
 from pydantic import ValidationError
 
-from portfolio.models import DecisionIn, KpiIn, PersonIn, PilotIn, PrivilegeIn, WeeklyUpdateIn
-from portfolio.text import chart_text, clean_line, clean_text, md, md_lines, without_controls
+from portfolio.domain.models import (
+    DecisionIn,
+    KpiIn,
+    PersonIn,
+    PilotIn,
+    PrivilegeIn,
+    WeeklyUpdateIn,
+)
+from portfolio.domain.text import (
+    chart_text,
+    clean_line,
+    clean_text,
+    md,
+    md_lines,
+    without_controls,
+)
 
 ESC = "\x1b"
 HOSTILE_LINE = "Claims\x1b[31m triage\x07\x00\x7f\x9b2J \u202eevil\u202c\u2066x\u2069"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .models import InvalidInput, invalid_from
+from portfolio.domain.errors import InvalidInput, invalid_from
 
 DEFAULT_DB = "data/portfolio.duckdb"
 

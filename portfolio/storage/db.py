@@ -27,8 +27,8 @@ from typing import Callable, Iterator, TypeVar
 
 import duckdb
 
-from .models import StorageBusy, StorageError
-from .settings import lock_wait_seconds
+from portfolio.domain.errors import StorageBusy, StorageError
+from portfolio.domain.settings import lock_wait_seconds
 
 T = TypeVar("T")
 

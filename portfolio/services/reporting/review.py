@@ -10,10 +10,10 @@ from datetime import date
 
 import pandas as pd
 
-from . import audit
-from . import flags as flag_rules
-from .models import Seat
-from .settings import Settings
+from portfolio import flags as flag_rules
+from portfolio.domain.settings import Settings
+from portfolio.domain.vocabulary import Seat
+from portfolio.storage import audit
 
 SEAT_FIELDS = {s.value: s.label for s in Seat}
 

@@ -15,10 +15,14 @@ from datetime import date
 
 import streamlit as st
 
-from . import audit, overview, services, store
-from .models import ROLE_ORDER, Actor, EditConflict, Person, PortfolioError, Role
-from .settings import Settings
-from .text import md
+from portfolio import services
+from portfolio.domain.errors import EditConflict, PortfolioError
+from portfolio.domain.models import Actor, Person
+from portfolio.domain.settings import Settings
+from portfolio.domain.text import md
+from portfolio.domain.vocabulary import ROLE_ORDER, Role
+from portfolio.services.reporting import overview
+from portfolio.storage import audit, store
 
 AUTH_OIDC = "oidc"
 AUTH_HEADER = "trusted header"

@@ -13,28 +13,32 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from . import audit, store
-from .db import write
-from .models import (
-    READINESS_DIMENSIONS,
-    Actor,
-    Disposition,
+from portfolio.domain.errors import (
     EditConflict,
     InvalidInput,
-    KpiCategory,
-    KpiIn,
     NotFound,
+    PermissionDenied,
+    validate,
+)
+from portfolio.domain.models import (
+    Actor,
+    KpiIn,
     Pilot,
     PrivilegeIn,
     ReadinessItemIn,
+    check_id,
+)
+from portfolio.domain.text import clean_line
+from portfolio.domain.vocabulary import (
+    READINESS_DIMENSIONS,
+    Disposition,
+    KpiCategory,
     ReadinessStatus,
     Role,
-    PermissionDenied,
-    check_id,
-    validate,
 )
-from .services import insert_new_readings, parse_readings, require_edit
-from .text import clean_line
+from portfolio.services import insert_new_readings, parse_readings, require_edit
+from portfolio.storage import audit, store
+from portfolio.storage.db import write
 
 # Stages in which the ledger, the KPIs and the readiness are still kept.
 LIVE_STAGES = ("proposed", "pilot", "bridge", "production")

@@ -19,7 +19,9 @@ from typing import Iterator
 
 import pandas as pd
 
-from .models import Actor, EditConflict, Role
+from portfolio.domain.errors import EditConflict
+from portfolio.domain.models import Actor
+from portfolio.domain.vocabulary import Role
 
 # What an audit snapshot holds per entity: the table, its key columns and
 # the columns recorded. Bookkeeping columns (created_at, updated_at, the
@@ -89,7 +91,7 @@ def command_line_actor(conn=None) -> Actor:
     email when there is one (an inactive one or no match is a viewer)."""
     import os
 
-    from . import store
+    from portfolio.storage import store
 
     email = (os.environ.get("PORTFOLIO_USER") or "").strip() or None
     person = store.find_person_by_email(conn, email) if conn is not None and email else None
@@ -301,7 +303,7 @@ def record_refusal(conn, actor: Actor, conflict: EditConflict, action: str, atte
     one was rolled back): for each record in conflict, the record as it was
     and as this person tried to make it. ``attempted`` maps (entity, key) to
     the values they typed, or is the values of the one record."""
-    from .db import write  # db imports nothing of ours but models
+    from portfolio.storage.db import write  # db imports nothing of ours but models
 
     def work(c):
         for entity, key in conflict.conflicts:

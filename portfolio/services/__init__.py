@@ -13,29 +13,29 @@ import hmac
 import ipaddress
 from datetime import date
 
-from . import audit, clock, store
-from .db import write
-from .models import (
-    CREATABLE_STAGES,
-    LATEST_DATE,
-    Actor,
+from portfolio.domain import clock
+from portfolio.domain.errors import (
     EditConflict,
     InvalidInput,
     NotFound,
     PermissionDenied,
+    validate,
+)
+from portfolio.domain.models import (
+    LATEST_DATE,
+    Actor,
     Person,
     PersonIn,
     Pilot,
     PilotIn,
-    Role,
-    Seat,
-    Stage,
     ReadingIn,
     WeeklyUpdateIn,
     check_date_range,
-    validate,
 )
-from .settings import Settings
+from portfolio.domain.settings import Settings
+from portfolio.domain.vocabulary import CREATABLE_STAGES, Role, Seat, Stage
+from portfolio.storage import audit, store
+from portfolio.storage.db import write
 
 # Stages in which a pilot takes weekly updates.
 UPDATABLE_STAGES = (Stage.PROPOSED, Stage.PILOT, Stage.BRIDGE, Stage.PRODUCTION)

@@ -9,9 +9,9 @@ from datetime import date
 
 import pandas as pd
 
-from . import flags as flag_rules
-from . import store
-from .settings import Settings
+from portfolio import flags as flag_rules
+from portfolio.domain.settings import Settings
+from portfolio.storage import store
 
 # Headline numbers, in the order the Portfolio page shows them: the two
 # words leadership asked for first. Each maps to the flag code behind it

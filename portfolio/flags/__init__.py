@@ -13,9 +13,9 @@ from datetime import date
 
 import pandas as pd
 
-from . import store
-from .models import Severity
-from .settings import Settings
+from portfolio.domain.settings import Settings
+from portfolio.domain.vocabulary import Severity
+from portfolio.storage import store
 
 FLAG_COLUMNS = ["pilot_id", "pilot", "code", "severity", "reason"]
 

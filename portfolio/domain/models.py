@@ -1,191 +1,51 @@
-"""The tracker's vocabulary: enums, the pydantic models at the boundary, and
-the error types every layer raises and every entry point shows.
+"""The pydantic models at the boundary and the records storage hands back.
 
 A model ending in ``In`` is what a person or a file gives us; it is validated
-here, before anything touches the database. The plain models are what the
-store hands back.
+here, before anything touches the database. The plain models are what
+storage hands back.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from enum import Enum
 from typing import ClassVar
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
-from .text import clean_line, clean_text
-
-
-# --- errors ---------------------------------------------------------------
-
-
-class PortfolioError(Exception):
-    """An error a person can act on. ``field`` names the input at fault."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
-
-    def __str__(self) -> str:  # the message is the whole story
-        return self.message
-
-
-class InvalidInput(PortfolioError):
-    """Bad input: nothing was written."""
-
-
-class PermissionDenied(PortfolioError):
-    """The signed-in person may not do this: nothing was written."""
-
-
-class NotFound(PortfolioError):
-    """The thing asked for does not exist."""
-
-
-class StorageBusy(PortfolioError):
-    """The database stayed locked or conflicted after the bounded retries."""
-
-
-class StorageError(PortfolioError):
-    """The database cannot be written: a read-only file or folder, a full
-    disk, a failing device. Nothing of the refused write was saved."""
-
-
-class EditConflict(InvalidInput):
-    """Someone else saved the same record after this person opened it: their
-    change is named in the message, and nothing of this save was written.
-    ``conflicts`` lists the records (entity, key) that changed."""
-
-    def __init__(self, message: str, field: str | None = None, conflicts: list | None = None):
-        super().__init__(message, field)
-        self.conflicts = list(conflicts or [])
-
-
-FIELD_LABELS = {
-    "name": "Name",
-    "email": "Email",
-    "role": "Role",
-    "business_unit": "Business unit",
-    "problem": "Problem",
-    "start_date": "Start date",
-    "go_no_go_date": "Go/no-go date",
-    "product_owner_id": "Product owner",
-    "technical_lead_id": "Technical lead",
-    "executive_sponsor_id": "Executive sponsor",
-    "operational_owner_id": "Operational owner",
-    "health": "Health",
-    "summary": "Summary",
-    "blockers": "Blockers",
-    "next_steps": "Next steps",
-    "pilot_id": "Pilot",
-    "stage": "Stage",
-}
-
-
-def invalid_from(exc: ValidationError, labels: dict[str, str] | None = None) -> InvalidInput:
-    """Turn pydantic's report into one message that names each field
-    (``labels`` first: a model's own names for its fields)."""
-    parts = []
-    first_field = None
-    for err in exc.errors():
-        loc = [str(p) for p in err.get("loc", ()) if p != "__root__"]
-        field = loc[0] if loc else None
-        first_field = first_field or field
-        msg = err.get("msg", "is not valid")
-        msg = msg.removeprefix("Value error, ")
-        label = (labels or {}).get(field or "") or FIELD_LABELS.get(field or "", field or "")
-        parts.append(f"{label}: {msg}" if label else msg)
-    return InvalidInput("; ".join(parts), field=first_field)
-
-
-def validate(model: type[BaseModel], /, **values) -> BaseModel:
-    """Build ``model`` from ``values`` or raise InvalidInput naming the field.
-    (``model`` is positional only: a form may well have a field called so.)"""
-    try:
-        return model(**values)
-    except ValidationError as exc:
-        problem = invalid_from(exc, getattr(model, "LABELS", None))
-    # Raised outside the handler: the pydantic error (and the frames it holds) is let go.
-    raise problem from None
-
-
-# --- enums ----------------------------------------------------------------
-
-
-class Stage(str, Enum):
-    PROPOSED = "proposed"
-    PILOT = "pilot"
-    BRIDGE = "bridge"
-    PRODUCTION = "production"
-    RETIRED = "retired"
-    STOPPED = "stopped"
-
-
-# Stages in which a pilot is still being worked on (counted as active).
-ACTIVE_STAGES = (Stage.PILOT, Stage.BRIDGE, Stage.PRODUCTION)
-
-# A pilot may be created only in one of these; every later stage is reached
-# through a decision or the promote and retire actions.
-CREATABLE_STAGES = (Stage.PROPOSED, Stage.PILOT)
-
-
-class Health(str, Enum):
-    GREEN = "green"
-    AMBER = "amber"
-    RED = "red"
-
-
-class Role(str, Enum):
-    VIEWER = "viewer"
-    PRODUCT_OWNER = "product_owner"
-    LEADERSHIP = "leadership"
-    ADMIN = "admin"
-
-    @property
-    def label(self) -> str:
-        return self.value.replace("_", " ")
-
-
-class Severity(str, Enum):
-    CRITICAL = "critical"
-    HIGH = "high"
-    MEDIUM = "medium"
-    INFO = "info"
-
-    @property
-    def rank(self) -> int:
-        """0 is the most severe: sort ascending to see the worst first."""
-        return list(Severity).index(self)
-
-
-class Seat(str, Enum):
-    PRODUCT_OWNER = "product_owner_id"
-    TECHNICAL_LEAD = "technical_lead_id"
-    EXECUTIVE_SPONSOR = "executive_sponsor_id"
-    OPERATIONAL_OWNER = "operational_owner_id"
-
-    @property
-    def label(self) -> str:
-        return FIELD_LABELS[self.value]
-
+from portfolio.domain.text import clean_line, clean_text
+from portfolio.domain.vocabulary import (
+    READINESS_DIMENSIONS,
+    ROLE_ORDER,
+    CriterionStatus,
+    DecisionKind,
+    Direction,
+    Disposition,
+    Health,
+    KpiCategory,
+    PrivilegeKind,
+    Role,
+    Seat,
+    Severity,
+    Stage,
+)
 
 # --- helpers for validators ----------------------------------------------
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
+
 # Dates the tracker accepts: wide enough for any real pilot, narrow enough
 # that the clock's arithmetic never leaves the calendar.
 EARLIEST_DATE = date(1990, 1, 1)
+
+
 LATEST_DATE = date(2199, 12, 31)
 
 
@@ -219,7 +79,11 @@ def check_date_range(value: date | None) -> date | None:
 # file's cells against the same numbers (an external id as a name, a column
 # kept as an attribute as a problem statement).
 PILOT_NAME_MAX = 200
+
+
 BUSINESS_UNIT_MAX = 120
+
+
 PROBLEM_MAX = 4000
 
 
@@ -443,32 +307,6 @@ class Actor(BaseModel):
         return ROLE_ORDER.index(self.role) >= ROLE_ORDER.index(role)
 
 
-ROLE_ORDER = [Role.VIEWER, Role.PRODUCT_OWNER, Role.LEADERSHIP, Role.ADMIN]
-
-
-# --- criteria and decisions -----------------------------------------------
-
-
-class CriterionStatus(str, Enum):
-    MET = "met"
-    NOT_MET = "not_met"
-    UNKNOWN = "unknown"
-
-    @property
-    def label(self) -> str:
-        return self.value.replace("_", " ")
-
-
-class DecisionKind(str, Enum):
-    GO = "go"
-    NO_GO = "no_go"
-    EXTEND = "extend"
-
-    @property
-    def label(self) -> str:
-        return {"go": "go", "no_go": "no-go", "extend": "extend"}[self.value]
-
-
 class CriterionIn(_Input):
     statement: str
     status: CriterionStatus = CriterionStatus.UNKNOWN
@@ -568,60 +406,6 @@ class Decision(BaseModel):
     created_at: datetime
 
 
-FIELD_LABELS.update({
-    "statement": "Criterion",
-    "status": "Status",
-    "evidence": "Evidence",
-    "kind": "Decision",
-    "decided_on": "Decision date",
-    "decided_by": "Decided by",
-    "rationale": "Rationale",
-    "new_go_no_go_date": "New go/no-go date",
-    "override_reason": "Override reason",
-    "supersedes_id": "Corrects decision",
-})
-
-
-# The bridge to production (seed 001): what must be true before promotion,
-# besides a named operational owner. (key, label)
-BRIDGE_ITEMS = [
-    ("phased_rollout", "Rollout plan: phased rollout"),
-    ("parallel_run", "Rollout plan: parallel run"),
-    ("kill_switch", "Rollout plan: kill switch"),
-    ("operators_involved", "The operators who will run it are named and involved"),
-    ("monitoring", "Monitoring in place"),
-    ("cost_model", "A cost model"),
-]
-
-
-# --- borrowed privileges, KPIs, readiness ---------------------------------
-
-
-class PrivilegeKind(str, Enum):
-    DATA_ACCESS = "data_access"
-    PERMISSION = "permission"
-    STAKEHOLDER_ACCESS = "stakeholder_access"
-    SPONSOR_TIME = "sponsor_time"
-    BUDGET = "budget"
-    INFRASTRUCTURE = "infrastructure"
-    VENDOR_SUPPORT = "vendor_support"
-    OTHER = "other"
-
-    @property
-    def label(self) -> str:
-        return self.value.replace("_", " ")
-
-
-class Disposition(str, Enum):
-    UNDECIDED = "undecided"
-    MAKE_PERMANENT = "make_permanent"
-    WITHDRAW = "withdraw"
-
-    @property
-    def label(self) -> str:
-        return self.value.replace("_", " ")
-
-
 class PrivilegeIn(_Input):
     LABELS: ClassVar[dict[str, str]] = {"kind": "Kind"}
 
@@ -667,25 +451,6 @@ class Privilege(BaseModel):
     decided_on: date | None
     note: str
     version: int
-
-
-class KpiCategory(str, Enum):
-    LATENCY = "latency"
-    RELIABILITY = "reliability"
-    ADOPTION = "adoption"
-    ERROR_RECOVERY = "error_recovery"
-    COST_PER_TRANSACTION = "cost_per_transaction"
-    QUALITY = "quality"
-    BUSINESS_OUTCOME = "business_outcome"
-
-    @property
-    def label(self) -> str:
-        return self.value.replace("_", " ")
-
-
-class Direction(str, Enum):
-    HIGHER = "higher"
-    LOWER = "lower"
 
 
 class KpiIn(_Input):
@@ -767,20 +532,6 @@ class ReadingIn(_Input):
         return _optional_text(v, 500)
 
 
-class ReadinessStatus(str, Enum):
-    NOT_STARTED = "not_started"
-    IN_PROGRESS = "in_progress"
-    DONE = "done"
-    NOT_APPLICABLE = "not_applicable"
-
-    @property
-    def label(self) -> str:
-        return self.value.replace("_", " ")
-
-
-READINESS_DIMENSIONS = ["technical", "data", "organisational", "governance"]
-
-
 class ReadinessItemIn(_Input):
     """A line of the standard checklist, as an admin writes it."""
 
@@ -809,29 +560,3 @@ class ReadinessItemIn(_Input):
     @classmethod
     def _label(cls, v: str) -> str:
         return _required_text(v, 200)
-
-
-FIELD_LABELS.update({
-    "description": "What it is",
-    "granted_by": "Granted by",
-    "since": "Since",
-    "expires": "Expires",
-    "disposition": "Disposition",
-    "note": "Note",
-    "category": "Category",
-    "unit": "Unit",
-    "direction": "Direction",
-    "baseline": "Baseline",
-    "target": "Target",
-    "horizon_days": "Horizon (days)",
-    "production": "Production KPI",
-    "value": "Value",
-    "reading_on": "Reading date",
-    "kpi_id": "KPI",
-    "dimension": "Dimension",
-    "label": "Item",
-    "key": "Key",
-    "expected_monthly_volume": "Expected monthly volume",
-    "active": "Active",
-    "required_for_go": "Required for go",
-})

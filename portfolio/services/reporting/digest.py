@@ -24,12 +24,14 @@ from datetime import date
 
 import pandas as pd
 
-from . import audit, db
-from . import flags as flag_rules
-from . import overview as overview_mod
-from .models import Actor, InvalidInput, PortfolioError, Role, Severity
-from .settings import Settings
-from .text import md, without_controls
+from portfolio import flags as flag_rules
+from portfolio.domain.errors import InvalidInput, PortfolioError
+from portfolio.domain.models import Actor
+from portfolio.domain.settings import Settings
+from portfolio.domain.text import md, without_controls
+from portfolio.domain.vocabulary import Role, Severity
+from portfolio.services.reporting import overview as overview_mod
+from portfolio.storage import audit, db
 
 # The lists leadership reads, with the flag code behind each; stalled and
 # ownerless first, the two words leadership asked for.

@@ -21,10 +21,10 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from . import db
-from . import flags as flag_rules
-from .models import InvalidInput, StorageBusy
-from .settings import Settings
+from portfolio import flags as flag_rules
+from portfolio.domain.errors import InvalidInput, StorageBusy
+from portfolio.domain.settings import Settings
+from portfolio.storage import db
 
 # The characters a spreadsheet reads as the start of a formula (OWASP's list:
 # tab and carriage return too, since some programs skip them and read on).

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import duckdb
 
-from . import db
-from .models import InvalidInput, StorageBusy
+from portfolio.domain.errors import InvalidInput, StorageBusy
+from portfolio.storage import db
 
 # Tables without which a file is not a tracker database at all (before any
 # upgrade: the first migration's).

@@ -12,28 +12,24 @@ from datetime import date
 import duckdb
 import pandas as pd
 
-from .models import (
-    Disposition,
-    Kpi,
-    KpiIn,
-    Privilege,
-    Role,
-    PrivilegeIn,
-    ReadingIn,
-    ReadinessStatus,
+from portfolio.domain.errors import NotFound
+from portfolio.domain.models import (
     Criterion,
     CriterionIn,
     Decision,
-    NotFound,
+    Kpi,
+    KpiIn,
     Person,
     PersonIn,
     Pilot,
     PilotIn,
-    Seat,
-    Stage,
+    Privilege,
+    PrivilegeIn,
+    ReadingIn,
     WeeklyUpdate,
     WeeklyUpdateIn,
 )
+from portfolio.domain.vocabulary import Disposition, ReadinessStatus, Role, Seat, Stage
 
 Conn = duckdb.DuckDBPyConnection
 

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pandas as pd
 import plotly.graph_objects as go
 
-from .text import chart_text
+from portfolio.domain.text import chart_text
 
 # The timeline shows this many pilots at a time: enough to compare windows,
 # few enough to read without scrolling past the rest of the page. A larger

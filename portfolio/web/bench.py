@@ -30,7 +30,7 @@ SIZES = (1_000, 10_000, 50_000)
 WEEKS = 52           # a year of weekly updates and readings per pilot and KPI
 AUDIT_PER_PILOT = 8  # audit records per pilot, as a year of edits leaves
 IMPORT_ROWS = 10_000
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # Each measure: its label, its unit, and its target at 10,000 pilots (None: no target).
 MEASURES = [
@@ -58,7 +58,8 @@ def _median_ms(work, runs: int) -> float:
 def build(path: Path, n: int, as_of: date) -> dict:
     """The demo at ``n`` pilots, then a year of history for each pilot, KPI
     and a few audit records each, written in bulk."""
-    from . import db, demo
+    from portfolio.services import demo
+    from portfolio.storage import db
 
     counts = demo.build_demo(path, as_of, n)
     with db.session(path) as c:
@@ -129,7 +130,7 @@ def _apptest_runs(path: Path) -> tuple[float, float, float]:
     from streamlit import logger
     from streamlit.testing.v1 import AppTest
 
-    from . import ui
+    from portfolio.web import ui
 
     # AppTest outside a server warns about a missing script context: noise here.
     logger.set_log_level("error")
@@ -153,9 +154,12 @@ def _apptest_runs(path: Path) -> tuple[float, float, float]:
 
 def measure(n: int, folder: Path, as_of: date) -> dict:
     """Build a portfolio of ``n`` pilots in ``folder`` and measure it."""
-    from . import db, digest, flags, importer, services, store
-    from .models import Actor
-    from .settings import Settings
+    from portfolio import flags, services
+    from portfolio.domain.models import Actor
+    from portfolio.domain.settings import Settings
+    from portfolio.services import importer
+    from portfolio.services.reporting import digest
+    from portfolio.storage import db, store
 
     settings = Settings()
     path = folder / f"bench-{n}.duckdb"

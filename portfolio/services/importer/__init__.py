@@ -28,34 +28,31 @@ import re
 import tomllib
 import zipfile
 import zlib
-from xml.etree import ElementTree
-from dataclasses import dataclass, field as dataclass_field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Callable, Literal
+from xml.etree import ElementTree
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from . import audit, clock
-from .db import write
-from .models import (
-    CREATABLE_STAGES,
+from portfolio.domain import clock
+from portfolio.domain.errors import InvalidInput, PermissionDenied, validate
+from portfolio.domain.models import (
     PILOT_NAME_MAX,
     PROBLEM_MAX,
-    FIELD_LABELS,
     Actor,
-    InvalidInput,
-    PermissionDenied,
     PersonIn,
     PilotIn,
-    Role,
-    Stage,
     check_date_range,
-    validate,
 )
-from .settings import Settings
-from .text import clean_line, without_controls
+from portfolio.domain.settings import Settings
+from portfolio.domain.text import clean_line, without_controls
+from portfolio.domain.vocabulary import CREATABLE_STAGES, FIELD_LABELS, Role, Stage
+from portfolio.storage import audit
+from portfolio.storage.db import write
 
 # The fields a column of the file can fill. The four seats hold emails.
 FIELDS = (
@@ -228,7 +225,9 @@ def _cell_position(ref: str) -> tuple[int, int]:
 def _xlsx_frame(data: bytes, filename: str) -> tuple[pd.DataFrame, dict[tuple[int, int], str]]:
     """The first sheet's cells as text, and the formulas whose result the
     file did not save, by (row index, column index)."""
-    from openpyxl.utils.exceptions import InvalidFileException  # only an Excel import needs openpyxl
+    from openpyxl.utils.exceptions import (
+        InvalidFileException,  # only an Excel import needs openpyxl
+    )
 
     unreadable = f"File: {filename} is not an Excel workbook that can be read (.xlsx)"
     try:
@@ -499,7 +498,10 @@ for _seat in SEATS:
 
 
 def _export_signature() -> tuple[set[str], set[str]]:
-    from .export import COMPUTED_COLUMNS, header_words  # the export owns its columns
+    from portfolio.services.reporting.export import (  # the export owns its columns
+        COMPUTED_COLUMNS,
+        header_words,
+    )
 
     computed = {_norm(c) for c in COMPUTED_COLUMNS} | {_norm(header_words(c, "pilot")) for c in COMPUTED_COLUMNS}
     return computed, {_norm("id"), _norm(header_words("id", "pilot"))}
@@ -1363,7 +1365,9 @@ def _write_chunk(c, actor: Actor, chunk: pd.DataFrame, people: dict[str, int],
 def write_rejects(frame: pd.DataFrame, path) -> None:
     """Write the rejected rows as CSV (with a byte-order mark, so that Excel
     reads accents right; ``read_table`` reads it back)."""
-    from .export import safe_frame  # the one place cells are made safe for a spreadsheet
+    from portfolio.services.reporting.export import (
+        safe_frame,
+    )  # the one place cells are made safe for a spreadsheet
 
     try:
         safe_frame(frame).to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\r\n")

@@ -16,9 +16,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import audit, clock, db, store
-from .models import BRIDGE_ITEMS, Health, InvalidInput, PersonIn, PilotIn, Role, Stage, WeeklyUpdateIn
-from .settings import Settings
+from portfolio.domain import clock
+from portfolio.domain.errors import InvalidInput
+from portfolio.domain.models import PersonIn, PilotIn, WeeklyUpdateIn
+from portfolio.domain.settings import Settings
+from portfolio.domain.vocabulary import BRIDGE_ITEMS, Health, Role, Stage
+from portfolio.storage import audit, db, store
 
 DEFAULT_PILOTS = 40
 # The most pilots the demo builds: twice the benchmark's largest portfolio.

@@ -11,29 +11,34 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 
-from . import audit, clock, store
-from .db import write
-from .models import (
-    BRIDGE_ITEMS,
-    Actor,
-    Criterion,
-    CriterionIn,
-    CriterionStatus,
-    Decision,
-    DecisionIn,
-    DecisionKind,
+from portfolio.domain import clock
+from portfolio.domain.errors import (
     EditConflict,
     InvalidInput,
     NotFound,
     PermissionDenied,
-    Pilot,
-    Role,
-    Stage,
     validate,
 )
-from .services import require_edit
-from .settings import Settings
-from .text import clean_line
+from portfolio.domain.models import (
+    Actor,
+    Criterion,
+    CriterionIn,
+    Decision,
+    DecisionIn,
+    Pilot,
+)
+from portfolio.domain.settings import Settings
+from portfolio.domain.text import clean_line
+from portfolio.domain.vocabulary import (
+    BRIDGE_ITEMS,
+    CriterionStatus,
+    DecisionKind,
+    Role,
+    Stage,
+)
+from portfolio.services import require_edit
+from portfolio.storage import audit, store
+from portfolio.storage.db import write
 
 VERDICT_GO = "go"
 VERDICT_NO_GO = "no-go"
