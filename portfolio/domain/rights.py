@@ -1,0 +1,107 @@
+"""Who may do what: the README's table as one function.
+
+| role          | may                                                          |
+| ------------- | ------------------------------------------------------------ |
+| viewer        | read everything                                              |
+| product owner | also edit the pilots where they hold the product owner or    |
+|               | technical lead seat, and post their weekly updates           |
+| leadership    | also edit every pilot, start proposed pilots, change         |
+|               | criteria after kickoff, record and correct decisions,        |
+|               | promote and retire, see the audit trail and what changed,    |
+|               | record a digest run                                          |
+| admin         | everything, plus creating pilots, managing people, the       |
+|               | readiness checklist, import, archiving and restoring pilots  |
+
+A person who is inactive, or a signed-in identity that matches no person,
+only reads (``Actor.person_id`` is None or the role is viewer). Services call
+``require`` before they write; pages call ``may`` to decide what to offer.
+Nothing else tests roles.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from portfolio.domain.errors import InvalidInput, PermissionDenied
+from portfolio.domain.models import Actor, Pilot
+from portfolio.domain.vocabulary import Role
+
+
+class Right(str, Enum):
+    """What a person may be allowed to do; the value is how a refusal says it."""
+
+    EDIT_PILOT = "edit the pilot"
+    POST_UPDATE = "post a weekly update"
+    HAND_OVER_PRODUCT_OWNER = "hand the product owner seat to someone else"
+    DECIDE = "record decisions"
+    START_PILOT = "start a proposed pilot"
+    CHANGE_CRITERIA_AFTER_KICKOFF = "change criteria after kickoff"
+    PROMOTE_RETIRE = "promote or retire pilots"
+    SEE_AUDIT = "see the audit trail"
+    SEE_CHANGES = "see what changed"
+    RECORD_DIGEST = "record a digest run"
+    CREATE_PILOT = "create pilots"
+    MANAGE_PEOPLE = "manage people"
+    MANAGE_CHECKLIST = "edit the readiness checklist"
+    IMPORT = "import a spreadsheet"
+    ARCHIVE = "archive or restore pilots"
+
+
+# Rights that concern one pilot: held by its product owner and technical lead
+# too, and by nobody while it is archived.
+PILOT_RIGHTS = frozenset({Right.EDIT_PILOT, Right.POST_UPDATE})
+
+_LEADERSHIP = frozenset({
+    Right.EDIT_PILOT, Right.POST_UPDATE, Right.HAND_OVER_PRODUCT_OWNER, Right.DECIDE, Right.START_PILOT,
+    Right.CHANGE_CRITERIA_AFTER_KICKOFF, Right.PROMOTE_RETIRE, Right.SEE_AUDIT, Right.SEE_CHANGES,
+    Right.RECORD_DIGEST,
+})
+_ADMIN_ONLY = frozenset({Right.CREATE_PILOT, Right.MANAGE_PEOPLE, Right.MANAGE_CHECKLIST, Right.IMPORT, Right.ARCHIVE})
+
+# Who besides leadership and admin holds each right (the seats of a pilot).
+_BY_ROLE = {
+    Role.VIEWER: frozenset(),
+    Role.PRODUCT_OWNER: frozenset(),
+    Role.LEADERSHIP: _LEADERSHIP,
+    Role.ADMIN: _LEADERSHIP | _ADMIN_ONLY,
+}
+
+# Who is named when a right is refused.
+_WHO = {
+    Right.EDIT_PILOT: "only its product owner or technical lead, leadership or an admin may",
+    Right.POST_UPDATE: "only its product owner or technical lead, leadership or an admin may",
+}
+
+
+def may(actor: Actor | None, right: Right, pilot: Pilot | None = None) -> bool:
+    """Whether ``actor`` may do ``right`` (on ``pilot`` for a pilot's rights)."""
+    if actor is None:
+        return False
+    if right in PILOT_RIGHTS:
+        if pilot is None or pilot.archived:
+            return False  # an archived pilot is restored first, by an admin
+        if actor.role == Role.PRODUCT_OWNER and actor.person_id is not None and actor.person_id in (
+                pilot.product_owner_id, pilot.technical_lead_id):
+            return True
+    if right == Right.RECORD_DIGEST and actor.person_id is None:
+        return False  # a run is recorded by a person, never by an unknown identity
+    return right in _BY_ROLE[actor.role]
+
+
+def who_may(right: Right) -> str:
+    """The words a refusal uses for who holds ``right``."""
+    if right in _WHO:
+        return _WHO[right]
+    return "only an admin may" if right in _ADMIN_ONLY else "only leadership or an admin may"
+
+
+def require(actor: Actor, right: Right, pilot: Pilot | None = None, what: str | None = None) -> None:
+    """Raise unless ``actor`` may do ``right``; ``what`` words the action
+    when the right's own words are too general ("extend the clock")."""
+    what = what or right.value
+    if right in PILOT_RIGHTS and pilot is not None and pilot.archived:
+        raise InvalidInput(f"Pilot: '{pilot.name}' is archived; an admin restores it before anyone may {what}",
+                           field="pilot_id")
+    if not may(actor, right, pilot):
+        on = f" on '{pilot.name}'" if pilot is not None and right in PILOT_RIGHTS else ""
+        raise PermissionDenied(f"{actor.name} ({actor.role.label}) may not {what}{on}: {who_may(right)}.")
