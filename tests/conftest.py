@@ -17,11 +17,24 @@ AS_OF = demo.FIXED_AS_OF
 
 
 def run_apptest_as_served(monkeypatch) -> None:
-    """Every AppTest run takes the path a served app takes (see
-    ui.navigation_as_served), undone after the test."""
-    from portfolio.web import ui
+    """Every AppTest run takes the path a served app takes, undone after the
+    test. A served app detects the older pages/-folder mode once per process,
+    and app.py's st.navigation switches it off for good. AppTest instead
+    resets the detection before every run (streamlit/streamlit#14217, the fix
+    of #9446), so with pages/ beside app.py each run after a page switch
+    starts in that mode, runs the page's script alone, reruns through app.py
+    (ui._route_through_app) and so loses the widget values a test has just
+    set. Switching the mode off after each detection makes every run go
+    through app.py, as in a served app after its first run."""
+    from streamlit.runtime import pages_manager
 
-    ui.navigation_as_served(monkeypatch.setattr)
+    original = pages_manager.PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        pages_manager.PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(pages_manager.PagesManager, "__init__", init)
 
 
 @pytest.fixture

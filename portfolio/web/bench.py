@@ -130,11 +130,8 @@ def _apptest_runs(path: Path) -> tuple[float, float, float]:
     from streamlit import logger
     from streamlit.testing.v1 import AppTest
 
-    from portfolio.web import ui
-
     # AppTest outside a server warns about a missing script context: noise here.
     logger.set_log_level("error")
-    ui.navigation_as_served()
     os.environ["PORTFOLIO_DB"] = str(path)
     os.environ.pop("PORTFOLIO_USER", None)
     page = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)

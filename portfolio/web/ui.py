@@ -63,24 +63,6 @@ def pages() -> list:
     ]
 
 
-def navigation_as_served(set_attribute=setattr) -> None:
-    """Make Streamlit's AppTest run the app as a server does (for the tests
-    and the benchmark). A served app detects the older pages/-folder mode
-    once per process and st.navigation switches it off for good; AppTest
-    detects it again before every run. Switching it off after each
-    detection makes every AppTest run take the served path.
-    ``set_attribute``: how to patch (pytest's monkeypatch.setattr undoes it)."""
-    from streamlit.runtime import pages_manager
-
-    original = pages_manager.PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        pages_manager.PagesManager.uses_pages_directory = False
-
-    set_attribute(pages_manager.PagesManager, "__init__", init)
-
-
 def begin_run(run: RunContext) -> None:
     _local.ctx = run
 
@@ -92,14 +74,22 @@ def end_run() -> None:
 def ctx() -> RunContext:
     run = getattr(_local, "ctx", None)
     if run is None:
-        # Streamlit runs a script of the pages/ folder on its own (its older
-        # multipage mode) for the first run of a process that lands on a
-        # page's address, and AppTest does so on every page switch. Declaring
-        # the navigation switches that mode off; the rerun then goes through
-        # app.py, which sets up the run and runs this page.
-        st.navigation(pages(), position="hidden")
-        st.rerun()
+        _route_through_app()
     return run
+
+
+def _route_through_app() -> None:
+    """A page's script ran without app.py: Streamlit's older pages/-folder
+    mode ran it alone. Streamlit serves a pages/ folder that way until a
+    session of the process declares ``st.navigation``, and from then on
+    ignores the folder in every session (the documented behaviour, see
+    https://docs.streamlit.io/develop/api-reference/navigation/st.navigation);
+    so only the first run of a server process that lands on a page's
+    address (/pilot?id=3) comes here. Declaring the navigation ends that
+    mode for the process, and the rerun goes through app.py, which signs
+    in, opens the database and runs this page."""
+    st.navigation(pages(), position="hidden")
+    st.rerun()
 
 
 def conn():

@@ -1,10 +1,6 @@
-"""AppTest as a served app behaves.
-
-A served app detects the older pages/-folder mode once per process and
-st.navigation switches it off for good; AppTest detects it again before
-every run, so each run would start in that mode and widget state set by a
-test would not reach the next run. Switching the mode off after each
-detection makes every AppTest run take the path a served app takes."""
+"""AppTest as a served app behaves: every run goes through app.py (see
+tests.conftest.run_apptest_as_served for why AppTest needs this help), and
+each test gets its own copy of the demo portfolio."""
 
 import shutil
 from datetime import date
