@@ -21,7 +21,8 @@ from portfolio.domain.errors import InvalidInput
 from portfolio.domain.models import PersonIn, PilotIn, WeeklyUpdateIn
 from portfolio.domain.settings import Settings
 from portfolio.domain.vocabulary import BRIDGE_ITEMS, Health, Role, Stage
-from portfolio.storage import audit, db, store
+from portfolio.storage import audit, bulk, db, store
+from portfolio.storage import demo as demo_store
 
 DEFAULT_PILOTS = 40
 # The most pilots the demo builds: twice the benchmark's largest portfolio.
@@ -198,7 +199,7 @@ def build_demo(
                            "written. Choose a smaller --pilots.", field="pilots")
     rng = random.Random(seed)
     with db.session(path, create=True) as conn:
-        existing = conn.execute("SELECT count(*) FROM pilot").fetchone()[0]
+        existing = demo_store.pilot_count(conn)
         if existing:
             raise InvalidInput(
                 f"Database: {path} already holds {existing} pilots; the demo is built only "
@@ -209,15 +210,15 @@ def build_demo(
         pilots, updates = _pilots_and_updates(people, as_of, n, rng, weeks_of_history)
 
         def work(c):
-            _bulk_insert(c, "person", "person_id_seq", people.drop(columns=["kind"]).assign(
+            bulk.insert_frame(c, "person", "person_id_seq", people.drop(columns=["kind"]).assign(
                 email_key=people["email"].str.lower()))
             by_kind = _ids_by_kind(c, people)
             pilot_rows = _assign_seats(pilots, by_kind, rng)
-            ids = _bulk_insert(c, "pilot", "pilot_id_seq", pilot_rows.drop(columns=["k", "arch"]))
+            ids = bulk.insert_frame(c, "pilot", "pilot_id_seq", pilot_rows.drop(columns=["k", "arch"]))
             upd = updates.assign(pilot_id=updates["k"].map(dict(zip(pilot_rows["k"], ids))))
             author = dict(zip(ids, pilot_rows["product_owner_id"]))
             upd = upd.assign(author_id=upd["pilot_id"].map(author)).drop(columns=["k"])
-            _bulk_insert(c, "weekly_update", "weekly_update_id_seq", upd)
+            bulk.insert_frame(c, "weekly_update", "weekly_update_id_seq", upd)
             history = _decisions_and_criteria(c, pilot_rows.assign(id=ids), by_kind, as_of)
             story = _production_story(c, pilot_rows.assign(id=ids), by_kind, as_of)
             counts = {"people": len(people), "pilots": len(pilot_rows), "updates": len(upd), **history, **story}
@@ -297,7 +298,7 @@ def _blockers(health: str, rng: random.Random) -> str:
 
 
 def _ids_by_kind(conn, people: pd.DataFrame) -> dict[str, list[int]]:
-    ids = dict(conn.execute("SELECT email_key, id FROM person").fetchall())
+    ids = demo_store.person_ids_by_email_key(conn)
     out: dict[str, list[int]] = {}
     for email, kind in zip(people["email"], people["kind"]):
         out.setdefault(kind, []).append(ids[email.lower()])
@@ -360,15 +361,15 @@ def _decisions_and_criteria(conn, pilots: pd.DataFrame, by_kind: dict[str, list[
         for key, _ in BRIDGE_ITEMS[: arch.checklist]:
             checks.append({"pilot_id": p["id"], "item": key, "done": True, "note": "", "updated_by": leader})
 
-    crit_ids = _bulk_insert(conn, "criterion", "criterion_id_seq", pd.DataFrame(criteria))
+    crit_ids = bulk.insert_frame(conn, "criterion", "criterion_id_seq", pd.DataFrame(criteria))
     if changes:
         by_statement = {(c["pilot_id"], c["statement"]): cid for c, cid in zip(criteria, crit_ids)}
         frame = pd.DataFrame(changes)
         frame["criterion_id"] = [by_statement[(r.pilot_id, r.k_statement)] for r in frame.itertuples()]
-        _bulk_insert(conn, "criteria_change", "criteria_change_id_seq", frame.drop(columns=["k_statement"]))
-    _bulk_insert(conn, "decision", "decision_id_seq", pd.DataFrame(decisions))
-    _bulk_insert(conn, "stage_event", "stage_event_id_seq", pd.DataFrame(events))
-    _bulk_insert(conn, "bridge_check", None, pd.DataFrame(checks))
+        bulk.insert_frame(conn, "criteria_change", "criteria_change_id_seq", frame.drop(columns=["k_statement"]))
+    bulk.insert_frame(conn, "decision", "decision_id_seq", pd.DataFrame(decisions))
+    bulk.insert_frame(conn, "stage_event", "stage_event_id_seq", pd.DataFrame(events))
+    bulk.insert_frame(conn, "bridge_check", None, pd.DataFrame(checks))
     return {"criteria": len(criteria), "decisions": len(decisions)}
 
 
@@ -406,7 +407,7 @@ def _production_story(conn, pilots: pd.DataFrame, by_kind: dict[str, list[int]],
     """KPIs with weekly readings, borrowed privileges and readiness, as each
     archetype's story says; the cost KPI's pilots get an expected volume."""
     kpis, readings, privileges, readiness = [], [], [], []
-    items = [r[0] for r in conn.execute("SELECT key FROM readiness_item WHERE active ORDER BY position").fetchall()]
+    items = demo_store.active_readiness_keys(conn)
     leaders = by_kind["leadership"]
     for i, p in enumerate(pilots.to_dict("records")):
         arch = ARCHETYPE_BY_KEY[p["arch"]]
@@ -436,7 +437,7 @@ def _production_story(conn, pilots: pd.DataFrame, by_kind: dict[str, list[int]],
                                   "evidence": "Reviewed in the steering meeting" if status == "done" else "",
                                   "updated_by": leaders[i % len(leaders)]})
     kpi_frame = pd.DataFrame(kpis)
-    ids = _bulk_insert(conn, "kpi", "kpi_id_seq", kpi_frame.drop(columns=["_readings"])) if kpis else []
+    ids = bulk.insert_frame(conn, "kpi", "kpi_id_seq", kpi_frame.drop(columns=["_readings"])) if kpis else []
     for kpi_id, k in zip(ids, kpis):
         p = pilots[pilots["id"] == k["pilot_id"]].iloc[0]
         arch = ARCHETYPE_BY_KEY[p["arch"]]
@@ -452,14 +453,12 @@ def _production_story(conn, pilots: pd.DataFrame, by_kind: dict[str, list[int]],
             readings.append({"kpi_id": kpi_id, "pilot_id": k["pilot_id"], "reading_on": day,
                              "value": round(first + (last - first) * share, 4), "note": ""})
         if k["category"] == "cost_per_transaction":
-            conn.execute("UPDATE pilot SET expected_monthly_volume = ? WHERE id = ?",
-                         [20000.0 + 5000.0 * (k["pilot_id"] % 7), k["pilot_id"]])
+            demo_store.set_expected_volume(conn, k["pilot_id"], 20000.0 + 5000.0 * (k["pilot_id"] % 7))
         if arch.key == "amber" and k["category"] == "latency":
-            conn.execute("UPDATE criterion SET kpi_id = ? WHERE pilot_id = ? AND statement LIKE 'p95 latency%'",
-                         [kpi_id, k["pilot_id"]])
-    _bulk_insert(conn, "kpi_reading", "kpi_reading_id_seq", pd.DataFrame(readings))
-    _bulk_insert(conn, "privilege", "privilege_id_seq", pd.DataFrame(privileges))
-    _bulk_insert(conn, "readiness", None, pd.DataFrame(readiness))
+            demo_store.tie_latency_criterion(conn, k["pilot_id"], kpi_id)
+    bulk.insert_frame(conn, "kpi_reading", "kpi_reading_id_seq", pd.DataFrame(readings))
+    bulk.insert_frame(conn, "privilege", "privilege_id_seq", pd.DataFrame(privileges))
+    bulk.insert_frame(conn, "readiness", None, pd.DataFrame(readiness))
     return {"kpis": len(kpis), "readings": len(readings), "privileges": len(privileges)}
 
 
@@ -492,25 +491,6 @@ def _assign_seats(pilots: pd.DataFrame, by_kind: dict[str, list[int]], rng) -> p
         )
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def _bulk_insert(conn, table: str, sequence: str | None, frame: pd.DataFrame) -> list[int]:
-    """Insert ``frame`` in one statement, with ids drawn from ``sequence``
-    (none for a table keyed otherwise). ``table`` and ``sequence`` are this
-    module's constants, never input."""
-    if frame.empty:
-        return []
-    ids = []
-    if sequence:
-        ids = [r[0] for r in conn.execute(f"SELECT nextval('{sequence}') FROM range(?)", [len(frame)]).fetchall()]
-        frame = frame.assign(id=ids)
-    cols = ", ".join(frame.columns)
-    conn.register("_demo_rows", frame)
-    try:
-        conn.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _demo_rows")
-    finally:
-        conn.unregister("_demo_rows")
-    return ids
 
 
 # --- builders for tests: valid defaults, fixed dates ----------------------

@@ -80,10 +80,10 @@ def decide_privilege(conn, actor: Actor, privilege_id: int, disposition: str, no
         raise InvalidInput(f"Privilege: '{privilege_id}' is not a privilege id", field="privilege") from None
     if not isinstance(on, date):
         raise InvalidInput("Decided on: a date is needed", field="decided_on")
-    row = conn.execute("SELECT pilot_id FROM privilege WHERE id = ?", [privilege_id]).fetchone()
-    if not row:
+    pilot_id = store.privilege_pilot(conn, privilege_id)
+    if pilot_id is None:
         raise NotFound(f"There is no borrowed privilege with id {privilege_id}", field="privilege")
-    pilot = store.get_pilot(conn, row[0])
+    pilot = store.get_pilot(conn, pilot_id)
     require_edit(actor, pilot, "decide a borrowed privilege")
     _live(pilot, "borrowed privileges")
     try:
@@ -98,7 +98,7 @@ def decide_privilege(conn, actor: Actor, privilege_id: int, disposition: str, no
         raise InvalidInput("Note: say what replaces a withdrawn privilege", field="note")
 
     def work(c):
-        current = c.execute("SELECT disposition, note FROM privilege WHERE id = ?", [privilege_id]).fetchone()
+        current = store.privilege_disposition(c, privilege_id)
         if current == (chosen.value, note):
             return  # already so (a repeated submit)
         audit.check_version(c, "privilege", privilege_id, expected_version, f"The privilege {privilege_id}")
@@ -204,9 +204,9 @@ def save_readiness(conn, actor: Actor, pilot_id: int, items: dict[str, dict]) ->
 
     def work(c):
         changing = []
+        recorded = store.readiness_recorded(c, pilot_id)
         for key, status, evidence, version in parsed:
-            now = c.execute("SELECT status, evidence FROM readiness WHERE pilot_id = ? AND item_key = ?",
-                            [pilot_id, key]).fetchone() or (ReadinessStatus.NOT_STARTED.value, "")
+            now = recorded.get(key, (ReadinessStatus.NOT_STARTED.value, ""))
             if now != (status.value, evidence):
                 changing.append((key, status, evidence, version))
         audit.check_versions(c, [("readiness", (pilot_id, key), version, f"Readiness '{known[key]['label']}'")

@@ -64,6 +64,11 @@ def active_people_choices(conn: Conn) -> list[tuple[int, str, str, str]]:
         "SELECT id, name, email_key, role FROM person WHERE active ORDER BY lower(name), id").fetchall()
 
 
+def person_names(conn: Conn) -> dict[int, str]:
+    """Every person's name by id, archived pilots' people included."""
+    return dict(conn.execute("SELECT id, name FROM person").fetchall())
+
+
 def get_person(conn: Conn, person_id: int) -> Person:
     rows = _rows(conn, f"SELECT {PERSON_COLUMNS} FROM person WHERE id = ?", [person_id])
     if not rows:
@@ -134,6 +139,11 @@ def live_seat_counts(conn: Conn) -> dict[int, int]:
 
 
 # --- pilots ---------------------------------------------------------------
+
+
+def pilot_names(conn: Conn) -> dict[int, str]:
+    """Every pilot's name by id, archived ones included."""
+    return dict(conn.execute("SELECT id, name FROM pilot").fetchall())
 
 
 def get_pilot(conn: Conn, pilot_id: int) -> Pilot:
@@ -619,6 +629,17 @@ def decide_privilege(conn: Conn, privilege_id: int, disposition: Disposition, by
     )
 
 
+def privilege_pilot(conn: Conn, privilege_id: int) -> int | None:
+    """The pilot the privilege was borrowed for (None: no such privilege)."""
+    row = conn.execute("SELECT pilot_id FROM privilege WHERE id = ?", [privilege_id]).fetchone()
+    return row[0] if row else None
+
+
+def privilege_disposition(conn: Conn, privilege_id: int) -> tuple[str, str] | None:
+    """The privilege's disposition and note as stored."""
+    return conn.execute("SELECT disposition, note FROM privilege WHERE id = ?", [privilege_id]).fetchone()
+
+
 def privileges_frame(conn: Conn) -> pd.DataFrame:
     """Every borrowed privilege with its pilot, for the portfolio view."""
     return conn.execute(
@@ -747,6 +768,14 @@ def pilot_readiness(conn: Conn, pilot_id: int) -> list[dict]:
         " LEFT JOIN readiness r ON r.item_key = i.key AND r.pilot_id = ? WHERE i.active ORDER BY i.position, i.key",
         [pilot_id],
     )
+
+
+def readiness_recorded(conn: Conn, pilot_id: int) -> dict[str, tuple[str, str]]:
+    """The pilot's recorded readiness, (status, evidence) by item key: one
+    read for the whole checklist (an item never recorded is absent)."""
+    rows = conn.execute("SELECT item_key, status, evidence FROM readiness WHERE pilot_id = ?",
+                        [pilot_id]).fetchall()
+    return {key: (status, evidence) for key, status, evidence in rows}
 
 
 def set_readiness(conn: Conn, pilot_id: int, key: str, status: ReadinessStatus, evidence: str,

@@ -59,51 +59,10 @@ def build(path: Path, n: int, as_of: date) -> dict:
     """The demo at ``n`` pilots, then a year of history for each pilot, KPI
     and a few audit records each, written in bulk."""
     from portfolio.services import demo
-    from portfolio.storage import db
+    from portfolio.storage import bench as bench_store
 
     counts = demo.build_demo(path, as_of, n)
-    with db.session(path) as c:
-        c.execute("BEGIN")
-        # Earlier weeks before each pilot's first update, up to a year in all.
-        c.execute(
-            """
-            INSERT INTO weekly_update (pilot_id, week_start, revision, posted_on, health, summary, author_id)
-            SELECT f.pilot_id, f.first_week - CAST(7 * r.i AS INTEGER), 1, f.first_posted - CAST(7 * r.i AS INTEGER),
-                   CASE WHEN r.i % 9 = 0 THEN 'amber' ELSE 'green' END, 'Earlier progress', p.product_owner_id
-            FROM (SELECT pilot_id, min(week_start) AS first_week, min(posted_on) AS first_posted, count(*) AS n
-                  FROM weekly_update GROUP BY pilot_id) f
-            JOIN pilot p ON p.id = f.pilot_id
-            CROSS JOIN range(1, ?) r(i)
-            WHERE r.i <= ? - f.n
-            """,
-            [WEEKS + 1, WEEKS],
-        )
-        c.execute(
-            """
-            INSERT INTO kpi_reading (kpi_id, pilot_id, reading_on, value, note)
-            SELECT f.kpi_id, f.pilot_id, f.first_on - CAST(7 * r.i AS INTEGER), f.first_value * (1 + (r.i % 5) / 50.0), ''
-            FROM (SELECT kpi_id, any_value(pilot_id) AS pilot_id, min(reading_on) AS first_on,
-                         arg_min(value, reading_on) AS first_value, count(*) AS n
-                  FROM kpi_reading GROUP BY kpi_id) f
-            CROSS JOIN range(1, ?) r(i)
-            WHERE r.i <= ? - f.n
-            """,
-            [WEEKS + 1, WEEKS],
-        )
-        c.execute(
-            """
-            INSERT INTO audit (happened_at, actor_id, actor, via, entity, entity_id, pilot_id, action, before, after)
-            SELECT TIMESTAMP '2026-01-05 09:00:00' + INTERVAL (p.id % 300) DAY + INTERVAL (r.i) HOUR,
-                   p.product_owner_id, 'Synthetic editor <editor@example.com>', 'app', 'pilot', p.id::VARCHAR,
-                   p.id, 'edit', json_object('business_unit', p.business_unit, 'version', r.i),
-                   json_object('business_unit', p.business_unit, 'version', r.i + 1)
-            FROM pilot p CROSS JOIN range(?) r(i)
-            """,
-            [AUDIT_PER_PILOT],
-        )
-        c.execute("COMMIT")
-        sizes = {t: c.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # table names are this module's
-                 for t in ("pilot", "weekly_update", "kpi_reading", "decision", "audit")}
+    sizes = bench_store.add_history(path, WEEKS, AUDIT_PER_PILOT)
     return {"demo": counts, "rows": sizes}
 
 
@@ -156,6 +115,7 @@ def measure(n: int, folder: Path, as_of: date) -> dict:
     from portfolio.domain.settings import Settings
     from portfolio.services import importer
     from portfolio.services.reporting import digest
+    from portfolio.storage import bench as bench_store
     from portfolio.storage import db, store
 
     settings = Settings()
@@ -170,9 +130,7 @@ def measure(n: int, folder: Path, as_of: date) -> dict:
         result["digest_ms"] = _median_ms(
             lambda: digest.render_markdown(digest.build_digest(c, as_of, settings, record=False)), 3)
         # Pilots in `pilot` with an active owner and nothing posted this week: one update each.
-        owners = c.execute(
-            "SELECT p.id, p.product_owner_id FROM pilot p JOIN person o ON o.id = p.product_owner_id"
-            " WHERE o.active AND p.stage = 'pilot' ORDER BY p.id LIMIT 21").fetchall()
+        owners = bench_store.pilots_to_update(c, 21)
         actors = {pid: Actor.of(store.get_person(c, owner)) for pid, owner in owners}
         pending = iter(owners)
 
@@ -189,8 +147,7 @@ def measure(n: int, folder: Path, as_of: date) -> dict:
     result["page_ratio"] = round(result["page_ms"] / max(result["empty_ms"], 0.1), 1)
 
     with db.session(path) as c:
-        emails = [e for (e,) in c.execute("SELECT email FROM person WHERE active AND role = 'product_owner'"
-                                          " ORDER BY id LIMIT 200").fetchall()]
+        emails = bench_store.product_owner_emails(c, 200)
         admin = Actor.of(next(p for p in store.list_people(c, active_only=True) if p.role.value == "admin"))
         sheet = _import_file(folder, emails)
         start = time.perf_counter()

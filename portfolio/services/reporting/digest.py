@@ -32,6 +32,7 @@ from portfolio.domain.text import md, without_controls
 from portfolio.domain.vocabulary import Role, Severity
 from portfolio.services.reporting import overview as overview_mod
 from portfolio.storage import audit, db
+from portfolio.storage import digest as digest_store
 
 # The lists leadership reads, with the flag code behind each; stalled and
 # ownerless first, the two words leadership asked for.
@@ -85,15 +86,7 @@ def _person(name, email, active) -> dict | None:
 def _seat_people(conn) -> dict[int, dict]:
     """Per pilot: its product owner and executive sponsor (name, email,
     whether active), and its business unit."""
-    rows = conn.execute(
-        """
-        SELECT p.id, p.business_unit,
-               po.name, po.email, po.active, es.name, es.email, es.active
-        FROM pilot p
-        LEFT JOIN person po ON po.id = p.product_owner_id
-        LEFT JOIN person es ON es.id = p.executive_sponsor_id
-        """
-    ).fetchall()
+    rows = digest_store.seat_people(conn)
     return {
         r[0]: {"business_unit": r[1], "product_owner": _person(*r[2:5]), "executive_sponsor": _person(*r[5:8])}
         for r in rows
@@ -155,17 +148,7 @@ def _section(view, seats: dict[int, dict], code: str, by_pilot: dict[int, list[t
 
 
 def _privileges_expiring(conn, as_of: date) -> list[dict]:
-    rows = conn.execute(
-        f"""
-        SELECT v.pilot_id, p.name, v.id, v.kind, v.description, v.disposition, v.expires, p.go_no_go_date
-        FROM privilege v JOIN pilot p ON p.id = v.pilot_id
-        WHERE NOT p.archived AND p.stage IN ({", ".join("?" * len(LIVE_STAGES))})
-          AND v.expires IS NOT NULL AND p.go_no_go_date IS NOT NULL
-          AND v.expires < p.go_no_go_date
-        ORDER BY v.expires, p.name, v.id
-        """,
-        list(LIVE_STAGES),
-    ).fetchall()
+    rows = digest_store.privileges_expiring(conn, LIVE_STAGES)
     return [
         {"pilot_id": r[0], "pilot": r[1], "privilege_id": r[2], "kind": r[3], "description": r[4],
          "disposition": r[5], "expires": _iso(r[6]), "go_no_go_date": _iso(r[7]),
@@ -176,24 +159,13 @@ def _privileges_expiring(conn, as_of: date) -> list[dict]:
     ]
 
 
-def _previous_run(conn, as_of: date) -> tuple | None:
-    """The latest recorded run on or before ``as_of`` (a run dated later is
-    not "previous" to this one, even if it was made earlier)."""
-    return conn.execute(
-        "SELECT id, as_of, created_at FROM digest_run WHERE as_of <= ? ORDER BY as_of DESC, id DESC LIMIT 1",
-        [as_of],
-    ).fetchone()
-
-
 def _changes(conn, as_of: date, flags: pd.DataFrame, names: dict[int, str]) -> dict:
-    previous = _previous_run(conn, as_of)
+    previous = digest_store.previous_run(conn, as_of)
     if previous is None:
         return {"previous": None, "note": "No previous digest: this is the first, so nothing to compare.",
                 "raised": [], "cleared": [], "decisions": [], "stage_moves": []}
     run_id, prev_as_of, created_at = previous
-    then = conn.execute(
-        "SELECT pilot_id, code, severity, reason, stage FROM digest_flag WHERE run_id = ?", [run_id]
-    ).fetchall()
+    then = digest_store.run_flags(conn, run_id)
     then_keys = {(r[0], r[1]) for r in then}
     now_keys = {(int(p), c) for p, c in zip(flags["pilot_id"], flags["code"])}
     # Keyed by (pilot, code): a flag whose reason changed (more days stale)
@@ -210,30 +182,14 @@ def _changes(conn, as_of: date, flags: pd.DataFrame, names: dict[int, str]) -> d
                                              flag_rules.CODE_ORDER.get(r[1], 99), names.get(r[0], "")))
         if (r[0], r[1]) not in now_keys
     ]
-    decisions = conn.execute(
-        """
-        SELECT d.id, d.pilot_id, p.name, d.kind, d.decided_on, who.name, d.rationale,
-               d.stage_before, d.stage_after, d.go_no_go_before, d.go_no_go_after, d.supersedes_id
-        FROM decision d JOIN pilot p ON p.id = d.pilot_id LEFT JOIN person who ON who.id = d.decided_by
-        WHERE NOT p.archived AND d.decided_on > ? AND d.decided_on <= ?
-        ORDER BY d.decided_on, d.id
-        """,
-        [prev_as_of, as_of],
-    ).fetchall()
+    decisions = digest_store.decisions_between(conn, prev_as_of, as_of)
     decision_list = [
         {"decision_id": r[0], "pilot_id": r[1], "pilot": r[2], "kind": r[3], "decided_on": _iso(r[4]),
          "decided_by": r[5], "rationale": r[6], "stage_before": r[7], "stage_after": r[8],
          "go_no_go_before": _iso(r[9]), "go_no_go_after": _iso(r[10]), "corrects_decision": r[11]}
         for r in decisions
     ]
-    events = conn.execute(
-        """
-        SELECT e.pilot_id, p.name, e.action, e.stage_before, e.stage_after, e.happened_on, who.name
-        FROM stage_event e JOIN pilot p ON p.id = e.pilot_id LEFT JOIN person who ON who.id = e.actor_id
-        WHERE NOT p.archived AND e.happened_on > ? AND e.happened_on <= ?
-        """,
-        [prev_as_of, as_of],
-    ).fetchall()
+    events = digest_store.stage_events_between(conn, prev_as_of, as_of)
     # Stages move by decisions (go, no-go, a correction) and by the start,
     # promote and retire actions; both are listed, in date order.
     moves = [
@@ -297,17 +253,7 @@ def _record(conn, as_of: date, view, actor: Actor) -> int:
     rows["stage"] = rows["pilot_id"].map(stages).astype(str)
 
     def work(c) -> int:
-        run_id = c.execute("INSERT INTO digest_run (as_of) VALUES (?) RETURNING id", [as_of]).fetchone()[0]
-        if len(rows):
-            c.register("_digest_flags", rows)
-            try:
-                c.execute(
-                    "INSERT INTO digest_flag (run_id, pilot_id, code, severity, reason, stage)"
-                    " SELECT ?, pilot_id, code, severity, reason, stage FROM _digest_flags",
-                    [run_id],
-                )
-            finally:
-                c.unregister("_digest_flags")
+        run_id = digest_store.record_run(c, as_of, rows)
         audit.event(c, actor, "digest", run_id, "record", {"as_of": as_of, "flags": len(rows)})
         return run_id
 

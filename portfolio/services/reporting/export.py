@@ -18,13 +18,13 @@ import re
 from datetime import date, datetime
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 
 from portfolio import flags as flag_rules
-from portfolio.domain.errors import InvalidInput, StorageBusy
+from portfolio.domain.errors import InvalidInput
 from portfolio.domain.settings import Settings
-from portfolio.storage import db
+from portfolio.storage import export as export_store
+from portfolio.storage import store
 
 # The characters a spreadsheet reads as the start of a formula (OWASP's list:
 # tab and carriage return too, since some programs skip them and read on).
@@ -135,39 +135,13 @@ def safe_frame(df: pd.DataFrame) -> pd.DataFrame:
 # --- what is exported -------------------------------------------------------
 
 
-def _has_column(conn, table: str, column: str) -> bool:
-    return bool(conn.execute(
-        "SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database()"
-        " AND schema_name = 'main' AND table_name = ? AND column_name = ?",
-        [table, column],
-    ).fetchone()[0])
-
-
 def pilots_with_flags(conn, as_of: date, settings: Settings, *, flags: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per pilot: its fields, the name and email of each seat holder
     (marked when inactive), its clock on ``as_of`` (day and days left), its
     stage, its external id when the schema has one, and its flags: worst
     severity, codes and reasons joined. ``flags`` is the portfolio's flags
     on ``as_of`` when the caller has them already."""
-    external = "p.external_id, " if _has_column(conn, "pilot", "external_id") else ""
-    seat_cols = ",\n".join(
-        f"{_alias(s)}.name AS {s}, {_alias(s)}.email AS {s}_email, {_alias(s)}.active AS {s}_active"
-        for s in SEATS
-    )
-    seat_joins = "\n".join(
-        f"LEFT JOIN person {_alias(s)} ON {_alias(s)}.id = p.{s}_id" for s in SEATS
-    )
-    frame = conn.execute(
-        f"""
-        SELECT p.id, {external}p.name, p.business_unit, p.problem, p.stage,
-               p.start_date, p.go_no_go_date, p.bridge_due_date, p.expected_monthly_volume,
-               {seat_cols}
-        FROM pilot p
-        {seat_joins}
-        WHERE NOT p.archived
-        ORDER BY p.name, p.id
-        """
-    ).df()
+    frame = export_store.pilots_with_seats(conn, SEATS)
     start = pd.to_datetime(frame["start_date"])
     gng = pd.to_datetime(frame["go_no_go_date"])
     today = pd.Timestamp(as_of)
@@ -208,27 +182,10 @@ def _as_dates(frame: pd.DataFrame, columns) -> pd.DataFrame:
     return frame
 
 
-def _date_columns(conn, table: str) -> list[str]:
-    return [r[0] for r in conn.execute(
-        "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database()"
-        " AND schema_name = 'main' AND table_name = ? AND data_type = 'DATE'",
-        [table],
-    ).fetchall()]
-
-
-def _alias(seat: str) -> str:
-    return {"product_owner": "po", "technical_lead": "tl",
-            "executive_sponsor": "es", "operational_owner": "oo"}[seat]
-
-
 def _tables(conn) -> list[str]:
     """The portfolio's tables, from the schema itself: the known ones in the
     workbook's order, then any other, internal bookkeeping left out."""
-    names = [r[0] for r in conn.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
-        " AND schema_name = 'main' AND NOT internal AND NOT temporary ORDER BY table_name"
-    ).fetchall()]
-    names = [n for n in names if n not in INTERNAL_TABLES]
+    names = [n for n in export_store.portfolio_tables(conn) if n not in INTERNAL_TABLES]
     known = [n for n in SHEET_TITLES if n in names]
     return known + [n for n in names if n not in SHEET_TITLES]
 
@@ -241,10 +198,9 @@ def _title(table: str) -> str:
 
 
 def _table_frame(conn, table: str, pilot_names: dict[int, str], people: dict[int, str]) -> pd.DataFrame:
-    # ``table`` comes from the catalogue, never from input; quoted all the same.
-    frame = conn.execute(f'SELECT * FROM "{table}" ORDER BY ALL').df()
+    frame = export_store.table_frame(conn, table)
     frame = frame.drop(columns=[c for c in HIDDEN_COLUMNS.get(table, ()) if c in frame.columns])
-    frame = _as_dates(frame, _date_columns(conn, table))
+    frame = _as_dates(frame, export_store.date_columns(conn, table))
     if "pilot_id" in frame.columns:
         # An id alone means nothing to someone reading the sheet.
         frame.insert(frame.columns.get_loc("pilot_id") + 1, "pilot",
@@ -299,9 +255,8 @@ def _in_words(frame: pd.DataFrame, table: str | None) -> pd.DataFrame:
 def workbook_frames(conn, as_of: date, settings: Settings) -> dict[str, pd.DataFrame]:
     """Every sheet of the workbook, by title, in order, headers in words and
     people by name and email; text as it is (the writer keeps it inert)."""
-    pilot_names = dict(conn.execute("SELECT id, name FROM pilot").fetchall())
-    people = {pid: _person(name, email) for pid, name, email in
-              conn.execute("SELECT id, name, email FROM person").fetchall()}
+    pilot_names = store.pilot_names(conn)
+    people = {pid: _person(name, email) for pid, name, email in export_store.person_contacts(conn)}
     flags = flag_rules.portfolio_flags(conn, as_of, settings)
     sheets: dict[str, pd.DataFrame] = {}
     for table in _tables(conn):
@@ -487,27 +442,15 @@ def export_parquet(conn, out_dir) -> dict[str, int]:
         folder.mkdir(exist_ok=True)
     except OSError as exc:
         raise InvalidInput(f"Output: cannot make the folder {folder}: {exc.strerror}", field="out") from None
-    names = [r[0] for r in conn.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
-        " AND schema_name = 'main' AND NOT temporary ORDER BY table_name").fetchall()]
     counts: dict[str, int] = {}
-    for name in names:
+    for name in export_store.all_tables(conn):
         path = folder / f"{name}.parquet"
-
-        def write(target: Path, name=name) -> None:
-            # Parquet format version 1 and Snappy: what every reader, old or new, takes.
-            conn.execute(f"COPY (SELECT * FROM {_sql_name(name)}) TO '{_sql_text(target)}'"
-                         " (FORMAT parquet, COMPRESSION snappy, PARQUET_VERSION v1)")
-
-        _written(path, write)
-        counts[name] = conn.execute(f"SELECT count(*) FROM {_sql_name(name)}").fetchone()[0]
+        _written(path, lambda target, name=name: export_store.write_parquet(conn, name, target))
+        counts[name] = export_store.row_count(conn, name)
     return counts
 
 
 # --- backup -------------------------------------------------------------------
-
-_BACKUP_ALIAS = "portfolio_backup_target"
-
 
 def backup(db_path, out_path) -> Path:
     """A complete, restorable copy of the database at ``db_path`` in the new
@@ -531,27 +474,7 @@ def backup(db_path, out_path) -> Path:
     partial = path.with_name(f".{path.name}.partial")
     for leftover in (partial, Path(f"{partial}.wal")):
         leftover.unlink(missing_ok=True)
-    with db.session(source) as conn:
-        try:
-            if not db.is_read_only(conn):
-                # Fold the write-ahead log into the file first (the copy reads
-                # everything committed either way). A database on a read-only
-                # location cannot be checkpointed, and needs not be.
-                conn.execute("CHECKPOINT")
-            name = conn.execute("SELECT current_database()").fetchone()[0]
-            # The copy is written even when the source is opened read-only.
-            conn.execute(f"ATTACH '{_sql_text(partial)}' AS {_BACKUP_ALIAS} (READ_WRITE)")
-            try:
-                conn.execute(f"COPY FROM DATABASE {_sql_name(name)} TO {_BACKUP_ALIAS}")
-                conn.execute(f"CHECKPOINT {_BACKUP_ALIAS}")
-            finally:
-                conn.execute(f"DETACH {_BACKUP_ALIAS}")
-        except duckdb.Error as exc:
-            for leftover in (partial, Path(f"{partial}.wal")):
-                leftover.unlink(missing_ok=True)
-            if db.is_damaged(exc):  # a block of the source failed its checksum
-                raise db.damaged(source) from None
-            raise StorageBusy(f"Backup: copying {source} to {path} failed: {exc}") from None
+    export_store.copy_database(source, partial, path)
     if path.exists():  # someone made the file while we copied: still never overwrite
         partial.unlink(missing_ok=True)
         raise InvalidInput(f"Output: {path} appeared while the backup ran; nothing was overwritten",
@@ -559,12 +482,3 @@ def backup(db_path, out_path) -> Path:
     os.replace(partial, path)
     return path
 
-
-def _sql_name(name: str) -> str:
-    # The database's name comes from its file name, which may hold a quote.
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _sql_text(path: Path) -> str:
-    # ATTACH takes no parameters: the path goes in as a quoted literal.
-    return str(path).replace("'", "''")

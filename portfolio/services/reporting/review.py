@@ -13,7 +13,7 @@ import pandas as pd
 from portfolio import flags as flag_rules
 from portfolio.domain.settings import Settings
 from portfolio.domain.vocabulary import Seat
-from portfolio.storage import audit
+from portfolio.storage import audit, store
 
 SEAT_FIELDS = {s.value: s.label for s in Seat}
 
@@ -40,7 +40,7 @@ def changes_since(conn, since: date, as_of: date, settings: Settings) -> Changes
     ``as_of``, computed by the same rules."""
     trail = audit.trail(conn, since=since, until=as_of)
     trail = trail[~trail["action"].str.endswith("refused")]
-    names = dict(conn.execute("SELECT id, name FROM person").fetchall())
+    names = store.person_names(conn)
     moves, seats = [], []
     for row in trail[trail["entity"] == "pilot"].itertuples():
         before = json.loads(row.before) if row.before else {}
@@ -78,7 +78,7 @@ def changes_since(conn, since: date, as_of: date, settings: Settings) -> Changes
 
 
 def _named(flags: pd.DataFrame, conn) -> pd.DataFrame:
-    names = dict(conn.execute("SELECT id, name FROM pilot").fetchall())
+    names = store.pilot_names(conn)
     out = flags.drop(columns=["_merge"]).copy()
     if "pilot" not in out.columns:
         out["pilot"] = out["pilot_id"].map(names)
