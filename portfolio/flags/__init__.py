@@ -1,220 +1,33 @@
-"""The flag rules, in one place.
+"""The flags: what the portfolio should look at, pilot by pilot.
 
-``evaluate`` takes the facts of the whole portfolio (one row per pilot, from
-``store.pilot_facts``) and returns every flag in one vectorised pass: no
-query per pilot. Each rule states its stages, its condition and its reason,
-with the numbers, the way PRODUCT.md writes them.
+Everything a flag rule is lives in this folder: facts.sql reads the facts
+of every pilot (one row each), rules.py derives the numbers the rules read
+and states each rule, its severity and its reason. A new flag rule is added
+there and nowhere else. Storage runs the query (storage/flags.py); this
+module is what the rest of the tracker calls.
 """
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from datetime import date
 
 import pandas as pd
 
 from portfolio.domain.settings import Settings
 from portfolio.domain.vocabulary import Severity
-from portfolio.storage import store
+from portfolio.flags.rules import CODE_ORDER, CODES, HEADLINE_CODES, RULES_SQL, params
+from portfolio.storage import flags as flag_store
+
+__all__ = ["CODES", "CODE_ORDER", "FLAG_COLUMNS", "HEADLINE_CODES", "SEVERITY_RANK", "pilot_flags",
+           "pilot_summary", "portfolio_flags", "sort_flags"]
 
 FLAG_COLUMNS = ["pilot_id", "pilot", "code", "severity", "reason"]
 
-# Leadership asked for these two words; they are always shown first.
-HEADLINE_CODES = ("STALLED", "OWNERLESS")
-
 SEVERITY_RANK = {s.value: s.rank for s in Severity}
 
-# Every code this module raises, in the order a list shows them within a severity.
-CODES = [
-    "OWNERLESS", "OVERDUE_DECISION", "STALLED", "STALE_UPDATE", "NO_CLOCK",
-    "PRIVILEGES_UNDECIDED", "NO_PRODUCTION_KPIS", "MISSING_SEAT", "NO_CRITERIA", "CRITERIA_CHANGED",
-    "KPI_STALE", "GOVERNANCE_LATE", "WEAK_SHIP_SIGNAL", "KPI_OFF_TARGET", "DECISION_DUE_SOON",
-]
-CODE_ORDER = {code: i for i, code in enumerate(CODES)}
 
-
-# The facts (one row per pilot, store.FACTS_SQL) with the numbers the rules
-# read: days left, day of the clock, days since the last update, seats held
-# by active people.
-_DERIVED = """
-f AS MATERIALIZED (
-    SELECT *,
-        date_diff('day', $as_of, go_no_go_date) AS days_left,
-        date_diff('day', bridge_due_date, $as_of) AS bridge_overrun,
-        date_diff('day', start_date, $as_of) + 1 AS day,  -- the start date is day 1
-        -- Days without an update count from the start when there has been
-        -- none since it (an update from before the clock started does not count).
-        date_diff('day', CASE WHEN last_update IS NULL THEN start_date
-                              WHEN start_date IS NULL OR last_update >= start_date THEN last_update
-                              ELSE start_date END, $as_of) AS days_since_update,
-        last_update IS NOT NULL AND (start_date IS NULL OR last_update >= start_date) AS updated_since_start,
-        product_owner_id IS NOT NULL AND coalesce(product_owner_active, false) AS product_owner_ok,
-        technical_lead_id IS NOT NULL AND coalesce(technical_lead_active, false) AS technical_lead_ok,
-        executive_sponsor_id IS NOT NULL AND coalesce(executive_sponsor_active, false) AS executive_sponsor_ok,
-        operational_owner_id IS NOT NULL AND coalesce(operational_owner_active, false) AS operational_owner_ok,
-        coalesce(CAST(stale_kpis AS STRUCT(name VARCHAR, never BOOLEAN, days BIGINT)[]), [])
-            AS stale_kpi_list,
-        coalesce(CAST(kpis_off_target AS STRUCT(name VARCHAR, value DOUBLE, target DOUBLE, unit VARCHAR,
-                                                direction VARCHAR)[]), []) AS off_target_list
-    FROM facts
-)"""
-
-# Each rule: its code, its severity, the pilots it holds for, and its reason
-# with the numbers, the way PRODUCT.md writes them. All of them run as one
-# query over the whole portfolio (_rules_sql); no query per pilot.
-_RULES = [
-    # OVERDUE_DECISION: the as-of date is after the go/no-go date.
-    ("OVERDUE_DECISION", Severity.CRITICAL, "stage = 'pilot' AND days_left < 0",
-     "format('go/no-go date {} passed {} days ago', strftime(go_no_go_date, '%Y-%m-%d'), -days_left)"),
-    # OWNERLESS: no product owner, or the product owner is inactive.
-    ("OWNERLESS", Severity.CRITICAL, "stage IN ('pilot', 'bridge', 'production') AND NOT product_owner_ok",
-     "CASE WHEN product_owner_id IS NULL THEN 'no product owner'"
-     " ELSE format('product owner {} is inactive', product_owner) END"),
-    # STALLED: any of its parts; the reason names each that holds.
-    ("STALLED", Severity.HIGH,
-     "stage IN ('pilot', 'bridge') AND (days_since_update >= $no_update_days OR red_streak >= $red_streak"
-     " OR (stage = 'pilot' AND day - 1 > $days_without_decision) OR (stage = 'pilot' AND extensions >= $extension_limit)"
-     " OR (stage = 'bridge' AND bridge_overrun > 0))",
-     "concat_ws('; ',"
-     " CASE WHEN days_since_update >= $no_update_days THEN"
-     "  format('no weekly update for {} days (threshold {})', days_since_update, $no_update_days) END,"
-     " CASE WHEN red_streak >= $red_streak THEN format('the last {} updates were all red', $red_streak) END,"
-     " CASE WHEN stage = 'pilot' AND day - 1 > $days_without_decision THEN"
-     "  format('{} days since the start without a go or no-go (threshold {})', day - 1, $days_without_decision) END,"
-     " CASE WHEN stage = 'pilot' AND extensions >= $extension_limit THEN"
-     "  format('extended {} times (limit {})', extensions, $extension_limit) END,"
-     " CASE WHEN stage = 'bridge' AND bridge_overrun > 0 THEN"
-     "  format('bridge {} days past its due date {}', bridge_overrun, strftime(bridge_due_date, '%Y-%m-%d')) END)"),
-    # STALE_UPDATE: more than the threshold without an update.
-    ("STALE_UPDATE", Severity.HIGH, "stage IN ('pilot', 'bridge') AND days_since_update > $stale_days",
-     "CASE WHEN updated_since_start THEN format('no weekly update for {} days', days_since_update)"
-     " ELSE format('no weekly update since the start {} days ago', days_since_update) END"
-     " || format(' (threshold {})', $stale_days)"),
-    # NO_CLOCK: a pilot without a start date.
-    ("NO_CLOCK", Severity.HIGH, "stage = 'pilot' AND start_date IS NULL",
-     "'no start date: the 90-day clock has not started'"),
-    # MISSING_SEAT: a pilot needs a technical lead and an executive sponsor;
-    # bridge and production need an operational owner.
-    ("MISSING_SEAT", Severity.MEDIUM,
-     "(stage = 'pilot' AND NOT (technical_lead_ok AND executive_sponsor_ok))"
-     " OR (stage IN ('bridge', 'production') AND NOT operational_owner_ok)",
-     "CASE WHEN stage = 'pilot' THEN concat_ws('; ',"
-     "  CASE WHEN NOT technical_lead_ok THEN CASE WHEN technical_lead_id IS NULL THEN 'no technical lead'"
-     "   ELSE 'technical lead inactive' END END,"
-     "  CASE WHEN NOT executive_sponsor_ok THEN CASE WHEN executive_sponsor_id IS NULL THEN 'no executive sponsor'"
-     "   ELSE 'executive sponsor inactive' END END)"
-     " WHEN operational_owner_id IS NULL THEN 'no operational owner' ELSE 'operational owner inactive' END"),
-    # NO_CRITERIA: past kickoff (day 15 on) without a go/no-go criterion.
-    ("NO_CRITERIA", Severity.MEDIUM, "stage = 'pilot' AND day >= $lock_day AND criteria_count = 0",
-     "format('no go/no-go criteria on day {} (due by day {})', day, $lock_day - 1)"),
-    # CRITERIA_CHANGED: a criterion written, reworded or removed after kickoff.
-    ("CRITERIA_CHANGED", Severity.MEDIUM, "stage = 'pilot' AND criteria_changed_on IS NOT NULL",
-     "format('criteria changed after kickoff on {} by {}', strftime(criteria_changed_on, '%Y-%m-%d'),"
-     " coalesce(nullif(criteria_changed_by, ''), 'unknown'))"),
-    # PRIVILEGES_UNDECIDED: undecided borrowed privileges close to (or past)
-    # the go/no-go date.
-    ("PRIVILEGES_UNDECIDED", Severity.HIGH,
-     "stage = 'pilot' AND privileges_undecided > 0 AND days_left <= $privileges_days",
-     "format('{} of {} borrowed privileges undecided with ', privileges_undecided, privileges)"
-     " || CASE WHEN days_left >= 0 THEN format('{} days left', days_left)"
-     " ELSE format('the decision {} days overdue', -days_left) END"),
-    # NO_PRODUCTION_KPIS: past kickoff without a production KPI with a target.
-    ("NO_PRODUCTION_KPIS", Severity.HIGH,
-     "stage = 'pilot' AND day >= $kickoff_day AND production_kpis_with_target = 0",
-     "format('no production KPI with a target on day {} (due by day {})', day, $kickoff_day - 1)"),
-    # KPI_STALE: a production KPI without a reading for the threshold or
-    # longer (from the start when it was never read).
-    ("KPI_STALE", Severity.MEDIUM, "stage IN ('pilot', 'bridge', 'production') AND len(stale_kpi_list) > 0",
-     "array_to_string(list_transform(stale_kpi_list, lambda k: CASE WHEN k.never"
-     " THEN format('{} has had no reading since the start {} days ago', k.name, k.days)"
-     " ELSE format('{} has had no reading for {} days', k.name, k.days) END), '; ')"
-     " || format(' (threshold {})', $kpi_stale_days)"),
-    # GOVERNANCE_LATE: past kickoff and the governance review not done (seed
-    # 000: legal, compliance and security in the room in week two).
-    ("GOVERNANCE_LATE", Severity.MEDIUM,
-     "stage = 'pilot' AND day >= $kickoff_day AND coalesce(governance_review, '') NOT IN ('done', 'not_applicable')",
-     "format('governance review {} on day {} (due by day {})',"
-     " replace(coalesce(governance_review, 'not_started'), '_', ' '), day, $kickoff_day - 1)"),
-    # WEAK_SHIP_SIGNAL: half or more of the borrowed privileges to be withdrawn.
-    ("WEAK_SHIP_SIGNAL", Severity.MEDIUM,
-     "stage IN ('pilot', 'bridge') AND privileges > 0 AND 2 * privileges_withdrawn >= privileges",
-     "format('{} of {} borrowed privileges to be withdrawn', privileges_withdrawn, privileges)"),
-    # KPI_OFF_TARGET: the latest reading of a production KPI misses its target.
-    ("KPI_OFF_TARGET", Severity.MEDIUM, "stage IN ('pilot', 'bridge', 'production') AND len(off_target_list) > 0",
-     "array_to_string(list_transform(off_target_list, lambda k: format('{}: {}{} against a target of {}{} ({} is better)',"
-     " k.name, printf('%g', k.value), CASE WHEN coalesce(k.unit, '') = '' THEN '' ELSE ' ' || k.unit END,"
-     " printf('%g', k.target), CASE WHEN coalesce(k.unit, '') = '' THEN '' ELSE ' ' || k.unit END, k.direction)),"
-     " '; ')"),
-    # DECISION_DUE_SOON: 0 to the threshold days left.
-    ("DECISION_DUE_SOON", Severity.INFO, "stage = 'pilot' AND days_left BETWEEN 0 AND $due_soon_days",
-     "CASE WHEN days_left = 0 THEN 'go/no-go decision due today'"
-     " ELSE format('go/no-go decision due in {} days ({})', days_left, strftime(go_no_go_date, '%Y-%m-%d')) END"),
-]
-
-
-def _rules_sql() -> str:
-    """The rules as one query over ``facts``: one pass over the pilots, each
-    pilot's row giving one entry per rule, kept when the rule holds (its
-    reason is only built then). Worst first: severity, then the headline
-    words, then the code's place in CODES, then the pilot's id
-    (``sort_flags`` puts a list people read in the pilots' name order)."""
-    entries = ",\n        ".join(
-        f"{{'code': '{code}', 'severity': '{severity.value}', 'rank': {severity.rank},"
-        f" 'headline': {0 if code in HEADLINE_CODES else 1}, 'place': {CODE_ORDER[code]},"
-        f" 'reason': CASE WHEN coalesce({where}, false) THEN {reason} END}}"
-        for code, severity, where, reason in _RULES
-    )
-    return (f"{_DERIVED},\nruled AS (\n    SELECT pilot_id, pilot, unnest([\n        {entries}\n    ]) AS r FROM f\n)\n"
-            "SELECT CAST(pilot_id AS INTEGER) AS pilot_id, pilot, r.code AS code, r.severity AS severity,"
-            " r.reason AS reason FROM ruled WHERE r.reason IS NOT NULL"
-            " ORDER BY r.rank, r.headline, r.place, pilot_id")
-
-
-RULES_SQL = _rules_sql()
-
-
-def _params(as_of: date, s: Settings) -> dict:
-    return {
-        "as_of": as_of, "no_update_days": s.stalled_no_update_days, "red_streak": s.stalled_red_streak,
-        "days_without_decision": s.stalled_days_without_decision, "extension_limit": s.extension_limit,
-        "stale_days": s.stale_update_days, "lock_day": s.criteria_lock_day,
-        "privileges_days": s.privileges_decision_days, "kickoff_day": s.kickoff_day,
-        "kpi_stale_days": s.kpi_stale_days, "due_soon_days": s.due_soon_days,
-    }
-
-
-def _frame(result) -> pd.DataFrame:
-    out = result.df()
+def _frame(out: pd.DataFrame) -> pd.DataFrame:
     return out if not out.empty else pd.DataFrame(columns=FLAG_COLUMNS)
-
-
-def evaluate(facts: pd.DataFrame, as_of: date, settings: Settings) -> pd.DataFrame:
-    """Every flag of every pilot in ``facts`` (one row per pilot, as
-    store.pilot_facts gives) on ``as_of``, worst first, by the same SQL the
-    database runs."""
-    if facts.empty:
-        return pd.DataFrame(columns=FLAG_COLUMNS)
-    import duckdb
-
-    with duckdb.connect() as scratch:
-        scratch.register("facts_frame", _typed(facts))
-        return _frame(scratch.execute(f"WITH facts AS (SELECT * FROM facts_frame), {RULES_SQL}",
-                                      _params(as_of, settings)))
-
-
-def _typed(facts: pd.DataFrame) -> pd.DataFrame:
-    """Facts built in memory (tests) with dates as dates and counts as numbers."""
-    out = facts.copy()
-    for column in ("start_date", "go_no_go_date", "last_update", "bridge_due_date", "criteria_changed_on"):
-        out[column] = pd.to_datetime(out[column], errors="coerce").astype("datetime64[us]")
-    for column in ("product_owner_id", "technical_lead_id", "executive_sponsor_id", "operational_owner_id"):
-        out[column] = out[column].astype("Int64")
-    for column in ("product_owner_active", "technical_lead_active", "executive_sponsor_active",
-                   "operational_owner_active"):
-        out[column] = out[column].astype("boolean")
-    for column in ("criteria_changed_by", "governance_review", "product_owner"):
-        out[column] = out[column].astype(object).where(out[column].notna(), None).astype("string")
-    return out
 
 
 def sort_flags(flags: pd.DataFrame) -> pd.DataFrame:
@@ -230,44 +43,20 @@ def sort_flags(flags: pd.DataFrame) -> pd.DataFrame:
 
 
 def portfolio_flags(conn, as_of: date, settings: Settings) -> pd.DataFrame:
-    """Every flag of the portfolio on ``as_of``: one query over the whole
-    portfolio, in the database."""
-    return _query(conn, as_of, settings, None)
+    """Every flag of the portfolio on ``as_of``, worst first: one query over
+    the whole portfolio, in the database."""
+    return _frame(flag_store.flag_rows(conn, RULES_SQL, params(as_of, settings)))
 
 
 def pilot_flags(conn, pilot_id: int, as_of: date, settings: Settings) -> pd.DataFrame:
     """The flags of one pilot, by the same rules, without computing the rest."""
-    return _query(conn, as_of, settings, pilot_id)
-
-
-def _query(conn, as_of: date, settings: Settings, pilot_id: int | None) -> pd.DataFrame:
-    params = _params(as_of, settings) | {"red_window": settings.stalled_red_streak, "pilot": pilot_id}
-    return _frame(conn.execute(f"WITH facts AS ({store.FACTS_SQL}), {RULES_SQL}", params))
+    return _frame(flag_store.flag_rows(conn, RULES_SQL, params(as_of, settings, pilot_id)))
 
 
 def pilot_summary(flags: pd.DataFrame, conn=None) -> pd.DataFrame:
     """One row per flagged pilot: its worst severity, its codes, its reasons
     (in the flags' order), worst pilots first, stalled and ownerless first.
-    Computed by DuckDB: on ``conn`` when given (opening another costs more
-    than the work), else on one of its own."""
+    Computed on ``conn`` when given."""
     if flags.empty:
         return pd.DataFrame(columns=["pilot_id", "pilot", "severity", "flags", "reasons"])
-    import duckdb
-
-    ranks = ", ".join(f"('{severity}', {rank})" for severity, rank in SEVERITY_RANK.items())
-    headline = ", ".join(f"'{code}'" for code in HEADLINE_CODES)
-    with (nullcontext(conn) if conn is not None else duckdb.connect()) as scratch:
-        scratch.register("flag_rows", flags.reset_index(drop=True).assign(_order=range(len(flags))))
-        try:
-            return scratch.execute(f"""
-            WITH ranked AS (
-                SELECT f.*, r.rank FROM flag_rows f JOIN (VALUES {ranks}) r(severity, rank) USING (severity)
-            )
-            SELECT pilot_id, pilot, arg_min(severity, rank) AS severity,
-                   string_agg(code, ', ' ORDER BY _order) AS flags,
-                   string_agg(reason, ' · ' ORDER BY _order) AS reasons
-            FROM ranked GROUP BY pilot_id, pilot
-            ORDER BY min(rank), NOT bool_or(code IN ({headline})), pilot, min(_order)
-            """).df()
-        finally:
-            scratch.unregister("flag_rows")
+    return flag_store.summary(flags, SEVERITY_RANK, HEADLINE_CODES, conn)

@@ -343,9 +343,9 @@ def test_a_later_correction_does_not_rewrite_an_earlier_as_of_view(conn, leader,
     second = decide(conn, leader, pilot_id, "extend", on=first, new_go_no_go_date=first + timedelta(days=30),
                     override_reason="one more")
     decide(conn, leader, pilot_id, "go", on=first + timedelta(days=10), rationale="Correction", supersedes_id=second.id)
-    facts = store.pilot_facts(conn, first, 3).set_index("pilot_id")
+    facts = overview.build(conn, first, Settings()).pilots.set_index("id")
     assert facts.loc[pilot_id, "extensions"] == 2  # as it stood then
-    facts = store.pilot_facts(conn, first + timedelta(days=10), 3).set_index("pilot_id")
+    facts = overview.build(conn, first + timedelta(days=10), Settings()).pilots.set_index("id")
     assert facts.loc[pilot_id, "extensions"] == 1
 
 

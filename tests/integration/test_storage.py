@@ -1,6 +1,7 @@
 """DuckDB on temporary files: migrations, round trips, the facts the flags
 read, and the lock held by another process."""
 
+import re
 import subprocess
 import sys
 from contextlib import contextmanager
@@ -11,6 +12,7 @@ import pytest
 from portfolio import flags
 from portfolio.domain.errors import StorageBusy, StorageError
 from portfolio.domain.models import PersonIn
+from portfolio.domain.settings import Settings
 from portfolio.domain.vocabulary import Role
 from portfolio.services import demo
 from portfolio.storage import db, store
@@ -58,9 +60,23 @@ def test_weekly_updates_keep_every_revision(conn):
     assert [(u.revision, u.summary) for u in history] == [(2, "second"), (1, "first")]
 
 
-def facts_of(conn, pid, as_of=AS_OF):
-    f = store.pilot_facts(conn, as_of, 3)
-    return f[f["pilot_id"] == pid].iloc[0]
+def red_streak(conn, pid, as_of=AS_OF) -> int:
+    """The pilot's red streak as the STALLED rule reads it: the largest
+    threshold up to the default (3, the weeks it looks back) at which its
+    red part holds."""
+    streak = 0
+    for n in range(1, Settings().stalled_red_streak + 1):
+        reasons = flags.pilot_flags(conn, pid, as_of, Settings(stalled_red_streak=n))["reason"]
+        if any(f"the last {n} updates were all red" in r for r in reasons):
+            streak = n
+    return streak
+
+
+def last_update(conn, pid, as_of=AS_OF) -> date:
+    """The day of the pilot's last update as the STALE_UPDATE rule reads it."""
+    found = flags.pilot_flags(conn, pid, as_of, Settings(stale_update_days=1))
+    reason = found.loc[found["code"] == "STALE_UPDATE", "reason"].iloc[0]
+    return as_of - timedelta(days=int(re.match(r"no weekly update for (\d+) days", reason).group(1)))
 
 
 @pytest.mark.parametrize(
@@ -78,23 +94,23 @@ def test_red_streak_counts_the_latest_weeks(conn, healths, streak):
     pid = demo.make_pilot(conn)
     for i, health in enumerate(healths):
         demo.make_update(conn, pid, AS_OF - timedelta(weeks=len(healths) - 1 - i), health)
-    assert facts_of(conn, pid)["red_streak"] == streak
+    assert red_streak(conn, pid) == streak
 
 
 def test_a_same_week_revision_replaces_the_weeks_health(conn):
     pid = demo.make_pilot(conn)
     for i in range(3):
         demo.make_update(conn, pid, AS_OF - timedelta(weeks=2 - i), "red")
-    assert facts_of(conn, pid)["red_streak"] == 3
+    assert red_streak(conn, pid) == 3
     demo.make_update(conn, pid, AS_OF, "green")  # revision of this week
-    assert facts_of(conn, pid)["red_streak"] == 0
+    assert red_streak(conn, pid) == 0
 
 
 def test_updates_after_the_as_of_date_do_not_count(conn):
     pid = demo.make_pilot(conn)
     demo.make_update(conn, pid, AS_OF - timedelta(days=20))
     demo.make_update(conn, pid, AS_OF + timedelta(days=1))
-    assert facts_of(conn, pid)["last_update"].date() == AS_OF - timedelta(days=20)
+    assert last_update(conn, pid) == AS_OF - timedelta(days=20)
 
 
 def test_the_demo_shows_every_flag_code_and_stage(db_file, settings):

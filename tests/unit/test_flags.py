@@ -1,4 +1,5 @@
-"""Each flag rule at its boundaries, on facts built in memory (no database)."""
+"""Each flag rule at its boundaries: each case's pilots are laid out in a
+database (rolled back after) and their flags computed the way the app does."""
 
 from datetime import date, timedelta
 
@@ -6,15 +7,40 @@ import pandas as pd
 import pytest
 
 from portfolio import flags
+from portfolio.domain.models import CriterionIn, KpiIn, ReadingIn
 from portfolio.domain.settings import Settings
+from portfolio.domain.vocabulary import (
+    CriterionStatus,
+    Direction,
+    KpiCategory,
+    ReadinessStatus,
+)
+from portfolio.services import demo
+from portfolio.storage import db, store
 
 AS_OF = date(2026, 6, 1)
 S = Settings()
 
+SEATS = ("product_owner", "technical_lead", "executive_sponsor", "operational_owner")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def portfolio_db():
+    """One migrated database for the module; each case's pilots are rolled
+    back after their flags are read."""
+    global _conn
+    with db.session(":memory:", create=True) as conn:
+        _conn = conn
+        yield
+    _conn = None
+
+
+_conn = None
+
 
 def facts(**overrides) -> pd.DataFrame:
-    """One pilot's facts: in `pilot`, day 31 of 90, all seats active, updated
-    two days ago, unless overridden."""
+    """One pilot as the rules see it: in `pilot`, day 31 of 90, all seats
+    active, updated two days ago, unless overridden."""
     start = overrides.pop("start_date", AS_OF - timedelta(days=30))
     row = {
         "pilot_id": 1, "pilot": "Claims triage", "business_unit": "Claims", "stage": "pilot",
@@ -25,18 +51,60 @@ def facts(**overrides) -> pd.DataFrame:
         "executive_sponsor_id": 12, "executive_sponsor_active": True,
         "operational_owner_id": 13, "operational_owner_active": True,
         "last_update": AS_OF - timedelta(days=2), "red_streak": 0,
-        "extensions": 0, "bridge_due_date": None, "criteria_count": 2,
-        "criteria_changed_on": None, "criteria_changed_by": None,
-        "privileges": 0, "privileges_undecided": 0, "privileges_withdrawn": 0,
-        "production_kpis_with_target": 1, "kpis_off_target": None, "stale_kpis": None,
-        "governance_review": "done",
     }
     row.update(overrides)
     return pd.DataFrame([row])
 
 
+def _given(value):
+    return None if value is None or (not isinstance(value, str) and pd.isna(value)) else value
+
+
+def _lay_out(conn, row: dict) -> None:
+    """One pilot of ``facts`` in the database, through the tracker's own
+    writes: its seat holders, its weekly updates (the last ``red_streak``
+    of them red, in weeks running up to ``last_update``), two criteria, a
+    production KPI on target read the day before, and its governance
+    review done."""
+    seats = {}
+    for seat in SEATS:
+        if _given(row[f"{seat}_id"]) is None:
+            seats[f"{seat}_id"] = None
+            continue
+        name = row.get(seat) if seat == "product_owner" else seat.replace("_", " ").title()
+        seats[f"{seat}_id"] = demo.make_person(conn, name=name, active=bool(row[f"{seat}_active"]))
+    pid = demo.make_pilot(conn, name=row["pilot"], business_unit=row["business_unit"], stage=row["stage"],
+                          start_date=_given(row["start_date"]), go_no_go_date=_given(row["go_no_go_date"]),
+                          **seats)
+    last, streak = _given(row["last_update"]), int(row["red_streak"])
+    assert last is not None or streak == 0, "a red streak needs updates"
+    if last is not None:
+        for week in range(max(streak, 1) - 1, -1, -1):
+            demo.make_update(conn, pid, last - timedelta(weeks=week), "red" if streak else "green")
+    for statement in ("p95 latency under 800 ms", "30% of agents use it weekly"):
+        store.insert_criterion(conn, pid, CriterionIn(statement=statement, status=CriterionStatus.UNKNOWN))
+    kpi = store.insert_kpi(conn, pid, KpiIn(name="p95 latency", category=KpiCategory.LATENCY, unit="ms",
+                                            direction=Direction.LOWER, target=800.0, production=True))
+    store.insert_reading(conn, pid, ReadingIn(kpi_id=kpi, value=700.0, reading_on=AS_OF - timedelta(days=1)),
+                         None)
+    store.set_readiness(conn, pid, "governance_review", ReadinessStatus.DONE, "", None)
+
+
+def evaluate(frame: pd.DataFrame, as_of: date, settings: Settings) -> pd.DataFrame:
+    """Every flag of the pilots of ``frame`` (rows of ``facts``) on
+    ``as_of``, computed by the app's own function over a portfolio of
+    exactly those pilots."""
+    _conn.execute("BEGIN")
+    try:
+        for row in frame.to_dict("records"):
+            _lay_out(_conn, row)
+        return flags.portfolio_flags(_conn, as_of, settings)
+    finally:
+        _conn.execute("ROLLBACK")
+
+
 def codes(frame: pd.DataFrame, as_of: date = AS_OF, settings: Settings = S) -> dict[str, str]:
-    out = flags.evaluate(frame, as_of, settings)
+    out = evaluate(frame, as_of, settings)
     return dict(zip(out["code"], out["reason"]))
 
 
@@ -175,13 +243,13 @@ def test_flags_are_sorted_worst_first_with_stalled_and_ownerless_leading_their_s
         ],
         ignore_index=True,
     )
-    out = flags.evaluate(frame, AS_OF, S)
+    out = evaluate(frame, AS_OF, S)
     assert list(out["code"]) == ["OVERDUE_DECISION", "STALLED", "STALE_UPDATE", "MISSING_SEAT"]
     assert set(out.columns) >= {"pilot_id", "pilot", "code", "severity", "reason"}
 
 
 def test_no_pilots_no_flags():
-    assert flags.evaluate(facts().iloc[0:0], AS_OF, S).empty
+    assert evaluate(facts().iloc[0:0], AS_OF, S).empty
 
 
 def test_an_update_from_before_the_start_does_not_count():

@@ -1,0 +1,122 @@
+-- The facts the flag rules read: one row per pilot, as it stood on $as_of.
+--
+-- red_streak counts the red weeks in a row ending with the latest week
+-- (looking back at most $red_window weeks); only updates posted on or before
+-- $as_of count, and of each week only its latest revision. $pilot narrows it
+-- to one pilot (NULL: the whole portfolio). Only the stages a flag can be
+-- raised in are here: every rule in rules.py names its stages.
+--
+-- A new rule that needs a fact the row does not have adds a column here
+-- (as one more CTE joined below, never a query per pilot).
+WITH weekly AS (
+    -- Of each week only its latest revision as it stood on $as_of
+    -- counts: posted by then, and not superseded by then.
+    SELECT pilot_id, week_start, health, posted_on,
+           superseded_on IS NULL OR superseded_on > $as_of AS latest
+    FROM weekly_update WHERE posted_on <= $as_of AND ($pilot IS NULL OR pilot_id = $pilot)
+),
+last_posted AS (
+    -- One pass: the last update, the last week that was not red, and
+    -- the latest $red_window weeks (the red streak is those after it).
+    SELECT pilot_id, max(posted_on) AS last_update,
+           max(week_start) FILTER (WHERE latest AND health <> 'red') AS last_not_red,
+           max(week_start, $red_window) FILTER (WHERE latest) AS recent_weeks
+    FROM weekly GROUP BY pilot_id
+),
+agg AS (
+    SELECT pilot_id,
+           len(list_filter(recent_weeks,
+                           lambda w: w > coalesce(last_not_red, DATE '0001-01-01'))) AS red_streak_raw
+    FROM last_posted
+),
+extensions AS (
+    SELECT pilot_id, count(*) AS extensions
+    FROM decision d
+    WHERE kind = 'extend' AND decided_on <= $as_of AND ($pilot IS NULL OR pilot_id = $pilot)
+      AND NOT EXISTS (SELECT 1 FROM decision s WHERE s.supersedes_id = d.id AND s.decided_on <= $as_of)
+    GROUP BY pilot_id
+),
+criteria AS (
+    SELECT pilot_id, count(*) AS criteria_count FROM criterion WHERE NOT removed GROUP BY pilot_id
+),
+priv AS (
+    -- As they stood on the as-of day: granted by then, and decided by then.
+    SELECT pilot_id, count(*) AS privileges,
+           count(*) FILTER (WHERE disposition = 'undecided' OR decided_on > $as_of)
+               AS privileges_undecided,
+           count(*) FILTER (WHERE disposition = 'withdraw' AND decided_on <= $as_of)
+               AS privileges_withdrawn
+    FROM privilege WHERE since IS NULL OR since <= $as_of GROUP BY pilot_id
+),
+kread AS (
+    -- Each KPI's latest reading by $as_of (the later id wins a tie).
+    -- (The ordering key is the day and then the id, as one number: cheaper than a struct.
+    -- Days, not seconds: a reading up to the year 9999 keeps it within 64 bits.)
+    SELECT kpi_id, arg_max(value, date_diff('day', DATE '2000-01-01', reading_on)::BIGINT * 4294967296 + id)
+                       AS value,
+           max(reading_on) AS reading_on
+    FROM kpi_reading WHERE reading_on <= $as_of AND ($pilot IS NULL OR pilot_id = $pilot)
+    GROUP BY kpi_id
+),
+kp AS (
+    SELECT k.pilot_id,
+           count(*) FILTER (WHERE k.target IS NOT NULL) AS production_kpis_with_target,
+           -- Each list in KPI name order (names are unique per pilot): sorting the
+           -- few lists kept is cheaper than ordering every group's input.
+           list_sort(list(struct_pack(name := k.name, value := r.value, target := k.target,
+                                      unit := k.unit, direction := k.direction))
+               FILTER (WHERE k.target IS NOT NULL AND r.value IS NOT NULL
+                       AND ((k.direction = 'higher' AND r.value < k.target)
+                            OR (k.direction = 'lower' AND r.value > k.target)))) AS kpis_off_target,
+           -- No reading for the threshold or longer: counted from the start
+           -- when the KPI was never read.
+           list_sort(list(struct_pack(name := k.name, never := r.reading_on IS NULL,
+                                      days := date_diff('day', coalesce(r.reading_on, pp.start_date), $as_of)))
+               FILTER (WHERE date_diff('day', coalesce(r.reading_on, pp.start_date), $as_of)
+                             >= $kpi_stale_days)) AS stale_kpis
+    FROM kpi k JOIN pilot pp ON pp.id = k.pilot_id
+    LEFT JOIN kread r ON r.kpi_id = k.id
+    WHERE k.production GROUP BY k.pilot_id
+),
+late_change AS (
+    SELECT pilot_id, changed_on AS criteria_changed_on, changed_by AS criteria_changed_by_id,
+           row_number() OVER (PARTITION BY pilot_id ORDER BY changed_on DESC, id DESC) AS rn
+    FROM criteria_change WHERE after_kickoff AND changed_on <= $as_of
+)
+SELECT p.id AS pilot_id, p.name AS pilot, p.business_unit, p.stage,
+       p.start_date, p.go_no_go_date,
+       p.product_owner_id, po.name AS product_owner, po.active AS product_owner_active,
+       p.technical_lead_id, tl.active AS technical_lead_active,
+       p.executive_sponsor_id, es.active AS executive_sponsor_active,
+       p.operational_owner_id, oo.active AS operational_owner_active,
+       lp.last_update,
+       coalesce(a.red_streak_raw, 0) AS red_streak,
+       coalesce(x.extensions, 0) AS extensions,
+       p.bridge_due_date,
+       coalesce(cr.criteria_count, 0) AS criteria_count,
+       lc.criteria_changed_on, cb.name AS criteria_changed_by,
+       coalesce(pv.privileges, 0) AS privileges,
+       coalesce(pv.privileges_undecided, 0) AS privileges_undecided,
+       coalesce(pv.privileges_withdrawn, 0) AS privileges_withdrawn,
+       coalesce(kp.production_kpis_with_target, 0) AS production_kpis_with_target,
+       kp.kpis_off_target, kp.stale_kpis,
+       -- A retired governance review item is not asked for.
+       CASE WHEN (SELECT active FROM readiness_item WHERE key = 'governance_review')
+            THEN gov.status ELSE 'not_applicable' END AS governance_review
+FROM pilot p
+LEFT JOIN person po ON po.id = p.product_owner_id
+LEFT JOIN person tl ON tl.id = p.technical_lead_id
+LEFT JOIN person es ON es.id = p.executive_sponsor_id
+LEFT JOIN person oo ON oo.id = p.operational_owner_id
+LEFT JOIN agg a ON a.pilot_id = p.id
+LEFT JOIN last_posted lp ON lp.pilot_id = p.id
+LEFT JOIN extensions x ON x.pilot_id = p.id
+LEFT JOIN criteria cr ON cr.pilot_id = p.id
+LEFT JOIN late_change lc ON lc.pilot_id = p.id AND lc.rn = 1
+LEFT JOIN person cb ON cb.id = lc.criteria_changed_by_id
+LEFT JOIN priv pv ON pv.pilot_id = p.id
+LEFT JOIN kp ON kp.pilot_id = p.id
+LEFT JOIN readiness gov ON gov.pilot_id = p.id AND gov.item_key = 'governance_review'
+-- Only the stages a flag can be raised in (every rule names them).
+WHERE NOT p.archived AND p.stage IN ('pilot', 'bridge', 'production')
+  AND ($pilot IS NULL OR p.id = $pilot)
