@@ -143,14 +143,12 @@ bridge = pilots[pilots["stage"] == "bridge"]
 in_production = pilots[pilots["stage"] == "production"]
 if bridge.empty and in_production.empty:
     st.caption("No pilot is in bridge or production.")
-for row in bridge.itertuples():
-    pilot = store.get_pilot(conn, int(row.id))
-    gaps = decisions.bridge_gaps(conn, pilot)
+for card in decisions.bridge_pilots(conn, [int(i) for i in bridge["id"]]):
+    pilot, gaps, checklist = card.pilot, card.gaps, card.checklist
     due = pilot.bridge_due_date
     late = f", {(as_of - due).days} days late" if due and as_of > due else ""
     with st.expander(f"{md(pilot.name)} · bridge due {due}{late} · "
                      + ("ready to promote" if not gaps else f"{len(gaps)} gap(s)")):
-        checklist = store.bridge_checklist(conn, pilot.id)
         for key, label in BRIDGE_ITEMS:
             st.markdown((":green[:material/check_circle:] " if checklist.get(key, {}).get("done") else ":gray[:material/radio_button_unchecked:] ") + label)
         st.markdown((":green[:material/check_circle:] " if pilot.operational_owner_id else ":gray[:material/radio_button_unchecked:] ") + "An operational owner")

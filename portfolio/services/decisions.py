@@ -9,6 +9,7 @@ latest one, undoing what it did to the pilot and doing its own.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from portfolio.domain import clock
@@ -97,6 +98,7 @@ def save_criteria(
         )
     locked = criteria_locked(pilot, on, settings)
     current = {c.id: c for c in store.list_criteria(conn, pilot_id)}
+    as_stored = store.stored_criteria(conn, pilot_id) if edits else {}
     planned: list[tuple] = []
     for edit in edits or []:
         crit = current.get(edit.get("id"))
@@ -107,7 +109,9 @@ def save_criteria(
             continue
         # As stored, not as shown: one tied to a KPI shows the KPI's status and
         # evidence, which are not its own to mark, and it stays tied.
-        stored = store.get_criterion(conn, crit.id)
+        stored = as_stored.get(crit.id)
+        if stored is None:  # removed by someone else since
+            raise NotFound(f"There is no criterion with id {crit.id}", field="criterion")
         markable = ("statement",) if stored.kpi_id is not None else ("statement", "status", "evidence")
         current_values = {"statement": stored.statement, "status": stored.status, "evidence": stored.evidence,
                           "kpi_id": stored.kpi_id}
@@ -309,17 +313,41 @@ def record_decision(
 # --- the bridge, promote, retire ------------------------------------------
 
 
+@dataclass(frozen=True)
+class BridgePilot:
+    """A bridge pilot as the Decisions page shows it: its checklist (by
+    item key) and what stands between it and production."""
+
+    pilot: Pilot
+    checklist: dict[str, dict]
+    gaps: list[str]
+
+
+def _gaps(pilot: Pilot, owner_active: bool | None, checklist: dict[str, dict]) -> list[str]:
+    gaps = []
+    if pilot.operational_owner_id is None:
+        gaps.append("no operational owner")
+    elif not owner_active:
+        gaps.append("the operational owner is inactive")
+    return gaps + [label for key, label in BRIDGE_ITEMS if not checklist.get(key, {}).get("done")]
+
+
 def bridge_gaps(conn, pilot: Pilot) -> list[str]:
     """What stands between a bridge pilot and production."""
-    gaps = []
     owner = pilot.operational_owner_id
-    if owner is None:
-        gaps.append("no operational owner")
-    elif not store.get_person(conn, owner).active:
-        gaps.append("the operational owner is inactive")
-    checklist = store.bridge_checklist(conn, pilot.id)
-    gaps += [label for key, label in BRIDGE_ITEMS if not checklist.get(key, {}).get("done")]
-    return gaps
+    active = store.get_person(conn, owner).active if owner is not None else None
+    return _gaps(pilot, active, store.bridge_checklist(conn, pilot.id))
+
+
+def bridge_pilots(conn, pilot_ids: list[int]) -> list[BridgePilot]:
+    """The pilots of ``pilot_ids`` (the bridge pilots a page lists), in
+    that order, each with its checklist and its gaps: one read for all of
+    them, however many there are."""
+    found = store.bridge_pilots(conn, pilot_ids)
+    missing = set(pilot_ids) - {pilot.id for pilot, _, _ in found}
+    if missing:
+        raise NotFound(f"There is no pilot with id {min(missing)}", field="pilot_id")
+    return [BridgePilot(pilot, checklist, _gaps(pilot, active, checklist)) for pilot, active, checklist in found]
 
 
 def save_bridge_checklist(conn, actor: Actor, pilot_id: int, items: dict[str, dict]) -> None:

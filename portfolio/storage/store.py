@@ -112,16 +112,15 @@ def set_person_active(conn: Conn, person_id: int, active: bool) -> None:
 
 
 def seats_held(conn: Conn, person_id: int) -> list[tuple[Pilot, Seat]]:
-    """Every seat ``person_id`` holds, on pilots of any stage."""
-    out = []
-    for seat in Seat:
-        rows = _rows(
-            conn,
-            f"SELECT {PILOT_COLUMNS} FROM pilot WHERE {seat.value} = ? ORDER BY name",
-            [person_id],
-        )
-        out.extend((Pilot(**r), seat) for r in rows)
-    return out
+    """Every seat ``person_id`` holds, on pilots of any stage, seat by seat
+    (in the order of Seat), each seat's pilots by name: one query."""
+    seats = list(Seat)
+    held = " UNION ALL ".join(
+        f"SELECT {PILOT_COLUMNS}, {i} AS seat FROM pilot WHERE {seat.value} = $person"
+        for i, seat in enumerate(seats)
+    )
+    rows = _rows(conn, f"SELECT * FROM ({held}) ORDER BY seat, name", {"person": person_id})
+    return [(Pilot(**r), seats[r.pop("seat")]) for r in rows]
 
 
 def live_seat_counts(conn: Conn) -> dict[int, int]:
@@ -312,12 +311,16 @@ def list_criteria(conn: Conn, pilot_id: int, as_of: date | None = None) -> list[
     return [Criterion(**r) for r in rows]
 
 
-def get_criterion(conn: Conn, criterion_id: int) -> Criterion:
-    rows = _rows(conn, f"SELECT {CRITERION_COLUMNS} FROM criterion WHERE id = ? AND NOT removed",
-                 [criterion_id])
-    if not rows:
-        raise NotFound(f"There is no criterion with id {criterion_id}", field="criterion")
-    return Criterion(**rows[0])
+def stored_criteria(conn: Conn, pilot_id: int) -> dict[int, Criterion]:
+    """The pilot's criteria by id as stored: a criterion tied to a KPI with
+    its own status and evidence, not the KPI's (``list_criteria`` shows
+    those). One read for them all."""
+    rows = _rows(
+        conn,
+        f"SELECT {CRITERION_COLUMNS} FROM criterion WHERE pilot_id = ? AND NOT removed ORDER BY id",
+        [pilot_id],
+    )
+    return {r["id"]: Criterion(**r) for r in rows}
 
 
 def insert_criterion(conn: Conn, pilot_id: int, criterion: CriterionIn) -> int:
@@ -423,6 +426,32 @@ def stage_events(conn: Conn, pilot_id: int) -> pd.DataFrame:
 def bridge_checklist(conn: Conn, pilot_id: int) -> dict[str, dict]:
     rows = _rows(conn, "SELECT item, done, note FROM bridge_check WHERE pilot_id = ?", [pilot_id])
     return {r["item"]: r for r in rows}
+
+
+def bridge_pilots(conn: Conn, pilot_ids: list[int]) -> list[tuple[Pilot, bool | None, dict[str, dict]]]:
+    """The pilots of ``pilot_ids``, in that order, each with whether its
+    operational owner is active (None: no such person) and its bridge
+    checklist as ``bridge_checklist`` gives it: one read for them all. A
+    pilot that does not exist is left out."""
+    if not pilot_ids:
+        return []
+    rows = _rows(
+        conn,
+        f"""
+        SELECT p.*, oo.active AS operational_owner_active,
+               (SELECT list(struct_pack(item := b.item, done := b.done, note := b.note))
+                FROM bridge_check b WHERE b.pilot_id = p.id) AS checklist
+        FROM (SELECT {PILOT_COLUMNS} FROM pilot WHERE list_contains($ids, id)) p
+        LEFT JOIN person oo ON oo.id = p.operational_owner_id
+        ORDER BY list_position($ids, p.id)
+        """,
+        {"ids": list(pilot_ids)},
+    )
+    out = []
+    for r in rows:
+        active, checklist = r.pop("operational_owner_active"), r.pop("checklist") or []
+        out.append((Pilot(**r), active, {item["item"]: item for item in checklist}))
+    return out
 
 
 def set_bridge_item(conn: Conn, pilot_id: int, item: str, done: bool, note: str, by: int | None) -> None:
