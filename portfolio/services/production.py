@@ -304,6 +304,17 @@ REASONS = {
 }
 
 
+# The flags that make the pilot page ask why the pilot is stuck.
+STUCK_FLAGS = frozenset({"STALLED", "OVERDUE_DECISION"})
+
+
+def looks_stuck(flag_codes) -> bool:
+    """Whether the pilot's flags (their codes) say it is stuck: stalled, or
+    past its go/no-go date without a decision; then its likely bottleneck
+    is worth showing."""
+    return bool(STUCK_FLAGS & set(flag_codes))
+
+
 def likely_bottleneck(conn, pilot: Pilot, as_of: date) -> tuple[str, list[str]] | None:
     """Among seed 004's five reasons, the one with the most evidence in the
     pilot's own data, and that evidence; None when nothing points anywhere."""
