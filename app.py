@@ -10,7 +10,7 @@ from portfolio.domain.errors import PortfolioError
 from portfolio.domain.settings import db_path, load_settings
 from portfolio.domain.text import md
 from portfolio.storage import db
-from portfolio.web import ui
+from portfolio.web import forms, ui
 
 st.set_page_config(page_title="Pilot portfolio", layout="wide")
 
@@ -22,7 +22,7 @@ except PortfolioError as exc:
     # No page without the database (held by a command, missing, damaged):
     # say why, keep what the person typed, and let them try again.
     typed = ui.keep_typed()
-    ui.show_error(exc)
+    forms.show_error(exc)
     if typed:
         st.caption("What you typed is kept: press **Try again** (not the browser's reload) to carry on.")
     st.button("Try again", key="database-try-again", icon=":material/refresh:")
@@ -56,16 +56,16 @@ try:
 
     ui.begin_run(ui.RunContext(conn=conn, actor=actor, as_of=as_of, settings=settings, auth_mode=mode))
     page = st.navigation(ui.pages())
-    ui.apply_set_on_next_run()
+    forms.apply_set_on_next_run()
     page.run()
 except PortfolioError as exc:
-    ui.show_error(exc)
+    forms.show_error(exc)
 except duckdb.Error as exc:
     # A read that meets a damaged block, or storage failing under a read.
     problem = db.storage_error(exc, db_path())
     if problem is None:
         raise
-    ui.show_error(problem)
+    forms.show_error(problem)
 finally:
     ui.end_run()
     conn.close()

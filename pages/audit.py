@@ -5,14 +5,15 @@ from datetime import date, timedelta
 
 import streamlit as st
 
-from portfolio.domain.vocabulary import Role
+from portfolio.domain import rights
+from portfolio.domain.rights import Right
 from portfolio.services.reporting import export
 from portfolio.storage import audit, store
 from portfolio.web import ui
 
 conn, actor, as_of = ui.conn(), ui.actor(), ui.as_of()
 st.title("Audit trail")
-if not actor.at_least(Role.LEADERSHIP):
+if not rights.may(actor, Right.SEE_AUDIT):
     st.info(f"You ({actor.role.label}) cannot read the audit trail: leadership and admins can. "
             "Each pilot's own History tab shows its changes.")
     st.stop()

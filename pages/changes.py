@@ -5,13 +5,14 @@ from datetime import timedelta
 
 import streamlit as st
 
-from portfolio.domain.vocabulary import Role
+from portfolio.domain import rights
+from portfolio.domain.rights import Right
 from portfolio.services.reporting import review
 from portfolio.web import ui
 
 conn, actor, as_of, settings = ui.conn(), ui.actor(), ui.as_of(), ui.settings()
 st.title("What changed since my last review")
-if not actor.at_least(Role.LEADERSHIP):
+if not rights.may(actor, Right.SEE_CHANGES):
     st.info(f"You ({actor.role.label}) cannot open the review of changes: leadership and admins can.")
     st.stop()
 

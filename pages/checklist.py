@@ -5,20 +5,22 @@ items; nothing is deleted, so past answers keep their meaning."""
 import pandas as pd
 import streamlit as st
 
-from portfolio.domain.errors import PortfolioError
-from portfolio.domain.vocabulary import READINESS_DIMENSIONS, Role
+from portfolio.domain import rights
+from portfolio.domain.errors import InvalidInput
+from portfolio.domain.rights import Right
+from portfolio.domain.vocabulary import READINESS_DIMENSIONS
 from portfolio.services import production
 from portfolio.storage import store
-from portfolio.web import ui
+from portfolio.web import forms, ui
 
 conn, actor = ui.conn(), ui.actor()
 
 st.title("Readiness checklist")
-ui.show_flash()
+forms.show_flash()
 items = store.readiness_items(conn, active_only=False)
 frame = pd.DataFrame(items)[["key", "dimension", "label", "required_for_go", "active"]]
 
-if actor.role != Role.ADMIN:
+if not rights.may(actor, Right.MANAGE_CHECKLIST):
     st.caption(f"You ({actor.role.label}) can read the checklist; admins edit it.")
     st.dataframe(frame, hide_index=True, width="stretch", key="checklist-table")
     st.stop()
@@ -42,18 +44,15 @@ if st.button("Save the checklist", key="checklist-save", type="primary"):
     rows = [r for r in edited.to_dict("records")
             if any(str(r.get(k) or "").strip() and str(r.get(k)) != "nan" for k in ("key", "dimension", "label"))]
     missing = known - {str(r.get("key") or "").strip().lower() for r in rows}
-    if missing:
-        ui.show_error(PortfolioError("Key: items are retired (untick active), not deleted: put back "
-                                     + ", ".join(sorted(missing)), field="key"))
-    else:
-        try:
-            n = production.save_checklist(conn, actor, [
-                {"key": r.get("key") or "", "dimension": r.get("dimension") or "", "label": r.get("label") or "",
-                 "required_for_go": r.get("required_for_go") is True,
-                 "active": r.get("active") is not False}
-                for r in rows])
-        except PortfolioError as exc:
-            ui.show_error(exc)
-        else:
-            ui.flash(f"Saved {n} checklist items.")
-            st.rerun()
+
+    def save_checklist() -> int:
+        if missing:
+            raise InvalidInput("Key: items are retired (untick active), not deleted: put back "
+                               + ", ".join(sorted(missing)), field="key")
+        return production.save_checklist(conn, actor, [
+            {"key": r.get("key") or "", "dimension": r.get("dimension") or "", "label": r.get("label") or "",
+             "required_for_go": r.get("required_for_go") is True,
+             "active": r.get("active") is not False}
+            for r in rows])
+
+    forms.save(save_checklist, lambda n: f"Saved {n} checklist items.")

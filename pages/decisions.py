@@ -7,23 +7,24 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from portfolio.domain import clock
-from portfolio.domain.errors import PortfolioError
-from portfolio.domain.models import LARGEST_ID
+from portfolio.domain import clock, rights
+from portfolio.domain.models import LARGEST_ID, Actor
+from portfolio.domain.rights import Right
 from portfolio.domain.text import md
-from portfolio.domain.vocabulary import BRIDGE_ITEMS, DecisionKind, Role
+from portfolio.domain.vocabulary import BRIDGE_ITEMS, DecisionKind
 from portfolio.services import decisions, production
 from portfolio.storage import store
-from portfolio.web import ui
+from portfolio.web import forms, ui
 
 conn, actor, as_of, settings = ui.conn(), ui.actor(), ui.as_of(), ui.settings()
 view = ui.portfolio()
 pilots = view.pilots
-is_leader = actor.at_least(Role.LEADERSHIP)
+may_decide = rights.may(actor, Right.DECIDE)
+may_promote = rights.may(actor, Right.PROMOTE_RETIRE)
 
 st.title("Decisions")
 st.caption(f"As of {as_of:%d %B %Y}: overdue first, then due within {settings.due_soon_days} days.")
-ui.show_flash()
+forms.show_flash()
 
 queue = pilots[(pilots["stage"] == "pilot") & (pilots["days_left"] <= settings.due_soon_days)]
 queue = queue.sort_values(["days_left", "name"])
@@ -94,10 +95,10 @@ else:
         for u in store.list_updates(conn, pilot.id, as_of=as_of)[:3]:
             st.markdown(f"- **{u.week_start:%d %b}** · {u.health.value}: {md(u.summary)}")
 
-    if not is_leader:
+    if not may_decide:
         st.info(f"You ({actor.role.label}) can read this; leadership records go/no-go decisions.")
     else:
-        deciders = [p for p in store.list_people(conn, active_only=True) if p.role in (Role.LEADERSHIP, Role.ADMIN)]
+        deciders = [p for p in store.list_people(conn, active_only=True) if rights.may(Actor.of(p), Right.DECIDE)]
         by_id = {p.id: p for p in deciders}
         default_by = actor.person_id if actor.person_id in by_id else (deciders[0].id if deciders else None)
         with st.form(f"decide-{pilot.id}"):
@@ -120,21 +121,16 @@ else:
                 help=f"Required for the extension that reaches the limit of {settings.extension_limit}.",
             )
             if st.form_submit_button("Record decision", key=f"decision-submit-{pilot.id}", type="primary"):
-                try:
-                    done = decisions.record_decision(conn, actor, {
+                forms.save(
+                    lambda: decisions.record_decision(conn, actor, {
                         "pilot_id": pilot.id, "kind": kind, "decided_on": decided_on,
                         "decided_by": decided_by, "rationale": rationale,
                         "new_go_no_go_date": new_date if kind == DecisionKind.EXTEND.value else None,
                         "override_reason": override,
-                    }, settings, today=date.today())
-                except PortfolioError as exc:
-                    ui.show_error(exc)
-                else:
-                    ui.flash(f"Recorded {done.kind.label} for '{pilot.name}': now {done.stage_after.value}"
-                             + (f", go/no-go date {done.go_no_go_after}" if done.kind == DecisionKind.EXTEND
-                                else "") + ".")
-                    st.query_params.clear()
-                    st.rerun()
+                    }, settings, today=date.today()),
+                    lambda done: f"Recorded {done.kind.label} for '{pilot.name}': now {done.stage_after.value}"
+                    + (f", go/no-go date {done.go_no_go_after}" if done.kind == DecisionKind.EXTEND else "") + ".",
+                    then=lambda done: st.query_params.clear())
 
 # --- the road to production -----------------------------------------------
 st.divider()
@@ -152,29 +148,19 @@ for card in decisions.bridge_pilots(conn, [int(i) for i in bridge["id"]]):
         for key, label in BRIDGE_ITEMS:
             st.markdown((":green[:material/check_circle:] " if checklist.get(key, {}).get("done") else ":gray[:material/radio_button_unchecked:] ") + label)
         st.markdown((":green[:material/check_circle:] " if pilot.operational_owner_id else ":gray[:material/radio_button_unchecked:] ") + "An operational owner")
-        if is_leader:
+        if may_promote:
             with st.form(f"promote-{pilot.id}"):
                 reason = st.text_input("Override reason (only to promote with gaps)",
                                        key=f"promote-override-{pilot.id}")
                 if st.form_submit_button("Promote to production", key=f"promote-go-{pilot.id}"):
-                    try:
-                        decisions.promote(conn, actor, pilot.id, date.today(), reason)
-                    except PortfolioError as exc:
-                        ui.show_error(exc)
-                    else:
-                        ui.flash(f"'{pilot.name}' is in production.")
-                        st.rerun()
+                    forms.save(lambda: decisions.promote(conn, actor, pilot.id, date.today(), reason),
+                               f"'{pilot.name}' is in production.")
 for row in in_production.itertuples():
-    if not is_leader:
+    if not may_promote:
         break
     with st.expander(f"{md(row.name)} · production"):
         with st.form(f"retire-{row.id}"):
             note = st.text_input("Why it is retired", key=f"retire-note-{row.id}")
             if st.form_submit_button("Retire", key=f"retire-go-{row.id}"):
-                try:
-                    decisions.retire(conn, actor, int(row.id), date.today(), note)
-                except PortfolioError as exc:
-                    ui.show_error(exc)
-                else:
-                    ui.flash(f"'{row.name}' is retired.")
-                    st.rerun()
+                forms.save(lambda: decisions.retire(conn, actor, int(row.id), date.today(), note),
+                           f"'{row.name}' is retired.")

@@ -5,18 +5,20 @@ nothing, or only the valid rows with the rejected ones to download."""
 
 import streamlit as st
 
+from portfolio.domain import rights
 from portfolio.domain.errors import PortfolioError
+from portfolio.domain.rights import Right
 from portfolio.domain.text import md
-from portfolio.domain.vocabulary import Role, Stage
+from portfolio.domain.vocabulary import Stage
 from portfolio.services import importer
 from portfolio.services.reporting import export
-from portfolio.web import ui
+from portfolio.web import forms, ui
 
 conn, actor, settings = ui.conn(), ui.actor(), ui.settings()
 
 st.title("Import")
-ui.show_flash()
-if actor.role != Role.ADMIN:
+forms.show_flash()
+if not rights.may(actor, Right.IMPORT):
     st.info(f"You ({actor.role.label}) can read the portfolio; an admin imports spreadsheets.")
     st.stop()
 
@@ -33,7 +35,7 @@ try:
     guessed = (importer.load_mapping(mapping_file.getvalue().decode("utf-8")) if mapping_file
                else importer.guess_mapping(list(frame.columns)))
 except (PortfolioError, UnicodeDecodeError) as exc:
-    ui.show_error(exc if isinstance(exc, PortfolioError) else PortfolioError(f"Mapping: {exc}"))
+    forms.show_error(exc if isinstance(exc, PortfolioError) else PortfolioError(f"Mapping: {exc}"))
     st.stop()
 
 st.caption(f"{md(upload.name)}: {len(frame)} rows, {len(frame.columns)} columns.")
@@ -82,7 +84,7 @@ st.download_button("Download this mapping (TOML)", importer.dump_mapping(mapping
 try:
     plan = importer.plan_import(conn, frame, mapping, settings)
 except PortfolioError as exc:
-    ui.show_error(exc)
+    forms.show_error(exc)
     st.stop()
 
 st.subheader("Preview")
@@ -108,7 +110,7 @@ if st.button("Import", key="import-go", type="primary"):
                                                                                  text=f"{done} of {total} rows"))
     except PortfolioError as exc:
         bar.empty()
-        ui.show_error(exc)
+        forms.show_error(exc)
     else:
         bar.progress(1.0, text="Done")
         unchanged = f", {result.unchanged} of them unchanged" if result.unchanged else ""

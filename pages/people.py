@@ -6,11 +6,12 @@ import pandas as pd
 import streamlit as st
 
 from portfolio import services
-from portfolio.domain.errors import PortfolioError
+from portfolio.domain import rights
+from portfolio.domain.rights import Right
 from portfolio.domain.text import md
 from portfolio.domain.vocabulary import Role
 from portfolio.storage import audit, store
-from portfolio.web import ui
+from portfolio.web import forms, ui
 
 conn, actor = ui.conn(), ui.actor()
 people = store.list_people(conn)
@@ -18,7 +19,7 @@ by_id = {p.id: p for p in people}
 ROLES = [r.value for r in Role]
 
 st.title("People")
-ui.show_flash()
+forms.show_flash()
 
 seats = store.live_seat_counts(conn)
 show_inactive = st.toggle("Show inactive people", value=True, key="people-show-inactive")
@@ -46,7 +47,7 @@ with st.expander("One person: seats and recent activity", icon=":material/person
                          hide_index=True, width="stretch", key="person-view-seats")
         else:
             st.caption("Holds no seat.")
-        if actor.at_least(Role.LEADERSHIP) or actor.person_id == who:
+        if rights.may(actor, Right.SEE_AUDIT) or actor.person_id == who:
             activity = audit.trail(conn, actor_id=who, limit=20)
             if activity.empty:
                 st.caption("No recent activity on record.")
@@ -55,7 +56,7 @@ with st.expander("One person: seats and recent activity", icon=":material/person
                 st.dataframe(activity[["at", "action", "entity", "pilot", "change"]], hide_index=True,
                              width="stretch", key="person-view-activity")
 
-if not services.may_manage_people(actor):
+if not rights.may(actor, Right.MANAGE_PEOPLE):
     st.caption(f"You ({actor.role.label}) can read the people list; admins manage it.")
     st.stop()
 
@@ -85,14 +86,8 @@ with add:
         role = st.selectbox("Role", ROLES, index=ROLES.index("product_owner"), key="person-role",
                             format_func=lambda r: Role(r).label)
         if st.form_submit_button("Add person", key="person-add", type="primary"):
-            try:
-                services.add_person(conn, actor, {"name": name, "email": email, "role": role})
-            except PortfolioError as exc:
-                ui.show_error(exc)
-            else:
-                ui.set_on_next_run({"person-name": "", "person-email": ""})
-                ui.flash(f"Added {name.strip()}.")
-                st.rerun()
+            forms.save(lambda: services.add_person(conn, actor, {"name": name, "email": email, "role": role}),
+                       f"Added {name.strip()}.", clear={"person-name": "", "person-email": ""})
 
 with edit:
     target = st.selectbox("Person", list(by_id), format_func=lambda i: f"{by_id[i].label} · {by_id[i].email}",
@@ -105,14 +100,9 @@ with edit:
             e_role = st.selectbox("Role", ROLES, index=ROLES.index(p.role.value),
                                   key=f"edit-person-role-{target}", format_func=lambda r: Role(r).label)
             if st.form_submit_button("Save", key=f"edit-person-save-{target}", type="primary"):
-                try:
-                    saved = services.edit_person(conn, actor, target,
-                                                 {"name": e_name, "email": e_email, "role": e_role})
-                except PortfolioError as exc:
-                    ui.show_error(exc)
-                else:
-                    ui.flash(f"Saved {saved.name}.")
-                    st.rerun()
+                forms.save(lambda: services.edit_person(conn, actor, target,
+                                                        {"name": e_name, "email": e_email, "role": e_role}),
+                           lambda saved: f"Saved {saved.name}.")
 
 with leave:
     target = st.selectbox("Person", list(by_id), format_func=lambda i: f"{by_id[i].label} · {by_id[i].email}",
@@ -136,16 +126,14 @@ with leave:
             confirm = st.checkbox(f"I understand: deactivate {md(p.name)}", key=f"deactivate-confirm-{target}")
             if st.button("Deactivate" + (" and hand over" if any(handover.values()) else ""),
                          key=f"deactivate-go-{target}", disabled=not confirm, type="primary"):
-                try:
-                    left = services.deactivate_person(conn, actor, target, handover)
-                except PortfolioError as exc:
-                    ui.show_error(exc)
-                else:
+
+                def deactivated(left) -> str:
                     orphaned = [pl.name for pl, seat in left if seat.value == "product_owner_id"]
                     moved = sum(1 for v in handover.values() if v)
-                    ui.flash(f"Deactivated {p.name}" + (f"; handed over {moved} seat(s)" if moved else "") + "."
-                             + (f" Now ownerless: {', '.join(orphaned)}." if orphaned else ""))
-                    st.rerun()
+                    return (f"Deactivated {p.name}" + (f"; handed over {moved} seat(s)" if moved else "") + "."
+                            + (f" Now ownerless: {', '.join(orphaned)}." if orphaned else ""))
+
+                forms.save(lambda: services.deactivate_person(conn, actor, target, handover), deactivated)
         else:
             st.caption(f"{md(p.name)} is inactive.")
             still = services.seats_affected(conn, target)
@@ -154,18 +142,7 @@ with leave:
                 handover = handover_inputs(target, still, "reassign")
                 if st.button("Hand over these seats", key=f"reassign-go-{target}", type="primary",
                              disabled=not any(handover.values())):
-                    try:
-                        moved = services.reassign_seats(conn, actor, target, handover)
-                    except PortfolioError as exc:
-                        ui.show_error(exc)
-                    else:
-                        ui.flash(f"Handed over {moved} seat(s) of {p.name}.")
-                        st.rerun()
+                    forms.save(lambda: services.reassign_seats(conn, actor, target, handover),
+                               lambda moved: f"Handed over {moved} seat(s) of {p.name}.")
             if st.button("Reactivate", key=f"reactivate-go-{target}"):
-                try:
-                    services.reactivate_person(conn, actor, target)
-                except PortfolioError as exc:
-                    ui.show_error(exc)
-                else:
-                    ui.flash(f"Reactivated {p.name}.")
-                    st.rerun()
+                forms.save(lambda: services.reactivate_person(conn, actor, target), f"Reactivated {p.name}.")

@@ -5,9 +5,9 @@ import streamlit as st
 
 from portfolio.domain.text import md
 from portfolio.domain.vocabulary import READINESS_DIMENSIONS
-from portfolio.services.reporting import digest, export, overview
+from portfolio.services.reporting import digest, export, overview, privileges
 from portfolio.storage import store
-from portfolio.web import charts, ui
+from portfolio.web import charts, forms, ui
 
 as_of = ui.as_of()
 view = ui.portfolio()
@@ -15,7 +15,7 @@ pilots = view.pilots
 
 st.title("Portfolio")
 st.caption(f"As of {as_of:%A %d %B %Y}. Stalled and ownerless first; every pilot opens its page.")
-ui.show_flash()
+forms.show_flash()
 
 with st.popover("Leadership digest", icon=":material/mail:"):
     st.caption("The headline numbers, decisions due, overdue, stalled and ownerless pilots with their owners "
@@ -141,23 +141,15 @@ right.plotly_chart(charts.age_histogram(view.open_pilot_ages()), key="age-histog
 
 # --- what production will need ---------------------------------------------
 st.subheader("Borrowed privileges across the portfolio")
-privileges = ui.kept("privileges", lambda: store.privileges_frame(ui.conn()))
-privileges = privileges[privileges["stage"].isin(["proposed", "pilot", "bridge", "production"])]
-if privileges.empty:
+rolled = privileges.rollup(ui.kept("privileges", lambda: store.privileges_frame(ui.conn())))
+if rolled is None:
     st.caption("No borrowed privileges recorded on live pilots.")
 else:
     p1, p2 = st.columns(2)
-    by_kind = privileges.pivot_table(index="kind", columns="disposition", values="id", aggfunc="count", fill_value=0)
-    by_kind.index = [k.replace("_", " ") for k in by_kind.index]
-    p1.markdown(f"**{len(privileges)}** borrowed, **{int((privileges['disposition'] == 'undecided').sum())}** "
-                "still undecided")
-    p1.dataframe(by_kind, width="stretch", key="privileges-by-kind")
-    dependent = (privileges.assign(undecided=privileges["disposition"] == "undecided")
-                 .groupby(["pilot_id", "pilot"]).agg(borrowed=("id", "count"), undecided=("undecided", "sum"))
-                 .sort_values(["borrowed", "undecided"], ascending=False).head(10).reset_index()
-                 .drop(columns=["pilot_id"]))
+    p1.markdown(f"**{rolled.borrowed}** borrowed, **{rolled.undecided}** still undecided")
+    p1.dataframe(rolled.by_kind, width="stretch", key="privileges-by-kind")
     p2.markdown("**The pilots that depend on the most**")
-    p2.dataframe(dependent, hide_index=True, width="stretch", key="privileges-dependent")
+    p2.dataframe(rolled.dependent, hide_index=True, width="stretch", key="privileges-dependent")
 
 costs = ui.kept("monthly costs", lambda: store.monthly_costs(ui.conn(), as_of))
 costs = costs[costs["stage"].isin(["pilot", "bridge", "production"])]

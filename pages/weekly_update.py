@@ -7,19 +7,19 @@ from datetime import date
 import streamlit as st
 
 from portfolio import services
-from portfolio.domain import clock
-from portfolio.domain.errors import PortfolioError
+from portfolio.domain import clock, rights
+from portfolio.domain.rights import Right
 from portfolio.domain.text import md
 from portfolio.domain.vocabulary import Health
 from portfolio.storage import store
-from portfolio.web import ui
+from portfolio.web import forms, ui
 
 conn, actor, as_of = ui.conn(), ui.actor(), ui.as_of()
 week = clock.week_start(as_of)
 
 st.title("Weekly update")
 st.caption(f"Week of {week:%d %B %Y} ({clock.iso_week_label(as_of)}).")
-ui.show_flash()
+forms.show_flash()
 if as_of != date.today():
     # An update is dated the day it is posted; posting from another as-of
     # day would back-date (or forward-date) it.
@@ -29,7 +29,7 @@ if as_of != date.today():
 
 mine = [
     p for p in store.list_pilots(conn)
-    if p.stage in services.UPDATABLE_STAGES and services.may_edit_pilot(actor, p)
+    if p.stage in services.UPDATABLE_STAGES and rights.may(actor, Right.POST_UPDATE, p)
 ]
 if not mine:
     st.info(
@@ -87,18 +87,21 @@ with st.form("weekly-update"):
                 key=f"update-kpi-{k.id}")
     submitted = st.form_submit_button("Post update", key="update-submit", type="primary")
 
+
+
+def posted(result) -> str:
+    _, revision = result
+    verb = "Posted" if revision == 1 else f"Revised (revision {revision})"
+    return f"{verb} the update for '{labels[pilot_id].split(' · ')[0]}'."
+
+
 if submitted:
-    try:
-        _, revision = services.post_weekly_update(
+    forms.save(
+        lambda: services.post_weekly_update(
             conn, actor,
             {"pilot_id": pilot_id, "health": health or "", "summary": summary,
              "blockers": blockers, "next_steps": next_steps},
             as_of,
             readings=[{"kpi_id": kid, "value": v} for kid, v in kpi_values.items()],
-        )
-    except PortfolioError as exc:
-        ui.show_error(exc)
-    else:
-        verb = "Posted" if revision == 1 else f"Revised (revision {revision})"
-        ui.flash(f"{verb} the update for '{labels[pilot_id].split(' · ')[0]}'.")
-        st.rerun()
+        ),
+        posted)

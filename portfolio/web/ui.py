@@ -1,5 +1,6 @@
-"""The one glue module between Streamlit and the core: who is signed in, the
-as-of date, the connection of this page run, and showing errors.
+"""The run of a page: who is signed in, the as-of date, the connection of
+this page run, and the portfolio-wide reads kept between runs. Forms and
+what a save shows live in web.forms; the pilot page's tabs in web.pilot.
 
 app.py opens one connection per page run and closes it after, so the
 command line can use the database between runs (see db.py). Pages read what
@@ -16,10 +17,8 @@ from datetime import date
 import streamlit as st
 
 from portfolio import services
-from portfolio.domain.errors import EditConflict, PortfolioError
 from portfolio.domain.models import Actor, Person
 from portfolio.domain.settings import Settings
-from portfolio.domain.text import md
 from portfolio.domain.vocabulary import ROLE_ORDER, Role
 from portfolio.services.reporting import overview
 from portfolio.storage import audit, store
@@ -261,52 +260,6 @@ def as_of_picker() -> date:
     )
 
 
-def record_name(entity: str, key) -> str:
-    """How a form names the record it edits: the audit trail's entity and id."""
-    return f"{entity}-{audit.entity_id(key)}"
-
-
-def opened(record: str, version: int, values: dict, widgets: dict[str, str] | None = None) -> tuple[int, dict]:
-    """The version and values ``record`` had when this person's form for it
-    was shown: a save carries the version, so a change made by someone else
-    since is refused instead of silently undone, and the form sends only
-    what the person changed from these values; what they did not change is
-    not sent, so someone else's change to it stays.
-
-    ``widgets`` maps each field to its widget's key. After a save the
-    fields start again from the record as it is then (theirs included).
-    Never in between: a form sends what was typed only when submitted, so
-    typing may be waiting in the browser, and replacing it would lose it."""
-    kept = st.session_state.setdefault("_opened", {})
-    if record in st.session_state.setdefault("_afresh", set()):
-        st.session_state["_afresh"].discard(record)
-        kept.pop(record, None)
-        # Set through session state, before the fields exist: the browser
-        # then shows these values (a removed key would leave it showing, and
-        # sending, the old ones).
-        for field, key in (widgets or {}).items():
-            st.session_state[key] = values[field]
-    return kept.setdefault(record, (version, dict(values)))
-
-
-def opened_version(record: str, current: int) -> int:
-    return opened(record, current, {})[0]
-
-
-def forget_opened(*records: str) -> None:
-    """After a save (or a reload), the forms of ``records`` start again from
-    the records as they are then, fields and all."""
-    st.session_state.setdefault("_afresh", set()).update(records)
-
-
-def _adopt_current(*records: str) -> None:
-    """After a refused save: the next save of ``records`` is made knowing
-    the other change, over it; what the person typed stays in the form."""
-    kept = st.session_state.setdefault("_opened", {})
-    for record in records:
-        kept.pop(record, None)
-
-
 # The kinds of widget value a run may set back through session state: text,
 # numbers, choices, dates, ticks. Streamlit refuses it for buttons, uploads
 # and editors, whose values are acts, not typing.
@@ -353,57 +306,6 @@ def _remember(widget_key: str, keep_key: str):
 
     _REMEMBERED.add(widget_key)
     return keep
-
-
-# --- showing outcomes -----------------------------------------------------
-
-
-def show_error(exc: PortfolioError) -> None:
-    """Show a refusal. After an edit conflict the forms of the records in
-    conflict start from the record as it is now, so saving again applies
-    what the person typed over the other change, knowingly."""
-    st.error(md(str(exc)), icon=":material/error:")  # messages quote what was typed
-    if isinstance(exc, EditConflict):
-        _adopt_current(*(record_name(entity, key) for entity, key in exc.conflicts))
-
-
-def save(work, message, *records: str) -> None:
-    """Run a form's save: on a refusal show why; on success the forms of
-    ``records`` start afresh and ``message`` (or ``message(result)``) shows
-    after the rerun."""
-    try:
-        result = work()
-    except PortfolioError as exc:
-        show_error(exc)
-        return
-    forget_opened(*records)
-    flash(message(result) if callable(message) else message)
-    st.rerun()
-
-
-def set_on_next_run(values: dict) -> None:
-    """Set form fields (widget key -> value: "" or None to empty one, or the
-    record as it is now) at the start of the next run, before any field
-    exists: a value set through session state is what the browser then
-    shows, whereas removing a key after a save leaves the browser showing
-    the old value, and sending it again."""
-    st.session_state.setdefault("_set_next", {}).update(values)
-
-
-def apply_set_on_next_run() -> None:
-    """app.py calls this before the page runs."""
-    st.session_state.update(st.session_state.pop("_set_next", {}))
-
-
-def flash(message: str) -> None:
-    """A success message that survives the rerun or page switch after a save."""
-    st.session_state["_flash"] = message
-
-
-def show_flash() -> None:
-    message = st.session_state.pop("_flash", None)
-    if message:
-        st.success(md(message), icon=":material/check_circle:")  # they name what was saved
 
 
 def person_label(people: dict[int, Person], person_id: int | None) -> str:

@@ -1,0 +1,125 @@
+"""A form's life on a page: the record as it was when the form was shown,
+the one way to save (``save``), and what the person sees after: the refusal
+beside what they typed, or a success message after the rerun.
+
+Every page saves through ``save``: it runs one service call, shows a
+refusal (whose message names the field) and leaves the form as typed, or
+flashes the message and reruns so every part of the page shows the change.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from portfolio.domain.errors import EditConflict, PortfolioError
+from portfolio.domain.text import md
+from portfolio.storage import audit
+
+
+def save(work, message, *, records=(), clear: dict | None = None, refused=None, then=None):
+    """Run a form's save, ``work()`` (one service call).
+
+    On a refusal: show why (the message names the field) and keep what was
+    typed (the form is not rerun, so its fields stay as sent); ``refused(exc)``
+    then lets the page note it. On success: the forms of ``records`` start
+    afresh from the records as saved, the fields of ``clear`` (widget key ->
+    value) are set for the next run, ``message`` (or ``message(result)``)
+    shows after the rerun, and ``then(result)`` may go elsewhere instead of
+    rerunning this page (``st.switch_page``)."""
+    try:
+        result = work()
+    except PortfolioError as exc:
+        show_error(exc)
+        if refused is not None:
+            refused(exc)
+        return None
+    forget_opened(*records)
+    if clear:
+        set_on_next_run(clear)
+    flash(message(result) if callable(message) else message)
+    if then is not None:
+        then(result)
+    st.rerun()
+
+
+def show_error(exc: PortfolioError) -> None:
+    """Show a refusal. After an edit conflict the forms of the records in
+    conflict start from the record as it is now, so saving again applies
+    what the person typed over the other change, knowingly."""
+    st.error(md(str(exc)), icon=":material/error:")  # messages quote what was typed
+    if isinstance(exc, EditConflict):
+        _adopt_current(*(record_name(entity, key) for entity, key in exc.conflicts))
+
+
+def set_on_next_run(values: dict) -> None:
+    """Set form fields (widget key -> value: "" or None to empty one, or the
+    record as it is now) at the start of the next run, before any field
+    exists: a value set through session state is what the browser then
+    shows, whereas removing a key after a save leaves the browser showing
+    the old value, and sending it again."""
+    st.session_state.setdefault("_set_next", {}).update(values)
+
+
+def apply_set_on_next_run() -> None:
+    """app.py calls this before the page runs."""
+    st.session_state.update(st.session_state.pop("_set_next", {}))
+
+
+def flash(message: str) -> None:
+    """A success message that survives the rerun or page switch after a save."""
+    st.session_state["_flash"] = message
+
+
+def show_flash() -> None:
+    message = st.session_state.pop("_flash", None)
+    if message:
+        st.success(md(message), icon=":material/check_circle:")  # they name what was saved
+
+
+# --- the record a form edits, as it was when the form was shown -----------
+
+
+def record_name(entity: str, key) -> str:
+    """How a form names the record it edits: the audit trail's entity and id."""
+    return f"{entity}-{audit.entity_id(key)}"
+
+
+def opened(record: str, version: int, values: dict, widgets: dict[str, str] | None = None) -> tuple[int, dict]:
+    """The version and values ``record`` had when this person's form for it
+    was shown: a save carries the version, so a change made by someone else
+    since is refused instead of silently undone, and the form sends only
+    what the person changed from these values; what they did not change is
+    not sent, so someone else's change to it stays.
+
+    ``widgets`` maps each field to its widget's key. After a save the
+    fields start again from the record as it is then (theirs included).
+    Never in between: a form sends what was typed only when submitted, so
+    typing may be waiting in the browser, and replacing it would lose it."""
+    kept = st.session_state.setdefault("_opened", {})
+    if record in st.session_state.setdefault("_afresh", set()):
+        st.session_state["_afresh"].discard(record)
+        kept.pop(record, None)
+        # Set through session state, before the fields exist: the browser
+        # then shows these values (a removed key would leave it showing, and
+        # sending, the old ones).
+        for field, key in (widgets or {}).items():
+            st.session_state[key] = values[field]
+    return kept.setdefault(record, (version, dict(values)))
+
+
+def opened_version(record: str, current: int) -> int:
+    return opened(record, current, {})[0]
+
+
+def forget_opened(*records: str) -> None:
+    """After a save (or a reload), the forms of ``records`` start again from
+    the records as they are then, fields and all."""
+    st.session_state.setdefault("_afresh", set()).update(records)
+
+
+def _adopt_current(*records: str) -> None:
+    """After a refused save: the next save of ``records`` is made knowing
+    the other change, over it; what the person typed stays in the form."""
+    kept = st.session_state.setdefault("_opened", {})
+    for record in records:
+        kept.pop(record, None)

@@ -1,0 +1,224 @@
+"""The pilot page's Production readiness tab: the borrowed privileges (and
+which run out before the decision), the KPIs with their readings, and the
+readiness checklist of the pilot. Editing needs the right to edit the pilot
+and a pilot still in play."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import streamlit as st
+
+from portfolio.domain import privileges as borrowed
+from portfolio.domain import rights
+from portfolio.domain.models import Pilot
+from portfolio.domain.rights import Right
+from portfolio.domain.text import md
+from portfolio.domain.vocabulary import (
+    READINESS_DIMENSIONS,
+    Direction,
+    Disposition,
+    KpiCategory,
+    PrivilegeKind,
+    ReadinessStatus,
+)
+from portfolio.services import production
+from portfolio.storage import store
+from portfolio.web import charts, forms, ui
+
+STATUS_MARK = {"done": ":green[:material/check_circle:]", "in_progress": ":orange[:material/pending:]",
+               "not_started": ":gray[:material/radio_button_unchecked:]",
+               "not_applicable": ":gray[:material/remove_circle_outline:]"}
+
+
+def show(pilot: Pilot) -> None:
+    editable = rights.may(ui.actor(), Right.EDIT_PILOT, pilot) and pilot.stage.value in production.LIVE_STAGES
+    _privileges(pilot, editable)
+    _kpis(pilot, editable)
+    _readiness(pilot, editable)
+
+
+def _privileges(pilot: Pilot, editable: bool) -> None:
+    conn, actor = ui.conn(), ui.actor()
+    st.subheader("Borrowed privileges")
+    st.caption("What the pilot has that normal operation will not give; each must become permanent or be "
+               "withdrawn (saying what replaces it) before production.")
+    privileges = store.list_privileges(conn, pilot.id)
+    if privileges:
+        st.dataframe(
+            pd.DataFrame([{
+                "kind": p.kind.label, "what": p.description, "granted by": p.granted_by, "since": p.since,
+                "expires": p.expires,
+                "expires before go/no-go": borrowed.expires_before_decision(p, pilot.go_no_go_date),
+                "disposition": p.disposition.label, "decided by": p.decided_by_name, "note": p.note,
+            } for p in privileges]),
+            hide_index=True, width="stretch", key=f"privileges-{pilot.id}",
+        )
+        for p in borrowed.expiring(privileges, pilot.go_no_go_date):
+            st.warning(f"'{md(p.description)}' expires on {p.expires}, before the go/no-go date {pilot.go_no_go_date}.")
+    else:
+        st.caption("No borrowed privileges recorded.")
+    if not editable:
+        return
+    c1, c2 = st.columns(2)
+    with c1.expander("Record a borrowed privilege", icon=":material/add:"):
+        with st.form(f"privilege-add-{pilot.id}"):
+            kind = st.selectbox("Kind", [k.value for k in PrivilegeKind], format_func=lambda v: PrivilegeKind(v).label,
+                                key=f"privilege-kind-{pilot.id}")
+            what = st.text_input("What it is", key=f"privilege-what-{pilot.id}")
+            granted = st.text_input("Granted by", key=f"privilege-granted-{pilot.id}")
+            since = st.date_input("Since", value=None, key=f"privilege-since-{pilot.id}")
+            expires = st.date_input("Expires (if it does)", value=None, key=f"privilege-expires-{pilot.id}")
+            if st.form_submit_button("Add privilege", key=f"privilege-save-{pilot.id}"):
+                forms.save(lambda: production.add_privilege(conn, actor, pilot.id, {
+                               "kind": kind, "description": what, "granted_by": granted, "since": since,
+                               "expires": expires}),
+                           f"Recorded the borrowed privilege '{what.strip()}'.",
+                           clear={f"privilege-what-{pilot.id}": "", f"privilege-granted-{pilot.id}": "",
+                                  f"privilege-since-{pilot.id}": None, f"privilege-expires-{pilot.id}": None})
+    if not privileges:
+        return
+    with c2.expander("Decide a privilege", icon=":material/gavel:"):
+        by_pid = {p.id: p for p in privileges}
+        opened_at = {p.id: forms.opened_version(forms.record_name("privilege", p.id), p.version) for p in privileges}
+        with st.form(f"privilege-decide-{pilot.id}"):
+            chosen = st.selectbox("Privilege", list(by_pid), format_func=lambda i: by_pid[i].description,
+                                  key=f"privilege-pick-{pilot.id}")
+            disposition = st.radio("Disposition", [d.value for d in Disposition], horizontal=True,
+                                   format_func=lambda v: Disposition(v).label, key=f"privilege-disposition-{pilot.id}")
+            note = st.text_input("Note (for a withdrawn one: what replaces it)", key=f"privilege-note-{pilot.id}")
+            if st.form_submit_button("Save decision", key=f"privilege-decide-save-{pilot.id}"):
+                forms.save(lambda: production.decide_privilege(
+                               conn, actor, chosen, disposition, note, date.today(),
+                               expected_version=opened_at[chosen]),
+                           f"'{by_pid[chosen].description}': {Disposition(disposition).label}.",
+                           records=[forms.record_name("privilege", chosen)])
+
+
+def _kpis(pilot: Pilot, editable: bool) -> None:
+    conn, actor, as_of = ui.conn(), ui.actor(), ui.as_of()
+    st.subheader("KPIs")
+    kpis = store.list_kpis(conn, pilot.id, as_of)
+    cost = production.monthly_cost(conn, pilot.id, as_of)
+    if cost is not None:
+        st.metric("Monthly running cost", f"{cost:,.0f}",
+                  help="Latest cost per transaction times the expected monthly volume.")
+    if kpis:
+        st.dataframe(
+            pd.DataFrame([{
+                "KPI": k.name, "kind": "production" if k.production else "pilot metric", "category": k.category.label,
+                "baseline": k.baseline, "target": k.target, "unit": k.unit, "better": k.direction.value,
+                "horizon (days)": k.horizon_days, "latest": k.latest_value, "on": k.latest_on,
+                "on target": {True: "yes", False: "no", None: "—"}[k.meets(k.latest_value)],
+            } for k in kpis]),
+            hide_index=True, width="stretch", key=f"kpi-scorecard-{pilot.id}",
+        )
+        readings = store.readings_frame(conn, pilot.id, as_of)
+        chart_cols = st.columns(2)
+        for n, k in enumerate(kpis):
+            chart_cols[n % 2].plotly_chart(charts.kpi_trend(readings[readings["kpi_id"] == k.id], k),
+                                           key=f"kpi-trend-{k.id}")
+    else:
+        st.caption("No KPIs yet: production KPIs with targets are due by the end of kickoff.")
+    if not editable:
+        return
+    c1, c2 = st.columns(2)
+    with c1.expander("Add a KPI", icon=":material/add_chart:"):
+        with st.form(f"kpi-add-{pilot.id}"):
+            name = st.text_input("Name", key=f"kpi-name-{pilot.id}")
+            category = st.selectbox("Category", [c.value for c in KpiCategory],
+                                    format_func=lambda v: KpiCategory(v).label, key=f"kpi-category-{pilot.id}")
+            a, b = st.columns(2)
+            unit = a.text_input("Unit", key=f"kpi-unit-{pilot.id}")
+            direction = b.radio("Better when", [d.value for d in Direction], horizontal=True,
+                                format_func=lambda v: f"{v}", key=f"kpi-direction-{pilot.id}")
+            a, b, d = st.columns(3)
+            baseline = a.number_input("Baseline", value=None, key=f"kpi-baseline-{pilot.id}")
+            target = b.number_input("Target", value=None, key=f"kpi-target-{pilot.id}")
+            horizon = d.number_input("Horizon (days)", value=None, min_value=1, step=1, key=f"kpi-horizon-{pilot.id}")
+            is_production = st.checkbox("A production KPI (not only a pilot metric)", value=True,
+                                        key=f"kpi-production-{pilot.id}")
+            if st.form_submit_button("Add KPI", key=f"kpi-save-{pilot.id}"):
+                forms.save(lambda: production.add_kpi(conn, actor, pilot.id, {
+                               "name": name, "category": category, "unit": unit, "direction": direction,
+                               "baseline": baseline, "target": target,
+                               "horizon_days": int(horizon) if horizon is not None else None,
+                               "production": is_production}),
+                           f"Added the KPI '{name.strip()}'.",
+                           clear={f"kpi-name-{pilot.id}": "", f"kpi-unit-{pilot.id}": "",
+                                  **{f"kpi-{k}-{pilot.id}": None for k in ("baseline", "target", "horizon")}})
+    if kpis:
+        with c2.expander("Enter readings", icon=":material/edit:"):
+            with st.form(f"kpi-readings-{pilot.id}"):
+                on = st.date_input("Reading date", value=date.today(), max_value=date.today(),
+                                   key=f"reading-date-{pilot.id}")
+                values = {k.id: st.number_input(f"{md(k.name)} ({md(k.unit)})" if k.unit else md(k.name), value=None,
+                                                format="%g", key=f"reading-{k.id}") for k in kpis}
+                if st.form_submit_button("Save readings", key=f"reading-save-{pilot.id}"):
+                    forms.save(lambda: production.record_readings(conn, actor, pilot.id, [
+                                   {"kpi_id": kid, "value": v, "reading_on": on} for kid, v in values.items()]),
+                               lambda n: f"Saved {n} reading(s).",
+                               clear={f"reading-{kid}": None for kid in values})
+        _edit_kpi(pilot, kpis)
+    st.caption("The pilot's expected monthly volume (for the running cost) is set under Overview → Edit.")
+
+
+def _edit_kpi(pilot: Pilot, kpis) -> None:
+    conn, actor = ui.conn(), ui.actor()
+    with st.expander("Edit a KPI", icon=":material/tune:"):
+        by_kid = {k.id: k for k in kpis}
+        kid = st.selectbox("KPI", list(by_kid), format_func=lambda i: by_kid[i].name,
+                           key=f"kpi-edit-pick-{pilot.id}")
+        k = by_kid[kid]
+        opened = forms.opened_version(forms.record_name("kpi", k.id), k.version)
+        with st.form(f"kpi-edit-{k.id}"):
+            e_name = st.text_input("Name", value=k.name, key=f"kpi-edit-name-{k.id}")
+            a, b, d = st.columns(3)
+            e_baseline = a.number_input("Baseline", value=k.baseline, format="%g", key=f"kpi-edit-baseline-{k.id}")
+            e_target = b.number_input("Target", value=k.target, format="%g", key=f"kpi-edit-target-{k.id}")
+            e_horizon = d.number_input("Horizon (days)", value=k.horizon_days, min_value=1, step=1,
+                                       key=f"kpi-edit-horizon-{k.id}")
+            e_production = st.checkbox("A production KPI", value=k.production, key=f"kpi-edit-production-{k.id}")
+            if st.form_submit_button("Save KPI", key=f"kpi-edit-save-{k.id}"):
+                forms.save(lambda: production.edit_kpi(conn, actor, k.id, {
+                               "name": e_name, "baseline": e_baseline, "target": e_target,
+                               "horizon_days": int(e_horizon) if e_horizon is not None else None,
+                               "production": e_production}, expected_version=opened),
+                           f"Saved the KPI '{e_name.strip()}'.", records=[forms.record_name("kpi", k.id)])
+
+
+def _readiness(pilot: Pilot, editable: bool) -> None:
+    conn, actor = ui.conn(), ui.actor()
+    st.subheader("Readiness")
+    readiness = store.pilot_readiness(conn, pilot.id)
+    gaps = production.required_gaps(readiness)
+    if gaps:
+        st.warning("Required for go and not done: " + "; ".join(md(g) for g in gaps))
+    else:
+        st.success("Every item required for go is done.")
+    statuses = [s.value for s in ReadinessStatus]
+    with st.form(f"readiness-{pilot.id}"):
+        chosen_items = {}
+        for dimension in READINESS_DIMENSIONS:
+            st.markdown(f"**{dimension.capitalize()}**")
+            for item in [r for r in readiness if r["dimension"] == dimension]:
+                status_key, evidence_key = f"ready-{item['key']}-{pilot.id}", f"ready-evidence-{item['key']}-{pilot.id}"
+                version, then = forms.opened(forms.record_name("readiness", (pilot.id, item["key"])), item["version"],
+                                             {"status": item["status"], "evidence": item["evidence"]},
+                                             {"status": status_key, "evidence": evidence_key})
+                a, b, d = st.columns([3, 1.4, 2])
+                a.markdown(f"{STATUS_MARK[item['status']]} {md(item['label'])}"
+                           + (" · *required for go*" if item["required_for_go"] else ""))
+                status = b.selectbox("Status", statuses, index=statuses.index(item["status"]),
+                                     format_func=lambda v: ReadinessStatus(v).label, label_visibility="collapsed",
+                                     key=status_key, disabled=not editable)
+                evidence = d.text_input("Evidence", value=item["evidence"], label_visibility="collapsed",
+                                        placeholder="evidence: a note or a link",
+                                        key=evidence_key, disabled=not editable)
+                if {"status": status, "evidence": evidence} != then:  # only what this person changed is sent
+                    chosen_items[item["key"]] = {"status": status, "evidence": evidence, "version": version}
+        if st.form_submit_button("Save readiness", key=f"readiness-save-{pilot.id}", disabled=not editable):
+            forms.save(lambda: production.save_readiness(conn, actor, pilot.id, chosen_items),
+                       f"Readiness saved ({len(chosen_items)} item(s) changed)." if chosen_items else "Nothing to save.",
+                       records=[forms.record_name("readiness", (pilot.id, r["key"])) for r in readiness])
