@@ -9,19 +9,23 @@ they need from here instead of reaching into session state themselves.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
+import duckdb
 import streamlit as st
 
 from portfolio import services
+from portfolio.domain.errors import PortfolioError
 from portfolio.domain.models import Actor, Person
-from portfolio.domain.settings import Settings
+from portfolio.domain.settings import Settings, db_path
 from portfolio.domain.vocabulary import ROLE_ORDER, Role
 from portfolio.services.reporting import overview
-from portfolio.storage import audit, store
+from portfolio.storage import audit, db, store
+from portfolio.web import forms
 
 AUTH_OIDC = "oidc"
 AUTH_HEADER = "trusted header"
@@ -62,8 +66,14 @@ def pages() -> list:
     ]
 
 
+# Where a page's full run leaves its run context (without the connection)
+# for the reruns of its fragments.
+_FOR_FRAGMENTS = "_run-for-fragments"
+
+
 def begin_run(run: RunContext) -> None:
     _local.ctx = run
+    st.session_state[_FOR_FRAGMENTS] = replace(run, conn=None)
 
 
 def end_run() -> None:
@@ -89,6 +99,47 @@ def _route_through_app() -> None:
     in, opens the database and runs this page."""
     st.navigation(pages(), position="hidden")
     st.rerun()
+
+
+def fragment(part):
+    """``st.fragment`` for a part of a page whose widgets should rerun that
+    part alone (a picker, a form's submit) instead of the whole page. Such a
+    rerun does not go through app.py, so the part gets a run of its own:
+    this session's identity, date and settings as the page's last full run
+    had them, and a connection released at the end, like a page run's. A
+    save in it reruns the whole page (``forms.save``), so what it changed
+    shows everywhere."""
+
+    @st.fragment
+    @functools.wraps(part)
+    def alone(*args, **kwargs):
+        if getattr(_local, "ctx", None) is not None:  # within the page's full run
+            return part(*args, **kwargs)
+        last = st.session_state.get(_FOR_FRAGMENTS)
+        if last is None:  # no full run to borrow from: run the page
+            st.rerun()
+        try:
+            conn = db.connect(db_path())
+        except PortfolioError as exc:
+            forms.show_error(exc)
+            return None
+        _local.ctx = replace(last, conn=conn)
+        try:
+            return part(*args, **kwargs)
+        except PortfolioError as exc:
+            forms.show_error(exc)
+            return None
+        except duckdb.Error as exc:  # as app.py: storage failing under a read
+            problem = db.storage_error(exc, db_path())
+            if problem is None:
+                raise
+            forms.show_error(problem)
+            return None
+        finally:
+            end_run()
+            conn.close()
+
+    return alone
 
 
 def conn():

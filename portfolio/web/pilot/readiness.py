@@ -160,12 +160,15 @@ def _kpis(pilot: Pilot, editable: bool) -> None:
                                    {"kpi_id": kid, "value": v, "reading_on": on} for kid, v in values.items()]),
                                lambda n: f"Saved {n} reading(s).",
                                clear={f"reading-{kid}": None for kid in values})
-        _edit_kpi(pilot, kpis)
+        _edit_kpi(pilot)
     st.caption("The pilot's expected monthly volume (for the running cost) is set under Overview → Edit.")
 
 
-def _edit_kpi(pilot: Pilot, kpis) -> None:
-    conn, actor = ui.conn(), ui.actor()
+@ui.fragment
+def _edit_kpi(pilot: Pilot) -> None:
+    """Choosing another KPI reruns this part alone."""
+    conn, actor, as_of = ui.conn(), ui.actor(), ui.as_of()
+    kpis = store.list_kpis(conn, pilot.id, as_of)
     with st.expander("Edit a KPI", icon=":material/tune:"):
         by_kid = {k.id: k for k in kpis}
         kid = st.selectbox("KPI", list(by_kid), format_func=lambda i: by_kid[i].name,
@@ -188,7 +191,9 @@ def _edit_kpi(pilot: Pilot, kpis) -> None:
                            f"Saved the KPI '{e_name.strip()}'.", records=[forms.record_name("kpi", k.id)])
 
 
+@ui.fragment
 def _readiness(pilot: Pilot, editable: bool) -> None:
+    """A refused save reruns this part alone, the refusal beside what was typed."""
     conn, actor = ui.conn(), ui.actor()
     st.subheader("Readiness")
     readiness = store.pilot_readiness(conn, pilot.id)
