@@ -5,11 +5,18 @@ deactivated (archived), never deleted."""
 import pandas as pd
 import streamlit as st
 
-from portfolio import services
 from portfolio.domain import rights
 from portfolio.domain.rights import Right
 from portfolio.domain.text import md
 from portfolio.domain.vocabulary import Role
+from portfolio.services.people import (
+    add_person,
+    deactivate_person,
+    edit_person,
+    reactivate_person,
+    reassign_seats,
+    seats_affected,
+)
 from portfolio.storage import audit, store
 from portfolio.web import forms, ui
 
@@ -86,7 +93,7 @@ with add:
         role = st.selectbox("Role", ROLES, index=ROLES.index("product_owner"), key="person-role",
                             format_func=lambda r: Role(r).label)
         if st.form_submit_button("Add person", key="person-add", type="primary"):
-            forms.save(lambda: services.add_person(conn, actor, {"name": name, "email": email, "role": role}),
+            forms.save(lambda: add_person(conn, actor, {"name": name, "email": email, "role": role}),
                        f"Added {name.strip()}.", clear={"person-name": "", "person-email": ""})
 
 with edit:
@@ -100,7 +107,7 @@ with edit:
             e_role = st.selectbox("Role", ROLES, index=ROLES.index(p.role.value),
                                   key=f"edit-person-role-{target}", format_func=lambda r: Role(r).label)
             if st.form_submit_button("Save", key=f"edit-person-save-{target}", type="primary"):
-                forms.save(lambda: services.edit_person(conn, actor, target,
+                forms.save(lambda: edit_person(conn, actor, target,
                                                         {"name": e_name, "email": e_email, "role": e_role}),
                            lambda saved: f"Saved {saved.name}.")
 
@@ -110,7 +117,7 @@ with leave:
     if target:
         p = by_id[target]
         if p.active:
-            affected = services.seats_affected(conn, target)
+            affected = seats_affected(conn, target)
             owned = [pl.name for pl, seat in affected if seat.value == "product_owner_id"]
             if affected:
                 st.warning(
@@ -133,16 +140,16 @@ with leave:
                     return (f"Deactivated {p.name}" + (f"; handed over {moved} seat(s)" if moved else "") + "."
                             + (f" Now ownerless: {', '.join(orphaned)}." if orphaned else ""))
 
-                forms.save(lambda: services.deactivate_person(conn, actor, target, handover), deactivated)
+                forms.save(lambda: deactivate_person(conn, actor, target, handover), deactivated)
         else:
             st.caption(f"{md(p.name)} is inactive.")
-            still = services.seats_affected(conn, target)
+            still = seats_affected(conn, target)
             if still:
                 st.warning(f"{md(p.name)} still holds {len(still)} seat(s) on live pilots.")
                 handover = handover_inputs(target, still, "reassign")
                 if st.button("Hand over these seats", key=f"reassign-go-{target}", type="primary",
                              disabled=not any(handover.values())):
-                    forms.save(lambda: services.reassign_seats(conn, actor, target, handover),
+                    forms.save(lambda: reassign_seats(conn, actor, target, handover),
                                lambda moved: f"Handed over {moved} seat(s) of {p.name}.")
             if st.button("Reactivate", key=f"reactivate-go-{target}"):
-                forms.save(lambda: services.reactivate_person(conn, actor, target), f"Reactivated {p.name}.")
+                forms.save(lambda: reactivate_person(conn, actor, target), f"Reactivated {p.name}.")

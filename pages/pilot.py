@@ -4,12 +4,12 @@ pilot. Each tab is a module of portfolio/web/pilot/."""
 
 import streamlit as st
 
-from portfolio import services
 from portfolio.domain import clock, rights
 from portfolio.domain.errors import NotFound
 from portfolio.domain.rights import Right
 from portfolio.domain.text import md, md_lines
 from portfolio.domain.vocabulary import CREATABLE_STAGES
+from portfolio.services.pilots import create_pilot
 from portfolio.storage import store
 from portfolio.web import forms, ui
 from portfolio.web.pilot import criteria, history, overview, readiness, updates
@@ -51,7 +51,7 @@ if may_create:
             seats = seat_inputs("pilot", people)
             if st.form_submit_button("Create pilot", key="pilot-create", type="primary"):
                 forms.save(
-                    lambda: services.create_pilot(
+                    lambda: create_pilot(
                         conn, actor,
                         {"name": name, "business_unit": unit, "problem": problem, "stage": stage,
                          "start_date": start, **seats},

@@ -6,11 +6,11 @@ from datetime import date
 
 import streamlit as st
 
-from portfolio import services
 from portfolio.domain import clock, rights
 from portfolio.domain.rights import Right
 from portfolio.domain.text import md
 from portfolio.domain.vocabulary import Health
+from portfolio.services import updates
 from portfolio.storage import store
 from portfolio.web import forms, ui
 
@@ -29,7 +29,7 @@ if as_of != date.today():
 
 mine = [
     p for p in store.list_pilots(conn)
-    if p.stage in services.UPDATABLE_STAGES and rights.may(actor, Right.POST_UPDATE, p)
+    if p.stage.in_play and rights.may(actor, Right.POST_UPDATE, p)
 ]
 if not mine:
     st.info(
@@ -97,7 +97,7 @@ def posted(result) -> str:
 
 if submitted:
     forms.save(
-        lambda: services.post_weekly_update(
+        lambda: updates.post_weekly_update(
             conn, actor,
             {"pilot_id": pilot_id, "health": health or "", "summary": summary,
              "blockers": blockers, "next_steps": next_steps},

@@ -16,12 +16,14 @@ from datetime import date
 
 import duckdb
 
-from portfolio import flags, services
+from portfolio import flags
+from portfolio.domain import rights
 from portfolio.domain.errors import InvalidInput, PermissionDenied, PortfolioError
 from portfolio.domain.models import check_date_range
+from portfolio.domain.rights import Right
 from portfolio.domain.settings import db_path, load_settings
 from portfolio.domain.text import without_controls
-from portfolio.services import demo, importer
+from portfolio.services import demo, importer, signin
 from portfolio.services.reporting import digest, export, overview
 from portfolio.storage import audit, db
 
@@ -253,17 +255,16 @@ def _main(argv: list[str] | None) -> int:
     return EXIT_ERROR
 
 
-def command_line_actor(conn):
-    """The command line acts as PORTFOLIO_USER; one who matches no active
-    person is a viewer and may not write."""
-    email = os.environ.get("PORTFOLIO_USER")
-    acting = services.actor_for_email(conn, email)
-    if acting is None:
+def _importer(conn):
+    """Who imports: PORTFOLIO_USER, refused at once when it names nobody
+    (whether they may import, apply_import decides)."""
+    acting = signin.command_line_actor(conn)
+    if acting.person_id is None:
         raise PermissionDenied(
             "PORTFOLIO_USER must name an active admin's email to import"
-            + (f" ('{email}' matches no person)" if email else " (it is not set)")
+            + (f" ('{acting.email}' matches no person)" if acting.email else " (it is not set)")
         )
-    return acting.model_copy(update={"via": "command line"})
+    return acting
 
 
 def _check_writable(path: str, what: str) -> None:
@@ -284,7 +285,7 @@ def _digest(path, as_of, settings, args) -> int:
     if args.webhook:
         digest.check_webhook_url(args.webhook)  # before any work: a mistyped hook costs nothing
     with db.session(path) as conn:
-        actor = audit.command_line_actor(conn)
+        actor = signin.command_line_actor(conn)
         report = digest.build_digest(conn, as_of, settings, record=False)
         frame = flags.portfolio_flags(conn, as_of, settings)
     if args.personal:
@@ -300,7 +301,7 @@ def _digest(path, as_of, settings, args) -> int:
     if args.webhook:
         digest.post_webhook(args.webhook, report, timeout=args.webhook_timeout)
     if not args.personal:
-        if digest.may_record(actor):
+        if rights.may(actor, Right.RECORD_DIGEST):
             # Recorded once delivered: the next digest's "changes since"
             # compares with a digest somebody received.
             with db.session(path) as conn:
@@ -343,7 +344,7 @@ def _import(path, as_of, settings, args) -> int:
         _check_writable(args.rejects, "Rejects")
     for attempt in range(1, IMPORT_PLAN_ATTEMPTS + 1):
         with db.session(path) as conn:
-            command_line_actor(conn)  # a non-admin is refused before the long part
+            _importer(conn)  # a non-admin is refused before the long part
             db.check_readable(conn, path)  # a bulk write must not land in a damaged file
             known = importer.read_known(conn)
         print(f"Checking {len(frame)} rows against the portfolio (the database stays free meanwhile) ...",
@@ -360,7 +361,7 @@ def _import(path, as_of, settings, args) -> int:
         print(f"Checked {len(frame)} rows; writing ...", file=sys.stderr, flush=True)
         try:
             with db.session(path) as conn:
-                actor = command_line_actor(conn)
+                actor = _importer(conn)
                 result = importer.apply_import(conn, actor, plan, skip_invalid=args.skip_invalid,
                                                source=os.path.basename(args.file))
             break

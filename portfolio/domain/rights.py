@@ -4,7 +4,8 @@
 | ------------- | ------------------------------------------------------------ |
 | viewer        | read everything                                              |
 | product owner | also edit the pilots where they hold the product owner or    |
-|               | technical lead seat, and post their weekly updates           |
+|               | technical lead seat, and post their weekly updates; only the |
+|               | product owner hands the product owner seat to someone else   |
 | leadership    | also edit every pilot, start proposed pilots, change         |
 |               | criteria after kickoff, record and correct decisions,        |
 |               | promote and retire, see the audit trail and what changed,    |
@@ -83,6 +84,10 @@ def may(actor: Actor | None, right: Right, pilot: Pilot | None = None) -> bool:
         if actor.role == Role.PRODUCT_OWNER and actor.person_id is not None and actor.person_id in (
                 pilot.product_owner_id, pilot.technical_lead_id):
             return True
+    if right == Right.HAND_OVER_PRODUCT_OWNER and pilot is not None and not pilot.archived \
+            and actor.role == Role.PRODUCT_OWNER and actor.person_id is not None \
+            and actor.person_id == pilot.product_owner_id:
+        return True  # the product owner hands their own seat on; a technical lead cannot take it
     if right == Right.RECORD_DIGEST and actor.person_id is None:
         return False  # a run is recorded by a person, never by an unknown identity
     return right in _BY_ROLE[actor.role]

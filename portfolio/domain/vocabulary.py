@@ -37,9 +37,22 @@ class Stage(str, Enum):
     RETIRED = "retired"
     STOPPED = "stopped"
 
+    @property
+    def in_play(self) -> bool:
+        """Not retired or stopped: the pilot still takes weekly updates, its
+        ledger, KPIs and readiness are still kept, and its seats still matter."""
+        return self not in (Stage.RETIRED, Stage.STOPPED)
 
-# Stages in which a pilot is still being worked on (counted as active).
-ACTIVE_STAGES = (Stage.PILOT, Stage.BRIDGE, Stage.PRODUCTION)
+    @property
+    def on_the_clock(self) -> bool:
+        """Inside its 90 days (or an extension): waiting for its go/no-go."""
+        return self == Stage.PILOT
+
+    @classmethod
+    def where(cls, quality: str) -> tuple[Stage, ...]:
+        """The stages with ``quality`` (a property's name), in order: for a
+        query's ``IN`` list, say ``Stage.where("on_the_clock")``."""
+        return tuple(s for s in cls if getattr(s, quality))
 
 
 # A pilot may be created only in one of these; every later stage is reached

@@ -1,7 +1,7 @@
 """Go, no-go, extend, and the road to production: criteria, the decision,
 the bridge checklist, promote and retire.
 
-Stages move only here (and in services.start_pilot). Decisions are never
+Stages move only here (and in pilots.start_pilot). Decisions are never
 edited or deleted: a correction is a new decision that supersedes the
 latest one, undoing what it did to the pilot and doing its own.
 """
@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from portfolio.domain import clock
+from portfolio.domain import clock, rights
 from portfolio.domain.errors import (
     EditConflict,
     InvalidInput,
@@ -28,16 +28,15 @@ from portfolio.domain.models import (
     DecisionIn,
     Pilot,
 )
+from portfolio.domain.rights import Right
 from portfolio.domain.settings import Settings
 from portfolio.domain.text import clean_line
 from portfolio.domain.vocabulary import (
     BRIDGE_ITEMS,
     CriterionStatus,
     DecisionKind,
-    Role,
     Stage,
 )
-from portfolio.services import require_edit
 from portfolio.storage import audit, store
 from portfolio.storage.db import write
 
@@ -47,13 +46,6 @@ VERDICT_UNCLEAR = "not enough evidence"
 
 # Stages in which criteria may still be written.
 CRITERIA_STAGES = (Stage.PROPOSED, Stage.PILOT)
-
-
-def _require_leadership(actor: Actor, what: str) -> None:
-    if not actor.at_least(Role.LEADERSHIP):
-        raise PermissionDenied(
-            f"{actor.name} ({actor.role.label}) may not {what}: only leadership or an admin may."
-        )
 
 
 # --- criteria -------------------------------------------------------------
@@ -90,7 +82,7 @@ def save_criteria(
     too until kickoff ends; from the lock day only leadership may, and the
     change is recorded and flagged (CRITERIA_CHANGED)."""
     pilot = store.get_pilot(conn, pilot_id)
-    require_edit(actor, pilot, "change the go/no-go criteria")
+    rights.require(actor, Right.EDIT_PILOT, pilot, what="change the go/no-go criteria")
     if pilot.stage not in CRITERIA_STAGES:
         raise InvalidInput(
             f"Criteria: '{pilot.name}' is {pilot.stage.value}; its criteria were settled by the decision",
@@ -130,7 +122,7 @@ def save_criteria(
     versions = {e.get("id"): e.get("version") for e in edits or []}
 
     rewording = [p for p in planned if p[0] != "marked"]
-    if rewording and locked and not actor.at_least(Role.LEADERSHIP):
+    if rewording and locked and not rights.may(actor, Right.CHANGE_CRITERIA_AFTER_KICKOFF):
         raise PermissionDenied(
             f"Criteria: kickoff ended on day {settings.criteria_lock_day - 1} of the clock; from then on "
             "only leadership may write, reword or remove a criterion (you may still mark them met or "
@@ -189,7 +181,7 @@ def record_decision(
     """Record go, no-go or extend for a pilot in `pilot`, or a correction of
     the pilot's latest decision (``supersedes_id``). With ``today`` (the
     pages pass it), a decision dated after it is refused."""
-    _require_leadership(actor, "record go/no-go decisions")
+    rights.require(actor, Right.DECIDE, what="record go/no-go decisions")
     decision = validate(DecisionIn, **values)
     pilot = store.get_pilot(conn, decision.pilot_id)
     if pilot.archived:
@@ -202,7 +194,7 @@ def record_decision(
                            field="decided_by") from None
     if not decider.active:
         raise InvalidInput(f"Decided by: {decider.name} is inactive", field="decided_by")
-    if decider.role not in (Role.LEADERSHIP, Role.ADMIN):
+    if not rights.may(Actor.of(decider), Right.DECIDE):
         raise InvalidInput(f"Decided by: {decider.name} is {decider.role.label}, not leadership",
                            field="decided_by")
     if pilot.start_date is None:
@@ -353,7 +345,7 @@ def bridge_pilots(conn, pilot_ids: list[int]) -> list[BridgePilot]:
 def save_bridge_checklist(conn, actor: Actor, pilot_id: int, items: dict[str, dict]) -> None:
     """``items``: {key: {"done": bool, "note": str}} for BRIDGE_ITEMS keys."""
     pilot = store.get_pilot(conn, pilot_id)
-    require_edit(actor, pilot, "update the bridge checklist")
+    rights.require(actor, Right.EDIT_PILOT, pilot, what="update the bridge checklist")
     if pilot.stage != Stage.BRIDGE:
         raise InvalidInput(f"Bridge: '{pilot.name}' is {pilot.stage.value}, not in bridge", field="stage")
     known = dict(BRIDGE_ITEMS)
@@ -381,7 +373,7 @@ def save_bridge_checklist(conn, actor: Actor, pilot_id: int, items: dict[str, di
 def promote(conn, actor: Actor, pilot_id: int, on: date, override_reason: str = "") -> Pilot:
     """Bridge to production: needs the operational owner and the checklist
     done, or an override whose reason stays on record."""
-    _require_leadership(actor, "promote a pilot to production")
+    rights.require(actor, Right.PROMOTE_RETIRE, what="promote a pilot to production")
     pilot = store.get_pilot(conn, pilot_id)
     if pilot.stage != Stage.BRIDGE:
         raise InvalidInput(f"Stage: '{pilot.name}' is {pilot.stage.value}; only a bridge pilot is promoted",
@@ -400,7 +392,7 @@ def promote(conn, actor: Actor, pilot_id: int, on: date, override_reason: str = 
 
 def retire(conn, actor: Actor, pilot_id: int, on: date, note: str = "") -> Pilot:
     """End a production pilot's life."""
-    _require_leadership(actor, "retire a pilot")
+    rights.require(actor, Right.PROMOTE_RETIRE, what="retire a pilot")
     pilot = store.get_pilot(conn, pilot_id)
     if pilot.stage != Stage.PRODUCTION:
         raise InvalidInput(f"Stage: '{pilot.name}' is {pilot.stage.value}; only a production pilot is retired",

@@ -21,6 +21,7 @@ from portfolio.domain.errors import InvalidInput
 from portfolio.domain.models import PersonIn, PilotIn, WeeklyUpdateIn
 from portfolio.domain.settings import Settings
 from portfolio.domain.vocabulary import BRIDGE_ITEMS, Health, Role, Stage
+from portfolio.services.signin import command_line_actor
 from portfolio.storage import audit, bulk, db, store
 from portfolio.storage import demo as demo_store
 
@@ -222,7 +223,7 @@ def build_demo(
             history = _decisions_and_criteria(c, pilot_rows.assign(id=ids), by_kind, as_of)
             story = _production_story(c, pilot_rows.assign(id=ids), by_kind, as_of)
             counts = {"people": len(people), "pilots": len(pilot_rows), "updates": len(upd), **history, **story}
-            audit.event(c, audit.command_line_actor(c), "demo", "portfolio", "build",
+            audit.event(c, command_line_actor(c), "demo", "portfolio", "build",
                         {"as_of": as_of, "seed": seed, **counts})
             return counts
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from portfolio.domain import rights
 from portfolio.domain.errors import (
     EditConflict,
     InvalidInput,
     NotFound,
-    PermissionDenied,
     validate,
 )
 from portfolio.domain.models import (
@@ -28,24 +28,22 @@ from portfolio.domain.models import (
     ReadinessItemIn,
     check_id,
 )
+from portfolio.domain.rights import Right
 from portfolio.domain.text import clean_line
 from portfolio.domain.vocabulary import (
     READINESS_DIMENSIONS,
     Disposition,
     KpiCategory,
     ReadinessStatus,
-    Role,
 )
-from portfolio.services import insert_new_readings, parse_readings, require_edit
+from portfolio.services.updates import insert_new_readings, parse_readings
 from portfolio.storage import audit, store
 from portfolio.storage.db import write
 
-# Stages in which the ledger, the KPIs and the readiness are still kept.
-LIVE_STAGES = ("proposed", "pilot", "bridge", "production")
-
 
 def _live(pilot: Pilot, what: str) -> None:
-    if pilot.stage.value not in LIVE_STAGES:
+    """The ledger, the KPIs and the readiness are kept while the pilot is in play."""
+    if not pilot.stage.in_play:
         raise InvalidInput(f"Pilot: '{pilot.name}' is {pilot.stage.value}; its {what} are closed", field="pilot_id")
 
 
@@ -54,7 +52,7 @@ def _live(pilot: Pilot, what: str) -> None:
 
 def add_privilege(conn, actor: Actor, pilot_id: int, values: dict) -> int:
     pilot = store.get_pilot(conn, pilot_id)
-    require_edit(actor, pilot, "record a borrowed privilege")
+    rights.require(actor, Right.EDIT_PILOT, pilot, what="record a borrowed privilege")
     _live(pilot, "borrowed privileges")
     privilege = validate(PrivilegeIn, **values)
     for known in store.list_privileges(conn, pilot_id):
@@ -84,7 +82,7 @@ def decide_privilege(conn, actor: Actor, privilege_id: int, disposition: str, no
     if pilot_id is None:
         raise NotFound(f"There is no borrowed privilege with id {privilege_id}", field="privilege")
     pilot = store.get_pilot(conn, pilot_id)
-    require_edit(actor, pilot, "decide a borrowed privilege")
+    rights.require(actor, Right.EDIT_PILOT, pilot, what="decide a borrowed privilege")
     _live(pilot, "borrowed privileges")
     try:
         chosen = Disposition(disposition)
@@ -117,7 +115,7 @@ def decide_privilege(conn, actor: Actor, privilege_id: int, disposition: str, no
 
 def add_kpi(conn, actor: Actor, pilot_id: int, values: dict) -> int:
     pilot = store.get_pilot(conn, pilot_id)
-    require_edit(actor, pilot, "add a KPI")
+    rights.require(actor, Right.EDIT_PILOT, pilot, what="add a KPI")
     _live(pilot, "KPIs")
     kpi = validate(KpiIn, **values)
     if any(k.name.lower() == kpi.name.lower() for k in store.list_kpis(conn, pilot_id)):
@@ -136,7 +134,7 @@ def edit_kpi(conn, actor: Actor, kpi_id: int, values: dict, *, expected_version:
     ``expected_version``, a KPI someone else changed since is refused."""
     current = store.get_kpi(conn, kpi_id)
     pilot = store.get_pilot(conn, current.pilot_id)
-    require_edit(actor, pilot, "edit a KPI")
+    rights.require(actor, Right.EDIT_PILOT, pilot, what="edit a KPI")
     _live(pilot, "KPIs")
     fields = ("name", "category", "unit", "direction", "baseline", "target", "horizon_days", "production")
     kpi = validate(KpiIn, **({f: getattr(current, f) for f in fields} | values))
@@ -162,7 +160,7 @@ def record_readings(conn, actor: Actor, pilot_id: int, readings: list[dict]) -> 
     value are skipped, and a reading already recorded is not added twice.
     Returns how many were added."""
     pilot = store.get_pilot(conn, pilot_id)
-    require_edit(actor, pilot, "record KPI readings")
+    rights.require(actor, Right.EDIT_PILOT, pilot, what="record KPI readings")
     _live(pilot, "KPIs")
     parsed = parse_readings(conn, pilot_id, readings)
     return write(conn, lambda c: insert_new_readings(c, actor, pilot_id, parsed))
@@ -183,7 +181,7 @@ def save_readiness(conn, actor: Actor, pilot_id: int, items: dict[str, dict]) ->
     0 for one never saved) is no longer current is refused, naming who
     changed it; items left as they are save nothing."""
     pilot = store.get_pilot(conn, pilot_id)
-    require_edit(actor, pilot, "update the readiness checklist")
+    rights.require(actor, Right.EDIT_PILOT, pilot, what="update the readiness checklist")
     _live(pilot, "readiness items")
     known = {i["key"]: i for i in store.readiness_items(conn)}
     parsed = []
@@ -226,9 +224,7 @@ def save_readiness(conn, actor: Actor, pilot_id: int, items: dict[str, dict]) ->
 def save_checklist(conn, actor: Actor, rows: list[dict]) -> int:
     """Admins keep the standard checklist: add lines, reword them, mark them
     required for go, or retire them (active false; nothing is deleted)."""
-    if actor.role != Role.ADMIN:
-        raise PermissionDenied(f"{actor.name} ({actor.role.label}) may not edit the readiness checklist: "
-                               "only an admin may.")
+    rights.require(actor, Right.MANAGE_CHECKLIST)
     items = []
     for number, row in enumerate(rows, start=1):
         try:

@@ -21,7 +21,6 @@ import pandas as pd
 
 from portfolio.domain.errors import EditConflict
 from portfolio.domain.models import Actor
-from portfolio.domain.vocabulary import Role
 
 # What an audit snapshot holds per entity: the table, its key columns and
 # the columns recorded. Bookkeeping columns (created_at, updated_at, the
@@ -84,20 +83,6 @@ PERSON_FIELDS = {
 QUIET_FIELDS = {"version", "id"}
 # Fields that say which record it is, not what it holds.
 KEY_FIELDS = {"pilot_id", "item_key", "item", "key", "kpi_id"}
-
-
-def command_line_actor(conn=None) -> Actor:
-    """Who the command line acts as: PORTFOLIO_USER, the person with that
-    email when there is one (an inactive one or no match is a viewer)."""
-    import os
-
-    from portfolio.storage import store
-
-    email = (os.environ.get("PORTFOLIO_USER") or "").strip() or None
-    person = store.find_person_by_email(conn, email) if conn is not None and email else None
-    acting = Actor.of(person) if person else Actor(
-        person_id=None, name=email or "command line", email=email, role=Role.VIEWER)
-    return acting.model_copy(update={"via": "command line"})
 
 
 def now() -> datetime:

@@ -123,6 +123,17 @@ def seats_held(conn: Conn, person_id: int) -> list[tuple[Pilot, Seat]]:
     return [(Pilot(**r), seats[r.pop("seat")]) for r in rows]
 
 
+
+def hand_over_seat(conn: Conn, pilot_id: int, seat: Seat, holder_id: int, to_id: int) -> bool:
+    """Give ``seat`` on the pilot to ``to_id`` if ``holder_id`` still holds
+    it; whether it moved."""
+    # ``seat`` is a Seat, so the column name comes from the enum.
+    return conn.execute(
+        f"UPDATE pilot SET {seat.value} = ?, version = version + 1, updated_at = current_timestamp"
+        f" WHERE id = ? AND {seat.value} = ? RETURNING id",
+        [to_id, pilot_id, holder_id],
+    ).fetchone() is not None
+
 def live_seat_counts(conn: Conn) -> dict[int, int]:
     """How many seats each person holds on pilots not stopped or retired."""
     rows = conn.execute(
@@ -188,6 +199,11 @@ def update_pilot_fields(conn: Conn, pilot_id: int, pilot: PilotIn) -> None:
     )
 
 
+
+def set_pilot_archived(conn: Conn, pilot_id: int, archived: bool) -> None:
+    conn.execute("UPDATE pilot SET archived = ?, version = version + 1, updated_at = current_timestamp"
+                 " WHERE id = ? AND archived <> ?", [archived, pilot_id, archived])
+
 def pilots_frame(conn: Conn) -> pd.DataFrame:
     """Every pilot with its seat holders' names, for tables and charts."""
     return conn.execute(
@@ -244,6 +260,10 @@ def insert_update(
         ],
     ).fetchone()[0]
 
+
+
+def update_revision(conn: Conn, update_id: int) -> int:
+    return conn.execute("SELECT revision FROM weekly_update WHERE id = ?", [update_id]).fetchone()[0]
 
 def list_updates(
     conn: Conn, pilot_id: int, *, as_of: date | None = None, with_history: bool = False
@@ -399,6 +419,15 @@ def set_pilot_state(
         [stage.value, go_no_go_date, bridge_due_date, pilot_id],
     )
 
+
+
+def start_clock(conn: Conn, pilot_id: int, start: date, go_no_go_date: date) -> None:
+    """A proposed pilot becomes a pilot whose clock starts on ``start``."""
+    conn.execute(
+        "UPDATE pilot SET stage = ?, start_date = ?, go_no_go_date = ?, version = version + 1,"
+        " updated_at = current_timestamp WHERE id = ? AND stage = ?",
+        [Stage.PILOT.value, start, go_no_go_date, pilot_id, Stage.PROPOSED.value],
+    )
 
 def record_stage_event(
     conn: Conn, pilot_id: int, action: str, before: Stage, after: Stage, on: date,
@@ -574,6 +603,10 @@ def get_kpi(conn: Conn, kpi_id: int) -> Kpi:
     return next(k for k in list_kpis(conn, row[0]) if k.id == kpi_id)
 
 
+
+def kpi_ids(conn: Conn, pilot_id: int) -> set[int]:
+    return {row[0] for row in conn.execute("SELECT id FROM kpi WHERE pilot_id = ?", [pilot_id]).fetchall()}
+
 def insert_kpi(conn: Conn, pilot_id: int, kpi: KpiIn) -> int:
     return conn.execute(
         "INSERT INTO kpi (pilot_id, name, category, unit, direction, baseline, target, horizon_days, production)"
@@ -599,6 +632,12 @@ def insert_reading(conn: Conn, pilot_id: int, reading: ReadingIn, by: int | None
         [reading.kpi_id, pilot_id, reading.reading_on, reading.value, reading.note, by],
     ).fetchone()[0]
 
+
+
+def reading_recorded(conn: Conn, reading: ReadingIn) -> bool:
+    """Whether the same KPI already has this value on this day."""
+    return conn.execute("SELECT 1 FROM kpi_reading WHERE kpi_id = ? AND reading_on = ? AND value = ?",
+                        [reading.kpi_id, reading.reading_on, reading.value]).fetchone() is not None
 
 def readings_frame(conn: Conn, pilot_id: int, as_of: date | None = None) -> pd.DataFrame:
     return conn.execute(

@@ -110,10 +110,10 @@ def _apptest_runs(path: Path) -> tuple[float, float, float]:
 
 def measure(n: int, folder: Path, as_of: date) -> dict:
     """Build a portfolio of ``n`` pilots in ``folder`` and measure it."""
-    from portfolio import flags, services
+    from portfolio import flags
     from portfolio.domain.models import Actor
     from portfolio.domain.settings import Settings
-    from portfolio.services import importer
+    from portfolio.services import importer, updates
     from portfolio.services.reporting import digest
     from portfolio.storage import bench as bench_store
     from portfolio.storage import db, store
@@ -136,7 +136,7 @@ def measure(n: int, folder: Path, as_of: date) -> dict:
 
         def post_one():
             pid, _ = next(pending)
-            services.post_weekly_update(c, actors[pid], {"pilot_id": pid, "health": "green",
+            updates.post_weekly_update(c, actors[pid], {"pilot_id": pid, "health": "green",
                                                          "summary": "Benchmark week"}, as_of)
 
         post_one()  # warm-up

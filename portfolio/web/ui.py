@@ -18,11 +18,11 @@ from datetime import date
 import duckdb
 import streamlit as st
 
-from portfolio import services
 from portfolio.domain.errors import PortfolioError
 from portfolio.domain.models import Actor, Person
 from portfolio.domain.settings import Settings, db_path
 from portfolio.domain.vocabulary import ROLE_ORDER, Role
+from portfolio.services import signin
 from portfolio.services.reporting import overview
 from portfolio.storage import audit, db, store
 from portfolio.web import forms
@@ -202,7 +202,7 @@ def auth_mode() -> str:
         pass
     if os.environ.get("PORTFOLIO_TRUSTED_HEADER", "").strip():
         return AUTH_HEADER
-    if not services.local_mode_allowed(os.environ.get("PORTFOLIO_LOCAL_MODE")):
+    if not signin.local_mode_allowed(os.environ.get("PORTFOLIO_LOCAL_MODE")):
         return AUTH_NONE
     return AUTH_LOCAL
 
@@ -216,7 +216,7 @@ def _refuse_unless_loopback(mode: str) -> None:
     header can be sent by anyone who reaches Streamlit directly: both are
     refused unless Streamlit listens on this machine only."""
     address = st.get_option("server.address")
-    if services.serves_loopback_only(address):
+    if signin.serves_loopback_only(address):
         return
     where = (f"on {address}" if address and address.strip() not in ("0.0.0.0", "::")
              else "on every network interface")
@@ -242,14 +242,14 @@ def resolve_actor(conn, mode: str) -> Actor:
             st.button("Sign in", key="sign-in", on_click=st.login)
             st.stop()
         email = st.user.get("email")
-        return services.actor_for_email(conn, email) or _unknown(email)
+        return signin.actor_for_email(conn, email) or _unknown(email)
     if mode == AUTH_HEADER:
         header = os.environ["PORTFOLIO_TRUSTED_HEADER"].strip()
         secret = os.environ.get("PORTFOLIO_TRUSTED_HEADER_SECRET") or None
-        problem = services.trusted_header_problem(st.context.headers, header, secret)
+        problem = signin.trusted_header_problem(st.context.headers, header, secret)
         if problem:
             st.sidebar.warning(problem, icon=":material/lock:")
-        return services.actor_for_header(conn, st.context.headers, header, secret)
+        return signin.actor_for_header(conn, st.context.headers, header, secret)
     if mode == AUTH_NONE:
         st.title("Pilot portfolio")
         st.error("Sign-in is not configured and local mode is off, so nobody can be identified. "

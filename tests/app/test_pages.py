@@ -272,9 +272,9 @@ def test_the_portfolio_follows_a_change_made_outside_the_app(demo_db):
     """The Portfolio keeps its numbers between reruns until the data changes;
     a change made by another process (the command line, another server)
     shows on the next rerun."""
-    from portfolio import services
     from portfolio.domain.models import Actor
     from portfolio.domain.settings import Settings
+    from portfolio.services import pilots
 
     at = open_app()
     before = headline(at)
@@ -284,6 +284,6 @@ def test_the_portfolio_follows_a_change_made_outside_the_app(demo_db):
         admin = next(p for p in store.list_people(c, active_only=True) if p.role.value == "admin")
         pilot = c.execute("SELECT id FROM pilot WHERE stage = 'pilot' AND product_owner_id IS NOT NULL"
                           " ORDER BY id LIMIT 1").fetchone()[0]
-        services.edit_pilot(c, Actor.of(admin), pilot, {"product_owner_id": None}, Settings())
+        pilots.edit_pilot(c, Actor.of(admin), pilot, {"product_owner_id": None}, Settings())
     at.run()
     assert headline(at)["Ownerless"] == before["Ownerless"] + 1

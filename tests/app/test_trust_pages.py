@@ -8,9 +8,10 @@ import pytest
 from streamlit.runtime.context import StreamlitHeaders
 from streamlit.testing.v1 import AppTest
 
-from portfolio import services
 from portfolio.domain.settings import Settings
 from portfolio.domain.vocabulary import Role
+from portfolio.services import signin
+from portfolio.services.people import deactivate_person, seats_affected
 from portfolio.storage import db, store
 from tests.app.test_pages import (
     ROOT,
@@ -72,10 +73,10 @@ def test_trusted_header_mode_without_a_known_identity_is_a_viewer(demo_db, monke
 def test_the_trusted_header_names_the_person_case_insensitively(demo_db):
     with db.session(demo_db) as c:
         admin = next(p for p in store.list_people(c, active_only=True) if p.role == Role.ADMIN)
-        found = services.actor_for_header(c, {"X-Forwarded-Email": admin.email.upper()}, "X-Forwarded-Email")
-        unknown = services.actor_for_header(c, {"X-Forwarded-Email": "stranger@example.com"}, "X-Forwarded-Email")
-        missing = services.actor_for_header(c, {}, "X-Forwarded-Email")
-        services.deactivate_person(c, services.actor_for_email(c, admin.email), people_by_role(demo_db)["viewer"].id)
+        found = signin.actor_for_header(c, {"X-Forwarded-Email": admin.email.upper()}, "X-Forwarded-Email")
+        unknown = signin.actor_for_header(c, {"X-Forwarded-Email": "stranger@example.com"}, "X-Forwarded-Email")
+        missing = signin.actor_for_header(c, {}, "X-Forwarded-Email")
+        deactivate_person(c, signin.actor_for_email(c, admin.email), people_by_role(demo_db)["viewer"].id)
     assert (found.person_id, found.role) == (admin.id, Role.ADMIN)
     assert (unknown.person_id, unknown.role, unknown.name) == (None, Role.VIEWER, "stranger@example.com")
     assert (missing.person_id, missing.role) == (None, Role.VIEWER)
@@ -93,10 +94,10 @@ def test_a_trusted_header_sent_twice_is_refused(demo_db):
     people = people_by_role(demo_db)
     twice = sent(("X-Forwarded-Email", people["admin"].email), ("X-Forwarded-Email", people["viewer"].email))
     with db.session(demo_db) as c:
-        actor = services.actor_for_header(c, twice, "X-Forwarded-Email")
-        once = services.actor_for_header(c, sent(("X-Forwarded-Email", people["admin"].email)), "X-Forwarded-Email")
+        actor = signin.actor_for_header(c, twice, "X-Forwarded-Email")
+        once = signin.actor_for_header(c, sent(("X-Forwarded-Email", people["admin"].email)), "X-Forwarded-Email")
     assert (actor.person_id, actor.role) == (None, Role.VIEWER)
-    assert "came more than once" in services.trusted_header_problem(twice, "X-Forwarded-Email")
+    assert "came more than once" in signin.trusted_header_problem(twice, "X-Forwarded-Email")
     assert (once.person_id, once.role) == (people["admin"].id, Role.ADMIN)
 
 
@@ -106,21 +107,21 @@ def test_without_the_proxys_shared_secret_the_trusted_header_is_not_believed(dem
     admin = people_by_role(demo_db)["admin"]
     pairs = [("X-Forwarded-Email", admin.email)]
     if secret_sent is not None:
-        pairs.append((services.PROXY_SECRET_HEADER, secret_sent))
+        pairs.append((signin.PROXY_SECRET_HEADER, secret_sent))
     with db.session(demo_db) as c:
-        actor = services.actor_for_header(c, sent(*pairs), "X-Forwarded-Email", secret="proxy-secret-1")
-    problem = services.trusted_header_problem(sent(*pairs), "X-Forwarded-Email", secret="proxy-secret-1")
+        actor = signin.actor_for_header(c, sent(*pairs), "X-Forwarded-Email", secret="proxy-secret-1")
+    problem = signin.trusted_header_problem(sent(*pairs), "X-Forwarded-Email", secret="proxy-secret-1")
     assert (actor.person_id, actor.role) == (None, Role.VIEWER)
     assert "did not come through the sign-in proxy" in problem and "proxy-secret-1" not in problem
 
 
 def test_with_the_proxys_shared_secret_the_trusted_header_signs_in(demo_db):
     admin = people_by_role(demo_db)["admin"]
-    headers = sent(("X-Forwarded-Email", admin.email), (services.PROXY_SECRET_HEADER, "proxy-secret-1"))
+    headers = sent(("X-Forwarded-Email", admin.email), (signin.PROXY_SECRET_HEADER, "proxy-secret-1"))
     with db.session(demo_db) as c:
-        actor = services.actor_for_header(c, headers, "X-Forwarded-Email", secret="proxy-secret-1")
+        actor = signin.actor_for_header(c, headers, "X-Forwarded-Email", secret="proxy-secret-1")
     assert (actor.person_id, actor.role) == (admin.id, Role.ADMIN)
-    assert services.trusted_header_problem(headers, "X-Forwarded-Email", secret="proxy-secret-1") is None
+    assert signin.trusted_header_problem(headers, "X-Forwarded-Email", secret="proxy-secret-1") is None
 
 
 def test_the_app_says_why_a_request_without_the_proxys_secret_only_reads(demo_db, monkeypatch):
@@ -140,7 +141,7 @@ def test_the_app_says_why_a_request_without_the_proxys_secret_only_reads(demo_db
     ("unix:///run/portfolio.sock", True),
 ])
 def test_which_server_addresses_let_only_this_machine_in(address, loopback):
-    assert services.serves_loopback_only(address) is loopback
+    assert signin.serves_loopback_only(address) is loopback
 
 
 def picker_roles(at: AppTest) -> set[str]:
@@ -173,7 +174,7 @@ def test_a_portfolio_user_who_is_no_active_person_only_reads(demo_db, monkeypatc
 @pytest.mark.parametrize("setting, allowed", [(None, True), ("on", True), ("off", False), ("FALSE", False),
                                               ("0", False), ("no", False)])
 def test_local_mode_setting(setting, allowed):
-    assert services.local_mode_allowed(setting) is allowed
+    assert signin.local_mode_allowed(setting) is allowed
 
 
 # --- handover ------------------------------------------------------------------
@@ -184,7 +185,7 @@ def test_deactivating_a_product_owner_offers_the_handover_and_nothing_turns_owne
         owner_id = c.execute(
             "SELECT product_owner_id FROM pilot p JOIN person x ON x.id = p.product_owner_id "
             "WHERE x.active AND p.stage = 'pilot' GROUP BY ALL ORDER BY count(*) DESC, 1 LIMIT 1").fetchone()[0]
-        seats = services.seats_affected(c, owner_id)
+        seats = seats_affected(c, owner_id)
         taker = next(p.id for p in store.list_people(c, active_only=True)
                      if p.role == Role.PRODUCT_OWNER and p.id != owner_id)
     at = open_app()
@@ -200,7 +201,7 @@ def test_deactivating_a_product_owner_offers_the_handover_and_nothing_turns_owne
     at.switch_page("pages/portfolio.py").run()
     assert headline(at)["Ownerless"] == ownerless_before
     with db.session(demo_db) as c:
-        assert services.seats_affected(c, owner_id) == []
+        assert seats_affected(c, owner_id) == []
         assert all(store.get_pilot(c, p.id).product_owner_id == taker for p, s in seats if s.value == "product_owner_id")
 
 
@@ -249,7 +250,7 @@ def test_what_changed_since_shows_a_decision_made_today(demo_db):
         pid, start = c.execute("SELECT id, start_date FROM pilot WHERE stage = 'pilot' AND go_no_go_date < ?"
                                " ORDER BY id LIMIT 1", [TODAY]).fetchone()
         from portfolio.services import decisions
-        decisions.record_decision(c, services.actor_for_email(c, leader.email), {
+        decisions.record_decision(c, signin.actor_for_email(c, leader.email), {
             "pilot_id": pid, "kind": "no_go", "decided_on": TODAY, "decided_by": leader.id,
             "rationale": "Stopped at review"}, Settings())
     at = open_app("pages/changes.py")

@@ -17,7 +17,7 @@ from datetime import date
 import pytest
 from playwright.sync_api import Page, expect
 
-from portfolio import services
+from portfolio.services import signin, updates
 from portfolio.storage import db
 
 from .conftest import REPO_ROOT
@@ -65,9 +65,9 @@ def test_digest_and_import_succeed_while_the_app_serves_and_people_write(request
         while not stop.is_set():
             try:
                 with db.session(app_server.db_file) as c:
-                    admin = services.actor_for_email(c, ADMIN)
+                    admin = signin.actor_for_email(c, ADMIN)
                     pilot_id = c.execute("SELECT max(id) FROM pilot WHERE stage = 'pilot'").fetchone()[0]
-                    services.post_weekly_update(c, admin, {"pilot_id": pilot_id, "health": "green",
+                    updates.post_weekly_update(c, admin, {"pilot_id": pilot_id, "health": "green",
                                                            "summary": f"Direct write {n}"}, date.today())
                 direct_writes.append(f"Direct write {n}")
             except Exception as exc:

@@ -18,9 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from playwright.sync_api import Page, expect
 
-from portfolio import services
 from portfolio.domain.settings import Settings
-from portfolio.services import decisions, production
+from portfolio.services import decisions, people, pilots, production, signin, updates
 from portfolio.storage import db
 
 from .test_browser_smoke import wait_for_app
@@ -89,16 +88,16 @@ def hostile(app_server, pixel) -> dict:
         "formula": f'=HYPERLINK("{px}/sheet","Open")',
     }
     with db.session(app_server.db_file) as conn:
-        admin = services.actor_for_email(conn, ADMIN)
+        admin = signin.actor_for_email(conn, ADMIN)
         settings = Settings()
-        owner = services.add_person(conn, admin, {"name": text["owner"], "email": "pixel.owner@example.com",
+        owner = people.add_person(conn, admin, {"name": text["owner"], "email": "pixel.owner@example.com",
                                                   "role": "product_owner"})
         # 80 days in: the decision is due in 10 days, so it is on the Decisions page too.
         start = today - timedelta(days=80)
-        pid = services.create_pilot(conn, admin, {
+        pid = pilots.create_pilot(conn, admin, {
             "name": text["name"], "business_unit": "Claims", "problem": text["problem"], "stage": "pilot",
             "start_date": start, "product_owner_id": owner}, settings)
-        services.create_pilot(conn, admin, {"name": text["formula"], "business_unit": "Claims", "stage": "pilot",
+        pilots.create_pilot(conn, admin, {"name": text["formula"], "business_unit": "Claims", "stage": "pilot",
                                             "start_date": start, "product_owner_id": owner}, settings)
         kpi = production.add_kpi(conn, admin, pid, {"name": text["kpi"], "category": "latency", "unit": "ms",
                                                     "direction": "lower", "target": 800, "production": True})
@@ -106,7 +105,7 @@ def hostile(app_server, pixel) -> dict:
                                                     "expires": today + timedelta(days=5)})
         decisions.save_criteria(conn, admin, pid, additions=[{"statement": text["criterion"]}], on=today,
                                 settings=settings)
-        services.post_weekly_update(conn, admin, {"pilot_id": pid, "health": "amber", "summary": text["summary"],
+        updates.post_weekly_update(conn, admin, {"pilot_id": pid, "health": "amber", "summary": text["summary"],
                                                   "blockers": text["blockers"]}, today,
                                     readings=[{"kpi_id": kpi, "value": 900}])
     return {"pilot_id": pid, "owner_id": owner, **text}

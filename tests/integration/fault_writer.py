@@ -25,10 +25,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from portfolio import services  # noqa: E402
 from portfolio.domain.errors import PortfolioError  # noqa: E402
 from portfolio.domain.settings import Settings  # noqa: E402
-from portfolio.services import demo, production
+from portfolio.services import demo, production, signin, updates  # noqa: E402
+from portfolio.services.pilots import create_pilot  # noqa: E402
 from portfolio.storage import db
 
 ADMIN = "alex.morgan@example.com"  # the demo's first admin: may write anything
@@ -53,7 +53,7 @@ def one_write(conn, i: int, admin, pilots: list[tuple[int, int]], settings: Sett
     kind = KINDS[i % len(KINDS)]
     me = os.getpid()
     if kind == "update":
-        update_id, _ = services.post_weekly_update(
+        update_id, _ = updates.post_weekly_update(
             conn, admin, {"pilot_id": pilot_id, "health": "amber", "summary": f"Fault write {i} of {me}",
                           "blockers": "x" * 200}, AS_OF)
         return f"update {update_id}"
@@ -63,7 +63,7 @@ def one_write(conn, i: int, admin, pilots: list[tuple[int, int]], settings: Sett
                                            [{"kpi_id": kpi_id, "value": value, "reading_on": AS_OF}])
         assert added == 1, added
         return f"reading {kpi_id} {value}"
-    new_id = services.create_pilot(conn, admin, {"name": f"Fault pilot {i} of {me}", "stage": "proposed",
+    new_id = create_pilot(conn, admin, {"name": f"Fault pilot {i} of {me}", "stage": "proposed",
                                                  "problem": "p" * 200}, settings)
     return f"pilot {new_id}"
 
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = Settings()
     with db.session(args.db) as conn:
-        admin = services.actor_for_email(conn, ADMIN)
+        admin = signin.actor_for_email(conn, ADMIN)
         pilots = targets(conn)
     assert admin is not None and pilots, "the database must be a demo portfolio"
     if args.max_file_size:

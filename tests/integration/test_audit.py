@@ -8,11 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from portfolio import flags, services
+from portfolio import flags
 from portfolio.domain.errors import EditConflict, InvalidInput, PermissionDenied
 from portfolio.domain.settings import Settings
 from portfolio.domain.vocabulary import Role
-from portfolio.services import decisions, demo, importer, production
+from portfolio.services import decisions, demo, importer, people, production, updates
+from portfolio.services.pilots import (
+    archive_pilot,
+    create_pilot,
+    edit_pilot,
+    start_pilot,
+)
 from portfolio.services.reporting import digest, overview, review
 from portfolio.storage import audit, store
 from tests.conftest import AS_OF, actor_of
@@ -44,14 +50,14 @@ def kpi_values(**overrides) -> dict:
 
 def test_creating_and_editing_a_pilot_records_before_and_after(conn, admin, settings):
     po = demo.make_person(conn, name="Pat Owner")
-    pid = services.create_pilot(conn, admin, {"name": "Claims triage", "stage": "pilot", "business_unit": "Claims",
+    pid = create_pilot(conn, admin, {"name": "Claims triage", "stage": "pilot", "business_unit": "Claims",
                                               "start_date": AS_OF, "product_owner_id": po}, settings)
     created = last(conn, "pilot")
     assert (created["action"], created["before"], created["after"]["name"]) == ("create", None, "Claims triage")
     assert created["actor"].startswith("Ada Admin") and created["actor_id"] == admin.person_id
     assert created["via"] == "app" and created["pilot_id"] == pid
 
-    services.edit_pilot(conn, admin, pid, {"business_unit": "Finance"}, settings, expected_version=1)
+    edit_pilot(conn, admin, pid, {"business_unit": "Finance"}, settings, expected_version=1)
     edited = last(conn, "pilot")
     assert edited["action"] == "edit"
     assert (edited["before"]["business_unit"], edited["after"]["business_unit"]) == ("Claims", "Finance")
@@ -60,8 +66,8 @@ def test_creating_and_editing_a_pilot_records_before_and_after(conn, admin, sett
 
 
 def test_start_update_revision_and_readings_are_recorded(conn, admin, leader, settings):
-    pid = services.create_pilot(conn, admin, {"name": "Proposed one", "stage": "proposed"}, settings)
-    services.start_pilot(conn, leader, pid, AS_OF, settings)
+    pid = create_pilot(conn, admin, {"name": "Proposed one", "stage": "proposed"}, settings)
+    start_pilot(conn, leader, pid, AS_OF, settings)
     started = last(conn, "pilot")
     assert started["action"] == "start"
     assert (started["before"]["stage"], started["after"]["stage"]) == ("proposed", "pilot")
@@ -69,9 +75,9 @@ def test_start_update_revision_and_readings_are_recorded(conn, admin, leader, se
 
     kpi = production.add_kpi(conn, leader, pid, kpi_values())
     assert last(conn, "kpi")["after"]["target"] == 800
-    services.post_weekly_update(conn, leader, {"pilot_id": pid, "health": "green", "summary": "Week one"}, AS_OF,
+    updates.post_weekly_update(conn, leader, {"pilot_id": pid, "health": "green", "summary": "Week one"}, AS_OF,
                                 readings=[{"kpi_id": kpi, "value": 900}])
-    services.post_weekly_update(conn, leader, {"pilot_id": pid, "health": "amber", "summary": "Week one, again"},
+    updates.post_weekly_update(conn, leader, {"pilot_id": pid, "health": "amber", "summary": "Week one, again"},
                                 AS_OF)
     posted, revised = trail(conn, entity="weekly_update")
     assert (posted["action"], posted["after"]["health"], posted["after"]["revision"]) == ("post", "green", 1)
@@ -135,13 +141,13 @@ def test_privileges_kpis_readiness_and_the_checklist_are_recorded(conn, admin, l
 
 
 def test_people_writes_are_recorded(conn, admin):
-    pid = services.add_person(conn, admin, {"name": "New Person", "email": "new@example.com", "role": "viewer"})
+    pid = people.add_person(conn, admin, {"name": "New Person", "email": "new@example.com", "role": "viewer"})
     assert last(conn, "person")["after"]["email"] == "new@example.com"
-    services.edit_person(conn, admin, pid, {"role": "product_owner"})
+    people.edit_person(conn, admin, pid, {"role": "product_owner"})
     edited = last(conn, "person")
     assert (edited["before"]["role"], edited["after"]["role"]) == ("viewer", "product_owner")
-    services.deactivate_person(conn, admin, pid)
-    services.reactivate_person(conn, admin, pid)
+    people.deactivate_person(conn, admin, pid)
+    people.reactivate_person(conn, admin, pid)
     actions = [(r["action"], r["after"]["active"]) for r in trail(conn, entity="person")]
     assert actions[-2:] == [("deactivate", False), ("reactivate", True)]
 
@@ -193,7 +199,7 @@ def test_a_failure_writing_the_record_rolls_back_the_change(conn, admin, setting
 
     monkeypatch.setattr(audit, "record", broken)
     with pytest.raises(RuntimeError):
-        services.edit_pilot(conn, admin, pid, {"business_unit": "Finance"}, settings)
+        edit_pilot(conn, admin, pid, {"business_unit": "Finance"}, settings)
     assert store.get_pilot(conn, pid).business_unit == "Claims"
     assert count(conn) == before
 
@@ -207,7 +213,7 @@ def test_a_failure_after_the_record_rolls_back_both(conn, leader, settings, monk
 
     monkeypatch.setattr(store, "record_stage_event", broken)  # runs after the pilot's audit record
     with pytest.raises(RuntimeError):
-        services.start_pilot(conn, leader, pid, AS_OF, settings)
+        start_pilot(conn, leader, pid, AS_OF, settings)
     assert store.get_pilot(conn, pid).stage.value == "proposed"
     assert count(conn) == before
 
@@ -239,9 +245,9 @@ def test_a_failing_import_chunk_leaves_no_pilot_and_no_record(conn, admin, setti
 def test_the_second_of_two_editors_is_refused_naming_the_first(conn, admin, leader, settings):
     pid = demo.make_pilot(conn, business_unit="Claims", name="Claims triage")
     opened = store.get_pilot(conn, pid).version  # both open the form now
-    services.edit_pilot(conn, leader, pid, {"business_unit": "Finance"}, settings, expected_version=opened)
+    edit_pilot(conn, leader, pid, {"business_unit": "Finance"}, settings, expected_version=opened)
     with pytest.raises(EditConflict) as refused:
-        services.edit_pilot(conn, admin, pid, {"business_unit": "Operations", "name": "Claims helper"}, settings,
+        edit_pilot(conn, admin, pid, {"business_unit": "Operations", "name": "Claims helper"}, settings,
                             expected_version=opened)
     message = str(refused.value)
     assert "Lee Leader" in message and "business unit 'Claims' → 'Finance'" in message and "UTC" in message
@@ -251,7 +257,7 @@ def test_the_second_of_two_editors_is_refused_naming_the_first(conn, admin, lead
     attempt = trail(conn, pilot_id=pid)[-1]
     assert attempt["after"]["business_unit"] == "Operations" and attempt["after"]["name"] == "Claims helper"
     # Saving again from the record as it is now applies it, knowingly.
-    services.edit_pilot(conn, admin, pid, {"business_unit": "Operations"}, settings,
+    edit_pilot(conn, admin, pid, {"business_unit": "Operations"}, settings,
                         expected_version=store.get_pilot(conn, pid).version)
     assert store.get_pilot(conn, pid).business_unit == "Operations"
 
@@ -320,22 +326,22 @@ def test_a_conflict_names_every_changed_item_and_keeps_the_others(conn, leader):
 
 def test_a_repeated_submit_writes_once(conn, admin, leader, settings):
     values = {"name": "Claims triage", "stage": "pilot", "start_date": AS_OF}
-    first = services.create_pilot(conn, admin, values, settings)
-    assert services.create_pilot(conn, admin, values, settings) == first
+    first = create_pilot(conn, admin, values, settings)
+    assert create_pilot(conn, admin, values, settings) == first
     assert len(store.list_pilots(conn)) == 1
 
     opened = store.get_pilot(conn, first).version
-    services.edit_pilot(conn, admin, first, {"business_unit": "Claims"}, settings, expected_version=opened)
-    services.edit_pilot(conn, admin, first, {"business_unit": "Claims"}, settings, expected_version=opened)
+    edit_pilot(conn, admin, first, {"business_unit": "Claims"}, settings, expected_version=opened)
+    edit_pilot(conn, admin, first, {"business_unit": "Claims"}, settings, expected_version=opened)
     assert store.get_pilot(conn, first).version == opened + 1
 
     person = {"name": "Nora New", "email": "nora@example.com", "role": "viewer"}
-    assert services.add_person(conn, admin, person) == services.add_person(conn, admin, person)
+    assert people.add_person(conn, admin, person) == people.add_person(conn, admin, person)
 
     for _ in range(2):
         decisions.save_criteria(conn, leader, first, additions=[{"statement": "Adoption over 30 %"}], on=AS_OF,
                                 settings=settings)
-        services.post_weekly_update(conn, leader, {"pilot_id": first, "health": "green", "summary": "Fine"}, AS_OF)
+        updates.post_weekly_update(conn, leader, {"pilot_id": first, "health": "green", "summary": "Fine"}, AS_OF)
         production.save_readiness(conn, leader, first, {"rollback": {"status": "done", "evidence": "", "version": 0}})
     assert len(store.list_criteria(conn, first)) == 1
     assert len(store.list_updates(conn, first, with_history=True)) == 1
@@ -345,8 +351,8 @@ def test_a_repeated_submit_writes_once(conn, admin, leader, settings):
 
 def test_a_repeated_deactivation_is_harmless(conn, admin):
     pid = demo.make_person(conn)
-    services.deactivate_person(conn, admin, pid)
-    services.deactivate_person(conn, admin, pid)
+    people.deactivate_person(conn, admin, pid)
+    people.deactivate_person(conn, admin, pid)
     assert [r["action"] for r in trail(conn, entity="person")] == ["deactivate"]
 
 
@@ -358,10 +364,10 @@ def test_deactivating_a_product_owner_with_handover_leaves_no_pilot_ownerless(co
     taker = demo.make_person(conn, name="Tess Taker")
     pilots = [demo.make_pilot(conn, product_owner_id=owner) for _ in range(2)]
     also_lead = demo.make_pilot(conn, technical_lead_id=owner)
-    seats = services.seats_affected(conn, owner)
+    seats = people.seats_affected(conn, owner)
     assert len(seats) == 3
     handover = {(p.id, seat): taker for p, seat in seats}
-    left = services.deactivate_person(conn, admin, owner, handover)
+    left = people.deactivate_person(conn, admin, owner, handover)
     assert left == []
     assert all(store.get_pilot(conn, p).product_owner_id == taker for p in pilots)
     assert store.get_pilot(conn, also_lead).technical_lead_id == taker
@@ -375,12 +381,12 @@ def test_deactivating_a_product_owner_with_handover_leaves_no_pilot_ownerless(co
 def test_a_seat_not_handed_over_is_ownerless_until_someone_takes_it(conn, admin, settings):
     owner = demo.make_person(conn)
     pid = demo.make_pilot(conn, product_owner_id=owner)
-    left = services.deactivate_person(conn, admin, owner, {})
+    left = people.deactivate_person(conn, admin, owner, {})
     assert [(p.id, s.value) for p, s in left] == [(pid, "product_owner_id")]
     f = flags.portfolio_flags(conn, AS_OF, settings)
     assert pid in set(f[f["code"] == "OWNERLESS"]["pilot_id"])
     taker = demo.make_person(conn)
-    assert services.reassign_seats(conn, admin, owner, {(pid, "product_owner_id"): taker}) == 1
+    assert people.reassign_seats(conn, admin, owner, {(pid, "product_owner_id"): taker}) == 1
     f = flags.portfolio_flags(conn, AS_OF, settings)
     assert pid not in set(f[f["code"] == "OWNERLESS"]["pilot_id"])
 
@@ -389,7 +395,7 @@ def test_a_handover_to_an_inactive_person_changes_nothing(conn, admin):
     owner, gone = demo.make_person(conn), demo.make_person(conn, active=False)
     pid = demo.make_pilot(conn, product_owner_id=owner)
     with pytest.raises(InvalidInput, match="Product owner: .* cannot take the seat .inactive."):
-        services.deactivate_person(conn, admin, owner, {(pid, "product_owner_id"): gone})
+        people.deactivate_person(conn, admin, owner, {(pid, "product_owner_id"): gone})
     assert store.get_person(conn, owner).active and store.get_pilot(conn, pid).product_owner_id == owner
 
 
@@ -403,8 +409,8 @@ def test_an_archived_pilot_leaves_numbers_and_flags_and_comes_back(conn, admin, 
     assert overdue in set(before.flags["pilot_id"])
 
     with pytest.raises(PermissionDenied):
-        services.archive_pilot(conn, leader, overdue)
-    services.archive_pilot(conn, admin, overdue)
+        archive_pilot(conn, leader, overdue)
+    archive_pilot(conn, admin, overdue)
     after = overview.build(conn, AS_OF, settings)
     assert overdue not in set(after.flags["pilot_id"]) and overdue not in set(after.pilots["id"])
     assert after.numbers["Overdue"] == before.numbers["Overdue"] - 1
@@ -412,12 +418,12 @@ def test_an_archived_pilot_leaves_numbers_and_flags_and_comes_back(conn, admin, 
     assert store.list_updates(conn, overdue)  # its history stays
 
     with pytest.raises(InvalidInput, match="archived; an admin restores it"):
-        services.post_weekly_update(conn, admin, {"pilot_id": overdue, "health": "green", "summary": "x"}, AS_OF)
+        updates.post_weekly_update(conn, admin, {"pilot_id": overdue, "health": "green", "summary": "x"}, AS_OF)
     with pytest.raises(InvalidInput, match="archived"):
         decisions.record_decision(conn, leader, {"pilot_id": overdue, "kind": "no_go", "decided_on": AS_OF,
                                                  "decided_by": leader.person_id, "rationale": "x"}, settings)
 
-    services.archive_pilot(conn, admin, overdue, archived=False)
+    archive_pilot(conn, admin, overdue, archived=False)
     assert overdue in set(flags.portfolio_flags(conn, AS_OF, settings)["pilot_id"])
     assert [r["action"] for r in trail(conn, pilot_id=overdue)] == ["archive", "restore"]
 
@@ -428,7 +434,7 @@ def test_an_archived_pilot_leaves_the_digest(conn, admin, leader, settings):
                                                  "expires": AS_OF + timedelta(days=5)})
     assert [p["pilot"] for p in digest.build_digest(conn, AS_OF, settings, record=False)["privileges_expiring"]] == [
         "Quietly archived"]
-    services.archive_pilot(conn, admin, pid)
+    archive_pilot(conn, admin, pid)
     report = digest.build_digest(conn, AS_OF, settings, record=False)
     assert report["privileges_expiring"] == []
     assert "Quietly archived" not in str(report)
@@ -436,7 +442,7 @@ def test_an_archived_pilot_leaves_the_digest(conn, admin, leader, settings):
 
 def test_stage_moves_are_recorded_with_their_reason(conn, leader, settings):
     pid = demo.make_pilot(conn, stage="proposed", start_date=None)
-    services.start_pilot(conn, leader, pid, AS_OF, settings)
+    start_pilot(conn, leader, pid, AS_OF, settings)
     started = last(conn, "stage_event")
     assert (started["action"], started["after"]["stage_before"], started["after"]["stage_after"]) == (
         "start", "proposed", "pilot")
@@ -446,7 +452,7 @@ def test_a_repeated_handover_is_harmless(conn, admin):
     owner, taker = demo.make_person(conn), demo.make_person(conn)
     pid = demo.make_pilot(conn, product_owner_id=owner)
     for _ in range(2):
-        services.deactivate_person(conn, admin, owner, {(pid, "product_owner_id"): taker})
+        people.deactivate_person(conn, admin, owner, {(pid, "product_owner_id"): taker})
     assert store.get_pilot(conn, pid).product_owner_id == taker
     assert [r["action"] for r in trail(conn, pilot_id=pid)] == ["handover"]
 
@@ -462,7 +468,7 @@ def test_what_changed_since_lists_stage_moves_decisions_seats_and_flags(conn, ad
     decisions.record_decision(conn, leader, {"pilot_id": due, "kind": "no_go", "decided_on": date(2026, 3, 1),
                                              "decided_by": leader.person_id, "rationale": "Adoption too low"}, settings)
     newcomer = demo.make_person(conn, name="Nia Newcomer")
-    services.edit_pilot(conn, admin, stays, {"executive_sponsor_id": newcomer}, settings)
+    edit_pilot(conn, admin, stays, {"executive_sponsor_id": newcomer}, settings)
 
     changes = review.changes_since(conn, date(2026, 2, 20), AS_OF, settings)
     assert changes.stage_moves[["pilot", "from", "to"]].values.tolist() == [["Due pilot", "pilot", "stopped"]]

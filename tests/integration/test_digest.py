@@ -12,11 +12,12 @@ from datetime import timedelta
 import pandas as pd
 import pytest
 
-from portfolio import flags, services
+from portfolio import flags
 from portfolio.domain.errors import InvalidInput, PortfolioError
 from portfolio.domain.models import Actor
 from portfolio.domain.vocabulary import Role
 from portfolio.services import decisions, demo
+from portfolio.services.people import deactivate_person
 from portfolio.services.reporting import digest, overview
 from portfolio.storage import db, store
 from tests.conftest import AS_OF
@@ -153,7 +154,7 @@ def test_changes_since_the_previous_digest(demo_conn, settings):
                 and p.id != due["pilot_id"] and store.get_person(demo_conn, p.product_owner_id).active)
     owner = store.get_person(demo_conn, calm.product_owner_id)
     admin = _first_active(demo_conn, Role.ADMIN)
-    services.deactivate_person(demo_conn, admin, owner.id)
+    deactivate_person(demo_conn, admin, owner.id)
     owned = {p.id for p, seat in store.seats_held(demo_conn, owner.id)
              if seat.value == "product_owner_id" and p.stage.value in ("pilot", "bridge", "production")}
 

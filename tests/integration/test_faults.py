@@ -20,9 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from portfolio import services
 from portfolio.domain.errors import StorageError
 from portfolio.domain.models import Actor
+from portfolio.services import signin
+from portfolio.services.updates import post_weekly_update
 from portfolio.storage import db, store
 from tests.conftest import AS_OF, run_apptest_as_served
 
@@ -111,9 +112,9 @@ class Writer:
 
 def post_as_admin(path, summary: str) -> int:
     with db.session(path) as c:
-        admin = services.actor_for_email(c, ADMIN)
+        admin = signin.actor_for_email(c, ADMIN)
         pilot_id = c.execute("SELECT min(id) FROM pilot WHERE stage = 'pilot'").fetchone()[0]
-        return services.post_weekly_update(c, admin, {"pilot_id": pilot_id, "health": "green",
+        return post_weekly_update(c, admin, {"pilot_id": pilot_id, "health": "green",
                                                       "summary": summary}, AS_OF)[0]
 
 
@@ -173,7 +174,7 @@ def test_twenty_sessions_posting_at_once_all_save_and_nobody_sees_an_error(fixed
         try:
             # As a page run: its own connection, opened, used and closed.
             with db.session(fixed_demo_db) as conn:
-                saved[n] = services.post_weekly_update(
+                saved[n] = post_weekly_update(
                     conn, owners[pilot_id],
                     {"pilot_id": pilot_id, "health": "amber", "summary": f"Session {n} update"}, date.today())
         except Exception as exc:  # anything at all would reach the person
@@ -236,9 +237,9 @@ def test_a_read_only_connection_reads_and_refuses_a_write_in_plain_words(fixed_d
     with db.session(fixed_demo_db, read_only=True) as c:
         assert db.is_read_only(c)
         assert store.list_pilots(c)
-        admin = services.actor_for_email(c, ADMIN)
+        admin = signin.actor_for_email(c, ADMIN)
         with pytest.raises(StorageError, match="read-only, so nothing was saved"):
-            services.post_weekly_update(c, admin, {"pilot_id": 1, "health": "green", "summary": "x"}, AS_OF)
+            post_weekly_update(c, admin, {"pilot_id": 1, "health": "green", "summary": "x"}, AS_OF)
     assert count(fixed_demo_db, "weekly_update") == before
 
 
@@ -248,7 +249,7 @@ def test_a_database_file_that_cannot_be_written_opens_to_read_and_refuses_writes
         assert db.is_read_only(c)
         assert store.list_pilots(c)
         with pytest.raises(StorageError, match="read-only, so nothing was saved"):
-            services.post_weekly_update(c, services.actor_for_email(c, ADMIN),
+            post_weekly_update(c, signin.actor_for_email(c, ADMIN),
                                         {"pilot_id": 1, "health": "green", "summary": "x"}, AS_OF)
     imported = subprocess.run(
         [sys.executable, "-m", "portfolio", "import", str(ROOT / "data" / "sample_import.csv"),

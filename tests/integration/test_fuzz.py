@@ -23,7 +23,6 @@ import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from portfolio import services
 from portfolio.domain import clock
 from portfolio.domain.errors import EditConflict, InvalidInput, PortfolioError, validate
 from portfolio.domain.models import (
@@ -55,7 +54,9 @@ from portfolio.domain.vocabulary import (
     Role,
     Stage,
 )
-from portfolio.services import decisions, demo, importer, production
+from portfolio.services import decisions, demo, importer, production, updates
+from portfolio.services.people import add_person
+from portfolio.services.pilots import create_pilot, edit_pilot
 from portfolio.storage import db, store
 from tests.conftest import AS_OF, actor_of
 
@@ -372,7 +373,7 @@ def test_create_pilot_stores_what_was_given_or_writes_nothing():
         @example(actor=w.admin, values={"name": "Big volume", "expected_monthly_volume": 1e12})
         @example(actor=w.admin, values={"name": "Late", "start_date": date(2199, 12, 1)})  # once never editable
         def check(actor, values):
-            pilot_id, exc = attempt(w, lambda: services.create_pilot(w.conn, actor, values, SETTINGS))
+            pilot_id, exc = attempt(w, lambda: create_pilot(w.conn, actor, values, SETTINGS))
             if exc:
                 return
             wanted = validate(PilotIn, **values)
@@ -400,7 +401,7 @@ def test_edit_pilot_stores_what_was_given_or_writes_nothing():
         @given(actor=w.actors(), pilot_id=id_of(w.pilots), values=inputs(fields, set()))
         def check(actor, pilot_id, values):
             current = store.get_pilot(w.conn, pilot_id) if pilot_id in w.pilots else None
-            stored, exc = attempt(w, lambda: services.edit_pilot(w.conn, actor, pilot_id, values, SETTINGS))
+            stored, exc = attempt(w, lambda: edit_pilot(w.conn, actor, pilot_id, values, SETTINGS))
             if exc:
                 return
             merged = current.model_dump(exclude={"id", "version", "bridge_due_date", "archived"}) | values
@@ -430,7 +431,7 @@ def test_post_weekly_update_stores_what_was_given_or_writes_nothing():
         def check(actor, values, readings, as_of):
             readings_before = count(w.conn, "kpi_reading")
             result, exc = attempt(
-                w, lambda: services.post_weekly_update(w.conn, actor, values, as_of, readings))
+                w, lambda: updates.post_weekly_update(w.conn, actor, values, as_of, readings))
             if exc:
                 return
             update_id, revision = result
@@ -454,7 +455,7 @@ def test_add_person_stores_what_was_given_or_writes_nothing():
         @given(actor=w.actors(), values=inputs(*MODELS[PersonIn]))
         @example(actor=w.admin, values={"name": "Model", "email": "model@example.com", "model": 1})
         def check(actor, values):
-            person_id, exc = attempt(w, lambda: services.add_person(w.conn, actor, values))
+            person_id, exc = attempt(w, lambda: add_person(w.conn, actor, values))
             if exc:
                 return
             wanted = validate(PersonIn, **values)

@@ -13,7 +13,7 @@ import pytest
 
 from portfolio.domain.errors import InvalidInput, PermissionDenied
 from portfolio.domain.vocabulary import Role
-from portfolio.services import demo, importer
+from portfolio.services import demo, importer, pilots
 from portfolio.storage import store
 from tests.conftest import AS_OF, actor_of
 
@@ -343,7 +343,7 @@ def test_an_inactive_person_takes_no_new_seat(conn, tmp_path, settings):
     demo.make_person(conn, name="Gone Person", email="gone@example.com", active=False)
     plan = plan_of(conn, tmp_path, [row(owner="gone@example.com")], settings)
     assert plan.problems == [(2, "Owner", "gone@example.com",
-                              "Product owner: Gone Person (gone@example.com) is inactive and cannot take a seat")]
+                              "Product owner: Gone Person is inactive and cannot take a seat")]
 
 
 def test_extra_columns_are_kept_as_attributes_and_replaced_on_reimport(conn, admin, tmp_path, settings):
@@ -873,3 +873,45 @@ def test_a_huge_cell_is_shortened_in_the_report(conn, tmp_path, settings):
     report = importer.plan_import(conn, importer.read_table(path, "a.csv"), MAPPING, settings).report()
     assert len(report) == 1 and "at most 200" in report["problem"][0]
     assert report["value"][0] == "x" * 199 + "…"
+
+
+# --- the pilot's rules: a file is refused what the form refuses, in its words ----
+
+def refusal(call) -> str:
+    with pytest.raises(InvalidInput) as raised:
+        call()
+    return str(raised.value)
+
+
+def test_a_file_and_the_form_refuse_moving_the_start_date_alike(conn, admin, leader, tmp_path, settings):
+    importer.apply_import(conn, admin, plan_of(conn, tmp_path, [row(ext="UC-1")], settings))
+    pilot = pilot_by_ext(conn, "UC-1")
+    form = refusal(lambda: pilots.edit_pilot(conn, leader, pilot.id, {"start_date": date(2025, 9, 1)}, settings))
+    plan = plan_of(conn, tmp_path, [row(ext="UC-1", start="2025-09-01")], settings, name="again.csv")
+    assert [p[3] for p in plan.problems] == [form]
+
+
+def test_a_file_and_the_form_refuse_moving_the_go_no_go_date_alike(conn, admin, leader, tmp_path, settings):
+    importer.apply_import(conn, admin, plan_of(conn, tmp_path, [row(ext="UC-1")], settings))
+    pilot = pilot_by_ext(conn, "UC-1")
+    form = refusal(lambda: pilots.edit_pilot(conn, leader, pilot.id, {"go_no_go_date": date(2026, 1, 1)}, settings))
+    plan = plan_of(conn, tmp_path, [row(ext="UC-1", gng="2026-01-01")], settings, name="again.csv")
+    assert [p[3] for p in plan.problems] == [form]
+
+
+def test_a_file_and_the_form_refuse_a_new_seat_to_an_inactive_person_alike(conn, admin, tmp_path, settings):
+    gone = demo.make_person(conn, name="Gone Person", email="gone@example.com", active=False)
+    form = refusal(lambda: pilots.create_pilot(
+        conn, admin, {"name": "Seated", "business_unit": "Claims", "problem": "p", "stage": "pilot",
+                      "product_owner_id": gone}, settings))
+    plan = plan_of(conn, tmp_path, [row(owner="gone@example.com")], settings)
+    assert [p[3] for p in plan.problems] == [form]
+
+
+def test_a_file_and_the_form_refuse_a_clock_that_ends_too_late_alike(conn, admin, tmp_path, settings):
+    form = refusal(lambda: pilots.create_pilot(
+        conn, admin, {"name": "Late", "business_unit": "Claims", "problem": "p", "stage": "pilot",
+                      "start_date": date(2199, 12, 1)}, settings))
+    plan = plan_of(conn, tmp_path, [row(start="2199-12-01")], settings)
+    assert [p[3] for p in plan.problems] == [form]
+    assert form.startswith("Start date: 2199-12-01 puts the go/no-go date")

@@ -15,9 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from portfolio import services
 from portfolio.domain.settings import Settings
-from portfolio.services import demo
+from portfolio.services import demo, pilots, signin, updates
 from portfolio.storage import audit, db, store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,9 +83,9 @@ def test_a_page_saves_while_the_import_checks_its_file(portfolio_file, tmp_path)
         # is free while the command checks), save, and hold the file until
         # the command has finished checking and wants to write.
         with db.session(portfolio_file, wait_seconds=0) as c:
-            admin = services.actor_for_email(c, ADMIN)
+            admin = signin.actor_for_email(c, ADMIN)
             pilot_id = c.execute("SELECT min(id) FROM pilot WHERE stage = 'pilot'").fetchone()[0]
-            update_id, _ = services.post_weekly_update(
+            update_id, _ = updates.post_weekly_update(
                 c, admin, {"pilot_id": pilot_id, "health": "amber", "summary": "Typed while the import ran"},
                 demo.FIXED_AS_OF)
             command.wait_for("writing")  # checked all of it while this page run held the file
@@ -110,9 +109,9 @@ def test_a_pilot_edited_while_the_import_checks_is_seen_and_the_file_checked_aga
     try:
         command.wait_for(f"Checking {ROWS} rows")
         with db.session(portfolio_file, wait_seconds=0) as c:
-            admin = services.actor_for_email(c, ADMIN)
+            admin = signin.actor_for_email(c, ADMIN)
             pilot_id = c.execute("SELECT id FROM pilot WHERE external_id = 'BIG-2'").fetchone()[0]
-            services.edit_pilot(c, admin, pilot_id, {"business_unit": "Claims"}, Settings())
+            pilots.edit_pilot(c, admin, pilot_id, {"business_unit": "Claims"}, Settings())
             command.wait_for("writing")
     finally:
         code, out, err = command.finish()

@@ -6,10 +6,10 @@ from datetime import timedelta
 
 import pytest
 
-from portfolio import flags, services
+from portfolio import flags
 from portfolio.domain.errors import InvalidInput, PermissionDenied
 from portfolio.domain.settings import Settings
-from portfolio.services import decisions, demo, production
+from portfolio.services import decisions, demo, pilots, production, updates
 from portfolio.storage import store
 from tests.conftest import AS_OF
 
@@ -162,7 +162,7 @@ def test_a_criterion_tied_to_a_kpi_follows_its_latest_reading(conn, leader):
 
 def test_monthly_running_cost_is_the_latest_cost_per_transaction_times_the_volume(conn, leader, admin):
     pid = pilot_on_day(conn, 30)
-    services.edit_pilot(conn, leader, pid, {"expected_monthly_volume": 20000}, S)
+    pilots.edit_pilot(conn, leader, pid, {"expected_monthly_volume": 20000}, S)
     kid = add_kpi(conn, leader, pid, name="Cost per claim", category="cost_per_transaction", unit="EUR",
                   target=0.05)
     read(conn, leader, pid, kid, 0.08, AS_OF - timedelta(days=7))
@@ -184,14 +184,14 @@ def test_readings_with_a_bad_value_write_nothing(conn, leader):
 def test_the_weekly_update_carries_readings_in_the_same_transaction(conn, leader):
     pid = pilot_on_day(conn, 30)
     kid = add_kpi(conn, leader, pid)
-    services.post_weekly_update(conn, leader, {"pilot_id": pid, "health": "green", "summary": "ok"}, AS_OF,
+    updates.post_weekly_update(conn, leader, {"pilot_id": pid, "health": "green", "summary": "ok"}, AS_OF,
                                 readings=[{"kpi_id": kid, "value": 720}])
     assert list(store.readings_frame(conn, pid)["value"]) == [720]
     with pytest.raises(InvalidInput, match="Health"):
-        services.post_weekly_update(conn, leader, {"pilot_id": pid, "health": "", "summary": "x"}, AS_OF,
+        updates.post_weekly_update(conn, leader, {"pilot_id": pid, "health": "", "summary": "x"}, AS_OF,
                                     readings=[{"kpi_id": kid, "value": 650}])
     assert list(store.readings_frame(conn, pid)["value"]) == [720]  # nothing half-written
-    services.post_weekly_update(conn, leader, {"pilot_id": pid, "health": "green", "summary": "ok"}, AS_OF,
+    updates.post_weekly_update(conn, leader, {"pilot_id": pid, "health": "green", "summary": "ok"}, AS_OF,
                                 readings=[{"kpi_id": kid, "value": 720}])
     assert len(store.readings_frame(conn, pid)) == 1  # a repeated submit adds nothing
 
@@ -267,7 +267,7 @@ def test_the_three_handover_questions(conn, leader):
     production.add_privilege(conn, leader, pid, {"kind": "budget", "description": "GPU hours"})
     add_kpi(conn, leader, pid)
     operator = demo.make_person(conn, name="Oscar Operator")
-    services.edit_pilot(conn, leader, pid, {"operational_owner_id": operator}, S)
+    pilots.edit_pilot(conn, leader, pid, {"operational_owner_id": operator}, S)
     answers = production.handover_answers(conn, store.get_pilot(conn, pid), AS_OF)
     assert [a.answered for a in answers] == [False, True, True]
     assert answers[0].detail == "1 of 1 borrowed privileges still undecided"
@@ -315,7 +315,7 @@ def test_a_tied_criterion_as_of_an_earlier_day_ignores_later_readings(conn, lead
 
 def test_with_two_cost_kpis_the_first_production_one_counts(conn, leader):
     pid = pilot_on_day(conn, 30)
-    services.edit_pilot(conn, leader, pid, {"expected_monthly_volume": 1000}, S)
+    pilots.edit_pilot(conn, leader, pid, {"expected_monthly_volume": 1000}, S)
     a = add_kpi(conn, leader, pid, name="Cost per claim", category="cost_per_transaction", unit="EUR", target=1)
     b = add_kpi(conn, leader, pid, name="Cost per call", category="cost_per_transaction", unit="EUR", target=1)
     read(conn, leader, pid, b, 0.2)

@@ -5,10 +5,9 @@ from datetime import date, timedelta
 
 import pytest
 
-from portfolio import services
 from portfolio.domain.errors import InvalidInput, PermissionDenied
 from portfolio.domain.vocabulary import Role
-from portfolio.services import demo
+from portfolio.services import demo, people, pilots, signin, updates
 from portfolio.storage import store
 from tests.conftest import AS_OF, actor_of
 
@@ -27,7 +26,7 @@ def pilot_values(**overrides):
 
 def test_admin_creates_a_pilot_whose_go_no_go_date_is_start_plus_90(conn, admin, settings):
     po = demo.make_person(conn)
-    pid = services.create_pilot(conn, admin, pilot_values(product_owner_id=po), settings)
+    pid = pilots.create_pilot(conn, admin, pilot_values(product_owner_id=po), settings)
     pilot = store.get_pilot(conn, pid)
     assert pilot.go_no_go_date == AS_OF + timedelta(days=90)
     assert pilot.product_owner_id == po
@@ -45,14 +44,14 @@ def test_admin_creates_a_pilot_whose_go_no_go_date_is_start_plus_90(conn, admin,
 )
 def test_bad_pilot_input_is_refused_and_writes_nothing(conn, admin, settings, overrides, message):
     with pytest.raises(InvalidInput, match=message):
-        services.create_pilot(conn, admin, pilot_values(**overrides), settings)
+        pilots.create_pilot(conn, admin, pilot_values(**overrides), settings)
     assert count(conn, "pilot") == 0
 
 
 def test_an_inactive_person_cannot_take_a_seat(conn, admin, settings):
     gone = demo.make_person(conn, name="Gone Person", active=False)
     with pytest.raises(InvalidInput, match="Technical lead: Gone Person is inactive"):
-        services.create_pilot(conn, admin, pilot_values(technical_lead_id=gone), settings)
+        pilots.create_pilot(conn, admin, pilot_values(technical_lead_id=gone), settings)
     assert count(conn, "pilot") == 0
 
 
@@ -60,28 +59,28 @@ def test_an_inactive_person_cannot_take_a_seat(conn, admin, settings):
 def test_only_an_admin_creates_pilots(conn, settings, role):
     actor = actor_of(conn, role)
     with pytest.raises(PermissionDenied, match="only an admin"):
-        services.create_pilot(conn, actor, pilot_values(), settings)
+        pilots.create_pilot(conn, actor, pilot_values(), settings)
     assert count(conn, "pilot") == 0
 
 
 def test_product_owner_edits_their_own_pilot(conn, settings):
     owner = actor_of(conn, Role.PRODUCT_OWNER)
     pid = demo.make_pilot(conn, product_owner_id=owner.person_id)
-    saved = services.edit_pilot(conn, owner, pid, {"name": "Renamed"}, settings)
+    saved = pilots.edit_pilot(conn, owner, pid, {"name": "Renamed"}, settings)
     assert saved.name == "Renamed" and saved.version == 2
 
 
 def test_technical_lead_with_product_owner_role_edits_the_pilot(conn, settings):
     lead = actor_of(conn, Role.PRODUCT_OWNER)
     pid = demo.make_pilot(conn, technical_lead_id=lead.person_id)
-    assert services.edit_pilot(conn, lead, pid, {"problem": "Sharper"}, settings).problem == "Sharper"
+    assert pilots.edit_pilot(conn, lead, pid, {"problem": "Sharper"}, settings).problem == "Sharper"
 
 
 def test_product_owner_cannot_edit_someone_elses_pilot(conn, settings):
     other = actor_of(conn, Role.PRODUCT_OWNER, name="Other Owner")
     pid = demo.make_pilot(conn, name="Not theirs")
     with pytest.raises(PermissionDenied, match="may not edit the pilot on 'Not theirs'"):
-        services.edit_pilot(conn, other, pid, {"name": "Hijacked"}, settings)
+        pilots.edit_pilot(conn, other, pid, {"name": "Hijacked"}, settings)
     assert store.get_pilot(conn, pid).name == "Not theirs"
 
 
@@ -89,44 +88,44 @@ def test_viewer_holding_a_seat_still_cannot_edit(conn, settings):
     seated_viewer = actor_of(conn, Role.VIEWER)
     pid = demo.make_pilot(conn, product_owner_id=seated_viewer.person_id)
     with pytest.raises(PermissionDenied):
-        services.edit_pilot(conn, seated_viewer, pid, {"name": "X"}, settings)
+        pilots.edit_pilot(conn, seated_viewer, pid, {"name": "X"}, settings)
 
 
 def test_leadership_edits_any_pilot(conn, leader, settings):
     pid = demo.make_pilot(conn)
-    assert services.edit_pilot(conn, leader, pid, {"business_unit": "HR"}, settings).business_unit == "HR"
+    assert pilots.edit_pilot(conn, leader, pid, {"business_unit": "HR"}, settings).business_unit == "HR"
 
 
 def test_editing_cannot_move_the_stage_or_the_go_no_go_date(conn, leader, settings):
     pid = demo.make_pilot(conn)
     before = store.get_pilot(conn, pid)
     with pytest.raises(InvalidInput, match="Stage: stages change only through decisions"):
-        services.edit_pilot(conn, leader, pid, {"stage": "production"}, settings)
+        pilots.edit_pilot(conn, leader, pid, {"stage": "production"}, settings)
     with pytest.raises(InvalidInput, match="only an extend decision moves it"):
-        services.edit_pilot(conn, leader, pid, {"go_no_go_date": before.go_no_go_date + timedelta(days=30)}, settings)
+        pilots.edit_pilot(conn, leader, pid, {"go_no_go_date": before.go_no_go_date + timedelta(days=30)}, settings)
     assert store.get_pilot(conn, pid) == before
 
 
 def test_setting_the_start_date_starts_the_clock(conn, leader, settings):
     pid = demo.make_pilot(conn, start_date=None)
-    saved = services.edit_pilot(conn, leader, pid, {"start_date": AS_OF}, settings)
+    saved = pilots.edit_pilot(conn, leader, pid, {"start_date": AS_OF}, settings)
     assert saved.go_no_go_date == AS_OF + timedelta(days=90)
 
 
 def test_a_stale_edit_is_refused(conn, leader, settings):
     pid = demo.make_pilot(conn)
-    services.edit_pilot(conn, leader, pid, {"name": "First"}, settings, expected_version=1)
+    pilots.edit_pilot(conn, leader, pid, {"name": "First"}, settings, expected_version=1)
     with pytest.raises(InvalidInput, match="changed after you opened it: Lee Leader .* changed name .Pilot .* → .First."):
-        services.edit_pilot(conn, leader, pid, {"name": "Second"}, settings, expected_version=1)
+        pilots.edit_pilot(conn, leader, pid, {"name": "Second"}, settings, expected_version=1)
     assert store.get_pilot(conn, pid).name == "First"
 
 
 def test_leadership_starts_a_proposed_pilot(conn, leader, settings):
     pid = demo.make_pilot(conn, stage="proposed", start_date=None)
-    started = services.start_pilot(conn, leader, pid, AS_OF, settings)
+    started = pilots.start_pilot(conn, leader, pid, AS_OF, settings)
     assert (started.stage.value, started.go_no_go_date) == ("pilot", AS_OF + timedelta(days=90))
     with pytest.raises(InvalidInput, match="already pilot"):
-        services.start_pilot(conn, leader, pid, AS_OF, settings)
+        pilots.start_pilot(conn, leader, pid, AS_OF, settings)
 
 
 # --- weekly updates --------------------------------------------------------
@@ -135,9 +134,9 @@ def test_product_owner_posts_and_revises_the_weekly_update(conn):
     owner = actor_of(conn, Role.PRODUCT_OWNER)
     pid = demo.make_pilot(conn, product_owner_id=owner.person_id)
     values = {"pilot_id": pid, "health": "amber", "summary": "Latency high"}
-    assert services.post_weekly_update(conn, owner, values, AS_OF)[1] == 1
+    assert updates.post_weekly_update(conn, owner, values, AS_OF)[1] == 1
     revised = values | {"health": "green", "summary": "Latency fixed"}
-    assert services.post_weekly_update(conn, owner, revised, AS_OF + timedelta(days=3))[1] == 2
+    assert updates.post_weekly_update(conn, owner, revised, AS_OF + timedelta(days=3))[1] == 2
     history = store.list_updates(conn, pid, with_history=True)
     assert [(u.revision, u.health.value, u.summary) for u in history] == [
         (2, "green", "Latency fixed"), (1, "amber", "Latency high")]
@@ -147,14 +146,14 @@ def test_product_owner_posts_and_revises_the_weekly_update(conn):
 def test_next_week_starts_a_new_update(conn, leader):
     pid = demo.make_pilot(conn)
     values = {"pilot_id": pid, "health": "green", "summary": "ok"}
-    services.post_weekly_update(conn, leader, values, AS_OF)
-    assert services.post_weekly_update(conn, leader, values, AS_OF + timedelta(days=7))[1] == 1
+    updates.post_weekly_update(conn, leader, values, AS_OF)
+    assert updates.post_weekly_update(conn, leader, values, AS_OF + timedelta(days=7))[1] == 1
 
 
 def test_viewer_cannot_post_an_update(conn, viewer):
     pid = demo.make_pilot(conn)
     with pytest.raises(PermissionDenied, match="may not post a weekly update"):
-        services.post_weekly_update(conn, viewer, {"pilot_id": pid, "health": "green", "summary": "x"}, AS_OF)
+        updates.post_weekly_update(conn, viewer, {"pilot_id": pid, "health": "green", "summary": "x"}, AS_OF)
     assert count(conn, "weekly_update") == 0
 
 
@@ -162,38 +161,38 @@ def test_product_owner_cannot_post_on_someone_elses_pilot(conn):
     other = actor_of(conn, Role.PRODUCT_OWNER)
     pid = demo.make_pilot(conn)
     with pytest.raises(PermissionDenied):
-        services.post_weekly_update(conn, other, {"pilot_id": pid, "health": "green", "summary": "x"}, AS_OF)
+        updates.post_weekly_update(conn, other, {"pilot_id": pid, "health": "green", "summary": "x"}, AS_OF)
     assert count(conn, "weekly_update") == 0
 
 
 def test_bad_health_is_refused_and_writes_nothing(conn, leader):
     pid = demo.make_pilot(conn)
     with pytest.raises(InvalidInput, match="Health: 'blue' is not one of green, amber, red"):
-        services.post_weekly_update(conn, leader, {"pilot_id": pid, "health": "blue", "summary": "x"}, AS_OF)
+        updates.post_weekly_update(conn, leader, {"pilot_id": pid, "health": "blue", "summary": "x"}, AS_OF)
     assert count(conn, "weekly_update") == 0
 
 
 def test_a_stopped_pilot_takes_no_updates(conn, leader):
     pid = demo.make_pilot(conn, stage="stopped")
     with pytest.raises(InvalidInput, match="is stopped and takes no more updates"):
-        services.post_weekly_update(conn, leader, {"pilot_id": pid, "health": "green", "summary": "x"}, AS_OF)
+        updates.post_weekly_update(conn, leader, {"pilot_id": pid, "health": "green", "summary": "x"}, AS_OF)
 
 
 # --- people ----------------------------------------------------------------
 
 def test_admin_adds_a_person_and_a_duplicate_email_is_refused_in_any_case(conn, admin):
-    services.add_person(conn, admin, {"name": "Priya Shah", "email": "priya@example.com"})
+    people.add_person(conn, admin, {"name": "Priya Shah", "email": "priya@example.com"})
     with pytest.raises(InvalidInput, match="Email: PRIYA@example.com already belongs to Priya Shah") as err:
-        services.add_person(conn, admin, {"name": "Another Priya", "email": "PRIYA@example.com"})
+        people.add_person(conn, admin, {"name": "Another Priya", "email": "PRIYA@example.com"})
     assert err.value.field == "email"
     assert [p.name for p in store.list_people(conn) if "Priya" in p.name] == ["Priya Shah"]
 
 
 def test_editing_a_person_to_another_persons_email_is_refused(conn, admin):
-    a = services.add_person(conn, admin, {"name": "A", "email": "a@example.com"})
-    services.add_person(conn, admin, {"name": "B", "email": "b@example.com"})
+    a = people.add_person(conn, admin, {"name": "A", "email": "a@example.com"})
+    people.add_person(conn, admin, {"name": "B", "email": "b@example.com"})
     with pytest.raises(InvalidInput, match="already belongs to B"):
-        services.edit_person(conn, admin, a, {"email": "B@example.com"})
+        people.edit_person(conn, admin, a, {"email": "B@example.com"})
     assert store.get_person(conn, a).email == "a@example.com"
 
 
@@ -202,7 +201,7 @@ def test_only_an_admin_manages_people(conn, role):
     actor = actor_of(conn, role)
     before = count(conn, "person")
     with pytest.raises(PermissionDenied, match="only an admin"):
-        services.add_person(conn, actor, {"name": "X", "email": "x@example.com"})
+        people.add_person(conn, actor, {"name": "X", "email": "x@example.com"})
     assert count(conn, "person") == before
 
 
@@ -213,7 +212,7 @@ def test_deactivating_a_product_owner_makes_their_pilots_ownerless_at_once(conn,
     pid = demo.make_pilot(conn, product_owner_id=owner)
     demo.make_update(conn, pid, AS_OF)
     assert flags.portfolio_flags(conn, AS_OF, settings).query("code == 'OWNERLESS'").empty
-    affected = services.deactivate_person(conn, admin, owner)
+    affected = people.deactivate_person(conn, admin, owner)
     assert [(p.id, s.value) for p, s in affected] == [(pid, "product_owner_id")]
     ownerless = flags.portfolio_flags(conn, AS_OF, settings).query("code == 'OWNERLESS'")
     assert list(ownerless["reason"]) == ["product owner Leaving Owner is inactive"]
@@ -222,15 +221,15 @@ def test_deactivating_a_product_owner_makes_their_pilots_ownerless_at_once(conn,
 
 def test_an_admin_cannot_deactivate_themselves(conn, admin):
     with pytest.raises(InvalidInput, match="cannot deactivate yourself"):
-        services.deactivate_person(conn, admin, admin.person_id)
+        people.deactivate_person(conn, admin, admin.person_id)
 
 
 def test_an_inactive_person_acts_as_a_viewer(conn, admin):
     leader_id = demo.make_person(conn, role=Role.LEADERSHIP, email="Lee@Example.com")
-    services.deactivate_person(conn, admin, leader_id)
-    acting = services.actor_for_email(conn, "lee@example.com")
+    people.deactivate_person(conn, admin, leader_id)
+    acting = signin.actor_for_email(conn, "lee@example.com")
     assert acting.role == Role.VIEWER
-    assert services.actor_for_email(conn, "nobody@example.com") is None
+    assert signin.actor_for_email(conn, "nobody@example.com") is None
 
 
 # --- found in review -------------------------------------------------------
@@ -239,7 +238,7 @@ def test_the_start_date_does_not_move_once_the_clock_has_started(conn, leader, s
     pid = demo.make_pilot(conn)
     before = store.get_pilot(conn, pid)
     with pytest.raises(InvalidInput, match="Start date: the clock started on .* and does not move"):
-        services.edit_pilot(conn, leader, pid, {"start_date": before.start_date + timedelta(days=60)}, settings)
+        pilots.edit_pilot(conn, leader, pid, {"start_date": before.start_date + timedelta(days=60)}, settings)
     assert store.get_pilot(conn, pid) == before
 
 
@@ -248,7 +247,7 @@ def test_a_technical_lead_cannot_take_the_pilot_from_its_product_owner(conn, set
     pid = demo.make_pilot(conn, technical_lead_id=lead.person_id)
     owner = store.get_pilot(conn, pid).product_owner_id
     with pytest.raises(PermissionDenied, match="only the product owner, leadership or an admin may hand"):
-        services.edit_pilot(conn, lead, pid, {"product_owner_id": lead.person_id}, settings)
+        pilots.edit_pilot(conn, lead, pid, {"product_owner_id": lead.person_id}, settings)
     assert store.get_pilot(conn, pid).product_owner_id == owner
 
 
@@ -256,16 +255,16 @@ def test_a_product_owner_hands_their_pilot_over(conn, settings):
     owner = actor_of(conn, Role.PRODUCT_OWNER)
     successor = demo.make_person(conn)
     pid = demo.make_pilot(conn, product_owner_id=owner.person_id)
-    services.edit_pilot(conn, owner, pid, {"product_owner_id": successor}, settings)
+    pilots.edit_pilot(conn, owner, pid, {"product_owner_id": successor}, settings)
     assert store.get_pilot(conn, pid).product_owner_id == successor
 
 
 def test_the_last_active_admin_cannot_be_demoted(conn, admin):
     with pytest.raises(InvalidInput, match="Role: Ada Admin is the last active admin"):
-        services.edit_person(conn, admin, admin.person_id, {"role": "viewer"})
+        people.edit_person(conn, admin, admin.person_id, {"role": "viewer"})
     assert store.get_person(conn, admin.person_id).role == Role.ADMIN
-    second = services.add_person(conn, admin, {"name": "Bo Admin", "email": "bo@example.com", "role": "admin"})
-    services.edit_person(conn, admin, second, {"role": "viewer"})  # not the last one: fine
+    second = people.add_person(conn, admin, {"name": "Bo Admin", "email": "bo@example.com", "role": "admin"})
+    people.edit_person(conn, admin, second, {"role": "viewer"})  # not the last one: fine
 
 
 @pytest.mark.parametrize("role", [Role.VIEWER, Role.PRODUCT_OWNER, Role.LEADERSHIP])
@@ -273,12 +272,12 @@ def test_only_an_admin_edits_deactivates_or_reactivates_people(conn, admin, role
     actor = actor_of(conn, role)
     target = demo.make_person(conn, name="Target")
     with pytest.raises(PermissionDenied):
-        services.edit_person(conn, actor, target, {"name": "Renamed"})
+        people.edit_person(conn, actor, target, {"name": "Renamed"})
     with pytest.raises(PermissionDenied):
-        services.deactivate_person(conn, actor, target)
-    services.deactivate_person(conn, admin, target)
+        people.deactivate_person(conn, actor, target)
+    people.deactivate_person(conn, admin, target)
     with pytest.raises(PermissionDenied):
-        services.reactivate_person(conn, actor, target)
+        people.reactivate_person(conn, actor, target)
     person = store.get_person(conn, target)
     assert (person.name, person.active) == ("Target", False)
 
@@ -288,22 +287,22 @@ def test_only_leadership_starts_a_pilot(conn, settings, role):
     actor = actor_of(conn, role)
     pid = demo.make_pilot(conn, stage="proposed", start_date=None, product_owner_id=actor.person_id)
     with pytest.raises(PermissionDenied):
-        services.start_pilot(conn, actor, pid, AS_OF, settings)
+        pilots.start_pilot(conn, actor, pid, AS_OF, settings)
     assert store.get_pilot(conn, pid).stage.value == "proposed"
 
 
 def test_a_repeated_update_submit_writes_once(conn, leader):
     pid = demo.make_pilot(conn)
     values = {"pilot_id": pid, "health": "green", "summary": "Same text"}
-    first = services.post_weekly_update(conn, leader, values, AS_OF)
-    again = services.post_weekly_update(conn, leader, values, AS_OF)
+    first = updates.post_weekly_update(conn, leader, values, AS_OF)
+    again = updates.post_weekly_update(conn, leader, values, AS_OF)
     assert again == first
     assert count(conn, "weekly_update") == 1
 
 
 def test_a_date_off_the_calendar_is_refused_not_crashed(conn, admin, settings):
     with pytest.raises(InvalidInput, match="Start date: 9999-12-30 is outside 1990 to 2199"):
-        services.create_pilot(conn, admin, pilot_values(start_date=date(9999, 12, 30)), settings)
+        pilots.create_pilot(conn, admin, pilot_values(start_date=date(9999, 12, 30)), settings)
     assert count(conn, "pilot") == 0
 
 

@@ -38,8 +38,8 @@ from xml.etree import ElementTree
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from portfolio.domain import clock
-from portfolio.domain.errors import InvalidInput, PermissionDenied, validate
+from portfolio.domain import pilot_rules, rights
+from portfolio.domain.errors import InvalidInput, validate
 from portfolio.domain.models import (
     PILOT_NAME_MAX,
     PROBLEM_MAX,
@@ -48,9 +48,16 @@ from portfolio.domain.models import (
     PilotIn,
     check_date_range,
 )
+from portfolio.domain.rights import Right
 from portfolio.domain.settings import Settings
 from portfolio.domain.text import clean_line, without_controls
-from portfolio.domain.vocabulary import CREATABLE_STAGES, FIELD_LABELS, Role, Stage
+from portfolio.domain.vocabulary import (
+    CREATABLE_STAGES,
+    FIELD_LABELS,
+    Role,
+    Seat,
+    Stage,
+)
 from portfolio.storage import audit
 from portfolio.storage.db import write
 
@@ -952,36 +959,38 @@ def plan_import(known, frame: pd.DataFrame, mapping: Mapping, settings: Settings
                                             f"{current['stage']}, the file says {stage.value}")
             # The clock's dates, once set, move only through decisions; a
             # blank cell keeps what is stored.
-            values["start_date"] = dates["start_date"]
-            if values["start_date"] is None:
-                values["start_date"] = current["start_date"]
-            elif values["start_date"] is not _INVALID and current["start_date"] \
-                    and values["start_date"] != current["start_date"]:
-                problem("start_date", cell("start_date"),
-                        f"Start date: the clock started on {current['start_date']} and does not move")
-            values["go_no_go_date"] = dates["go_no_go_date"]
-            if values["go_no_go_date"] is None:
-                values["go_no_go_date"] = current["go_no_go_date"]
-            elif values["go_no_go_date"] is not _INVALID and current["go_no_go_date"] \
-                    and values["go_no_go_date"] != current["go_no_go_date"]:
-                problem("go_no_go_date", cell("go_no_go_date"),
-                        f"Go/no-go date: it is {current['go_no_go_date']} and only an extend decision moves it")
+            for name, check in (("start_date", pilot_rules.check_start_date),
+                                ("go_no_go_date", pilot_rules.check_go_no_go_date)):
+                values[name] = dates[name]
+                if values[name] is None:
+                    values[name] = current[name]
+                elif values[name] is not _INVALID:
+                    try:
+                        check(current[name], values[name])
+                    except InvalidInput as exc:
+                        problem(name, cell(name), str(exc))
             seat_keys = {}
             for name, column in SEATS.items():
                 held = current[column]
                 seat_keys[name] = seats[name] if name in seats else (
                     email_of[held].lower() if held is not None else None)
         if values["go_no_go_date"] is None and isinstance(values["start_date"], date):
-            values["go_no_go_date"] = clock.go_no_go_date(values["start_date"], settings.clock_days)
+            try:
+                values["go_no_go_date"] = pilot_rules.default_go_no_go_date(values["start_date"],
+                                                                            settings.clock_days)
+            except InvalidInput as exc:
+                problem("start_date", cell("start_date"), str(exc))
 
         # An inactive person keeps a seat they hold, but takes no new one.
         for name, key in seat_keys.items():
-            if key is None or key is _INVALID or key not in people or people[key][3]:
+            if key is None or key is _INVALID or key not in people:
                 continue
-            held = current[SEATS[name]] if current else None
-            if held != people[key][0]:
-                problem(name, cell(name), f"{LABELS[name]}: {people[key][2]} ({people[key][1]}) is inactive "
-                                          "and cannot take a seat")
+            person_id, _, person_name, active = people[key]
+            try:
+                pilot_rules.check_seat_taker(Seat(SEATS[name]), person_id, person_name, active,
+                                             current[SEATS[name]] if current else None)
+            except InvalidInput as exc:
+                problem(name, cell(name), str(exc))
 
         # The pilot's own rules. Dates that could not be read are left out,
         # so their problem is reported once.
@@ -1181,8 +1190,7 @@ def apply_import(
     CHUNK_ROWS rows. If the portfolio changed since the plan was made, nothing
     is written and the file must be checked again.
     """
-    if actor.role != Role.ADMIN:
-        raise PermissionDenied(f"{actor.name} ({actor.role.label}) may not import pilots: only an admin may.")
+    rights.require(actor, Right.IMPORT, what="import pilots")
     bad = plan.problem_rows
     if bad and not skip_invalid:
         raise InvalidInput(

@@ -29,8 +29,9 @@ from portfolio.domain.errors import InvalidInput, PortfolioError
 from portfolio.domain.models import Actor
 from portfolio.domain.settings import Settings
 from portfolio.domain.text import md, without_controls
-from portfolio.domain.vocabulary import Role, Severity
+from portfolio.domain.vocabulary import Severity, Stage
 from portfolio.services.reporting import overview as overview_mod
+from portfolio.services.signin import command_line_actor
 from portfolio.storage import audit, db
 from portfolio.storage import digest as digest_store
 
@@ -50,9 +51,8 @@ PERSONAL_SECTIONS = ("stalled", "ownerless", "overdue", "due_soon")
 PERSONAL_SEATS = (("product_owner", "product owner"), ("executive_sponsor", "executive sponsor"))
 
 # Privileges expire before the go/no-go date only where that date is still
-# ahead of the pilot's decision: pilots in `pilot`. In bridge and production
+# ahead of the pilot's decision: pilots on the clock. In bridge and production
 # the date has passed and the privilege's fate was part of the go decision.
-LIVE_STAGES = ("pilot",)
 
 
 class WebhookFailed(PortfolioError):
@@ -148,7 +148,7 @@ def _section(view, seats: dict[int, dict], code: str, by_pilot: dict[int, list[t
 
 
 def _privileges_expiring(conn, as_of: date) -> list[dict]:
-    rows = digest_store.privileges_expiring(conn, LIVE_STAGES)
+    rows = digest_store.privileges_expiring(conn, tuple(s.value for s in Stage.where("on_the_clock")))
     return [
         {"pilot_id": r[0], "pilot": r[1], "privilege_id": r[2], "kind": r[3], "description": r[4],
          "disposition": r[5], "expires": _iso(r[6]), "go_no_go_date": _iso(r[7]),
@@ -207,18 +207,6 @@ def _changes(conn, as_of: date, flags: pd.DataFrame, names: dict[int, str]) -> d
     }
 
 
-# Who may record a digest run (and so move everyone's "since the previous
-# digest"): an active person of these roles. Anyone else gets the digest
-# without recording it.
-RECORDING_ROLES = (Role.LEADERSHIP, Role.ADMIN)
-
-
-def may_record(actor: Actor | None) -> bool:
-    """Whether ``actor`` may record a digest run: an active leadership or
-    admin person (an inactive person acts as a viewer)."""
-    return actor is not None and actor.person_id is not None and actor.role in RECORDING_ROLES
-
-
 def build_digest(conn, as_of: date, settings: Settings, *, record: bool = True, actor: Actor | None = None) -> dict:
     """The leadership digest on ``as_of`` (JSON-ready). With ``record`` the
     run and the flags it saw are stored in one transaction, so the next
@@ -238,7 +226,7 @@ def build_digest(conn, as_of: date, settings: Settings, *, record: bool = True, 
         "changes_since_previous": changes,
     }
     if record:
-        digest["run_id"] = _record(conn, as_of, view, actor or audit.command_line_actor(conn))
+        digest["run_id"] = _record(conn, as_of, view, actor or command_line_actor(conn))
     return digest
 
 
@@ -568,6 +556,6 @@ def has_flags_at_least(flags_frame: pd.DataFrame, severity: str) -> bool:
 
 
 __all__ = [
-    "WebhookFailed", "build_digest", "may_record", "check_webhook_url", "personal_digests", "render_markdown", "render_html", "to_json",
+    "WebhookFailed", "build_digest", "check_webhook_url", "personal_digests", "render_markdown", "render_html", "to_json",
     "post_webhook", "has_flags_at_least",
 ]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from portfolio.services.production import LIVE_STAGES
+from portfolio.domain.vocabulary import Stage
 
 # Pilots listed as depending on the most privileges.
 MOST_DEPENDENT = 10
@@ -25,7 +25,7 @@ class Rollup:
 def rollup(privileges: pd.DataFrame) -> Rollup | None:
     """The roll-up of ``privileges`` (storage's privileges_frame) over the
     pilots still in play; None when they hold none."""
-    live = privileges[privileges["stage"].isin(LIVE_STAGES)]
+    live = privileges[privileges["stage"].isin([s.value for s in Stage.where("in_play")])]
     if live.empty:
         return None
     undecided = live["disposition"] == "undecided"

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from portfolio import flags, services
+from portfolio import flags
 from portfolio.domain import rights
 from portfolio.domain.errors import EditConflict
 from portfolio.domain.models import Person, Pilot
 from portfolio.domain.rights import Right
 from portfolio.domain.text import md
 from portfolio.domain.vocabulary import Seat, Stage
-from portfolio.services import production
+from portfolio.services import pilots, production
 from portfolio.storage import store
 from portfolio.web import forms, ui
 from portfolio.web.pilot.seats import SEAT_KEYS, seat_inputs
@@ -75,7 +75,7 @@ def _start(pilot: Pilot) -> None:
     with st.form(f"start-{pilot.id}"):
         start = st.date_input("Start date (day 1)", value=as_of, key=f"start-date-{pilot.id}")
         if st.form_submit_button("Start the 90-day clock", key=f"start-go-{pilot.id}"):
-            forms.save(lambda: services.start_pilot(conn, actor, pilot.id, start, settings),
+            forms.save(lambda: pilots.start_pilot(conn, actor, pilot.id, start, settings),
                        f"'{pilot.name}' is now a pilot; its clock started on {start}.")
 
 
@@ -116,7 +116,7 @@ def _edit(pilot: Pilot, people: dict[int, Person]) -> None:
                     st.session_state[version_key] = result.version
 
                 forms.save(
-                    lambda: services.edit_pilot(
+                    lambda: pilots.edit_pilot(
                         conn, actor, pilot.id,
                         {"name": name, "business_unit": unit, "problem": problem, "start_date": start,
                          "expected_monthly_volume": volume, **seats},
@@ -145,5 +145,5 @@ def _archive(pilot: Pilot) -> None:
                    "and restoring brings them back as they were.")
         # Each way has its own key: a second click cannot undo the first.
         if st.button(f"{verb} '{md(pilot.name)}'", key=f"{verb.lower()}-go-{pilot.id}"):
-            forms.save(lambda: services.archive_pilot(conn, actor, pilot.id, archived=not pilot.archived),
+            forms.save(lambda: pilots.archive_pilot(conn, actor, pilot.id, archived=not pilot.archived),
                        f"{'Restored' if pilot.archived else 'Archived'} '{pilot.name}'.")

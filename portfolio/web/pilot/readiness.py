@@ -33,7 +33,7 @@ STATUS_MARK = {"done": ":green[:material/check_circle:]", "in_progress": ":orang
 
 
 def show(pilot: Pilot) -> None:
-    editable = rights.may(ui.actor(), Right.EDIT_PILOT, pilot) and pilot.stage.value in production.LIVE_STAGES
+    editable = rights.may(ui.actor(), Right.EDIT_PILOT, pilot) and pilot.stage.in_play
     _privileges(pilot, editable)
     _kpis(pilot, editable)
     _readiness(pilot, editable)
