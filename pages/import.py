@@ -47,12 +47,12 @@ columns = [NONE] + list(frame.columns)
 with st.expander("Columns and values", expanded=True, icon=":material/tune:"):
     chosen = {}
     cols = st.columns(3)
-    by_norm = {importer._norm(c): c for c in frame.columns}
+    by_norm = {importer.norm(c): c for c in frame.columns}
     for i, field in enumerate(importer.FIELDS):
         # A loaded mapping names columns as the file did when it was saved:
         # match them the way the importer does, ignoring case and spacing.
         current = guessed.columns.get(field)
-        current = current if current in columns else by_norm.get(importer._norm(current or ""))
+        current = current if current in columns else by_norm.get(importer.norm(current or ""))
         chosen[field] = cols[i % 3].selectbox(
             field.replace("_", " "), columns, index=columns.index(current) if current in columns else 0,
             key=f"map-{field}-{tag}")
@@ -64,12 +64,12 @@ with st.expander("Columns and values", expanded=True, icon=":material/tune:"):
     if stage_column != NONE:
         stages = [s.value for s in Stage]
         distinct = sorted({v.strip() for v in frame[stage_column] if v.strip()})
-        known = {importer._norm(k): getattr(v, "value", v) for k, v in guessed.values.get("stage", {}).items()}
+        known = {importer.norm(k): getattr(v, "value", v) for k, v in guessed.values.get("stage", {}).items()}
         st.markdown("**Stage values**")
         if len(distinct) > 50:
             st.caption(f"{len(distinct)} different values: map the rest in a mapping file.")
         for value in distinct[:50]:
-            default = known.get(importer._norm(value)) or (value.lower() if value.lower() in stages else None)
+            default = known.get(importer.norm(value)) or (value.lower() if value.lower() in stages else None)
             stage_values[value] = st.selectbox(
                 md(value), stages, index=stages.index(default) if default in stages else None,
                 placeholder="leave unmapped (reported)", key=f"map-stage-{value}-{tag}")

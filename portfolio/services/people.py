@@ -5,17 +5,8 @@ and the seats they still hold show as flags until someone takes them."""
 from __future__ import annotations
 
 from portfolio.domain import rights
-from portfolio.domain.errors import (
-    InvalidInput,
-    NotFound,
-    validate,
-)
-from portfolio.domain.models import (
-    Actor,
-    Person,
-    PersonIn,
-    Pilot,
-)
+from portfolio.domain.errors import InvalidInput, NotFound, validate
+from portfolio.domain.models import Actor, Person, PersonIn, Pilot
 from portfolio.domain.rights import Right
 from portfolio.domain.vocabulary import Role, Seat
 from portfolio.storage import audit, store

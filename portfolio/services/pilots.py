@@ -16,12 +16,7 @@ from portfolio.domain.errors import (
     PermissionDenied,
     validate,
 )
-from portfolio.domain.models import (
-    Actor,
-    Pilot,
-    PilotIn,
-    check_date_range,
-)
+from portfolio.domain.models import Actor, Pilot, PilotIn, check_date_range
 from portfolio.domain.rights import Right
 from portfolio.domain.settings import Settings
 from portfolio.domain.vocabulary import CREATABLE_STAGES, Stage

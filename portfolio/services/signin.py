@@ -8,9 +8,7 @@ import hmac
 import ipaddress
 import os
 
-from portfolio.domain.models import (
-    Actor,
-)
+from portfolio.domain.models import Actor
 from portfolio.domain.vocabulary import Role
 from portfolio.storage import store
 

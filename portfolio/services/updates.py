@@ -7,15 +7,8 @@ from __future__ import annotations
 from datetime import date
 
 from portfolio.domain import clock, rights
-from portfolio.domain.errors import (
-    InvalidInput,
-    validate,
-)
-from portfolio.domain.models import (
-    Actor,
-    ReadingIn,
-    WeeklyUpdateIn,
-)
+from portfolio.domain.errors import InvalidInput, validate
+from portfolio.domain.models import Actor, ReadingIn, WeeklyUpdateIn
 from portfolio.domain.rights import Right
 from portfolio.storage import audit, store
 from portfolio.storage.db import write

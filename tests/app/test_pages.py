@@ -8,6 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from portfolio.domain import clock
+from portfolio.services import people
 from portfolio.services.reporting import overview
 from portfolio.storage import db, store
 
@@ -178,7 +179,7 @@ def test_deactivating_a_product_owner_says_which_pilots_turn_ownerless(demo_db):
         owner_id = c.execute(
             "SELECT product_owner_id FROM pilot p JOIN person x ON x.id = p.product_owner_id "
             "WHERE x.active AND p.stage = 'pilot' ORDER BY p.id LIMIT 1").fetchone()[0]
-        owned = [p.name for p, s in __import__("portfolio.services").services.seats_affected(c, owner_id)
+        owned = [p.name for p, s in people.seats_affected(c, owner_id)
                  if s.value == "product_owner_id"]
     at = open_app()
     ownerless_before = headline(at)["Ownerless"]

@@ -232,7 +232,7 @@ def test_a_failing_import_chunk_leaves_no_pilot_and_no_record(conn, admin, setti
         return original(*args, **kwargs)
 
     monkeypatch.setattr(audit, "record_many", fail_second_chunk)
-    monkeypatch.setattr(importer, "CHUNK_ROWS", 500)
+    monkeypatch.setattr(importer.apply, "CHUNK_ROWS", 500)
     with pytest.raises(RuntimeError):
         importer.apply_import(conn, admin, plan)
     assert conn.execute("SELECT count(*) FROM pilot").fetchone()[0] == 0

@@ -14,6 +14,7 @@ import pytest
 from portfolio.domain.errors import InvalidInput, PermissionDenied
 from portfolio.domain.vocabulary import Role
 from portfolio.services import demo, importer, pilots
+from portfolio.services.importer import read
 from portfolio.storage import store
 from tests.conftest import AS_OF, actor_of
 
@@ -776,7 +777,7 @@ def test_a_zip_bomb_is_refused_before_it_is_loaded():
     import tracemalloc
 
     row = '<row><c t="inlineStr"><is><t>' + "x" * 1000 + "</t></is></c></row>"
-    size = importer.XLSX_MAX_PART_BYTES + 1024 * 1024
+    size = read.XLSX_MAX_PART_BYTES + 1024 * 1024
     sheet = ('<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
              + row * (size // len(row)) + "</sheetData></worksheet>")
     data = xlsx_bytes(None, sheet_xml=sheet)
@@ -792,7 +793,7 @@ def test_a_zip_bomb_is_refused_before_it_is_loaded():
 
 
 def test_a_sheet_with_more_cells_than_the_limit_is_refused(monkeypatch):
-    monkeypatch.setattr(importer, "XLSX_MAX_CELLS", 50)
+    monkeypatch.setattr(read, "XLSX_MAX_CELLS", 50)
     rows = [["Title", "Business unit"]] + [[f"Pilot {i}", "Claims"] for i in range(30)]
     with pytest.raises(InvalidInput, match="more than 50 cells in its first sheet"):
         importer.read_table(xlsx_bytes(rows, dimension="A1:B2"), "big.xlsx")
