@@ -105,10 +105,10 @@ def fragment(part):
     """``st.fragment`` for a part of a page whose widgets should rerun that
     part alone (a picker, a form's submit) instead of the whole page. Such a
     rerun does not go through app.py, so the part gets a run of its own:
-    this session's identity, date and settings as the page's last full run
-    had them, and a connection released at the end, like a page run's. A
-    save in it reruns the whole page (``forms.save``), so what it changed
-    shows everywhere."""
+    this session's date and settings as the page's last full run had them,
+    its person as the database has them now, and a connection released at
+    the end, like a page run's. A save in it reruns the whole page
+    (``forms.save``), so what it changed shows everywhere."""
 
     @st.fragment
     @functools.wraps(part)
@@ -123,8 +123,8 @@ def fragment(part):
         except PortfolioError as exc:
             forms.show_error(exc)
             return None
-        _local.ctx = replace(last, conn=conn)
         try:
+            _local.ctx = replace(last, conn=conn, actor=_as_now(conn, last.actor))
             return part(*args, **kwargs)
         except PortfolioError as exc:
             forms.show_error(exc)
@@ -140,6 +140,14 @@ def fragment(part):
             conn.close()
 
     return alone
+
+
+def _as_now(conn, actor: Actor) -> Actor:
+    """The person of the last full run as the database has them now: a role
+    changed or a deactivation since counts in a fragment's rerun too."""
+    if actor.person_id is None:
+        return actor
+    return Actor.of(store.get_person(conn, actor.person_id))
 
 
 def conn():
