@@ -22,7 +22,6 @@ from pydantic import (
 from portfolio.domain.text import clean_line, clean_text
 from portfolio.domain.vocabulary import (
     READINESS_DIMENSIONS,
-    ROLE_ORDER,
     CriterionStatus,
     DecisionKind,
     Direction,
@@ -302,9 +301,6 @@ class Actor(BaseModel):
     def of(cls, person: Person) -> "Actor":
         role = person.role if person.active else Role.VIEWER
         return cls(person_id=person.id, name=person.name, email=person.email, role=role)
-
-    def at_least(self, role: Role) -> bool:
-        return ROLE_ORDER.index(self.role) >= ROLE_ORDER.index(role)
 
 
 class CriterionIn(_Input):
