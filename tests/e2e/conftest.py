@@ -1,5 +1,15 @@
-"""Fixtures for the browser tests: Chromium, a served app over a fresh demo
+"""Fixtures for the browser tests: Chromium, the served app over the demo
 database, and a place to leave screenshots and the server log on failure.
+
+One demo is built and one app served per test session (per worker when the
+tests run in parallel), and each test gets the demo back as it was built:
+what one journey saves, the next does not see, whatever their order. Tests
+that need a server of their own (sign-in, another address, other settings)
+start one over a copy of the same demo.
+
+A journey waits on the app's own signals, never on a fixed pause: the
+messages that open and close each script run on the page's connection
+(``Runs``), then the app root's ``data-test-script-state``.
 
 Without Chromium the browser tests are skipped locally; with CI=true they
 fail instead, since CI installs Chromium and requires them."""
@@ -14,16 +24,22 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import weakref
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+from portfolio.storage import db
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 STARTUP_TIMEOUT = 60  # seconds for the server to answer its health check
+STARTUP_ATTEMPTS = 3  # a free port can be taken by another test run before the server binds it
 STOP_TIMEOUT = 10  # seconds for the server to stop before it is killed
-EXPECT_TIMEOUT = 30_000  # ms an expectation in a browser test waits at most (see e2e_browser)
+EXPECT_TIMEOUT = 60_000  # ms an expectation or action in a browser test waits at most (see e2e_browser)
+VIEWPORT = {"width": 1400, "height": 1000}
 CHROMIUM_ARGS = [
     "--headless=new",
     "--no-sandbox",
@@ -75,7 +91,7 @@ def _tail(path: Path, lines: int = 40) -> str:
         return "(no server log)"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def chromium() -> str:
     path = find_chromium()
     if path is None:
@@ -111,14 +127,111 @@ class Server:
                 "Math.max(0, ...Array.from(document.querySelectorAll("
                 "'[data-testid=stMain], [data-testid=stSidebarContent]')).map(e => e.scrollHeight))"
             )
-            size = page.viewport_size or {"width": 1400, "height": 1000}
+            size = page.viewport_size or VIEWPORT
             if height > size["height"]:
                 page.set_viewport_size({"width": size["width"], "height": min(height + 40, 10_000)})
-                page.wait_for_timeout(500)
+                drawn(page)
             page.screenshot(path=str(artifact_path(f"{name}.png")), full_page=True)
         except Exception as exc:  # the browser may be gone; keep the test's own failure
             artifact_path(f"{name}.screenshot-error.txt").write_text(f"{exc!r}\n")
         self.save_log(name)
+
+
+def drawn(page) -> None:
+    """Until the browser has drawn what the page holds now: two animation
+    frames, the second after the first one's layout."""
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r())))")
+
+
+# --- the app's own signals ------------------------------------------------------
+
+_FINISHED = {ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_WITH_COMPILE_ERROR,
+             ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY}
+
+
+class Runs:
+    """The script runs of one browser page, counted from the messages the
+    app sends on its connection: ``new_session`` opens a run, and a
+    ``script_finished`` other than "finished early for a rerun" closes the
+    chain of runs one action started (a callback or ``st.rerun()`` ends a
+    run early and starts the next)."""
+
+    def __init__(self, page):
+        self.started = 0  # runs opened since the page was created
+        self.idle = True  # no run going: the last run message closed its chain
+        self.seen = 0  # runs already waited for (see waited)
+        self.quiet = False  # the last action changed nothing, so no run is coming
+        self.socket = None
+        page.on("websocket", self._connected)
+
+    def _connected(self, socket) -> None:
+        if socket.url.endswith("/_stcore/stream"):
+            self.socket = socket
+            self.idle = True  # a new session: nothing runs before its first new_session
+            socket.on("framereceived", self._received)
+
+    def _received(self, payload) -> None:
+        if isinstance(payload, str):
+            return
+        msg = ForwardMsg()
+        msg.ParseFromString(payload)
+        kind = msg.WhichOneof("type")
+        if kind == "new_session":
+            self.started += 1
+            self.idle = False
+            self.quiet = False  # an action did start a run: wait for it
+        elif kind == "script_finished":
+            self.idle = msg.script_finished in _FINISHED
+
+    def _wait(self, done, what: str, timeout_ms: float) -> None:
+        if done():
+            return
+        if self.socket is None:
+            raise AssertionError("the page has no connection to the app")
+        from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+        try:
+            self.socket.wait_for_event("framereceived", predicate=lambda _: done(), timeout=timeout_ms)
+        except PlaywrightTimeoutError:
+            raise AssertionError(f"{what} within {timeout_ms / 1000:g} s") from None
+
+    def wait_for_new_run(self, timeout_ms: float = EXPECT_TIMEOUT) -> None:
+        """Until a run begun since the last wait has finished its chain;
+        at once when the last action changed nothing (``quiet``)."""
+        if self.quiet:
+            self.quiet = False
+            return
+        self._wait(lambda: self.started > self.seen and self.idle,
+                   "no script run began and finished after the last action", timeout_ms)
+
+    def wait_until_idle(self, timeout_ms: float = EXPECT_TIMEOUT) -> None:
+        """Until no run is going."""
+        self._wait(lambda: self.idle, "the script run did not finish", timeout_ms)
+
+    def waited(self) -> None:
+        """What has run so far is done: the next wait is for a new run."""
+        self.seen = self.started
+        self.quiet = False
+
+
+_runs: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def new_page(browser):
+    """A page in a fresh browser context (so a fresh Streamlit session),
+    its script runs counted."""
+    context = browser.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(EXPECT_TIMEOUT)
+    page = context.new_page()
+    _runs[page] = Runs(page)
+    return page
+
+
+def runs_of(page) -> Runs:
+    return _runs[page]
+
+
+# --- the demo and the served app -------------------------------------------------
 
 
 def build_demo_db(db_file: Path, env: dict) -> None:
@@ -131,20 +244,50 @@ def build_demo_db(db_file: Path, env: dict) -> None:
         pytest.fail(f"building the demo database failed:\n{demo.stdout}\n{demo.stderr}", pytrace=False)
 
 
+def copy_demo(template: Path, db_file: Path) -> Path:
+    """Put the demo back at ``db_file`` as it was built. The copy is written
+    beside it and renamed over it, so a connection opened meanwhile sees
+    either the old file or the whole new one; a write-ahead log left by the
+    old file would be replayed onto the new one, so it goes first."""
+    staged = db_file.with_name(db_file.name + ".copying")
+    shutil.copyfile(template, staged)
+    Path(f"{db_file}.wal").unlink(missing_ok=True)
+    os.replace(staged, db_file)
+    return db_file
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory) -> Path:
+    """The demo portfolio, built once for today; every served database
+    starts as a copy of it."""
+    template = tmp_path_factory.mktemp("e2e-demo") / "demo.duckdb"
+    build_demo_db(template, app_env(template))
+    return template
+
+
+@pytest.fixture
+def demo_db(demo_template, tmp_path) -> Path:
+    """A copy of the demo of this test's own."""
+    return copy_demo(demo_template, tmp_path / "portfolio.duckdb")
+
+
+class ServerExited(Exception):
+    """The server stopped before answering its health check."""
+
+
 def wait_until_healthy(url: str, proc: subprocess.Popen, server: Server) -> None:
-    """Until the server answers its health check; it exiting or not answering
-    in time fails the test with the tail of its log."""
+    """Until the server answers its health check. Not answering in time
+    fails the test with the tail of its log; exiting first raises
+    ServerExited (the caller may try another port)."""
     deadline = time.monotonic() + STARTUP_TIMEOUT
     while not _healthy(url):
         if proc.poll() is not None:
-            saved = server.save_log("server-startup")
-            pytest.fail(f"streamlit exited with {proc.returncode} before answering "
-                        f"(log: {saved}):\n{_tail(server.log)}", pytrace=False)
+            raise ServerExited(f"streamlit exited with {proc.returncode} before answering")
         if time.monotonic() > deadline:
             saved = server.save_log("server-startup")
             pytest.fail(f"streamlit did not answer {url}/_stcore/health within "
                         f"{STARTUP_TIMEOUT}s (log: {saved}):\n{_tail(server.log)}", pytrace=False)
-        time.sleep(0.25)
+        time.sleep(0.25)  # the server's health check is polled, not a browser page
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -164,7 +307,7 @@ def app_env(db_file: Path, **settings: str) -> dict:
     # Streamlit's "File change" prompt, which would look like a run not done.
     env = dict(os.environ, PORTFOLIO_DB=str(db_file), STREAMLIT_SERVER_FILE_WATCHER_TYPE="none")
     for name in ("PORTFOLIO_TRUSTED_HEADER", "PORTFOLIO_TRUSTED_HEADER_SECRET", "PORTFOLIO_USER",
-                 "PORTFOLIO_LOCAL_MODE", "STREAMLIT_SERVER_ADDRESS"):
+                 "PORTFOLIO_LOCAL_MODE", "STREAMLIT_SERVER_ADDRESS", "PORTFOLIO_LOCK_WAIT_SECONDS"):
         env.pop(name, None)
     env.update(settings)
     return env
@@ -173,44 +316,66 @@ def app_env(db_file: Path, **settings: str) -> dict:
 @contextmanager
 def serve_app(workdir: Path, env: dict, *args: str, host: str = "127.0.0.1", address: str = "127.0.0.1",
               port: int | None = None):
-    """``streamlit run app.py`` from the repository on ``port`` (a free one by
-    default), listening on ``address``, with more command-line ``args``;
-    yields a Server whose URL uses ``host``. The demo database is built first
-    when missing."""
+    """``streamlit run app.py`` from the repository over the database that
+    ``env`` names, on ``port`` (a free one by default, another one should
+    the server find it taken), listening on ``address``, with more
+    command-line ``args``; yields a Server whose URL uses ``host``."""
     db_file = Path(env["PORTFOLIO_DB"])
-    if not db_file.exists():
-        build_demo_db(db_file, env)
     log_file = workdir / "streamlit.log"
-    port = port or free_port()
-    url = f"http://{host}:{port}"
-    with open(log_file, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py",
-             "--server.port", str(port), "--server.headless", "true",
-             "--server.address", address, "--browser.gatherUsageStats", "false", *args],
-            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
-    server = Server(url, log_file, db_file)
+    for attempt in range(1, STARTUP_ATTEMPTS + 1):
+        chosen = port or free_port()
+        url = f"http://{host}:{chosen}"
+        with open(log_file, "wb") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "streamlit", "run", "app.py",
+                 "--server.port", str(chosen), "--server.headless", "true",
+                 "--server.address", address, "--browser.gatherUsageStats", "false", *args],
+                cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            )
+        server = Server(url, log_file, db_file)
+        try:
+            wait_until_healthy(f"http://127.0.0.1:{chosen}", proc, server)
+            break
+        except ServerExited as exc:
+            if port is None and attempt < STARTUP_ATTEMPTS and "already in use" in _tail(log_file):
+                continue
+            saved = server.save_log(f"server-startup-{chosen}")
+            pytest.fail(f"{exc} (log: {saved}):\n{_tail(log_file)}", pytrace=False)
+        except BaseException:
+            stop(proc)
+            raise
     try:
-        wait_until_healthy(f"http://127.0.0.1:{port}", proc, server)
         yield server
     finally:
         stop(proc)
 
 
-@pytest.fixture(scope="module")
-def app_server(chromium, tmp_path_factory) -> Server:
-    """The app served on a free port over a demo database built for today."""
+@pytest.fixture(scope="session")
+def served_app(chromium, demo_template, tmp_path_factory) -> Server:
+    """The app served on a free port over a copy of the demo, once per session."""
     workdir = tmp_path_factory.mktemp("e2e-app")
-    with serve_app(workdir, app_env(workdir / "portfolio.duckdb")) as server:
+    db_file = copy_demo(demo_template, workdir / "portfolio.duckdb")
+    with serve_app(workdir, app_env(db_file)) as server:
         yield server
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
+def app_server(served_app, demo_template) -> Server:
+    """The session's served app, its database the demo as built. The app
+    holds the file only while a page runs: waiting for the lock here waits
+    out a run the previous test left going, and closing writes back its log."""
+    with db.session(served_app.db_file):
+        pass
+    copy_demo(demo_template, served_app.db_file)
+    return served_app
+
+
+@pytest.fixture(scope="session")
 def e2e_browser(chromium):
     from playwright.sync_api import expect, sync_playwright
 
-    # How long an expectation waits for the app before it fails. It is a
+    # How long an expectation waits for the app before it fails, one bound
+    # for every check (actions and navigations too, see new_page). It is a
     # bound, not a pause: each check returns as soon as the page shows what
     # it waits for. Playwright's 5 s default fails on a loaded 2-core
     # machine, where the browser may still be drawing the Portfolio page's
@@ -228,9 +393,8 @@ def e2e_browser(chromium):
 @pytest.fixture
 def e2e_page(e2e_browser):
     """A fresh browser context (so a fresh Streamlit session) per test."""
-    context = e2e_browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
+    page = new_page(e2e_browser)
     try:
         yield page
     finally:
-        context.close()
+        page.context.close()

@@ -10,12 +10,12 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
+from .conftest import runs_of
+
 # Without Chromium the module-scoped `chromium` fixture (conftest.py) skips
 # every test here, or fails them when CI=true.
 pytestmark = pytest.mark.e2e
 
-LOAD_TIMEOUT = 30_000  # ms for a page's first run to show its title
-RUN_TIMEOUT = 20_000  # ms for the "Running..." status to go away
 
 PAGES = [
     pytest.param("/", "Portfolio", id="portfolio"),
@@ -32,13 +32,17 @@ PAGES = [
 
 
 def wait_for_app(page: Page, heading: str) -> None:
-    """The page's title is up and the script run has finished: the app root
-    reports its script as not running (the "Running..." widget only shows
-    after a short delay, so its absence alone can come too early) and no
-    "Running..." status widget is left."""
-    expect(page.get_by_role("heading", level=1, name=heading, exact=True)).to_be_visible(timeout=LOAD_TIMEOUT)
-    expect(page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]')).to_be_attached(timeout=RUN_TIMEOUT)
-    expect(page.locator('[data-testid="stStatusWidget"]')).to_have_count(0, timeout=RUN_TIMEOUT)
+    """The page's title is up and the script run has finished: no run is
+    going by the app's messages, the app root reports its script as not
+    running (the "Running..." widget only shows after a short delay, so its
+    absence alone can come too early) and no "Running..." status widget is
+    left. What ran until now counts as waited for (see settle)."""
+    runs = runs_of(page)
+    runs.wait_until_idle()
+    expect(page.get_by_role("heading", level=1, name=heading, exact=True)).to_be_visible()
+    expect(page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]')).to_be_attached()
+    expect(page.locator('[data-testid="stStatusWidget"]')).to_have_count(0)
+    runs.waited()
 
 
 def exceptions_on(page: Page) -> list[str]:
@@ -61,7 +65,7 @@ def test_page_renders(request, app_server, e2e_page: Page, path: str, heading: s
             for name in ("Stalled", "Ownerless"):
                 expect(metrics.get_by_text(name, exact=True)).to_be_visible()
             chart = page.locator('[data-testid="stPlotlyChart"], .js-plotly-plot')
-            expect(chart.first).to_be_attached(timeout=RUN_TIMEOUT)
+            expect(chart.first).to_be_attached()
     except BaseException:
         app_server.save_failure(page, request.node.name)
         raise

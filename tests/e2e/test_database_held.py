@@ -4,7 +4,6 @@ comes back in the form once the database is free, to be posted."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -12,24 +11,21 @@ import sys
 import pytest
 from playwright.sync_api import Page, expect
 
+from .conftest import Server, app_env, copy_demo, serve_app
 from .test_browser_smoke import exceptions_on, wait_for_app
 
 pytestmark = pytest.mark.e2e
 
-SAVE_TIMEOUT = 30_000  # ms
 
 
 @pytest.fixture(scope="module")
-def short_lock_wait():
-    """The served app waits this long for the file before saying so (the
-    default 15 s would only slow the test). Set before app_server starts."""
-    old = os.environ.get("PORTFOLIO_LOCK_WAIT_SECONDS")
-    os.environ["PORTFOLIO_LOCK_WAIT_SECONDS"] = "1"
-    yield
-    if old is None:
-        os.environ.pop("PORTFOLIO_LOCK_WAIT_SECONDS", None)
-    else:
-        os.environ["PORTFOLIO_LOCK_WAIT_SECONDS"] = old
+def app_server(chromium, demo_template, tmp_path_factory) -> Server:
+    """The app over a copy of the demo, waiting 1 s for the file before
+    saying so (the default 15 s would only slow the test)."""
+    workdir = tmp_path_factory.mktemp("e2e-held")
+    db_file = copy_demo(demo_template, workdir / "portfolio.duckdb")
+    with serve_app(workdir, app_env(db_file, PORTFOLIO_LOCK_WAIT_SECONDS="1")) as server:
+        yield server
 
 
 def hold(path) -> subprocess.Popen:
@@ -44,7 +40,7 @@ def hold(path) -> subprocess.Popen:
 
 
 def test_a_weekly_update_typed_while_the_database_is_held_is_kept_and_posted(
-        request, short_lock_wait, app_server, e2e_page: Page):
+        request, app_server, e2e_page: Page):
     page = e2e_page
     summary = "Typed while a command held the database"
     try:
@@ -57,8 +53,7 @@ def test_a_weekly_update_typed_while_the_database_is_held_is_kept_and_posted(
         holder = hold(app_server.db_file)
         try:
             page.locator(".st-key-update-submit button").click()
-            expect(page.get_by_text(re.compile("in use by another program.*try again"))).to_be_visible(
-                timeout=SAVE_TIMEOUT)
+            expect(page.get_by_text(re.compile("in use by another program.*try again"))).to_be_visible()
             expect(page.get_by_text("What you typed is kept")).to_be_visible()
         finally:
             holder.communicate("\n", timeout=30)
@@ -68,8 +63,7 @@ def test_a_weekly_update_typed_while_the_database_is_held_is_kept_and_posted(
         expect(page.locator(".st-key-update-summary textarea")).to_have_value(summary)
         expect(page.locator(".st-key-update-blockers textarea")).to_have_value("None this week")
         page.locator(".st-key-update-submit button").click()
-        expect(page.get_by_text(re.compile(r"(Posted|Revised .*) the update for"))).to_be_visible(
-            timeout=SAVE_TIMEOUT)
+        expect(page.get_by_text(re.compile(r"(Posted|Revised .*) the update for"))).to_be_visible()
         assert not exceptions_on(page)
     except BaseException:
         app_server.save_failure(page, request.node.name)

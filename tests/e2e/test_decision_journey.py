@@ -32,7 +32,7 @@ def record(page: Page, kind_label: str, rationale: str, new_date: date | None = 
         page.keyboard.type(new_date.strftime("%Y%m%d"))
         page.locator(f".st-key-decision-override-{pilot_id} input").fill("Regulator review moved")
     page.locator(f".st-key-decision-submit-{pilot_id} button").click()
-    expect(page.get_by_text(re.compile(f"Recorded {re.escape(kind_label)} for"))).to_be_visible(timeout=20_000)
+    expect(page.get_by_text(re.compile(f"Recorded {re.escape(kind_label)} for"))).to_be_visible()
     settle(page, "Decisions")
     return pilot_id, name
 

@@ -34,7 +34,7 @@ PIXEL = bytes.fromhex("47494638396101000100800000000000ffffff21f90401000000002c0
 
 class PixelServer:
     """A real HTTP server on the loopback that counts every request it gets,
-    as a tracking pixel's would. Stopped at the end of the module."""
+    as a tracking pixel's would. Stopped at the end of the test."""
 
     def __init__(self):
         hits = self.hits = []
@@ -61,7 +61,7 @@ class PixelServer:
         self.server.server_close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def pixel():
     server = PixelServer()
     try:
@@ -70,7 +70,7 @@ def pixel():
         server.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def hostile(app_server, pixel) -> dict:
     """A pilot whose every text is hostile, written through the services
     into the served database, as people would type it in the app."""
@@ -194,10 +194,10 @@ def test_the_portfolio_grid_hands_out_no_formula(request, app_server, e2e_page: 
         wait_for_app(page, "Portfolio")
         grid = page.locator(".st-key-portfolio-table")
         # The grid draws itself once its script has loaded: slow on a busy machine.
-        expect(grid.locator('[data-testid="stDataFrameResizable"]')).to_be_visible(timeout=30_000)
+        expect(grid.locator('[data-testid="stDataFrameResizable"]')).to_be_visible()
         grid.hover()
         # The grid's toolbar is there, without its own CSV download (it writes cells as they are).
-        expect(grid.get_by_role("button", name="Search")).to_be_visible(timeout=20_000)
+        expect(grid.get_by_role("button", name="Search")).to_be_visible()
         expect(grid.get_by_role("button", name="Download as CSV")).to_have_count(0)
 
         # The download beside it goes through the formula-safe writer.

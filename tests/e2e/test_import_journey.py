@@ -28,14 +28,13 @@ def test_admin_imports_the_valid_rows_and_downloads_the_rejected_one(request, ap
         page.locator(".st-key-import-mapping-file input[type='file']").set_input_files(
             str(DATA / "sample_mapping.toml"))
         settle(page, "Import")
-        expect(page.get_by_role("heading", name="Validation report")).to_be_visible(timeout=20_000)
+        expect(page.get_by_role("heading", name="Validation report")).to_be_visible()
         expect(page.get_by_text(re.compile(r"\d+ new pilots, \d+ updates, 1 rows with problems"))).to_be_visible()
 
         page.locator(".st-key-import-skip-invalid label").click()
         settle(page, "Import")
         page.locator(".st-key-import-go button").click()
-        expect(page.get_by_text(re.compile(r"Imported 5 rows \(5 new, 0 updated\); rejected 1\."))).to_be_visible(
-            timeout=30_000)
+        expect(page.get_by_text(re.compile(r"Imported 5 rows \(5 new, 0 updated\); rejected 1\."))).to_be_visible()
         with page.expect_download() as download:
             page.locator(".st-key-import-rejects button").click()
         rejected = Path(download.value.path()).read_text(encoding="utf-8-sig")

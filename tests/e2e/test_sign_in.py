@@ -28,7 +28,7 @@ from .conftest import (
     REPO_ROOT,
     Server,
     app_env,
-    build_demo_db,
+    copy_demo,
     free_port,
     serve_app,
     stop,
@@ -38,8 +38,6 @@ from .test_browser_smoke import wait_for_app
 
 pytestmark = pytest.mark.e2e
 
-SIGN_IN_TIMEOUT = 30_000  # ms for a redirect between the app and the provider to land
-SHOWN_TIMEOUT = 20_000  # ms for what a page run draws to show on a busy machine
 
 
 def person_of_role(db_file: Path, role: str) -> tuple[str, str]:
@@ -64,7 +62,7 @@ def oidc_provider() -> str:
 
 
 @pytest.fixture(scope="module")
-def oidc_app(chromium, oidc_provider, tmp_path_factory) -> Server:
+def oidc_app(chromium, oidc_provider, demo_template, tmp_path_factory) -> Server:
     """The app with OIDC sign-in configured as the README says: an [auth]
     section in a secrets.toml (here one of the test's own, passed with
     --secrets.files, never the repository's)."""
@@ -79,7 +77,7 @@ def oidc_app(chromium, oidc_provider, tmp_path_factory) -> Server:
         'client_secret = "test-client-secret"\n'
         f'server_metadata_url = "{oidc_provider}/.well-known/openid-configuration"\n'
     )
-    env = app_env(workdir / "portfolio.duckdb")
+    env = app_env(copy_demo(demo_template, workdir / "portfolio.duckdb"))
     with serve_app(workdir, env, "--secrets.files", str(secrets), host="localhost", port=port) as server:
         yield server
 
@@ -91,7 +89,7 @@ def sign_in(page: Page, app: Server, email: str) -> None:
     page.get_by_role("button", name="Sign in").click()
     page.locator("input[name=sub]").fill(email)
     page.get_by_role("button", name="Authorize").click()
-    page.wait_for_url(f"{app.url}/**", timeout=SIGN_IN_TIMEOUT)
+    page.wait_for_url(f"{app.url}/**")
     wait_for_app(page, "Portfolio")
 
 
@@ -100,7 +98,7 @@ def sign_out(page: Page, app: Server) -> None:
     app asking to sign in again; the portfolio is no longer shown."""
     page.locator('[data-testid="stSidebar"]').get_by_role("button", name="Sign out").click()
     page.get_by_role("button", name="End session").click()
-    page.wait_for_url(f"{app.url}/**", timeout=SIGN_IN_TIMEOUT)
+    page.wait_for_url(f"{app.url}/**")
     wait_for_app(page, "Pilot portfolio")
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
     page.goto(f"{app.url}/pilot", wait_until="domcontentloaded")
@@ -115,11 +113,11 @@ def test_an_admin_signs_in_with_the_provider_as_admin_and_signs_out(request, oid
     try:
         sign_in(page, oidc_app, email.upper())  # emails match whatever their case
         sidebar = page.locator('[data-testid="stSidebar"]')
-        expect(sidebar.get_by_text(f"{name} · admin")).to_be_visible(timeout=SHOWN_TIMEOUT)
+        expect(sidebar.get_by_text(f"{name} · admin")).to_be_visible()
         expect(sidebar.get_by_text("Signed in (oidc).")).to_be_visible()
         page.goto(f"{oidc_app.url}/pilot", wait_until="domcontentloaded")
         wait_for_app(page, "Pilot")
-        expect(page.get_by_text("New pilot")).to_be_visible(timeout=SHOWN_TIMEOUT)  # an admin creates pilots
+        expect(page.get_by_text("New pilot")).to_be_visible()  # an admin creates pilots
         sign_out(page, oidc_app)
     except BaseException:
         oidc_app.save_failure(page, request.node.name)
@@ -131,12 +129,12 @@ def test_an_unknown_email_reads_only_and_signs_out(request, oidc_app, e2e_page: 
     try:
         sign_in(page, oidc_app, "stranger@example.com")
         sidebar = page.locator('[data-testid="stSidebar"]')
-        expect(sidebar.get_by_text("stranger@example.com · viewer")).to_be_visible(timeout=SHOWN_TIMEOUT)
+        expect(sidebar.get_by_text("stranger@example.com · viewer")).to_be_visible()
         expect(sidebar.get_by_text("Your identity matches no active person: you can read, not write.")).to_be_visible()
-        expect(page.locator('[data-testid="stMetric"]').first).to_be_visible(timeout=SHOWN_TIMEOUT)  # reads
+        expect(page.locator('[data-testid="stMetric"]').first).to_be_visible()  # reads
         page.goto(f"{oidc_app.url}/pilot", wait_until="domcontentloaded")
         wait_for_app(page, "Pilot")
-        expect(page.locator(".st-key-pilot-pick-None")).to_be_visible(timeout=SHOWN_TIMEOUT)
+        expect(page.locator(".st-key-pilot-pick-None")).to_be_visible()
         expect(page.get_by_text("New pilot")).to_have_count(0)  # reads, does not create
         sign_out(page, oidc_app)
     except BaseException:
@@ -175,12 +173,11 @@ def other_addresses() -> set[str]:
     return {a for a in own if not ipaddress.ip_address(a).is_loopback}
 
 
-def test_make_run_listens_on_this_machine_only(tmp_path):
+def test_make_run_listens_on_this_machine_only(demo_db, tmp_path):
     """`make run` as a fresh clone has it: the repository's own
     .streamlit/config.toml, no address given anywhere else."""
-    db_file = tmp_path / "portfolio.duckdb"
+    db_file = demo_db
     env = app_env(db_file)
-    build_demo_db(db_file, env)
     port = free_port()
     log_file = tmp_path / "make-run.log"
     with open(log_file, "wb") as log:
@@ -205,10 +202,10 @@ def test_make_run_listens_on_this_machine_only(tmp_path):
     pytest.param({"PORTFOLIO_TRUSTED_HEADER": "X-Forwarded-Email"}, "claim to be anyone with the trusted header",
                  id="trusted-header"),
 ])
-def test_a_server_on_every_interface_refuses_local_and_header_sign_in(request, chromium, e2e_page: Page,
+def test_a_server_on_every_interface_refuses_local_and_header_sign_in(request, chromium, e2e_page: Page, demo_db,
                                                                         tmp_path, settings, claim):
     page = e2e_page
-    with serve_app(tmp_path, app_env(tmp_path / "portfolio.duckdb", **settings), address="0.0.0.0") as server:
+    with serve_app(tmp_path, app_env(demo_db, **settings), address="0.0.0.0") as server:
         try:
             page.goto(server.url, wait_until="domcontentloaded")
             wait_for_app(page, "Pilot portfolio")
@@ -227,11 +224,11 @@ def test_a_server_on_every_interface_refuses_local_and_header_sign_in(request, c
 # --- the local picker -------------------------------------------------------------
 
 
-def test_the_local_picker_offers_no_one_above_portfolio_users_role(request, chromium, e2e_page: Page, tmp_path):
+def test_the_local_picker_offers_no_one_above_portfolio_users_role(request, chromium, e2e_page: Page, demo_db,
+                                                                     tmp_path):
     page = e2e_page
-    db_file = tmp_path / "portfolio.duckdb"
+    db_file = demo_db
     env = app_env(db_file)
-    build_demo_db(db_file, env)
     owner, owner_email = person_of_role(db_file, "product_owner")
     admin, _ = person_of_role(db_file, "admin")
     leader, _ = person_of_role(db_file, "leadership")

@@ -16,6 +16,7 @@ from portfolio.domain.models import Actor
 from portfolio.services import production
 from portfolio.storage import db, store
 
+from .conftest import new_page
 from .test_browser_smoke import wait_for_app
 from .test_spine_journeys import (
     busiest_product_owner,
@@ -42,14 +43,13 @@ def two_editors(request, app_server, e2e_browser, pilot_id: int, name: str, firs
     """Two windows open the pilot's edit form before either saves; the first
     then saves ``first_unit`` as its business unit. On failure both leave a
     screenshot."""
-    first = e2e_browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-    second = e2e_browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    first, second = new_page(e2e_browser), new_page(e2e_browser)
     try:
         open_edit_form(first, app_server.url, pilot_id, name)
         open_edit_form(second, app_server.url, pilot_id, name)
         first.locator(f".st-key-edit-unit-{pilot_id} input").fill(first_unit)
         first.locator(f".st-key-edit-save-{pilot_id} button").click()
-        expect(first.get_by_text(f"Saved '{name}'.")).to_be_visible(timeout=20_000)
+        expect(first.get_by_text(f"Saved '{name}'.")).to_be_visible()
         yield first, second
     except BaseException:
         app_server.save_failure(first, request.node.name + "-first")
@@ -68,7 +68,7 @@ def test_two_windows_edit_one_pilot_and_the_second_is_refused(request, app_serve
         second.locator(f".st-key-edit-unit-{pilot_id} input").fill(typed)
         second.locator(f".st-key-edit-save-{pilot_id} button").click()
         refusal = second.locator('[data-testid="stAlert"]').filter(has_text="was changed after you opened it")
-        expect(refusal).to_be_visible(timeout=20_000)
+        expect(refusal).to_be_visible()
         expect(refusal).to_contain_text(f"business unit '{unit}' → 'Finance (first editor)'")
         expect(refusal).to_contain_text("UTC")
         # Nothing of the second save was written, and what they typed is still there.
@@ -87,7 +87,7 @@ def test_two_windows_edit_one_pilot_and_the_second_is_refused(request, app_serve
         # Saving again applies what was typed, knowingly, over the first change.
         second.get_by_role("tab", name="Overview").click()
         second.locator(f".st-key-edit-save-{pilot_id} button").click()
-        expect(second.get_by_text(f"Saved '{name}'.")).to_be_visible(timeout=20_000)
+        expect(second.get_by_text(f"Saved '{name}'.")).to_be_visible()
         assert query(app_server, "SELECT business_unit FROM pilot WHERE id = ?", [pilot_id]) == [(typed,)]
 
 
@@ -98,7 +98,7 @@ def test_after_a_refusal_reload_shows_the_pilot_as_the_other_person_saved_it(req
         second.locator(f".st-key-edit-problem-{pilot_id} textarea").fill("A problem typed second")
         second.locator(f".st-key-edit-save-{pilot_id} button").click()
         expect(second.locator('[data-testid="stAlert"]').filter(has_text="was changed after you opened it")
-               ).to_be_visible(timeout=20_000)
+               ).to_be_visible()
         second.locator(f".st-key-edit-reload-{pilot_id} button").click()
         settle(second, "Pilot")
         (problem,) = query(app_server, "SELECT problem FROM pilot WHERE id = ?", [pilot_id])[0]
@@ -166,7 +166,7 @@ def test_two_people_on_one_readiness_checklist(request, app_server, e2e_page: Pa
         evidence("load_test").fill("Load test booked")
         leader = save_readiness_as_leadership(app_server, pilot_id, "data_owner", "done", "Owner: Ines")
         save.click()
-        expect(page.get_by_text("Readiness saved (1 item(s) changed).")).to_be_visible(timeout=20_000)
+        expect(page.get_by_text("Readiness saved (1 item(s) changed).")).to_be_visible()
         settle(page, "Pilot")
         assert stored("data_owner") == [("done", "Owner: Ines")]
         assert stored("load_test")[0][1] == "Load test booked"
@@ -182,13 +182,13 @@ def test_two_people_on_one_readiness_checklist(request, app_server, e2e_page: Pa
         settle(page, "Pilot")
         page.get_by_role("tab", name="Production readiness").click()
         refusal = page.locator('[data-testid="stAlert"]').filter(has_text="was changed after you opened it")
-        expect(refusal).to_be_visible(timeout=20_000)
+        expect(refusal).to_be_visible()
         expect(refusal).to_contain_text(leader)
         expect(refusal).to_contain_text("Moved to Tuesday")
         assert stored("load_test")[0][1] == "Moved to Tuesday"
         expect(evidence("load_test")).to_have_value("Passed at 3x peak")
         save.click()
-        expect(page.get_by_text("Readiness saved (1 item(s) changed).")).to_be_visible(timeout=20_000)
+        expect(page.get_by_text("Readiness saved (1 item(s) changed).")).to_be_visible()
         settle(page, "Pilot")
         # The item as this person's form shows it, over the other change, knowingly.
         assert stored("load_test") == [(shown_status, "Passed at 3x peak")]

@@ -20,6 +20,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from portfolio.domain import clock
 
+from .conftest import runs_of
 from .test_browser_smoke import exceptions_on, wait_for_app
 from .test_spine_journeys import (
     busiest_product_owner,
@@ -32,7 +33,21 @@ from .test_spine_journeys import (
 
 pytestmark = pytest.mark.e2e
 
-SAVE_TIMEOUT = 20_000  # ms for a save's message to show
+# Scroll a virtualised list by one page and wait until it has drawn the
+# options at its new position; true when it was at its end already. The
+# frames are a bound (about ten seconds), not a pause.
+SCROLL_ONE_PAGE = """async list => {
+    const before = list.scrollTop;
+    list.scrollTop += list.clientHeight;
+    if (list.scrollTop === before) return true;
+    const box = list.getBoundingClientRect();
+    for (let frame = 0; frame < 600; frame++) {
+        await new Promise(resolve => requestAnimationFrame(resolve));
+        const top = document.elementFromPoint(box.left + box.width / 2, box.top + 2);
+        if (top && top.closest('[role=option]')) break;
+    }
+    return false;
+}"""
 
 
 def open_portfolio(page: Page, app_server) -> None:
@@ -53,7 +68,7 @@ def open_list(page: Page, key: str):
             return box
         except AssertionError:
             continue
-    expect(box).to_have_attribute("aria-expanded", "true", timeout=2_000)
+    expect(box).to_have_attribute("aria-expanded", "true")
     return box
 
 
@@ -61,7 +76,12 @@ def choose(page: Page, key: str, option: str) -> None:
     """Pick ``option`` of the selectbox with widget key ``key`` by its label,
     typed in so a long virtualised list cannot hide it. The first typing
     into a list that has just appeared is now and then lost (the list
-    stays closed or shows nothing): then close it and type again."""
+    stays closed or shows nothing): then close it and type again. Picking
+    the option a selectbox already shows changes nothing, so no run follows."""
+    box = page.locator(f".st-key-{key} input[role='combobox']")
+    if box.input_value() == option:
+        runs_of(page).quiet = True
+        return
     wanted = page.get_by_role("option", name=option, exact=True)
     for attempt in range(3):
         open_list(page, key).fill(option)
@@ -72,7 +92,7 @@ def choose(page: Page, key: str, option: str) -> None:
             if attempt == 2:
                 raise
             page.keyboard.press("Escape")
-            page.wait_for_timeout(300)
+            expect(box).to_have_attribute("aria-expanded", "false")
 
 
 def filter_by(page: Page, key: str, option: str) -> None:
@@ -85,6 +105,8 @@ def filter_by(page: Page, key: str, option: str) -> None:
 def show(page: Page, name: str) -> None:
     """Pick the Portfolio's list ("Flagged", "Overdue", "Ownerless", ...)."""
     choice = page.locator(".st-key-portfolio-show").get_by_role("radio", name=name, exact=True)
+    if choice.is_checked():
+        runs_of(page).quiet = True  # the list shown already: no run follows
     choice.click()
     settle(page, "Portfolio")
     expect(choice).to_have_attribute("aria-checked", "true")
@@ -101,11 +123,8 @@ def options_of(page: Page, key: str) -> list[str]:
         for text in listbox.get_by_role("option").all_inner_texts():
             if text.strip() not in seen:
                 seen.append(text.strip())
-        at_end = listbox.evaluate("e => { const before = e.scrollTop; e.scrollTop += e.clientHeight;"
-                                  " return e.scrollTop === before; }")
-        if at_end:
+        if listbox.evaluate(SCROLL_ONE_PAGE):
             break
-        page.wait_for_timeout(150)
     page.keyboard.press("Escape")
     assert seen, f"{key} offers nothing"
     return seen
@@ -183,7 +202,7 @@ def test_leadership_decides_an_overdue_pilot_of_one_unit_and_overdue_goes_down(r
         page.locator(f".st-key-decision-kind-{pilot_id}").get_by_text("no-go", exact=True).click()
         page.locator(f".st-key-decision-rationale-{pilot_id} textarea").fill("Adoption never passed 10 %")
         page.locator(f".st-key-decision-submit-{pilot_id} button").click()
-        expect(page.get_by_text(f"Recorded no-go for '{name}': now stopped.")).to_be_visible(timeout=SAVE_TIMEOUT)
+        expect(page.get_by_text(f"Recorded no-go for '{name}': now stopped.")).to_be_visible()
         settle(page, "Decisions")
         no_exception(page)
         assert query(app_server, "SELECT stage FROM pilot WHERE id = ?", [pilot_id]) == [("stopped",)]
@@ -239,7 +258,7 @@ def test_product_owner_posts_and_revises_the_weekly_update_and_its_flags_clear(r
         page.locator(".st-key-update-blockers textarea").fill("Data feed from billing")
         page.locator(".st-key-update-next-steps textarea").fill("Chase the billing team")
         page.locator(".st-key-update-submit button").click()
-        expect(page.get_by_text(f"Posted the update for '{name}'.")).to_be_visible(timeout=SAVE_TIMEOUT)
+        expect(page.get_by_text(f"Posted the update for '{name}'.")).to_be_visible()
         settle(page, "Weekly update")
         expect(page.get_by_text("revises it (revision 2)", exact=False)).to_be_visible()
 
@@ -261,8 +280,7 @@ def test_product_owner_posts_and_revises_the_weekly_update_and_its_flags_clear(r
         page.locator(".st-key-update-summary textarea").fill("Data feed arrived Thursday; back on track")
         page.locator(".st-key-update-blockers textarea").fill("")
         page.locator(".st-key-update-submit button").click()
-        expect(page.get_by_text(f"Revised (revision 2) the update for '{name}'.")).to_be_visible(
-            timeout=SAVE_TIMEOUT)
+        expect(page.get_by_text(f"Revised (revision 2) the update for '{name}'.")).to_be_visible()
         settle(page, "Weekly update")
         expect(page.get_by_text("revises it (revision 3)", exact=False)).to_be_visible()
         no_exception(page)
@@ -314,7 +332,7 @@ def test_admin_deactivates_an_owner_then_gives_one_pilot_a_new_owner(request, ap
         page.locator(".st-key-person-email input").fill(email)
         choose(page, "person-role", "product owner")
         page.locator(".st-key-person-add button").click()
-        expect(page.get_by_text(f"Added {newcomer}.")).to_be_visible(timeout=SAVE_TIMEOUT)
+        expect(page.get_by_text(f"Added {newcomer}.")).to_be_visible()
         settle(page, "People")
         # The form is empty again for the next person.
         expect(page.locator(".st-key-person-name input")).to_have_value("")
@@ -330,7 +348,7 @@ def test_admin_deactivates_an_owner_then_gives_one_pilot_a_new_owner(request, ap
         expand(page, "Edit the pilot and its seats")
         choose(page, f"edit-{pilot_id}-product-owner", newcomer)
         page.locator(f".st-key-edit-save-{pilot_id} button").click()
-        expect(page.get_by_text(f"Saved '{pilot_name}'.")).to_be_visible(timeout=SAVE_TIMEOUT)
+        expect(page.get_by_text(f"Saved '{pilot_name}'.")).to_be_visible()
         settle(page, "Pilot")
         no_exception(page)
         expect(page.get_by_text("OWNERLESS")).to_have_count(0)
@@ -379,7 +397,7 @@ def test_a_privilege_is_decided_and_a_kpi_reading_entered(request, app_server, e
         page.locator(f".st-key-privilege-disposition-{pilot_id}").get_by_text("make permanent", exact=True).click()
         page.locator(f".st-key-privilege-note-{pilot_id} input").fill("Security signed the access off for production")
         page.locator(f".st-key-privilege-decide-save-{pilot_id} button").click()
-        expect(page.get_by_text(f"'{what}': make permanent.")).to_be_visible(timeout=SAVE_TIMEOUT)
+        expect(page.get_by_text(f"'{what}': make permanent.")).to_be_visible()
         settle(page, "Pilot")
         no_exception(page)
         (owner_id,) = query(app_server, "SELECT product_owner_id FROM pilot WHERE id = ?", [pilot_id])[0]
@@ -395,7 +413,7 @@ def test_a_privilege_is_decided_and_a_kpi_reading_entered(request, app_server, e
         page.locator(f".st-key-reading-{kpi_id} input").fill(f"{value:g}")
         page.keyboard.press("Tab")
         page.locator(f".st-key-reading-save-{pilot_id} button").click()
-        expect(page.get_by_text("Saved 1 reading(s).")).to_be_visible(timeout=SAVE_TIMEOUT)
+        expect(page.get_by_text("Saved 1 reading(s).")).to_be_visible()
         settle(page, "Pilot")
         no_exception(page)
         readings = query(app_server, "SELECT id, recorded_by FROM kpi_reading WHERE kpi_id = ? AND reading_on = ?"
