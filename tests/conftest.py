@@ -1,11 +1,22 @@
-"""Shared fixtures: a fresh DuckDB file per test, the default settings, and
-actors of each role built from real people rows."""
+"""Shared fixtures: a fresh DuckDB file per test, the default settings,
+actors of each role built from real people rows, the command line run in
+this process, and the hypothesis profiles.
+
+Hypothesis runs under the profile named by HYPOTHESIS_PROFILE: ``ci``, the
+full example counts (the default when CI=true), or ``dev``, a tenth of them
+(the default otherwise), so that the fast tier stays fast while working."""
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
 import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from portfolio.domain.models import Actor
 from portfolio.domain.settings import Settings
@@ -14,6 +25,20 @@ from portfolio.services import demo
 from portfolio.storage import db
 
 AS_OF = demo.FIXED_AS_OF
+ROOT = Path(__file__).resolve().parents[1]
+
+# A property test's max_examples is its count under ``ci`` (hypothesis's
+# default of 100 examples); ``dev`` scales every count to a tenth.
+hypothesis_settings.register_profile("ci", max_examples=100)
+hypothesis_settings.register_profile("dev", max_examples=10)
+hypothesis_settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") == "true" else "dev"))
+
+
+def examples(full: int) -> int:
+    """A property test's example count under the loaded profile: ``full``
+    under ``ci``, a tenth of it under ``dev``."""
+    return max(1, full * hypothesis_settings.default.max_examples // 100)
 
 
 def run_apptest_as_served(monkeypatch) -> None:
@@ -47,9 +72,22 @@ def db_file(tmp_path):
     return tmp_path / "portfolio.duckdb"
 
 
+@pytest.fixture(scope="session")
+def empty_template(tmp_path_factory):
+    """An empty portfolio with every migration applied, made once per run
+    (once per worker under pytest-xdist): copying it takes a fraction of the
+    time that migrating a new file takes."""
+    path = tmp_path_factory.mktemp("empty-template") / "empty.duckdb"
+    with db.session(path, create=True):
+        pass
+    return path
+
+
 @pytest.fixture
-def conn(db_file):
-    with db.session(db_file, create=True) as c:
+def conn(db_file, empty_template):
+    """A connection to this test's own copy of the empty, migrated portfolio."""
+    shutil.copyfile(empty_template, db_file)
+    with db.session(db_file) as c:
         yield c
 
 
@@ -89,3 +127,26 @@ def fixed_demo_db(fixed_demo_template, tmp_path):
     path = tmp_path / "demo.duckdb"
     shutil.copyfile(fixed_demo_template, path)
     return path
+
+
+def run_cli(*args, env: dict[str, str | None] | None = None, cwd: str | Path = ROOT) -> subprocess.CompletedProcess:
+    """``python -m portfolio ARGS`` run in this process: its exit code (2 for
+    arguments argparse refuses, as from a real process) and what it printed.
+    ``env`` sets variables for the run (None removes one), undone after."""
+    from portfolio import cli
+
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in (env or {}).items():
+            if value is None:
+                patch.delenv(name, raising=False)
+            else:
+                patch.setenv(name, value)
+        patch.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = cli.main([str(a) for a in args])
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    return subprocess.CompletedProcess(["python", "-m", "portfolio", *args], code, out.getvalue(),
+                                       err.getvalue())

@@ -1,4 +1,6 @@
-"""python -m portfolio, run as a scheduler would: a real process."""
+"""python -m portfolio as a scheduler runs it: the commands in this process
+(cli.main, as __main__ calls it), and the exit codes and error output also
+from a real process."""
 
 import csv
 import io
@@ -10,12 +12,16 @@ import sys
 from pathlib import Path
 
 from portfolio import flags
+from portfolio.services import demo
+from tests.conftest import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 AS_OF = "2026-03-02"
+cli = run_cli
 
 
-def cli(*args, env=None):
+def process(*args, env=None):
+    """A real ``python -m portfolio`` process, as a scheduler starts it."""
     return subprocess.run([sys.executable, "-m", "portfolio", *args], capture_output=True, text=True,
                           cwd=ROOT, env={**os.environ, **(env or {})})
 
@@ -59,6 +65,14 @@ def test_errors_go_to_stderr_with_a_non_zero_exit(tmp_path):
     assert bad_setting.returncode != 0 and "clock_days" in bad_setting.stderr
 
 
+def test_a_real_process_exits_with_the_error_code_and_no_traceback(tmp_path):
+    db = tmp_path / "p.duckdb"
+    assert cli("demo", "--db", str(db), "--pilots", "3").returncode == 0
+    again = process("demo", "--db", str(db))
+    assert again.returncode == 2
+    assert "already holds 3 pilots" in again.stderr and "Traceback" not in again.stderr
+
+
 def test_a_database_path_that_cannot_be_created_is_a_clear_error(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
@@ -71,9 +85,9 @@ def test_a_database_path_that_cannot_be_created_is_a_clear_error(tmp_path):
     assert far.returncode == 2 and "outside 1990 to 2199" in far.stderr
 
 
-def test_flags_name_an_extension_and_a_bridge_overrun_on_the_demo(tmp_path):
-    db = tmp_path / "p.duckdb"
-    assert cli("demo", "--db", str(db), "--as-of", AS_OF).returncode == 0
+def test_flags_name_an_extension_and_a_bridge_overrun_on_the_demo(fixed_demo_db):
+    db = fixed_demo_db  # the demo as `demo --as-of AS_OF` builds it
+    assert str(demo.FIXED_AS_OF) == AS_OF
     rows = json.loads(cli("flags", "--db", str(db), "--as-of", AS_OF, "--format", "json").stdout)
     stalled = [r["reason"] for r in rows if r["code"] == "STALLED"]
     assert any("extended 2 times (limit 2)" in r for r in stalled)

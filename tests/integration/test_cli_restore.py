@@ -1,7 +1,8 @@
-"""Backup and restore from the command line, in real processes: a restore
-after a real crash (a writer killed with SIGKILL, its write-ahead log left
-beside the file), a restore refused while another program holds the
-database, file names with quotes, and a backup of a read-only database."""
+"""Backup and restore from the command line: a restore after a real crash
+(a writer process killed with SIGKILL, its write-ahead log left beside the
+file), run as the backup told, in a real process; a restore refused while
+another program holds the database, file names with quotes, and a backup of
+a read-only database (the commands in this process, as __main__ runs them)."""
 
 from __future__ import annotations
 
@@ -18,14 +19,15 @@ import duckdb
 import pytest
 
 from portfolio.storage import restore
-from tests.conftest import AS_OF
+from tests.conftest import AS_OF, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = ROOT / ".venv" / "bin" / "python"
 CHANGED = "Changed after the backup"
+cli = run_cli
 
 
-def cli(*args, timeout=120) -> subprocess.CompletedProcess:
+def process(*args, timeout=120) -> subprocess.CompletedProcess:
     return subprocess.run([str(PYTHON), "-m", "portfolio", *args], capture_output=True, text=True, cwd=ROOT,
                           timeout=timeout)
 
@@ -89,7 +91,7 @@ def test_restore_after_a_crash_puts_the_backup_back_and_keeps_the_old_file_and_i
     wal = Path(f"{quoted_db}.wal")
     assert wal.exists() and wal.stat().st_size > 0
 
-    out = cli(*told[3:])
+    out = process(*told[3:])
     assert out.returncode == 0, out.stderr
     assert out.stderr == ""
     kept = [Path(line.split(" was kept as ", 1)[1].rstrip(".")) for line in out.stdout.splitlines()

@@ -1,5 +1,6 @@
 """The command line as a scheduler runs it: import, export, backup, summary
-and digest, --fail-on exit codes, and all of it while the app is serving."""
+and digest, --fail-on exit codes (run in this process, as __main__ runs
+cli.main), and all of it from other processes while the app is serving."""
 
 import json
 import os
@@ -11,21 +12,30 @@ from pathlib import Path
 
 import pytest
 
+from portfolio.services import demo
+from tests.conftest import run_cli
+
 ROOT = Path(__file__).resolve().parents[2]
 AS_OF = "2026-03-02"
 ADMIN = "alex.morgan@example.com"  # the demo's first admin
 
 
-def cli(*args, env=None, timeout=120):
+def cli(*args, env=None):
+    """The command, in this process, as the demo's first admin."""
+    return run_cli(*args, env={"PORTFOLIO_USER": ADMIN, **(env or {})})
+
+
+def process(*args, timeout=120):
+    """The command in a real process, as the demo's first admin."""
     return subprocess.run([sys.executable, "-m", "portfolio", *args], capture_output=True, text=True, cwd=ROOT,
-                          env={**os.environ, "PORTFOLIO_USER": ADMIN, **(env or {})}, timeout=timeout)
+                          env={**os.environ, "PORTFOLIO_USER": ADMIN}, timeout=timeout)
 
 
 @pytest.fixture
-def demo_file(tmp_path):
-    path = tmp_path / "p.duckdb"
-    assert cli("demo", "--db", str(path), "--as-of", AS_OF).returncode == 0
-    return path
+def demo_file(fixed_demo_db):
+    """The demo as ``demo --as-of AS_OF`` builds it (a copy of the one built once per run)."""
+    assert str(demo.FIXED_AS_OF) == AS_OF
+    return fixed_demo_db
 
 
 def test_fail_on_exits_non_zero_when_a_pilot_is_overdue(demo_file):
@@ -86,8 +96,8 @@ def test_the_command_line_works_while_the_app_is_serving(demo_file, monkeypatch)
     app.start()
     try:
         time.sleep(1)
-        digest = cli("digest", "--db", str(demo_file), "--as-of", AS_OF, "--format", "json")
-        imported = cli("import", "--db", str(demo_file), str(ROOT / "data" / "sample_import.csv"),
+        digest = process("digest", "--db", str(demo_file), "--as-of", AS_OF, "--format", "json")
+        imported = process("import", "--db", str(demo_file), str(ROOT / "data" / "sample_import.csv"),
                        "--mapping", str(ROOT / "data" / "sample_mapping.toml"), "--skip-invalid")
     finally:
         stop.set()

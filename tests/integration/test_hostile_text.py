@@ -1,7 +1,9 @@
 """Control characters in user text (#12.6): an ESC in a pilot's name never
 reaches a terminal through the command line, whether it came in through an
 import or was in the database already, and a control character before a
-formula never makes a live formula in the Excel export."""
+formula never makes a live formula in the Excel export. The commands run in
+this process (cli.main, as __main__ runs it), and one also in a real
+process."""
 
 import os
 import subprocess
@@ -13,7 +15,7 @@ import openpyxl
 from portfolio.services import demo
 from portfolio.services.reporting import export
 from portfolio.storage import db
-from tests.conftest import AS_OF
+from tests.conftest import AS_OF, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN = "alex.morgan@example.com"  # the demo's first admin
@@ -22,12 +24,16 @@ RED_NAME = f"Claims {ESC}[31mtriage{ESC}[0m \u202egnitset"
 
 
 def cli(*args):
+    return run_cli(*args, env={"PORTFOLIO_USER": ADMIN})
+
+
+def process(*args):
     return subprocess.run([sys.executable, "-m", "portfolio", *args], capture_output=True, text=True, cwd=ROOT,
                           env={**os.environ, "PORTFOLIO_USER": ADMIN}, timeout=120)
 
 
-def printed(db_file, *command) -> str:
-    run = cli(*command, "--db", str(db_file))
+def printed(db_file, *command, run_in=cli) -> str:
+    run = run_in(*command, "--db", str(db_file))
     assert run.returncode in (0, 3), run.stderr
     return run.stdout + run.stderr
 
@@ -65,9 +71,10 @@ def test_an_escape_already_in_the_database_never_reaches_the_terminal(conn, db_f
     demo.make_pilot(conn, name=RED_NAME, product_owner_id=None, start_date=AS_OF.replace(year=AS_OF.year - 1))
     conn.close()
     as_of = ("--as-of", AS_OF.isoformat())
-    for command in (("flags", *as_of), ("flags", *as_of, "--format", "csv"), ("digest", *as_of),
-                    ("digest", *as_of, "--format", "html")):
-        text = printed(db_file, *command)
+    for command, run_in in ((("flags", *as_of), cli), (("flags", *as_of), process),
+                            (("flags", *as_of, "--format", "csv"), cli), (("digest", *as_of), cli),
+                            (("digest", *as_of, "--format", "html"), cli)):
+        text = printed(db_file, *command, run_in=run_in)
         assert ESC not in text and "\u202e" not in text, command
         assert "OWNERLESS" in text or "Ownerless" in text, command
         assert "Claims [31mtriage[0m gnitset" in text.replace("\\", ""), command

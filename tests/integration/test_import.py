@@ -16,7 +16,7 @@ from portfolio.domain.vocabulary import Role
 from portfolio.services import demo, importer, pilots
 from portfolio.services.importer import read
 from portfolio.storage import store
-from tests.conftest import AS_OF, actor_of
+from tests.conftest import AS_OF, actor_of, run_cli
 
 HEADER = ["Use case ID", "Title", "Business unit", "Status", "Pilot start", "Decision date", "Owner",
           "Sponsor", "Notes"]
@@ -626,18 +626,11 @@ def test_an_exported_pilots_file_imports_back_onto_the_same_pilots(fixed_demo_db
         assert store.get_pilot(conn, first).problem == "\t=cmd|' /C calc'!A0 problem"
 
 
-def test_the_command_line_exports_and_imports_back_with_nothing_changed(tmp_path):
-    import os
-    import subprocess
-    import sys
-
+def test_the_command_line_exports_and_imports_back_with_nothing_changed(tmp_path, fixed_demo_db):
     def cli(*args):
-        return subprocess.run([sys.executable, "-m", "portfolio", *args], capture_output=True, text=True,
-                              cwd=REPO, env={**os.environ, "PORTFOLIO_USER": "alex.morgan@example.com"},
-                              timeout=180)
+        return run_cli(*args, env={"PORTFOLIO_USER": "alex.morgan@example.com"})
 
-    db_path, out = tmp_path / "p.duckdb", tmp_path / "pilots.xlsx"
-    assert cli("demo", "--db", str(db_path), "--as-of", "2026-03-02").returncode == 0
+    db_path, out = fixed_demo_db, tmp_path / "pilots.xlsx"  # the demo as of 2026-03-02
     exported = cli("export", "--db", str(db_path), "--as-of", "2026-03-02", "--format", "xlsx", "--out", str(out))
     assert exported.returncode == 0, exported.stderr
     imported = cli("import", str(out), "--db", str(db_path), "--as-of", "2026-03-02")
@@ -841,16 +834,10 @@ def test_a_workbook_with_broken_xml_is_refused_by_name():
 
 
 def test_the_command_line_refuses_a_workbook_with_broken_xml_in_plain_words(tmp_path, fixed_demo_db):
-    import os
-    import subprocess
-    import sys
-
     path = tmp_path / "broken.xlsx"
     path.write_bytes(xlsx_bytes([], sheet_xml=_malformed_sheet()))
     before = fixed_demo_db.read_bytes()
-    done = subprocess.run([sys.executable, "-m", "portfolio", "import", str(path), "--db", str(fixed_demo_db)],
-                          capture_output=True, text=True, cwd=REPO, timeout=180,
-                          env={**os.environ, "PORTFOLIO_USER": "alex.morgan@example.com"})
+    done = run_cli("import", str(path), "--db", str(fixed_demo_db), env={"PORTFOLIO_USER": "alex.morgan@example.com"})
     assert done.returncode == 2, done.stderr
     assert "broken.xlsx is not an Excel workbook that can be read" in done.stderr
     assert "Traceback" not in done.stderr
