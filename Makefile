@@ -1,4 +1,5 @@
-# Two commands are the whole setup: `make run` and `make test`.
+# Two commands are the whole setup: `make run` and `make test` (`make test-fast`
+# while working: everything but the browser journeys, in under a minute).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -7,7 +8,14 @@ DEFAULT_DB := data/portfolio.duckdb
 PORTFOLIO_DB ?= $(DEFAULT_DB)
 export PORTFOLIO_DB
 
-.PHONY: run test install demo first-start bench
+# pytest's workers: one per core of the 2-core machines the project runs on.
+WORKERS ?= 2
+# pytest keeps the test modules it rewrites (for its assertion messages) as
+# bytecode; a shell that forbids writing bytecode would have every run
+# rewrite them all again.
+PYTEST := PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(WORKERS) --dist worksteal
+
+.PHONY: run test test-fast install demo first-start bench
 
 # Reinstall whenever requirements.txt changes.
 $(VENV)/.installed: requirements.txt
@@ -29,8 +37,15 @@ first-start: install
 run: first-start
 	$(BIN)/python -m streamlit run app.py --server.port $(PORT)
 
+# Everything CI needs (.ci/run): unit, integration, AppTest, faults, fuzzing
+# and the browser journeys. PYTEST_ARGS adds pytest arguments; WORKERS=0 runs
+# in one process.
 test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(PYTEST) $(PYTEST_ARGS)
+
+# The fast tier: all but the browser journeys (the e2e marker).
+test-fast: install
+	$(PYTEST) -m "not e2e" $(PYTEST_ARGS)
 
 # The scale benchmark (minutes, not seconds): prints a table; BENCH_ARGS="--sizes 1000 --json bench.json".
 bench: install

@@ -13,6 +13,7 @@ import io
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -60,6 +61,34 @@ def run_apptest_as_served(monkeypatch) -> None:
         pages_manager.PagesManager.uses_pages_directory = False
 
     monkeypatch.setattr(pages_manager.PagesManager, "__init__", init)
+
+
+_compiled_scripts: dict[tuple[str, int], object] = {}
+
+
+@pytest.fixture(autouse=True)
+def apptest_compiles_each_script_once():
+    """A served app compiles each script (app.py, a page) once per process
+    (the runtime's one ScriptCache); AppTest makes a new ScriptCache for
+    every run and so compiles them again each time, which costs a third of a
+    pilot page's run. Kept here by path and modification time, as a server
+    keeps them. Only once Streamlit is loaded: unit tests never load it."""
+    if "streamlit" not in sys.modules:
+        yield
+        return
+    from streamlit.runtime.scriptrunner.script_cache import ScriptCache
+
+    compile_script = ScriptCache.get_bytecode
+
+    def get_bytecode(cache, script_path):
+        key = (os.path.abspath(script_path), os.stat(script_path).st_mtime_ns)
+        if key not in _compiled_scripts:
+            _compiled_scripts[key] = compile_script(cache, script_path)
+        return _compiled_scripts[key]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ScriptCache, "get_bytecode", get_bytecode)
+        yield
 
 
 @pytest.fixture

@@ -23,12 +23,12 @@ def people_by_role(path):
 
 
 def open_app(page: str | None = None, user: str | None = None, monkeypatch=None) -> AppTest:
+    """The app run once, on ``page`` (a file under pages/) or else on the
+    Portfolio page, as a browser opening that page's address."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
-    at.run()
     if page:
         at.switch_page(page)
-        at.run()
-    return at
+    return at.run()
 
 
 def owned_pilot_without_this_weeks_update(path) -> tuple[int, int]:

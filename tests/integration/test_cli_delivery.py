@@ -1,32 +1,25 @@
-"""The digest as a scheduler runs it, in a real process: who may record a
-run (and so move everyone's "since the previous digest"), and its delivery
-to a real HTTP server on 127.0.0.1 that redirects, drips or is no URL at all."""
+"""The digest as a scheduler runs it (cli.main, in this process, as
+__main__ runs it): who may record a run (and so move everyone's "since the
+previous digest"), and its delivery to a real HTTP server on 127.0.0.1 that
+redirects, drips or is no URL at all."""
 
 from __future__ import annotations
 
 import http.server
 import json
 import os
-import subprocess
 import threading
 import time
-from pathlib import Path
 
 import duckdb
 import pytest
 
-from tests.conftest import AS_OF
-
-ROOT = Path(__file__).resolve().parents[2]
-PYTHON = ROOT / ".venv" / "bin" / "python"
+from tests.conftest import AS_OF, run_cli
 
 
-def cli(*args, user: str | None, timeout=120) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "PORTFOLIO_USER"}
-    if user is not None:
-        env["PORTFOLIO_USER"] = user
-    return subprocess.run([str(PYTHON), "-m", "portfolio", *args], capture_output=True, text=True, cwd=ROOT,
-                          env=env, timeout=timeout)
+def cli(*args, user: str | None):
+    """The command as PORTFOLIO_USER ``user`` (None: not set)."""
+    return run_cli(*args, env={"PORTFOLIO_USER": user})
 
 
 def recorded(path) -> tuple[int, int]:
@@ -169,7 +162,7 @@ def test_a_slow_drip_webhook_is_given_up_at_the_deadline_and_nothing_is_recorded
     assert "within 2 s" in out.stderr and "not delivered" in out.stderr
     assert "SECRET-TOKEN" not in out.stderr and "Traceback" not in out.stderr
     assert len(hook.requests) == 1
-    # The whole run (the process starting and the digest built included)
+    # The whole run (the digest built included)
     # ended soon after the deadline, not when the server stopped dripping.
     assert elapsed < deadline + 15, elapsed
     assert recorded(fixed_demo_db) == (0, 0)

@@ -1,7 +1,8 @@
-"""A damaged or missing database file, met by the command line as a real
-process: every command says so in a plain sentence on stderr, exits 2, and
-leaves the file exactly as it was; only ``demo`` creates a database, and
-never for an absurd number of pilots."""
+"""A damaged or missing database file, met by the command line (cli.main in
+this process, as __main__ runs it, and once as a real process): every
+command says so in a plain sentence on stderr, exits 2, and leaves the file
+exactly as it was; only ``demo`` creates a database, and never for an absurd
+number of pilots."""
 
 import hashlib
 import os
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from portfolio.services import demo
+from tests.conftest import run_cli
 from tests.damage import HEADER_BYTES, block_of, scribble
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,8 +23,12 @@ AS_OF = "2026-03-02"
 
 
 def cli(*args):
+    return run_cli(*args, env={"PORTFOLIO_USER": ADMIN})
+
+
+def process(*args):
     return subprocess.run([sys.executable, "-m", "portfolio", *args], capture_output=True, text=True, cwd=ROOT,
-                          env={**os.environ, "PORTFOLIO_USER": ADMIN}, timeout=120)
+                          env={**os.environ, "PORTFOLIO_USER": ADMIN}, timeout=300)
 
 
 def digest_of(path: Path) -> str:
@@ -57,22 +63,18 @@ COMMANDS = {
 }
 
 
-def refused_by_each(runs: list[tuple[str, Path]], tmp_path: Path) -> None:
-    """Run each (command, damaged file) on its own copy of the file, side by
-    side (each a process of its own), and check each refusal."""
-    started = []
+def refused_by_each(runs: list[tuple[str, Path]], tmp_path: Path, run=cli) -> None:
+    """Run each (command, damaged file) on its own copy of the file and
+    check each refusal."""
     for i, (name, damaged) in enumerate(runs):
         path, out = tmp_path / f"run{i}" / "p.duckdb", tmp_path / f"run{i}" / "out"
         out.mkdir(parents=True)
         shutil.copyfile(damaged, path)
+        before = digest_of(damaged)
         command = [a.format(out=out) for a in COMMANDS[name]]
-        proc = subprocess.Popen([sys.executable, "-m", "portfolio", *command, "--db", str(path), "--as-of", AS_OF],
-                                cwd=ROOT, env={**os.environ, "PORTFOLIO_USER": ADMIN}, text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        started.append((name, digest_of(damaged), path, out, proc))
-    for name, before, path, out, proc in started:
-        _, stderr = proc.communicate(timeout=300)
-        assert proc.returncode == 2, (name, proc.returncode, stderr[-500:])
+        done = run(*command, "--db", str(path), "--as-of", AS_OF)
+        stderr = done.stderr
+        assert done.returncode == 2, (name, done.returncode, stderr[-500:])
         assert "Traceback" not in stderr and "Error:" not in stderr, (name, stderr[-500:])
         assert stderr.startswith("error: ") and "is damaged" in stderr, (name, stderr)
         assert "Restore it from a backup" in stderr
@@ -87,6 +89,13 @@ def test_every_command_refuses_a_file_whose_catalog_is_damaged(healthy, tmp_path
     shutil.copyfile(healthy, damaged)
     scribble(damaged, HEADER_BYTES)
     refused_by_each([(name, damaged) for name in COMMANDS], tmp_path)
+
+
+def test_a_real_process_refuses_a_damaged_file_with_exit_2_and_no_traceback(healthy, tmp_path):
+    damaged = tmp_path / "damaged.duckdb"
+    shutil.copyfile(healthy, damaged)
+    scribble(damaged, HEADER_BYTES)
+    refused_by_each([("flags", damaged)], tmp_path, run=process)
 
 
 def test_a_file_that_is_no_database_or_cut_short_is_refused_in_plain_words(healthy, tmp_path):

@@ -25,7 +25,7 @@ from portfolio.domain.models import Actor
 from portfolio.services import signin
 from portfolio.services.updates import post_weekly_update
 from portfolio.storage import db, store
-from tests.conftest import AS_OF, run_apptest_as_served
+from tests.conftest import AS_OF, run_apptest_as_served, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 WRITER = Path(__file__).with_name("fault_writer.py")
@@ -251,10 +251,8 @@ def test_a_database_file_that_cannot_be_written_opens_to_read_and_refuses_writes
         with pytest.raises(StorageError, match="read-only, so nothing was saved"):
             post_weekly_update(c, signin.actor_for_email(c, ADMIN),
                                         {"pilot_id": 1, "health": "green", "summary": "x"}, AS_OF)
-    imported = subprocess.run(
-        [sys.executable, "-m", "portfolio", "import", str(ROOT / "data" / "sample_import.csv"),
-         "--mapping", str(ROOT / "data" / "sample_mapping.toml"), "--skip-invalid", "--db", str(unwritable_db)],
-        cwd=ROOT, env={**os.environ, "PORTFOLIO_USER": ADMIN}, capture_output=True, text=True, timeout=120)
+    imported = run_cli("import", ROOT / "data" / "sample_import.csv", "--mapping", ROOT / "data" / "sample_mapping.toml",
+                       "--skip-invalid", "--db", unwritable_db, env={"PORTFOLIO_USER": ADMIN})
     assert imported.returncode == 2
     assert "read-only, so nothing was saved" in imported.stderr and "Traceback" not in imported.stderr
     assert count(unwritable_db, "weekly_update") == before

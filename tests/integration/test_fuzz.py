@@ -5,19 +5,20 @@ write.
 Each property test opens its own database (one per test, reused by its
 examples) and compares every table before and after a refused call, so a
 refusal that wrote anything fails. Examples are derandomized, so a run is
-reproducible in CI, and nothing is saved to a .hypothesis folder.
+reproducible in CI, and nothing is saved to a .hypothesis folder. Each
+test's example count is its full count under the ``ci`` hypothesis profile
+and a tenth of it under ``dev`` (HYPOTHESIS_PROFILE, see tests/conftest.py).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import tempfile
+import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, event, example, given, settings
@@ -58,7 +59,7 @@ from portfolio.services import decisions, demo, importer, production, updates
 from portfolio.services.people import add_person
 from portfolio.services.pilots import create_pilot, edit_pilot
 from portfolio.storage import db, store
-from tests.conftest import AS_OF, actor_of
+from tests.conftest import AS_OF, actor_of, examples
 
 FUZZ = settings(
     deadline=None,
@@ -204,7 +205,7 @@ def expect_stripped(values: dict, model, field: str):
 def test_every_model_builds_or_names_the_field_at_fault(model):
     fields, required = MODELS[model]
 
-    @settings(FUZZ, max_examples=100)
+    @settings(FUZZ, max_examples=examples(100))
     @given(values=inputs(fields, required))
     @example(values={"model": "x", "name": "n"})  # once a TypeError: validate's own parameter
     def check(values):
@@ -238,13 +239,6 @@ def test_an_id_too_large_for_the_database_is_refused_by_the_model():
 
 
 # --- the database: a world to write into, and every table compared ---------
-
-
-@contextmanager
-def fresh_db():
-    with tempfile.TemporaryDirectory() as folder, db.session(Path(folder) / "fuzz.duckdb", create=True) as conn:
-        conn.execute("SET threads = 1")  # small queries, a busy machine
-        yield conn
 
 
 def snapshot(conn) -> dict[str, tuple[int, int]]:
@@ -339,10 +333,20 @@ def build_world(conn) -> World:
     return World(conn, admin, leader, owner, viewer, people, inactive, pilots, kpis, privileges, criteria)
 
 
-@contextmanager
-def world():
-    with fresh_db() as conn:
-        yield build_world(conn)
+@pytest.fixture
+def world(empty_template, tmp_path):
+    """Opens the world in the test's own database (a copy of the migrated
+    template), which its examples share."""
+
+    @contextmanager
+    def opened():
+        path = tmp_path / "fuzz.duckdb"
+        shutil.copyfile(empty_template, path)
+        with db.session(path) as conn:
+            conn.execute("SET threads = 1")  # small queries, a busy machine
+            yield build_world(conn)
+
+    return opened
 
 
 def id_of(known: list[int]):
@@ -362,13 +366,13 @@ def assert_editable(pilot) -> None:
     validate(PilotIn, **pilot.model_dump(include=set(PilotIn.model_fields)))
 
 
-def test_create_pilot_stores_what_was_given_or_writes_nothing():
+def test_create_pilot_stores_what_was_given_or_writes_nothing(world):
     with world() as w:
         person = id_of(w.people + [w.inactive])
         fields = with_ids(MODELS[PilotIn][0], product_owner_id=person, technical_lead_id=person,
                           executive_sponsor_id=person, operational_owner_id=person)
 
-        @settings(FUZZ, max_examples=50)
+        @settings(FUZZ, max_examples=examples(50))
         @given(actor=w.actors(), values=inputs(fields, {"name"}))
         @example(actor=w.admin, values={"name": "Big volume", "expected_monthly_volume": 1e12})
         @example(actor=w.admin, values={"name": "Late", "start_date": date(2199, 12, 1)})  # once never editable
@@ -391,13 +395,13 @@ def test_create_pilot_stores_what_was_given_or_writes_nothing():
         check()
 
 
-def test_edit_pilot_stores_what_was_given_or_writes_nothing():
+def test_edit_pilot_stores_what_was_given_or_writes_nothing(world):
     with world() as w:
         person = id_of(w.people + [w.inactive])
         fields = with_ids(MODELS[PilotIn][0], product_owner_id=person, technical_lead_id=person,
                           executive_sponsor_id=person, operational_owner_id=person)
 
-        @settings(FUZZ, max_examples=50)
+        @settings(FUZZ, max_examples=examples(50))
         @given(actor=w.actors(), pilot_id=id_of(w.pilots), values=inputs(fields, set()))
         def check(actor, pilot_id, values):
             current = store.get_pilot(w.conn, pilot_id) if pilot_id in w.pilots else None
@@ -416,7 +420,7 @@ def test_edit_pilot_stores_what_was_given_or_writes_nothing():
         check()
 
 
-def test_post_weekly_update_stores_what_was_given_or_writes_nothing():
+def test_post_weekly_update_stores_what_was_given_or_writes_nothing(world):
     with world() as w:
         fields = with_ids(MODELS[WeeklyUpdateIn][0], pilot_id=id_of(w.pilots))
         reading = st.fixed_dictionaries({}, optional={
@@ -424,7 +428,7 @@ def test_post_weekly_update_stores_what_was_given_or_writes_nothing():
             "note": mostly(st.text(max_size=20), anything),
         })
 
-        @settings(FUZZ, max_examples=50)
+        @settings(FUZZ, max_examples=examples(50))
         @given(actor=w.actors(), values=inputs(fields, {"pilot_id", "health", "summary"}),
                readings=st.none() | st.lists(reading, max_size=3),
                as_of=st.sampled_from([AS_OF, AS_OF + timedelta(days=1), AS_OF + timedelta(days=9)]))
@@ -448,10 +452,10 @@ def test_post_weekly_update_stores_what_was_given_or_writes_nothing():
         check()
 
 
-def test_add_person_stores_what_was_given_or_writes_nothing():
+def test_add_person_stores_what_was_given_or_writes_nothing(world):
     with world() as w:
 
-        @settings(FUZZ, max_examples=50)
+        @settings(FUZZ, max_examples=examples(50))
         @given(actor=w.actors(), values=inputs(*MODELS[PersonIn]))
         @example(actor=w.admin, values={"name": "Model", "email": "model@example.com", "model": 1})
         def check(actor, values):
@@ -469,7 +473,7 @@ def test_add_person_stores_what_was_given_or_writes_nothing():
 # --- decisions: criteria and go / no-go -----------------------------------------
 
 
-def test_save_criteria_stores_what_was_given_or_writes_nothing():
+def test_save_criteria_stores_what_was_given_or_writes_nothing(world):
     with world() as w:
         crit_fields = MODELS[CriterionIn][0] | {"kpi_id": st.none() | id_of(w.kpis)}
         edit = st.builds(
@@ -480,7 +484,7 @@ def test_save_criteria_stores_what_was_given_or_writes_nothing():
             st.one_of(st.just({}), st.fixed_dictionaries({"version": st.none() | st.integers(0, 5)})),
         )
 
-        @settings(FUZZ, max_examples=50)
+        @settings(FUZZ, max_examples=examples(50))
         @given(actor=w.actors(), pilot_id=id_of(w.pilots),
                edits=st.lists(edit, max_size=2, unique_by=lambda e: repr(e["id"])),
                additions=st.lists(inputs(crit_fields, {"statement"}), max_size=2),
@@ -522,7 +526,7 @@ def test_save_criteria_stores_what_was_given_or_writes_nothing():
         check()
 
 
-def test_record_decision_stores_what_was_given_or_writes_nothing():
+def test_record_decision_stores_what_was_given_or_writes_nothing(world):
     with world() as w:
         leaders = st.sampled_from([w.admin.person_id, w.leader.person_id])
         fields = with_ids(
@@ -533,7 +537,7 @@ def test_record_decision_stores_what_was_given_or_writes_nothing():
             new_go_no_go_date=st.one_of(st.none(), st.integers(0, 200).map(lambda d: AS_OF + timedelta(days=d))),
         )
 
-        @settings(FUZZ, max_examples=80)
+        @settings(FUZZ, max_examples=examples(80))
         @given(actor=w.actors(), values=inputs(fields, {"pilot_id", "kind", "decided_on", "decided_by", "rationale"}),
                today=st.none() | st.just(AS_OF), data=st.data())
         def check(actor, values, today, data):
@@ -567,10 +571,10 @@ def test_record_decision_stores_what_was_given_or_writes_nothing():
 # --- production: privileges, KPIs, readings, readiness ----------------------
 
 
-def test_add_privilege_stores_what_was_given_or_writes_nothing():
+def test_add_privilege_stores_what_was_given_or_writes_nothing(world):
     with world() as w:
 
-        @settings(FUZZ, max_examples=50)
+        @settings(FUZZ, max_examples=examples(50))
         @given(actor=w.actors(), pilot_id=id_of(w.pilots), values=inputs(*MODELS[PrivilegeIn]))
         def check(actor, pilot_id, values):
             privilege_id, exc = attempt(w, lambda: production.add_privilege(w.conn, actor, pilot_id, values))
@@ -585,10 +589,10 @@ def test_add_privilege_stores_what_was_given_or_writes_nothing():
         check()
 
 
-def test_add_kpi_stores_what_was_given_or_writes_nothing():
+def test_add_kpi_stores_what_was_given_or_writes_nothing(world):
     with world() as w:
 
-        @settings(FUZZ, max_examples=50)
+        @settings(FUZZ, max_examples=examples(50))
         @given(actor=w.actors(), pilot_id=id_of(w.pilots), values=inputs(*MODELS[KpiIn]))
         def check(actor, pilot_id, values):
             kpi_id, exc = attempt(w, lambda: production.add_kpi(w.conn, actor, pilot_id, values))
@@ -603,11 +607,11 @@ def test_add_kpi_stores_what_was_given_or_writes_nothing():
         check()
 
 
-def test_record_readings_stores_what_was_given_or_writes_nothing():
+def test_record_readings_stores_what_was_given_or_writes_nothing(world):
     with world() as w:
         reading = inputs(with_ids(MODELS[ReadingIn][0], kpi_id=id_of(w.kpis)), {"kpi_id", "value", "reading_on"})
 
-        @settings(FUZZ, max_examples=50)
+        @settings(FUZZ, max_examples=examples(50))
         @given(actor=w.actors(), pilot_id=id_of(w.pilots), readings=st.lists(reading, max_size=3))
         def check(actor, pilot_id, readings):
             before = set(w.conn.execute("SELECT id FROM kpi_reading").fetchall())
@@ -625,7 +629,7 @@ def test_record_readings_stores_what_was_given_or_writes_nothing():
         check()
 
 
-def test_save_readiness_stores_what_was_given_or_writes_nothing():
+def test_save_readiness_stores_what_was_given_or_writes_nothing(world):
     with world() as w:
         keys = [i["key"] for i in store.readiness_items(w.conn)]
         item = mostly(st.fixed_dictionaries({}, optional={
@@ -634,7 +638,7 @@ def test_save_readiness_stores_what_was_given_or_writes_nothing():
             "version": st.none() | st.integers(0, 4),
         }), anything)
 
-        @settings(FUZZ, max_examples=50)
+        @settings(FUZZ, max_examples=examples(50))
         @given(actor=w.actors(), pilot_id=id_of(w.pilots),
                items=st.dictionaries(st.one_of(st.sampled_from(keys), st.text(max_size=8)), item, max_size=3))
         def check(actor, pilot_id, items):
@@ -649,10 +653,10 @@ def test_save_readiness_stores_what_was_given_or_writes_nothing():
         check()
 
 
-def test_decide_privilege_stores_what_was_given_or_writes_nothing():
+def test_decide_privilege_stores_what_was_given_or_writes_nothing(world):
     with world() as w:
 
-        @settings(FUZZ, max_examples=50)
+        @settings(FUZZ, max_examples=examples(50))
         @given(actor=w.actors(), privilege_id=mostly(id_of(w.privileges), anything),
                disposition=mostly(st.sampled_from([*Disposition, *(d.value for d in Disposition)]), anything),
                note=st.one_of(st.text(max_size=30), texts, st.none()),
@@ -814,10 +818,10 @@ def import_fuzzed(w: World, data: bytes, filename: str, skip_invalid: bool, file
             assert stored.stage.value == r.stage
 
 
-def test_fuzzed_csv_files_import_whole_or_not_at_all():
+def test_fuzzed_csv_files_import_whole_or_not_at_all(world):
     with world() as w:
 
-        @settings(FUZZ, max_examples=50)
+        @settings(FUZZ, max_examples=examples(50))
         @given(file=csv_files(), skip_invalid=st.booleans())
         def check(file, skip_invalid):
             data, columns, rows = file
@@ -827,10 +831,10 @@ def test_fuzzed_csv_files_import_whole_or_not_at_all():
         check()
 
 
-def test_fuzzed_excel_files_import_whole_or_not_at_all():
+def test_fuzzed_excel_files_import_whole_or_not_at_all(world):
     with world() as w:
 
-        @settings(FUZZ, max_examples=30)
+        @settings(FUZZ, max_examples=examples(30))
         @given(file=xlsx_files(), skip_invalid=st.booleans())
         def check(file, skip_invalid):
             data, kept = file
@@ -839,10 +843,10 @@ def test_fuzzed_excel_files_import_whole_or_not_at_all():
         check()
 
 
-def test_random_bytes_import_whole_or_not_at_all():
+def test_random_bytes_import_whole_or_not_at_all(world):
     with world() as w:
 
-        @settings(FUZZ, max_examples=60)
+        @settings(FUZZ, max_examples=examples(60))
         @given(data=raw_files, filename=st.sampled_from(["pilots.csv", "pilots.CSV", "pilots.xlsx", "pilots.txt"]),
                skip_invalid=st.booleans())
         def check(data, filename, skip_invalid):
