@@ -89,7 +89,7 @@ def test_a_product_owner_writes_a_criterion_during_kickoff(demo_db):
             "SELECT p.id, p.product_owner_id FROM pilot p JOIN person o ON o.id = p.product_owner_id"
             " WHERE p.stage = 'pilot' AND o.active AND p.start_date > ? ORDER BY p.id LIMIT 1",
             [TODAY - timedelta(days=14)]).fetchone()
-    at = open_app()
+    at = open_app("pages/pilot.py")
     act_as(at, owner)
     at.switch_page("pages/pilot.py")
     at.query_params["id"] = str(pilot_id)
@@ -107,7 +107,7 @@ def test_a_correction_through_the_pilot_page_is_recorded_once(demo_db):
     with db.session(demo_db) as c:
         pilot_id = c.execute("SELECT id FROM pilot WHERE stage = 'stopped' ORDER BY id LIMIT 1").fetchone()[0]
         wrong = store.list_decisions(c, pilot_id)[0]
-    at = open_app()
+    at = open_app("pages/pilot.py")
     act_as(at, leader_id(demo_db))
     at.switch_page("pages/pilot.py")
     at.query_params["id"] = str(pilot_id)

@@ -18,7 +18,7 @@ def open_pilot(at, pilot_id):
 
 def test_a_product_owner_records_a_privilege_and_decides_it(demo_db):
     pilot_id, owner = owned_pilot_without_this_weeks_update(demo_db)
-    at = open_app()
+    at = open_app("pages/pilot.py")
     act_as(at, owner)
     open_pilot(at, pilot_id)
     at.selectbox(key=f"privilege-kind-{pilot_id}").set_value("data_access")
@@ -48,7 +48,7 @@ def test_a_product_owner_records_a_privilege_and_decides_it(demo_db):
 
 def test_a_kpi_added_on_the_pilot_page_takes_a_reading_with_the_weekly_update(demo_db):
     pilot_id, owner = owned_pilot_without_this_weeks_update(demo_db)
-    at = open_app()
+    at = open_app("pages/pilot.py")
     act_as(at, owner)
     open_pilot(at, pilot_id)
     at.text_input(key=f"kpi-name-{pilot_id}").input("Handling time")
@@ -80,7 +80,7 @@ def test_a_kpi_added_on_the_pilot_page_takes_a_reading_with_the_weekly_update(de
 
 def test_ticking_readiness_items_saves_them(demo_db):
     pilot_id, owner = owned_pilot_without_this_weeks_update(demo_db)
-    at = open_app()
+    at = open_app("pages/pilot.py")
     act_as(at, owner)
     open_pilot(at, pilot_id)
     at.selectbox(key=f"ready-load_test-{pilot_id}").set_value("done")
@@ -99,7 +99,7 @@ def test_ticking_readiness_items_saves_them(demo_db):
 def test_every_kind_of_pilot_page_of_the_demo_renders(demo_db):
     with db.session(demo_db) as c:  # the first 20 pilots are one of each demo archetype
         ids = [row[0] for row in c.execute("SELECT id FROM pilot ORDER BY id LIMIT 20").fetchall()]
-    at = open_app()
+    at = open_app("pages/pilot.py")
     for pilot_id in ids:
         open_pilot(at, pilot_id)
         no_exception(at)

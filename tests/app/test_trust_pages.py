@@ -211,8 +211,7 @@ def test_deactivating_a_product_owner_offers_the_handover_and_nothing_turns_owne
 def test_an_edit_shows_in_the_pilots_history_and_on_the_audit_page(demo_db):
     with db.session(demo_db) as c:
         pid = c.execute("SELECT id FROM pilot WHERE stage = 'pilot' ORDER BY id LIMIT 1").fetchone()[0]
-    at = open_app()
-    at.switch_page("pages/pilot.py")
+    at = open_app("pages/pilot.py")
     at.query_params["id"] = str(pid)
     at.run()
     at.text_input(key=f"edit-unit-{pid}").set_value("Audited unit")

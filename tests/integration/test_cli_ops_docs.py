@@ -1,7 +1,8 @@
 """What the README tells an operator and an analyst to run, run as written:
 the cron line (an alert on exit 3, an error reported as an error), and the
 analysts' way in (every table as Parquet, read by DuckDB and pandas; a
-backup copy opened with DuckDB), all in real processes."""
+backup copy opened with DuckDB). The README's lines run in real processes,
+through a shell; the commands around them in this process (cli.main)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ import duckdb
 import pandas as pd
 import pytest
 
+from tests.conftest import run_cli
+
 ROOT = Path(__file__).resolve().parents[2]
-PYTHON = ROOT / ".venv" / "bin" / "python"
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
@@ -28,9 +30,9 @@ def readme_block(marker: str) -> str:
     return found.group(1)
 
 
-def cli(*args, cwd=ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([str(PYTHON), "-m", "portfolio", *args], capture_output=True, text=True, cwd=cwd,
-                          env=plain_env(), timeout=120)
+def cli(*args) -> subprocess.CompletedProcess:
+    """The command in this process, with no PORTFOLIO_ settings (as cron's environment)."""
+    return run_cli(*args, env={name: None for name in os.environ if name.startswith("PORTFOLIO_")})
 
 
 def plain_env() -> dict[str, str]:

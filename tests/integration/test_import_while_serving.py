@@ -8,6 +8,7 @@ and on the file's lock itself, never on a pause."""
 
 import os
 import queue
+import shutil
 import subprocess
 import sys
 import threading
@@ -18,6 +19,7 @@ import pytest
 from portfolio.domain.settings import Settings
 from portfolio.services import demo, pilots, signin, updates
 from portfolio.storage import audit, db, store
+from tests.conftest import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN = "alex.morgan@example.com"  # the demo's first admin
@@ -28,10 +30,17 @@ ROWS = 5000
 WAIT = 120  # seconds at most for the command to reach a line (a busy machine)
 
 
-@pytest.fixture
-def portfolio_file(tmp_path) -> Path:
-    path = tmp_path / "p.duckdb"
+@pytest.fixture(scope="module")
+def small_demo(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("small-demo") / "p.duckdb"
     demo.build_demo(path, demo.FIXED_AS_OF, n=8)
+    return path
+
+
+@pytest.fixture
+def portfolio_file(small_demo, tmp_path) -> Path:
+    path = tmp_path / "p.duckdb"
+    shutil.copyfile(small_demo, path)
     return path
 
 
@@ -102,8 +111,7 @@ def test_a_page_saves_while_the_import_checks_its_file(portfolio_file, tmp_path)
 
 def test_a_pilot_edited_while_the_import_checks_is_seen_and_the_file_checked_again(portfolio_file, tmp_path):
     first = sheet(tmp_path / "first.csv", 3)
-    done = Command("import", str(first), "--db", str(portfolio_file))
-    assert done.finish()[0] == 0
+    assert run_cli("import", first, "--db", portfolio_file, env={"PORTFOLIO_USER": ADMIN}).returncode == 0
     command = Command("import", str(sheet(tmp_path / "again.csv", ROWS, title="Renamed by the file")),
                       "--db", str(portfolio_file))
     try:

@@ -125,9 +125,8 @@ def test_the_demo_shows_every_flag_code_and_stage(db_file, settings):
     assert units == 6
 
 
-def test_the_demo_is_deterministic(tmp_path, settings):
-    a, b = tmp_path / "a.duckdb", tmp_path / "b.duckdb"
-    demo.build_demo(a, AS_OF)
+def test_the_demo_is_deterministic(fixed_demo_db, tmp_path, settings):
+    a, b = fixed_demo_db, tmp_path / "b.duckdb"  # a: built by demo.build_demo(path, AS_OF) for this run
     demo.build_demo(b, AS_OF)
     with db.session(a) as ca, db.session(b) as cb:
         fa = flags.portfolio_flags(ca, AS_OF, settings)
