@@ -1,6 +1,6 @@
-"""The pilot portfolio tracker's core: models, the 90-day clock, the flag
-rules, storage and the services that pages, the command line and the tests
-share. Nothing in here imports Streamlit except ``portfolio.ui``, the one
-glue module the pages use."""
+"""The pilot portfolio tracker's core, in layers: domain (pure rules and
+models), flags, storage (the only SQL), services (what users do), the
+command line, and web (the only part that imports Streamlit). The README's
+"Layout" says what each folder owns."""
 
 __version__ = "0.1.0"

@@ -1,6 +1,6 @@
 """Reads and writes: ``(conn, ...) -> models or DataFrames``.
 
-Parameterised SQL only. No permission checks here: services.py decides who
+Parameterised SQL only. No permission checks here: the services decide who
 may call the writes, and wraps them in one transaction.
 """
 

@@ -7,7 +7,7 @@ measures what people and the scheduler wait for, in a process of its own
 (so peak memory is that size's), and prints a table against the targets.
 It is a benchmark, not a test: it prints figures and never fails a build.
 
-Besides ui.py, the one module here that uses Streamlit: it times the
+Part of web/, the Streamlit-aware layer: it times the
 Portfolio page with Streamlit's own test harness (AppTest), imported (with
 ui.py) inside the function that needs it, so importing the core never
 loads Streamlit.
