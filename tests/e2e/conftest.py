@@ -169,6 +169,13 @@ class Runs:
             self.socket = socket
             self.idle = True  # a new session: nothing runs before its first new_session
             socket.on("framereceived", self._received)
+            socket.on("close", lambda closed: self._closed(closed))
+
+    def _closed(self, socket) -> None:
+        """A page that leaves the app (a sign-in provider, another page)
+        closes its connection: no run of that session will report."""
+        if socket is self.socket:
+            self.idle = True
 
     def _received(self, payload) -> None:
         if isinstance(payload, str):
