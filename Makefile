@@ -1,5 +1,5 @@
 # Two commands are the whole setup: `make run` and `make test` (`make test-fast`
-# while working: everything but the browser journeys, in under a minute).
+# while working: unit, integration and AppTest, in under a minute).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -45,7 +45,7 @@ test: install
 
 # The fast tier: all but the browser journeys (the e2e marker).
 test-fast: install
-	$(PYTEST) -m "not e2e" $(PYTEST_ARGS)
+	$(PYTEST) -m "not e2e and not thorough" $(PYTEST_ARGS)
 
 # The scale benchmark (minutes, not seconds): prints a table; BENCH_ARGS="--sizes 1000 --json bench.json".
 bench: install

@@ -15,6 +15,9 @@ from streamlit.testing.v1 import AppTest
 from portfolio.storage import db, store
 from tests.damage import HEADER_BYTES, block_of, scribble
 
+# Fault tests, fuzzing and real processes: make test runs them, make test-fast does not.
+pytestmark = pytest.mark.thorough
+
 ROOT = Path(__file__).resolve().parents[2]
 TRACE = ("Traceback", "IO Error", "Error:", "_duckdb", "checksum")  # what a raw DuckDB error shows
 

@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from portfolio import flags
 from portfolio.services import demo
 from tests.conftest import run_cli
@@ -65,6 +67,7 @@ def test_errors_go_to_stderr_with_a_non_zero_exit(tmp_path):
     assert bad_setting.returncode != 0 and "clock_days" in bad_setting.stderr
 
 
+@pytest.mark.thorough  # a real process
 def test_a_real_process_exits_with_the_error_code_and_no_traceback(tmp_path):
     db = tmp_path / "p.duckdb"
     assert cli("demo", "--db", str(db), "--pilots", "3").returncode == 0

@@ -16,6 +16,9 @@ import pytest
 
 from tests.conftest import AS_OF, run_cli
 
+# Fault tests, fuzzing and real processes: make test runs them, make test-fast does not.
+pytestmark = pytest.mark.thorough
+
 
 def cli(*args, user: str | None):
     """The command as PORTFOLIO_USER ``user`` (None: not set)."""

@@ -19,6 +19,9 @@ import pytest
 
 from tests.conftest import run_cli
 
+# Fault tests, fuzzing and real processes: make test runs them, make test-fast does not.
+pytestmark = pytest.mark.thorough
+
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 

@@ -21,6 +21,9 @@ import pytest
 from portfolio.storage import restore
 from tests.conftest import AS_OF, run_cli
 
+# Fault tests, fuzzing and real processes: make test runs them, make test-fast does not.
+pytestmark = pytest.mark.thorough
+
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = ROOT / ".venv" / "bin" / "python"
 CHANGED = "Changed after the backup"

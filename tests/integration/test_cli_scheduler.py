@@ -76,6 +76,7 @@ def test_summary_import_export_and_backup(demo_file, tmp_path):
     assert json.loads(again.stdout)["Active pilots"] == summary["Active pilots"] + 3  # the imported pilots
 
 
+@pytest.mark.thorough  # a real process
 def test_the_command_line_works_while_the_app_is_serving(demo_file, monkeypatch):
     """The app's page runs (AppTest in this process, over and over) and the
     command line's digest and import (other processes) share the file: each

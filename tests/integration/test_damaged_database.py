@@ -17,6 +17,9 @@ from portfolio.services import demo
 from tests.conftest import run_cli
 from tests.damage import HEADER_BYTES, block_of, scribble
 
+# Fault tests, fuzzing and real processes: make test runs them, make test-fast does not.
+pytestmark = pytest.mark.thorough
+
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN = "alex.morgan@example.com"  # the demo's first admin
 AS_OF = "2026-03-02"

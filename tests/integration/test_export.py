@@ -304,6 +304,7 @@ def test_backup_never_overwrites(demo_db, tmp_path):
         export.backup(tmp_path / "missing.duckdb", tmp_path / "other.duckdb")
 
 
+@pytest.mark.thorough  # a real process
 def test_backup_waits_for_another_program_to_release_the_file(demo_db, tmp_path):
     holder = subprocess.Popen(
         [sys.executable, "-c",

@@ -27,6 +27,9 @@ from portfolio.services.updates import post_weekly_update
 from portfolio.storage import db, store
 from tests.conftest import AS_OF, run_apptest_as_served, run_cli
 
+# Fault tests, fuzzing and real processes: make test runs them, make test-fast does not.
+pytestmark = pytest.mark.thorough
+
 ROOT = Path(__file__).resolve().parents[2]
 WRITER = Path(__file__).with_name("fault_writer.py")
 ADMIN = "alex.morgan@example.com"  # the demo's first admin

@@ -67,6 +67,10 @@ FUZZ = settings(
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
 )
+
+# Fault tests, fuzzing and real processes: make test runs them, make test-fast does not.
+pytestmark = pytest.mark.thorough
+
 SETTINGS = Settings()
 
 

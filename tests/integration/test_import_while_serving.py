@@ -21,6 +21,9 @@ from portfolio.services import demo, pilots, signin, updates
 from portfolio.storage import audit, db, store
 from tests.conftest import run_cli
 
+# Fault tests, fuzzing and real processes: make test runs them, make test-fast does not.
+pytestmark = pytest.mark.thorough
+
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN = "alex.morgan@example.com"  # the demo's first admin
 # A file big enough that checking it takes a good while (seconds here),

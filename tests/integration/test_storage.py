@@ -140,6 +140,7 @@ def test_the_demo_refuses_a_database_that_holds_pilots(db_file):
         demo.build_demo(db_file, AS_OF, n=5)
 
 
+@pytest.mark.thorough  # a real process
 def test_a_lock_held_by_another_process_is_waited_for_then_reported(db_file):
     with db.session(db_file, create=True):
         pass
