@@ -171,15 +171,17 @@ def record_many(c, actor: Actor, entity: str, action: str, changes: list[tuple[i
     return len(rows)
 
 
-def data_version(c) -> tuple[str, int]:
-    """Which database this is and how many changes it has recorded. Every
-    write records what it changed here in the same transaction, and nothing
-    removes an audit row, so the count grows with every committed change,
-    whichever process made it: a result computed from the data stays true
-    while this stays the same."""
+def data_version(c) -> tuple:
+    """Which database this is, how many changes it has recorded and when the
+    latest was made. Every write records what it changed here in the same
+    transaction, and nothing removes an audit row, so the count grows with
+    every committed change, whichever process made it: a result computed
+    from the data stays true while this stays the same. The time of the
+    latest change tells apart two files at the same path with as many
+    changes each, such as a backup restored over the database."""
     return c.execute(
         "SELECT (SELECT path FROM duckdb_databases() WHERE database_name = current_database()),"
-        " (SELECT count(*) FROM audit)"
+        " (SELECT count(*) FROM audit), (SELECT max(happened_at) FROM audit)"
     ).fetchone()
 
 

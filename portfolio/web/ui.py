@@ -177,7 +177,7 @@ READS_KEPT = 16
 
 
 @st.cache_resource(max_entries=READS_KEPT, show_spinner=False)
-def _kept(name: str, version: tuple[str, int], as_of: date, settings_key: str, _compute):
+def _kept(name: str, version: tuple, as_of: date, settings_key: str, _compute):
     return _compute()
 
 

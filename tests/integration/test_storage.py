@@ -257,3 +257,26 @@ def test_a_kpi_reading_decades_ahead_is_read_like_any_other(conn, settings):
                      [kpi, pid, day, value])
     found = flags.pilot_flags(conn, pid, date(2045, 3, 10), settings)
     assert "p95 latency: 950 ms against a target of 800 ms" in " ".join(found["reason"])
+
+
+def test_a_file_put_in_place_of_the_database_with_as_many_changes_is_a_new_version(tmp_path):
+    """The app keeps the portfolio's reads until the data's version changes:
+    a backup restored over the database, with as many recorded changes as
+    the file it replaces, must not be taken for it."""
+    from portfolio.domain.models import Actor
+    from portfolio.services import people
+    from portfolio.storage import audit
+
+    served, other = tmp_path / "portfolio.duckdb", tmp_path / "other.duckdb"
+    for path, name in ((served, "First Person"), (other, "Second Person")):
+        with db.session(path, create=True) as c:
+            admin = Actor.of(store.get_person(c, demo.make_person(c, role=Role.ADMIN, name="Ada Admin")))
+            people.add_person(c, admin, {"name": name, "email": f"{name.split()[0].lower()}@example.com"})
+    with db.session(served) as c:
+        before = audit.data_version(c)
+    other.replace(served)
+    with db.session(served) as c:
+        after = audit.data_version(c)
+        assert "Second Person" in [p.name for p in store.list_people(c)]
+    assert before[:2] == after[:2] and before[1] > 0  # the same path, as many changes
+    assert before != after
