@@ -191,16 +191,25 @@ class Runs:
             self.idle = msg.script_finished in _FINISHED
 
     def _wait(self, done, what: str, timeout_ms: float) -> None:
-        if done():
-            return
-        if self.socket is None:
-            raise AssertionError("the page has no connection to the app")
-        from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+        """Until ``done()``, woken by every message of the page's connection.
+        The connection can change while waiting (a page that leaves the app
+        and comes back opens a new one, whose messages do not wake a wait on
+        the old): each wait on a connection is bounded by a second, and
+        then ``done()`` and the current connection are looked at again."""
+        from playwright.sync_api import Error as PlaywrightError
 
-        try:
-            self.socket.wait_for_event("framereceived", predicate=lambda _: done(), timeout=timeout_ms)
-        except PlaywrightTimeoutError:
-            raise AssertionError(f"{what} within {timeout_ms / 1000:g} s") from None
+        deadline = time.monotonic() + timeout_ms / 1000
+        while not done():
+            if self.socket is None:
+                raise AssertionError("the page has no connection to the app")
+            left_ms = (deadline - time.monotonic()) * 1000
+            if left_ms <= 0:
+                raise AssertionError(f"{what} within {timeout_ms / 1000:g} s")
+            try:
+                self.socket.wait_for_event("framereceived", predicate=lambda _: done(),
+                                           timeout=min(left_ms, 1000))
+            except PlaywrightError:  # a second without the awaited message, or the connection closed
+                continue
 
     def wait_for_new_run(self, timeout_ms: float = EXPECT_TIMEOUT) -> None:
         """Until a run begun since the last wait has finished its chain;
