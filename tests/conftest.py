@@ -64,6 +64,8 @@ def run_apptest_as_served(monkeypatch) -> None:
 
 
 _compiled_scripts: dict[tuple[str, int], object] = {}
+_components_found: list = []
+_scan_component_manifests = None
 
 
 @pytest.fixture(autouse=True)
@@ -72,12 +74,17 @@ def apptest_compiles_each_script_once():
     (the runtime's one ScriptCache); AppTest makes a new ScriptCache for
     every run and so compiles them again each time, which costs a third of a
     pilot page's run. Kept here by path and modification time, as a server
-    keeps them. Only once Streamlit is loaded: unit tests never load it."""
+    keeps them; and the installed components are looked for once, as a
+    server does (see _installed_components). Only once Streamlit is loaded:
+    unit tests never load it."""
     if "streamlit" not in sys.modules:
         yield
         return
+    from streamlit.components.v2 import manifest_scanner
     from streamlit.runtime.scriptrunner.script_cache import ScriptCache
 
+    global _scan_component_manifests
+    _scan_component_manifests = _scan_component_manifests or manifest_scanner.scan_component_manifests
     compile_script = ScriptCache.get_bytecode
 
     def get_bytecode(cache, script_path):
@@ -88,7 +95,18 @@ def apptest_compiles_each_script_once():
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(ScriptCache, "get_bytecode", get_bytecode)
+        patch.setattr(manifest_scanner, "scan_component_manifests", _installed_components)
         yield
+
+
+def _installed_components(*args, **kwargs):
+    """A served app looks for installed custom components once, when its
+    runtime starts; AppTest looks again for every new AppTest, reading the
+    metadata of every installed package (0.4 s each time). The packages
+    installed do not change while the tests run: looked for once per worker."""
+    if not _components_found:
+        _components_found.append(_scan_component_manifests(*args, **kwargs))
+    return list(_components_found[0])
 
 
 @pytest.fixture

@@ -1,6 +1,8 @@
 """Through AppTest: a privilege added and decided on the pilot page, a KPI
 added and its reading entered with the weekly update, readiness ticked."""
 
+import pytest
+
 from portfolio.storage import db, store
 from tests.app.test_pages import (
     act_as,
@@ -96,6 +98,7 @@ def test_ticking_readiness_items_saves_them(demo_db):
     assert got["data_owner"][0] == "not_applicable"
 
 
+@pytest.mark.thorough  # a sweep: twenty full page runs
 def test_every_kind_of_pilot_page_of_the_demo_renders(demo_db):
     with db.session(demo_db) as c:  # the first 20 pilots are one of each demo archetype
         ids = [row[0] for row in c.execute("SELECT id FROM pilot ORDER BY id LIMIT 20").fetchall()]

@@ -3,6 +3,7 @@ row per pilot, the workbook a sheet per table with every row, and a backup
 is a complete database that carries on where the original stands."""
 
 import csv
+import shutil
 import subprocess
 import sys
 import time
@@ -15,6 +16,7 @@ import pytest
 
 from portfolio import flags
 from portfolio.domain.errors import InvalidInput
+from portfolio.domain.settings import Settings
 from portfolio.services import demo
 from portfolio.services.reporting import export
 from portfolio.storage import db, store
@@ -27,6 +29,19 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 @pytest.fixture
 def demo_db(fixed_demo_db):
     return fixed_demo_db
+
+
+@pytest.fixture(scope="module")
+def demo_workbook(fixed_demo_template, tmp_path_factory):
+    """The demo's workbook as of AS_OF, exported once for the tests that only
+    read it, with the database it was exported from."""
+    folder = tmp_path_factory.mktemp("demo-workbook")
+    source = folder / "demo.duckdb"
+    shutil.copyfile(fixed_demo_template, source)
+    out = folder / "portfolio.xlsx"
+    with db.session(source) as conn:
+        export.export_xlsx(conn, AS_OF, Settings(), out)
+    return out, source
 
 
 @pytest.fixture
@@ -170,12 +185,11 @@ def test_xlsx_writes_formula_text_as_typed_text_without_an_apostrophe(conn, sett
                 assert b"<f>" not in z.read(name) and b"<f " not in z.read(name), name
 
 
-def test_the_workbook_is_readable_as_opened(demo_db, settings, tmp_path):
+def test_the_workbook_is_readable_as_opened(demo_workbook):
     """Headers in words, widths that fit, the header row frozen with filters,
     dates as date cells in a date format, people by name and email."""
-    out = tmp_path / "portfolio.xlsx"
-    with db.session(demo_db) as conn:
-        export.export_xlsx(conn, AS_OF, settings, out)
+    out, source = demo_workbook
+    with db.session(source) as conn:
         decided_by = conn.execute(
             "SELECT p.name, p.email FROM decision d JOIN person p ON p.id = d.decided_by ORDER BY d.id LIMIT 1"
         ).fetchone()
@@ -217,10 +231,9 @@ def test_the_csv_starts_with_a_byte_order_mark_for_excel(conn, settings, tmp_pat
     assert export.csv_bytes(pd.DataFrame({"name": ["Zoë"]})).startswith(b"\xef\xbb\xbfname")
 
 
-def test_workbook_has_a_sheet_per_table_with_every_row(demo_db, settings, tmp_path):
-    out = tmp_path / "portfolio.xlsx"
-    with db.session(demo_db) as conn:
-        export.export_xlsx(conn, AS_OF, settings, out)
+def test_workbook_has_a_sheet_per_table_with_every_row(demo_workbook, settings):
+    out, source = demo_workbook
+    with db.session(source) as conn:
         counts = {t: conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]
                   for (t,) in conn.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
         n_flags = len(flags.portfolio_flags(conn, AS_OF, settings))
@@ -240,10 +253,8 @@ def test_workbook_has_a_sheet_per_table_with_every_row(demo_db, settings, tmp_pa
     assert "Email" in people and "Email key" not in people and "email_key" not in people
 
 
-def test_workbook_dates_are_dates(demo_db, settings, tmp_path):
-    out = tmp_path / "portfolio.xlsx"
-    with db.session(demo_db) as conn:
-        export.export_xlsx(conn, AS_OF, settings, out)
+def test_workbook_dates_are_dates(demo_workbook):
+    out, _ = demo_workbook
     ws = openpyxl.load_workbook(out)["Decisions"]
     header = [c.value for c in ws[1]]
     cell = ws.cell(row=2, column=header.index("Decided on") + 1)

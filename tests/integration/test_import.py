@@ -499,6 +499,7 @@ def test_the_leader_fixture_is_refused_too(conn, leader, tmp_path, settings):
 
 # --- ten thousand rows ----------------------------------------------------------
 
+@pytest.mark.thorough  # at scale
 def test_ten_thousand_rows_import_set_based(conn, admin, tmp_path, settings):
     n = 10_000
     owners = [f"owner.{i}@example.com" for i in range(200)]

@@ -58,3 +58,23 @@ def test_an_overdue_pilot_has_its_overrun_bar_and_the_chart_fits_its_page():
     overrun = [t for t in fig.data if t.name == "overdue (past go/no-go)"]
     assert overrun and set(overrun[0].y) == {f"Pilot {i:03d}" for i in range(2, charts.TIMELINE_PAGE_BARS + 1, 2)}
     assert fig.layout.height <= 22 * charts.TIMELINE_PAGE_BARS + 120
+
+
+def test_a_kpi_trend_draws_its_target_as_a_dashed_line_across_the_plot_with_its_label():
+    from portfolio.domain.models import Kpi
+    from portfolio.domain.vocabulary import Direction, KpiCategory
+
+    kpi = Kpi(id=1, pilot_id=1, name="Handling time", category=list(KpiCategory)[0], unit="min",
+              direction=Direction.LOWER, baseline=12.0, target=8.5, horizon_days=90, production=True, version=1)
+    readings = pd.DataFrame({"reading_on": [AS_OF - timedelta(days=14), AS_OF - timedelta(days=7), AS_OF],
+                             "value": [11.0, 9.5, 8.0]})
+    fig = charts.kpi_trend(readings, kpi)
+    assert list(fig.data[0].y) == [11.0, 9.5, 8.0]
+    (line,) = fig.layout.shapes
+    assert (line.y0, line.y1, line.x0, line.x1, line.line.dash) == (8.5, 8.5, 0, 1, "dash")
+    assert line.xref in ("paper", "x domain")  # across the whole plot, whatever its dates
+    (label,) = fig.layout.annotations
+    assert label.text == "target 8.5 (lower is better)" and label.y == 8.5
+    # Without a target, no line and no label.
+    fig = charts.kpi_trend(readings, kpi.model_copy(update={"target": None}))
+    assert not fig.layout.shapes and not fig.layout.annotations
