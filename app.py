@@ -9,6 +9,7 @@ import streamlit as st
 from portfolio.domain.errors import PortfolioError
 from portfolio.domain.settings import db_path, load_settings
 from portfolio.domain.text import md
+from portfolio.services import people
 from portfolio.storage import db
 from portfolio.web import forms, ui
 
@@ -41,7 +42,10 @@ try:
     as_of = ui.as_of_picker()
     with st.sidebar:
         st.markdown(f"**{md(actor.name)}** · {actor.role.label}")
-        if mode == ui.AUTH_LOCAL:
+        first_admin_missing = people.needs_first_admin(conn)
+        if mode == ui.AUTH_LOCAL and first_admin_missing:
+            st.caption(":orange[Local mode]: nobody to act as yet; this portfolio needs its first admin (see the page).")
+        elif mode == ui.AUTH_LOCAL:
             st.caption(
                 ":orange[Local mode]: no sign-in is configured; set PORTFOLIO_USER or use "
                 "the picker above. Not for a shared server: turn it off with PORTFOLIO_LOCAL_MODE=off."
@@ -54,6 +58,8 @@ try:
             # Whoever signed in can sign out, known to the portfolio or not.
             st.button("Sign out", key="sign-out", on_click=st.logout)
 
+    if first_admin_missing:
+        ui.first_admin_note()
     ui.begin_run(ui.RunContext(conn=conn, actor=actor, as_of=as_of, settings=settings, auth_mode=mode))
     page = st.navigation(ui.pages())
     forms.apply_set_on_next_run()

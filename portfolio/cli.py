@@ -8,6 +8,7 @@ with a non-zero exit; no traceback reaches the user.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shlex
@@ -18,14 +19,20 @@ import duckdb
 
 from portfolio import flags
 from portfolio.domain import rights
-from portfolio.domain.errors import InvalidInput, PermissionDenied, PortfolioError
-from portfolio.domain.models import check_date_range
+from portfolio.domain.errors import (
+    InvalidInput,
+    PermissionDenied,
+    PortfolioError,
+    validate,
+)
+from portfolio.domain.models import PersonIn, check_date_range
 from portfolio.domain.rights import Right
 from portfolio.domain.settings import db_path, load_settings
 from portfolio.domain.text import without_controls
-from portfolio.services import demo, importer, signin
+from portfolio.domain.vocabulary import ROLE_ORDER, Role
+from portfolio.services import demo, importer, people, signin
 from portfolio.services.reporting import digest, export, overview
-from portfolio.storage import audit, db
+from portfolio.storage import audit, db, store
 
 EXIT_ERROR = 2
 # A scheduler's alert: the run worked, and flags of the --fail-on severity exist.
@@ -81,6 +88,30 @@ def build_parser() -> argparse.ArgumentParser:
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--db", default=None, help="database file (default: $PORTFOLIO_DB or data/portfolio.duckdb)")
         p.add_argument("--as-of", type=_date, default=None, help="the day to compute for (default: today)")
+
+    p = sub.add_parser("init", help="start your organisation's portfolio: an empty database with its first admin "
+                                    "(or give an existing one without an admin its first)")
+    p.add_argument("--db", default=None, help="database file (default: $PORTFOLIO_DB or data/portfolio.duckdb)")
+    p.add_argument("--admin", required=True, metavar="EMAIL", help="the first admin's email (how they sign in)")
+    p.add_argument("--name", required=True, help="the first admin's name")
+
+    p = sub.add_parser("people", help="list, add or deactivate people (adding and deactivating: as an admin, "
+                                      "named by PORTFOLIO_USER)")
+    people_sub = p.add_subparsers(dest="action", required=True)
+    q = people_sub.add_parser("list", help="everyone, by name: name, email, role, active")
+    q.add_argument("--db", default=None, help="database file (default: $PORTFOLIO_DB or data/portfolio.duckdb)")
+    q.add_argument("--all", action="store_true", help="the deactivated people too")
+    q.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    q = people_sub.add_parser("add", help="add a person")
+    q.add_argument("--db", default=None, help="database file (default: $PORTFOLIO_DB or data/portfolio.duckdb)")
+    q.add_argument("--email", required=True)
+    q.add_argument("--name", required=True)
+    q.add_argument("--role", choices=[r.value for r in ROLE_ORDER], default=Role.VIEWER.value,
+                   help="; ".join(f"{r.value}: {r.label}" for r in ROLE_ORDER) + " (default viewer)")
+    q = people_sub.add_parser("deactivate", help="deactivate a person (never deleted); the seats they hold stay "
+                                                 "theirs, flagged, until someone takes them on the People page")
+    q.add_argument("--db", default=None, help="database file (default: $PORTFOLIO_DB or data/portfolio.duckdb)")
+    q.add_argument("email")
 
     p = sub.add_parser("demo", help="build the demo portfolio into a new database")
     common(p)
@@ -190,8 +221,10 @@ def _main(argv: list[str] | None) -> int:
         settings = load_settings()
         if args.command == "restore":
             return _restore(args.backup, path)
+        if args.command == "init":
+            return _init(path, args)
         if args.command != "demo" and not os.path.isfile(path):
-            # Only demo creates a database: a mistyped path must not look like
+            # Only init and demo create a database: a mistyped path must not look like
             # an empty, healthy portfolio to a scheduler.
             raise InvalidInput(f"Database: {path} does not exist (check --db or PORTFOLIO_DB)", field="db")
         if args.command == "demo":
@@ -201,6 +234,8 @@ def _main(argv: list[str] | None) -> int:
                 f"{counts['pilots']} pilots, {counts['people']} people, {counts['updates']} weekly updates."
             )
             return 0
+        if args.command == "people":
+            return _people(path, args)
         if args.command == "flags":
             with db.session(path) as conn:
                 frame = flags.sort_flags(flags.portfolio_flags(conn, as_of, settings))
@@ -253,6 +288,78 @@ def _main(argv: list[str] | None) -> int:
         print(f"error: {reason}" + (f": {where}" if where else ""), file=sys.stderr)
         return EXIT_ERROR
     return EXIT_ERROR
+
+
+def _init(path: str, args) -> int:
+    """A new portfolio with its first admin, or an existing one that has no
+    admin given its first. The name and email are checked before any file
+    is made; a file made here is removed again should the admin not be
+    written."""
+    validate(PersonIn, name=args.name, email=args.admin, role=Role.ADMIN)
+    existed = os.path.exists(path)
+    try:
+        with db.session(path, create=True) as conn:
+            person_id, new = people.add_first_admin(conn, {"name": args.name, "email": args.admin})
+            admin = store.get_person(conn, person_id)
+    except BaseException:
+        if not existed:
+            for leftover in (path, f"{path}.wal"):
+                with contextlib.suppress(OSError):
+                    os.remove(leftover)
+        raise
+    did = "Created" if not existed else "Opened"
+    who = f"{admin.name} <{admin.email}>"
+    print(f"{did} {path} with its first admin, {who}" + ("" if new else " (already a person there, now admin)") + ".")
+    quoted = shlex.quote(str(path))
+    print("Next: start the app on it, acting as that admin on this machine:\n"
+          f"  make run PORTFOLIO_DB={quoted} PORTFOLIO_USER={shlex.quote(admin.email)}\n"
+          "then add people on the People page (or: python -m portfolio people add ...) and import your "
+          "pilots on the Import page. To share the app, configure sign-in first (see the README).")
+    return 0
+
+
+def _people(path: str, args) -> int:
+    if args.action == "list":
+        with db.session(path) as conn:
+            everyone = store.list_people(conn, active_only=not args.all)
+        import pandas as pd
+
+        frame = pd.DataFrame(
+            [{"name": p.name, "email": p.email, "role": p.role.value, "active": p.active} for p in everyone],
+            columns=["name", "email", "role", "active"])
+        _print_frame(frame, args.format, empty="No people yet: python -m portfolio init gives a portfolio its "
+                                               "first admin, who adds everyone else.")
+        return 0
+    with db.session(path) as conn:
+        acting = _admin_at_the_command_line(conn, "add or deactivate people")
+        if args.action == "add":
+            person_id = people.add_person(conn, acting, {"name": args.name, "email": args.email, "role": args.role})
+            added = store.get_person(conn, person_id)
+            print(f"Added {added.name} <{added.email}> as {added.role.label}.")
+            return 0
+        person = store.find_person_by_email(conn, args.email)
+        if person is None:
+            raise InvalidInput(f"Email: {args.email} belongs to nobody in this portfolio", field="email")
+        still_held = people.deactivate_person(conn, acting, person.id)
+    print(f"Deactivated {person.name} <{person.email}>.")
+    if still_held:
+        print(f"{len(still_held)} seat(s) on pilots in play are still theirs, flagged until someone takes them "
+              "(the People page hands them over):")
+        for pilot, seat in still_held:
+            print(f"  {pilot.name}: {seat.label}")
+    return 0
+
+
+def _admin_at_the_command_line(conn, what: str):
+    """The person PORTFOLIO_USER names, who must be able to act: refused at
+    once when it names nobody (whether they may, the service decides)."""
+    acting = signin.command_line_actor(conn)
+    if acting.person_id is None:
+        raise PermissionDenied(
+            f"PORTFOLIO_USER must name an active admin's email to {what}"
+            + (f" ('{acting.email}' matches no person)" if acting.email else " (it is not set)")
+        )
+    return acting
 
 
 def _importer(conn):
@@ -404,12 +511,12 @@ def _print_trail(frame, fmt: str) -> None:
         print(shown.to_string(index=False))
 
 
-def _print_frame(frame, fmt: str) -> None:
+def _print_frame(frame, fmt: str, empty: str = "No flags.") -> None:
     if fmt == "json":
         print(json.dumps(frame.to_dict("records"), indent=2, default=str))
     elif fmt == "csv":
         sys.stdout.write(export.csv_text(frame))
     elif frame.empty:
-        print("No flags.")
+        print(empty)
     else:
         print(frame.to_string(index=False))

@@ -44,6 +44,44 @@ def add_person(conn, actor: Actor, values: dict) -> int:
     return write(conn, work)
 
 
+def needs_first_admin(conn) -> bool:
+    """Whether nobody can manage this portfolio: it has no active admin (a
+    new, empty portfolio), so no one can add people or pilots until
+    ``add_first_admin`` (the command line's ``init``) gives it one."""
+    return not _active_admins(conn)
+
+
+def add_first_admin(conn, values: dict) -> tuple[int, bool]:
+    """Give a portfolio without an active admin its first one: a new person
+    (``values``: name and email), or the person who already has that email,
+    made an active admin. Refused once the portfolio has an active admin,
+    who adds everyone else. Recorded as done by that admin, via the command
+    line. Returns the person's id and whether they are new."""
+    person = validate(PersonIn, **(values | {"role": Role.ADMIN, "active": True}))
+
+    def work(c):
+        admins = [p for p in store.list_people(c, active_only=True) if p.role == Role.ADMIN]
+        if admins:
+            raise InvalidInput(
+                f"Admin: this portfolio already has an admin ({admins[0].name} <{admins[0].email}>); "
+                "an admin adds everyone else (people add, or the People page)", field="admin")
+        existing = store.find_person_by_email(c, person.email)
+        if existing is None:
+            person_id = store.insert_person(c, person)
+            audit.created(c, _first_admin(person_id, person), "person", person_id)
+            return person_id, True
+        with audit.tracking(c, _first_admin(existing.id, person), "person", existing.id, "edit"):
+            store.update_person(c, existing.id, person.model_copy(update={"name": existing.name,
+                                                                           "email": existing.email}))
+        return existing.id, False
+
+    return write(conn, work)
+
+
+def _first_admin(person_id: int, person: PersonIn) -> Actor:
+    return Actor(person_id=person_id, name=person.name, email=person.email, role=Role.ADMIN, via="command line")
+
+
 def edit_person(conn, actor: Actor, person_id: int, values: dict) -> Person:
     rights.require(actor, Right.MANAGE_PEOPLE, what="edit people")
     current = store.get_person(conn, person_id)

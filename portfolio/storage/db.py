@@ -455,7 +455,7 @@ def connect(
 ) -> duckdb.DuckDBPyConnection:
     """Open the database and migrate it when needed. A file that cannot be
     written opens read-only (see ``is_read_only``). A missing file is a
-    StorageError unless ``create`` (the demo's, and the tests'): a mistyped
+    StorageError unless ``create`` (init's, the demo's and the tests'): a mistyped
     path must not become a new, empty portfolio."""
     path = Path(path)
     if wait_seconds is None:

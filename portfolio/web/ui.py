@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shlex
 import threading
 from dataclasses import dataclass, replace
 from datetime import date
@@ -326,6 +327,18 @@ _SETTABLE_VALUES = {"string_value", "int_value", "double_value", "bool_value",
                     "string_array_value", "int_array_value", "double_array_value"}
 # Widgets that keep their value under a key of their own (see _remember).
 _REMEMBERED: set[str] = set()
+
+
+def first_admin_note() -> None:
+    """A portfolio without an admin cannot be set up from the app (nobody
+    may add people or pilots): say what to run, on the machine that holds
+    the database, to give it its first admin."""
+    st.info("**This portfolio has no admin yet**, so nobody can add people or pilots. On the machine that "
+            "holds the database, give it its first admin with the command below (your own email and name), "
+            "then open the app again acting as that admin:", icon=":material/person_add:")
+    path = shlex.quote(str(db_path()))
+    st.code(f".venv/bin/python -m portfolio init --db {path} --admin you@example.org --name \"Your Name\"\n"
+            f"make run PORTFOLIO_DB={path} PORTFOLIO_USER=you@example.org", language="bash")
 
 
 def keep_typed() -> bool:

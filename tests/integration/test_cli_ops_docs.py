@@ -158,3 +158,23 @@ def test_the_readme_analyst_lines_run_as_written(install, fixed_demo_db):
         if "SELECT stage" in command:  # both ways in show the portfolio's stages and counts
             for stage, n in stages.items():
                 assert re.search(rf"{stage}\s*│\s*{n}\b", run.stdout), (stage, n, run.stdout)
+
+
+def test_the_readme_own_organisation_start_runs_as_written(install):
+    """The README's start for your own organisation: its `init` line, run as
+    written, makes the portfolio with its first admin and prints the README's
+    own `make run` line as the next step."""
+    lines = [ln for ln in readme_block("own-organisation").splitlines() if ln.strip()]
+    (init_line,) = [ln for ln in lines if " init " in ln]
+    (run_line,) = [ln for ln in lines if ln.startswith("make run")]
+    made = subprocess.run(["/bin/sh", "-c", init_line], capture_output=True, text=True, cwd=install,
+                          env=plain_env(), timeout=120)
+    assert made.returncode == 0, made.stderr
+    assert f"  {run_line}" in made.stdout.splitlines()
+    db_file = install / re.search(r"--db (\S+)", init_line).group(1)
+    with duckdb.connect(str(db_file), read_only=True) as c:
+        assert c.execute("SELECT role, active FROM person").fetchall() == [("admin", True)]
+    # Run again, it refuses: the portfolio has its admin.
+    again = subprocess.run(["/bin/sh", "-c", init_line], capture_output=True, text=True, cwd=install,
+                           env=plain_env(), timeout=120)
+    assert again.returncode == 2 and "already has an admin" in again.stderr
