@@ -313,8 +313,8 @@ def _init(path: str, args) -> int:
     quoted = shlex.quote(str(path))
     print("Next: start the app on it, acting as that admin on this machine:\n"
           f"  make run PORTFOLIO_DB={quoted} PORTFOLIO_USER={shlex.quote(admin.email)}\n"
-          "then add people on the People page (or: python -m portfolio people add ...) and import your "
-          "pilots on the Import page. To share the app, configure sign-in first (see the README).")
+          "then add people on the People page (or: .venv/bin/python -m portfolio people add ...) and import "
+          "your pilots on the Import page. To share the app, configure sign-in first (see the README).")
     return 0
 
 

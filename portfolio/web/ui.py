@@ -338,7 +338,7 @@ def first_admin_note() -> None:
             "then open the app again acting as that admin:", icon=":material/person_add:")
     path = shlex.quote(str(db_path()))
     st.code(f".venv/bin/python -m portfolio init --db {path} --admin you@example.org --name \"Your Name\"\n"
-            f"make run PORTFOLIO_DB={path} PORTFOLIO_USER=you@example.org", language="bash")
+            f"make run PORTFOLIO_DB={path} PORTFOLIO_USER=you@example.org", language="bash", wrap_lines=True)
 
 
 def keep_typed() -> bool:
