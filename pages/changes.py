@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import streamlit as st
 
+from portfolio import flags
 from portfolio.domain import rights
 from portfolio.domain.rights import Right
 from portfolio.services.reporting import review
@@ -45,4 +46,6 @@ for title, frame, key in (
     if frame.empty:
         st.caption("None.")
     else:
+        if "code" in frame:  # a flag in words
+            frame = frame.assign(code=frame["code"].map(flags.label)).rename(columns={"code": "flag"})
         st.dataframe(frame.drop(columns=["pilot_id"]), hide_index=True, width="stretch", key=key)

@@ -7,6 +7,7 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
+from portfolio import flags
 from portfolio.domain import clock, rights
 from portfolio.domain.models import LARGEST_ID, Actor
 from portfolio.domain.rights import Right
@@ -88,7 +89,8 @@ else:
         st.subheader("Flags")
         mine = view.flags[view.flags["pilot_id"] == pilot.id]
         for flag in mine.itertuples():
-            st.markdown(f"- **{flag.code}** ({flag.severity}): {md(flag.reason)}")
+            st.markdown(f"- **{flags.label(flag.code)}** ({flag.severity}): {md(flag.reason)}",
+                        help=flags.LABELS.get(flag.code, ("", None))[1] or None)
         if mine.empty:
             st.caption("No flags.")
         st.subheader("Latest updates")

@@ -72,7 +72,7 @@ def handover_inputs(person_id: int, seats, prefix: str) -> dict:
     if not seats:
         return {}
     st.markdown("Hand each seat to someone else (or leave it: a pilot without its product owner is "
-                "OWNERLESS until someone takes it).")
+                "ownerless until someone takes it).")
     others = [i for i, q in by_id.items() if q.active and i != person_id]
     choice = {}
     for pl, seat in seats:

@@ -3,6 +3,7 @@ with their reasons, the 90-day timeline and the count by stage."""
 
 import streamlit as st
 
+from portfolio import flags
 from portfolio.domain.text import md
 from portfolio.domain.vocabulary import READINESS_DIMENSIONS
 from portfolio.services.reporting import digest, export, overview, privileges
@@ -50,7 +51,8 @@ show = st.segmented_control(
 f1, f2, f3 = st.columns(3)
 units = f1.multiselect("Business unit", sorted(pilots["business_unit"].dropna().unique()), key="filter-unit")
 owners = f2.multiselect("Product owner", sorted(pilots["product_owner"].dropna().unique()), key="filter-owner")
-codes = f3.multiselect("Flag", sorted(view.flags["code"].unique()), key="filter-flag")
+codes = f3.multiselect("Flag", sorted(view.flags["code"].unique(), key=flags.label), key="filter-flag",
+                       format_func=flags.label)
 
 if show == "Flagged" or show is None:
     table = pilots[pilots["flags"] != ""]

@@ -239,7 +239,11 @@ def _main(argv: list[str] | None) -> int:
         if args.command == "flags":
             with db.session(path) as conn:
                 frame = flags.sort_flags(flags.portfolio_flags(conn, as_of, settings))
-            _print_frame(frame, args.format)
+            if args.format == "json":  # for machines: the codes
+                _print_frame(frame, args.format)
+            else:  # for people (a terminal, a spreadsheet): the flags in words
+                _print_frame(frame.assign(code=frame["code"].map(flags.label)).rename(columns={"code": "flag"}),
+                             args.format)
             return _flag_exit(frame, args.fail_on)
         if args.command == "summary":
             with db.session(path) as conn:

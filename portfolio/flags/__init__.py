@@ -15,11 +15,19 @@ import pandas as pd
 
 from portfolio.domain.settings import Settings
 from portfolio.domain.vocabulary import Severity
-from portfolio.flags.rules import CODE_ORDER, CODES, HEADLINE_CODES, RULES_SQL, params
+from portfolio.flags.rules import (
+    CODE_ORDER,
+    CODES,
+    HEADLINE_CODES,
+    LABELS,
+    RULES_SQL,
+    label,
+    params,
+)
 from portfolio.storage import flags as flag_store
 
-__all__ = ["CODES", "CODE_ORDER", "FLAG_COLUMNS", "HEADLINE_CODES", "SEVERITY_RANK", "pilot_flags",
-           "pilot_summary", "portfolio_flags", "sort_flags"]
+__all__ = ["CODES", "CODE_ORDER", "FLAG_COLUMNS", "HEADLINE_CODES", "LABELS", "SEVERITY_RANK", "label",
+           "pilot_flags", "pilot_summary", "portfolio_flags", "sort_flags"]
 
 FLAG_COLUMNS = ["pilot_id", "pilot", "code", "severity", "reason"]
 
@@ -54,9 +62,10 @@ def pilot_flags(conn, pilot_id: int, as_of: date, settings: Settings) -> pd.Data
 
 
 def pilot_summary(flags: pd.DataFrame, conn=None) -> pd.DataFrame:
-    """One row per flagged pilot: its worst severity, its codes, its reasons
-    (in the flags' order), worst pilots first, stalled and ownerless first.
-    Computed on ``conn`` when given."""
+    """One row per flagged pilot: its worst severity, its flags in words
+    (``flags``, the labels) and its reasons (in the flags' order), worst
+    pilots first, stalled and ownerless first. Computed on ``conn`` when
+    given."""
     if flags.empty:
         return pd.DataFrame(columns=["pilot_id", "pilot", "severity", "flags", "reasons"])
-    return flag_store.summary(flags, SEVERITY_RANK, HEADLINE_CODES, conn)
+    return flag_store.summary(flags, SEVERITY_RANK, HEADLINE_CODES, {c: w for c, (w, _) in LABELS.items()}, conn)

@@ -26,6 +26,35 @@ CODES = [
 ]
 CODE_ORDER = {code: i for i, code in enumerate(CODES)}
 
+# What a person reads for each code: a short label (tables, lists, the
+# digest, exports) and a sentence saying what it means. The codes stay for
+# machines: the command line's JSON, the digest's JSON, the database.
+LABELS = {
+    "OWNERLESS": ("Ownerless", "No active product owner answers for the pilot end to end."),
+    "OVERDUE_DECISION": ("Decision overdue", "The go/no-go date has passed without a go, no-go or extension."),
+    "STALLED": ("Stalled", ("No progress: no update for weeks, red week after week, no decision long past the "
+                            "start, extended too often, or a bridge past its due date.")),
+    "STALE_UPDATE": ("Update overdue", "No weekly update for longer than the threshold."),
+    "NO_CLOCK": ("No clock", "No start date, so the 90-day clock has not started."),
+    "PRIVILEGES_UNDECIDED": ("Privileges undecided", ("Privileges borrowed for the pilot are still undecided "
+                                                      "close to the decision.")),
+    "NO_PRODUCTION_KPIS": ("No production KPIs", "No production KPI with a target after kickoff."),
+    "MISSING_SEAT": ("Seat empty", "A seat the stage needs is empty or held by someone inactive."),
+    "NO_CRITERIA": ("No criteria", "No go/no-go criteria after kickoff."),
+    "CRITERIA_CHANGED": ("Criteria changed", "Go/no-go criteria were written, reworded or removed after kickoff."),
+    "KPI_STALE": ("KPI not read", "A production KPI has had no reading for longer than the threshold."),
+    "GOVERNANCE_LATE": ("Governance late", "The governance review is not done after kickoff."),
+    "WEAK_SHIP_SIGNAL": ("Weak ship signal", "Half or more of the borrowed privileges will be withdrawn."),
+    "KPI_OFF_TARGET": ("KPI off target", "The latest reading of a production KPI misses its target."),
+    "DECISION_DUE_SOON": ("Decision due soon", "The go/no-go date is within the coming days."),
+}
+
+
+def label(code: str) -> str:
+    """The words a person reads for ``code`` (the code itself for one no
+    rule raises, such as a flag recorded by an older version)."""
+    return LABELS.get(code, (code, ""))[0]
+
 
 # The facts (one row per pilot, facts.sql) with the numbers the rules read:
 # days left, day of the clock, days since the last update, seats held by

@@ -73,7 +73,7 @@ def test_portfolio_shows_the_headline_numbers_and_the_flagged_pilots(demo_db):
     assert list(metrics)[:2] == ["Stalled", "Ownerless"]
     assert metrics["Overdue"] > 0 and metrics["Stalled"] > 0 and metrics["Ownerless"] > 0
     table = at.dataframe(key="portfolio-table").value
-    assert {"OWNERLESS", "STALLED", "OVERDUE_DECISION"} <= set(",".join(table["flags"]).replace(" ", "").split(","))
+    assert {"Ownerless", "Stalled", "Decision overdue"} <= set(", ".join(table["flags"]).split(", "))
     assert table.iloc[0]["severity"] == "critical"
 
 

@@ -126,7 +126,7 @@ def test_product_owner_posts_an_update_and_the_stale_flag_clears(request, app_se
     try:
         page.goto(f"{app_server.url}/pilot?id={pilot_id}", wait_until="domcontentloaded")
         wait_for_app(page, "Pilot")
-        expect(page.get_by_text("STALE_UPDATE")).to_be_visible()
+        expect(page.get_by_text("Update overdue", exact=True)).to_be_visible()
 
         page.goto(app_server.url + "/weekly_update", wait_until="domcontentloaded")
         wait_for_app(page, "Weekly update")
@@ -143,7 +143,7 @@ def test_product_owner_posts_an_update_and_the_stale_flag_clears(request, app_se
         wait_for_app(page, "Pilot")
         page.get_by_role("tab", name="Weekly updates").click()
         expect(page.get_by_text("Data extract arrived; back on track")).to_be_visible()
-        expect(page.get_by_text("STALE_UPDATE")).to_have_count(0)
+        expect(page.get_by_text("Update overdue", exact=True)).to_have_count(0)
     except BaseException:
         app_server.save_failure(page, request.node.name)
         raise

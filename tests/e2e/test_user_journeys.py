@@ -19,6 +19,7 @@ from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from portfolio.domain import clock
+from portfolio.flags import LABELS
 
 from .conftest import runs_of
 from .test_browser_smoke import exceptions_on, wait_for_app
@@ -145,8 +146,9 @@ def expand(page: Page, label: str) -> None:
 
 def flag_texts(page: Page) -> list[str]:
     """The flag boxes of the Pilot page's Overview tab."""
+    labels = "|".join(re.escape(words) for words, _ in LABELS.values())
     return [t.strip() for t in page.locator('[data-testid="stAlert"]').all_inner_texts()
-            if re.match(r"\s*[A-Z_]{5,} \(", t)]
+            if re.match(rf"\s*({labels}) \(", t)]
 
 
 def no_exception(page: Page) -> None:
@@ -192,7 +194,7 @@ def test_leadership_decides_an_overdue_pilot_of_one_unit_and_overdue_goes_down(r
         wait_for_app(page, "Pilot")
         expect(page.get_by_role("heading", name=name)).to_be_visible()
         assert metric(page, "Days overdue") > 0
-        expect(page.get_by_text("OVERDUE_DECISION")).to_be_visible()
+        expect(page.get_by_text("Decision overdue", exact=True)).to_be_visible()
 
         # Its link leads to the decision form with this pilot picked.
         page.get_by_role("tab", name="Criteria and decisions").click()
@@ -244,7 +246,7 @@ def test_product_owner_posts_and_revises_the_weekly_update_and_its_flags_clear(r
         page.goto(f"{app_server.url}/pilot?id={pilot_id}", wait_until="domcontentloaded")
         wait_for_app(page, "Pilot")
         before = flag_texts(page)
-        assert any(t.startswith("STALE_UPDATE") for t in before), before
+        assert any(t.startswith("Update overdue") for t in before), before
         assert any("no weekly update" in t for t in before), before
 
         page.get_by_role("link", name="Weekly update").click()
@@ -294,7 +296,7 @@ def test_product_owner_posts_and_revises_the_weekly_update_and_its_flags_clear(r
         page.goto(f"{app_server.url}/pilot?id={pilot_id}", wait_until="domcontentloaded")
         wait_for_app(page, "Pilot")
         after = flag_texts(page)
-        assert not any(t.startswith("STALE_UPDATE") for t in after), after
+        assert not any(t.startswith("Update overdue") for t in after), after
         assert not any("no weekly update" in t for t in after), after
         page.get_by_role("tab", name="Weekly updates").click()
         expect(page.get_by_text("Data feed arrived Thursday; back on track")).to_be_visible()
@@ -344,14 +346,14 @@ def test_admin_deactivates_an_owner_then_gives_one_pilot_a_new_owner(request, ap
         page.goto(f"{app_server.url}/pilot?id={pilot_id}", wait_until="domcontentloaded")
         wait_for_app(page, "Pilot")
         expect(page.get_by_role("heading", name=pilot_name)).to_be_visible()
-        expect(page.get_by_text("OWNERLESS")).to_be_visible()
+        expect(page.get_by_text("Ownerless", exact=True)).to_be_visible()
         expand(page, "Edit the pilot and its seats")
         choose(page, f"edit-{pilot_id}-product-owner", newcomer)
         page.locator(f".st-key-edit-save-{pilot_id} button").click()
         expect(page.get_by_text(f"Saved '{pilot_name}'.")).to_be_visible()
         settle(page, "Pilot")
         no_exception(page)
-        expect(page.get_by_text("OWNERLESS")).to_have_count(0)
+        expect(page.get_by_text("Ownerless", exact=True)).to_have_count(0)
         assert query(app_server, "SELECT product_owner_id FROM pilot WHERE id = ?", [pilot_id]) == [(new_id,)]
 
         # It leaves the ownerless list; the others stay.

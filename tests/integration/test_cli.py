@@ -45,9 +45,12 @@ def test_flags_as_csv_and_table_and_the_db_from_the_environment(tmp_path):
     assert cli("demo", "--db", str(db), "--as-of", AS_OF, "--pilots", "20").returncode == 0
     as_csv = cli("flags", "--as-of", AS_OF, "--format", "csv", env={"PORTFOLIO_DB": str(db)})
     rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
-    assert rows and rows[0].keys() >= {"pilot_id", "pilot", "code", "severity", "reason"}
+    # For people (a spreadsheet, a terminal) the flags are in words; the JSON keeps the codes.
+    assert rows and rows[0].keys() >= {"pilot_id", "pilot", "flag", "severity", "reason"}
+    assert "Decision overdue" in {r["flag"] for r in rows}
+    assert not any(re.fullmatch(r"[A-Z_]+", r["flag"]) for r in rows)
     table = cli("flags", "--db", str(db), "--as-of", AS_OF)
-    assert "OVERDUE_DECISION" in table.stdout
+    assert "Decision overdue" in table.stdout and "OVERDUE_DECISION" not in table.stdout
 
 
 def test_demo_size_is_adjustable(tmp_path):

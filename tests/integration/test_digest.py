@@ -172,6 +172,12 @@ def test_changes_since_the_previous_digest(demo_conn, settings):
     assert (due["pilot_id"], "PRIVILEGES_UNDECIDED") in cleared
     raised_text = next(r for r in ch["raised"] if (r["pilot_id"], r["code"]) == (calm.id, "OWNERLESS"))
     assert raised_text["reason"] == f"product owner {owner.name} is inactive"
+    # The JSON keeps the code for machines and carries the words people read,
+    # which are all the markdown and HTML show.
+    assert raised_text["flag"] == "Ownerless" and all(r["flag"] == flags.label(r["code"]) for r in ch["cleared"])
+    for text in (digest.render_markdown(second), digest.render_html(second)):
+        assert f"{calm.name}: Ownerless (critical) - product owner" in text.replace("&#x27;", "'")
+        assert not re.search(r"\b(" + "|".join(flags.CODES) + r")\b", text)
     # A flag held on both days is neither raised nor cleared.
     still = next(iter(_flagged(frame, "OVERDUE_DECISION") - {due["pilot_id"]}))
     assert (still, "OVERDUE_DECISION") not in raised | cleared

@@ -263,3 +263,19 @@ def test_stalled_counts_from_the_start_when_there_is_no_update():
     assert "STALLED" not in codes(facts(start_date=AS_OF - timedelta(days=27), last_update=None))
     got = codes(facts(start_date=AS_OF - timedelta(days=28), last_update=None))
     assert got["STALLED"] == "no weekly update for 28 days (threshold 28)"
+
+
+def test_every_flag_has_words_for_people():
+    """Every code a rule raises has a short label and a sentence, in words
+    (no code, no underscore), each label its own."""
+    from portfolio.flags import CODES, LABELS, label
+    from portfolio.flags.rules import RULES
+
+    assert set(LABELS) == set(CODES) == {code for code, *_ in RULES}
+    labels = [words for words, _ in LABELS.values()]
+    assert len(set(labels)) == len(labels)
+    for code, (words, sentence) in LABELS.items():
+        assert words[0].isupper() and "_" not in words and words != code, code
+        assert sentence.endswith(".") and "_" not in sentence, code
+        assert label(code) == words
+    assert label("A_RETIRED_CODE") == "A_RETIRED_CODE"  # an older record still reads as something

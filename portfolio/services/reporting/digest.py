@@ -122,7 +122,7 @@ def _pilot_entry(pilot: dict, seats: dict, mine: list[tuple[str, str]], code: st
         # The reason for this list first, then every other flag the pilot has,
         # worst first: a leader deciding on it sees the whole picture.
         "reason": next((str(r) for c, r in mine if c == code), ""),
-        "reasons": [f"{c}: {r}" for c, r in mine],
+        "reasons": [f"{flag_rules.label(c)}: {r}" for c, r in mine],
         "product_owner": seats["product_owner"],
         "executive_sponsor": seats["executive_sponsor"],
     }
@@ -171,13 +171,13 @@ def _changes(conn, as_of: date, flags: pd.DataFrame, names: dict[int, str]) -> d
     # Keyed by (pilot, code): a flag whose reason changed (more days stale)
     # is neither raised nor cleared. ``flags`` is worst first already.
     raised = [
-        {"pilot_id": int(r.pilot_id), "pilot": str(r.pilot), "code": r.code, "severity": r.severity,
-         "reason": r.reason}
+        {"pilot_id": int(r.pilot_id), "pilot": str(r.pilot), "code": r.code, "flag": flag_rules.label(r.code),
+         "severity": r.severity, "reason": r.reason}
         for r in flags.itertuples(index=False) if (int(r.pilot_id), r.code) not in then_keys
     ]
     cleared = [
         {"pilot_id": r[0], "pilot": names.get(r[0], f"pilot {r[0]} (removed)"), "code": r[1],
-         "severity": r[2], "reason_then": r[3], "stage_then": r[4]}
+         "flag": flag_rules.label(r[1]), "severity": r[2], "reason_then": r[3], "stage_then": r[4]}
         for r in sorted(then, key=lambda r: (flag_rules.SEVERITY_RANK.get(r[2], 99),
                                              flag_rules.CODE_ORDER.get(r[1], 99), names.get(r[0], "")))
         if (r[0], r[1]) not in now_keys
@@ -297,8 +297,8 @@ def _who(person: dict | None) -> str:
 def _change_lines(ch: dict) -> list[tuple[str, list[str]]]:
     """The since-the-previous-digest section as (heading, plain-text lines)."""
     return [
-        ("Flags raised", [f"{r['pilot']}: {r['code']} ({r['severity']}) - {r['reason']}" for r in ch["raised"]]),
-        ("Flags cleared", [f"{r['pilot']}: {r['code']} (was: {r['reason_then']})" for r in ch["cleared"]]),
+        ("Flags raised", [f"{r['pilot']}: {r['flag']} ({r['severity']}) - {r['reason']}" for r in ch["raised"]]),
+        ("Flags cleared", [f"{r['pilot']}: {r['flag']} (was: {r['reason_then']})" for r in ch["cleared"]]),
         ("Decisions", [
             f"{d['pilot']}: {d['kind'].replace('_', '-')} on {d['decided_on']} by {d['decided_by'] or 'unknown'}"
             + (f", new go/no-go date {d['go_no_go_after']}" if d["kind"] == "extend" else "")

@@ -265,7 +265,10 @@ def workbook_frames(conn, as_of: date, settings: Settings) -> dict[str, pd.DataF
         else:
             frame = _table_frame(conn, table, pilot_names, people)
         sheets[_title(table)] = _in_words(frame, table)
-    sheets[FLAGS_SHEET] = _in_words(flags, None)
+    # The flags in words for whoever opens the workbook, the code beside them for filters and formulas.
+    worded = flags.assign(flag=flags["code"].map(flag_rules.label))
+    sheets[FLAGS_SHEET] = _in_words(worded[["pilot_id", "pilot", "flag", *[c for c in worded if c not in
+                                                                         ("pilot_id", "pilot", "flag")]]], None)
     return sheets
 
 

@@ -50,7 +50,8 @@ def _criteria(pilot: Pilot) -> None:
         st.caption(f"Suggested verdict: **{md(verdict)}** ({md(why)}).")
     if locked and pilot.stage in decisions.CRITERIA_STAGES:
         st.caption(f"Kickoff has ended (day {settings.criteria_lock_day} on): writing, rewording or removing a "
-                   "criterion is leadership's and raises CRITERIA_CHANGED; marking them met or not met is not.")
+                   "criterion is leadership's and flags the pilot \"Criteria changed\"; marking them met or not "
+                   "met is not.")
     changes = store.criteria_changes(conn, pilot.id)
     if not changes.empty:
         with st.expander(f"Criteria changes ({len(changes)})"):

@@ -33,7 +33,8 @@ def show(pilot: Pilot, people: dict[int, Person]) -> None:
     if mine.empty:
         st.success("No flags.", icon=":material/check:")
     for flag in mine.itertuples():
-        text = f"**{flag.code}** ({flag.severity}): {md(flag.reason)}"
+        # In words: the codes are for machines (the JSON of the command line and the digest).
+        text = f"**{flags.label(flag.code)}** ({flag.severity}): {md(flag.reason)}"
         if flag.severity == "critical":
             st.error(text)
         elif flag.severity in ("high", "medium"):
