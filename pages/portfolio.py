@@ -72,8 +72,11 @@ st.subheader(f"{show or 'Flagged'}: {len(table)} pilots")
 if table.empty:
     st.info("No pilots match.")
 else:
-    shown = table[["name", "severity", "flags", "days_left", "product_owner", "business_unit", "stage",
-                   "day", "verdict", "days_to_decision", "extensions", "reasons"]]
+    # The what and the why first, in the columns a 1280 px screen shows; the
+    # clock only for pilots on it (days left is blank for the other stages).
+    shown = table[["name", "severity", "flags", "reasons", "days_left", "product_owner", "business_unit", "stage",
+                   "day", "verdict", "days_to_decision", "extensions"]]
+    shown = shown.assign(day=shown["day"].where(shown["days_left"].notna()))
     # The grid's own CSV download is off (client.disableDataExport in
     # .streamlit/config.toml): it writes cells as they are, and a pilot named
     # "=HYPERLINK(...)" would be a live formula in a spreadsheet. This one goes
@@ -90,7 +93,7 @@ else:
         column_config={
             "name": st.column_config.TextColumn("Pilot", width="medium"),
             "severity": st.column_config.TextColumn("Worst", width="small"),
-            "flags": "Flags",
+            "flags": st.column_config.TextColumn("Flags", width="medium"),
             "reasons": st.column_config.TextColumn("Why", width="large"),
             "business_unit": "Business unit",
             "stage": "Stage",

@@ -49,3 +49,17 @@ def test_a_flagged_pilot_shows_its_flags_in_words(demo_db):
     texts = shown_text(at)
     assert not [t for t in texts if CODE.search(t)]
     assert any(t.startswith(f"**{LABELS['OVERDUE_DECISION'][0]}** (critical)") for t in texts), texts
+
+
+def test_the_flagged_list_shows_the_why_beside_the_what_and_days_left_only_on_the_clock(demo_db):
+    at = open_app()
+    no_exception(at)
+    table = at.dataframe(key="portfolio-table").value
+    assert list(table.columns[:4]) == ["name", "severity", "flags", "reasons"]
+    assert (table["reasons"] != "").all()  # every flagged pilot says why
+    at.segmented_control(key="portfolio-show").set_value("All pilots").run()
+    table = at.dataframe(key="portfolio-table").value
+    off_clock = table[table["stage"] != "pilot"]
+    assert len(off_clock) > 0 and off_clock["days_left"].isna().all() and off_clock["day"].isna().all()
+    on_clock = table[(table["stage"] == "pilot") & table["days_left"].notna()]
+    assert len(on_clock) > 0 and (on_clock["day"] >= 1).all()

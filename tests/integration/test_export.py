@@ -122,6 +122,17 @@ def test_csv_has_one_row_per_pilot_with_owners_clock_and_flags(conn, settings, h
     assert by_id[others[0]]["flags"] == by_id[others[0]]["flags"].strip()
 
 
+def test_days_left_is_blank_off_the_clock(conn, settings, tmp_path):
+    """A production pilot has no go/no-go ahead of it: no days left (not
+    "-70"), in the CSV as on the Portfolio page."""
+    shipped = demo.make_pilot(conn, name="Shipped", stage="production")
+    running = demo.make_pilot(conn, name="Running")
+    out = export.export_csv(conn, AS_OF, settings, tmp_path / "pilots.csv")
+    with open(out, encoding="utf-8-sig", newline="") as fh:
+        rows = {int(r["id"]): r for r in csv.DictReader(fh)}
+    assert rows[shipped]["days_left"] == "" and rows[running]["days_left"] == "60"
+
+
 def test_pilots_with_flags_joins_every_flag(demo_db, settings):
     with db.session(demo_db) as conn:
         frame = export.pilots_with_flags(conn, AS_OF, settings)

@@ -23,6 +23,7 @@ import pandas as pd
 from portfolio import flags as flag_rules
 from portfolio.domain.errors import InvalidInput
 from portfolio.domain.settings import Settings
+from portfolio.domain.vocabulary import Stage
 from portfolio.storage import export as export_store
 from portfolio.storage import store
 
@@ -148,7 +149,9 @@ def pilots_with_flags(conn, as_of: date, settings: Settings, *, flags: pd.DataFr
     # The clock as PRODUCT.md counts it (and overview shows it): the start
     # date is day 1; days left is 0 on the go/no-go date itself.
     day = ((today - start).dt.days + 1).astype("Int64")
-    days_left = (gng - today).dt.days.astype("Int64")
+    # Days left only on the clock: a bridge or production pilot has no go/no-go ahead.
+    on_clock = frame["stage"].isin([s.value for s in Stage.where("on_the_clock")])
+    days_left = (gng - today).dt.days.astype("Int64").where(on_clock)
     at = frame.columns.get_loc("go_no_go_date") + 1
     frame.insert(at, "day", day)
     frame.insert(at + 1, "days_left", days_left)

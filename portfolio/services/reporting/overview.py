@@ -11,6 +11,7 @@ import pandas as pd
 
 from portfolio import flags as flag_rules
 from portfolio.domain.settings import Settings
+from portfolio.domain.vocabulary import Stage
 from portfolio.storage import store
 
 # Headline numbers, in the order the Portfolio page shows them: the two
@@ -75,7 +76,10 @@ def build(conn, as_of: date, settings: Settings) -> Overview:
     today = pd.Timestamp(as_of)
     pilots["day"] = ((today - start).dt.days + 1).astype("Int64")
     pilots["days_to_decision"] = (pd.to_datetime(pilots["verdict_on"]) - start).dt.days.astype("Int64")
-    pilots["days_left"] = (gng - today).dt.days.astype("Int64")
+    # Days left means something only on the clock: a bridge or production
+    # pilot has no go/no-go ahead of it (its own next date is elsewhere).
+    on_clock = pilots["stage"].isin([s.value for s in Stage.where("on_the_clock")])
+    pilots["days_left"] = (gng - today).dt.days.astype("Int64").where(on_clock)
     pilots["flags"] = pilots["flags"].fillna("")
     pilots["reasons"] = pilots["reasons"].fillna("")
     rank = pilots["severity"].map(flag_rules.SEVERITY_RANK).fillna(len(flag_rules.SEVERITY_RANK))
