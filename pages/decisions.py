@@ -11,7 +11,7 @@ from portfolio import flags
 from portfolio.domain import clock, rights
 from portfolio.domain.models import LARGEST_ID, Actor
 from portfolio.domain.rights import Right
-from portfolio.domain.text import md
+from portfolio.domain.text import md, plural
 from portfolio.domain.vocabulary import BRIDGE_ITEMS, DecisionKind
 from portfolio.services import decisions, production
 from portfolio.storage import store
@@ -144,7 +144,7 @@ if bridge.empty and in_production.empty:
 for card in decisions.bridge_pilots(conn, [int(i) for i in bridge["id"]]):
     pilot, gaps, checklist = card.pilot, card.gaps, card.checklist
     due = pilot.bridge_due_date
-    late = f", {(as_of - due).days} days late" if due and as_of > due else ""
+    late = f", {plural((as_of - due).days, 'day')} late" if due and as_of > due else ""
     with st.expander(f"{md(pilot.name)} · bridge due {due}{late} · "
                      + ("ready to promote" if not gaps else f"{len(gaps)} gap(s)")):
         for key, label in BRIDGE_ITEMS:

@@ -8,7 +8,7 @@ import streamlit as st
 from portfolio.domain import rights
 from portfolio.domain.errors import PortfolioError
 from portfolio.domain.rights import Right
-from portfolio.domain.text import md
+from portfolio.domain.text import md, plural
 from portfolio.domain.vocabulary import Stage
 from portfolio.services import importer
 from portfolio.services.reporting import export
@@ -96,7 +96,8 @@ if report.empty:
     st.success("Every row is valid.")
 else:
     st.dataframe(report, hide_index=True, width="stretch", key="import-report")
-st.caption(f"{plan.creates} new pilots, {plan.updates} updates, {plan.invalid_rows} rows with problems"
+st.caption(f"{plural(plan.creates, 'new pilot')}, {plural(plan.updates, 'update')}, "
+           f"{plural(plan.invalid_rows, 'row')} with problems"
            + (f"; new people: {', '.join(md(e) for e in plan.new_people)}" if plan.new_people else "") + ".")
 if plan.ignored:
     st.caption(f"Not imported, as the tracker computes them: {', '.join(md(c) for c in plan.ignored)}.")
@@ -114,7 +115,7 @@ if st.button("Import", key="import-go", type="primary"):
     else:
         bar.progress(1.0, text="Done")
         unchanged = f", {result.unchanged} of them unchanged" if result.unchanged else ""
-        st.success(f"Imported {result.created + result.updated} rows ({result.created} new, "
+        st.success(f"Imported {plural(result.created + result.updated, 'row')} ({result.created} new, "
                    f"{result.updated} updated{unchanged}); rejected {len(result.rejected)}.")
         if len(result.rejected):
             st.download_button("Download the rejected rows (CSV)", export.csv_bytes(result.rejected),

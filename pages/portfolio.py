@@ -4,7 +4,7 @@ with their reasons, the 90-day timeline and the count by stage."""
 import streamlit as st
 
 from portfolio import flags
-from portfolio.domain.text import md
+from portfolio.domain.text import md, plural
 from portfolio.domain.vocabulary import READINESS_DIMENSIONS
 from portfolio.services.reporting import digest, export, overview, privileges
 from portfolio.storage import store
@@ -68,7 +68,7 @@ if codes:
     flagged = set(view.flags.loc[view.flags["code"].isin(codes), "pilot_id"])
     table = table[table["id"].isin(flagged)]
 
-st.subheader(f"{show or 'Flagged'}: {len(table)} pilots")
+st.subheader(f"{show or 'Flagged'}: {plural(len(table), 'pilot')}")
 if table.empty:
     st.info("No pilots match.")
 else:
@@ -132,7 +132,7 @@ if pages > 1:
     page = t1.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, step=1,
                            key=f"timeline-page-{pages}")
     first = (page - 1) * charts.TIMELINE_PAGE_BARS + 1
-    t2.caption(f"{clocked:,} pilots on the clock; showing {first:,} to "
+    t2.caption(f"{plural(clocked, 'pilot')} on the clock; showing {first:,} to "
                f"{min(first + charts.TIMELINE_PAGE_BARS - 1, clocked):,}, the decisions nearest the as-of date "
                "first. Filter by business unit or product owner, or turn the page.")
 fig = charts.timeline(scope, as_of, ui.settings().due_soon_days, page)

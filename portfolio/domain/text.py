@@ -124,3 +124,10 @@ def chart_text(value) -> str:
 
 
 __all__ = ["chart_text", "clean_line", "clean_text", "md", "md_lines", "without_controls"]
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``n`` and ``word`` agreeing in number, with thousands separated:
+    "1 pilot", "2 pilots", "1,200 people" (``many``: the plural when it is
+    not the word and an s)."""
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"

@@ -29,7 +29,7 @@ def test_admin_imports_the_valid_rows_and_downloads_the_rejected_one(request, ap
             str(DATA / "sample_mapping.toml"))
         settle(page, "Import")
         expect(page.get_by_role("heading", name="Validation report")).to_be_visible()
-        expect(page.get_by_text(re.compile(r"\d+ new pilots, \d+ updates, 1 rows with problems"))).to_be_visible()
+        expect(page.get_by_text(re.compile(r"\d+ new pilots?, \d+ updates?, 1 row with problems"))).to_be_visible()
 
         page.locator(".st-key-import-skip-invalid label").click()
         settle(page, "Import")

@@ -402,3 +402,10 @@ def test_has_flags_at_least():
     assert not digest.has_flags_at_least(frame.iloc[0:0], "high")
     with pytest.raises(InvalidInput, match="not a severity"):
         digest.has_flags_at_least(frame, "urgent")
+
+
+def test_the_clock_in_the_digest_reads_in_words_that_agree_in_number():
+    assert digest._clock("pilot", "2026-03-01", -1) == "1 day overdue (go/no-go date 2026-03-01)"
+    assert digest._clock("pilot", "2026-03-01", 12) == "12 days left (go/no-go date 2026-03-01)"
+    assert digest._clock("pilot", "2026-03-01", 0) == "decision due today (2026-03-01)"
+    assert digest._clock("bridge", "2026-03-01", None) == "in bridge (go/no-go date was 2026-03-01)"

@@ -116,3 +116,11 @@ def test_chart_text_shows_tags_as_typed():
 
 def test_without_controls_keeps_tab_newline_and_carriage_return():
     assert without_controls("a\x1b[31m\tb\r\n\x9b\u202ec") == "a[31m\tb\r\nc"
+
+
+def test_counts_agree_in_number():
+    from portfolio.domain.text import plural
+
+    assert [plural(n, "pilot") for n in (0, 1, 2, 1200)] == ["0 pilots", "1 pilot", "2 pilots", "1,200 pilots"]
+    assert (plural(1, "person", "people"), plural(3, "person", "people")) == ("1 person", "3 people")
+    assert plural(1, "day") == "1 day" and plural(-1, "day") == "-1 days"  # callers pass what they count

@@ -28,7 +28,7 @@ from portfolio import flags as flag_rules
 from portfolio.domain.errors import InvalidInput, PortfolioError
 from portfolio.domain.models import Actor
 from portfolio.domain.settings import Settings
-from portfolio.domain.text import md, without_controls
+from portfolio.domain.text import md, plural, without_controls
 from portfolio.domain.vocabulary import Severity, Stage
 from portfolio.services.reporting import overview as overview_mod
 from portfolio.services.signin import command_line_actor
@@ -101,10 +101,10 @@ def _clock(stage: str, gng: str | None, days_left: int | None) -> str:
     if days_left is None:
         return "no go/no-go date"
     if days_left < 0:
-        return f"{-days_left} days overdue (go/no-go date {gng})"
+        return f"{plural(-days_left, 'day')} overdue (go/no-go date {gng})"
     if days_left == 0:
         return f"decision due today ({gng})"
-    return f"{days_left} days left (go/no-go date {gng})"
+    return f"{plural(days_left, 'day')} left (go/no-go date {gng})"
 
 
 def _pilot_entry(pilot: dict, seats: dict, mine: list[tuple[str, str]], code: str) -> dict:
@@ -335,7 +335,7 @@ def render_markdown(digest: dict) -> str:
     for p in privileges:
         lines.append(f"- **{_md(p['pilot'])}**: {_md(p['description'])} ({_md(p['kind'])}, "
                      f"{_md(p['disposition'])}) expires {_md(p['expires'])}, "
-                     f"{p['days_before_go_no_go']} days before the go/no-go date {_md(p['go_no_go_date'])}")
+                     f"{plural(p['days_before_go_no_go'], 'day')} before the go/no-go date {_md(p['go_no_go_date'])}")
     ch = digest["changes_since_previous"]
     lines += ["", "## Since the previous digest", ""]
     if ch["previous"] is None:

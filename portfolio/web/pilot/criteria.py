@@ -13,7 +13,7 @@ from portfolio.domain import decisions as standing
 from portfolio.domain import rights
 from portfolio.domain.models import Pilot
 from portfolio.domain.rights import Right
-from portfolio.domain.text import md, md_lines
+from portfolio.domain.text import md, md_lines, plural
 from portfolio.domain.vocabulary import (
     BRIDGE_ITEMS,
     CriterionStatus,
@@ -144,7 +144,7 @@ def _bridge(pilot: Pilot) -> None:
     conn, actor, as_of = ui.conn(), ui.actor(), ui.as_of()
     st.subheader("Bridge to production")
     due = pilot.bridge_due_date
-    st.caption(f"Due {due}" + (f": {(as_of - due).days} days late" if due and as_of > due else "")
+    st.caption(f"Due {due}" + (f": {plural((as_of - due).days, 'day')} late" if due and as_of > due else "")
                + ". Promotion needs an operational owner and every item below.")
     checklist = store.bridge_checklist(conn, pilot.id)
     if not rights.may(actor, Right.EDIT_PILOT, pilot):
