@@ -248,7 +248,9 @@ def _main(argv: list[str] | None) -> int:
         if args.command == "summary":
             with db.session(path) as conn:
                 view = overview.build(conn, as_of, settings)
-            print(json.dumps({"as_of": str(as_of), **view.numbers, **view.decision_numbers}, indent=2))
+            # Numbers as numbers (null where there is nothing yet), for whatever reads them.
+            print(json.dumps({"as_of": str(as_of), **{k: int(v) for k, v in view.numbers.items()},
+                              **overview.decision_values(view.pilots)}, indent=2))
             return 0
         if args.command == "digest":
             return _digest(path, as_of, settings, args)

@@ -145,3 +145,11 @@ def test_people_list_as_csv_is_formula_safe(tmp_path):
     assert init(path, name="=HYPERLINK(\"http://x\",\"y\")").returncode == 0
     csv = run_cli("people", "list", "--db", path, "--format", "csv").stdout
     assert "\n'=HYPERLINK" in csv or "\n\"'=HYPERLINK" in csv, csv
+
+
+def test_the_summary_of_an_empty_portfolio_has_nothing_to_compute_as_null(tmp_path):
+    path = tmp_path / "acme.duckdb"
+    assert init(path).returncode == 0
+    summary = json.loads(run_cli("summary", "--db", path).stdout)
+    assert summary["Active pilots"] == 0 and summary["No-go decisions"] == 0
+    assert summary["Conversion"] is None and summary["Median days to decision"] is None

@@ -59,6 +59,10 @@ def test_digest_says_what_changed_since_the_previous_run(demo_file):
 def test_summary_import_export_and_backup(demo_file, tmp_path):
     summary = json.loads(cli("summary", "--db", str(demo_file), "--as-of", AS_OF).stdout)
     assert summary["Active pilots"] > 0 and "Conversion" in summary
+    # Numbers as numbers: a script compares them without parsing text.
+    numbers = {k: v for k, v in summary.items() if k != "as_of"}
+    assert all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in numbers.values()), numbers
+    assert isinstance(summary["No-go decisions"], int) and 0 <= summary["Conversion"] <= 1
     imported = cli("import", "--db", str(demo_file), str(ROOT / "data" / "sample_import.csv"),
                    "--mapping", str(ROOT / "data" / "sample_mapping.toml"), "--skip-invalid",
                    "--rejects", str(tmp_path / "rejects.csv"))

@@ -91,17 +91,31 @@ def build(conn, as_of: date, settings: Settings) -> Overview:
     return overview
 
 
-def decision_numbers(pilots: pd.DataFrame) -> dict[str, str]:
-    """Conversion (go over go plus no-go), no-go count, median days from start
-    to decision, extensions per started pilot: as shown, with their counts."""
+def decision_values(pilots: pd.DataFrame) -> dict[str, float | int | None]:
+    """Conversion (go over go plus no-go, a fraction), no-go count, median
+    days from start to decision, extensions per started pilot: as numbers,
+    None where there is nothing to compute them from (for machines: the
+    command line's summary)."""
     go = int((pilots["verdict"] == "go").sum())
     no_go = int((pilots["verdict"] == "no_go").sum())
     decided = pilots["days_to_decision"].dropna()
     started = pilots[pilots["start_date"].notna() & (pilots["day"] >= 1)]
     extensions = int(pilots["extensions"].sum())
     return {
-        "Conversion": f"{go / (go + no_go):.0%}" if go + no_go else "—",
-        "No-go decisions": str(no_go),
-        "Median days to decision": f"{decided.median():.0f}" if len(decided) else "—",
-        "Extensions per pilot": f"{extensions / len(started):.2f}" if len(started) else "—",
+        "Conversion": go / (go + no_go) if go + no_go else None,
+        "No-go decisions": no_go,
+        "Median days to decision": float(decided.median()) if len(decided) else None,
+        "Extensions per pilot": extensions / len(started) if len(started) else None,
+    }
+
+
+def decision_numbers(pilots: pd.DataFrame) -> dict[str, str]:
+    """The decision numbers (``decision_values``) as a person reads them:
+    a percentage, whole days, a dash where there is nothing yet."""
+    v = decision_values(pilots)
+    return {
+        "Conversion": "—" if v["Conversion"] is None else f"{v['Conversion']:.0%}",
+        "No-go decisions": str(v["No-go decisions"]),
+        "Median days to decision": "—" if v["Median days to decision"] is None else f"{v['Median days to decision']:.0f}",
+        "Extensions per pilot": "—" if v["Extensions per pilot"] is None else f"{v['Extensions per pilot']:.2f}",
     }
