@@ -135,14 +135,25 @@ if pages > 1:
     t2.caption(f"{plural(clocked, 'pilot')} on the clock; showing {first:,} to "
                f"{min(first + charts.TIMELINE_PAGE_BARS - 1, clocked):,}, the decisions nearest the as-of date "
                "first. Filter by business unit or product owner, or turn the page.")
-fig = charts.timeline(scope, as_of, ui.settings().due_soon_days, page)
-st.plotly_chart(fig, key="timeline")
+# An empty chart draws axes from nowhere (the year 2000, -1): say so instead.
+if clocked:
+    fig = charts.timeline(scope, as_of, ui.settings().due_soon_days, page)
+    st.plotly_chart(fig, key="timeline")
+else:
+    st.caption("No pilots on the clock yet: a pilot's window shows once it has a start date.")
 
 left, right = st.columns(2)
 left.subheader("Pilots by stage")
-left.plotly_chart(charts.stage_counts(scope), key="stage-counts")
+if len(scope):
+    left.plotly_chart(charts.stage_counts(scope), key="stage-counts")
+else:
+    left.caption("No pilots yet.")
 right.subheader("Age of the open pilots")
-right.plotly_chart(charts.age_histogram(view.open_pilot_ages()), key="age-histogram")
+ages = view.open_pilot_ages()
+if len(ages):
+    right.plotly_chart(charts.age_histogram(ages), key="age-histogram")
+else:
+    right.caption("No open pilots on the clock yet.")
 
 # --- what production will need ---------------------------------------------
 st.subheader("Borrowed privileges across the portfolio")

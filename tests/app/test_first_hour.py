@@ -45,3 +45,12 @@ def test_after_init_the_first_admin_acts_and_the_note_is_gone(empty_db):
     assert at.selectbox(key="act-as").value is not None
     # The admin may add people here: the form is offered.
     assert [t for t in at.text_input if t.label == "Email"]
+
+
+def test_an_empty_portfolio_says_no_pilots_yet_instead_of_drawing_empty_charts(empty_db):
+    at = open_app()
+    no_exception(at)
+    captions = [c.value for c in at.caption]
+    assert "No pilots on the clock yet: a pilot's window shows once it has a start date." in captions
+    assert "No pilots yet." in captions and "No open pilots on the clock yet." in captions
+    assert not [e for e in at.get("plotly_chart")]  # no axes drawn from nowhere
