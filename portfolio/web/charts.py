@@ -126,9 +126,13 @@ def stage_counts(pilots: pd.DataFrame) -> go.Figure:
 def age_histogram(ages: pd.Series, marks: tuple[int, ...] = (90, 180)) -> go.Figure:
     """How long the open pilots have run, with the clock's marks."""
     fig = go.Figure(go.Histogram(x=ages, xbins={"size": 15, "start": 0}, marker_color="#1f77b4"))
+    # Each label sits beside its line, the first to its left and the others
+    # to their right, so that on a long axis (pilots years old) the marks
+    # close together never write over each other.
     fig.update_layout(shapes=[_vline(mark, "#d62728") for mark in marks],
                       annotations=[{"x": mark, "y": 1.0, "xref": "x", "yref": "paper", "yanchor": "bottom",
-                                    "text": f"day {mark}", "showarrow": False} for mark in marks],
+                                    "xanchor": "right" if i == 0 else "left", "xshift": -3 if i == 0 else 3,
+                                    "text": f"day {mark}", "showarrow": False} for i, mark in enumerate(marks)],
                       height=280, margin={"l": 10, "r": 10, "t": 30, "b": 10},
                       xaxis_title="days since the start", yaxis_title="open pilots", bargap=0.05)
     return fig

@@ -78,3 +78,13 @@ def test_a_kpi_trend_draws_its_target_as_a_dashed_line_across_the_plot_with_its_
     # Without a target, no line and no label.
     fig = charts.kpi_trend(readings, kpi.model_copy(update={"target": None}))
     assert not fig.layout.shapes and not fig.layout.annotations
+
+
+def test_the_day_90_and_day_180_labels_sit_on_either_side_of_their_lines():
+    """On a long axis the two marks are close: one label to the left of its
+    line, the other to the right, so they never write over each other."""
+    fig = charts.age_histogram(pd.Series([5, 100, 400, 3650]))
+    first, second = fig.layout.annotations
+    assert (first.text, first.x, first.xanchor) == ("day 90", 90, "right")
+    assert (second.text, second.x, second.xanchor) == ("day 180", 180, "left")
+    assert [s.x0 for s in fig.layout.shapes] == [90, 180]
