@@ -29,7 +29,8 @@ with st.popover("Leadership digest", icon=":material/mail:"):
                            mime="text/markdown", key="digest-markdown")
         st.download_button("HTML", digest.render_html(report), file_name=f"digest-{as_of}.html",
                            mime="text/html", key="digest-html")
-        st.download_button("Pilots with their flags (CSV)",
+        # The whole portfolio; the table below has its own download of the pilots it shows.
+        st.download_button("Every pilot with its flags (CSV, whatever the filters)",
                            export.csv_bytes(export.pilots_with_flags(ui.conn(), as_of, ui.settings())),
                            file_name=f"pilots-{as_of}.csv", mime="text/csv", key="export-csv")
 
@@ -81,8 +82,9 @@ else:
     # .streamlit/config.toml): it writes cells as they are, and a pilot named
     # "=HYPERLINK(...)" would be a live formula in a spreadsheet. This one goes
     # through the formula-safe writer.
-    st.download_button("Download these pilots (CSV)", export.csv_bytes(shown), file_name=f"pilots-shown-{as_of}.csv",
-                       mime="text/csv", key="portfolio-table-csv", icon=":material/download:")
+    st.download_button(f"Download these {plural(len(shown), 'pilot')} (CSV, as filtered)", export.csv_bytes(shown),
+                       file_name=f"pilots-shown-{as_of}.csv", mime="text/csv", key="portfolio-table-csv",
+                       icon=":material/download:")
     event = st.dataframe(
         shown,
         hide_index=True,

@@ -63,3 +63,15 @@ def test_the_flagged_list_shows_the_why_beside_the_what_and_days_left_only_on_th
     assert len(off_clock) > 0 and off_clock["days_left"].isna().all() and off_clock["day"].isna().all()
     on_clock = table[(table["stage"] == "pilot") & table["days_left"].notna()]
     assert len(on_clock) > 0 and (on_clock["day"] >= 1).all()
+
+
+def test_the_table_download_says_it_follows_the_filters_and_holds_what_is_shown(demo_db):
+    at = open_app()
+    unit = at.multiselect(key="filter-unit").options[0]
+    at.multiselect(key="filter-unit").select(unit).run()
+    no_exception(at)
+    shown = at.dataframe(key="portfolio-table").value
+    (button,) = [b for b in at.get("download_button") if b.proto.id.endswith("portfolio-table-csv")
+                 or "portfolio-table-csv" in str(b.proto)]
+    assert f"Download these {len(shown)} pilot" in button.proto.label and "as filtered" in button.proto.label
+    assert set(shown["business_unit"]) == {unit}
