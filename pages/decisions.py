@@ -42,11 +42,13 @@ if queue.empty:
     st.success("No go/no-go decision is overdue or due soon.")
 else:
     st.dataframe(
-        queue[["name", "days_left", "product_owner", "business_unit", "extensions", "flags"]],
+        # Each row with its why, not only the one picked below.
+        queue[["name", "days_left", "flags", "reasons", "product_owner", "business_unit", "extensions"]],
         hide_index=True, width="stretch", key="decision-queue",
-        column_config={"name": "Pilot", "days_left": st.column_config.NumberColumn("Days left"),
+        column_config={"name": "Pilot", "days_left": st.column_config.NumberColumn("Days left", width="small"),
+                       "flags": "Flags", "reasons": st.column_config.TextColumn("Why", width="large"),
                        "product_owner": "Product owner", "business_unit": "Business unit",
-                       "extensions": st.column_config.NumberColumn("Extensions"), "flags": "Flags"},
+                       "extensions": st.column_config.NumberColumn("Extensions", width="small")},
     )
     names = dict(zip(queue["id"], queue["name"]))
     ids = list(names)

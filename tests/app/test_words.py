@@ -75,3 +75,13 @@ def test_the_table_download_says_it_follows_the_filters_and_holds_what_is_shown(
                  or "portfolio-table-csv" in str(b.proto)]
     assert f"Download these {len(shown)} pilot" in button.proto.label and "as filtered" in button.proto.label
     assert set(shown["business_unit"]) == {unit}
+
+
+def test_the_decisions_list_gives_each_pilot_its_why(demo_db):
+    at = open_app("pages/decisions.py")
+    no_exception(at)
+    queue = at.dataframe[0].value  # the queue is the first table
+    assert len(queue) > 1
+    assert list(queue.columns[:4]) == ["name", "days_left", "flags", "reasons"]
+    overdue = queue[queue["days_left"] < 0]
+    assert len(overdue) and overdue["reasons"].str.contains("go/no-go date .* passed .* days ago").all()

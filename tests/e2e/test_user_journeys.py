@@ -19,6 +19,7 @@ from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from portfolio.domain import clock
+from portfolio.domain.text import plural
 from portfolio.flags import LABELS
 
 from .conftest import runs_of
@@ -132,7 +133,7 @@ def options_of(page: Page, key: str) -> list[str]:
 
 
 def list_heading(page: Page) -> str:
-    return page.locator("h3").filter(has_text=re.compile(r": \d+ pilots$")).first.inner_text().strip()
+    return page.locator("h3").filter(has_text=re.compile(r": [\d,]+ pilots?$")).first.inner_text().strip()
 
 
 def expand(page: Page, label: str) -> None:
@@ -180,7 +181,7 @@ def test_leadership_decides_an_overdue_pilot_of_one_unit_and_overdue_goes_down(r
         # Narrow to one business unit: its overdue pilots, and nobody else's.
         filter_by(page, "filter-unit", unit)
         show(page, "Overdue")
-        assert list_heading(page) == f"Overdue: {overdue_in_unit} pilots"
+        assert list_heading(page) == f"Overdue: {plural(overdue_in_unit, 'pilot')}"
         assert name in options_of(page, "open-pilot")
         assert other_unit_pilot not in options_of(page, "open-pilot")
         # The headline numbers stay the portfolio's own.
@@ -218,7 +219,7 @@ def test_leadership_decides_an_overdue_pilot_of_one_unit_and_overdue_goes_down(r
         assert metric(page, "Active pilots") == active - 1
         filter_by(page, "filter-unit", unit)
         show(page, "Overdue")
-        assert list_heading(page) == f"Overdue: {overdue_in_unit - 1} pilots"
+        assert list_heading(page) == f"Overdue: {plural(overdue_in_unit - 1, 'pilot')}"
         show(page, "Flagged")
         assert name not in options_of(page, "open-pilot")
         no_exception(page)
@@ -324,7 +325,7 @@ def test_admin_deactivates_an_owner_then_gives_one_pilot_a_new_owner(request, ap
         ownerless = confirm_deactivation(page, owner_id, f"Deactivated {owner_name}")
         assert ownerless == before + owned
         show(page, "Ownerless")
-        assert list_heading(page) == f"Ownerless: {ownerless} pilots"
+        assert list_heading(page) == f"Ownerless: {plural(ownerless, 'pilot')}"
 
         # Add a person.
         page.get_by_role("link", name="People").click()
@@ -361,7 +362,7 @@ def test_admin_deactivates_an_owner_then_gives_one_pilot_a_new_owner(request, ap
         wait_for_app(page, "Portfolio")
         assert metric(page, "Ownerless") == ownerless - 1
         show(page, "Ownerless")
-        assert list_heading(page) == f"Ownerless: {ownerless - 1} pilots"
+        assert list_heading(page) == f"Ownerless: {plural(ownerless - 1, 'pilot')}"
         assert pilot_name not in options_of(page, "open-pilot")
         no_exception(page)
     except BaseException:
