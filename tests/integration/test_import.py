@@ -904,3 +904,19 @@ def test_a_file_and_the_form_refuse_a_clock_that_ends_too_late_alike(conn, admin
     plan = plan_of(conn, tmp_path, [row(start="2199-12-01")], settings)
     assert [p[3] for p in plan.problems] == [form]
     assert form.startswith("Start date: 2199-12-01 puts the go/no-go date")
+
+
+def test_the_guess_reads_a_public_inventory_like_a_person_would():
+    """The columns of a public AI use-case inventory: every field a person
+    would match is matched, without a manual change."""
+    columns = ["id", "use_case_name", "agency", "development_stage", "operational_date", "contact_email",
+               "use_case_description", "topic_area"]
+    assert importer.guess_mapping(columns).columns == {
+        "external_id": "id", "name": "use_case_name", "business_unit": "agency", "stage": "development_stage",
+        "start_date": "operational_date", "product_owner": "contact_email", "problem": "use_case_description",
+    }
+    # Other common spellings of the same fields.
+    assert importer.guess_mapping(["Identifier", "Use Case Title", "Department", "Lifecycle stage", "Date initiated",
+                                   "Point of contact"]).columns == {
+        "external_id": "Identifier", "name": "Use Case Title", "business_unit": "Department",
+        "stage": "Lifecycle stage", "start_date": "Date initiated", "product_owner": "Point of contact"}
