@@ -167,7 +167,8 @@ else:
     p1.markdown(f"**{rolled.borrowed}** borrowed, **{rolled.undecided}** still undecided")
     p1.dataframe(rolled.by_kind, width="stretch", key="privileges-by-kind")
     p2.markdown("**The pilots that depend on the most**")
-    p2.dataframe(rolled.dependent, hide_index=True, width="stretch", key="privileges-dependent")
+    p2.dataframe(rolled.dependent, hide_index=True, width="stretch", key="privileges-dependent",
+                 column_config={"pilot": "Pilot", "borrowed": "Borrowed", "undecided": "Undecided"})
 
 costs = ui.kept("monthly costs", lambda: store.monthly_costs(ui.conn(), as_of))
 costs = costs[costs["stage"].isin(["pilot", "bridge", "production"])]
@@ -181,7 +182,10 @@ else:
         col.metric(f"Total monthly running cost ({md(unit)})", f"{total:,.0f}",
                    help="For each pilot: its latest cost per transaction times its expected monthly volume.")
     st.dataframe(costs[["name", "stage", "cost_per_transaction", "unit", "expected_monthly_volume", "monthly_cost"]],
-                 hide_index=True, width="stretch", key="monthly-costs")
+                 hide_index=True, width="stretch", key="monthly-costs",
+                 column_config={"name": "Pilot", "stage": "Stage", "cost_per_transaction": "Cost per transaction",
+                                "unit": "Unit", "expected_monthly_volume": "Expected monthly volume",
+                                "monthly_cost": "Monthly cost"})
 
 st.subheader("Readiness")
 matrix = ui.kept("readiness", lambda: store.readiness_matrix(ui.conn(), least_ready=charts.HEATMAP_ROWS))

@@ -112,5 +112,11 @@ def test_the_rollup_counts_live_pilots_privileges_by_kind_and_disposition():
                                                    {"pilot": "B", "borrowed": 1, "undecided": 1}]
 
 
+def test_the_rollup_names_kinds_and_dispositions_in_words():
+    rolled = privilege_report.rollup(privileges_frame([(1, 1, "A", "pilot", "vendor_support", "make_permanent")]))
+    assert rolled.by_kind.loc["vendor support", "make permanent"] == 1
+    assert not [c for c in [*rolled.by_kind.columns, *rolled.by_kind.index] if "_" in c]
+
+
 def test_the_rollup_is_none_without_live_privileges():
     assert privilege_report.rollup(privileges_frame([(4, 3, "C", "retired", "budget", "undecided")])) is None

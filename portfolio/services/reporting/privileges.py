@@ -31,6 +31,8 @@ def rollup(privileges: pd.DataFrame) -> Rollup | None:
     undecided = live["disposition"] == "undecided"
     by_kind = live.pivot_table(index="kind", columns="disposition", values="id", aggfunc="count", fill_value=0)
     by_kind.index = [k.replace("_", " ") for k in by_kind.index]
+    by_kind.columns = [str(d).replace("_", " ") for d in by_kind.columns]  # "make permanent", in words
+    by_kind.index.name = by_kind.columns.name = None
     dependent = (live.assign(undecided=undecided)
                  .groupby(["pilot_id", "pilot"]).agg(borrowed=("id", "count"), undecided=("undecided", "sum"))
                  .sort_values(["borrowed", "undecided"], ascending=False).head(MOST_DEPENDENT).reset_index()
