@@ -30,7 +30,7 @@ which = c2.selectbox("Pilot", list(pilots), index=None, format_func=pilots.get, 
                      key="audit-pilot")
 entities = sorted([*audit.ENTITIES, *audit.EVENT_ENTITIES])
 what = c3.selectbox("Entity", entities, index=None, placeholder="Everything", key="audit-entity",
-                    format_func=lambda e: audit.ENTITIES[e].label if e in audit.ENTITIES else e)
+                    format_func=ui.entity_words)
 span = st.date_input("Between", value=(date.today() - timedelta(days=30), date.today()), key="audit-dates",
                      help="Both days included. Times are UTC.")
 picked = list(span) if isinstance(span, (tuple, list)) else [span]
@@ -43,8 +43,11 @@ if trail.empty:
     st.info("Nothing on record for this filter.")
 else:
     shown = trail.drop(columns=["id", "actor_id", "pilot_id", "before", "after"]).head(SHOWN_ROWS)
+    shown = shown.assign(entity=shown["entity"].map(ui.entity_words))  # "weekly update", not weekly_update
     st.dataframe(shown, hide_index=True, width="stretch", key="audit-table",
                  column_config={"at": st.column_config.DatetimeColumn("At (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+                                "actor": "Who", "via": "Via", "entity": "What", "entity_id": "Record",
+                                "pilot": "Pilot", "action": "Action",
                                 "change": st.column_config.TextColumn("Change", width="large")})
     st.download_button("Export these records (CSV)", export.csv_bytes(trail.drop(columns=["actor_id"])),
                        file_name=f"audit-{date.today()}.csv", mime="text/csv", key="audit-export")

@@ -329,6 +329,12 @@ _SETTABLE_VALUES = {"string_value", "int_value", "double_value", "bool_value",
 _REMEMBERED: set[str] = set()
 
 
+def entity_words(entity: str) -> str:
+    """What an audit record is about, in words: "weekly update", not weekly_update."""
+    known = audit.ENTITIES.get(entity)
+    return known.label if known is not None else str(entity).replace("_", " ")
+
+
 def first_admin_note() -> None:
     """A portfolio without an admin cannot be set up from the app (nobody
     may add people or pilots): say what to run, on the machine that holds

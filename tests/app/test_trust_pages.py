@@ -8,9 +8,10 @@ import pytest
 from streamlit.runtime.context import StreamlitHeaders
 from streamlit.testing.v1 import AppTest
 
+from portfolio.domain.models import Actor
 from portfolio.domain.settings import Settings
 from portfolio.domain.vocabulary import Role
-from portfolio.services import signin
+from portfolio.services import signin, updates
 from portfolio.services.people import deactivate_person, seats_affected
 from portfolio.storage import db, store
 from tests.app.test_pages import (
@@ -225,6 +226,18 @@ def test_an_edit_shows_in_the_pilots_history_and_on_the_audit_page(demo_db):
     at.selectbox(key="audit-pilot").set_value(pid).run()
     shown = table_with(at, "at", "actor", "pilot", "change")
     assert list(shown["action"])[:1] == ["edit"] and set(shown["pilot"]) <= {store_name(demo_db, pid)}
+    # What each record is about, in words: a weekly update posted meanwhile
+    # reads "weekly update", on the Audit page and in the pilot's History.
+    with db.session(demo_db) as c:
+        admin = Actor.of(next(p for p in store.list_people(c, active_only=True) if p.role.value == "admin"))
+        updates.post_weekly_update(c, admin, {"pilot_id": pid, "health": "green", "summary": "On track"},
+                                   date.today())
+    at.run()
+    shown = table_with(at, "at", "actor", "pilot", "change")
+    assert list(shown["entity"])[:2] == ["weekly update", "pilot"]
+    at.switch_page("pages/pilot.py").run()
+    history = table_with(at, "at", "actor", "via", "action", "entity", "change")
+    assert "weekly update" in set(history["entity"]) and not [e for e in history["entity"] if "_" in e]
 
 
 def store_name(path, pid) -> str:

@@ -22,10 +22,12 @@ def show(pilot: Pilot, people: dict[int, Person]) -> None:
     if history.empty:
         st.caption("Nothing on record yet.")
         return
+    shown = history[["at", "actor", "via", "action", "entity", "change"]]
     st.dataframe(
-        history[["at", "actor", "via", "action", "entity", "change"]], hide_index=True, width="stretch",
+        shown.assign(entity=shown["entity"].map(ui.entity_words)), hide_index=True, width="stretch",
         key=f"history-{pilot.id}",
         column_config={"at": st.column_config.DatetimeColumn("At (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+                       "actor": "Who", "via": "Via", "action": "Action", "entity": "What",
                        "change": st.column_config.TextColumn("Change", width="large")},
     )
     names = {p: people[p].name for p in people}
