@@ -116,7 +116,7 @@ def test_the_command_line_works_while_the_app_is_serving(demo_file, monkeypatch)
 def test_command_line_outputs_are_formula_safe_and_checked_before_work(demo_file, tmp_path):
     hostile = tmp_path / "hostile.csv"
     hostile.write_text("Use case ID,Title,Pilot start\nX-1,=HYPERLINK(\"http://x\"),2026-01-05\n"
-                       "X-2,@SUM(1),not a date\n", encoding="utf-8")
+                       "X-1,@SUM(1),2026-01-05\n", encoding="utf-8")  # the same id again: rejected
     out = cli("import", "--db", str(demo_file), str(hostile), "--skip-invalid", "--rejects", str(tmp_path / "r.csv"))
     assert out.returncode == 0, out.stderr
     rejects = (tmp_path / "r.csv").read_text(encoding="utf-8-sig")

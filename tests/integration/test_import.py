@@ -11,6 +11,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from portfolio import flags
 from portfolio.domain.errors import InvalidInput, PermissionDenied
 from portfolio.domain.vocabulary import Role
 from portfolio.services import demo, importer, pilots
@@ -114,13 +115,17 @@ def test_every_date_form_is_read(conn, tmp_path, settings, cell, order, expected
         pytest.param("Foo-25", "'foo' is not a month", id="unknown-month"),
     ],
 )
-def test_a_date_that_cannot_be_read_is_a_problem_never_a_guess(conn, tmp_path, settings, cell, message):
+def test_a_date_that_cannot_be_read_is_never_a_guess_and_never_drops_the_pilot(conn, tmp_path, settings, cell,
+                                                                               message):
+    """The pilot is imported without a clock (it shows as having none), and
+    the note says why and what became of the date."""
     plan = plan_of(conn, tmp_path, [row(start=cell)], settings)
-    assert len(plan.problems) == 1
-    r, column, value, problem = plan.problems[0]
-    assert (r, column, value) == (2, "Pilot start", cell)
-    assert problem.startswith("Start date: ") and message in problem
-    assert plan.rows.loc[0, "start_date"] is None
+    assert plan.problems == [] and plan.creates == 1
+    (note,) = [n for n in plan.notes if n[1] == "Pilot start"]
+    assert note[:3] == (2, "Pilot start", cell)
+    assert note[3].startswith("Start date: ") and message in note[3]
+    assert note[3].endswith("; left blank, so the clock has not started (the pilot shows as having no clock)")
+    assert plan.rows.loc[0, "start_date"] is None and plan.rows.loc[0, "go_no_go_date"] is None
 
 
 def test_a_blank_go_no_go_date_is_start_plus_the_clock(conn, tmp_path, settings):
@@ -301,11 +306,13 @@ def test_the_plan_reports_every_problem_by_row_and_column(conn, tmp_path, settin
         [4, "Use case ID", "UC-1", "External id: 'UC-1' is also on row 2; a file holds each pilot once"],
         [5, "Status", "On hold", "Stage: 'On hold' is not a stage and not among the mapping's stage values; "
                                  "map it to one of proposed, pilot, bridge, production, retired, stopped"],
-        [6, "Owner", "priya.shah(at)example.com", "Product owner: 'priya.shah(at)example.com' is not an email "
-                                                  "address"],
+        # An owner cell without a usable email never drops the pilot: the
+        # seat is left empty (the pilot shows as ownerless), with a note.
+        [6, "Owner", "priya.shah(at)example.com", "Note: Product owner: 'priya.shah(at)example.com' is not an "
+                                                  "email address; the seat is left empty"],
         [7, "Business unit", "x" * 121, "Business unit: must be at most 120 characters"],
     ]
-    assert plan.invalid_rows == 5 and plan.creates == 1
+    assert plan.invalid_rows == 4 and plan.creates == 2
     preview = plan.preview(3)
     assert list(preview["row"]) == [2, 3, 4]
     assert list(preview["status"]) == ["ok", "1 problem(s)", "1 problem(s)"]
@@ -363,9 +370,9 @@ def test_extra_columns_are_kept_as_attributes_and_replaced_on_reimport(conn, adm
 
 
 def test_a_rejects_file_imported_again_keeps_no_row_or_reason(conn, admin, tmp_path, settings):
-    plan = plan_of(conn, tmp_path, [row(ext="UC-1", start="soon")], settings)
+    plan = plan_of(conn, tmp_path, [row(ext="UC-1", status="On hold")], settings)
     result = importer.apply_import(conn, admin, plan, skip_invalid=True)
-    fixed = result.rejected.assign(**{"Pilot start": "2025-08-04"})
+    fixed = result.rejected.assign(**{"Status": "In pilot"})
     importer.write_rejects(fixed, tmp_path / "fixed.csv")
     plan = importer.plan_import(conn, importer.read_table(tmp_path / "fixed.csv", "fixed.csv"), MAPPING, settings)
     assert plan.attributes == ["Notes"]
@@ -442,7 +449,7 @@ def test_a_plan_made_before_someone_else_changed_the_pilot_is_refused(conn, admi
 
 def test_one_bad_row_and_nothing_is_written(conn, admin, tmp_path, settings):
     plan = plan_of(conn, tmp_path, [row(ext="UC-1", owner="new.person@example.com", notes="kept?"),
-                                    row(ext="UC-2", start="31/31/2025"),
+                                    row(ext="UC-2", status="On hold"),
                                     row(ext="UC-3")], settings)
     before = counts(conn)
     with pytest.raises(InvalidInput, match="1 of 3 rows have problems .*nothing was imported"):
@@ -453,7 +460,7 @@ def test_one_bad_row_and_nothing_is_written(conn, admin, tmp_path, settings):
 
 def test_skip_invalid_imports_the_valid_rows_and_returns_the_rest(conn, admin, tmp_path, settings):
     rows = [row(ext=f"UC-{i}") for i in range(1, 8)]
-    rows[1] = row(ext="UC-2", start="someday", owner="only.in.a.bad.row@example.com")
+    rows[1] = row(ext="UC-2", status="On hold", owner="only.in.a.bad.row@example.com")
     rows[4] = row(ext="UC-5", title="")
     path = write_csv(tmp_path / "pilots.csv", rows)
     frame = importer.read_table(path, "pilots.csv")
@@ -466,7 +473,7 @@ def test_skip_invalid_imports_the_valid_rows_and_returns_the_rest(conn, admin, t
     assert (result.created, len(result.rejected)) == (5, 2)
     assert list(result.rejected.columns) == ["row", *HEADER, "reason"]
     assert list(result.rejected["row"]) == [3, 6]
-    assert result.rejected.loc[0, "reason"].startswith("Start date: 'someday' is not a date")
+    assert result.rejected.loc[0, "reason"].startswith("Stage: 'On hold' is not a stage")
     assert result.rejected.loc[1, "reason"] == "Name: must not be blank"
     assert result.new_people == ["priya.shah@example.com", "maria.costa@example.com"]  # not the bad row's
     assert store.find_person_by_email(conn, "only.in.a.bad.row@example.com") is None
@@ -920,3 +927,45 @@ def test_the_guess_reads_a_public_inventory_like_a_person_would():
                                    "Point of contact"]).columns == {
         "external_id": "Identifier", "name": "Use Case Title", "business_unit": "Department",
         "stage": "Lifecycle stage", "start_date": "Date initiated", "product_owner": "Point of contact"}
+
+
+# --- never drop a pilot for what the tracker can flag ------------------------------
+
+
+def test_a_seat_without_a_usable_email_leaves_it_empty_and_the_pilot_shows_ownerless(conn, admin, tmp_path, settings):
+    plan = plan_of(conn, tmp_path, [row(ext="UC-1", owner="https://www.example.gov/contact-us"),
+                                    row(ext="UC-2", owner="Priya Shah")], settings)
+    assert plan.problems == [] and plan.creates == 2
+    assert [n[3] for n in plan.notes] == [
+        "Product owner: 'https://www.example.gov/contact-us' is not an email address; the seat is left empty",
+        "Product owner: 'Priya Shah' is not an email address; the seat is left empty"]
+    importer.apply_import(conn, admin, plan)
+    owned = pilot_by_ext(conn, "UC-1")
+    assert owned.product_owner_id is None
+    codes = set(flags.pilot_flags(conn, owned.id, AS_OF, settings)["code"])
+    assert "OWNERLESS" in codes  # shown as what it is, not dropped
+
+
+def test_a_cell_with_several_emails_gives_the_seat_to_the_first(conn, admin, tmp_path, settings):
+    plan = plan_of(conn, tmp_path, [row(ext="UC-1", owner="Ann Lee <ann.lee@example.com>; bo.ng@example.com")],
+                   settings)
+    assert plan.problems == []
+    assert [n[3] for n in plan.notes] == [
+        "Product owner: the cell names 2 emails; the seat goes to the first, ann.lee@example.com"]
+    importer.apply_import(conn, admin, plan)
+    owner = store.get_person(conn, pilot_by_ext(conn, "UC-1").product_owner_id)
+    assert owner.email == "ann.lee@example.com"
+    assert store.find_person_by_email(conn, "bo.ng@example.com") is None
+
+
+def test_on_a_stored_pilot_an_unusable_cell_keeps_what_it_has(conn, admin, tmp_path, settings):
+    importer.apply_import(conn, admin, plan_of(conn, tmp_path, [row(ext="UC-1")], settings))
+    before = pilot_by_ext(conn, "UC-1")
+    plan = plan_of(conn, tmp_path, [row(ext="UC-1", start="2025", owner="see the intranet")], settings)
+    assert plan.problems == []
+    assert sorted(n[3] for n in plan.notes) == [
+        "Product owner: 'see the intranet' is not an email address; the seat is kept as it was",
+        "Start date: '2025' is a number, not a date (an Excel date number is between 20000 and 80000); kept as it was"]
+    importer.apply_import(conn, admin, plan)
+    after = pilot_by_ext(conn, "UC-1")
+    assert (after.start_date, after.product_owner_id) == (before.start_date, before.product_owner_id)

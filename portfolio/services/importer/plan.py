@@ -274,9 +274,9 @@ def _start(known, frame: pd.DataFrame, mapping: Mapping, settings: Settings) -> 
 def _plan_row(row: _Row) -> dict:
     """The row as it will be stored, its problems and notes recorded."""
     ext, current = _match_pilot(row)
-    dates = _read_dates(row)
+    dates = _read_dates(row, current)
     stage, raw_stage = _read_stage(row)
-    seats = _read_seats(row)
+    seats = _read_seats(row, current)
     if current is None:
         values, seat_keys = _new_pilot(row, dates, stage, raw_stage, seats)
     else:
@@ -332,8 +332,18 @@ def _match_pilot(row: _Row) -> tuple[str, dict | None]:
     return ext, current
 
 
-def _read_dates(row: _Row) -> dict[str, object]:
-    """The row's dates: a date, None for a blank cell, or _INVALID."""
+# What becomes of a date the file gives but that cannot be read: never a
+# guess, and never the pilot dropped for it (the tracker flags a pilot
+# without a clock); a pilot already stored keeps its date.
+_UNREAD_DATE = {
+    "start_date": "left blank, so the clock has not started (the pilot shows as having no clock)",
+    "go_no_go_date": "left blank, so it is the start plus the clock length",
+}
+
+
+def _read_dates(row: _Row, current: dict | None) -> dict[str, object]:
+    """The row's dates: a date, or None for a blank cell or one that cannot
+    be read (noted, with why and what becomes of it)."""
     dates: dict[str, object] = {}
     for name in DATE_FIELDS:
         raw = row.cell(name)
@@ -341,8 +351,9 @@ def _read_dates(row: _Row) -> dict[str, object]:
             value, note = parse_date(raw or "", row.at.mapping.date_order)
             check_date_range(value)
         except ValueError as exc:
-            row.problem(name, raw, f"{LABELS[name]}: {exc}")
-            dates[name] = _INVALID
+            then = "kept as it was" if current is not None else _UNREAD_DATE[name]
+            row.note(name, raw, f"{LABELS[name]}: {exc}; {then}")
+            dates[name] = None
             continue
         if note:
             row.note(name, raw, f"{LABELS[name]}: {note}")
@@ -364,20 +375,24 @@ def _read_stage(row: _Row) -> tuple[Stage | None, str]:
     return stage, raw_stage
 
 
-def _read_seats(row: _Row) -> dict[str, object]:
+def _read_seats(row: _Row, current: dict | None) -> dict[str, object]:
     """Seat -> the email key of the person named (case-insensitive), None
-    for an empty cell, or _INVALID; seats with no column are left out. An
-    email nobody holds yet is a new person."""
+    for an empty cell; seats with no column are left out. An email nobody
+    holds yet is a new person. A cell with several emails gives the seat to
+    the first, with a note. A cell without a usable email (a web page, a
+    name) never drops the pilot: the seat is left empty (a new pilot then
+    shows as ownerless or missing a seat) or as it was (a stored pilot),
+    with a note saying so."""
     at = row.at
     seats: dict[str, object] = {}
     for name in SEATS:
-        raw = row.cell(name)
-        if raw is None:
+        cell = row.cell(name)
+        if cell is None:
             continue
-        if not raw:
+        if not cell:
             seats[name] = None
             continue
-        raw = _email_in(raw)
+        raw, more = _first_email(cell)
         key = raw.lower()
         if key not in at.people:
             if key not in at.emails_checked:
@@ -387,12 +402,29 @@ def _read_seats(row: _Row) -> dict[str, object]:
                 except InvalidInput as exc:
                     at.emails_checked[key] = str(exc).removeprefix("Email: ")
             if at.emails_checked[key] is not None:
-                row.problem(name, raw, f"{LABELS[name]}: {at.emails_checked[key]}")
-                seats[name] = _INVALID
+                then = "the seat is kept as it was" if current is not None else "the seat is left empty"
+                row.note(name, cell, f"{LABELS[name]}: {at.emails_checked[key]}; {then}")
+                if current is None:
+                    seats[name] = None
                 continue
             at.new_people.setdefault(key, raw)
+        if more:
+            row.note(name, cell, f"{LABELS[name]}: the cell names {more + 1} emails; the seat goes to the first, "
+                                 f"{raw}")
         seats[name] = key
     return seats
+
+
+def _first_email(cell: str) -> tuple[str, int]:
+    """The first email of a cell that may name several ("a@x.org; b@x.org",
+    "Ann <a@x.org>, Bo <b@x.org>", "a@x.org/b@x.org"), and how many more it
+    names; a cell with at most one "@" (or a "Name <email>") as it is."""
+    if cell.count("@") <= 1:
+        return _email_in(cell), 0
+    parts = [_email_in(p).strip("<>()\"' ") for p in re.split(r"[;,|\n]|\s+(?:and|&)\s+", cell) if "@" in p]
+    if len(parts) <= 1:
+        parts = [p.strip("<>()\"' ") for p in re.split(r"[\s/]+", cell) if "@" in p]
+    return parts[0], len(parts) - 1
 
 
 def _text_values(row: _Row) -> dict:
