@@ -47,5 +47,5 @@ for title, frame, key in (
         st.caption("None.")
     else:
         if "code" in frame:  # a flag in words
-            frame = frame.assign(code=frame["code"].map(flags.label)).rename(columns={"code": "flag"})
+            frame = flags.in_words(frame)
         st.dataframe(frame.drop(columns=["pilot_id"]), hide_index=True, width="stretch", key=key)

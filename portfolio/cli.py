@@ -242,8 +242,7 @@ def _main(argv: list[str] | None) -> int:
             if args.format == "json":  # for machines: the codes
                 _print_frame(frame, args.format)
             else:  # for people (a terminal, a spreadsheet): the flags in words
-                _print_frame(frame.assign(code=frame["code"].map(flags.label)).rename(columns={"code": "flag"}),
-                             args.format)
+                _print_frame(flags.in_words(frame), args.format)
             return _flag_exit(frame, args.fail_on)
         if args.command == "summary":
             with db.session(path) as conn:
@@ -369,15 +368,8 @@ def _admin_at_the_command_line(conn, what: str):
 
 
 def _importer(conn):
-    """Who imports: PORTFOLIO_USER, refused at once when it names nobody
-    (whether they may import, apply_import decides)."""
-    acting = signin.command_line_actor(conn)
-    if acting.person_id is None:
-        raise PermissionDenied(
-            "PORTFOLIO_USER must name an active admin's email to import"
-            + (f" ('{acting.email}' matches no person)" if acting.email else " (it is not set)")
-        )
-    return acting
+    """Who imports (whether they may, apply_import decides)."""
+    return _admin_at_the_command_line(conn, "import")
 
 
 def _check_writable(path: str, what: str) -> None:

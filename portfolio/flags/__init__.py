@@ -26,7 +26,7 @@ from portfolio.flags.rules import (
 )
 from portfolio.storage import flags as flag_store
 
-__all__ = ["CODES", "CODE_ORDER", "FLAG_COLUMNS", "HEADLINE_CODES", "LABELS", "SEVERITY_RANK", "label",
+__all__ = ["CODES", "CODE_ORDER", "FLAG_COLUMNS", "HEADLINE_CODES", "LABELS", "SEVERITY_RANK", "in_words", "label",
            "pilot_flags", "pilot_summary", "portfolio_flags", "sort_flags"]
 
 FLAG_COLUMNS = ["pilot_id", "pilot", "code", "severity", "reason"]
@@ -59,6 +59,12 @@ def portfolio_flags(conn, as_of: date, settings: Settings) -> pd.DataFrame:
 def pilot_flags(conn, pilot_id: int, as_of: date, settings: Settings) -> pd.DataFrame:
     """The flags of one pilot, by the same rules, without computing the rest."""
     return _frame(flag_store.flag_rows(conn, RULES_SQL, params(as_of, settings, pilot_id)))
+
+
+def in_words(flags: pd.DataFrame) -> pd.DataFrame:
+    """``flags`` (or any frame with a ``code`` column) for people: the code
+    replaced by its words, in a ``flag`` column."""
+    return flags.assign(code=flags["code"].map(label)).rename(columns={"code": "flag"})
 
 
 def pilot_summary(flags: pd.DataFrame, conn=None) -> pd.DataFrame:

@@ -23,7 +23,7 @@ import pandas as pd
 from portfolio import flags as flag_rules
 from portfolio.domain.errors import InvalidInput
 from portfolio.domain.settings import Settings
-from portfolio.domain.vocabulary import Stage
+from portfolio.services.reporting import overview
 from portfolio.storage import export as export_store
 from portfolio.storage import store
 
@@ -140,18 +140,10 @@ def pilots_with_flags(conn, as_of: date, settings: Settings, *, flags: pd.DataFr
     """One row per pilot: its fields, the name and email of each seat holder
     (marked when inactive), its clock on ``as_of`` (day and days left), its
     stage, its external id when the schema has one, and its flags: worst
-    severity, codes and reasons joined. ``flags`` is the portfolio's flags
+    severity, flags in words and reasons joined. ``flags`` is the portfolio's flags
     on ``as_of`` when the caller has them already."""
     frame = export_store.pilots_with_seats(conn, SEATS)
-    start = pd.to_datetime(frame["start_date"])
-    gng = pd.to_datetime(frame["go_no_go_date"])
-    today = pd.Timestamp(as_of)
-    # The clock as PRODUCT.md counts it (and overview shows it): the start
-    # date is day 1; days left is 0 on the go/no-go date itself.
-    day = ((today - start).dt.days + 1).astype("Int64")
-    # Days left only on the clock: a bridge or production pilot has no go/no-go ahead.
-    on_clock = frame["stage"].isin([s.value for s in Stage.where("on_the_clock")])
-    days_left = (gng - today).dt.days.astype("Int64").where(on_clock)
+    day, days_left = overview.clock_columns(frame, as_of)  # as the Portfolio page counts them
     at = frame.columns.get_loc("go_no_go_date") + 1
     frame.insert(at, "day", day)
     frame.insert(at + 1, "days_left", days_left)

@@ -65,21 +65,27 @@ class Overview:
         return (open_["day"] - 1).astype(int)
 
 
+def clock_columns(pilots: pd.DataFrame, as_of: date) -> tuple[pd.Series, pd.Series]:
+    """Each pilot's day of the clock and days left on ``as_of``, as
+    PRODUCT.md counts them: the start date is day 1, days left is 0 on the
+    go/no-go date itself. Days left means something only on the clock: a
+    bridge or production pilot has no go/no-go ahead of it (blank)."""
+    today = pd.Timestamp(as_of)
+    day = ((today - pd.to_datetime(pilots["start_date"])).dt.days + 1).astype("Int64")
+    on_clock = pilots["stage"].isin([s.value for s in Stage.where("on_the_clock")])
+    days_left = (pd.to_datetime(pilots["go_no_go_date"]) - today).dt.days.astype("Int64").where(on_clock)
+    return day, days_left
+
+
 def build(conn, as_of: date, settings: Settings) -> Overview:
     pilots = store.pilots_frame(conn)
     flags = flag_rules.portfolio_flags(conn, as_of, settings)
     summary = flag_rules.pilot_summary(flags, conn).rename(columns={"pilot_id": "id"}).drop(columns=["pilot"])
     pilots = pilots.merge(summary, on="id", how="left").merge(
         store.decision_outcomes(conn, as_of), on="id", how="left")
-    gng = pd.to_datetime(pilots["go_no_go_date"])
+    pilots["day"], pilots["days_left"] = clock_columns(pilots, as_of)
     start = pd.to_datetime(pilots["start_date"])
-    today = pd.Timestamp(as_of)
-    pilots["day"] = ((today - start).dt.days + 1).astype("Int64")
     pilots["days_to_decision"] = (pd.to_datetime(pilots["verdict_on"]) - start).dt.days.astype("Int64")
-    # Days left means something only on the clock: a bridge or production
-    # pilot has no go/no-go ahead of it (its own next date is elsewhere).
-    on_clock = pilots["stage"].isin([s.value for s in Stage.where("on_the_clock")])
-    pilots["days_left"] = (gng - today).dt.days.astype("Int64").where(on_clock)
     pilots["flags"] = pilots["flags"].fillna("")
     pilots["reasons"] = pilots["reasons"].fillna("")
     rank = pilots["severity"].map(flag_rules.SEVERITY_RANK).fillna(len(flag_rules.SEVERITY_RANK))
