@@ -33,6 +33,8 @@ FLAG_COLUMNS = ["pilot_id", "pilot", "code", "severity", "reason"]
 
 SEVERITY_RANK = {s.value: s.rank for s in Severity}
 
+_WORDS = {code: words for code, (words, _) in LABELS.items()}  # code -> what a person reads
+
 
 def _frame(out: pd.DataFrame) -> pd.DataFrame:
     return out if not out.empty else pd.DataFrame(columns=FLAG_COLUMNS)
@@ -74,4 +76,4 @@ def pilot_summary(flags: pd.DataFrame, conn=None) -> pd.DataFrame:
     given."""
     if flags.empty:
         return pd.DataFrame(columns=["pilot_id", "pilot", "severity", "flags", "reasons"])
-    return flag_store.summary(flags, SEVERITY_RANK, HEADLINE_CODES, {c: w for c, (w, _) in LABELS.items()}, conn)
+    return flag_store.summary(flags, SEVERITY_RANK, HEADLINE_CODES, _WORDS, conn)

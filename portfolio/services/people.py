@@ -60,10 +60,11 @@ def add_first_admin(conn, values: dict) -> tuple[int, bool]:
     person = validate(PersonIn, **(values | {"role": Role.ADMIN, "active": True}))
 
     def work(c):
-        admins = [p for p in store.list_people(c, active_only=True) if p.role == Role.ADMIN]
+        admins = _active_admins(c)
         if admins:
+            admin = store.get_person(c, admins[0])
             raise InvalidInput(
-                f"Admin: this portfolio already has an admin ({admins[0].name} <{admins[0].email}>); "
+                f"Admin: this portfolio already has an admin ({admin.name} <{admin.email}>); "
                 "an admin adds everyone else (people add, or the People page)", field="admin")
         existing = store.find_person_by_email(c, person.email)
         if existing is None:

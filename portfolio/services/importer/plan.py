@@ -150,9 +150,6 @@ def _shortened(value):
     return text[:REPORTED_VALUE_MAX - 1] + "…"
 
 
-_INVALID = object()  # a cell that could not be read: its problem is reported
-
-
 @dataclass(frozen=True)
 class Known:
     """What a plan matches the rows against: the people and the pilots,
@@ -285,9 +282,6 @@ def _plan_row(row: _Row) -> dict:
         _default_go_no_go_date(row, values)
     _check_seat_takers(row, seat_keys, current)
     _check_pilot(row, values)
-    for name in DATE_FIELDS:
-        if values[name] is _INVALID:
-            values[name] = None
     if current is not None:
         # What the file leaves as it is keeps its stored spelling, even
         # where an input today would trim it (a leading tab, say).
@@ -464,7 +458,7 @@ def _updated_pilot(row: _Row, current: dict, dates: dict, stage: Stage | None, r
         values[name] = dates[name]
         if values[name] is None:
             values[name] = current[name]
-        elif values[name] is not _INVALID:
+        else:
             row.obeys(name, row.cell(name), rule, current[name], values[name])
     seat_keys = {}
     for name, column in SEATS.items():
@@ -488,7 +482,7 @@ def _check_seat_takers(row: _Row, seat_keys: dict, current: dict | None) -> None
     """An inactive person keeps a seat they hold, but takes no new one."""
     people = row.at.people
     for name, key in seat_keys.items():
-        if key is None or key is _INVALID or key not in people:
+        if key is None or key not in people:
             continue
         person_id, _, person_name, active = people[key]
         row.obeys(name, row.cell(name), pilot_rules.check_seat_taker, Seat(SEATS[name]), person_id, person_name,
@@ -497,14 +491,9 @@ def _check_seat_takers(row: _Row, seat_keys: dict, current: dict | None) -> None
 
 def _check_pilot(row: _Row, values: dict) -> None:
     """The pilot's own form (PilotIn) on the values; its cleaned text is
-    kept. Dates that could not be read are left out, so their problem is
-    reported once."""
-    dates_ok = values["start_date"] is not _INVALID and values["go_no_go_date"] is not _INVALID
-    checked = {
-        **{name: values[name] for name in ("name", "business_unit", "problem", "stage")},
-        "start_date": values["start_date"] if dates_ok else None,
-        "go_no_go_date": values["go_no_go_date"] if dates_ok else None,
-    }
+    kept."""
+    checked = {name: values[name] for name in ("name", "business_unit", "problem", "stage", "start_date",
+                                               "go_no_go_date")}
     try:
         pilot = PilotIn(**checked)
     except ValidationError as exc:
@@ -530,8 +519,7 @@ def _record(row: _Row, ext: str, current: dict | None, values: dict, seat_keys: 
     """The plan's line for the row: seats as emails and as email keys."""
     people, new_people = row.at.people, row.at.new_people
     emails = {
-        name: (None if key is None or key is _INVALID
-               else people[key][1] if key in people else new_people[key])
+        name: (None if key is None else people[key][1] if key in people else new_people[key])
         for name, key in seat_keys.items()
     }
     return {
@@ -545,7 +533,7 @@ def _record(row: _Row, ext: str, current: dict | None, values: dict, seat_keys: 
         "start_date": values["start_date"],
         "go_no_go_date": values["go_no_go_date"],
         **emails,
-        **{f"{name}_key": (None if seat_keys[name] is _INVALID else seat_keys[name]) for name in SEATS},
+        **{f"{name}_key": seat_keys[name] for name in SEATS},
         "attributes": attribute_values,
         "changes": _changes(current, values, emails, row.at.email_of) if current else [],
     }
