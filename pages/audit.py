@@ -7,6 +7,7 @@ import streamlit as st
 
 from portfolio.domain import rights
 from portfolio.domain.rights import Right
+from portfolio.domain.text import EMPTY_CELL
 from portfolio.services.reporting import export
 from portfolio.storage import audit, store
 from portfolio.web import ui
@@ -44,7 +45,7 @@ if trail.empty:
 else:
     shown = trail.drop(columns=["id", "actor_id", "pilot_id", "before", "after"]).head(SHOWN_ROWS)
     shown = shown.assign(entity=shown["entity"].map(ui.entity_words))  # "weekly update", not weekly_update
-    st.dataframe(shown, hide_index=True, width="stretch", key="audit-table",
+    st.dataframe(shown, hide_index=True, width="stretch", key="audit-table", placeholder=EMPTY_CELL,
                  column_config={"at": st.column_config.DatetimeColumn("At (UTC)", format="YYYY-MM-DD HH:mm:ss"),
                                 "actor": "Who", "via": "Via", "entity": "What", "entity_id": "Record",
                                 "pilot": "Pilot", "action": "Action",

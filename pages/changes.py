@@ -8,8 +8,18 @@ import streamlit as st
 from portfolio import flags
 from portfolio.domain import rights
 from portfolio.domain.rights import Right
+from portfolio.domain.text import EMPTY_CELL
+from portfolio.domain.vocabulary import DecisionKind
 from portfolio.services.reporting import review
 from portfolio.web import ui
+
+# The tables' headers in words (the frames keep the service's names).
+HEADERS = {
+    "at": st.column_config.DatetimeColumn("At (UTC)", format="YYYY-MM-DD HH:mm"), "pilot": "Pilot",
+    "from": "From", "to": "To", "action": "Action", "actor": "Who", "kind": "Decision", "decided_on": "Decided on",
+    "rationale": "Rationale", "correction": st.column_config.CheckboxColumn("Correction"), "seat": "Seat",
+    "flag": "Flag", "severity": "Severity", "reason": "Why",
+}
 
 conn, actor, as_of, settings = ui.conn(), ui.actor(), ui.as_of(), ui.settings()
 st.title("What changed since my last review")
@@ -44,8 +54,11 @@ for title, frame, key in (
 ):
     st.subheader(title)
     if frame.empty:
-        st.caption("None.")
+        st.caption(f"No {title.lower()} in these days.")
     else:
         if "code" in frame:  # a flag in words
             frame = flags.in_words(frame)
-        st.dataframe(frame.drop(columns=["pilot_id"]), hide_index=True, width="stretch", key=key)
+        if "kind" in frame:  # a decision in words
+            frame = frame.assign(kind=frame["kind"].map(lambda k: DecisionKind(k).label))
+        st.dataframe(frame.drop(columns=["pilot_id"]), hide_index=True, width="stretch", key=key,
+                     placeholder=EMPTY_CELL, column_config=HEADERS)

@@ -8,6 +8,7 @@ import streamlit as st
 from portfolio.domain import rights
 from portfolio.domain.errors import InvalidInput
 from portfolio.domain.rights import Right
+from portfolio.domain.text import EMPTY_CELL
 from portfolio.domain.vocabulary import READINESS_DIMENSIONS
 from portfolio.services import production
 from portfolio.storage import store
@@ -20,21 +21,25 @@ forms.show_flash()
 items = store.readiness_items(conn, active_only=False)
 frame = pd.DataFrame(items)[["key", "dimension", "label", "required_for_go", "active"]]
 
+COLUMNS = {
+    "dimension": st.column_config.SelectboxColumn("Dimension", options=READINESS_DIMENSIONS, required=True),
+    "label": st.column_config.TextColumn("Item", width="large", required=True),
+    "required_for_go": st.column_config.CheckboxColumn("Required for go", default=False),
+    "active": st.column_config.CheckboxColumn("Active", default=True),
+}
+
 if not rights.may(actor, Right.MANAGE_CHECKLIST):
     st.caption(f"You ({actor.role.label}) can read the checklist; admins edit it.")
-    st.dataframe(frame, hide_index=True, width="stretch", key="checklist-table")
+    st.dataframe(frame.drop(columns=["key"]), hide_index=True, width="stretch", key="checklist-table",
+                 placeholder=EMPTY_CELL, column_config=COLUMNS)
     st.stop()
 
 st.caption("Edit a cell, add a row at the bottom, untick **active** to retire an item. Keys identify "
            "items and cannot be changed once used.")
 edited = st.data_editor(
-    frame, hide_index=True, width="stretch", num_rows="dynamic", key="checklist-editor",
-    column_config={
+    frame, hide_index=True, width="stretch", num_rows="dynamic", key="checklist-editor", placeholder=EMPTY_CELL,
+    column_config=COLUMNS | {
         "key": st.column_config.TextColumn("Key", help="lower_case_with_underscores", required=True),
-        "dimension": st.column_config.SelectboxColumn("Dimension", options=READINESS_DIMENSIONS, required=True),
-        "label": st.column_config.TextColumn("Item", width="large", required=True),
-        "required_for_go": st.column_config.CheckboxColumn("Required for go", default=False),
-        "active": st.column_config.CheckboxColumn("Active", default=True),
     },
     disabled=[],
 )

@@ -4,7 +4,7 @@ with their reasons, the 90-day timeline and the count by stage."""
 import streamlit as st
 
 from portfolio import flags
-from portfolio.domain.text import md, plural
+from portfolio.domain.text import EMPTY_CELL, md, plural
 from portfolio.domain.vocabulary import READINESS_DIMENSIONS
 from portfolio.services.reporting import digest, export, overview, privileges
 from portfolio.storage import store
@@ -92,6 +92,7 @@ else:
         on_select="rerun",
         selection_mode="single-row",
         key="portfolio-table",
+        placeholder=EMPTY_CELL,
         column_config={
             "name": st.column_config.TextColumn("Pilot", width="medium"),
             "severity": st.column_config.TextColumn("Worst", width="small"),
@@ -165,9 +166,9 @@ if rolled is None:
 else:
     p1, p2 = st.columns(2)
     p1.markdown(f"**{rolled.borrowed}** borrowed, **{rolled.undecided}** still undecided")
-    p1.dataframe(rolled.by_kind, width="stretch", key="privileges-by-kind")
+    p1.dataframe(rolled.by_kind, width="stretch", key="privileges-by-kind", placeholder=EMPTY_CELL)
     p2.markdown("**The pilots that depend on the most**")
-    p2.dataframe(rolled.dependent, hide_index=True, width="stretch", key="privileges-dependent",
+    p2.dataframe(rolled.dependent, hide_index=True, width="stretch", key="privileges-dependent", placeholder=EMPTY_CELL,
                  column_config={"pilot": "Pilot", "borrowed": "Borrowed", "undecided": "Undecided"})
 
 costs = ui.kept("monthly costs", lambda: store.monthly_costs(ui.conn(), as_of))
@@ -182,7 +183,7 @@ else:
         col.metric(f"Total monthly running cost ({md(unit)})", f"{total:,.0f}",
                    help="For each pilot: its latest cost per transaction times its expected monthly volume.")
     st.dataframe(costs[["name", "stage", "cost_per_transaction", "unit", "expected_monthly_volume", "monthly_cost"]],
-                 hide_index=True, width="stretch", key="monthly-costs",
+                 hide_index=True, width="stretch", key="monthly-costs", placeholder=EMPTY_CELL,
                  column_config={"name": "Pilot", "stage": "Stage", "cost_per_transaction": "Cost per transaction",
                                 "unit": "Unit", "expected_monthly_volume": "Expected monthly volume",
                                 "monthly_cost": "Monthly cost"})

@@ -126,6 +126,11 @@ def chart_text(value) -> str:
 __all__ = ["chart_text", "clean_line", "clean_text", "md", "md_lines", "without_controls"]
 
 
+# What a table shows in a cell with no value ("no product owner", "no days
+# left: not on the clock"): a dash, never Streamlit's default "None".
+EMPTY_CELL = "—"
+
+
 def plural(n: int, word: str, many: str | None = None) -> str:
     """``n`` and ``word`` agreeing in number, with thousands separated:
     "1 pilot", "2 pilots", "1,200 people" (``many``: the plural when it is

@@ -1,8 +1,10 @@
 """What a person reads names flags in words: every page of the demo, its
 text and the cells of its tables, holds no flag code."""
 
+import json
 import re
 
+import pandas as pd
 import pytest
 
 from portfolio.flags import CODES, LABELS
@@ -85,3 +87,141 @@ def test_the_decisions_list_gives_each_pilot_its_why(demo_db):
     assert list(queue.columns[:4]) == ["name", "days_left", "flags", "reasons"]
     overdue = queue[queue["days_left"] < 0]
     assert len(overdue) and overdue["reasons"].str.contains("go/no-go date .* passed .* days ago").all()
+
+
+# --- no code-like text: "None", snake_case, raw JSON ----------------------------
+
+EMPTY_WORDS = {"None", "none", "nan", "NaN", "NaT", "<NA>", "null"}
+SNAKE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
+ICON = re.compile(r":material/[a-z0-9_]+:")
+JSON_LIKE = re.compile(r"^\s*(\{\s*\"|\[\s*[\"{\[])")
+
+
+def shown_headers(frame) -> list[str]:
+    """The headers a person sees over a table: each shown column's label
+    (its column_config label, else its name), hidden ones left out."""
+    config = json.loads(frame.proto.columns or "{}")
+    order = list(frame.proto.column_order) or [str(c) for c in frame.value.columns]
+    headers = []
+    for column in order:
+        conf = config.get(f"name:{column}", config.get(column, {})) or {}
+        if conf.get("hidden"):
+            continue
+        headers.append(str(conf.get("label") or column))
+    return headers
+
+
+# The cells that are identifiers a person types as such: the checklist's
+# keys, which its admin writes lower_case_with_underscores in the editor.
+IDENTIFIERS = {"checklist-editor": {"key"}}
+
+
+def shown_cells(frame) -> list[str]:
+    """The cells of a table as a person sees them: a missing value shows as
+    the table's placeholder, or as Streamlit's "None" when it has none."""
+    config = json.loads(frame.proto.columns or "{}")
+    order = list(frame.proto.column_order) or [str(c) for c in frame.value.columns]
+    shown = [c for c in frame.value.columns if str(c) in order and str(c) not in IDENTIFIERS.get(frame.key, ())
+             and not (config.get(f"name:{c}", config.get(str(c), {})) or {}).get("hidden")]
+    missing = frame.proto.placeholder if frame.proto.HasField("placeholder") else "None"
+    values = frame.value[shown]
+    cells = []
+    for value in values.to_numpy().ravel():
+        try:
+            empty = value is None or bool(pd.isna(value))
+        except (TypeError, ValueError):  # a list or array in a cell
+            empty = False
+        cells.append(missing if empty else str(value))
+    return cells
+
+
+def code_like(at) -> list[str]:
+    """What a person reads on the app's last run that is a code, not words."""
+    found = []
+    texts = [str(e.value) for kind in ("title", "header", "subheader", "markdown", "caption", "text", "info",
+                                       "warning", "error", "success") for e in getattr(at, kind)]
+    labels = [w.label for kind in ("selectbox", "multiselect", "text_input", "text_area", "number_input",
+                                   "date_input", "checkbox", "radio", "button", "toggle", "slider")
+              for w in getattr(at, kind)]
+    options = [str(o) for kind in ("selectbox", "multiselect", "radio") for w in getattr(at, kind)
+               for o in w.options]
+    for text in texts + labels + options:
+        text = ICON.sub("", text)  # an icon's name is drawn, not read
+        if re.search(r"\bNone\b", text) or SNAKE.search(text) or JSON_LIKE.search(text):
+            found.append(text)
+    for frame in at.dataframe:
+        for header in shown_headers(frame):
+            if SNAKE.search(header):
+                found.append(f"header {header!r}")
+        for cell in shown_cells(frame):
+            if cell in EMPTY_WORDS or JSON_LIKE.search(cell) or SNAKE.fullmatch(cell):
+                found.append(f"cell {cell!r}")
+    return found
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_no_page_of_the_demo_shows_none_snake_case_or_json(demo_db, page):
+    at = open_app(page)
+    no_exception(at)
+    found = code_like(at)
+    assert not found, sorted(set(found))[:20]
+
+
+@pytest.mark.parametrize("stage", ["proposed", "pilot", "bridge", "production", "retired", "stopped"])
+def test_no_pilot_page_shows_none_snake_case_or_json(demo_db, stage):
+    from portfolio.storage import db
+
+    with db.session(demo_db) as c:  # the pilot of the stage with the most on its page
+        (pilot_id,) = c.execute(
+            "SELECT p.id FROM pilot p WHERE p.stage = ? ORDER BY"
+            " (SELECT count(*) FROM weekly_update u WHERE u.pilot_id = p.id)"
+            " + (SELECT count(*) FROM decision d WHERE d.pilot_id = p.id) DESC, p.id LIMIT 1", [stage]).fetchone()
+    at = open_app("pages/pilot.py")
+    open_pilot(at, pilot_id)
+    no_exception(at)
+    found = code_like(at)
+    assert not found, sorted(set(found))[:20]
+
+
+@pytest.mark.parametrize("page", ["pages/checklist.py", "pages/people.py", "pages/portfolio.py"])
+def test_what_a_viewer_reads_has_no_none_snake_case_or_json(demo_db, monkeypatch, page):
+    from portfolio.storage import db
+
+    with db.session(demo_db) as c:
+        (viewer,) = c.execute("SELECT email FROM person WHERE role = 'viewer' AND active LIMIT 1").fetchone()
+    monkeypatch.setenv("PORTFOLIO_USER", viewer)
+    at = open_app(page)
+    no_exception(at)
+    found = code_like(at)
+    assert not found, sorted(set(found))[:20]
+
+
+def test_what_changed_reads_in_words_after_a_decision_and_a_seat_change(demo_db):
+    from datetime import date
+
+    from portfolio.domain.settings import Settings
+    from portfolio.services import decisions, pilots, signin
+    from portfolio.storage import db
+
+    today = date.today()  # the page compares with the sidebar's as-of, today by default
+    with db.session(demo_db) as c:
+        (leader,) = c.execute("SELECT email FROM person WHERE role = 'leadership' AND active LIMIT 1").fetchone()
+        (admin,) = c.execute("SELECT email FROM person WHERE role = 'admin' AND active LIMIT 1").fetchone()
+        pid, leader_id = c.execute(
+            "SELECT p.id, (SELECT id FROM person WHERE email = ?) FROM pilot p WHERE stage = 'pilot'"
+            " AND go_no_go_date < ? ORDER BY id LIMIT 1", [leader, today]).fetchone()
+        decisions.record_decision(c, signin.actor_for_email(c, leader), {
+            "pilot_id": pid, "kind": "no_go", "decided_on": today, "decided_by": leader_id,
+            "rationale": "Stopped at review"}, Settings())
+        other = c.execute("SELECT id, version FROM pilot WHERE stage = 'pilot' AND product_owner_id IS NOT NULL"
+                          " ORDER BY id LIMIT 1").fetchone()
+        pilots.edit_pilot(c, signin.actor_for_email(c, admin), other[0], {"product_owner_id": None},
+                          Settings(), expected_version=other[1])
+    at = open_app("pages/changes.py")
+    no_exception(at)
+    assert {m.label: int(m.value) for m in at.metric}["Decisions"] >= 1
+    (decided,) = [f.value for f in at.dataframe if "kind" in f.value]
+    (seats,) = [f.value for f in at.dataframe if "seat" in f.value]
+    assert "no-go" in set(decided["kind"]) and len(seats) >= 1
+    found = code_like(at)
+    assert not found, sorted(set(found))[:20]

@@ -13,7 +13,7 @@ from portfolio.domain import decisions as standing
 from portfolio.domain import rights
 from portfolio.domain.models import Pilot
 from portfolio.domain.rights import Right
-from portfolio.domain.text import md, md_lines, plural
+from portfolio.domain.text import EMPTY_CELL, md, md_lines, plural
 from portfolio.domain.vocabulary import (
     BRIDGE_ITEMS,
     CriterionStatus,
@@ -55,7 +55,10 @@ def _criteria(pilot: Pilot) -> None:
     changes = store.criteria_changes(conn, pilot.id)
     if not changes.empty:
         with st.expander(f"Criteria changes ({len(changes)})"):
-            st.dataframe(changes, hide_index=True, width="stretch", key=f"criteria-changes-{pilot.id}")
+            st.dataframe(changes, hide_index=True, width="stretch", key=f"criteria-changes-{pilot.id}", placeholder=EMPTY_CELL,
+                         column_config={"changed_on": "On", "action": "Change", "before": "Before",
+                                        "after": "After", "changed_by": "By",
+                                        "after_kickoff": st.column_config.CheckboxColumn("After kickoff")})
     if not (rights.may(actor, Right.EDIT_PILOT, pilot) and pilot.stage in decisions.CRITERIA_STAGES):
         return
     with st.expander("Edit the criteria", icon=":material/checklist:"):
@@ -108,12 +111,16 @@ def _decisions(pilot: Pilot) -> None:
                     f"{md_lines(d.rationale)}" + (f"  \n*Override:* {md(d.override_reason)}" if d.override_reason else ""))
         with st.expander(f"Criteria as they stood at decision {d.id}"):
             if d.criteria_snapshot:
-                st.dataframe(pd.DataFrame(d.criteria_snapshot), hide_index=True, width="stretch",
-                             key=f"snapshot-{d.id}")
+                st.dataframe(_snapshot_in_words(d.criteria_snapshot), hide_index=True, width="stretch",
+                             key=f"snapshot-{d.id}", placeholder=EMPTY_CELL)
             else:
                 st.caption("There were no criteria.")
     if not events.empty:
-        st.dataframe(events, hide_index=True, width="stretch", key=f"stage-events-{pilot.id}")
+        st.dataframe(
+            events, hide_index=True, width="stretch", key=f"stage-events-{pilot.id}", placeholder=EMPTY_CELL,
+            column_config={"happened_on": "On", "action": "Action", "stage_before": "From",
+                           "stage_after": "To", "actor": "By", "override_reason": "Override reason",
+                           "note": "Note"})
     latest = standing.correctable(pilot, history)
     if latest is not None and rights.may(actor, Right.DECIDE) and actor.person_id is not None:
         with st.expander(f"Correct the latest decision ({latest.kind.label} on {latest.decided_on})",
@@ -138,6 +145,15 @@ def _decisions(pilot: Pilot) -> None:
     if pilot.stage == Stage.PILOT and rights.may(actor, Right.DECIDE):
         st.page_link("pages/decisions.py", label="Record the go/no-go decision", icon=":material/gavel:",
                      query_params={"id": pilot.id})
+
+
+def _snapshot_in_words(snapshot: list[dict]) -> pd.DataFrame:
+    """The criteria as they stood at a decision, under headers in words."""
+    return pd.DataFrame([
+        {"Criterion": c.get("statement", ""), "Status": CriterionStatus(c["status"]).label if c.get("status") in
+         {s.value for s in CriterionStatus} else c.get("status", ""), "Evidence": c.get("evidence") or ""}
+        for c in snapshot
+    ])
 
 
 def _bridge(pilot: Pilot) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from portfolio.domain.models import Person, Pilot
-from portfolio.domain.text import md
+from portfolio.domain.text import EMPTY_CELL, md
 from portfolio.storage import audit
 from portfolio.web import ui
 
@@ -25,7 +25,7 @@ def show(pilot: Pilot, people: dict[int, Person]) -> None:
     shown = history[["at", "actor", "via", "action", "entity", "change"]]
     st.dataframe(
         shown.assign(entity=shown["entity"].map(ui.entity_words)), hide_index=True, width="stretch",
-        key=f"history-{pilot.id}",
+        key=f"history-{pilot.id}", placeholder=EMPTY_CELL,
         column_config={"at": st.column_config.DatetimeColumn("At (UTC)", format="YYYY-MM-DD HH:mm:ss"),
                        "actor": "Who", "via": "Via", "action": "Action", "entity": "What",
                        "change": st.column_config.TextColumn("Change", width="large")},

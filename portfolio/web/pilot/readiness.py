@@ -14,7 +14,7 @@ from portfolio.domain import privileges as borrowed
 from portfolio.domain import rights
 from portfolio.domain.models import Pilot
 from portfolio.domain.rights import Right
-from portfolio.domain.text import md
+from portfolio.domain.text import EMPTY_CELL, md
 from portfolio.domain.vocabulary import (
     READINESS_DIMENSIONS,
     Direction,
@@ -48,12 +48,12 @@ def _privileges(pilot: Pilot, editable: bool) -> None:
     if privileges:
         st.dataframe(
             pd.DataFrame([{
-                "kind": p.kind.label, "what": p.description, "granted by": p.granted_by, "since": p.since,
-                "expires": p.expires,
-                "expires before go/no-go": borrowed.expires_before_decision(p, pilot.go_no_go_date),
-                "disposition": p.disposition.label, "decided by": p.decided_by_name, "note": p.note,
+                "Kind": p.kind.label, "What": p.description, "Granted by": p.granted_by, "Since": p.since,
+                "Expires": p.expires,
+                "Expires before go/no-go": borrowed.expires_before_decision(p, pilot.go_no_go_date),
+                "Disposition": p.disposition.label, "Decided by": p.decided_by_name, "Note": p.note,
             } for p in privileges]),
-            hide_index=True, width="stretch", key=f"privileges-{pilot.id}",
+            hide_index=True, width="stretch", key=f"privileges-{pilot.id}", placeholder=EMPTY_CELL,
         )
         for p in borrowed.expiring(privileges, pilot.go_no_go_date):
             st.warning(f"'{md(p.description)}' expires on {p.expires}, before the go/no-go date {pilot.go_no_go_date}.")
@@ -107,12 +107,12 @@ def _kpis(pilot: Pilot, editable: bool) -> None:
     if kpis:
         st.dataframe(
             pd.DataFrame([{
-                "KPI": k.name, "kind": "production" if k.production else "pilot metric", "category": k.category.label,
-                "baseline": k.baseline, "target": k.target, "unit": k.unit, "better": k.direction.value,
-                "horizon (days)": k.horizon_days, "latest": k.latest_value, "on": k.latest_on,
-                "on target": {True: "yes", False: "no", None: "—"}[k.meets(k.latest_value)],
+                "KPI": k.name, "Kind": "production" if k.production else "pilot metric", "Category": k.category.label,
+                "Baseline": k.baseline, "Target": k.target, "Unit": k.unit, "Better": k.direction.value,
+                "Horizon (days)": k.horizon_days, "Latest": k.latest_value, "On": k.latest_on,
+                "On target": {True: "yes", False: "no", None: EMPTY_CELL}[k.meets(k.latest_value)],
             } for k in kpis]),
-            hide_index=True, width="stretch", key=f"kpi-scorecard-{pilot.id}",
+            hide_index=True, width="stretch", key=f"kpi-scorecard-{pilot.id}", placeholder=EMPTY_CELL,
         )
         readings = store.readings_frame(conn, pilot.id, as_of)
         chart_cols = st.columns(2)
