@@ -7,7 +7,7 @@ import streamlit as st
 
 from portfolio.domain import rights
 from portfolio.domain.rights import Right
-from portfolio.domain.text import md
+from portfolio.domain.text import EMPTY_CELL, md
 from portfolio.domain.vocabulary import Role
 from portfolio.services.people import (
     add_person,
@@ -37,8 +37,10 @@ table = pd.DataFrame(
         for p in people if show_inactive or p.active
     ]
 )
-st.dataframe(table, hide_index=True, width="stretch", key="people-table",
-             column_config={"seats": st.column_config.NumberColumn("Seats on live pilots")})
+st.dataframe(table, hide_index=True, width="stretch", key="people-table", placeholder=EMPTY_CELL,
+             column_config={"name": "Name", "email": "Email", "role": "Role",
+                            "active": st.column_config.CheckboxColumn("Active"),
+                            "seats": st.column_config.NumberColumn("Seats on live pilots")})
 
 # --- one person -------------------------------------------------------------
 with st.expander("One person: seats and recent activity", icon=":material/person:"):
@@ -49,9 +51,9 @@ with st.expander("One person: seats and recent activity", icon=":material/person
         st.markdown(f"**{md(by_id[who].name)}** · {by_id[who].role.label}"
                     + ("" if by_id[who].active else " · inactive"))
         if held:
-            st.dataframe(pd.DataFrame([{"pilot": pl.name, "seat": seat.label, "stage": pl.stage.value,
-                                        "archived": pl.archived} for pl, seat in held]),
-                         hide_index=True, width="stretch", key="person-view-seats")
+            st.dataframe(pd.DataFrame([{"Pilot": pl.name, "Seat": seat.label, "Stage": pl.stage.value,
+                                        "Archived": pl.archived} for pl, seat in held]),
+                         hide_index=True, width="stretch", key="person-view-seats", placeholder=EMPTY_CELL)
         else:
             st.caption("Holds no seat.")
         if rights.may(actor, Right.SEE_AUDIT) or actor.person_id == who:
@@ -60,8 +62,13 @@ with st.expander("One person: seats and recent activity", icon=":material/person
                 st.caption("No recent activity on record.")
             else:
                 st.markdown("Recent activity")
-                st.dataframe(activity[["at", "action", "entity", "pilot", "change"]], hide_index=True,
-                             width="stretch", key="person-view-activity")
+                shown = activity[["at", "action", "entity", "pilot", "change"]]
+                st.dataframe(shown.assign(entity=shown["entity"].map(ui.entity_words)), hide_index=True,
+                             width="stretch", key="person-view-activity", placeholder=EMPTY_CELL,
+                             column_config={"at": st.column_config.DatetimeColumn("At (UTC)",
+                                                                                  format="YYYY-MM-DD HH:mm"),
+                                            "action": "Action", "entity": "What", "pilot": "Pilot",
+                                            "change": st.column_config.TextColumn("Change", width="large")})
 
 if not rights.may(actor, Right.MANAGE_PEOPLE):
     st.caption(f"You ({actor.role.label}) can read the people list; admins manage it.")

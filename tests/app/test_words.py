@@ -225,3 +225,24 @@ def test_what_changed_reads_in_words_after_a_decision_and_a_seat_change(demo_db)
     assert "no-go" in set(decided["kind"]) and len(seats) >= 1
     found = code_like(at)
     assert not found, sorted(set(found))[:20]
+
+
+def test_one_persons_seats_and_activity_read_in_words(demo_db):
+    from portfolio.storage import db
+
+    from datetime import date
+
+    from portfolio.services import signin, updates
+
+    with db.session(demo_db) as c:  # a product owner who holds a seat and posts an update
+        who, email, pid = c.execute(
+            "SELECT o.id, o.email, p.id FROM person o JOIN pilot p ON p.product_owner_id = o.id"
+            " WHERE o.active AND p.stage = 'pilot' ORDER BY p.id LIMIT 1").fetchone()
+        updates.post_weekly_update(c, signin.actor_for_email(c, email),
+                                   {"pilot_id": pid, "health": "amber", "summary": "Latency high"}, date.today())
+    at = open_app("pages/people.py")
+    at.selectbox(key="person-view-pick").set_value(who).run()
+    no_exception(at)
+    assert len(at.dataframe) == 3  # the people, this person's seats and activity
+    found = code_like(at)
+    assert not found, sorted(set(found))[:20]
