@@ -21,6 +21,7 @@ import pandas as pd
 
 from portfolio.domain.errors import EditConflict
 from portfolio.domain.models import Actor
+from portfolio.domain.vocabulary import FIELD_LABELS
 
 # What an audit snapshot holds per entity: the table, its key columns and
 # the columns recorded. Bookkeeping columns (created_at, updated_at, the
@@ -311,13 +312,32 @@ def _people_names(c) -> dict[int, str]:
     return dict(c.execute("SELECT id, name FROM person").fetchall())
 
 
+# Fields whose values are the tracker's codes (a stage, a status, a
+# disposition...), shown in words: "make permanent", not make_permanent.
+CODED_FIELDS = {"stage", "status", "disposition", "kind", "health", "category", "direction", "role", "dimension",
+                "stage_before", "stage_after", "action"}
+
+
 def _shown(field: str, value, names: dict[int, str]) -> str:
     if value is None or value == "":
         return "—"
     if field in PERSON_FIELDS and isinstance(value, int):
         return names.get(value, f"person {value}")
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # 92, not 92.0
+    if field in CODED_FIELDS and isinstance(value, str):
+        return value.replace("_", " ")
     text = str(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def field_words(field: str) -> str:
+    """A field as a person reads it within a sentence: "business unit",
+    "go/no-go date", "production KPI"."""
+    label = FIELD_LABELS.get(field) or field.removesuffix("_id").replace("_", " ")
+    return label[:1].lower() + label[1:] if label[1:2].islower() else label
 
 
 def changed_fields(before: str | None, after: str | None) -> dict[str, tuple]:
@@ -337,7 +357,7 @@ def describe(before: str | None, after: str | None, names: dict[int, str]) -> st
     for field, (old, new) in changed_fields(before, after).items():
         if field in KEY_FIELDS or _shown(field, old, names) == _shown(field, new, names):
             continue
-        label = field.removesuffix("_id").replace("_", " ")
+        label = field_words(field)
         if before is None:
             parts.append(f"{label} '{_shown(field, new, names)}'")
         else:

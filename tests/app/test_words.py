@@ -153,6 +153,9 @@ def code_like(at) -> list[str]:
         for header in shown_headers(frame):
             if SNAKE.search(header):
                 found.append(f"header {header!r}")
+        if "change" in frame.value:  # the audit's lines: fields and coded values in words
+            found += [f"change {c!r}" for c in frame.value["change"].dropna() if SNAKE.search(str(c))
+                      or re.search(r"'\d+\.0'", str(c))]
         for cell in shown_cells(frame):
             if cell in EMPTY_WORDS or JSON_LIKE.search(cell) or SNAKE.fullmatch(cell):
                 found.append(f"cell {cell!r}")
@@ -244,5 +247,31 @@ def test_one_persons_seats_and_activity_read_in_words(demo_db):
     at.selectbox(key="person-view-pick").set_value(who).run()
     no_exception(at)
     assert len(at.dataframe) == 3  # the people, this person's seats and activity
+    found = code_like(at)
+    assert not found, sorted(set(found))[:20]
+
+
+def test_a_pilots_history_says_what_changed_in_words(demo_db):
+    from datetime import date
+
+    from portfolio.services import production, signin
+    from portfolio.storage import db
+
+    with db.session(demo_db) as c:
+        (admin,) = c.execute("SELECT email FROM person WHERE role = 'admin' AND active LIMIT 1").fetchone()
+        (pid,) = c.execute("SELECT id FROM pilot WHERE stage = 'pilot' ORDER BY id LIMIT 1").fetchone()
+        actor = signin.actor_for_email(c, admin)
+        privilege = production.add_privilege(c, actor, pid, {"kind": "data_access", "description": "Claims data"})
+        production.decide_privilege(c, actor, privilege, "make_permanent", "", date.today())
+        kpi = production.add_kpi(c, actor, pid, {
+            "name": "Median handling time", "category": "latency", "unit": "ms", "direction": "lower", "baseline": 1400,
+            "target": 800, "horizon_days": 90, "production": True})
+        production.edit_kpi(c, actor, kpi, {"target": 700})
+    at = open_app("pages/pilot.py")
+    open_pilot(at, pid)
+    no_exception(at)
+    (history,) = [f.value for f in at.dataframe if "change" in f.value]
+    changes = " | ".join(history["change"].dropna())
+    assert "disposition 'undecided' → 'make permanent'" in changes and "target '800' → '700'" in changes, changes
     found = code_like(at)
     assert not found, sorted(set(found))[:20]
