@@ -285,6 +285,6 @@ def test_the_portfolio_follows_a_change_made_outside_the_app(demo_db):
         admin = next(p for p in store.list_people(c, active_only=True) if p.role.value == "admin")
         pilot = c.execute("SELECT id FROM pilot WHERE stage = 'pilot' AND product_owner_id IS NOT NULL"
                           " ORDER BY id LIMIT 1").fetchone()[0]
-        pilots.edit_pilot(c, Actor.of(admin), pilot, {"product_owner_id": None}, Settings())
+        pilots.edit_pilot(c, Actor.of(admin), pilot, {"product_owner_id": None}, Settings(), today=date.today())
     at.run()
     assert headline(at)["Ownerless"] == before["Ownerless"] + 1
