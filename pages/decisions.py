@@ -41,10 +41,11 @@ queue = pd.concat([queue, extra])
 if queue.empty:
     st.success("No go/no-go decision is overdue or due soon.")
 else:
-    st.dataframe(
+    st.caption("Select a row to decide on it, or pick the pilot below.")
+    event = st.dataframe(
         # Each row with its why, not only the one picked below.
         queue[["name", "days_left", "flags", "reasons", "product_owner", "business_unit", "extensions"]],
-        hide_index=True, width="stretch", key="decision-queue",
+        hide_index=True, width="stretch", key="decision-queue", on_select="rerun", selection_mode="single-row",
         column_config={"name": "Pilot", "days_left": st.column_config.NumberColumn("Days left", width="small"),
                        "flags": "Flags", "reasons": st.column_config.TextColumn("Why", width="large"),
                        "product_owner": "Product owner", "business_unit": "Business unit",
@@ -52,8 +53,13 @@ else:
     )
     names = dict(zip(queue["id"], queue["name"]))
     ids = list(names)
-    pick = st.selectbox("Decide on", ids, index=ids.index(wanted) if wanted in ids else 0,
-                        format_func=names.get, key=f"decide-pilot-{wanted}")
+    selected = [r for r in (event.selection.rows if event else []) if 0 <= r < len(ids)]
+    # The picker starts from the selected row's pilot (else the address's):
+    # a picker of its own for each, so selecting another row picks again and
+    # a pick made below stands while the row stays selected.
+    start = ids[selected[0]] if selected else wanted
+    pick = st.selectbox("Decide on", ids, index=ids.index(start) if start in ids else 0,
+                        format_func=names.get, key=f"decide-pilot-{start}")
     pilot = store.get_pilot(conn, pick)
     criteria = store.list_criteria(conn, pilot.id, as_of)
     verdict, why = decisions.suggested_verdict(criteria)
