@@ -51,8 +51,9 @@ if may_create:
             if not offered:
                 st.caption(f"The organisation keeps no business units yet: an admin adds them on the {KEPT_ON} "
                            "before a pilot can be given one.")
-            unit = st.selectbox("Business unit", unit_choices(offered), format_func=lambda u: unit_label(u, offered),
-                                key="pilot-unit", help=f"The organisation's units; an admin keeps them on the {KEPT_ON}.")
+            unit = st.selectbox("Business unit", unit_choices(offered), key="pilot-unit",
+                                format_func=lambda u: unit_label(u, offered),
+                                help=f"The organisation's units; an admin keeps them on the {KEPT_ON}.")
             problem = st.text_area("Problem it solves", key="pilot-problem")
             c1, c2 = st.columns(2)
             stage = c1.selectbox("Stage", [s.value for s in CREATABLE_STAGES], index=1, key="pilot-stage")

@@ -87,7 +87,8 @@ def test_renaming_a_unit_moves_every_pilot_of_it_in_one_recorded_change(conn, ad
     assert kept(conn) == ["Finance", "Sales and Marketing"]
     moved = {r["pilot_id"]: r for r in audit.as_records(audit.trail(conn, entity="pilot")) if r["action"] == "edit"}
     assert set(moved) == {a, b}
-    assert moved[a]["before"]["business_unit"] == "Sales" and moved[a]["after"]["business_unit"] == "Sales and Marketing"
+    assert (moved[a]["before"]["business_unit"], moved[a]["after"]["business_unit"]) == (
+        "Sales", "Sales and Marketing")
     renamed = audit.as_records(audit.trail(conn, entity="business_unit"))[0]
     assert (renamed["action"], renamed["before"]["name"], renamed["after"]["name"]) == (
         "rename", "Sales", "Sales and Marketing")

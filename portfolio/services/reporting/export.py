@@ -53,8 +53,8 @@ SHEET_TITLES = {
 FLAGS_SHEET = "Flags"
 
 # Columns that are storage details, not information: the lower-cased email
-# only exists to make the email unique case-insensitively.
-HIDDEN_COLUMNS = {"person": {"email_key"}}
+# and unit name only exist to make them unique case-insensitively.
+HIDDEN_COLUMNS = {"person": {"email_key"}, "business_unit": {"name_key"}}
 
 # Excel's hard limits: rows per sheet, characters per sheet title.
 EXCEL_MAX_ROWS = 1_048_576
