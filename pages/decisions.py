@@ -11,7 +11,7 @@ from portfolio import flags
 from portfolio.domain import clock, rights
 from portfolio.domain.models import LARGEST_ID, Actor
 from portfolio.domain.rights import Right
-from portfolio.domain.text import md, plural
+from portfolio.domain.text import EMPTY_CELL, md, plural
 from portfolio.domain.vocabulary import BRIDGE_ITEMS, DecisionKind
 from portfolio.services import decisions, production
 from portfolio.storage import store
@@ -41,10 +41,12 @@ queue = pd.concat([queue, extra])
 if queue.empty:
     st.success("No go/no-go decision is overdue or due soon.")
 else:
-    st.dataframe(
+    st.caption("Select a row to decide on it, or pick the pilot below.")
+    event = st.dataframe(
         # Each row with its why, not only the one picked below.
         queue[["name", "days_left", "flags", "reasons", "product_owner", "business_unit", "extensions"]],
-        hide_index=True, width="stretch", key="decision-queue",
+        hide_index=True, width="stretch", key="decision-queue", on_select="rerun", selection_mode="single-row",
+        placeholder=EMPTY_CELL,
         column_config={"name": "Pilot", "days_left": st.column_config.NumberColumn("Days left", width="small"),
                        "flags": "Flags", "reasons": st.column_config.TextColumn("Why", width="large"),
                        "product_owner": "Product owner", "business_unit": "Business unit",
@@ -52,8 +54,13 @@ else:
     )
     names = dict(zip(queue["id"], queue["name"]))
     ids = list(names)
-    pick = st.selectbox("Decide on", ids, index=ids.index(wanted) if wanted in ids else 0,
-                        format_func=names.get, key=f"decide-pilot-{wanted}")
+    selected = [r for r in (event.selection.rows if event else []) if 0 <= r < len(ids)]
+    # The picker starts from the selected row's pilot (else the address's):
+    # a picker of its own for each, so selecting another row picks again and
+    # a pick made below stands while the row stays selected.
+    start = ids[selected[0]] if selected else wanted
+    pick = st.selectbox("Decide on", ids, index=ids.index(start) if start in ids else 0,
+                        format_func=names.get, key=f"decide-pilot-{start}")
     pilot = store.get_pilot(conn, pick)
     criteria = store.list_criteria(conn, pilot.id, as_of)
     verdict, why = decisions.suggested_verdict(criteria)
@@ -68,9 +75,9 @@ else:
         st.subheader("Criteria")
         if criteria:
             st.dataframe(
-                pd.DataFrame([{"criterion": c.statement, "status": c.status.label, "evidence": c.evidence}
+                pd.DataFrame([{"Criterion": c.statement, "Status": c.status.label, "Evidence": c.evidence}
                               for c in criteria]),
-                hide_index=True, width="stretch", key="decision-criteria",
+                hide_index=True, width="stretch", key="decision-criteria", placeholder=EMPTY_CELL,
             )
         else:
             st.warning("No go/no-go criteria were written for this pilot.")

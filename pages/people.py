@@ -1,14 +1,17 @@
 """People: list, one person's seats and recent activity, add, edit,
 deactivate with the handover of their seats. A person who leaves is
-deactivated (archived), never deleted."""
+deactivated (archived), never deleted. And the organisation's business
+units, which admins keep here beside its people: add, rename (every pilot
+of the unit moves with it), retire one no longer offered."""
 
 import pandas as pd
 import streamlit as st
 
 from portfolio.domain import rights
 from portfolio.domain.rights import Right
-from portfolio.domain.text import EMPTY_CELL, md
+from portfolio.domain.text import EMPTY_CELL, md, plural
 from portfolio.domain.vocabulary import Role
+from portfolio.services import units
 from portfolio.services.people import (
     add_person,
     deactivate_person,
@@ -69,6 +72,49 @@ with st.expander("One person: seats and recent activity", icon=":material/person
                                                                                   format="YYYY-MM-DD HH:mm"),
                                             "action": "Action", "entity": "What", "pilot": "Pilot",
                                             "change": st.column_config.TextColumn("Change", width="large")})
+
+# --- business units -----------------------------------------------------------
+kept_units = units.list_units(conn)
+unit_by_id = {u.id: u for u in kept_units}
+with st.expander(f"Business units ({len([u for u in kept_units if u.active])} offered)",
+                 icon=":material/domain:"):
+    st.caption("The units a pilot is given, one spelling each; a retired unit stays with its pilots and is "
+               "offered to no other.")
+    if kept_units:
+        st.dataframe(pd.DataFrame([{"unit": u.name, "offered": u.active, "pilots": u.pilots} for u in kept_units]),
+                     hide_index=True, width="stretch", key="units-table", placeholder=EMPTY_CELL,
+                     column_config={"unit": "Business unit", "offered": "Offered", "pilots": "Pilots"})
+    else:
+        st.caption("No business units yet." + (" Add the first below." if rights.may(actor, Right.MANAGE_UNITS)
+                                                else " An admin adds them."))
+    if rights.may(actor, Right.MANAGE_UNITS):
+        add_unit_tab, rename_tab, retire_tab = st.tabs(["Add a unit", "Rename a unit", "Retire or offer again"])
+        with add_unit_tab:
+            with st.form("add-unit"):
+                new_unit = st.text_input("Name", key="unit-name")
+                if st.form_submit_button("Add unit", key="unit-add", type="primary"):
+                    forms.save(lambda: units.add_unit(conn, actor, {"name": new_unit}),
+                               f"Added the business unit {new_unit.strip()}.", clear={"unit-name": ""})
+        with rename_tab:
+            renamed = st.selectbox("Business unit", list(unit_by_id), index=None, placeholder="Choose a unit",
+                                   format_func=lambda i: unit_by_id[i].name, key="unit-rename-pick")
+            if renamed:
+                with st.form(f"rename-unit-{renamed}"):
+                    new_name = st.text_input("New name", value=unit_by_id[renamed].name,
+                                             key=f"unit-rename-name-{renamed}")
+                    st.caption(f"Its {plural(unit_by_id[renamed].pilots, 'pilot')} move with it.")
+                    if st.form_submit_button("Rename", key=f"unit-rename-go-{renamed}", type="primary"):
+                        forms.save(lambda: units.rename_unit(conn, actor, renamed, {"name": new_name}),
+                                   lambda saved: f"Renamed {unit_by_id[renamed].name} to {saved.name}.")
+        with retire_tab:
+            retired = st.selectbox("Business unit", list(unit_by_id), index=None, placeholder="Choose a unit",
+                                   format_func=lambda i: unit_by_id[i].label, key="unit-retire-pick")
+            if retired:
+                unit = unit_by_id[retired]
+                verb = "Retire" if unit.active else "Offer again"
+                if st.button(f"{verb} {md(unit.name)}", key=f"unit-retire-go-{retired}"):
+                    forms.save(lambda: units.set_unit_active(conn, actor, retired, not unit.active),
+                               f"{'Retired' if unit.active else 'Offered again'}: {unit.name}.")
 
 if not rights.may(actor, Right.MANAGE_PEOPLE):
     st.caption(f"You ({actor.role.label}) can read the people list; admins manage it.")

@@ -2,6 +2,8 @@
 production readiness, weekly updates and history), and the form to create a
 pilot. Each tab is a module of portfolio/web/pilot/."""
 
+from datetime import date
+
 import streamlit as st
 
 from portfolio.domain import clock, rights
@@ -9,10 +11,13 @@ from portfolio.domain.errors import NotFound
 from portfolio.domain.rights import Right
 from portfolio.domain.text import md, md_lines
 from portfolio.domain.vocabulary import CREATABLE_STAGES
+from portfolio.domain.units import KEPT_ON
+from portfolio.services import units
 from portfolio.services.pilots import create_pilot
 from portfolio.storage import store
 from portfolio.web import forms, ui
 from portfolio.web.pilot import criteria, history, overview, readiness, updates
+from portfolio.web.pilot.overview import unit_choices, unit_label
 from portfolio.web.pilot.seats import SEAT_KEYS, seat_inputs
 
 conn, actor, as_of, settings = ui.conn(), ui.actor(), ui.as_of(), ui.settings()
@@ -42,7 +47,13 @@ if may_create:
     with st.expander("New pilot", expanded=pick is None, icon=":material/add:"):
         with st.form("new-pilot"):
             name = st.text_input("Name", key="pilot-name")
-            unit = st.text_input("Business unit", key="pilot-unit")
+            offered = units.offered(conn)
+            if not offered:
+                st.caption(f"The organisation keeps no business units yet: an admin adds them on the {KEPT_ON} "
+                           "before a pilot can be given one.")
+            unit = st.selectbox("Business unit", unit_choices(offered), key="pilot-unit",
+                                format_func=lambda u: unit_label(u, offered),
+                                help=f"The organisation's units; an admin keeps them on the {KEPT_ON}.")
             problem = st.text_area("Problem it solves", key="pilot-problem")
             c1, c2 = st.columns(2)
             stage = c1.selectbox("Stage", [s.value for s in CREATABLE_STAGES], index=1, key="pilot-stage")
@@ -55,7 +66,7 @@ if may_create:
                         conn, actor,
                         {"name": name, "business_unit": unit, "problem": problem, "stage": stage,
                          "start_date": start, **seats},
-                        settings),
+                        settings, today=date.today()),
                     f"Created '{name.strip()}'.",
                     clear={"pilot-name": "", "pilot-unit": "", "pilot-problem": "", "pilot-start": None,
                            **{f"pilot-{k}": None for k in SEAT_KEYS.values()}},

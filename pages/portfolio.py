@@ -6,6 +6,7 @@ import streamlit as st
 from portfolio import flags
 from portfolio.domain.text import EMPTY_CELL, md, plural
 from portfolio.domain.vocabulary import READINESS_DIMENSIONS
+from portfolio.services import units as business_units
 from portfolio.services.reporting import digest, export, overview, privileges
 from portfolio.storage import store
 from portfolio.web import charts, forms, ui
@@ -50,7 +51,7 @@ show = st.segmented_control(
 
 # Filters
 f1, f2, f3 = st.columns(3)
-units = f1.multiselect("Business unit", sorted(pilots["business_unit"].dropna().unique()), key="filter-unit")
+units = f1.multiselect("Business unit", [u.name for u in business_units.list_units(ui.conn())], key="filter-unit")
 owners = f2.multiselect("Product owner", sorted(pilots["product_owner"].dropna().unique()), key="filter-owner")
 codes = f3.multiselect("Flag", sorted(view.flags["code"].unique(), key=flags.label), key="filter-flag",
                        format_func=flags.label)
@@ -73,10 +74,11 @@ st.subheader(f"{show or 'Flagged'}: {plural(len(table), 'pilot')}")
 if table.empty:
     st.info("No pilots match.")
 else:
-    # The what and the why first, in the columns a 1280 px screen shows; the
-    # clock only for pilots on it (days left is blank for the other stages).
-    shown = table[["name", "severity", "flags", "reasons", "days_left", "product_owner", "business_unit", "stage",
-                   "day", "verdict", "days_to_decision", "extensions"]]
+    # The what and the why first, in the columns a 1280 px screen shows; then
+    # each stage's own next date; the clock only for pilots on it (days left
+    # is blank for the other stages).
+    shown = table[["name", "severity", "flags", "reasons", "next_date", "days_left", "product_owner",
+                   "business_unit", "stage", "day", "verdict", "days_to_decision", "extensions"]]
     shown = shown.assign(day=shown["day"].where(shown["days_left"].notna()))
     # The grid's own CSV download is off (client.disableDataExport in
     # .streamlit/config.toml): it writes cells as they are, and a pilot named
@@ -98,6 +100,10 @@ else:
             "severity": st.column_config.TextColumn("Worst", width="small"),
             "flags": st.column_config.TextColumn("Flags", width="medium"),
             "reasons": st.column_config.TextColumn("Why", width="large"),
+            "next_date": st.column_config.TextColumn(
+                "Next date", width="medium",
+                help="Each stage's own: the go/no-go date on the clock, the bridge's due date, a proposed "
+                     "pilot's planned start"),
             "business_unit": "Business unit",
             "stage": "Stage",
             "product_owner": "Product owner",

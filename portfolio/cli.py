@@ -454,7 +454,7 @@ def _import(path, as_of, settings, args) -> int:
             known = importer.read_known(conn)
         print(f"Checking {len(frame)} rows against the portfolio (the database stays free meanwhile) ...",
               file=sys.stderr, flush=True)
-        plan = importer.plan_import(known, frame, mapping, settings)
+        plan = importer.plan_import(known, frame, mapping, settings, today=date.today())
         report = plan.report()
         if plan.ignored:
             print(f"Not imported, as the tracker computes them: {', '.join(plan.ignored)}.")

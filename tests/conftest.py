@@ -138,6 +138,15 @@ def conn(db_file, empty_template):
         yield c
 
 
+@pytest.fixture
+def kept_units(conn) -> list[str]:
+    """The demo's business units on the organisation's kept list, for tests
+    that give pilots a unit through the services."""
+    for name in demo.BUSINESS_UNITS:
+        demo.make_unit(conn, name)
+    return list(demo.BUSINESS_UNITS)
+
+
 def actor_of(conn, role: Role, **overrides) -> Actor:
     person_id = demo.make_person(conn, role=role, **overrides)
     from portfolio.storage import store

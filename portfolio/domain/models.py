@@ -226,6 +226,31 @@ class Pilot(BaseModel):
         return {getattr(self, s.value) for s in Seat if getattr(self, s.value)}
 
 
+# --- business units -------------------------------------------------------
+
+
+class BusinessUnitIn(_Input):
+    """A unit as an admin names it."""
+
+    name: str
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return " ".join(_required_text(v, BUSINESS_UNIT_MAX).split())
+
+
+class BusinessUnit(BaseModel):
+    id: int
+    name: str
+    active: bool
+    pilots: int = 0  # how many pilots (archived ones included) carry it
+
+    @property
+    def label(self) -> str:
+        return self.name if self.active else f"{self.name} (retired)"
+
+
 # --- weekly updates -------------------------------------------------------
 
 

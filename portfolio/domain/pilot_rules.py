@@ -6,7 +6,8 @@ same words.
 * the go/no-go date, once set, moves only by an extend decision;
 * an inactive person keeps a seat they hold but takes no new one;
 * without a go/no-go date, a pilot with a start date gets the start plus the
-  clock length.
+  clock length;
+* only a proposed pilot may have a start date in the future.
 
 Each check raises InvalidInput naming the field; the facts it needs (the
 stored dates, whether a person is active, who holds the seat now) are passed
@@ -20,7 +21,7 @@ from datetime import date
 from portfolio.domain import clock
 from portfolio.domain.errors import InvalidInput
 from portfolio.domain.models import LATEST_DATE, check_date_range
-from portfolio.domain.vocabulary import Seat
+from portfolio.domain.vocabulary import Seat, Stage
 
 
 def check_start_date(stored: date | None, wanted: date | None) -> None:
@@ -64,3 +65,15 @@ def go_no_go_date(start: date | None, given: date | None, clock_days: int) -> da
     if given is not None or start is None:
         return given
     return default_go_no_go_date(start, clock_days)
+
+
+def check_start_not_in_future(stage: Stage, start: date | None, today: date) -> None:
+    """Only a proposed pilot may have a start date still to come: a pilot on
+    the clock started on a day that has been. ``today`` is the real day of
+    the save (not the as-of date a person reads the portfolio at)."""
+    if start is not None and start > today and stage != Stage.PROPOSED:
+        raise InvalidInput(
+            f"Start date: {start:%d %b %Y} is in the future (today is {today:%d %b %Y}); only a proposed "
+            "pilot may start later",
+            field="start_date",
+        )

@@ -10,8 +10,9 @@
 |               | criteria after kickoff, record and correct decisions,        |
 |               | promote and retire, see the audit trail and what changed,    |
 |               | record a digest run                                          |
-| admin         | everything, plus creating pilots, managing people, the       |
-|               | readiness checklist, import, archiving and restoring pilots  |
+| admin         | everything, plus creating pilots, managing people and the    |
+|               | business units, the readiness checklist, import, archiving   |
+|               | and restoring pilots                                         |
 
 A person who is inactive, or a signed-in identity that matches no person,
 only reads (``Actor.person_id`` is None or the role is viewer). Services call
@@ -43,6 +44,7 @@ class Right(str, Enum):
     RECORD_DIGEST = "record a digest run"
     CREATE_PILOT = "create pilots"
     MANAGE_PEOPLE = "manage people"
+    MANAGE_UNITS = "manage business units"
     MANAGE_CHECKLIST = "edit the readiness checklist"
     IMPORT = "import a spreadsheet"
     ARCHIVE = "archive or restore pilots"
@@ -57,7 +59,8 @@ _LEADERSHIP = frozenset({
     Right.CHANGE_CRITERIA_AFTER_KICKOFF, Right.PROMOTE_RETIRE, Right.SEE_AUDIT, Right.SEE_CHANGES,
     Right.RECORD_DIGEST,
 })
-_ADMIN_ONLY = frozenset({Right.CREATE_PILOT, Right.MANAGE_PEOPLE, Right.MANAGE_CHECKLIST, Right.IMPORT, Right.ARCHIVE})
+_ADMIN_ONLY = frozenset({Right.CREATE_PILOT, Right.MANAGE_PEOPLE, Right.MANAGE_UNITS, Right.MANAGE_CHECKLIST,
+                         Right.IMPORT, Right.ARCHIVE})
 
 # Who besides leadership and admin holds each right (the seats of a pilot).
 _BY_ROLE = {

@@ -22,8 +22,10 @@ from portfolio.domain.models import PersonIn, PilotIn, WeeklyUpdateIn
 from portfolio.domain.settings import Settings
 from portfolio.domain.vocabulary import BRIDGE_ITEMS, Health, Role, Stage
 from portfolio.services.signin import command_line_actor
+from portfolio.domain import units
 from portfolio.storage import audit, bulk, db, store
 from portfolio.storage import demo as demo_store
+from portfolio.storage import units as unit_store
 
 DEFAULT_PILOTS = 40
 # The most pilots the demo builds: twice the benchmark's largest portfolio.
@@ -211,6 +213,7 @@ def build_demo(
         pilots, updates = _pilots_and_updates(people, as_of, n, rng, weeks_of_history)
 
         def work(c):
+            unit_store.insert_units(c, sorted(BUSINESS_UNITS, key=units.key))  # the organisation's kept list
             bulk.insert_frame(c, "person", "person_id_seq", people.drop(columns=["kind"]).assign(
                 email_key=people["email"].str.lower()))
             by_kind = _ids_by_kind(c, people)
@@ -508,7 +511,8 @@ def make_person(conn, **overrides) -> int:
 
 def make_pilot(conn, **overrides) -> int:
     """A pilot in `pilot` started 30 days before FIXED_AS_OF with all four
-    seats filled by new active people, unless overridden."""
+    seats filled by new active people, unless overridden; its business unit
+    is on the kept list."""
     start = overrides.pop("start_date", FIXED_AS_OF - timedelta(days=30))
     values = {
         "name": f"Pilot {next(_counter)}",
@@ -523,7 +527,17 @@ def make_pilot(conn, **overrides) -> int:
             values[seat] = make_person(conn)
     values.update(overrides)
     values["stage"] = Stage(values["stage"])
+    make_unit(conn, values["business_unit"])
     return store.insert_pilot(conn, PilotIn.model_construct(**values))
+
+
+def make_unit(conn, name: str) -> int | None:
+    """The kept business unit ``name`` (added when the organisation does not
+    keep it yet, in any case): its id, or None for a blank name."""
+    if not units.key(name):
+        return None
+    found = unit_store.find_unit(conn, name)
+    return found.id if found is not None else unit_store.insert_unit(conn, " ".join(name.split()))
 
 
 def make_update(conn, pilot_id: int, posted_on: date, health: str = "green", **overrides) -> int:

@@ -20,6 +20,7 @@ from portfolio.domain.models import Actor, Pilot, PilotIn, check_date_range
 from portfolio.domain.rights import Right
 from portfolio.domain.settings import Settings
 from portfolio.domain.vocabulary import CREATABLE_STAGES, Stage
+from portfolio.services import units
 from portfolio.storage import audit, store
 from portfolio.storage.db import write
 
@@ -38,9 +39,12 @@ def _check_seats(conn, pilot: PilotIn, current: Pilot | None = None) -> None:
         pilot_rules.check_seat_taker(seat, person.id, person.name, person.active, holder)
 
 
-def create_pilot(conn, actor: Actor, values: dict, settings: Settings) -> int:
+def create_pilot(conn, actor: Actor, values: dict, settings: Settings, *, today: date) -> int:
     """Create a pilot in `proposed` or `pilot`. Without a go/no-go date, a
-    pilot with a start date gets the start plus the clock length."""
+    pilot with a start date gets the start plus the clock length. Its
+    business unit is one the organisation keeps (stored in the kept
+    spelling); only a proposed pilot may start after ``today``, the real day
+    of the save."""
     rights.require(actor, Right.CREATE_PILOT)
     pilot = validate(PilotIn, **values)
     if pilot.stage not in CREATABLE_STAGES:
@@ -49,8 +53,10 @@ def create_pilot(conn, actor: Actor, values: dict, settings: Settings) -> int:
             "come from decisions",
             field="stage",
         )
+    pilot_rules.check_start_not_in_future(pilot.stage, pilot.start_date, today)
     gng = pilot_rules.go_no_go_date(pilot.start_date, pilot.go_no_go_date, settings.clock_days)
-    pilot = pilot.model_copy(update={"go_no_go_date": gng})
+    pilot = pilot.model_copy(update={"go_no_go_date": gng,
+                                     "business_unit": units.check_pilot_unit(conn, pilot.business_unit)})
 
     def work(c):
         _check_seats(c, pilot)
@@ -66,9 +72,13 @@ def create_pilot(conn, actor: Actor, values: dict, settings: Settings) -> int:
 
 def edit_pilot(
     conn, actor: Actor, pilot_id: int, values: dict, settings: Settings,
-    *, expected_version: int | None = None,
+    *, today: date, expected_version: int | None = None,
 ) -> Pilot:
     """Edit the name, business unit, problem, start date and seats.
+
+    A new business unit is one the organisation keeps (the one the pilot has
+    stays, even once retired); a start date set now is not after ``today``
+    (the real day of the save) unless the pilot is proposed.
 
     The start date is set once, which starts the clock; the go/no-go date
     then moves only through an extend decision; the stage is not editable at
@@ -85,6 +95,10 @@ def edit_pilot(
             field="stage",
         )
     pilot_rules.check_start_date(current.start_date, pilot.start_date)
+    if pilot.start_date != current.start_date:
+        pilot_rules.check_start_not_in_future(pilot.stage, pilot.start_date, today)
+    pilot = pilot.model_copy(update={
+        "business_unit": units.check_pilot_unit(conn, pilot.business_unit, current.business_unit)})
     if pilot.product_owner_id != current.product_owner_id \
             and not rights.may(actor, Right.HAND_OVER_PRODUCT_OWNER, current):
         raise PermissionDenied(
@@ -125,8 +139,9 @@ def _same_fields(current: Pilot, wanted: PilotIn) -> bool:
     return all(getattr(current, f) == getattr(wanted, f) for f in store.EDITABLE_PILOT_FIELDS)
 
 
-def start_pilot(conn, actor: Actor, pilot_id: int, start: date, settings: Settings) -> Pilot:
-    """Move a proposed pilot into `pilot`: its 90-day clock starts on ``start``."""
+def start_pilot(conn, actor: Actor, pilot_id: int, start: date, settings: Settings, *, today: date) -> Pilot:
+    """Move a proposed pilot into `pilot`: its 90-day clock starts on
+    ``start``, which is not after ``today`` (the real day of the save)."""
     current = store.get_pilot(conn, pilot_id)
     rights.require(actor, Right.START_PILOT, what="start a pilot")
     if current.stage != Stage.PROPOSED:
@@ -135,6 +150,7 @@ def start_pilot(conn, actor: Actor, pilot_id: int, start: date, settings: Settin
         check_date_range(start)
     except ValueError as exc:
         raise InvalidInput(f"Start date: {exc}", field="start_date") from None
+    pilot_rules.check_start_not_in_future(Stage.PILOT, start, today)
     gng = pilot_rules.default_go_no_go_date(start, settings.clock_days)
 
     def work(c):

@@ -69,6 +69,7 @@ ENTITIES: dict[str, Entity] = {e.table: e for e in [
            "pilot_id", "KPI reading"),
     Entity("readiness", ("pilot_id", "item_key"), (
         "pilot_id", "item_key", "status", "evidence", "updated_by", "version"), "pilot_id", "readiness item"),
+    Entity("business_unit", ("id",), ("id", "name", "active"), None, "business unit"),
     Entity("readiness_item", ("key",), ("key", "dimension", "label", "required_for_go", "position", "active"),
            None, "readiness checklist line"),
 ]}

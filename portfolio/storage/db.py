@@ -43,7 +43,9 @@ T = TypeVar("T")
 WRITE_ATTEMPTS = 12
 RETRY_PAUSE_MAX = 0.25  # seconds
 
-MIGRATIONS: list[tuple[str, str]] = [
+# Each migration is SQL, or a function of the connection for one that must
+# read the data it changes.
+MIGRATIONS: list[tuple[str, str | Callable[[duckdb.DuckDBPyConnection], None]]] = [
     (
         "001_people_pilots_updates",
         """
@@ -346,7 +348,44 @@ MIGRATIONS: list[tuple[str, str]] = [
         WHERE weekly_update.id = later.id;
         """,
     ),
+    ("008_business_units", lambda conn: _business_units(conn)),
 ]
+
+
+def _business_units(conn: duckdb.DuckDBPyConnection) -> None:
+    """The kept list of business units, seeded from the units the pilots
+    carry: spellings that differ only in case are one unit, kept in its most
+    common spelling, and the pilots spelled otherwise take it (each change
+    in the audit trail, as done by the upgrade)."""
+    from portfolio.domain import units
+    from portfolio.domain.models import Actor
+    from portfolio.domain.vocabulary import Role
+    from portfolio.storage import audit
+    from portfolio.storage import units as unit_store
+
+    conn.execute("""
+        CREATE SEQUENCE business_unit_id_seq START 1;
+        -- The organisation's units, kept by admins; a pilot carries its
+        -- unit's name. A unit no longer offered is retired (active = false).
+        CREATE TABLE business_unit (
+            id INTEGER PRIMARY KEY DEFAULT nextval('business_unit_id_seq'),
+            name VARCHAR NOT NULL,
+            name_key VARCHAR NOT NULL UNIQUE,     -- the name in lower case: one unit whatever the case
+            active BOOLEAN NOT NULL DEFAULT TRUE,
+            created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+        );
+    """)
+    in_use = unit_store.pilot_unit_spellings(conn)
+    kept = units.kept_spelling(name for _, name in in_use)
+    unit_store.insert_units(conn, [kept[k] for k in sorted(kept)])
+    respelled = {pid: kept[units.key(name)] for pid, name in in_use if kept[units.key(name)] != name}
+    if respelled:
+        before = audit.snapshots(conn, "pilot", list(respelled))
+        unit_store.respell_pilot_units(conn, respelled)
+        after = audit.snapshots(conn, "pilot", list(respelled))
+        upgrade = Actor(person_id=None, name="The tracker's upgrade", email=None, role=Role.VIEWER, via="upgrade")
+        audit.record_many(conn, upgrade, "pilot", "edit", [(i, before[i], after[i]) for i in respelled])
+
 
 _migrated: set[str] = set()
 _migrate_lock = threading.Lock()
@@ -561,7 +600,10 @@ def migrate(conn: duckdb.DuckDBPyConnection) -> list[str]:
             continue
         conn.begin()
         try:
-            conn.execute(sql)
+            if callable(sql):
+                sql(conn)  # a migration that reads what it changes
+            else:
+                conn.execute(sql)
             conn.execute("INSERT INTO schema_migration (name) VALUES (?)", [name])
             conn.commit()
         except BaseException:

@@ -208,7 +208,7 @@ def pilots_frame(conn: Conn) -> pd.DataFrame:
     """Every pilot with its seat holders' names, for tables and charts."""
     return conn.execute(
         """
-        SELECT p.id, p.name, p.business_unit, p.stage, p.start_date, p.go_no_go_date,
+        SELECT p.id, p.name, p.business_unit, p.stage, p.start_date, p.go_no_go_date, p.bridge_due_date,
                po.name AS product_owner, tl.name AS technical_lead,
                es.name AS executive_sponsor, oo.name AS operational_owner
         FROM pilot p

@@ -125,3 +125,23 @@ def test_a_correction_through_the_pilot_page_is_recorded_once(demo_db):
         history = store.list_decisions(c, pilot_id)
         assert [(d.kind.value, d.supersedes_id) for d in history] == [("go", wrong.id), ("no_go", None)]
         assert store.get_pilot(c, pilot_id).stage.value == "bridge"
+
+
+def test_selecting_a_row_of_the_queue_picks_that_pilot_to_decide_on(demo_db):
+    at = open_app("pages/decisions.py")
+    act_as(at, leader_id(demo_db))
+    no_exception(at)
+    assert any("Select a row to decide on it" in c.value for c in at.caption)
+    names = queue_names(at)
+    first = at.selectbox(key="decide-pilot-0").value
+    assert len(names) > 1 and at.header[0].value == names[0]
+    # What a click on the second row sends: the table's selection state.
+    at.session_state["decision-queue"] = {"selection": {"rows": [1], "columns": [], "cells": []}}
+    at.run()
+    no_exception(at)
+    picked = next(s for s in at.selectbox if s.label == "Decide on").value
+    assert picked != first and at.header[0].value == names[1]
+    with db.session(demo_db) as c:
+        assert store.get_pilot(c, picked).name == names[1]
+    # The form below records the decision for the selected row's pilot.
+    assert at.radio(key=f"decision-kind-{picked}").value is None

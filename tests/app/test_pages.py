@@ -98,7 +98,9 @@ def test_admin_creates_a_pilot_through_the_form(demo_db):
     at = open_app("pages/pilot.py")
     owner = people_by_role(demo_db)["product_owner"]
     at.text_input(key="pilot-name").input("Returns forecasting")
-    at.text_input(key="pilot-unit").input("Operations")
+    assert at.selectbox(key="pilot-unit").options[1:] == ["Claims", "Customer Service", "Finance", "HR",
+                                                          "Operations", "Sales"]  # the kept units, no free text
+    at.selectbox(key="pilot-unit").set_value("Operations")
     at.date_input(key="pilot-start").set_value(TODAY)
     at.selectbox(key="pilot-product-owner").set_value(owner.id)
     at.button(key="pilot-create").click()
@@ -108,7 +110,7 @@ def test_admin_creates_a_pilot_through_the_form(demo_db):
     with db.session(demo_db) as c:
         created = [p for p in store.list_pilots(c) if p.name == "Returns forecasting"]
     assert len(created) == 1
-    assert created[0].product_owner_id == owner.id
+    assert created[0].product_owner_id == owner.id and created[0].business_unit == "Operations"
     assert created[0].go_no_go_date == date.fromordinal(TODAY.toordinal() + 90)
     assert any("Returns forecasting" in h.value for h in at.header)
 
@@ -118,11 +120,11 @@ def test_a_blank_name_shows_the_error_keeps_the_input_and_writes_nothing(demo_db
     with db.session(demo_db) as c:
         before = len(store.list_pilots(c))
     at.text_input(key="pilot-name").input("   ")
-    at.text_input(key="pilot-unit").input("Finance")
+    at.selectbox(key="pilot-unit").set_value("Finance")
     at.button(key="pilot-create").click()
     at.run()
     assert [e.value for e in at.error] == ["Name: must not be blank"]
-    assert at.text_input(key="pilot-unit").value == "Finance"
+    assert at.selectbox(key="pilot-unit").value == "Finance"
     with db.session(demo_db) as c:
         assert len(store.list_pilots(c)) == before
 
@@ -285,6 +287,6 @@ def test_the_portfolio_follows_a_change_made_outside_the_app(demo_db):
         admin = next(p for p in store.list_people(c, active_only=True) if p.role.value == "admin")
         pilot = c.execute("SELECT id FROM pilot WHERE stage = 'pilot' AND product_owner_id IS NOT NULL"
                           " ORDER BY id LIMIT 1").fetchone()[0]
-        pilots.edit_pilot(c, Actor.of(admin), pilot, {"product_owner_id": None}, Settings())
+        pilots.edit_pilot(c, Actor.of(admin), pilot, {"product_owner_id": None}, Settings(), today=date.today())
     at.run()
     assert headline(at)["Ownerless"] == before["Ownerless"] + 1

@@ -215,11 +215,13 @@ def test_an_edit_shows_in_the_pilots_history_and_on_the_audit_page(demo_db):
     at = open_app("pages/pilot.py")
     at.query_params["id"] = str(pid)
     at.run()
-    at.text_input(key=f"edit-unit-{pid}").set_value("Audited unit")
+    unit = at.selectbox(key=f"edit-unit-{pid}")
+    moved_to = next(u for u in ("Finance", "Sales") if u != unit.value)  # another of the kept units
+    unit.set_value(moved_to)
     at.button(key=f"edit-save-{pid}").click().run()
     no_exception(at)
     history = table_with(at, "at", "actor", "via", "action", "entity", "change")
-    assert history.iloc[0]["action"] == "edit" and "'Audited unit'" in history.iloc[0]["change"]
+    assert history.iloc[0]["action"] == "edit" and f"'{moved_to}'" in history.iloc[0]["change"]
 
     at.switch_page("pages/audit.py").run()
     no_exception(at)

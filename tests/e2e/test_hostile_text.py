@@ -96,9 +96,9 @@ def hostile(app_server, pixel) -> dict:
         start = today - timedelta(days=80)
         pid = pilots.create_pilot(conn, admin, {
             "name": text["name"], "business_unit": "Claims", "problem": text["problem"], "stage": "pilot",
-            "start_date": start, "product_owner_id": owner}, settings)
+            "start_date": start, "product_owner_id": owner}, settings, today=today)
         pilots.create_pilot(conn, admin, {"name": text["formula"], "business_unit": "Claims", "stage": "pilot",
-                                            "start_date": start, "product_owner_id": owner}, settings)
+                                            "start_date": start, "product_owner_id": owner}, settings, today=today)
         kpi = production.add_kpi(conn, admin, pid, {"name": text["kpi"], "category": "latency", "unit": "ms",
                                                     "direction": "lower", "target": 800, "production": True})
         production.add_privilege(conn, admin, pid, {"kind": "data_access", "description": text["privilege"],

@@ -99,7 +99,7 @@ def test_admin_creates_a_pilot_and_it_opens_on_its_clock(request, app_server, e2
         page.goto(app_server.url + "/pilot", wait_until="domcontentloaded")
         wait_for_app(page, "Pilot")
         page.locator(".st-key-pilot-name input").fill("Returns forecasting")
-        page.locator(".st-key-pilot-unit input").fill("Operations")
+        choose(page, "pilot-unit", "Operations")  # one of the organisation's kept units
         # The date field has a segment each for year, month and day; typing
         # moves from one to the next.
         page.locator(".st-key-pilot-start [data-type='year']").click()
@@ -108,7 +108,8 @@ def test_admin_creates_a_pilot_and_it_opens_on_its_clock(request, app_server, e2
         page.locator(".st-key-pilot-create button").click()
         expect(page.get_by_role("heading", name="Returns forecasting")).to_be_visible()
         expect(page.get_by_text("Day 1 of 90: 90 days left")).to_be_visible()
-        assert query(app_server, "SELECT count(*) FROM pilot WHERE name = ?", ["Returns forecasting"]) == [(1,)]
+        assert query(app_server, "SELECT business_unit FROM pilot WHERE name = ?", ["Returns forecasting"]) == [
+            ("Operations",)]
     except BaseException:
         app_server.save_failure(page, request.node.name)
         raise

@@ -47,7 +47,7 @@ def two_editors(request, app_server, e2e_browser, pilot_id: int, name: str, firs
     try:
         open_edit_form(first, app_server.url, pilot_id, name)
         open_edit_form(second, app_server.url, pilot_id, name)
-        first.locator(f".st-key-edit-unit-{pilot_id} input").fill(first_unit)
+        choose(first, f"edit-unit-{pilot_id}", first_unit)
         first.locator(f".st-key-edit-save-{pilot_id} button").click()
         expect(first.get_by_text(f"Saved '{name}'.")).to_be_visible()
         yield first, second
@@ -63,17 +63,16 @@ def two_editors(request, app_server, e2e_browser, pilot_id: int, name: str, firs
 def test_two_windows_edit_one_pilot_and_the_second_is_refused(request, app_server, e2e_browser):
     pilot_id, name, unit = query(app_server, "SELECT id, name, business_unit FROM pilot WHERE stage = 'pilot'"
                                              " ORDER BY id LIMIT 1")[0]
-    with two_editors(request, app_server, e2e_browser, pilot_id, name, "Finance (first editor)") as (first, second):
-        typed = "Operations (second editor)"
-        second.locator(f".st-key-edit-unit-{pilot_id} input").fill(typed)
+    saved, typed = [u for u in ("Finance", "Operations", "Sales") if u != unit][:2]  # kept units, not its own
+    with two_editors(request, app_server, e2e_browser, pilot_id, name, saved) as (first, second):
+        choose(second, f"edit-unit-{pilot_id}", typed)
         second.locator(f".st-key-edit-save-{pilot_id} button").click()
         refusal = second.locator('[data-testid="stAlert"]').filter(has_text="was changed after you opened it")
         expect(refusal).to_be_visible()
-        expect(refusal).to_contain_text(f"business unit '{unit}' → 'Finance (first editor)'")
+        expect(refusal).to_contain_text(f"business unit '{unit}' → '{saved}'")
         expect(refusal).to_contain_text("UTC")
         # Nothing of the second save was written, and what they typed is still there.
-        assert query(app_server, "SELECT business_unit FROM pilot WHERE id = ?", [pilot_id]) == [
-            ("Finance (first editor)",)]
+        assert query(app_server, "SELECT business_unit FROM pilot WHERE id = ?", [pilot_id]) == [(saved,)]
         expect(second.locator(f".st-key-edit-unit-{pilot_id} input")).to_have_value(typed)
 
         # The History shows both attempts' outcome.
@@ -81,7 +80,7 @@ def test_two_windows_edit_one_pilot_and_the_second_is_refused(request, app_serve
         expect(second.get_by_text(re.compile(r"'s edit was refused"))).to_be_visible()
         # The refused change reads in the History's lines (the table of the
         # trail below them may hold the same words once the grid has drawn).
-        refused = second.get_by_text(f"business unit 'Finance (first editor)' → '{typed}'", exact=False)
+        refused = second.get_by_text(f"business unit '{saved}' → '{typed}'", exact=False)
         expect(refused.first).to_be_visible()
         actions = query(app_server, "SELECT action FROM audit WHERE entity = 'pilot' AND entity_id = ?"
                                     " ORDER BY id", [str(pilot_id)])
@@ -95,9 +94,11 @@ def test_two_windows_edit_one_pilot_and_the_second_is_refused(request, app_serve
 
 
 def test_after_a_refusal_reload_shows_the_pilot_as_the_other_person_saved_it(request, app_server, e2e_browser):
-    pilot_id, name = query(app_server, "SELECT id, name FROM pilot WHERE stage = 'pilot' ORDER BY id LIMIT 1 OFFSET 1")[0]
-    with two_editors(request, app_server, e2e_browser, pilot_id, name, "Legal (saved first)") as (first, second):
-        second.locator(f".st-key-edit-unit-{pilot_id} input").fill("Risk (typed second)")
+    pilot_id, name, unit = query(app_server, "SELECT id, name, business_unit FROM pilot WHERE stage = 'pilot'"
+                                             " ORDER BY id LIMIT 1 OFFSET 1")[0]
+    saved, typed = [u for u in ("Finance", "Operations", "Sales") if u != unit][:2]  # kept units, not its own
+    with two_editors(request, app_server, e2e_browser, pilot_id, name, saved) as (first, second):
+        choose(second, f"edit-unit-{pilot_id}", typed)
         second.locator(f".st-key-edit-problem-{pilot_id} textarea").fill("A problem typed second")
         second.locator(f".st-key-edit-save-{pilot_id} button").click()
         expect(second.locator('[data-testid="stAlert"]').filter(has_text="was changed after you opened it")
@@ -105,13 +106,13 @@ def test_after_a_refusal_reload_shows_the_pilot_as_the_other_person_saved_it(req
         second.locator(f".st-key-edit-reload-{pilot_id} button").click()
         settle(second, "Pilot")
         (problem,) = query(app_server, "SELECT problem FROM pilot WHERE id = ?", [pilot_id])[0]
-        expect(second.locator(f".st-key-edit-unit-{pilot_id} input")).to_have_value("Legal (saved first)")
+        expect(second.locator(f".st-key-edit-unit-{pilot_id} input")).to_have_value(saved)
         expect(second.locator(f".st-key-edit-problem-{pilot_id} textarea")).to_have_value(problem)
         # Saving now changes nothing of the first person's.
         second.locator(f".st-key-edit-save-{pilot_id} button").click()
         settle(second, "Pilot")
         assert query(app_server, "SELECT business_unit, problem FROM pilot WHERE id = ?", [pilot_id]) == [
-            ("Legal (saved first)", problem)]
+            (saved, problem)]
 
 
 def test_deactivating_a_product_owner_hands_over_their_pilots(request, app_server, e2e_page: Page):

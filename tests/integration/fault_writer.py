@@ -64,7 +64,7 @@ def one_write(conn, i: int, admin, pilots: list[tuple[int, int]], settings: Sett
         assert added == 1, added
         return f"reading {kpi_id} {value}"
     new_id = create_pilot(conn, admin, {"name": f"Fault pilot {i} of {me}", "stage": "proposed",
-                                                 "problem": "p" * 200}, settings)
+                                                 "problem": "p" * 200}, settings, today=AS_OF)
     return f"pilot {new_id}"
 
 

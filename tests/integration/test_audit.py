@@ -23,6 +23,8 @@ from portfolio.services.reporting import digest, overview, review
 from portfolio.storage import audit, store
 from tests.conftest import AS_OF, actor_of
 
+pytestmark = pytest.mark.usefixtures("kept_units")  # the units the pilots here are given
+
 S = Settings()
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,13 +53,13 @@ def kpi_values(**overrides) -> dict:
 def test_creating_and_editing_a_pilot_records_before_and_after(conn, admin, settings):
     po = demo.make_person(conn, name="Pat Owner")
     pid = create_pilot(conn, admin, {"name": "Claims triage", "stage": "pilot", "business_unit": "Claims",
-                                              "start_date": AS_OF, "product_owner_id": po}, settings)
+                                              "start_date": AS_OF, "product_owner_id": po}, settings, today=AS_OF)
     created = last(conn, "pilot")
     assert (created["action"], created["before"], created["after"]["name"]) == ("create", None, "Claims triage")
     assert created["actor"].startswith("Ada Admin") and created["actor_id"] == admin.person_id
     assert created["via"] == "app" and created["pilot_id"] == pid
 
-    edit_pilot(conn, admin, pid, {"business_unit": "Finance"}, settings, expected_version=1)
+    edit_pilot(conn, admin, pid, {"business_unit": "Finance"}, settings, expected_version=1, today=AS_OF)
     edited = last(conn, "pilot")
     assert edited["action"] == "edit"
     assert (edited["before"]["business_unit"], edited["after"]["business_unit"]) == ("Claims", "Finance")
@@ -66,8 +68,8 @@ def test_creating_and_editing_a_pilot_records_before_and_after(conn, admin, sett
 
 
 def test_start_update_revision_and_readings_are_recorded(conn, admin, leader, settings):
-    pid = create_pilot(conn, admin, {"name": "Proposed one", "stage": "proposed"}, settings)
-    start_pilot(conn, leader, pid, AS_OF, settings)
+    pid = create_pilot(conn, admin, {"name": "Proposed one", "stage": "proposed"}, settings, today=AS_OF)
+    start_pilot(conn, leader, pid, AS_OF, settings, today=AS_OF)
     started = last(conn, "pilot")
     assert started["action"] == "start"
     assert (started["before"]["stage"], started["after"]["stage"]) == ("proposed", "pilot")
@@ -199,7 +201,7 @@ def test_a_failure_writing_the_record_rolls_back_the_change(conn, admin, setting
 
     monkeypatch.setattr(audit, "record", broken)
     with pytest.raises(RuntimeError):
-        edit_pilot(conn, admin, pid, {"business_unit": "Finance"}, settings)
+        edit_pilot(conn, admin, pid, {"business_unit": "Finance"}, settings, today=AS_OF)
     assert store.get_pilot(conn, pid).business_unit == "Claims"
     assert count(conn) == before
 
@@ -213,7 +215,7 @@ def test_a_failure_after_the_record_rolls_back_both(conn, leader, settings, monk
 
     monkeypatch.setattr(store, "record_stage_event", broken)  # runs after the pilot's audit record
     with pytest.raises(RuntimeError):
-        start_pilot(conn, leader, pid, AS_OF, settings)
+        start_pilot(conn, leader, pid, AS_OF, settings, today=AS_OF)
     assert store.get_pilot(conn, pid).stage.value == "proposed"
     assert count(conn) == before
 
@@ -245,10 +247,10 @@ def test_a_failing_import_chunk_leaves_no_pilot_and_no_record(conn, admin, setti
 def test_the_second_of_two_editors_is_refused_naming_the_first(conn, admin, leader, settings):
     pid = demo.make_pilot(conn, business_unit="Claims", name="Claims triage")
     opened = store.get_pilot(conn, pid).version  # both open the form now
-    edit_pilot(conn, leader, pid, {"business_unit": "Finance"}, settings, expected_version=opened)
+    edit_pilot(conn, leader, pid, {"business_unit": "Finance"}, settings, expected_version=opened, today=AS_OF)
     with pytest.raises(EditConflict) as refused:
         edit_pilot(conn, admin, pid, {"business_unit": "Operations", "name": "Claims helper"}, settings,
-                            expected_version=opened)
+                            expected_version=opened, today=AS_OF)
     message = str(refused.value)
     assert "Lee Leader" in message and "business unit 'Claims' → 'Finance'" in message and "UTC" in message
     assert store.get_pilot(conn, pid).business_unit == "Finance"  # the first save stands
@@ -258,7 +260,7 @@ def test_the_second_of_two_editors_is_refused_naming_the_first(conn, admin, lead
     assert attempt["after"]["business_unit"] == "Operations" and attempt["after"]["name"] == "Claims helper"
     # Saving again from the record as it is now applies it, knowingly.
     edit_pilot(conn, admin, pid, {"business_unit": "Operations"}, settings,
-                        expected_version=store.get_pilot(conn, pid).version)
+                        expected_version=store.get_pilot(conn, pid).version, today=AS_OF)
     assert store.get_pilot(conn, pid).business_unit == "Operations"
 
 
@@ -326,13 +328,13 @@ def test_a_conflict_names_every_changed_item_and_keeps_the_others(conn, leader):
 
 def test_a_repeated_submit_writes_once(conn, admin, leader, settings):
     values = {"name": "Claims triage", "stage": "pilot", "start_date": AS_OF}
-    first = create_pilot(conn, admin, values, settings)
-    assert create_pilot(conn, admin, values, settings) == first
+    first = create_pilot(conn, admin, values, settings, today=AS_OF)
+    assert create_pilot(conn, admin, values, settings, today=AS_OF) == first
     assert len(store.list_pilots(conn)) == 1
 
     opened = store.get_pilot(conn, first).version
-    edit_pilot(conn, admin, first, {"business_unit": "Claims"}, settings, expected_version=opened)
-    edit_pilot(conn, admin, first, {"business_unit": "Claims"}, settings, expected_version=opened)
+    edit_pilot(conn, admin, first, {"business_unit": "Claims"}, settings, expected_version=opened, today=AS_OF)
+    edit_pilot(conn, admin, first, {"business_unit": "Claims"}, settings, expected_version=opened, today=AS_OF)
     assert store.get_pilot(conn, first).version == opened + 1
 
     person = {"name": "Nora New", "email": "nora@example.com", "role": "viewer"}
@@ -442,7 +444,7 @@ def test_an_archived_pilot_leaves_the_digest(conn, admin, leader, settings):
 
 def test_stage_moves_are_recorded_with_their_reason(conn, leader, settings):
     pid = demo.make_pilot(conn, stage="proposed", start_date=None)
-    start_pilot(conn, leader, pid, AS_OF, settings)
+    start_pilot(conn, leader, pid, AS_OF, settings, today=AS_OF)
     started = last(conn, "stage_event")
     assert (started["action"], started["after"]["stage_before"], started["after"]["stage_after"]) == (
         "start", "proposed", "pilot")
@@ -468,7 +470,7 @@ def test_what_changed_since_lists_stage_moves_decisions_seats_and_flags(conn, ad
     decisions.record_decision(conn, leader, {"pilot_id": due, "kind": "no_go", "decided_on": date(2026, 3, 1),
                                              "decided_by": leader.person_id, "rationale": "Adoption too low"}, settings)
     newcomer = demo.make_person(conn, name="Nia Newcomer")
-    edit_pilot(conn, admin, stays, {"executive_sponsor_id": newcomer}, settings)
+    edit_pilot(conn, admin, stays, {"executive_sponsor_id": newcomer}, settings, today=AS_OF)
 
     changes = review.changes_since(conn, date(2026, 2, 20), AS_OF, settings)
     assert changes.stage_moves[["pilot", "from", "to"]].values.tolist() == [["Due pilot", "pilot", "stopped"]]

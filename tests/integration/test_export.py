@@ -133,6 +133,18 @@ def test_days_left_is_blank_off_the_clock(conn, settings, tmp_path):
     assert rows[shipped]["days_left"] == "" and rows[running]["days_left"] == "60"
 
 
+def test_each_pilot_has_its_stages_own_next_date_in_the_csv(conn, settings, tmp_path):
+    running = demo.make_pilot(conn, name="Running")  # started 30 days before AS_OF: go/no-go 60 days after it
+    bridging = demo.make_pilot(conn, name="Bridging", stage="bridge")
+    conn.execute("UPDATE pilot SET bridge_due_date = DATE '2026-04-27' WHERE id = ?", [bridging])
+    shipped = demo.make_pilot(conn, name="Shipped", stage="production")
+    out = export.export_csv(conn, AS_OF, settings, tmp_path / "pilots.csv")
+    with open(out, encoding="utf-8-sig", newline="") as fh:
+        rows = {int(r["id"]): r for r in csv.DictReader(fh)}
+    assert [rows[i]["next_date"] for i in (running, bridging, shipped)] == [
+        "go/no-go 1 May 2026", "bridge due 27 Apr 2026", ""]
+
+
 def test_pilots_with_flags_joins_every_flag(demo_db, settings):
     with db.session(demo_db) as conn:
         frame = export.pilots_with_flags(conn, AS_OF, settings)

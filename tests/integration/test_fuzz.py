@@ -381,7 +381,7 @@ def test_create_pilot_stores_what_was_given_or_writes_nothing(world):
         @example(actor=w.admin, values={"name": "Big volume", "expected_monthly_volume": 1e12})
         @example(actor=w.admin, values={"name": "Late", "start_date": date(2199, 12, 1)})  # once never editable
         def check(actor, values):
-            pilot_id, exc = attempt(w, lambda: create_pilot(w.conn, actor, values, SETTINGS))
+            pilot_id, exc = attempt(w, lambda: create_pilot(w.conn, actor, values, SETTINGS, today=AS_OF))
             if exc:
                 return
             wanted = validate(PilotIn, **values)
@@ -409,7 +409,7 @@ def test_edit_pilot_stores_what_was_given_or_writes_nothing(world):
         @given(actor=w.actors(), pilot_id=id_of(w.pilots), values=inputs(fields, set()))
         def check(actor, pilot_id, values):
             current = store.get_pilot(w.conn, pilot_id) if pilot_id in w.pilots else None
-            stored, exc = attempt(w, lambda: edit_pilot(w.conn, actor, pilot_id, values, SETTINGS))
+            stored, exc = attempt(w, lambda: edit_pilot(w.conn, actor, pilot_id, values, SETTINGS, today=AS_OF))
             if exc:
                 return
             merged = current.model_dump(exclude={"id", "version", "bridge_due_date", "archived"}) | values

@@ -19,6 +19,8 @@ from portfolio.services.importer import read
 from portfolio.storage import store
 from tests.conftest import AS_OF, actor_of, run_cli
 
+pytestmark = pytest.mark.usefixtures("kept_units")  # the units the files here name, kept
+
 HEADER = ["Use case ID", "Title", "Business unit", "Status", "Pilot start", "Decision date", "Owner",
           "Sponsor", "Notes"]
 MAPPING = importer.Mapping(
@@ -55,7 +57,7 @@ def row(ext="UC-1", title="Claims triage", bu="Claims", status="In pilot", start
 
 def plan_of(conn, tmp_path, rows, settings, mapping=MAPPING, name="pilots.csv"):
     path = write_csv(tmp_path / name, rows)
-    return importer.plan_import(conn, importer.read_table(path, name), mapping, settings)
+    return importer.plan_import(conn, importer.read_table(path, name), mapping, settings, today=AS_OF)
 
 
 def pilot_by_ext(conn, ext):
@@ -614,6 +616,7 @@ def test_an_exported_pilots_file_imports_back_onto_the_same_pilots(fixed_demo_db
         first = conn.execute("SELECT id FROM pilot WHERE NOT archived ORDER BY id LIMIT 1").fetchone()[0]
         conn.execute("UPDATE pilot SET business_unit = '+1+1 pilot', problem = ? WHERE id = ?",
                      ["\t=cmd|' /C calc'!A0 problem", first])
+        demo.make_unit(conn, "+1+1 pilot")  # a unit the organisation keeps, spelled so
         pilots, before = count(conn, "pilot"), _pilot_rows(conn)
         assert conn.execute("SELECT count(*) FROM pilot WHERE external_id IS NULL AND NOT archived").fetchone()[0]
         path = _exported(conn, settings, tmp_path, fmt)
@@ -882,7 +885,7 @@ def refusal(call) -> str:
 def test_a_file_and_the_form_refuse_moving_the_start_date_alike(conn, admin, leader, tmp_path, settings):
     importer.apply_import(conn, admin, plan_of(conn, tmp_path, [row(ext="UC-1")], settings))
     pilot = pilot_by_ext(conn, "UC-1")
-    form = refusal(lambda: pilots.edit_pilot(conn, leader, pilot.id, {"start_date": date(2025, 9, 1)}, settings))
+    form = refusal(lambda: pilots.edit_pilot(conn, leader, pilot.id, {"start_date": date(2025, 9, 1)}, settings, today=AS_OF))
     plan = plan_of(conn, tmp_path, [row(ext="UC-1", start="2025-09-01")], settings, name="again.csv")
     assert [p[3] for p in plan.problems] == [form]
 
@@ -890,7 +893,7 @@ def test_a_file_and_the_form_refuse_moving_the_start_date_alike(conn, admin, lea
 def test_a_file_and_the_form_refuse_moving_the_go_no_go_date_alike(conn, admin, leader, tmp_path, settings):
     importer.apply_import(conn, admin, plan_of(conn, tmp_path, [row(ext="UC-1")], settings))
     pilot = pilot_by_ext(conn, "UC-1")
-    form = refusal(lambda: pilots.edit_pilot(conn, leader, pilot.id, {"go_no_go_date": date(2026, 1, 1)}, settings))
+    form = refusal(lambda: pilots.edit_pilot(conn, leader, pilot.id, {"go_no_go_date": date(2026, 1, 1)}, settings, today=AS_OF))
     plan = plan_of(conn, tmp_path, [row(ext="UC-1", gng="2026-01-01")], settings, name="again.csv")
     assert [p[3] for p in plan.problems] == [form]
 
@@ -899,16 +902,17 @@ def test_a_file_and_the_form_refuse_a_new_seat_to_an_inactive_person_alike(conn,
     gone = demo.make_person(conn, name="Gone Person", email="gone@example.com", active=False)
     form = refusal(lambda: pilots.create_pilot(
         conn, admin, {"name": "Seated", "business_unit": "Claims", "problem": "p", "stage": "pilot",
-                      "product_owner_id": gone}, settings))
+                      "product_owner_id": gone}, settings, today=AS_OF))
     plan = plan_of(conn, tmp_path, [row(owner="gone@example.com")], settings)
     assert [p[3] for p in plan.problems] == [form]
 
 
 def test_a_file_and_the_form_refuse_a_clock_that_ends_too_late_alike(conn, admin, tmp_path, settings):
+    # Proposed: only a proposed pilot may have a start date still to come.
     form = refusal(lambda: pilots.create_pilot(
-        conn, admin, {"name": "Late", "business_unit": "Claims", "problem": "p", "stage": "pilot",
-                      "start_date": date(2199, 12, 1)}, settings))
-    plan = plan_of(conn, tmp_path, [row(start="2199-12-01")], settings)
+        conn, admin, {"name": "Late", "business_unit": "Claims", "problem": "p", "stage": "proposed",
+                      "start_date": date(2199, 12, 1)}, settings, today=AS_OF))
+    plan = plan_of(conn, tmp_path, [row(status="Pre-deployment", start="2199-12-01")], settings)
     assert [p[3] for p in plan.problems] == [form]
     assert form.startswith("Start date: 2199-12-01 puts the go/no-go date")
 

@@ -122,7 +122,7 @@ def test_a_pilot_edited_while_the_import_checks_is_seen_and_the_file_checked_aga
         with db.session(portfolio_file, wait_seconds=0) as c:
             admin = signin.actor_for_email(c, ADMIN)
             pilot_id = c.execute("SELECT id FROM pilot WHERE external_id = 'BIG-2'").fetchone()[0]
-            pilots.edit_pilot(c, admin, pilot_id, {"business_unit": "Claims"}, Settings())
+            pilots.edit_pilot(c, admin, pilot_id, {"business_unit": "Claims"}, Settings(), today=demo.FIXED_AS_OF)
             command.wait_for("writing")
     finally:
         code, out, err = command.finish()

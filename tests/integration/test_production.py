@@ -162,7 +162,7 @@ def test_a_criterion_tied_to_a_kpi_follows_its_latest_reading(conn, leader):
 
 def test_monthly_running_cost_is_the_latest_cost_per_transaction_times_the_volume(conn, leader, admin):
     pid = pilot_on_day(conn, 30)
-    pilots.edit_pilot(conn, leader, pid, {"expected_monthly_volume": 20000}, S)
+    pilots.edit_pilot(conn, leader, pid, {"expected_monthly_volume": 20000}, S, today=AS_OF)
     kid = add_kpi(conn, leader, pid, name="Cost per claim", category="cost_per_transaction", unit="EUR",
                   target=0.05)
     read(conn, leader, pid, kid, 0.08, AS_OF - timedelta(days=7))
@@ -267,7 +267,7 @@ def test_the_three_handover_questions(conn, leader):
     production.add_privilege(conn, leader, pid, {"kind": "budget", "description": "GPU hours"})
     add_kpi(conn, leader, pid)
     operator = demo.make_person(conn, name="Oscar Operator")
-    pilots.edit_pilot(conn, leader, pid, {"operational_owner_id": operator}, S)
+    pilots.edit_pilot(conn, leader, pid, {"operational_owner_id": operator}, S, today=AS_OF)
     answers = production.handover_answers(conn, store.get_pilot(conn, pid), AS_OF)
     assert [a.answered for a in answers] == [False, True, True]
     assert answers[0].detail == "1 of 1 borrowed privileges still undecided"
@@ -315,7 +315,7 @@ def test_a_tied_criterion_as_of_an_earlier_day_ignores_later_readings(conn, lead
 
 def test_with_two_cost_kpis_the_first_production_one_counts(conn, leader):
     pid = pilot_on_day(conn, 30)
-    pilots.edit_pilot(conn, leader, pid, {"expected_monthly_volume": 1000}, S)
+    pilots.edit_pilot(conn, leader, pid, {"expected_monthly_volume": 1000}, S, today=AS_OF)
     a = add_kpi(conn, leader, pid, name="Cost per claim", category="cost_per_transaction", unit="EUR", target=1)
     b = add_kpi(conn, leader, pid, name="Cost per call", category="cost_per_transaction", unit="EUR", target=1)
     read(conn, leader, pid, b, 0.2)

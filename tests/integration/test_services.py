@@ -11,6 +11,8 @@ from portfolio.services import demo, people, pilots, signin, updates
 from portfolio.storage import store
 from tests.conftest import AS_OF, actor_of
 
+pytestmark = pytest.mark.usefixtures("kept_units")  # the units the pilots here are given
+
 
 def count(conn, table):
     return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
@@ -26,7 +28,7 @@ def pilot_values(**overrides):
 
 def test_admin_creates_a_pilot_whose_go_no_go_date_is_start_plus_90(conn, admin, settings):
     po = demo.make_person(conn)
-    pid = pilots.create_pilot(conn, admin, pilot_values(product_owner_id=po), settings)
+    pid = pilots.create_pilot(conn, admin, pilot_values(product_owner_id=po), settings, today=AS_OF)
     pilot = store.get_pilot(conn, pid)
     assert pilot.go_no_go_date == AS_OF + timedelta(days=90)
     assert pilot.product_owner_id == po
@@ -44,14 +46,14 @@ def test_admin_creates_a_pilot_whose_go_no_go_date_is_start_plus_90(conn, admin,
 )
 def test_bad_pilot_input_is_refused_and_writes_nothing(conn, admin, settings, overrides, message):
     with pytest.raises(InvalidInput, match=message):
-        pilots.create_pilot(conn, admin, pilot_values(**overrides), settings)
+        pilots.create_pilot(conn, admin, pilot_values(**overrides), settings, today=AS_OF)
     assert count(conn, "pilot") == 0
 
 
 def test_an_inactive_person_cannot_take_a_seat(conn, admin, settings):
     gone = demo.make_person(conn, name="Gone Person", active=False)
     with pytest.raises(InvalidInput, match="Technical lead: Gone Person is inactive"):
-        pilots.create_pilot(conn, admin, pilot_values(technical_lead_id=gone), settings)
+        pilots.create_pilot(conn, admin, pilot_values(technical_lead_id=gone), settings, today=AS_OF)
     assert count(conn, "pilot") == 0
 
 
@@ -59,28 +61,28 @@ def test_an_inactive_person_cannot_take_a_seat(conn, admin, settings):
 def test_only_an_admin_creates_pilots(conn, settings, role):
     actor = actor_of(conn, role)
     with pytest.raises(PermissionDenied, match="only an admin"):
-        pilots.create_pilot(conn, actor, pilot_values(), settings)
+        pilots.create_pilot(conn, actor, pilot_values(), settings, today=AS_OF)
     assert count(conn, "pilot") == 0
 
 
 def test_product_owner_edits_their_own_pilot(conn, settings):
     owner = actor_of(conn, Role.PRODUCT_OWNER)
     pid = demo.make_pilot(conn, product_owner_id=owner.person_id)
-    saved = pilots.edit_pilot(conn, owner, pid, {"name": "Renamed"}, settings)
+    saved = pilots.edit_pilot(conn, owner, pid, {"name": "Renamed"}, settings, today=AS_OF)
     assert saved.name == "Renamed" and saved.version == 2
 
 
 def test_technical_lead_with_product_owner_role_edits_the_pilot(conn, settings):
     lead = actor_of(conn, Role.PRODUCT_OWNER)
     pid = demo.make_pilot(conn, technical_lead_id=lead.person_id)
-    assert pilots.edit_pilot(conn, lead, pid, {"problem": "Sharper"}, settings).problem == "Sharper"
+    assert pilots.edit_pilot(conn, lead, pid, {"problem": "Sharper"}, settings, today=AS_OF).problem == "Sharper"
 
 
 def test_product_owner_cannot_edit_someone_elses_pilot(conn, settings):
     other = actor_of(conn, Role.PRODUCT_OWNER, name="Other Owner")
     pid = demo.make_pilot(conn, name="Not theirs")
     with pytest.raises(PermissionDenied, match="may not edit the pilot on 'Not theirs'"):
-        pilots.edit_pilot(conn, other, pid, {"name": "Hijacked"}, settings)
+        pilots.edit_pilot(conn, other, pid, {"name": "Hijacked"}, settings, today=AS_OF)
     assert store.get_pilot(conn, pid).name == "Not theirs"
 
 
@@ -88,44 +90,44 @@ def test_viewer_holding_a_seat_still_cannot_edit(conn, settings):
     seated_viewer = actor_of(conn, Role.VIEWER)
     pid = demo.make_pilot(conn, product_owner_id=seated_viewer.person_id)
     with pytest.raises(PermissionDenied):
-        pilots.edit_pilot(conn, seated_viewer, pid, {"name": "X"}, settings)
+        pilots.edit_pilot(conn, seated_viewer, pid, {"name": "X"}, settings, today=AS_OF)
 
 
 def test_leadership_edits_any_pilot(conn, leader, settings):
     pid = demo.make_pilot(conn)
-    assert pilots.edit_pilot(conn, leader, pid, {"business_unit": "HR"}, settings).business_unit == "HR"
+    assert pilots.edit_pilot(conn, leader, pid, {"business_unit": "HR"}, settings, today=AS_OF).business_unit == "HR"
 
 
 def test_editing_cannot_move_the_stage_or_the_go_no_go_date(conn, leader, settings):
     pid = demo.make_pilot(conn)
     before = store.get_pilot(conn, pid)
     with pytest.raises(InvalidInput, match="Stage: stages change only through decisions"):
-        pilots.edit_pilot(conn, leader, pid, {"stage": "production"}, settings)
+        pilots.edit_pilot(conn, leader, pid, {"stage": "production"}, settings, today=AS_OF)
     with pytest.raises(InvalidInput, match="only an extend decision moves it"):
-        pilots.edit_pilot(conn, leader, pid, {"go_no_go_date": before.go_no_go_date + timedelta(days=30)}, settings)
+        pilots.edit_pilot(conn, leader, pid, {"go_no_go_date": before.go_no_go_date + timedelta(days=30)}, settings, today=AS_OF)
     assert store.get_pilot(conn, pid) == before
 
 
 def test_setting_the_start_date_starts_the_clock(conn, leader, settings):
     pid = demo.make_pilot(conn, start_date=None)
-    saved = pilots.edit_pilot(conn, leader, pid, {"start_date": AS_OF}, settings)
+    saved = pilots.edit_pilot(conn, leader, pid, {"start_date": AS_OF}, settings, today=AS_OF)
     assert saved.go_no_go_date == AS_OF + timedelta(days=90)
 
 
 def test_a_stale_edit_is_refused(conn, leader, settings):
     pid = demo.make_pilot(conn)
-    pilots.edit_pilot(conn, leader, pid, {"name": "First"}, settings, expected_version=1)
+    pilots.edit_pilot(conn, leader, pid, {"name": "First"}, settings, expected_version=1, today=AS_OF)
     with pytest.raises(InvalidInput, match="changed after you opened it: Lee Leader .* changed name .Pilot .* → .First."):
-        pilots.edit_pilot(conn, leader, pid, {"name": "Second"}, settings, expected_version=1)
+        pilots.edit_pilot(conn, leader, pid, {"name": "Second"}, settings, expected_version=1, today=AS_OF)
     assert store.get_pilot(conn, pid).name == "First"
 
 
 def test_leadership_starts_a_proposed_pilot(conn, leader, settings):
     pid = demo.make_pilot(conn, stage="proposed", start_date=None)
-    started = pilots.start_pilot(conn, leader, pid, AS_OF, settings)
+    started = pilots.start_pilot(conn, leader, pid, AS_OF, settings, today=AS_OF)
     assert (started.stage.value, started.go_no_go_date) == ("pilot", AS_OF + timedelta(days=90))
     with pytest.raises(InvalidInput, match="already pilot"):
-        pilots.start_pilot(conn, leader, pid, AS_OF, settings)
+        pilots.start_pilot(conn, leader, pid, AS_OF, settings, today=AS_OF)
 
 
 # --- weekly updates --------------------------------------------------------
@@ -238,7 +240,7 @@ def test_the_start_date_does_not_move_once_the_clock_has_started(conn, leader, s
     pid = demo.make_pilot(conn)
     before = store.get_pilot(conn, pid)
     with pytest.raises(InvalidInput, match="Start date: the clock started on .* and does not move"):
-        pilots.edit_pilot(conn, leader, pid, {"start_date": before.start_date + timedelta(days=60)}, settings)
+        pilots.edit_pilot(conn, leader, pid, {"start_date": before.start_date + timedelta(days=60)}, settings, today=AS_OF)
     assert store.get_pilot(conn, pid) == before
 
 
@@ -247,7 +249,7 @@ def test_a_technical_lead_cannot_take_the_pilot_from_its_product_owner(conn, set
     pid = demo.make_pilot(conn, technical_lead_id=lead.person_id)
     owner = store.get_pilot(conn, pid).product_owner_id
     with pytest.raises(PermissionDenied, match="only the product owner, leadership or an admin may hand"):
-        pilots.edit_pilot(conn, lead, pid, {"product_owner_id": lead.person_id}, settings)
+        pilots.edit_pilot(conn, lead, pid, {"product_owner_id": lead.person_id}, settings, today=AS_OF)
     assert store.get_pilot(conn, pid).product_owner_id == owner
 
 
@@ -255,7 +257,7 @@ def test_a_product_owner_hands_their_pilot_over(conn, settings):
     owner = actor_of(conn, Role.PRODUCT_OWNER)
     successor = demo.make_person(conn)
     pid = demo.make_pilot(conn, product_owner_id=owner.person_id)
-    pilots.edit_pilot(conn, owner, pid, {"product_owner_id": successor}, settings)
+    pilots.edit_pilot(conn, owner, pid, {"product_owner_id": successor}, settings, today=AS_OF)
     assert store.get_pilot(conn, pid).product_owner_id == successor
 
 
@@ -287,7 +289,7 @@ def test_only_leadership_starts_a_pilot(conn, settings, role):
     actor = actor_of(conn, role)
     pid = demo.make_pilot(conn, stage="proposed", start_date=None, product_owner_id=actor.person_id)
     with pytest.raises(PermissionDenied):
-        pilots.start_pilot(conn, actor, pid, AS_OF, settings)
+        pilots.start_pilot(conn, actor, pid, AS_OF, settings, today=AS_OF)
     assert store.get_pilot(conn, pid).stage.value == "proposed"
 
 
@@ -302,7 +304,7 @@ def test_a_repeated_update_submit_writes_once(conn, leader):
 
 def test_a_date_off_the_calendar_is_refused_not_crashed(conn, admin, settings):
     with pytest.raises(InvalidInput, match="Start date: 9999-12-30 is outside 1990 to 2199"):
-        pilots.create_pilot(conn, admin, pilot_values(start_date=date(9999, 12, 30)), settings)
+        pilots.create_pilot(conn, admin, pilot_values(start_date=date(9999, 12, 30)), settings, today=AS_OF)
     assert count(conn, "pilot") == 0
 
 

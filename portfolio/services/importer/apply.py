@@ -14,6 +14,7 @@ from portfolio.domain import rights
 from portfolio.domain.errors import InvalidInput
 from portfolio.domain.models import Actor
 from portfolio.domain.rights import Right
+from portfolio.services import units
 from portfolio.services.importer.mapping import REJECT_COLUMNS, SEATS
 from portfolio.services.importer.plan import ImportPlan, local_part_name
 from portfolio.services.importer.read import row_numbers
@@ -88,6 +89,7 @@ def apply_import(
 
     def work(c) -> tuple[int, int, int]:
         _check_still_current(c, plan, good, new_keys)
+        good["business_unit"] = units.keep_imported(c, actor, list(good["business_unit"]))
         people = dict(plan.people)
         if new_keys:
             ids = imports.next_ids(c, "person", len(new_keys))

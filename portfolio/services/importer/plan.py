@@ -12,7 +12,7 @@ from datetime import date
 import pandas as pd
 from pydantic import ValidationError
 
-from portfolio.domain import pilot_rules
+from portfolio.domain import pilot_rules, units
 from portfolio.domain.errors import InvalidInput, validate
 from portfolio.domain.models import (
     PILOT_NAME_MAX,
@@ -39,6 +39,7 @@ from portfolio.services.importer.mapping import (
     resolve_columns,
 )
 from portfolio.services.importer.read import row_numbers
+from portfolio.services.units import list_units
 from portfolio.storage import imports
 
 # The longest cell an import takes where no form says (one owner: the
@@ -160,12 +161,13 @@ class Known:
 
     people: dict[str, tuple]          # email key -> (id, email, name, active)
     pilots: dict[int, dict]           # tracker id -> the stored pilot's fields
+    units: list[str] = dataclass_field(default_factory=list)  # the business units kept, retired ones too
 
 
 def read_known(conn) -> Known:
     """Everything the rows are matched against, one query per table."""
     people, pilots = imports.people_and_pilots(conn)
-    return Known(people=people, pilots=pilots)
+    return Known(people=people, pilots=pilots, units=[u.name for u in list_units(conn)])
 
 
 @dataclass
@@ -191,6 +193,9 @@ class _Planning:
     emails_checked: dict[str, str | None] = dataclass_field(default_factory=dict)  # key -> why not an email
     first_row_of: dict[str, int] = dataclass_field(default_factory=dict)      # external id -> row
     first_row_of_id: dict[int, int] = dataclass_field(default_factory=dict)   # tracker id -> row
+    units: list[str] = dataclass_field(default_factory=list)                  # the business units kept
+    new_units: dict[str, str] = dataclass_field(default_factory=dict)  # unit key -> the unit as first written
+    today: date = date.max                                                    # the real day of the import
 
 
 @dataclass
@@ -224,13 +229,17 @@ class _Row:
         return True
 
 
-def plan_import(known, frame: pd.DataFrame, mapping: Mapping, settings: Settings | None = None) -> ImportPlan:
+def plan_import(known, frame: pd.DataFrame, mapping: Mapping, settings: Settings | None = None,
+                today: date | None = None) -> ImportPlan:
     """Check every row of ``frame`` against the mapping, the stored pilots and
     people (``known``: a connection to read them from, or what ``read_known``
     read), and the pilot's rules. Writes nothing. A mapping that names a
     column the file does not have, or maps no column to the name, raises
-    InvalidInput; everything wrong with a row is a problem in the plan."""
+    InvalidInput; everything wrong with a row is a problem in the plan.
+    ``today`` is the real day of the import (the machine's unless given):
+    only a proposed pilot may start after it."""
     at = _start(known, frame, mapping, settings or Settings())
+    at.today = today or date.today()
     planned = [_plan_row(_Row(at, i, number)) for i, number in enumerate(row_numbers(frame))]
     rows = pd.DataFrame(planned, columns=[
         "row", "action", "pilot_id", "version", *STORED_COLUMNS, *(f"{s}_key" for s in SEATS),
@@ -262,7 +271,7 @@ def _start(known, frame: pd.DataFrame, mapping: Mapping, settings: Settings) -> 
         stored={p["external_id"]: p for p in known.pilots.values() if p["external_id"] is not None},
         email_of={pid: email for pid, email, _, _ in known.people.values()},
         stage_values={norm_value(k): v for k, v in mapping.values.get("stage", {}).items()},
-        ignored=ignored,
+        ignored=ignored, units=known.units,
         # The cells the file could not give as it shows them (read_table's).
         problems=list(frame.attrs.get("cell_problems", [])),
     )
@@ -344,15 +353,26 @@ def _read_dates(row: _Row, current: dict | None) -> dict[str, object]:
         try:
             value, note = parse_date(raw or "", row.at.mapping.date_order)
             check_date_range(value)
-        except ValueError as exc:
+            if name == "start_date":
+                pilot_rules.check_start_not_in_future(_stage_of(row, current), value, row.at.today)
+        except (ValueError, InvalidInput) as exc:
             then = "kept as it was" if current is not None else _UNREAD_DATE[name]
-            row.note(name, raw, f"{LABELS[name]}: {exc}; {then}")
+            row.note(name, raw, f"{LABELS[name]}: {str(exc).removeprefix(LABELS[name] + ': ')}; {then}")
             dates[name] = None
             continue
         if note:
             row.note(name, raw, f"{LABELS[name]}: {note}")
         dates[name] = value
     return dates
+
+
+def _stage_of(row: _Row, current: dict | None) -> Stage:
+    """The stage the row's pilot will have (a file moves no stored stage),
+    read quietly: _read_stage reports a stage it cannot read."""
+    if current is not None:
+        return Stage(current["stage"])
+    key = norm_value(row.cell("stage") or "")
+    return row.at.stage_values.get(key) or (Stage(key) if key in STAGE_NAMES else Stage.PILOT)
 
 
 def _read_stage(row: _Row) -> tuple[Stage | None, str]:
@@ -501,6 +521,23 @@ def _check_pilot(row: _Row, values: dict) -> None:
             row.problem(name, row.cell(name) if name in row.at.cells else checked.get(name), text)
     else:
         values.update({name: getattr(pilot, name) for name in ("name", "business_unit", "problem")})
+        values["business_unit"] = _kept_unit(row, values["business_unit"])
+
+
+def _kept_unit(row: _Row, text: str) -> str:
+    """The business unit in the spelling the organisation keeps; a unit it
+    does not keep yet is added by the import (the file is the organisation's
+    own list), noted on the first row that names it."""
+    at = row.at
+    kept = units.match(at.units, text)
+    if kept is not None or not units.key(text):
+        return kept or text
+    if units.key(text) not in at.new_units:
+        at.new_units[units.key(text)] = text
+        if "business_unit" in at.source:
+            row.note("business_unit", text, f"Business unit: '{text}' is not one of the organisation's units "
+                                            "yet; the import adds it to the list")
+    return at.new_units[units.key(text)]
 
 
 def _read_attributes(row: _Row) -> dict[str, str]:

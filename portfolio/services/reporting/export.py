@@ -53,8 +53,8 @@ SHEET_TITLES = {
 FLAGS_SHEET = "Flags"
 
 # Columns that are storage details, not information: the lower-cased email
-# only exists to make the email unique case-insensitively.
-HIDDEN_COLUMNS = {"person": {"email_key"}}
+# and unit name only exist to make them unique case-insensitively.
+HIDDEN_COLUMNS = {"person": {"email_key"}, "business_unit": {"name_key"}}
 
 # Excel's hard limits: rows per sheet, characters per sheet title.
 EXCEL_MAX_ROWS = 1_048_576
@@ -71,7 +71,7 @@ SEATS = ("product_owner", "technical_lead", "executive_sponsor", "operational_ow
 # decisions and the pilot's page change: an exported file imported back
 # ignores them (the importer reads this list). The seat holders' names sit
 # beside their emails in the CSV and are ignored too.
-COMPUTED_COLUMNS = ("day", "days_left", "bridge_due_date", "expected_monthly_volume",
+COMPUTED_COLUMNS = ("day", "days_left", "next_date", "bridge_due_date", "expected_monthly_volume",
                     "severity", "flags", "reasons")
 
 # Column headers in words for the workbook, where the generic rule (the
@@ -147,6 +147,7 @@ def pilots_with_flags(conn, as_of: date, settings: Settings, *, flags: pd.DataFr
     at = frame.columns.get_loc("go_no_go_date") + 1
     frame.insert(at, "day", day)
     frame.insert(at + 1, "days_left", days_left)
+    frame.insert(at + 2, "next_date", overview.next_dates(frame))  # each stage's own next date, in words
     for seat in SEATS:
         # An inactive seat holder is kept but marked: that is what makes a
         # pilot ownerless, and a reader of the sheet must see it.

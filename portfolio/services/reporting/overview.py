@@ -77,6 +77,34 @@ def clock_columns(pilots: pd.DataFrame, as_of: date) -> tuple[pd.Series, pd.Seri
     return day, days_left
 
 
+# What each stage's next date is, in words: the date column it is read from.
+NEXT_DATE = {
+    Stage.PROPOSED: ("planned start", "start_date"),
+    Stage.PILOT: ("go/no-go", "go_no_go_date"),
+    Stage.BRIDGE: ("bridge due", "bridge_due_date"),
+}
+
+
+def next_dates(pilots: pd.DataFrame) -> pd.Series:
+    """Each pilot's own next date, with what it is: "go/no-go 12 Mar 2027"
+    on the clock, "bridge due 3 Feb 2027" on the bridge, "planned start
+    5 Jan 2027" for a proposed pilot with a start date; blank for the other
+    stages (production, retired and stopped pilots have no date ahead that
+    the tracker keeps)."""
+    def words(stage: str, row: dict) -> str:
+        what, column = NEXT_DATE.get(Stage(stage), (None, None))
+        when = row.get(column) if column else None
+        if what is None or when is None or pd.isna(when):
+            return ""
+        when = pd.Timestamp(when)
+        return f"{what} {when.day} {when:%b %Y}"
+
+    columns = [c for _, c in NEXT_DATE.values() if c in pilots.columns]
+    rows = pilots[columns].to_dict("records")
+    return pd.Series([words(stage, row) for stage, row in zip(pilots["stage"], rows)], index=pilots.index,
+                     dtype=object)
+
+
 def build(conn, as_of: date, settings: Settings) -> Overview:
     pilots = store.pilots_frame(conn)
     flags = flag_rules.portfolio_flags(conn, as_of, settings)
@@ -84,6 +112,7 @@ def build(conn, as_of: date, settings: Settings) -> Overview:
     pilots = pilots.merge(summary, on="id", how="left").merge(
         store.decision_outcomes(conn, as_of), on="id", how="left")
     pilots["day"], pilots["days_left"] = clock_columns(pilots, as_of)
+    pilots["next_date"] = next_dates(pilots)
     start = pd.to_datetime(pilots["start_date"])
     pilots["days_to_decision"] = (pd.to_datetime(pilots["verdict_on"]) - start).dt.days.astype("Int64")
     pilots["flags"] = pilots["flags"].fillna("")

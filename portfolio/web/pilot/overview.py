@@ -5,6 +5,8 @@ clock, edit it and its seats, archive or restore it."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import streamlit as st
 
 from portfolio import flags
@@ -13,8 +15,9 @@ from portfolio.domain.errors import EditConflict
 from portfolio.domain.models import Person, Pilot
 from portfolio.domain.rights import Right
 from portfolio.domain.text import md
+from portfolio.domain.units import KEPT_ON
 from portfolio.domain.vocabulary import Seat, Stage
-from portfolio.services import pilots, production
+from portfolio.services import pilots, production, units
 from portfolio.storage import store
 from portfolio.web import forms, ui
 from portfolio.web.pilot.seats import SEAT_KEYS, seat_inputs
@@ -76,7 +79,7 @@ def _start(pilot: Pilot) -> None:
     with st.form(f"start-{pilot.id}"):
         start = st.date_input("Start date (day 1)", value=as_of, key=f"start-date-{pilot.id}")
         if st.form_submit_button("Start the 90-day clock", key=f"start-go-{pilot.id}"):
-            forms.save(lambda: pilots.start_pilot(conn, actor, pilot.id, start, settings),
+            forms.save(lambda: pilots.start_pilot(conn, actor, pilot.id, start, settings, today=date.today()),
                        f"'{pilot.name}' is now a pilot; its clock started on {start}.")
 
 
@@ -94,7 +97,11 @@ def _edit(pilot: Pilot, people: dict[int, Person]) -> None:
     with st.expander("Edit the pilot and its seats", icon=":material/edit:"):
         with st.form(f"edit-{pilot.id}"):
             name = st.text_input("Name", value=pilot.name, key=f"edit-name-{pilot.id}")
-            unit = st.text_input("Business unit", value=pilot.business_unit, key=f"edit-unit-{pilot.id}")
+            offered = units.offered(conn)
+            choices = unit_choices(offered, pilot.business_unit)
+            unit = st.selectbox("Business unit", choices, index=choices.index(pilot.business_unit),
+                                format_func=lambda u: unit_label(u, offered), key=f"edit-unit-{pilot.id}",
+                                help=f"The organisation's units; an admin keeps them on the {KEPT_ON}.")
             problem = st.text_area("Problem it solves", value=pilot.problem, key=f"edit-problem-{pilot.id}")
             start = st.date_input(
                 "Start date", value=pilot.start_date, key=f"edit-start-{pilot.id}",
@@ -121,7 +128,7 @@ def _edit(pilot: Pilot, people: dict[int, Person]) -> None:
                         conn, actor, pilot.id,
                         {"name": name, "business_unit": unit, "problem": problem, "start_date": start,
                          "expected_monthly_volume": volume, **seats},
-                        settings, expected_version=st.session_state[version_key]),
+                        settings, today=date.today(), expected_version=st.session_state[version_key]),
                     lambda result: f"Saved '{result.name}'.", refused=refused, then=saved)
         if st.button("Reload the pilot as it is now", key=f"edit-reload-{pilot.id}"):
             # The fields are set to the pilot as it is now on the next run (a
@@ -134,6 +141,18 @@ def _edit(pilot: Pilot, people: dict[int, Person]) -> None:
                 **{f"edit-{pilot.id}-{SEAT_KEYS[seat]}": getattr(pilot, seat.value) for seat in Seat}})
             st.session_state[version_key] = pilot.version
             st.rerun()
+
+
+def unit_choices(offered: list[str], current: str = "") -> list[str]:
+    """The units a pilot's form offers: none, the kept ones, and the one the
+    pilot has even when it is no longer offered."""
+    return ["", *offered, *([current] if current and current not in offered else [])]
+
+
+def unit_label(unit: str, offered: list[str]) -> str:
+    if not unit:
+        return "No business unit"
+    return unit if unit in offered else f"{unit} (no longer offered)"
 
 
 def _archive(pilot: Pilot) -> None:
