@@ -219,7 +219,7 @@ def test_what_changed_reads_in_words_after_a_decision_and_a_seat_change(demo_db)
         other = c.execute("SELECT id, version FROM pilot WHERE stage = 'pilot' AND product_owner_id IS NOT NULL"
                           " ORDER BY id LIMIT 1").fetchone()
         pilots.edit_pilot(c, signin.actor_for_email(c, admin), other[0], {"product_owner_id": None},
-                          Settings(), expected_version=other[1])
+                          Settings(), expected_version=other[1], today=today)
     at = open_app("pages/changes.py")
     no_exception(at)
     assert {m.label: int(m.value) for m in at.metric}["Decisions"] >= 1
