@@ -22,13 +22,17 @@ from portfolio.storage.db import write
 
 # Progress is reported, and rows written, this many at a time.
 CHUNK_ROWS = 500
+# The plan's actions of a row matched to a stored pilot.
+MATCHED = ("update", "unchanged")
 
 
 @dataclass
 class ImportResult:
-    """What an import wrote. ``updated`` counts every row matched to a stored
-    pilot, ``unchanged`` those of them the file left as they were; so
-    created + updated + len(rejected) is the number of rows in the file."""
+    """What an import wrote. ``updated`` counts the rows that changed the
+    stored pilot they match, ``unchanged`` those that matched one and left
+    it as it was (attributes included); so created + updated + unchanged +
+    len(rejected) is the number of rows in the file, and importing the same
+    file twice creates and updates nothing the second time."""
 
     created: int
     updated: int
@@ -122,7 +126,7 @@ def apply_import(
         for r in good.itertuples() if r.action == "update" for f, before, after in r.changes
     ]
     return ImportResult(
-        created=created, updated=updated + unchanged, unchanged=unchanged, rejected=rejected,
+        created=created, updated=updated, unchanged=unchanged, rejected=rejected,
         new_people=[first_spelling[k] for k in new_keys], changes=changes,
     )
 
@@ -140,7 +144,7 @@ def _check_still_current(c, plan: ImportPlan, good: pd.DataFrame, new_keys: list
     taken_ids = imports.external_ids(c)
     stale = [
         r.external_id or f"id {r.pilot_id}" for r in good.itertuples()
-        if (r.action == "update" and versions.get(int(r.pilot_id)) != int(r.version))
+        if (r.action in MATCHED and versions.get(int(r.pilot_id)) != int(r.version))
         or (r.action == "create" and r.external_id is not None and r.external_id in taken_ids)
     ]
     known = imports.email_keys(c)
@@ -182,10 +186,10 @@ def _pilot_frame(chunk: pd.DataFrame, ids, people: dict[str, int]) -> pd.DataFra
 def _write_chunk(c, actor: Actor, chunk: pd.DataFrame, people: dict[str, int],
                  attributes: list[str]) -> tuple[int, int, int]:
     creates = chunk[chunk["action"] == "create"]
-    updates = chunk[(chunk["action"] == "update") & (chunk["changes"].map(len) > 0)]
-    unchanged = int((chunk["action"] == "update").sum()) - len(updates)
+    updates = chunk[chunk["action"] == "update"]
+    unchanged = int((chunk["action"] == "unchanged").sum())
     pilot_ids = dict(zip(chunk["row"], chunk["pilot_id"]))
-    matched = [int(i) for i in chunk.loc[chunk["action"] == "update", "pilot_id"]]
+    matched = [int(i) for i in chunk.loc[chunk["action"].isin(MATCHED), "pilot_id"]]
     before = audit.snapshots(c, "pilot", matched)
     if len(creates):
         ids = imports.next_ids(c, "pilot", len(creates))
@@ -193,10 +197,11 @@ def _write_chunk(c, actor: Actor, chunk: pd.DataFrame, people: dict[str, int],
         imports.insert_pilots(c, _pilot_frame(creates, ids, people))
     if len(updates):
         imports.update_pilots(c, _pilot_frame(updates, updates["pilot_id"], people))
-    if attributes:
-        ids = [int(pilot_ids[r]) for r in chunk["row"]]
+    written = chunk[chunk["action"] != "unchanged"]  # an unchanged row's attributes are as stored
+    if attributes and len(written):
+        ids = [int(pilot_ids[r]) for r in written["row"]]
         attrs = pd.DataFrame(
-            [(pid, name, value) for pid, values in zip(ids, chunk["attributes"])
+            [(pid, name, value) for pid, values in zip(ids, written["attributes"])
              for name, value in values.items() if value],
             columns=["pilot_id", "name", "value"],
         )
