@@ -14,8 +14,9 @@ from portfolio.domain import rights
 from portfolio.domain.errors import InvalidInput
 from portfolio.domain.models import Actor
 from portfolio.domain.rights import Right
+from portfolio.domain.text import plural
 from portfolio.services.importer.mapping import REJECT_COLUMNS, SEATS
-from portfolio.services.importer.plan import ImportPlan, local_part_name
+from portfolio.services.importer.plan import ImportPlan, changes_in_words, local_part_name
 from portfolio.services.importer.read import row_numbers
 from portfolio.storage import audit, imports
 from portfolio.storage.db import write
@@ -43,6 +44,16 @@ class ImportResult:
 
     def changes_frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.changes, columns=["external_id", "field", "before", "after"])
+
+    def changes_table(self) -> pd.DataFrame:
+        """The changes under headers in words, fields by their labels."""
+        return changes_in_words(self.changes_frame())
+
+    def summary(self) -> str:
+        """What the import did, in one sentence."""
+        unchanged = f", {self.unchanged:,} unchanged" if self.unchanged else ""
+        return (f"Imported {plural(self.created + self.updated + self.unchanged, 'row')} ({self.created:,} new, "
+                f"{self.updated:,} updated{unchanged}); rejected {len(self.rejected):,}.")
 
 
 def rejected_rows(plan: ImportPlan) -> pd.DataFrame:

@@ -22,7 +22,7 @@ from portfolio.domain.models import (
     check_date_range,
 )
 from portfolio.domain.settings import Settings
-from portfolio.domain.text import without_controls
+from portfolio.domain.text import plural, without_controls
 from portfolio.domain.vocabulary import CREATABLE_STAGES, Seat, Stage
 from portfolio.services.importer.dates import parse_date
 from portfolio.services.importer.mapping import (
@@ -133,6 +133,28 @@ class ImportPlan:
         ]
         return out.reset_index(drop=True)
 
+    def preview_table(self, n: int = 20) -> pd.DataFrame:
+        """The first ``n`` rows as a person reads them: headers in words,
+        what each row does (new, update, unchanged), blank for nothing,
+        and "needs a choice" for a stage value nobody mapped yet."""
+        head = self.rows.head(n)
+        problems: dict[int, int] = {}
+        for p in self.problems:
+            problems[p[0]] = problems.get(p[0], 0) + 1
+        out = pd.DataFrame({
+            "Row": head["row"].astype(int).tolist(),
+            "Action": [ACTION_WORDS[a] for a in head["action"]],
+            **{LABELS[c]: [_cell_words(v) for v in head[c]] for c in STORED_COLUMNS if c != "stage"},
+        })
+        out.insert(out.columns.get_loc(LABELS["problem"]) + 1, LABELS["stage"],
+                   [_cell_words(v) if v else "needs a choice" for v in head["stage"]])
+        out["Status"] = [plural(problems[r], "problem") if r in problems else "ok" for r in head["row"]]
+        return out
+
+    def report_table(self) -> pd.DataFrame:
+        """``report`` under headers in words."""
+        return self.report().rename(columns=REPORT_WORDS)
+
     def report(self) -> pd.DataFrame:
         """Every problem and note: row, column, value, problem. A note (kept,
         but worth a look) starts with "Note:"."""
@@ -150,6 +172,33 @@ class ImportPlan:
             for f, before, after in r.changes
         ]
         return pd.DataFrame(lines, columns=["row", "external_id", "field", "before", "after"])
+
+
+# What a plan's row does, in the words its preview shows.
+ACTION_WORDS = {"create": "new", "update": "update", "unchanged": "unchanged"}
+REPORT_WORDS = {"row": "Row", "column": "Column", "value": "Value", "problem": "Problem"}
+
+
+def _cell_words(value) -> str:
+    """A value as a person reads it in a table: a date as 2025-08-04,
+    nothing as blank (never None, NaN or NaT)."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    return value.isoformat() if isinstance(value, date) else str(value)
+
+
+def changes_in_words(changes: pd.DataFrame) -> pd.DataFrame:
+    """A changes frame (external_id, field, before, after; a row number
+    first for a plan's) under headers in words, each field by its label
+    and a kept column by its own name, blanks for nothing."""
+    out = pd.DataFrame({
+        **({"Row": changes["row"].tolist()} if "row" in changes.columns else {}),
+        "Pilot": [_cell_words(v) for v in changes["external_id"]],
+        "Field": [LABELS.get(f, f) for f in changes["field"]],
+        "Before": [_cell_words(v) for v in changes["before"]],
+        "After": [_cell_words(v) for v in changes["after"]],
+    })
+    return out
 
 
 REPORTED_VALUE_MAX = 200  # characters of a cell's value a problem report shows (a name, an id whole)
