@@ -43,6 +43,7 @@ st.caption(f"{md(upload.name)}: {len(frame)} rows, {len(frame.columns)} columns.
 # a new mapping file gives them new keys, so they start again from it.
 tag = f"{upload.name}-{mapping_file.name if mapping_file else 'guessed'}"
 NONE = "— not in the file —"
+REJECT = "— no stage: reject its rows —"
 columns = [NONE] + list(frame.columns)
 with st.expander("Columns and values", expanded=True, icon=":material/tune:"):
     chosen = {}
@@ -62,9 +63,10 @@ with st.expander("Columns and values", expanded=True, icon=":material/tune:"):
     stage_values = {}
     stage_column = chosen["stage"]
     if stage_column != NONE:
-        stages = [s.value for s in Stage]
+        stages = [s.value for s in Stage] + [REJECT]
         # Each distinct value starts from the loaded mapping, else from the
-        # stage its words propose; one neither places waits for a choice.
+        # stage its words propose; one neither places waits for a choice (a
+        # stage, or rejecting its rows knowingly).
         proposed = importer.stage_proposals(frame[stage_column].tolist())
         distinct = sorted(proposed, key=str.casefold)
         known = {importer.norm(k): getattr(v, "value", v) for k, v in guessed.values.get("stage", {}).items()}
@@ -77,11 +79,12 @@ with st.expander("Columns and values", expanded=True, icon=":material/tune:"):
             stage_values[value] = st.selectbox(
                 md(value), stages, index=stages.index(default) if default in stages else None,
                 placeholder="needs a choice", key=f"map-stage-{value}-{tag}",
-                help=None if default in stages else "Not a word the import knows: choose the stage it means.")
+                help=None if default in stages else "Not a word the import knows: choose the stage it means, or "
+                                                    "reject its rows.")
 needs_choice = [v for v, stage in stage_values.items() if not stage]
 mapping = importer.Mapping(
     columns={f: c for f, c in chosen.items() if c != NONE},
-    values={"stage": {k: v for k, v in stage_values.items() if v}},
+    values={"stage": {k: v for k, v in stage_values.items() if v and v != REJECT}},
     date_order=order,
 )
 st.download_button("Download this mapping (TOML)", importer.dump_mapping(mapping), file_name="mapping.toml",

@@ -70,6 +70,12 @@ def test_the_guess_is_shown_in_words_and_a_stage_value_it_cannot_place_waits_for
     assert at.selectbox(key=f"map-stage-On hold-{TAG}").proto.placeholder == "needs a choice"
     assert at.button(key="import-go").disabled
     assert "1 stage value needs a choice above before importing: On hold." in [c.value for c in at.caption]
+    # Rejecting its rows is a choice too: they stay rejected, knowingly.
+    at.selectbox(key=f"map-stage-On hold-{TAG}").set_value("— no stage: reject its rows —").run()
+    assert not at.button(key="import-go").disabled
+    assert counts(at) == "3 new, 0 updated, 0 unchanged, 1 rejected."
+    at.selectbox(key=f"map-stage-On hold-{TAG}").set_value(None).run()
+    assert at.button(key="import-go").disabled
 
     preview = table(at, ["Row", "Action"])
     assert list(preview.columns) == ["Row", "Action", "External id", "Name", "Business unit", "Problem", "Stage",
