@@ -108,7 +108,8 @@ def test_every_date_form_is_read(conn, tmp_path, settings, cell, order, expected
         pytest.param("13/4/2025", "month 13 does not exist; are the dates day first", id="month-13-hints-dmy"),
         pytest.param("31/31/2025", "is not a date", id="no-such-day"),
         pytest.param("next Tuesday", "is not a date; use 2025-08-04", id="words"),
-        pytest.param("2025", "is a number, not a date (an Excel date number is between 20000 and 80000)",
+        pytest.param("2025", "'2025' is a year alone, with no month or day", id="year-alone"),
+        pytest.param("12345", "is a number, not a date (an Excel date number is between 20000 and 80000)",
                      id="number-below-serial-range"),
         pytest.param("90000", "is a number, not a date", id="number-above-serial-range"),
         pytest.param("2250-01-01", "2250-01-01 is outside 1990 to 2199", id="outside-range"),
@@ -1032,7 +1033,44 @@ def test_on_a_stored_pilot_an_unusable_cell_keeps_what_it_has(conn, admin, tmp_p
     assert plan.problems == []
     assert sorted(n[3] for n in plan.notes) == [
         "Product owner: 'see the intranet' is not an email address; the seat is kept as it was",
-        "Start date: '2025' is a number, not a date (an Excel date number is between 20000 and 80000); kept as it was"]
+        "Start date: '2025' is a year alone, with no month or day; kept as it was"]
     importer.apply_import(conn, admin, plan)
     after = pilot_by_ext(conn, "UC-1")
     assert (after.start_date, after.product_owner_id) == (before.start_date, before.product_owner_id)
+
+
+# --- the guess, the counts and the second import at the command line -----------
+
+INVENTORY = (
+    "id,use_case_name,agency,development_stage,operational_date,contact_email\n"
+    "DOC-1,Claims triage,Commerce,Pre-deployment,2025,jane.doe@commerce.gov\n"
+    "DOC-2,Weather summaries,NOAA,Deployed,03/2024,\"a.lee@noaa.gov; b.kim@noaa.gov\"\n"
+    "DOC-3,Fish counting,NOAA,In development,\"May 5, 2023\",https://www.fisheries.noaa.gov/contact\n"
+    "DOC-4,Letter drafting,Commerce,On hold,2024-05-01,torey/adler@noaa.gov\n"
+)
+
+
+def test_the_command_line_guesses_stages_counts_before_writing_and_imports_the_same_file_as_unchanged(tmp_path):
+    path, sheet = tmp_path / "p.duckdb", tmp_path / "inventory.csv"
+    sheet.write_text(INVENTORY, encoding="utf-8")
+    assert run_cli("init", "--db", path, "--admin", "admin@example.org", "--name", "Ada Admin").returncode == 0
+
+    def cli(*args):
+        return run_cli("import", sheet, "--db", path, *args, env={"PORTFOLIO_USER": "admin@example.org"})
+
+    # "On hold" is placed by no common word: its row keeps its problem.
+    dry = cli("--dry-run")
+    assert dry.returncode != 0
+    assert "Importing would create 3, update 0, leave 0 unchanged and reject 1; 2 new people." in dry.stdout
+    assert "Stage: 'On hold' is not a stage" in dry.stderr
+    assert "Stage: 'Deployed'" not in dry.stderr and "Stage: 'In development'" not in dry.stderr
+
+    first = cli("--skip-invalid")
+    assert first.returncode == 0, first.stderr
+    assert "Imported 3 rows (3 new, 0 updated), rejected 1; 2 new people." in first.stdout
+    assert "jane.doe@commerce.gov" not in first.stdout  # the count, not the list
+
+    again = cli("--skip-invalid")
+    assert "Imported 3 rows (0 new, 0 updated, 3 unchanged), rejected 1." in again.stdout
+    dry = cli("--dry-run")
+    assert "Importing would create 0, update 0, leave 3 unchanged and reject 1; 0 new people." in dry.stdout
