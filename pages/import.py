@@ -81,7 +81,10 @@ with st.expander("Columns and values", expanded=True, icon=":material/tune:"):
                 placeholder="needs a choice", key=f"map-stage-{value}-{tag}",
                 help=None if default in stages else "Not a word the import knows: choose the stage it means, or "
                                                     "reject its rows.")
-needs_choice = [v for v, stage in stage_values.items() if not stage]
+        # Values past the first 50 keep what the mapping file or their words say.
+        for value in distinct[50:]:
+            stage_values[value] = known.get(importer.norm(value)) or getattr(proposed[value], "value", None) or ""
+needs_choice = [v for v, stage in stage_values.items() if stage is None]
 mapping = importer.Mapping(
     columns={f: c for f, c in chosen.items() if c != NONE},
     values={"stage": {k: v for k, v in stage_values.items() if v and v != REJECT}},

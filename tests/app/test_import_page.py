@@ -137,3 +137,19 @@ def test_what_would_change_and_what_changed_read_in_words(admin_db):
     assert table(at, ["Pilot", "Field"]).values.tolist() == [["UC-1", "Name", "Claims triage",
                                                               "Claims triage assistant"],
                                                              ["UC-1", "topic_area", "Health", "Care"]]
+
+
+def test_past_fifty_stage_values_the_rest_keep_their_proposals(admin_db):
+    rows = [f"P-{i},Pilot {i},Claims,Phase {i:02},," for i in range(1, 51)]
+    rows += ["P-51,Pilot 51,Claims,Retired,,", "P-52,Pilot 52,Claims,Tbc,,"]
+    at = uploaded(("id,use_case_name,agency,development_stage,operational_date,contact_email\n"
+                   + "\n".join(rows) + "\n").encode())
+    shown = [s for s in at.selectbox if s.key.startswith("map-stage-") and s.key != f"map-stage-{TAG}"]
+    assert len(shown) == 50 and all(s.value is None for s in shown)
+    assert "52 different values: map the rest in a mapping file." in [c.value for c in at.caption]
+    # The 50 shown wait for a choice; of the two past them, "Retired" keeps its
+    # proposal and "Tbc" is rejected for its stage.
+    assert "50 stage values need a choice above before importing" in " ".join(c.value for c in at.caption)
+    problems = table(at, ["Row", "Column"])
+    stage_rows = set(problems.loc[problems["Problem"].str.startswith("Stage:"), "Row"])
+    assert 52 not in stage_rows and {2, 53} <= stage_rows
