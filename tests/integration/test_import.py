@@ -449,6 +449,7 @@ def test_a_row_without_external_id_is_the_pilot_with_its_name_in_its_unit(conn, 
     assert list(third.rows["action"]) == ["update", "create"]
     assert third.changes_frame()["field"].tolist() == ["executive_sponsor"]
     assert third.rows["pilot_id"][0] == first_id(conn, "No id")
+    assert third.changes_frame()["external_id"].tolist() == [f"id {first_id(conn, 'No id')}"]
 
 
 def first_id(conn, name):

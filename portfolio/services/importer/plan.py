@@ -167,7 +167,7 @@ class ImportPlan:
     def changes_frame(self) -> pd.DataFrame:
         """For the updates: each field that changes, before and after."""
         lines = [
-            (r.row, r.external_id, f, before, after)
+            (r.row, r.external_id or f"id {r.pilot_id}", f, before, after)  # matched by name: its tracker id
             for r in self.rows.itertuples() if r.action == "update"
             for f, before, after in r.changes
         ]
