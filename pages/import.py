@@ -33,7 +33,7 @@ if upload is None:
 try:
     frame = importer.read_table(upload.getvalue(), upload.name)
     guessed = (importer.load_mapping(mapping_file.getvalue().decode("utf-8")) if mapping_file
-               else importer.guess_mapping(list(frame.columns)))
+               else importer.guess_mapping(list(frame.columns), frame))
 except (PortfolioError, UnicodeDecodeError) as exc:
     forms.show_error(exc if isinstance(exc, PortfolioError) else PortfolioError(f"Mapping: {exc}"))
     st.stop()
@@ -43,6 +43,7 @@ st.caption(f"{md(upload.name)}: {len(frame)} rows, {len(frame.columns)} columns.
 # a new mapping file gives them new keys, so they start again from it.
 tag = f"{upload.name}-{mapping_file.name if mapping_file else 'guessed'}"
 NONE = "— not in the file —"
+REJECT = "— no stage: reject its rows —"
 columns = [NONE] + list(frame.columns)
 with st.expander("Columns and values", expanded=True, icon=":material/tune:"):
     chosen = {}
@@ -54,7 +55,7 @@ with st.expander("Columns and values", expanded=True, icon=":material/tune:"):
         current = guessed.columns.get(field)
         current = current if current in columns else by_norm.get(importer.norm(current or ""))
         chosen[field] = cols[i % 3].selectbox(
-            field.replace("_", " "), columns, index=columns.index(current) if current in columns else 0,
+            importer.LABELS[field], columns, index=columns.index(current) if current in columns else 0,
             key=f"map-{field}-{tag}")
     order = st.radio("Dates like 8/4/2025 are", ["mdy", "dmy"], horizontal=True,
                      index=["mdy", "dmy"].index(guessed.date_order),
@@ -62,20 +63,31 @@ with st.expander("Columns and values", expanded=True, icon=":material/tune:"):
     stage_values = {}
     stage_column = chosen["stage"]
     if stage_column != NONE:
-        stages = [s.value for s in Stage]
-        distinct = sorted({v.strip() for v in frame[stage_column] if v.strip()})
+        stages = [s.value for s in Stage] + [REJECT]
+        # Each distinct value starts from the loaded mapping, else from the
+        # stage its words propose; one neither places waits for a choice (a
+        # stage, or rejecting its rows knowingly).
+        proposed = importer.stage_proposals(frame[stage_column].tolist())
+        distinct = sorted(proposed, key=str.casefold)
         known = {importer.norm(k): getattr(v, "value", v) for k, v in guessed.values.get("stage", {}).items()}
         st.markdown("**Stage values**")
+        st.caption("Each value of the stage column is proposed a stage from its words; check them.")
         if len(distinct) > 50:
             st.caption(f"{len(distinct)} different values: map the rest in a mapping file.")
         for value in distinct[:50]:
-            default = known.get(importer.norm(value)) or (value.lower() if value.lower() in stages else None)
+            default = known.get(importer.norm(value)) or getattr(proposed[value], "value", None)
             stage_values[value] = st.selectbox(
                 md(value), stages, index=stages.index(default) if default in stages else None,
-                placeholder="leave unmapped (reported)", key=f"map-stage-{value}-{tag}")
+                placeholder="needs a choice", key=f"map-stage-{value}-{tag}",
+                help=None if default in stages else "Not a word the import knows: choose the stage it means, or "
+                                                    "reject its rows.")
+        # Values past the first 50 keep what the mapping file or their words say.
+        for value in distinct[50:]:
+            stage_values[value] = known.get(importer.norm(value)) or getattr(proposed[value], "value", None) or ""
+needs_choice = [v for v, stage in stage_values.items() if stage is None]
 mapping = importer.Mapping(
     columns={f: c for f, c in chosen.items() if c != NONE},
-    values={"stage": {k: v for k, v in stage_values.items() if v}},
+    values={"stage": {k: v for k, v in stage_values.items() if v and v != REJECT}},
     date_order=order,
 )
 st.download_button("Download this mapping (TOML)", importer.dump_mapping(mapping), file_name="mapping.toml",
@@ -89,21 +101,34 @@ except PortfolioError as exc:
 
 st.subheader("Preview")
 st.caption("The first rows as they will be stored.")
-st.dataframe(plan.preview(20), hide_index=True, width="stretch", key="import-preview")
-report = plan.report()
+st.dataframe(plan.preview_table(20), hide_index=True, width="stretch", key="import-preview")
+report = plan.report_table()
 st.subheader("Validation report")
 if report.empty:
     st.success("Every row is valid.")
 else:
     st.dataframe(report, hide_index=True, width="stretch", key="import-report")
-st.caption(f"{plural(plan.creates, 'new pilot')}, {plural(plan.updates, 'update')}, "
-           f"{plural(plan.invalid_rows, 'row')} with problems"
-           + (f"; new people: {', '.join(md(e) for e in plan.new_people)}" if plan.new_people else "") + ".")
 if plan.ignored:
     st.caption(f"Not imported, as the tracker computes them: {', '.join(md(c) for c in plan.ignored)}.")
+if plan.new_people:
+    # Emails as text in a table: in Markdown they would become mail links.
+    with st.expander(plural(len(plan.new_people), "new person", "new people") + " (added as viewers)"):
+        st.dataframe({"Email": plan.new_people}, hide_index=True, width="stretch", key="import-new-people")
+changes = plan.changes_frame()
+if len(changes):
+    with st.expander(f"What would change ({len(changes)})"):
+        st.dataframe(importer.changes_in_words(changes), hide_index=True, width="stretch",
+                     key="import-plan-changes")
 
+counts = plan.counts()
+st.markdown(f"**Before anything is written:** {counts['created']:,} new, {counts['updated']:,} updated, "
+            f"{counts['unchanged']:,} unchanged, {counts['rejected']:,} rejected.")
 skip = st.checkbox("Import the valid rows and reject the others", key="import-skip-invalid")
-if st.button("Import", key="import-go", type="primary"):
+if needs_choice:
+    st.caption(f"{plural(len(needs_choice), 'stage value needs', 'stage values need')} a choice above before "
+               f"importing: {', '.join(md(v) for v in needs_choice[:10])}"
+               + (" …" if len(needs_choice) > 10 else "") + ".")
+if st.button("Import", key="import-go", type="primary", disabled=bool(needs_choice)):
     bar = st.progress(0.0, text="Importing…")
     try:
         result = importer.apply_import(conn, actor, plan, skip_invalid=skip, source=upload.name,
@@ -114,12 +139,10 @@ if st.button("Import", key="import-go", type="primary"):
         forms.show_error(exc)
     else:
         bar.progress(1.0, text="Done")
-        unchanged = f", {result.unchanged} of them unchanged" if result.unchanged else ""
-        st.success(f"Imported {plural(result.created + result.updated, 'row')} ({result.created} new, "
-                   f"{result.updated} updated{unchanged}); rejected {len(result.rejected)}.")
+        st.success(result.summary())
         if len(result.rejected):
             st.download_button("Download the rejected rows (CSV)", export.csv_bytes(result.rejected),
                                file_name="rejected.csv", mime="text/csv", key="import-rejects")
         if result.changes:
             with st.expander(f"What changed ({len(result.changes)})"):
-                st.dataframe(result.changes_frame(), hide_index=True, width="stretch", key="import-changes")
+                st.dataframe(result.changes_table(), hide_index=True, width="stretch", key="import-changes")

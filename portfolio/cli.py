@@ -28,7 +28,7 @@ from portfolio.domain.errors import (
 from portfolio.domain.models import PersonIn, check_date_range
 from portfolio.domain.rights import Right
 from portfolio.domain.settings import db_path, load_settings
-from portfolio.domain.text import without_controls
+from portfolio.domain.text import plural, without_controls
 from portfolio.domain.vocabulary import ROLE_ORDER, Role
 from portfolio.services import demo, importer, people, signin
 from portfolio.services.reporting import digest, export, overview
@@ -444,7 +444,7 @@ def _import(path, as_of, settings, args) -> int:
         with open(args.mapping, encoding="utf-8") as fh:
             mapping = importer.load_mapping(fh.read())
     else:
-        mapping = importer.guess_mapping(list(frame.columns))
+        mapping = importer.guess_mapping(list(frame.columns), frame)
     if args.rejects:
         _check_writable(args.rejects, "Rejects")
     for attempt in range(1, IMPORT_PLAN_ATTEMPTS + 1):
@@ -460,8 +460,12 @@ def _import(path, as_of, settings, args) -> int:
             print(f"Not imported, as the tracker computes them: {', '.join(plan.ignored)}.")
         if not report.empty:
             print(report.to_string(index=False), file=sys.stderr)
+        counts = plan.counts()
+        newcomers = plural(len(plan.new_people), "new person", "new people")
         if args.dry_run:
             print(f"Dry run: {len(frame)} rows checked, {plan.invalid_rows} with problems, nothing written.")
+            print(f"Importing would create {counts['created']}, update {counts['updated']}, leave "
+                  f"{counts['unchanged']} unchanged and reject {counts['rejected']}; {newcomers}.")
             return EXIT_ERROR if plan.invalid_rows else 0
         print(f"Checked {len(frame)} rows; writing ...", file=sys.stderr, flush=True)
         try:
@@ -485,11 +489,12 @@ def _import(path, as_of, settings, args) -> int:
         print(f"  {external_id}: {field} {before!r} -> {after!r}")
     if len(result.changes) > 50:
         print(f"  ... and {len(result.changes) - 50} more changes")
-    unchanged = f", {result.unchanged} of them unchanged" if result.unchanged else ""
-    print(f"Imported {result.created + result.updated} rows ({result.created} new, {result.updated} updated"
-          f"{unchanged}), "
+    unchanged = f", {result.unchanged} unchanged" if result.unchanged else ""
+    print(f"Imported {result.created + result.updated + result.unchanged} rows ({result.created} new, "
+          f"{result.updated} updated{unchanged}), "
           f"rejected {rejected}" + (f" (written to {args.rejects})" if rejected and args.rejects else "")
-          + (f"; new people: {', '.join(result.new_people)}" if result.new_people else "") + ".")
+          + (f"; {plural(len(result.new_people), 'new person', 'new people')}" if result.new_people else "")
+          + ".")
     return 0
 
 

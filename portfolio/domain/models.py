@@ -37,7 +37,15 @@ from portfolio.domain.vocabulary import (
 
 # --- helpers for validators ----------------------------------------------
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# An email address: a local part of letters, digits and the marks mail
+# systems allow (. not first, last or twice running; no slash, brackets or
+# spaces), one @, and a domain of dot-separated labels of letters, digits
+# and hyphens (not at a label's ends) ending in a top-level domain of two or
+# more letters. "torey/adler@noaa.gov", "a@b", "name@@x.org", "<a@x.org" and
+# a web address are not addresses; "a+b@x.co.uk" and "O'Brien@x.org" are.
+_EMAIL_LOCAL = r"[A-Za-z0-9!#$%&'*+=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+=?^_`{|}~-]+)*"
+_EMAIL_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_EMAIL = re.compile(rf"^{_EMAIL_LOCAL}@(?:{_EMAIL_LABEL}\.)+[A-Za-z]{{2,}}$")
 
 
 # Dates the tracker accepts: wide enough for any real pilot, narrow enough

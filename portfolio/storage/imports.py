@@ -31,6 +31,14 @@ def people_and_pilots(conn: Conn) -> tuple[dict[str, tuple], dict[int, dict]]:
     return people, {r[0]: dict(zip(names, r)) for r in cur.fetchall()}
 
 
+def attributes_by_pilot(conn: Conn) -> dict[int, dict[str, str]]:
+    """Every pilot's kept attributes, name -> value, by pilot id."""
+    out: dict[int, dict[str, str]] = {}
+    for pilot_id, name, value in conn.execute("SELECT pilot_id, name, value FROM pilot_attribute").fetchall():
+        out.setdefault(pilot_id, {})[name] = value
+    return out
+
+
 def pilot_versions(conn: Conn) -> dict[int, int]:
     return dict(conn.execute("SELECT id, version FROM pilot").fetchall())
 

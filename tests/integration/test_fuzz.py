@@ -794,7 +794,7 @@ def import_fuzzed(w: World, data: bytes, filename: str, skip_invalid: bool, file
         frame = importer.read_table(data, filename)
         if file_rows is not None:
             assert len(frame) == file_rows
-        plan = importer.plan_import(w.conn, frame, importer.guess_mapping(frame.columns), SETTINGS)
+        plan = importer.plan_import(w.conn, frame, importer.guess_mapping(frame.columns, frame), SETTINGS)
         assert plan.total == len(frame)
         result = importer.apply_import(w.conn, w.admin, plan, skip_invalid=skip_invalid)
     except InvalidInput as exc:
@@ -803,10 +803,10 @@ def import_fuzzed(w: World, data: bytes, filename: str, skip_invalid: bool, file
         w.tables = snapshot(w.conn)
         assert_nothing_written(w.conn, before, w.tables, exc)
         return
-    event(f"imported: {'some' if result.created + result.updated else 'none'}, "
+    event(f"imported: {'some' if result.created + result.updated + result.unchanged else 'none'}, "
           f"{'some' if len(result.rejected) else 'none'} rejected")
     after = snapshot(w.conn)
-    assert result.created + result.updated + len(result.rejected) == len(frame)
+    assert result.created + result.updated + result.unchanged + len(result.rejected) == len(frame)
     assert len(result.rejected) == plan.invalid_rows
     assert after["pilot"][0] - before["pilot"][0] == result.created
     assert after["person"][0] - before["person"][0] == len(result.new_people)

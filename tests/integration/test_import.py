@@ -110,7 +110,8 @@ def test_every_date_form_is_read(conn, tmp_path, settings, cell, order, expected
         pytest.param("13/4/2025", "month 13 does not exist; are the dates day first", id="month-13-hints-dmy"),
         pytest.param("31/31/2025", "is not a date", id="no-such-day"),
         pytest.param("next Tuesday", "is not a date; use 2025-08-04", id="words"),
-        pytest.param("2025", "is a number, not a date (an Excel date number is between 20000 and 80000)",
+        pytest.param("2025", "'2025' is a year alone, with no month or day", id="year-alone"),
+        pytest.param("12345", "is a number, not a date (an Excel date number is between 20000 and 80000)",
                      id="number-below-serial-range"),
         pytest.param("90000", "is a number, not a date", id="number-above-serial-range"),
         pytest.param("2250-01-01", "2250-01-01 is outside 1990 to 2199", id="outside-range"),
@@ -396,7 +397,8 @@ def test_a_reimport_updates_by_external_id_and_says_what_changed(conn, admin, tm
         row(ext="UC-2", title="Invoice matching", status="Deployed"),
         row(ext="UC-3", title="Shift planner"),
     ], settings, name="again.csv")
-    assert list(again.rows["action"]) == ["update", "update", "create"]
+    assert list(again.rows["action"]) == ["update", "unchanged", "create"]
+    assert again.counts() == {"created": 1, "updated": 1, "unchanged": 1, "rejected": 0}
     assert again.changes_frame()[["row", "field", "before", "after"]].values.tolist() == [
         [2, "name", "Claims triage", "Claims triage assistant"],
         [2, "executive_sponsor", "maria.costa@example.com", "liam.walsh@example.com"],
@@ -404,7 +406,7 @@ def test_a_reimport_updates_by_external_id_and_says_what_changed(conn, admin, tm
 
     result = importer.apply_import(conn, admin, again)
 
-    assert (result.created, result.updated, result.unchanged) == (1, 2, 1)
+    assert (result.created, result.updated, result.unchanged) == (1, 1, 1)
     assert result.changes == [
         ("UC-1", "name", "Claims triage", "Claims triage assistant"),
         ("UC-1", "executive_sponsor", "maria.costa@example.com", "liam.walsh@example.com"),
@@ -429,13 +431,80 @@ def test_a_reimport_does_not_move_the_stage_or_the_clock(conn, admin, tmp_path, 
     ]
 
 
-def test_a_row_without_external_id_always_creates(conn, admin, tmp_path, settings):
-    for name in ("a.csv", "b.csv"):
-        plan = plan_of(conn, tmp_path, [row(ext="", title="No id")], settings, name=name)
-        assert list(plan.rows["action"]) == ["create"]
-        importer.apply_import(conn, admin, plan)
+def test_a_row_without_external_id_is_the_pilot_with_its_name_in_its_unit(conn, admin, tmp_path, settings):
+    # A file without ids imported twice: the second time matches by name
+    # within the unit, so nothing is duplicated, created or updated.
+    rows = [row(ext="", title="No id"), row(ext="", title="Other", bu="Finance")]
+    first = plan_of(conn, tmp_path, rows, settings, name="a.csv")
+    assert list(first.rows["action"]) == ["create", "create"]
+    importer.apply_import(conn, admin, first)
+    again = plan_of(conn, tmp_path, rows, settings, name="b.csv")
+    assert list(again.rows["action"]) == ["unchanged", "unchanged"]
+    result = importer.apply_import(conn, admin, again)
+    assert (result.created, result.updated, result.unchanged) == (0, 0, 2)
     assert count(conn, "pilot") == 2
     assert conn.execute("SELECT count(*) FROM pilot WHERE external_id IS NULL").fetchone()[0] == 2
+
+    # Case and spacing do not make another pilot; another unit does.
+    third = plan_of(conn, tmp_path, [row(ext="", title="  no  ID ", bu="CLAIMS", sponsor="liam.walsh@example.com"),
+                                     row(ext="", title="No id", bu="Finance")], settings, name="c.csv")
+    assert list(third.rows["action"]) == ["update", "create"]
+    assert third.changes_frame()["field"].tolist() == ["executive_sponsor"]
+    assert third.rows["pilot_id"][0] == first_id(conn, "No id")
+    assert third.changes_frame()["external_id"].tolist() == [f"id {first_id(conn, 'No id')}"]
+
+
+def first_id(conn, name):
+    return conn.execute("SELECT min(id) FROM pilot WHERE name = ?", [name]).fetchone()[0]
+
+
+def test_two_stored_pilots_with_the_rows_name_in_its_unit_is_a_problem_naming_both(conn, admin, tmp_path, settings):
+    importer.apply_import(conn, admin, plan_of(conn, tmp_path, [row(ext="A-1", title="Twin"),
+                                                                row(ext="A-2", title="twin")], settings))
+    ids = sorted(r[0] for r in conn.execute("SELECT id FROM pilot").fetchall())
+    plan = plan_of(conn, tmp_path, [row(ext="", title="Twin"), row(ext="", title="Single"),
+                                    row(ext="", title="single ")], settings, name="again.csv")
+    assert plan.report()[["row", "problem"]].values.tolist() == [
+        [2, f"Name: pilots {ids[0]} and {ids[1]} are both named 'Twin' in 'Claims'; add an external id or "
+            "tracker id column to say which this row is"],
+        [4, "Name: 'single' in 'Claims' is also on row 3; without an external id a pilot is known by its name "
+            "within its business unit, and a file holds each pilot once"],
+    ]
+    assert plan.counts() == {"created": 1, "updated": 0, "unchanged": 0, "rejected": 2}
+
+
+def test_a_file_without_a_unit_column_matches_the_name_in_any_unit(conn, admin, tmp_path, settings):
+    importer.apply_import(conn, admin, plan_of(conn, tmp_path, [row(ext="", title="Claims triage")], settings))
+    mapping = importer.Mapping(columns={"name": "Title", "problem": "Notes"})
+    path = write_csv(tmp_path / "again.csv", [["claims  triage", "Faster claims"]], header=["Title", "Notes"])
+    plan = importer.plan_import(conn, importer.read_table(path, "again.csv"), mapping, settings)
+    assert list(plan.rows["action"]) == ["update"]
+    assert plan.changes_frame()[["field", "after"]].values.tolist() == [["problem", "Faster claims"]]
+
+
+def test_the_same_file_again_is_unchanged_attributes_and_default_dates_included(conn, admin, tmp_path, settings):
+    rows = [row(ext="UC-1", notes="keep me", gng=""), row(ext="UC-2", title="Dated", start="2025-09-01",
+                                                          gng="2025-10-15", notes="")]
+    first = plan_of(conn, tmp_path, rows, settings)
+    assert first.counts() == {"created": 2, "updated": 0, "unchanged": 0, "rejected": 0}
+    importer.apply_import(conn, admin, first)
+    versions = conn.execute("SELECT id, version FROM pilot ORDER BY id").fetchall()
+    assert attributes(conn, "UC-1") == {"Notes": "keep me"}
+
+    again = plan_of(conn, tmp_path, rows, settings, name="again.csv")
+    assert again.counts() == {"created": 0, "updated": 0, "unchanged": 2, "rejected": 0}
+    result = importer.apply_import(conn, admin, again)
+    assert (result.created, result.updated, result.unchanged, result.changes) == (0, 0, 2, [])
+    assert conn.execute("SELECT id, version FROM pilot ORDER BY id").fetchall() == versions
+
+    # A kept column that changes is an update, and says so.
+    rows[0] = row(ext="UC-1", notes="changed", gng="")
+    third = plan_of(conn, tmp_path, rows, settings, name="third.csv")
+    assert third.counts() == {"created": 0, "updated": 1, "unchanged": 1, "rejected": 0}
+    assert third.changes_frame()[["field", "before", "after"]].values.tolist() == [["Notes", "keep me", "changed"]]
+    result = importer.apply_import(conn, admin, third)
+    assert (result.created, result.updated, result.unchanged) == (0, 1, 1)
+    assert attributes(conn, "UC-1") == {"Notes": "changed"}
 
 
 def test_a_plan_made_before_someone_else_changed_the_pilot_is_refused(conn, admin, tmp_path, settings):
@@ -471,7 +540,7 @@ def test_skip_invalid_imports_the_valid_rows_and_returns_the_rest(conn, admin, t
 
     result = importer.apply_import(conn, admin, plan, skip_invalid=True, progress=lambda d, t: seen.append((d, t)))
 
-    assert result.created + result.updated + len(result.rejected) == len(frame) == 7
+    assert result.created + result.updated + result.unchanged + len(result.rejected) == len(frame) == 7
     assert (result.created, len(result.rejected)) == (5, 2)
     assert list(result.rejected.columns) == ["row", *HEADER, "reason"]
     assert list(result.rejected["row"]) == [3, 6]
@@ -556,7 +625,7 @@ def test_ten_thousand_rows_import_set_based(conn, admin, tmp_path, settings):
     plan = importer.plan_import(conn, importer.read_table(path, "big.csv"), MAPPING, settings)
     result = importer.apply_import(conn, admin, plan)
     print(f"10,000 rows re-imported (1,000 changed) in {time.perf_counter() - started:.2f} s")
-    assert (result.created, result.updated, result.unchanged) == (0, n, n - 1000)
+    assert (result.created, result.updated, result.unchanged) == (0, 1000, n - 1000)
     assert len(result.changes) == 1000
     assert count(conn, "pilot") == n
     assert pilot_by_ext(conn, "UC-00010").name == "Pilot 10 renamed"
@@ -622,8 +691,8 @@ def test_an_exported_pilots_file_imports_back_onto_the_same_pilots(fixed_demo_db
         path = _exported(conn, settings, tmp_path, fmt)
 
         plan, result = _import_guessed(conn, actor, path, settings)
-        assert (result.created, result.updated - result.unchanged, result.changes) == (0, 0, [])
-        assert result.unchanged == result.updated == plan.total > 0
+        assert (result.created, result.updated, result.changes) == (0, 0, [])
+        assert result.unchanged == plan.total > 0
         assert count(conn, "pilot") == pilots and _pilot_rows(conn) == before
         assert count(conn, "pilot_attribute") == 0  # the computed columns are no attributes
         assert {"flags", "reasons", "days left"} <= {c.lower().replace("_", " ") for c in plan.ignored}
@@ -631,7 +700,7 @@ def test_an_exported_pilots_file_imports_back_onto_the_same_pilots(fixed_demo_db
         name = conn.execute("SELECT name FROM pilot WHERE id = ?", [first]).fetchone()[0]
         _rename_in_file(path, name, name + " (renamed)")
         plan, result = _import_guessed(conn, actor, path, settings)
-        assert (result.created, result.updated - result.unchanged) == (0, 1)
+        assert (result.created, result.updated) == (0, 1)
         assert [c[1:] for c in result.changes] == [("name", name, name + " (renamed)")]
         assert count(conn, "pilot") == pilots
         assert store.get_pilot(conn, first).problem == "\t=cmd|' /C calc'!A0 problem"
@@ -647,7 +716,7 @@ def test_the_command_line_exports_and_imports_back_with_nothing_changed(tmp_path
     imported = cli("import", str(out), "--db", str(db_path), "--as-of", "2026-03-02")
     assert imported.returncode == 0, imported.stderr
     n = imported.stdout.split("Imported ", 1)[1].split(" rows", 1)[0]
-    assert f"(0 new, {n} updated, {n} of them unchanged), rejected 0" in imported.stdout
+    assert f"(0 new, 0 updated, {n} unchanged), rejected 0" in imported.stdout
     assert "Not imported, as the tracker computes them: Day, Days left" in imported.stdout
 
 
@@ -969,7 +1038,44 @@ def test_on_a_stored_pilot_an_unusable_cell_keeps_what_it_has(conn, admin, tmp_p
     assert plan.problems == []
     assert sorted(n[3] for n in plan.notes) == [
         "Product owner: 'see the intranet' is not an email address; the seat is kept as it was",
-        "Start date: '2025' is a number, not a date (an Excel date number is between 20000 and 80000); kept as it was"]
+        "Start date: '2025' is a year alone, with no month or day; kept as it was"]
     importer.apply_import(conn, admin, plan)
     after = pilot_by_ext(conn, "UC-1")
     assert (after.start_date, after.product_owner_id) == (before.start_date, before.product_owner_id)
+
+
+# --- the guess, the counts and the second import at the command line -----------
+
+INVENTORY = (
+    "id,use_case_name,agency,development_stage,operational_date,contact_email\n"
+    "DOC-1,Claims triage,Commerce,Pre-deployment,2025,jane.doe@commerce.gov\n"
+    "DOC-2,Weather summaries,NOAA,Deployed,03/2024,\"a.lee@noaa.gov; b.kim@noaa.gov\"\n"
+    "DOC-3,Fish counting,NOAA,In development,\"May 5, 2023\",https://www.fisheries.noaa.gov/contact\n"
+    "DOC-4,Letter drafting,Commerce,On hold,2024-05-01,torey/adler@noaa.gov\n"
+)
+
+
+def test_the_command_line_guesses_stages_counts_before_writing_and_imports_the_same_file_as_unchanged(tmp_path):
+    path, sheet = tmp_path / "p.duckdb", tmp_path / "inventory.csv"
+    sheet.write_text(INVENTORY, encoding="utf-8")
+    assert run_cli("init", "--db", path, "--admin", "admin@example.org", "--name", "Ada Admin").returncode == 0
+
+    def cli(*args):
+        return run_cli("import", sheet, "--db", path, *args, env={"PORTFOLIO_USER": "admin@example.org"})
+
+    # "On hold" is placed by no common word: its row keeps its problem.
+    dry = cli("--dry-run")
+    assert dry.returncode != 0
+    assert "Importing would create 3, update 0, leave 0 unchanged and reject 1; 2 new people." in dry.stdout
+    assert "Stage: 'On hold' is not a stage" in dry.stderr
+    assert "Stage: 'Deployed'" not in dry.stderr and "Stage: 'In development'" not in dry.stderr
+
+    first = cli("--skip-invalid")
+    assert first.returncode == 0, first.stderr
+    assert "Imported 3 rows (3 new, 0 updated), rejected 1; 2 new people." in first.stdout
+    assert "jane.doe@commerce.gov" not in first.stdout  # the count, not the list
+
+    again = cli("--skip-invalid")
+    assert "Imported 3 rows (0 new, 0 updated, 3 unchanged), rejected 1." in again.stdout
+    dry = cli("--dry-run")
+    assert "Importing would create 0, update 0, leave 3 unchanged and reject 1; 0 new people." in dry.stdout

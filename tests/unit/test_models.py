@@ -48,3 +48,18 @@ def test_a_decision_must_say_which():
 
     with pytest.raises(InvalidInput, match="Decision: choose go, no-go or extend"):
         validate(DecisionIn, pilot_id=1, kind=None, decided_on=date(2026, 3, 2), decided_by=1, rationale="r")
+
+
+@pytest.mark.parametrize("email", ["torey/adler@noaa.gov", "a@b", "name@@x.org", "<a@x.org", "a@x.org>",
+                                   "https://www.noaa.gov/ai", "http://jane@x.org/contact", "jane doe@x.org",
+                                   "jane.@x.org", "jane@x..org", "jane@-x.org", "jane@x.o", "jane@x.123"])
+def test_what_is_not_an_email_address_is_refused_naming_it(email):
+    with pytest.raises(InvalidInput) as err:
+        validate(PersonIn, name="A", email=email)
+    assert str(err.value) == f"Email: '{email}' is not an email address" and err.value.field == "email"
+
+
+@pytest.mark.parametrize("email", ["jane.doe@agency.gov", "a+b@x.co.uk", "O'Brien@x.org", "o_brien-smith@x.org",
+                                   "Priya.Shah@Example.COM", "x@sub-domain.agency.gov"])
+def test_an_email_address_is_taken_as_written(email):
+    assert validate(PersonIn, name="A", email=f" {email} ").email == email

@@ -14,22 +14,27 @@ from portfolio.domain import rights
 from portfolio.domain.errors import InvalidInput
 from portfolio.domain.models import Actor
 from portfolio.domain.rights import Right
+from portfolio.domain.text import plural
 from portfolio.services import units
 from portfolio.services.importer.mapping import REJECT_COLUMNS, SEATS
-from portfolio.services.importer.plan import ImportPlan, local_part_name
+from portfolio.services.importer.plan import ImportPlan, changes_in_words, local_part_name
 from portfolio.services.importer.read import row_numbers
 from portfolio.storage import audit, imports
 from portfolio.storage.db import write
 
 # Progress is reported, and rows written, this many at a time.
 CHUNK_ROWS = 500
+# The plan's actions of a row matched to a stored pilot.
+MATCHED = ("update", "unchanged")
 
 
 @dataclass
 class ImportResult:
-    """What an import wrote. ``updated`` counts every row matched to a stored
-    pilot, ``unchanged`` those of them the file left as they were; so
-    created + updated + len(rejected) is the number of rows in the file."""
+    """What an import wrote. ``updated`` counts the rows that changed the
+    stored pilot they match, ``unchanged`` those that matched one and left
+    it as it was (attributes included); so created + updated + unchanged +
+    len(rejected) is the number of rows in the file, and importing the same
+    file twice creates and updates nothing the second time."""
 
     created: int
     updated: int
@@ -40,6 +45,16 @@ class ImportResult:
 
     def changes_frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.changes, columns=["external_id", "field", "before", "after"])
+
+    def changes_table(self) -> pd.DataFrame:
+        """The changes under headers in words, fields by their labels."""
+        return changes_in_words(self.changes_frame())
+
+    def summary(self) -> str:
+        """What the import did, in one sentence."""
+        unchanged = f", {self.unchanged:,} unchanged" if self.unchanged else ""
+        return (f"Imported {plural(self.created + self.updated + self.unchanged, 'row')} ({self.created:,} new, "
+                f"{self.updated:,} updated{unchanged}); rejected {len(self.rejected):,}.")
 
 
 def rejected_rows(plan: ImportPlan) -> pd.DataFrame:
@@ -124,7 +139,7 @@ def apply_import(
         for r in good.itertuples() if r.action == "update" for f, before, after in r.changes
     ]
     return ImportResult(
-        created=created, updated=updated + unchanged, unchanged=unchanged, rejected=rejected,
+        created=created, updated=updated, unchanged=unchanged, rejected=rejected,
         new_people=[first_spelling[k] for k in new_keys], changes=changes,
     )
 
@@ -142,7 +157,7 @@ def _check_still_current(c, plan: ImportPlan, good: pd.DataFrame, new_keys: list
     taken_ids = imports.external_ids(c)
     stale = [
         r.external_id or f"id {r.pilot_id}" for r in good.itertuples()
-        if (r.action == "update" and versions.get(int(r.pilot_id)) != int(r.version))
+        if (r.action in MATCHED and versions.get(int(r.pilot_id)) != int(r.version))
         or (r.action == "create" and r.external_id is not None and r.external_id in taken_ids)
     ]
     known = imports.email_keys(c)
@@ -184,10 +199,10 @@ def _pilot_frame(chunk: pd.DataFrame, ids, people: dict[str, int]) -> pd.DataFra
 def _write_chunk(c, actor: Actor, chunk: pd.DataFrame, people: dict[str, int],
                  attributes: list[str]) -> tuple[int, int, int]:
     creates = chunk[chunk["action"] == "create"]
-    updates = chunk[(chunk["action"] == "update") & (chunk["changes"].map(len) > 0)]
-    unchanged = int((chunk["action"] == "update").sum()) - len(updates)
+    updates = chunk[chunk["action"] == "update"]
+    unchanged = int((chunk["action"] == "unchanged").sum())
     pilot_ids = dict(zip(chunk["row"], chunk["pilot_id"]))
-    matched = [int(i) for i in chunk.loc[chunk["action"] == "update", "pilot_id"]]
+    matched = [int(i) for i in chunk.loc[chunk["action"].isin(MATCHED), "pilot_id"]]
     before = audit.snapshots(c, "pilot", matched)
     if len(creates):
         ids = imports.next_ids(c, "pilot", len(creates))
@@ -195,10 +210,11 @@ def _write_chunk(c, actor: Actor, chunk: pd.DataFrame, people: dict[str, int],
         imports.insert_pilots(c, _pilot_frame(creates, ids, people))
     if len(updates):
         imports.update_pilots(c, _pilot_frame(updates, updates["pilot_id"], people))
-    if attributes:
-        ids = [int(pilot_ids[r]) for r in chunk["row"]]
+    written = chunk[chunk["action"] != "unchanged"]  # an unchanged row's attributes are as stored
+    if attributes and len(written):
+        ids = [int(pilot_ids[r]) for r in written["row"]]
         attrs = pd.DataFrame(
-            [(pid, name, value) for pid, values in zip(ids, chunk["attributes"])
+            [(pid, name, value) for pid, values in zip(ids, written["attributes"])
              for name, value in values.items() if value],
             columns=["pilot_id", "name", "value"],
         )

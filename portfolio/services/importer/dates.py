@@ -19,6 +19,7 @@ _NAMED_MONTH = re.compile(r"^([a-z]{3,9})\.?[\s\-/,']*(\d{4}|\d{2})$")
 _DAY_NAMED = re.compile(r"^(\d{1,2})[\s\-/]([a-z]{3,9})\.?[\s\-/,]+(\d{4}|\d{2})$")
 _NAMED_DAY = re.compile(r"^([a-z]{3,9})\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})$")
 _SERIAL = re.compile(r"^\d+(?:\.\d+)?$")
+_YEAR = re.compile(r"^(?:19|20|21)\d\d$")
 # Excel counts days from 1899-12-30 (its 1900 leap-year bug included).
 _EXCEL_EPOCH = date(1899, 12, 30)
 SERIAL_RANGE = (20000, 80000)  # 1954-10-03 to 2119-01-10: a number outside is no date
@@ -75,6 +76,8 @@ def parse_date(text: str, date_order: str = "mdy") -> tuple[date | None, str | N
             return month_only, f"month only: stored as the first of the month, {month_only}"
     except ValueError as exc:
         raise ValueError(f"'{raw}' is not a date ({exc})") from None
+    if _YEAR.match(low):  # an inventory's year (below any Excel date number), said as a person reads it
+        raise ValueError(f"'{raw}' is a year alone, with no month or day")
     if _SERIAL.match(low):
         serial = float(low)
         if not SERIAL_RANGE[0] <= serial <= SERIAL_RANGE[1]:

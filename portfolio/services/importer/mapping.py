@@ -154,10 +154,62 @@ def export_ignored(columns, source: dict[str, str]) -> list[str]:
     return [c for c in columns if c not in mapped and (norm(c) in computed or norm(c) in seat_names)]
 
 
-def guess_mapping(columns) -> Mapping:
+# The words a file's stage column commonly uses, by the stage each means,
+# compared like column names (without case, spaces or punctuation): the
+# stage names themselves, the lifecycle words of public AI use-case
+# inventories ("Initiated", "Development and acquisition", "Implementation
+# and assessment", "Operation and maintenance", "Retired") and the plain
+# words people write. Anything else (and words that could mean two stages,
+# such as "On hold", "Active" or "Completed") is not guessed: a person
+# chooses.
+STAGE_SYNONYMS = {
+    Stage.PROPOSED: ["proposed", "predeployment", "planned", "planning", "initiated", "initiation", "idea",
+                     "concept", "ideation", "notstarted", "backlog", "discovery", "exploration", "exploratory",
+                     "research", "requested", "submitted", "underconsideration", "new", "draft"],
+    Stage.PILOT: ["pilot", "piloting", "inpilot", "pilotphase", "indevelopment", "development", "developing",
+                  "developmentandacquisition", "acquisitionanddevelopment", "acquisitionandordevelopment",
+                  "acquisition", "testing", "test", "intesting", "prototype", "prototyping",
+                  "proofofconcept", "poc", "implementation", "implementationandassessment", "assessment",
+                  "evaluation", "trial", "inprogress", "experiment", "experimental", "beta"],
+    Stage.BRIDGE: ["bridge", "bridging", "scaling", "scaleup", "rollout", "rollingout", "transition"],
+    Stage.PRODUCTION: ["production", "inproduction", "deployed", "deployment", "operational", "inoperation",
+                       "operationandmaintenance", "operationsandmaintenance", "operations", "live", "inuse",
+                       "implemented", "launched", "released", "inservice", "productionuse"],
+    Stage.RETIRED: ["retired", "decommissioned", "sunset", "sunsetted", "archived", "endoflife"],
+    Stage.STOPPED: ["stopped", "cancelled", "canceled", "discontinued", "abandoned", "terminated", "halted",
+                    "rejected", "withdrawn", "nogo", "shelved"],
+}
+STAGE_BY_WORD = {word: stage for stage, words in STAGE_SYNONYMS.items() for word in words}
+
+
+def propose_stage(value: str) -> Stage | None:
+    """The stage a file's stage value most likely means ("Deployed" is
+    production, "Pre-deployment" proposed), or None when it is not one of
+    the common words: that value needs a person's choice."""
+    return STAGE_BY_WORD.get(norm(value))
+
+
+def stage_proposals(values) -> dict[str, Stage | None]:
+    """Each distinct value of a stage column (trimmed, first spelling kept,
+    blanks left out) with its proposed stage, or None where a person must
+    choose."""
+    out: dict[str, Stage | None] = {}
+    seen: set[str] = set()
+    for value in values:
+        text = " ".join(str(value if value is not None else "").split())
+        if not text or norm_value(text) in seen:
+            continue
+        seen.add(norm_value(text))
+        out[text] = propose_stage(text)
+    return out
+
+
+def guess_mapping(columns, frame: pd.DataFrame | None = None) -> Mapping:
     """A mapping guessed from the column names; each field takes at most one
-    column and each column at most one field. Values are not guessed: a stage
-    column's values that are stage names need no mapping. A file the tracker
+    column and each column at most one field. Given the file's table, the
+    stage column's values are proposed a stage each from common words
+    (``propose_stage``); a value not placed is left out of the mapping, so
+    its rows keep their problem until a person maps it. A file the tracker
     exported maps back onto its pilots by their tracker id."""
     columns = list(columns)
     by_norm: dict[str, str] = {}
@@ -175,7 +227,13 @@ def guess_mapping(columns) -> Mapping:
                 chosen[name] = column
                 used.add(column)
                 break
-    return Mapping(columns=chosen)
+    values = {}
+    if frame is not None and "stage" in chosen and chosen["stage"] in frame.columns:
+        proposed = stage_proposals(frame[chosen["stage"]].tolist())
+        # A value that is a stage's name needs no mapping.
+        values = {"stage": {raw: stage for raw, stage in proposed.items()
+                            if stage is not None and norm_value(raw) not in STAGE_NAMES}}
+    return Mapping(columns=chosen, values=values)
 
 
 def load_mapping(text: str | bytes) -> Mapping:

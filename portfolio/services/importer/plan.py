@@ -22,7 +22,7 @@ from portfolio.domain.models import (
     check_date_range,
 )
 from portfolio.domain.settings import Settings
-from portfolio.domain.text import without_controls
+from portfolio.domain.text import plural, without_controls
 from portfolio.domain.vocabulary import CREATABLE_STAGES, Seat, Stage
 from portfolio.services.importer.dates import parse_date
 from portfolio.services.importer.mapping import (
@@ -70,7 +70,8 @@ class ImportPlan:
     ``apply_import``.
 
     ``rows`` holds one row per data row of the file: its row number, the
-    action (create or update), the pilot it updates, the values as they will
+    action (create, update, or unchanged: a stored pilot the row leaves as
+    it is, attributes included), the pilot it matches, the values as they will
     be stored (seats as emails), the attributes, and for an update the
     changes as (field, before, after).
     """
@@ -108,8 +109,19 @@ class ImportPlan:
 
     @property
     def updates(self) -> int:
-        """Valid rows that update the pilot with their external id."""
+        """Valid rows that change the stored pilot they match."""
         return int((self._valid()["action"] == "update").sum())
+
+    @property
+    def unchanged(self) -> int:
+        """Valid rows that match a stored pilot and leave it as it is."""
+        return int((self._valid()["action"] == "unchanged").sum())
+
+    def counts(self) -> dict[str, int]:
+        """What importing would do, row by row, before anything is written:
+        rows created, updated, left unchanged and rejected (with problems)."""
+        return {"created": self.creates, "updated": self.updates, "unchanged": self.unchanged,
+                "rejected": self.invalid_rows}
 
     def preview(self, n: int = 20) -> pd.DataFrame:
         """The first ``n`` rows as they will be stored (seats as emails)."""
@@ -121,6 +133,28 @@ class ImportPlan:
             for r in head["row"]
         ]
         return out.reset_index(drop=True)
+
+    def preview_table(self, n: int = 20) -> pd.DataFrame:
+        """The first ``n`` rows as a person reads them: headers in words,
+        what each row does (new, update, unchanged), blank for nothing,
+        and "needs a choice" for a stage value nobody mapped yet."""
+        head = self.rows.head(n)
+        problems: dict[int, int] = {}
+        for p in self.problems:
+            problems[p[0]] = problems.get(p[0], 0) + 1
+        out = pd.DataFrame({
+            "Row": head["row"].astype(int).tolist(),
+            "Action": [ACTION_WORDS[a] for a in head["action"]],
+            **{LABELS[c]: [_cell_words(v) for v in head[c]] for c in STORED_COLUMNS if c != "stage"},
+        })
+        out.insert(out.columns.get_loc(LABELS["problem"]) + 1, LABELS["stage"],
+                   [_cell_words(v) if v else "needs a choice" for v in head["stage"]])
+        out["Status"] = [plural(problems[r], "problem") if r in problems else "ok" for r in head["row"]]
+        return out
+
+    def report_table(self) -> pd.DataFrame:
+        """``report`` under headers in words."""
+        return self.report().rename(columns=REPORT_WORDS)
 
     def report(self) -> pd.DataFrame:
         """Every problem and note: row, column, value, problem. A note (kept,
@@ -134,11 +168,38 @@ class ImportPlan:
     def changes_frame(self) -> pd.DataFrame:
         """For the updates: each field that changes, before and after."""
         lines = [
-            (r.row, r.external_id, f, before, after)
+            (r.row, r.external_id or f"id {r.pilot_id}", f, before, after)  # matched by name: its tracker id
             for r in self.rows.itertuples() if r.action == "update"
             for f, before, after in r.changes
         ]
         return pd.DataFrame(lines, columns=["row", "external_id", "field", "before", "after"])
+
+
+# What a plan's row does, in the words its preview shows.
+ACTION_WORDS = {"create": "new", "update": "update", "unchanged": "unchanged"}
+REPORT_WORDS = {"row": "Row", "column": "Column", "value": "Value", "problem": "Problem"}
+
+
+def _cell_words(value) -> str:
+    """A value as a person reads it in a table: a date as 2025-08-04,
+    nothing as blank (never None, NaN or NaT)."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    return value.isoformat() if isinstance(value, date) else str(value)
+
+
+def changes_in_words(changes: pd.DataFrame) -> pd.DataFrame:
+    """A changes frame (external_id, field, before, after; a row number
+    first for a plan's) under headers in words, each field by its label
+    and a kept column by its own name, blanks for nothing."""
+    out = pd.DataFrame({
+        **({"Row": changes["row"].tolist()} if "row" in changes.columns else {}),
+        "Pilot": [_cell_words(v) for v in changes["external_id"]],
+        "Field": [LABELS.get(f, f) for f in changes["field"]],
+        "Before": [_cell_words(v) for v in changes["before"]],
+        "After": [_cell_words(v) for v in changes["after"]],
+    })
+    return out
 
 
 REPORTED_VALUE_MAX = 200  # characters of a cell's value a problem report shows (a name, an id whole)
@@ -162,12 +223,14 @@ class Known:
     people: dict[str, tuple]          # email key -> (id, email, name, active)
     pilots: dict[int, dict]           # tracker id -> the stored pilot's fields
     units: list[str] = dataclass_field(default_factory=list)  # the business units kept, retired ones too
+    attributes: dict[int, dict[str, str]] = dataclass_field(default_factory=dict)  # tracker id -> kept columns
 
 
 def read_known(conn) -> Known:
     """Everything the rows are matched against, one query per table."""
     people, pilots = imports.people_and_pilots(conn)
-    return Known(people=people, pilots=pilots, units=[u.name for u in list_units(conn)])
+    return Known(people=people, pilots=pilots, units=[u.name for u in list_units(conn)],
+                 attributes=imports.attributes_by_pilot(conn))
 
 
 @dataclass
@@ -184,6 +247,8 @@ class _Planning:
     people: dict[str, tuple]          # email key -> (id, email, name, active)
     by_id: dict[int, dict]            # tracker id -> the stored pilot's fields
     stored: dict[str, dict]           # external id -> the stored pilot's fields
+    by_name: dict[str, list[dict]]    # name, normalised -> the stored pilots so named
+    stored_attributes: dict[int, dict[str, str]]  # tracker id -> its kept columns
     email_of: dict[int, str]          # person id -> email
     stage_values: dict[str, Stage]    # the mapping's stage values, normalised
     ignored: list[str]                # an export's computed columns, not imported
@@ -193,6 +258,7 @@ class _Planning:
     emails_checked: dict[str, str | None] = dataclass_field(default_factory=dict)  # key -> why not an email
     first_row_of: dict[str, int] = dataclass_field(default_factory=dict)      # external id -> row
     first_row_of_id: dict[int, int] = dataclass_field(default_factory=dict)   # tracker id -> row
+    first_row_of_name: dict[tuple, int] = dataclass_field(default_factory=dict)  # (name, unit) -> row
     units: list[str] = dataclass_field(default_factory=list)                  # the business units kept
     new_units: dict[str, str] = dataclass_field(default_factory=dict)  # unit key -> the unit as first written
     today: date = date.max                                                    # the real day of the import
@@ -205,6 +271,7 @@ class _Row:
     at: _Planning
     index: int   # its position in the table
     number: int  # the row number a person sees in the file
+    by_name: bool = False  # matched to a stored pilot by its name within its unit
 
     def cell(self, name: str) -> str | None:
         """The trimmed cell, or None when no column is mapped to ``name``."""
@@ -269,12 +336,21 @@ def _start(known, frame: pd.DataFrame, mapping: Mapping, settings: Settings) -> 
         attributes=attributes, attribute_cells={c: frame[c].tolist() for c in attributes},
         people=known.people, by_id=known.pilots,
         stored={p["external_id"]: p for p in known.pilots.values() if p["external_id"] is not None},
+        by_name=_by_name(known.pilots.values()),
+        stored_attributes=known.attributes,
         email_of={pid: email for pid, email, _, _ in known.people.values()},
         stage_values={norm_value(k): v for k, v in mapping.values.get("stage", {}).items()},
         ignored=ignored, units=known.units,
         # The cells the file could not give as it shows them (read_table's).
         problems=list(frame.attrs.get("cell_problems", [])),
     )
+
+
+def _by_name(pilots) -> dict[str, list[dict]]:
+    by_name: dict[str, list[dict]] = {}
+    for p in pilots:
+        by_name.setdefault(norm_value(p["name"] or ""), []).append(p)
+    return by_name
 
 
 def _plan_row(row: _Row) -> dict:
@@ -297,13 +373,21 @@ def _plan_row(row: _Row) -> dict:
         for name in TEXT_FIELDS:
             if _same(values[name], current[name]):
                 values[name] = current[name]
-    return _record(row, ext, current, values, seat_keys, _read_attributes(row))
+        if row.by_name:  # the name and unit it was matched by, as stored
+            for name in ("name", "business_unit"):
+                if norm_value(values[name] or "") == norm_value(current[name] or ""):
+                    values[name] = current[name]
+    record = _record(row, ext, current, values, seat_keys, _read_attributes(row))
+    if raw_stage and stage is None:
+        record["stage"] = None  # a value nobody mapped: the preview shows no stage it does not know
+    return record
 
 
 def _match_pilot(row: _Row) -> tuple[str, dict | None]:
     """The row's external id and the stored pilot it updates, if any: by
     external id, or by the tracker's own id from a file it exported when
-    the row has no external id to go by."""
+    the row has no external id to go by, or else by its name within its
+    business unit (``_match_by_name``)."""
     at = row.at
     ext = row.cell("external_id") or ""
     if len(ext) > EXTERNAL_ID_MAX:
@@ -332,7 +416,39 @@ def _match_pilot(row: _Row) -> tuple[str, dict | None]:
         else:
             at.first_row_of_id[pilot_id] = row.number
             current = at.by_id[pilot_id]
+    if not ext and not raw_id:
+        current = _match_by_name(row)
     return ext, current
+
+
+def _match_by_name(row: _Row) -> dict | None:
+    """A row with neither an external id nor a tracker id is the stored
+    pilot with its name (without case, and spaces counted once) in its
+    business unit; in any unit when the file has no business unit column.
+    Two stored pilots so named is a problem naming both; so is a second row
+    of the file with the same name and unit."""
+    at = row.at
+    name, unit = row.cell("name") or "", row.cell("business_unit")
+    if not name:
+        return None
+    key = (norm_value(name), None if unit is None else norm_value(unit))
+    where = "" if unit is None else f" in '{unit}'" if unit else " with no business unit"
+    if key in at.first_row_of_name:
+        row.problem("name", name, f"Name: '{name}'{where} is also on row {at.first_row_of_name[key]}; without "
+                                  "an external id a pilot is known by its name within its business unit, and a "
+                                  "file holds each pilot once")
+        return None
+    at.first_row_of_name[key] = row.number
+    row.by_name = True
+    found = [p for p in at.by_name.get(key[0], [])
+             if key[1] is None or norm_value(p["business_unit"] or "") == key[1]]
+    if len(found) > 1:
+        ids = sorted(p["id"] for p in found)
+        row.problem("name", name, f"Name: pilots {', '.join(map(str, ids[:-1]))} and {ids[-1]} are both named "
+                                  f"'{name}'{where}; add an external id or tracker id column to say which this "
+                                  "row is")
+        return None
+    return found[0] if found else None
 
 
 # What becomes of a date the file gives but that cannot be read: never a
@@ -559,9 +675,12 @@ def _record(row: _Row, ext: str, current: dict | None, values: dict, seat_keys: 
         name: (None if key is None else people[key][1] if key in people else new_people[key])
         for name, key in seat_keys.items()
     }
+    changes = _changes(current, values, emails, row.at.email_of) if current else []
+    if current:
+        changes += _attribute_changes(row.at.stored_attributes.get(current["id"], {}), attribute_values)
     return {
         "row": row.number,
-        "action": "update" if current else "create",
+        "action": "create" if not current else "update" if changes else "unchanged",
         "pilot_id": current["id"] if current else None,
         "version": current["version"] if current else None,
         "external_id": ext or None,
@@ -572,8 +691,15 @@ def _record(row: _Row, ext: str, current: dict | None, values: dict, seat_keys: 
         **emails,
         **{f"{name}_key": seat_keys[name] for name in SEATS},
         "attributes": attribute_values,
-        "changes": _changes(current, values, emails, row.at.email_of) if current else [],
+        "changes": changes,
     }
+
+
+def _attribute_changes(stored: dict[str, str], values: dict[str, str]) -> list[tuple]:
+    """The kept columns the row changes, as (column, before, after); a
+    blank is none."""
+    return [(column, stored.get(column) or None, value or None) for column, value in values.items()
+            if (stored.get(column) or "") != (value or "")]
 
 
 def _same(new, stored) -> bool:
