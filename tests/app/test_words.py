@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from portfolio.flags import CODES, LABELS
+from tests.app.test_import_page import admin_db  # noqa: F401 (a fixture)
 from tests.app.test_pages import no_exception, open_app
 from tests.app.test_production_pages import open_pilot
 
@@ -135,8 +136,11 @@ def shown_cells(frame) -> list[str]:
     return cells
 
 
-def code_like(at) -> list[str]:
-    """What a person reads on the app's last run that is a code, not words."""
+def code_like(at, theirs=()) -> list[str]:
+    """What a person reads on the app's last run that is a code, not words;
+    ``theirs`` are words of the person's own (a file's column names), shown
+    as they wrote them."""
+    own = re.compile("|".join(re.escape(t) for t in sorted(theirs, key=len, reverse=True))) if theirs else None
     found = []
     texts = [str(e.value) for kind in ("title", "header", "subheader", "markdown", "caption", "text", "info",
                                        "warning", "error", "success") for e in getattr(at, kind)]
@@ -147,6 +151,7 @@ def code_like(at) -> list[str]:
                for o in w.options]
     for text in texts + labels + options:
         text = ICON.sub("", text)  # an icon's name is drawn, not read
+        text = own.sub("", text) if own else text
         if re.search(r"\bNone\b", text) or SNAKE.search(text) or JSON_LIKE.search(text):
             found.append(text)
     for frame in at.dataframe:
@@ -157,6 +162,8 @@ def code_like(at) -> list[str]:
             found += [f"change {c!r}" for c in frame.value["change"].dropna() if SNAKE.search(str(c))
                       or re.search(r"'\d+\.0'", str(c))]
         for cell in shown_cells(frame):
+            if cell in theirs:
+                continue
             if cell in EMPTY_WORDS or JSON_LIKE.search(cell) or SNAKE.fullmatch(cell):
                 found.append(f"cell {cell!r}")
     return found
@@ -275,4 +282,22 @@ def test_a_pilots_history_says_what_changed_in_words(demo_db):
     changes = " | ".join(history["change"].dropna())
     assert "disposition 'undecided' → 'make permanent'" in changes and "target '800' → '700'" in changes, changes
     found = code_like(at)
+    assert not found, sorted(set(found))[:20]
+
+
+def test_the_import_page_reads_in_words_from_the_upload_to_the_result(admin_db):
+    from tests.app.test_import_page import uploaded
+
+    at = uploaded()
+    columns = ["use_case_name", "development_stage", "operational_date", "contact_email", "topic_area"]
+    found = code_like(at, theirs=columns)
+    assert not found, sorted(set(found))[:20]
+    unplaced = [s for s in at.selectbox if s.value is None and s.key and s.key.startswith("map-stage-")]
+    for select in unplaced:  # each value the guess could not place, given a stage
+        select.set_value(select.options[0])
+    at.run()
+    at.button(key="import-go").click().run()
+    no_exception(at)
+    assert any(s.value.startswith("Imported") for s in at.success), [s.value for s in at.success]
+    found = code_like(at, theirs=columns)
     assert not found, sorted(set(found))[:20]
