@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 from portfolio.services import demo
-from tests.conftest import run_apptest_as_served
+from tests.conftest import run_apptest_as_served, run_cli
 
 
 @pytest.fixture(autouse=True)
@@ -34,3 +34,17 @@ def demo_db(demo_template, tmp_path, monkeypatch):
     monkeypatch.setenv("PORTFOLIO_DB", str(path))
     monkeypatch.delenv("PORTFOLIO_USER", raising=False)
     return path
+
+
+ADMIN = "admin@example.org"
+
+
+@pytest.fixture
+def admin_db(db_file, empty_template, monkeypatch):
+    """An empty portfolio given its first admin by `init`, who acts."""
+    shutil.copyfile(empty_template, db_file)
+    made = run_cli("init", "--db", db_file, "--admin", ADMIN, "--name", "Ada Admin")
+    assert made.returncode == 0, made.stderr
+    monkeypatch.setenv("PORTFOLIO_DB", str(db_file))
+    monkeypatch.setenv("PORTFOLIO_USER", ADMIN)
+    return db_file

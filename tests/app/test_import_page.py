@@ -4,35 +4,19 @@ and the counts before anything is written, the new people, and a second
 import of the same file that creates and updates nothing."""
 
 import re
-import shutil
-
-import pytest
 
 from portfolio.services import importer
 from tests.app.test_pages import no_exception, open_app
-from tests.conftest import run_cli
 
-ADMIN = "admin@example.org"
 FILE = "inventory.csv"
 TAG = f"{FILE}-guessed"
 INVENTORY = (
-    "id,use_case_name,agency,development_stage,operational_date,contact_email,topic_area\n"
-    "UC-1,Claims triage,Claims,Pre-deployment,2024-05-01,jane.doe@agency.gov,Health\n"
-    "UC-2,Invoice matching,Finance,Deployed,03/2024,\"a.lee@agency.gov; b.kim@agency.gov\",\n"
-    "UC-3,Shift planner,Operations,In development,2025,https://www.agency.gov/contact,Workforce\n"
-    "UC-4,Letter drafting,Claims,On hold,,torey/adler@noaa.gov,\n"
-).encode()
-
-
-@pytest.fixture
-def admin_db(db_file, empty_template, monkeypatch):
-    """An empty portfolio given its first admin by `init`, who acts."""
-    shutil.copyfile(empty_template, db_file)
-    made = run_cli("init", "--db", db_file, "--admin", ADMIN, "--name", "Ada Admin")
-    assert made.returncode == 0, made.stderr
-    monkeypatch.setenv("PORTFOLIO_DB", str(db_file))
-    monkeypatch.setenv("PORTFOLIO_USER", ADMIN)
-    return db_file
+    b"id,use_case_name,agency,development_stage,operational_date,contact_email,topic_area\n"
+    b"UC-1,Claims triage,Claims,Pre-deployment,2024-05-01,jane.doe@agency.gov,Health\n"
+    b"UC-2,Invoice matching,Finance,Deployed,03/2024,\"a.lee@agency.gov; b.kim@agency.gov\",\n"
+    b"UC-3,Shift planner,Operations,In development,2025,https://www.agency.gov/contact,Workforce\n"
+    b"UC-4,Letter drafting,Claims,On hold,,torey/adler@noaa.gov,\n"
+)
 
 
 def uploaded(data=INVENTORY):

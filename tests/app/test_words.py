@@ -8,7 +8,6 @@ import pandas as pd
 import pytest
 
 from portfolio.flags import CODES, LABELS
-from tests.app.test_import_page import admin_db  # noqa: F401 (a fixture)
 from tests.app.test_pages import no_exception, open_app
 from tests.app.test_production_pages import open_pilot
 
@@ -238,11 +237,10 @@ def test_what_changed_reads_in_words_after_a_decision_and_a_seat_change(demo_db)
 
 
 def test_one_persons_seats_and_activity_read_in_words(demo_db):
-    from portfolio.storage import db
-
     from datetime import date
 
     from portfolio.services import signin, updates
+    from portfolio.storage import db
 
     with db.session(demo_db) as c:  # a product owner who holds a seat and posts an update
         who, email, pid = c.execute(
