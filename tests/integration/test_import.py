@@ -1000,6 +1000,8 @@ def test_the_guess_reads_a_public_inventory_like_a_person_would():
                                    "Point of contact"]).columns == {
         "external_id": "Identifier", "name": "Use Case Title", "business_unit": "Department",
         "stage": "Lifecycle stage", "start_date": "Date initiated", "product_owner": "Point of contact"}
+    assert importer.guess_mapping(["Use case name", "Summary of use"]).columns["problem"] == "Summary of use"
+    assert importer.guess_mapping(["Name", "Purpose and benefits"]).columns["problem"] == "Purpose and benefits"
 
 
 # --- never drop a pilot for what the tracker can flag ------------------------------
