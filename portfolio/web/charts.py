@@ -102,7 +102,9 @@ def timeline(pilots: pd.DataFrame, as_of: date, due_soon_days: int, page: int = 
         barmode="overlay",
         xaxis_type="date",
         yaxis={"categoryorder": "array", "categoryarray": list(reversed(names_by_gng)), "title": None},
-        height=max(300, 22 * len(names_by_gng) + 120),
+        # A bar's height, whatever the number of pilots: a lone pilot is
+        # a bar, not a green wall.
+        height=max(180, 22 * len(names_by_gng) + 120),
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
         legend={"orientation": "h", "y": -0.08},
     )

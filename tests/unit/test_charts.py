@@ -88,3 +88,9 @@ def test_the_day_90_and_day_180_labels_sit_on_either_side_of_their_lines():
     assert (first.text, first.x, first.xanchor) == ("day 90", 90, "right")
     assert (second.text, second.x, second.xanchor) == ("day 180", 180, "left")
     assert [s.x0 for s in fig.layout.shapes] == [90, 180]
+
+
+def test_a_timeline_of_one_pilot_is_one_bar_high_not_a_wall():
+    one = charts.timeline(portfolio(1), AS_OF, 14)
+    assert bars(one) == {"Pilot 001"} and one.layout.height <= 180
+    assert charts.timeline(portfolio(10), AS_OF, 14).layout.height > one.layout.height
