@@ -87,12 +87,12 @@ def handover_inputs(person_id: int, seats, prefix: str) -> dict:
 add, edit, leave = st.tabs(["Add a person", "Edit a person", "Deactivate or reactivate"])
 
 with add:
-    with st.form("add-person"):
+    with forms.form("add-person"):
         name = st.text_input("Name", key="person-name")
         email = st.text_input("Email", key="person-email", help="The identity: unique, any case.")
         role = st.selectbox("Role", ROLES, index=ROLES.index("product_owner"), key="person-role",
                             format_func=lambda r: Role(r).label)
-        if st.form_submit_button("Add person", key="person-add", type="primary"):
+        if forms.submit("Add person", key="person-add", type="primary"):
             forms.save(lambda: add_person(conn, actor, {"name": name, "email": email, "role": role}),
                        f"Added {name.strip()}.", clear={"person-name": "", "person-email": ""})
 
@@ -101,12 +101,12 @@ with edit:
                           key="edit-person-pick")
     if target:
         p = by_id[target]
-        with st.form(f"edit-person-{target}"):
+        with forms.form(f"edit-person-{target}"):
             e_name = st.text_input("Name", value=p.name, key=f"edit-person-name-{target}")
             e_email = st.text_input("Email", value=p.email, key=f"edit-person-email-{target}")
             e_role = st.selectbox("Role", ROLES, index=ROLES.index(p.role.value),
                                   key=f"edit-person-role-{target}", format_func=lambda r: Role(r).label)
-            if st.form_submit_button("Save", key=f"edit-person-save-{target}", type="primary"):
+            if forms.submit("Save", key=f"edit-person-save-{target}", type="primary"):
                 forms.save(lambda: edit_person(conn, actor, target,
                                                         {"name": e_name, "email": e_email, "role": e_role}),
                            lambda saved: f"Saved {saved.name}.")
