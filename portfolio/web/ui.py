@@ -50,6 +50,10 @@ _local = threading.local()
 # starts again from the value it is created with, which is read from here.
 ACTING_AS = "acting-as-person"
 AS_OF_DATE = "as-of-date"
+# Local mode only: the page's address names whom you act as (?as=email), so
+# that a reload, which starts a new session, keeps them. The sign-in modes
+# never look at it.
+ACT_AS_PARAM = "as"
 
 
 def pages() -> list:
@@ -296,7 +300,11 @@ def _local_actor(conn) -> Actor:
     label = {p[0]: f"{p[1]} · {Role(p[3]).label}" for p in people}
     current = st.session_state.get(ACTING_AS)
     if current not in label:
-        current = default[0]
+        # A reload starts a new session, empty: the page's address keeps
+        # whom you act as, an email honoured only if it names someone the
+        # picker offers (an active person, up to PORTFOLIO_USER's role).
+        wanted = str(st.query_params.get(ACT_AS_PARAM, "")).strip().lower()
+        current = next((p[0] for p in people if p[2] == wanted), default[0])
     chosen = st.sidebar.selectbox(
         "Act as (local mode only)",
         ids,
@@ -308,6 +316,9 @@ def _local_actor(conn) -> Actor:
         + (" up to PORTFOLIO_USER's role" if user_email else "")
         + ". Configure OIDC sign-in or a trusted proxy header before sharing the app.",
     )
+    email = next(p[2] for p in people if p[0] == chosen)
+    if st.query_params.get(ACT_AS_PARAM) != email:
+        st.query_params[ACT_AS_PARAM] = email
     return Actor.of(store.get_person(conn, chosen))
 
 

@@ -2,7 +2,8 @@
 the page and returning, and after changing the sidebar's as-of date and
 back; a save that succeeds starts the form afresh, a refused one keeps it.
 The weekly-update picker says a pilot is updated once its update is
-posted."""
+posted. In local mode, whom you act as survives a reload (the address names
+them); the sign-in modes never take identity from the address."""
 
 from datetime import date, timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ from tests.app.test_pages import (
     no_exception,
     open_app,
     owned_pilot_without_this_weeks_update,
+    people_by_role,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -166,3 +168,67 @@ def test_a_criterion_typed_on_the_pilot_page_comes_back_and_a_save_starts_it_afr
     with db.session(demo_db) as c:
         assert [x.statement for x in store.list_criteria(c, pilot_id)] == ["30 % of the team uses it weekly"]
 
+
+# --- whom you act as, across a reload (local mode) ------------------------------
+
+
+def reloaded(at: AppTest, page: str = "pages/portfolio.py") -> AppTest:
+    """The browser reloads the page: a new session, on the same address."""
+    again = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    again.switch_page(page)
+    for name, value in at.query_params.items():
+        again.query_params[name] = value
+    return again.run()
+
+
+def acting(at: AppTest) -> str:
+    """Who the sidebar says is acting: "Name · role"."""
+    return at.sidebar.markdown[0].value
+
+
+def test_in_local_mode_whom_you_act_as_survives_a_reload(demo_db):
+    viewer = people_by_role(demo_db)["viewer"]
+    at = open_app("pages/people.py")
+    first = acting(at)
+    act_as(at, viewer.id)
+    assert acting(at) == f"**{viewer.name}** · viewer" != first
+    assert at.query_params["as"] == viewer.email.lower()
+    at = reloaded(at, "pages/people.py")
+    no_exception(at)
+    assert at.selectbox(key="act-as").value == viewer.id
+    assert acting(at) == f"**{viewer.name}** · viewer"
+
+
+def test_an_address_naming_no_active_person_acts_as_the_first_admin(demo_db):
+    at = open_app()
+    admin_line = acting(at)
+    with db.session(demo_db) as c:
+        viewer = people_by_role(demo_db)["viewer"]
+        c.execute("UPDATE person SET active = false WHERE id = ?", [viewer.id])
+    for email in (viewer.email, "stranger@example.com", ""):
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+        at.query_params["as"] = email
+        at.run()
+        no_exception(at)
+        assert acting(at) == admin_line
+
+
+def test_the_sign_in_modes_never_take_who_you_are_from_the_address(demo_db, monkeypatch):
+    admin = people_by_role(demo_db)["admin"]
+    monkeypatch.setenv("PORTFOLIO_TRUSTED_HEADER", "X-Forwarded-Email")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    at.query_params["as"] = admin.email
+    at.run()
+    no_exception(at)
+    assert any("matches no active person" in c.value for c in at.sidebar.caption)
+    assert admin.name not in acting(at)
+    monkeypatch.delenv("PORTFOLIO_TRUSTED_HEADER")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    at.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x" * 32,
+                          "client_id": "id", "client_secret": "secret",
+                          "server_metadata_url": "https://id.example.com/.well-known/openid-configuration"}
+    at.query_params["as"] = admin.email
+    at.run()
+    no_exception(at)
+    assert [b for b in at.button if b.key == "sign-in"]
+    assert not at.metric and not at.sidebar.markdown

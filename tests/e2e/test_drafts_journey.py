@@ -1,7 +1,8 @@
 """In a real browser, nothing typed is lost: a weekly update typed and not
 yet posted is still in its form after leaving for another page through the
 sidebar and coming back, and posting it turns the pilot's "needs this
-week's update" into "updated this week"."""
+week's update" into "updated this week"; in local mode, the person chosen
+under "Act as" is still the one acting after the browser reloads the page."""
 
 from __future__ import annotations
 
@@ -72,3 +73,21 @@ def test_a_weekly_update_typed_is_still_there_after_another_page(request, app_se
         app_server.save_failure(page, request.node.name)
         raise
 
+
+def test_in_local_mode_the_person_acted_as_survives_a_reload(request, app_server, e2e_page: Page):
+    page = e2e_page
+    (viewer_name,) = query(app_server, "SELECT name FROM person WHERE role = 'viewer' AND active ORDER BY id LIMIT 1")[0]
+    try:
+        page.goto(app_server.url + "/people", wait_until="domcontentloaded")
+        wait_for_app(page, "People")
+        choose(page, "act-as", f"{viewer_name} · viewer")
+        settle(page, "People")
+        expect(page.locator(".st-key-act-as input")).to_have_value(f"{viewer_name} · viewer")
+
+        page.reload(wait_until="domcontentloaded")
+        wait_for_app(page, "People")
+        expect(page.locator(".st-key-act-as input")).to_have_value(f"{viewer_name} · viewer")
+        expect(page.get_by_text(f"{viewer_name} · viewer", exact=True).first).to_be_visible()
+    except BaseException:
+        app_server.save_failure(page, request.node.name)
+        raise
