@@ -105,9 +105,14 @@ def flash(message: str) -> None:
 
 
 def show_flash() -> None:
+    # In a box that is there on every run, message or not: what follows keeps
+    # its place on the page, so the run after the message (a field left, a
+    # choice made) does not redraw it anew, which would show a page's tabs
+    # from the first again.
+    box = st.container()
     message = st.session_state.pop("_flash", None)
     if message:
-        st.success(md(message), icon=":material/check_circle:")  # they name what was saved
+        box.success(md(message), icon=":material/check_circle:")  # they name what was saved
 
 
 # --- the record a form edits, as it was when the form was shown -----------

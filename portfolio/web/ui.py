@@ -491,9 +491,16 @@ def forget_drafts() -> None:
 
 def restore_drafts() -> None:
     """app.py calls this once the page is known, before any of its fields
-    exists: each draft whose field Streamlit has dropped gets its value back."""
+    exists: each draft whose field the browser does not hold (it sent no
+    value for it: the page was not shown) gets its value back, set through
+    session state so that the browser shows it. A field the browser holds
+    keeps what it sent."""
+    from streamlit.runtime.state.common import user_key_from_element_id
+    from streamlit.runtime.state.session_state_proxy import get_session_state
+
+    held = {user_key_from_element_id(w.id) for w in get_session_state().get_widget_states()}
     for key, value in _per_page(DRAFTS).items():
-        if key not in st.session_state:
+        if key not in held:
             st.session_state[key] = value
 
 
