@@ -45,6 +45,10 @@ def test_a_weekly_update_typed_is_still_there_after_another_page(request, app_se
         page.locator(".st-key-update-health").get_by_text("Amber", exact=True).click()
         settle(page, "Weekly update")
         page.locator(".st-key-update-summary textarea").fill(summary)
+        # Moving on to the next field sends the summary; a person typing the
+        # blockers takes longer than the run that follows.
+        page.locator(".st-key-update-blockers textarea").click()
+        settle(page, "Weekly update")
         page.locator(".st-key-update-blockers textarea").fill("Waiting on the data owner")
 
         # Away through the sidebar, straight from the field being typed in,
