@@ -5,6 +5,7 @@ the app is serving."""
 
 import duckdb
 import streamlit as st
+from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 
 from portfolio.domain.errors import PortfolioError
 from portfolio.domain.settings import db_path, load_settings
@@ -15,6 +16,7 @@ from portfolio.web import forms, ui
 
 st.set_page_config(page_title="Pilot portfolio", layout="wide")
 
+typed = ui.keep_typed()  # before this run can be cut short or fail
 try:
     settings = load_settings()
     conn = db.connect(db_path())
@@ -22,13 +24,11 @@ try:
 except PortfolioError as exc:
     # No page without the database (held by a command, missing, damaged):
     # say why, keep what the person typed, and let them try again.
-    typed = ui.keep_typed()
     forms.show_error(exc)
     if typed:
         st.caption("What you typed is kept: press **Try again** (not the browser's reload) to carry on.")
     st.button("Try again", key="database-try-again", icon=":material/refresh:")
     st.stop()
-ui.restore_typed()
 
 if read_only:
     # db.connect fell back to reading: show what there is, say why saving fails.
@@ -62,8 +62,14 @@ try:
         ui.first_admin_note()
     ui.begin_run(ui.RunContext(conn=conn, actor=actor, as_of=as_of, settings=settings, auth_mode=mode))
     page = st.navigation(ui.pages())
+    ui.restore_drafts()
     forms.apply_set_on_next_run()
-    page.run()
+    try:
+        page.run()
+    except StopException:  # the page stopped early: what it showed is kept all the same
+        ui.keep_drafts()
+        raise
+    ui.keep_drafts()  # not after a save, whose rerun shows the form afresh
 except PortfolioError as exc:
     forms.show_error(exc)
 except duckdb.Error as exc:

@@ -112,7 +112,7 @@ else:
         deciders = [p for p in store.list_people(conn, active_only=True) if rights.may(Actor.of(p), Right.DECIDE)]
         by_id = {p.id: p for p in deciders}
         default_by = actor.person_id if actor.person_id in by_id else (deciders[0].id if deciders else None)
-        with st.form(f"decide-{pilot.id}"):
+        with forms.form(f"decide-{pilot.id}"):
             st.subheader("Record the decision")
             kind = st.radio("Decision", [k.value for k in DecisionKind], index=None, horizontal=True,
                             format_func=lambda k: DecisionKind(k).label, key=f"decision-kind-{pilot.id}")
@@ -131,7 +131,7 @@ else:
                 "Override reason", key=f"decision-override-{pilot.id}",
                 help=f"Required for the extension that reaches the limit of {settings.extension_limit}.",
             )
-            if st.form_submit_button("Record decision", key=f"decision-submit-{pilot.id}", type="primary"):
+            if forms.submit("Record decision", key=f"decision-submit-{pilot.id}", type="primary"):
                 forms.save(
                     lambda: decisions.record_decision(conn, actor, {
                         "pilot_id": pilot.id, "kind": kind, "decided_on": decided_on,
@@ -160,18 +160,18 @@ for card in decisions.bridge_pilots(conn, [int(i) for i in bridge["id"]]):
             st.markdown((":green[:material/check_circle:] " if checklist.get(key, {}).get("done") else ":gray[:material/radio_button_unchecked:] ") + label)
         st.markdown((":green[:material/check_circle:] " if pilot.operational_owner_id else ":gray[:material/radio_button_unchecked:] ") + "An operational owner")
         if may_promote:
-            with st.form(f"promote-{pilot.id}"):
+            with forms.form(f"promote-{pilot.id}"):
                 reason = st.text_input("Override reason (only to promote with gaps)",
                                        key=f"promote-override-{pilot.id}")
-                if st.form_submit_button("Promote to production", key=f"promote-go-{pilot.id}"):
+                if forms.submit("Promote to production", key=f"promote-go-{pilot.id}"):
                     forms.save(lambda: decisions.promote(conn, actor, pilot.id, date.today(), reason),
                                f"'{pilot.name}' is in production.")
 for row in in_production.itertuples():
     if not may_promote:
         break
     with st.expander(f"{md(row.name)} · production"):
-        with st.form(f"retire-{row.id}"):
+        with forms.form(f"retire-{row.id}"):
             note = st.text_input("Why it is retired", key=f"retire-note-{row.id}")
-            if st.form_submit_button("Retire", key=f"retire-go-{row.id}"):
+            if forms.submit("Retire", key=f"retire-go-{row.id}"):
                 forms.save(lambda: decisions.retire(conn, actor, int(row.id), date.today(), note),
                            f"'{row.name}' is retired.")

@@ -90,20 +90,20 @@ with st.expander(f"Business units ({len([u for u in kept_units if u.active])} of
     if rights.may(actor, Right.MANAGE_UNITS):
         add_unit_tab, rename_tab, retire_tab = st.tabs(["Add a unit", "Rename a unit", "Retire or offer again"])
         with add_unit_tab:
-            with st.form("add-unit"):
+            with forms.form("add-unit"):
                 new_unit = st.text_input("Name", key="unit-name")
-                if st.form_submit_button("Add unit", key="unit-add", type="primary"):
+                if forms.submit("Add unit", key="unit-add", type="primary"):
                     forms.save(lambda: units.add_unit(conn, actor, {"name": new_unit}),
                                f"Added the business unit {new_unit.strip()}.", clear={"unit-name": ""})
         with rename_tab:
             renamed = st.selectbox("Business unit", list(unit_by_id), index=None, placeholder="Choose a unit",
                                    format_func=lambda i: unit_by_id[i].name, key="unit-rename-pick")
             if renamed:
-                with st.form(f"rename-unit-{renamed}"):
+                with forms.form(f"rename-unit-{renamed}"):
                     new_name = st.text_input("New name", value=unit_by_id[renamed].name,
                                              key=f"unit-rename-name-{renamed}")
                     st.caption(f"Its {plural(unit_by_id[renamed].pilots, 'pilot')} move with it.")
-                    if st.form_submit_button("Rename", key=f"unit-rename-go-{renamed}", type="primary"):
+                    if forms.submit("Rename", key=f"unit-rename-go-{renamed}", type="primary"):
                         forms.save(lambda: units.rename_unit(conn, actor, renamed, {"name": new_name}),
                                    lambda saved: f"Renamed {unit_by_id[renamed].name} to {saved.name}.")
         with retire_tab:
@@ -140,12 +140,12 @@ def handover_inputs(person_id: int, seats, prefix: str) -> dict:
 add, edit, leave = st.tabs(["Add a person", "Edit a person", "Deactivate or reactivate"])
 
 with add:
-    with st.form("add-person"):
+    with forms.form("add-person"):
         name = st.text_input("Name", key="person-name")
         email = st.text_input("Email", key="person-email", help="The identity: unique, any case.")
         role = st.selectbox("Role", ROLES, index=ROLES.index("product_owner"), key="person-role",
                             format_func=lambda r: Role(r).label)
-        if st.form_submit_button("Add person", key="person-add", type="primary"):
+        if forms.submit("Add person", key="person-add", type="primary"):
             forms.save(lambda: add_person(conn, actor, {"name": name, "email": email, "role": role}),
                        f"Added {name.strip()}.", clear={"person-name": "", "person-email": ""})
 
@@ -154,12 +154,12 @@ with edit:
                           key="edit-person-pick")
     if target:
         p = by_id[target]
-        with st.form(f"edit-person-{target}"):
+        with forms.form(f"edit-person-{target}"):
             e_name = st.text_input("Name", value=p.name, key=f"edit-person-name-{target}")
             e_email = st.text_input("Email", value=p.email, key=f"edit-person-email-{target}")
             e_role = st.selectbox("Role", ROLES, index=ROLES.index(p.role.value),
                                   key=f"edit-person-role-{target}", format_func=lambda r: Role(r).label)
-            if st.form_submit_button("Save", key=f"edit-person-save-{target}", type="primary"):
+            if forms.submit("Save", key=f"edit-person-save-{target}", type="primary"):
                 forms.save(lambda: edit_person(conn, actor, target,
                                                         {"name": e_name, "email": e_email, "role": e_role}),
                            lambda saved: f"Saved {saved.name}.")

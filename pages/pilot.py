@@ -45,7 +45,7 @@ if pick and pick != wanted:
 may_create = rights.may(actor, Right.CREATE_PILOT)
 if may_create:
     with st.expander("New pilot", expanded=pick is None, icon=":material/add:"):
-        with st.form("new-pilot"):
+        with forms.form("new-pilot"):
             name = st.text_input("Name", key="pilot-name")
             offered = units.offered(conn)
             if not offered:
@@ -60,7 +60,7 @@ if may_create:
             start = c2.date_input("Start date (day 1 of the clock)", value=None, key="pilot-start",
                                   help=f"The go/no-go date is the start plus {settings.clock_days} days.")
             seats = seat_inputs("pilot", people)
-            if st.form_submit_button("Create pilot", key="pilot-create", type="primary"):
+            if forms.submit("Create pilot", key="pilot-create", type="primary"):
                 forms.save(
                     lambda: create_pilot(
                         conn, actor,

@@ -56,9 +56,16 @@ def load_form(u) -> None:
     })
 
 
-if st.session_state.get("update-pilot") not in labels:
-    st.session_state["update-pilot"] = mine[0].id
+# The chosen pilot is kept under a key of our own, as Streamlit drops the
+# picker's value while you are on another page. And it is set through
+# session state on every run: the browser shows (and sends back) the label
+# the picker had when the choice was made, and takes the label as it is now
+# only with a value set from here, so after posting "needs this week's
+# update" turns "updated this week".
+chosen = st.session_state.get("update-pilot", st.session_state.get("update-chosen-pilot"))
+st.session_state["update-pilot"] = chosen if chosen in labels else mine[0].id
 pilot_id = st.selectbox("Pilot", list(labels), format_func=labels.get, key="update-pilot")
+st.session_state["update-chosen-pilot"] = pilot_id
 this_week = [u for u in store.list_updates(conn, pilot_id, as_of=as_of)[:1] if u.week_start == week]
 # Load when the pilot or week changed, or when the form's fields were
 # dropped (Streamlit forgets a page's widgets when you leave the page).
@@ -69,7 +76,7 @@ if this_week:
     st.info(f"This week's update was posted by {md(this_week[0].author_name) or 'unknown'}; posting again "
             f"revises it (revision {this_week[0].revision + 1}) and keeps the earlier text in the history.")
 
-with st.form("weekly-update"):
+with forms.form("weekly-update"):
     health = st.radio("Health", [h.value for h in Health], index=None, horizontal=True, key="update-health",
                       format_func=str.capitalize)
     summary = st.text_area("Summary", key="update-summary", placeholder="What moved this week, in a line or two")
@@ -85,7 +92,7 @@ with st.form("weekly-update"):
             kpi_values[k.id] = st.number_input(
                 f"{md(k.name)}{f' ({md(k.unit)})' if k.unit else ''}: {last}{target}", value=None, format="%g",
                 key=f"update-kpi-{k.id}")
-    submitted = st.form_submit_button("Post update", key="update-submit", type="primary")
+    submitted = forms.submit("Post update", key="update-submit", type="primary")
 
 
 

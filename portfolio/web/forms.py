@@ -1,13 +1,18 @@
-"""A form's life on a page: the record as it was when the form was shown,
-the one way to save (``save``), and what the person sees after: the refusal
-beside what they typed, or a success message after the rerun.
+"""A form's life on a page: its box of fields (``form``, ``submit``), the
+record as it was when the form was shown, the one way to save (``save``),
+and what the person sees after: the refusal beside what they typed, or a
+success message after the rerun.
 
 Every page saves through ``save``: it runs one service call, shows a
 refusal (whose message names the field) and leaves the form as typed, or
 flashes the message and reruns so every part of the page shows the change.
+What is typed into a form and not saved is kept as a draft while the person
+is elsewhere (see ``ui.keep_typed``); a save that succeeds ends the draft.
 """
 
 from __future__ import annotations
+
+from contextlib import contextmanager
 
 import streamlit as st
 
@@ -34,12 +39,41 @@ def save(work, message, *, records=(), clear: dict | None = None, refused=None, 
             refused(exc)
         return None
     forget_opened(*records)
+    from portfolio.web import ui  # ui imports forms
+
+    ui.forget_drafts()
     if clear:
         set_on_next_run(clear)
     flash(message(result) if callable(message) else message)
     if then is not None:
         then(result)
     st.rerun()
+
+
+@contextmanager
+def form(key: str):
+    """A form: its fields in a bordered box, sent by ``submit``.
+
+    Not ``st.form``: a field of an ``st.form`` sends what was typed only
+    with the submit, so text typed and not yet posted lives in the browser
+    alone, and leaving the page drops it. These fields send their value as
+    it is entered (on leaving the field), like any widget, so the page keeps
+    it as a draft (``ui.keep_drafts``) and puts it back when the person
+    returns. The fields of the box are noted as the form's."""
+    from portfolio.web import ui  # ui imports forms
+
+    before = ui.widgets_shown()
+    try:
+        with st.container(border=True, key=f"form-{key}"):
+            yield
+    finally:
+        ui.note_form_fields(ui.widgets_shown() - before)
+
+
+def submit(label: str, *, key: str, **kwargs) -> bool:
+    """A form's submit button (``form``): the fields' values are those
+    entered, the last one included (leaving it for the button sends it)."""
+    return st.button(label, key=key, **kwargs)
 
 
 def show_error(exc: PortfolioError) -> None:
@@ -71,9 +105,14 @@ def flash(message: str) -> None:
 
 
 def show_flash() -> None:
+    # In a box that is there on every run, message or not: what follows keeps
+    # its place on the page, so the run after the message (a field left, a
+    # choice made) does not redraw it anew, which would show a page's tabs
+    # from the first again.
+    box = st.container()
     message = st.session_state.pop("_flash", None)
     if message:
-        st.success(md(message), icon=":material/check_circle:")  # they name what was saved
+        box.success(md(message), icon=":material/check_circle:")  # they name what was saved
 
 
 # --- the record a form edits, as it was when the form was shown -----------
@@ -93,8 +132,9 @@ def opened(record: str, version: int, values: dict, widgets: dict[str, str] | No
 
     ``widgets`` maps each field to its widget's key. After a save the
     fields start again from the record as it is then (theirs included).
-    Never in between: a form sends what was typed only when submitted, so
-    typing may be waiting in the browser, and replacing it would lose it."""
+    Never in between: the fields hold what the person has typed and not
+    saved (kept as a draft while they are elsewhere), and replacing it
+    would lose it."""
     kept = st.session_state.setdefault("_opened", {})
     if record in st.session_state.setdefault("_afresh", set()):
         st.session_state["_afresh"].discard(record)

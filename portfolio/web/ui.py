@@ -50,6 +50,10 @@ _local = threading.local()
 # starts again from the value it is created with, which is read from here.
 ACTING_AS = "acting-as-person"
 AS_OF_DATE = "as-of-date"
+# Local mode only: the page's address names whom you act as (?as=email), so
+# that a reload, which starts a new session, keeps them. The sign-in modes
+# never look at it.
+ACT_AS_PARAM = "as"
 
 
 def pages() -> list:
@@ -126,7 +130,9 @@ def fragment(part):
             return None
         try:
             _local.ctx = replace(last, conn=conn, actor=_as_now(conn, last.actor))
-            return part(*args, **kwargs)
+            shown = part(*args, **kwargs)
+            keep_drafts()  # as app.py after a page's run
+            return shown
         except PortfolioError as exc:
             forms.show_error(exc)
             return None
@@ -294,7 +300,11 @@ def _local_actor(conn) -> Actor:
     label = {p[0]: f"{p[1]} · {Role(p[3]).label}" for p in people}
     current = st.session_state.get(ACTING_AS)
     if current not in label:
-        current = default[0]
+        # A reload starts a new session, empty: the page's address keeps
+        # whom you act as, an email honoured only if it names someone the
+        # picker offers (an active person, up to PORTFOLIO_USER's role).
+        wanted = str(st.query_params.get(ACT_AS_PARAM, "")).strip().lower()
+        current = next((p[0] for p in people if p[2] == wanted), default[0])
     chosen = st.sidebar.selectbox(
         "Act as (local mode only)",
         ids,
@@ -306,6 +316,9 @@ def _local_actor(conn) -> Actor:
         + (" up to PORTFOLIO_USER's role" if user_email else "")
         + ". Configure OIDC sign-in or a trusted proxy header before sharing the app.",
     )
+    email = next(p[2] for p in people if p[0] == chosen)
+    if st.query_params.get(ACT_AS_PARAM) != email:
+        st.query_params[ACT_AS_PARAM] = email
     return Actor.of(store.get_person(conn, chosen))
 
 
@@ -347,31 +360,148 @@ def first_admin_note() -> None:
             f"make run PORTFOLIO_DB={path} PORTFOLIO_USER=you@example.org", language="bash", wrap_lines=True)
 
 
-def keep_typed() -> bool:
-    """A run that cannot open the database shows no page, and Streamlit drops
-    the values of the widgets a run does not show: what the person typed
-    into a form, and sent with its submit, would be lost. Keep it, to be put
-    back into the fields by the next run that opens the database
-    (``restore_typed``), where they submit it again. Returns whether
-    anything typed is kept (from this run or an earlier one)."""
+# What a person typed into a page's forms and has not saved, by page (its
+# script hash) and field (widget key), kept under a key of our own:
+# Streamlit drops the value of every widget a run does not show (on leaving
+# the page, when the page shows no form for another as-of date, when a run
+# cannot open the database), and this key it leaves alone. Put back before
+# the fields exist the next time the page runs (``restore_drafts``), so the
+# form shows what was typed. The fields are those of the forms made with
+# ``forms.form``; a field holds a draft while its value differs from the one
+# the page gave it (its default, a record loaded into it, the form as saved).
+DRAFTS = "_drafts"
+_GIVEN = "_drafts-given"  # page -> field -> the value the page last gave it
+_FORM_FIELDS = "_form-fields"  # page -> the widget keys its forms own
+
+
+def _this_page() -> str:
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    return get_script_run_ctx().page_script_hash
+
+
+def _per_page(name: str, page: str | None = None) -> dict:
+    return st.session_state.setdefault(name, {}).setdefault(page or _this_page(), {})
+
+
+def widgets_shown() -> frozenset[str]:
+    """The ids of the widgets this run has shown so far."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    return get_script_run_ctx().shared.widget_ids_this_run.snapshot()
+
+
+def note_form_fields(widget_ids) -> None:
+    """``forms.form`` notes the fields it holds, as the page's form fields."""
+    from streamlit.runtime.state.common import user_key_from_element_id
+
+    fields = _per_page(_FORM_FIELDS)
+    for widget_id in widget_ids:
+        key = user_key_from_element_id(widget_id)
+        if key is not None:
+            fields[key] = True
+
+
+# A value a field can be given back: typed text, numbers, choices, dates, ticks.
+_PLAIN = (str, int, float, bool, date, type(None))
+_NO_DEFAULT = object()
+
+
+def _plain(value) -> bool:
+    if isinstance(value, (list, tuple)):
+        return all(isinstance(v, _PLAIN) for v in value)
+    return isinstance(value, _PLAIN)
+
+
+def _fields(widget_ids, owned: dict) -> dict:
+    """The fields among ``widget_ids`` that ``owned`` names and whose values
+    a run may set back (not buttons, uploads or editors): key -> (value,
+    the value the field starts with when nothing is set)."""
     from streamlit.runtime.state.common import user_key_from_element_id
     from streamlit.runtime.state.session_state_proxy import get_session_state
 
-    kept = st.session_state.setdefault("_typed", {})
-    for widget in get_session_state().get_widget_states():
-        key = user_key_from_element_id(widget.id)
-        if key is None or key in _REMEMBERED or widget.WhichOneof("value") not in _SETTABLE_VALUES:
+    state = get_session_state()._state
+    fields = {}
+    for widget_id in widget_ids:
+        key = user_key_from_element_id(widget_id)
+        metadata = state.get_widget_metadata(widget_id)
+        if key not in owned or key in _REMEMBERED or metadata is None or metadata.value_type not in _SETTABLE_VALUES:
             continue
         try:
-            kept[key] = st.session_state[key]
+            value = st.session_state[key]
         except KeyError:  # a widget of an earlier page, no longer known
             continue
-    return bool(kept)
+        if not _plain(value):
+            continue
+        try:
+            default = metadata.deserializer(None)
+        except Exception:  # no default to be worked out: any value is a draft
+            default = _NO_DEFAULT
+        fields[key] = (value, default)
+    return fields
 
 
-def restore_typed() -> None:
-    """app.py calls this once it has the database, before any widget exists."""
-    st.session_state.update(st.session_state.pop("_typed", {}))
+def _keep(page: str, fields: dict, set_here: frozenset = frozenset()) -> None:
+    """Keep as drafts of ``page`` the values of ``fields`` that differ from
+    the values the page gave them; ``set_here`` are the fields this run set
+    itself (a record loaded into them, a form emptied after a save)."""
+    drafts, given = _per_page(DRAFTS, page), _per_page(_GIVEN, page)
+    for key, (value, default) in fields.items():
+        if key in set_here and not (key in drafts and value == drafts[key]):  # not a draft put back
+            given[key] = value
+        if value == given.get(key, default):
+            drafts.pop(key, None)
+        else:
+            drafts[key] = value
+
+
+def keep_typed() -> bool:
+    """At the start of every run, before anything else: keep what the browser
+    sent for the form fields of every page. A run may never reach its end:
+    one started by leaving a field is cut short by a click on another page
+    in the sidebar, and one that cannot open the database shows no page;
+    what the person typed and sent would be lost with it. Returns whether
+    this page has anything typed kept (from this run or an earlier one)."""
+    from streamlit.runtime.state.session_state_proxy import get_session_state
+
+    sent = [w.id for w in get_session_state().get_widget_states()]
+    for page, owned in st.session_state.get(_FORM_FIELDS, {}).items():
+        _keep(page, _fields(sent, owned))
+    return bool(_per_page(DRAFTS))
+
+
+def keep_drafts() -> None:
+    """At the end of a page's run (or a fragment's): the same for the form
+    fields it showed, now that the page has given them their values."""
+    from streamlit.runtime.state.session_state_proxy import get_session_state
+
+    state = get_session_state()
+    fields = _fields(widgets_shown(), _per_page(_FORM_FIELDS))
+    _keep(_this_page(), fields, frozenset(key for key in fields if state.is_new_state_value(key)))
+
+
+def forget_drafts() -> None:
+    """After a save: the form fields this run has shown hold what is saved
+    now, no draft; a form of the page not shown this time keeps its own."""
+    drafts, given = _per_page(DRAFTS), _per_page(_GIVEN)
+    for key, (value, _) in _fields(widgets_shown(), _per_page(_FORM_FIELDS)).items():
+        drafts.pop(key, None)
+        given[key] = value
+
+
+def restore_drafts() -> None:
+    """app.py calls this once the page is known, before any of its fields
+    exists: each draft whose field the browser does not hold (it sent no
+    value for it: the page was not shown) gets its value back, set through
+    session state so that the browser shows it. A field the browser holds
+    keeps what it sent."""
+    from streamlit.runtime.state.common import user_key_from_element_id
+    from streamlit.runtime.state.session_state_proxy import get_session_state
+
+    held = {user_key_from_element_id(w.id) for w in get_session_state().get_widget_states()}
+    for key, value in _per_page(DRAFTS).items():
+        if key not in held:
+            st.session_state[key] = value
 
 
 def _remember(widget_key: str, keep_key: str):

@@ -62,7 +62,7 @@ def _criteria(pilot: Pilot) -> None:
     if not (rights.may(actor, Right.EDIT_PILOT, pilot) and pilot.stage in decisions.CRITERIA_STAGES):
         return
     with st.expander("Edit the criteria", icon=":material/checklist:"):
-        with st.form(f"criteria-{pilot.id}"):
+        with forms.form(f"criteria-{pilot.id}"):
             edits = []
             for c in criteria:
                 version, then = forms.opened(
@@ -84,7 +84,7 @@ def _criteria(pilot: Pilot) -> None:
                     edits.append({"id": c.id, **typed, "version": version})
             new_statement = st.text_input("New criterion", key=f"crit-new-{pilot.id}",
                                           placeholder="e.g. p95 latency under 800 ms on live traffic")
-            if st.form_submit_button("Save criteria", key=f"crit-save-{pilot.id}", type="primary"):
+            if forms.submit("Save criteria", key=f"crit-save-{pilot.id}", type="primary"):
                 forms.save(
                     lambda: decisions.save_criteria(
                         conn, actor, pilot.id, edits=edits,
@@ -128,13 +128,13 @@ def _decisions(pilot: Pilot) -> None:
             # Keyed by the decision it corrects: once the correction is recorded
             # the form is a new one, so a second click cannot correct it again.
             tag = f"{pilot.id}-{latest.id}"
-            with st.form(f"correct-{tag}"):
+            with forms.form(f"correct-{tag}"):
                 kind = st.radio("Corrected decision", [k.value for k in DecisionKind], index=None, horizontal=True,
                                 format_func=lambda k: DecisionKind(k).label, key=f"correct-kind-{tag}")
                 why_text = st.text_area("Why the correction, and its rationale (required)", key=f"correct-why-{tag}")
                 new_date = st.date_input("New go/no-go date (extend only)", value=None, key=f"correct-date-{tag}")
                 override = st.text_input("Override reason (extension at the limit)", key=f"correct-override-{tag}")
-                if st.form_submit_button("Record the correction", key=f"correct-go-{tag}"):
+                if forms.submit("Record the correction", key=f"correct-go-{tag}"):
                     forms.save(lambda: decisions.record_decision(conn, actor, {
                                    "pilot_id": pilot.id, "kind": kind, "decided_on": date.today(),
                                    "decided_by": actor.person_id, "rationale": why_text,
@@ -168,7 +168,7 @@ def _bridge(pilot: Pilot) -> None:
             st.markdown((":green[:material/check_circle:] " if checklist.get(key, {}).get("done")
                          else ":gray[:material/radio_button_unchecked:] ") + label)
         return
-    with st.form(f"bridge-{pilot.id}"):
+    with forms.form(f"bridge-{pilot.id}"):
         items = {}
         for key, label in BRIDGE_ITEMS:
             a, b = st.columns([2, 3])
@@ -177,6 +177,6 @@ def _bridge(pilot: Pilot) -> None:
             note = b.text_input("Note", value=checklist.get(key, {}).get("note", ""),
                                 key=f"bridge-note-{key}-{pilot.id}", label_visibility="collapsed")
             items[key] = {"done": done, "note": note}
-        if st.form_submit_button("Save checklist", key=f"bridge-save-{pilot.id}"):
+        if forms.submit("Save checklist", key=f"bridge-save-{pilot.id}"):
             forms.save(lambda: decisions.save_bridge_checklist(conn, actor, pilot.id, items),
                        "Bridge checklist saved.")

@@ -76,9 +76,9 @@ def _start(pilot: Pilot) -> None:
     if pilot.stage != Stage.PROPOSED or not rights.may(actor, Right.START_PILOT):
         return
     st.subheader("Start the pilot")
-    with st.form(f"start-{pilot.id}"):
+    with forms.form(f"start-{pilot.id}"):
         start = st.date_input("Start date (day 1)", value=as_of, key=f"start-date-{pilot.id}")
-        if st.form_submit_button("Start the 90-day clock", key=f"start-go-{pilot.id}"):
+        if forms.submit("Start the 90-day clock", key=f"start-go-{pilot.id}"):
             forms.save(lambda: pilots.start_pilot(conn, actor, pilot.id, start, settings, today=date.today()),
                        f"'{pilot.name}' is now a pilot; its clock started on {start}.")
 
@@ -95,7 +95,7 @@ def _edit(pilot: Pilot, people: dict[int, Person]) -> None:
         # this is the version the user starts from.
         st.session_state[version_key] = pilot.version
     with st.expander("Edit the pilot and its seats", icon=":material/edit:"):
-        with st.form(f"edit-{pilot.id}"):
+        with forms.form(f"edit-{pilot.id}"):
             name = st.text_input("Name", value=pilot.name, key=f"edit-name-{pilot.id}")
             offered = units.offered(conn)
             choices = unit_choices(offered, pilot.business_unit)
@@ -113,7 +113,7 @@ def _edit(pilot: Pilot, people: dict[int, Person]) -> None:
                 help="With a cost-per-transaction KPI, gives the monthly running cost.",
             )
             seats = seat_inputs(f"edit-{pilot.id}", people, pilot.model_dump())
-            if st.form_submit_button("Save changes", key=f"edit-save-{pilot.id}", type="primary"):
+            if forms.submit("Save changes", key=f"edit-save-{pilot.id}", type="primary"):
 
                 def refused(exc) -> None:
                     if isinstance(exc, EditConflict):

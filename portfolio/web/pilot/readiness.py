@@ -63,14 +63,14 @@ def _privileges(pilot: Pilot, editable: bool) -> None:
         return
     c1, c2 = st.columns(2)
     with c1.expander("Record a borrowed privilege", icon=":material/add:"):
-        with st.form(f"privilege-add-{pilot.id}"):
+        with forms.form(f"privilege-add-{pilot.id}"):
             kind = st.selectbox("Kind", [k.value for k in PrivilegeKind], format_func=lambda v: PrivilegeKind(v).label,
                                 key=f"privilege-kind-{pilot.id}")
             what = st.text_input("What it is", key=f"privilege-what-{pilot.id}")
             granted = st.text_input("Granted by", key=f"privilege-granted-{pilot.id}")
             since = st.date_input("Since", value=None, key=f"privilege-since-{pilot.id}")
             expires = st.date_input("Expires (if it does)", value=None, key=f"privilege-expires-{pilot.id}")
-            if st.form_submit_button("Add privilege", key=f"privilege-save-{pilot.id}"):
+            if forms.submit("Add privilege", key=f"privilege-save-{pilot.id}"):
                 forms.save(lambda: production.add_privilege(conn, actor, pilot.id, {
                                "kind": kind, "description": what, "granted_by": granted, "since": since,
                                "expires": expires}),
@@ -82,13 +82,13 @@ def _privileges(pilot: Pilot, editable: bool) -> None:
     with c2.expander("Decide a privilege", icon=":material/gavel:"):
         by_pid = {p.id: p for p in privileges}
         opened_at = {p.id: forms.opened_version(forms.record_name("privilege", p.id), p.version) for p in privileges}
-        with st.form(f"privilege-decide-{pilot.id}"):
+        with forms.form(f"privilege-decide-{pilot.id}"):
             chosen = st.selectbox("Privilege", list(by_pid), format_func=lambda i: by_pid[i].description,
                                   key=f"privilege-pick-{pilot.id}")
             disposition = st.radio("Disposition", [d.value for d in Disposition], horizontal=True,
                                    format_func=lambda v: Disposition(v).label, key=f"privilege-disposition-{pilot.id}")
             note = st.text_input("Note (for a withdrawn one: what replaces it)", key=f"privilege-note-{pilot.id}")
-            if st.form_submit_button("Save decision", key=f"privilege-decide-save-{pilot.id}"):
+            if forms.submit("Save decision", key=f"privilege-decide-save-{pilot.id}"):
                 forms.save(lambda: production.decide_privilege(
                                conn, actor, chosen, disposition, note, date.today(),
                                expected_version=opened_at[chosen]),
@@ -125,7 +125,7 @@ def _kpis(pilot: Pilot, editable: bool) -> None:
         return
     c1, c2 = st.columns(2)
     with c1.expander("Add a KPI", icon=":material/add_chart:"):
-        with st.form(f"kpi-add-{pilot.id}"):
+        with forms.form(f"kpi-add-{pilot.id}"):
             name = st.text_input("Name", key=f"kpi-name-{pilot.id}")
             category = st.selectbox("Category", [c.value for c in KpiCategory],
                                     format_func=lambda v: KpiCategory(v).label, key=f"kpi-category-{pilot.id}")
@@ -139,7 +139,7 @@ def _kpis(pilot: Pilot, editable: bool) -> None:
             horizon = d.number_input("Horizon (days)", value=None, min_value=1, step=1, key=f"kpi-horizon-{pilot.id}")
             is_production = st.checkbox("A production KPI (not only a pilot metric)", value=True,
                                         key=f"kpi-production-{pilot.id}")
-            if st.form_submit_button("Add KPI", key=f"kpi-save-{pilot.id}"):
+            if forms.submit("Add KPI", key=f"kpi-save-{pilot.id}"):
                 forms.save(lambda: production.add_kpi(conn, actor, pilot.id, {
                                "name": name, "category": category, "unit": unit, "direction": direction,
                                "baseline": baseline, "target": target,
@@ -150,12 +150,12 @@ def _kpis(pilot: Pilot, editable: bool) -> None:
                                   **{f"kpi-{k}-{pilot.id}": None for k in ("baseline", "target", "horizon")}})
     if kpis:
         with c2.expander("Enter readings", icon=":material/edit:"):
-            with st.form(f"kpi-readings-{pilot.id}"):
+            with forms.form(f"kpi-readings-{pilot.id}"):
                 on = st.date_input("Reading date", value=date.today(), max_value=date.today(),
                                    key=f"reading-date-{pilot.id}")
                 values = {k.id: st.number_input(f"{md(k.name)} ({md(k.unit)})" if k.unit else md(k.name), value=None,
                                                 format="%g", key=f"reading-{k.id}") for k in kpis}
-                if st.form_submit_button("Save readings", key=f"reading-save-{pilot.id}"):
+                if forms.submit("Save readings", key=f"reading-save-{pilot.id}"):
                     forms.save(lambda: production.record_readings(conn, actor, pilot.id, [
                                    {"kpi_id": kid, "value": v, "reading_on": on} for kid, v in values.items()]),
                                lambda n: f"Saved {n} reading(s).",
@@ -175,7 +175,7 @@ def _edit_kpi(pilot: Pilot) -> None:
                            key=f"kpi-edit-pick-{pilot.id}")
         k = by_kid[kid]
         opened = forms.opened_version(forms.record_name("kpi", k.id), k.version)
-        with st.form(f"kpi-edit-{k.id}"):
+        with forms.form(f"kpi-edit-{k.id}"):
             e_name = st.text_input("Name", value=k.name, key=f"kpi-edit-name-{k.id}")
             a, b, d = st.columns(3)
             e_baseline = a.number_input("Baseline", value=k.baseline, format="%g", key=f"kpi-edit-baseline-{k.id}")
@@ -183,7 +183,7 @@ def _edit_kpi(pilot: Pilot) -> None:
             e_horizon = d.number_input("Horizon (days)", value=k.horizon_days, min_value=1, step=1,
                                        key=f"kpi-edit-horizon-{k.id}")
             e_production = st.checkbox("A production KPI", value=k.production, key=f"kpi-edit-production-{k.id}")
-            if st.form_submit_button("Save KPI", key=f"kpi-edit-save-{k.id}"):
+            if forms.submit("Save KPI", key=f"kpi-edit-save-{k.id}"):
                 forms.save(lambda: production.edit_kpi(conn, actor, k.id, {
                                "name": e_name, "baseline": e_baseline, "target": e_target,
                                "horizon_days": int(e_horizon) if e_horizon is not None else None,
@@ -203,7 +203,7 @@ def _readiness(pilot: Pilot, editable: bool) -> None:
     else:
         st.success("Every item required for go is done.")
     statuses = [s.value for s in ReadinessStatus]
-    with st.form(f"readiness-{pilot.id}"):
+    with forms.form(f"readiness-{pilot.id}"):
         chosen_items = {}
         for dimension in READINESS_DIMENSIONS:
             st.markdown(f"**{dimension.capitalize()}**")
@@ -223,7 +223,7 @@ def _readiness(pilot: Pilot, editable: bool) -> None:
                                         key=evidence_key, disabled=not editable)
                 if {"status": status, "evidence": evidence} != then:  # only what this person changed is sent
                     chosen_items[item["key"]] = {"status": status, "evidence": evidence, "version": version}
-        if st.form_submit_button("Save readiness", key=f"readiness-save-{pilot.id}", disabled=not editable):
+        if forms.submit("Save readiness", key=f"readiness-save-{pilot.id}", disabled=not editable):
             forms.save(lambda: production.save_readiness(conn, actor, pilot.id, chosen_items),
                        f"Readiness saved ({len(chosen_items)} item(s) changed)." if chosen_items else "Nothing to save.",
                        records=[forms.record_name("readiness", (pilot.id, r["key"])) for r in readiness])
