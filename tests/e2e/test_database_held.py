@@ -13,6 +13,7 @@ from playwright.sync_api import Page, expect
 
 from .conftest import Server, app_env, copy_demo, serve_app
 from .test_browser_smoke import exceptions_on, wait_for_app
+from .test_spine_journeys import settle
 
 pytestmark = pytest.mark.e2e
 
@@ -46,8 +47,14 @@ def test_a_weekly_update_typed_while_the_database_is_held_is_kept_and_posted(
     try:
         page.goto(app_server.url + "/weekly_update", wait_until="domcontentloaded")
         wait_for_app(page, "Weekly update")
+        # Each field sends what was typed as it is left, and the page runs
+        # on it: the database is held once those runs are over, while the
+        # last field is still being typed in.
         page.locator(".st-key-update-health").get_by_text("Amber", exact=True).click()
+        settle(page, "Weekly update")
         page.locator(".st-key-update-summary textarea").fill(summary)
+        page.locator(".st-key-update-blockers textarea").click()
+        settle(page, "Weekly update")
         page.locator(".st-key-update-blockers textarea").fill("None this week")
 
         holder = hold(app_server.db_file)
