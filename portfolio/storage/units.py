@@ -11,12 +11,17 @@ from portfolio.domain.models import BusinessUnit
 
 Conn = duckdb.DuckDBPyConnection
 
+# A pilot's unit as its key (domain.units.key): without surrounding or
+# repeated spaces, in lower case; the unit's name_key is the same.
+_PILOT_UNIT_KEY = "lower(trim(regexp_replace(business_unit, '\\s+', ' ', 'g')))"
+
 
 def list_units(conn: Conn, *, active_only: bool = False) -> list[BusinessUnit]:
     """The kept units by name, each with how many pilots carry it."""
     where = "WHERE u.active" if active_only else ""
     rows = conn.execute(
-        "SELECT u.id, u.name, u.active, (SELECT count(*) FROM pilot p WHERE lower(p.business_unit) = u.name_key)"
+        "SELECT u.id, u.name, u.active, (SELECT count(*) FROM pilot p WHERE "
+        f"{_PILOT_UNIT_KEY.replace('business_unit', 'p.business_unit')} = u.name_key)"
         f" FROM business_unit u {where} ORDER BY u.name_key, u.id").fetchall()
     return [BusinessUnit(id=i, name=n, active=a, pilots=c) for i, n, a, c in rows]
 
@@ -46,7 +51,7 @@ def insert_units(conn: Conn, names: list[str]) -> list[int]:
 def unit_pilot_ids(conn: Conn, name: str) -> list[int]:
     """The pilots that carry the unit ``name`` (in any case), archived ones too."""
     return [r[0] for r in conn.execute(
-        "SELECT id FROM pilot WHERE lower(business_unit) = ? ORDER BY id", [units.key(name)]).fetchall()]
+        f"SELECT id FROM pilot WHERE {_PILOT_UNIT_KEY} = ? ORDER BY id", [units.key(name)]).fetchall()]
 
 
 def rename_unit(conn: Conn, unit_id: int, old: str, new: str) -> None:
@@ -55,7 +60,7 @@ def rename_unit(conn: Conn, unit_id: int, old: str, new: str) -> None:
     conn.execute("UPDATE business_unit SET name = ?, name_key = ? WHERE id = ?", [new, units.key(new), unit_id])
     conn.execute(
         "UPDATE pilot SET business_unit = ?, version = version + 1, updated_at = current_timestamp"
-        " WHERE lower(business_unit) = ?", [new, units.key(old)])
+        f" WHERE {_PILOT_UNIT_KEY} = ?", [new, units.key(old)])
 
 
 def set_unit_active(conn: Conn, unit_id: int, active: bool) -> None:
@@ -64,7 +69,7 @@ def set_unit_active(conn: Conn, unit_id: int, active: bool) -> None:
 
 def pilot_unit_spellings(conn: Conn) -> list[tuple[int, str]]:
     """(pilot id, business unit) of every pilot with a unit."""
-    return conn.execute("SELECT id, business_unit FROM pilot WHERE trim(business_unit) <> '' ORDER BY id").fetchall()
+    return conn.execute(f"SELECT id, business_unit FROM pilot WHERE {_PILOT_UNIT_KEY} <> '' ORDER BY id").fetchall()
 
 
 def respell_pilot_units(conn: Conn, spelling: dict[int, str]) -> None:

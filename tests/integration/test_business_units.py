@@ -207,3 +207,25 @@ def test_the_import_leaves_the_clock_unstarted_for_a_future_start_unless_propose
     importer.apply_import(conn, admin, plan)
     starts = dict(conn.execute("SELECT external_id, start_date FROM pilot").fetchall())
     assert starts == {"UC-1": None, "UC-2": date(2026, 4, 1)}
+
+
+def test_a_pilot_whose_unit_is_spelled_with_other_spaces_counts_for_the_unit_and_moves_with_it(conn, admin):
+    sales = units.add_unit(conn, admin, {"name": "Sales Ops"})
+    pid = demo.make_pilot(conn, business_unit="Sales Ops")
+    conn.execute("UPDATE pilot SET business_unit = ? WHERE id = ?", ["  sales   ops\t", pid])  # as stored before
+    assert [u.pilots for u in units.list_units(conn)] == [1]
+    units.rename_unit(conn, admin, sales, {"name": "Sales Operations"})
+    assert pilot_units(conn)[pid] == "Sales Operations"
+
+
+def test_the_import_refuses_a_retired_unit_to_a_new_pilot_and_lets_a_pilot_keep_it(conn, admin, tmp_path):
+    legal = units.add_unit(conn, admin, {"name": "Legal"})
+    importer.apply_import(conn, admin, plan_of(conn, tmp_path, [["UC-1", "Clause finder", "Legal", "Live pilot",
+                                                                 "2026-01-05"]]))
+    units.set_unit_active(conn, admin, legal, False)
+    plan = plan_of(conn, tmp_path, [["UC-1", "Clause finder", "legal", "Live pilot", "2026-01-05"],
+                                    ["UC-2", "Contract search", "LEGAL", "Live pilot", "2026-01-05"]])
+    assert [(p[0], p[3]) for p in plan.problems] == [
+        (3, "Business unit: 'LEGAL' is not one of the organisation's units; an admin adds units on the "
+            "People page (Business units)")]
+    assert plan.counts()["unchanged"] == 1

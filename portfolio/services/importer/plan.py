@@ -223,13 +223,16 @@ class Known:
     people: dict[str, tuple]          # email key -> (id, email, name, active)
     pilots: dict[int, dict]           # tracker id -> the stored pilot's fields
     units: list[str] = dataclass_field(default_factory=list)  # the business units kept, retired ones too
+    retired: list[str] = dataclass_field(default_factory=list)  # those of them no longer offered
     attributes: dict[int, dict[str, str]] = dataclass_field(default_factory=dict)  # tracker id -> kept columns
 
 
 def read_known(conn) -> Known:
     """Everything the rows are matched against, one query per table."""
     people, pilots = imports.people_and_pilots(conn)
-    return Known(people=people, pilots=pilots, units=[u.name for u in list_units(conn)],
+    kept_units = list_units(conn)
+    return Known(people=people, pilots=pilots, units=[u.name for u in kept_units],
+                 retired=[u.name for u in kept_units if not u.active],
                  attributes=imports.attributes_by_pilot(conn))
 
 
@@ -260,6 +263,7 @@ class _Planning:
     first_row_of_id: dict[int, int] = dataclass_field(default_factory=dict)   # tracker id -> row
     first_row_of_name: dict[tuple, int] = dataclass_field(default_factory=dict)  # (name, unit) -> row
     units: list[str] = dataclass_field(default_factory=list)                  # the business units kept
+    retired_units: set[str] = dataclass_field(default_factory=set)            # those no longer offered
     new_units: dict[str, str] = dataclass_field(default_factory=dict)  # unit key -> the unit as first written
     today: date = date.max                                                    # the real day of the import
 
@@ -340,7 +344,7 @@ def _start(known, frame: pd.DataFrame, mapping: Mapping, settings: Settings) -> 
         stored_attributes=known.attributes,
         email_of={pid: email for pid, email, _, _ in known.people.values()},
         stage_values={norm_value(k): v for k, v in mapping.values.get("stage", {}).items()},
-        ignored=ignored, units=known.units,
+        ignored=ignored, units=known.units, retired_units=set(known.retired),
         # The cells the file could not give as it shows them (read_table's).
         problems=list(frame.attrs.get("cell_problems", [])),
     )
@@ -366,7 +370,7 @@ def _plan_row(row: _Row) -> dict:
     if values["go_no_go_date"] is None and isinstance(values["start_date"], date):
         _default_go_no_go_date(row, values)
     _check_seat_takers(row, seat_keys, current)
-    _check_pilot(row, values)
+    _check_pilot(row, values, current)
     if current is not None:
         # What the file leaves as it is keeps its stored spelling, even
         # where an input today would trim it (a leading tab, say).
@@ -625,7 +629,7 @@ def _check_seat_takers(row: _Row, seat_keys: dict, current: dict | None) -> None
                   active, current[SEATS[name]] if current else None)
 
 
-def _check_pilot(row: _Row, values: dict) -> None:
+def _check_pilot(row: _Row, values: dict, current: dict | None) -> None:
     """The pilot's own form (PilotIn) on the values; its cleaned text is
     kept."""
     checked = {name: values[name] for name in ("name", "business_unit", "problem", "stage", "start_date",
@@ -637,15 +641,20 @@ def _check_pilot(row: _Row, values: dict) -> None:
             row.problem(name, row.cell(name) if name in row.at.cells else checked.get(name), text)
     else:
         values.update({name: getattr(pilot, name) for name in ("name", "business_unit", "problem")})
-        values["business_unit"] = _kept_unit(row, values["business_unit"])
+        values["business_unit"] = _kept_unit(row, values["business_unit"], current)
 
 
-def _kept_unit(row: _Row, text: str) -> str:
+def _kept_unit(row: _Row, text: str, current: dict | None) -> str:
     """The business unit in the spelling the organisation keeps; a unit it
     does not keep yet is added by the import (the file is the organisation's
-    own list), noted on the first row that names it."""
+    own list), noted on the first row that names it. A retired unit is
+    refused as the pilot's form refuses it, unless the pilot has it."""
     at = row.at
     kept = units.match(at.units, text)
+    if kept in at.retired_units:
+        offered = [u for u in at.units if u not in at.retired_units]
+        row.obeys("business_unit", text, units.check_pilot_unit, offered, text,
+                  current["business_unit"] if current else None)
     if kept is not None or not units.key(text):
         return kept or text
     if units.key(text) not in at.new_units:
