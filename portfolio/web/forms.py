@@ -12,6 +12,7 @@ is elsewhere (see ``ui.keep_typed``); a save that succeeds ends the draft.
 
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
 
 import streamlit as st
@@ -39,15 +40,25 @@ def save(work, message, *, records=(), clear: dict | None = None, refused=None, 
             refused(exc)
         return None
     forget_opened(*records)
-    from portfolio.web import ui  # ui imports forms
+    # The form saved: the one open around the submit, else the one the page
+    # showed last; its fields hold what is saved now.
+    started = getattr(_open_forms, "started", None) or getattr(_open_forms, "closed", None)
+    if started:
+        from portfolio.web import ui  # ui imports forms
 
-    ui.forget_drafts()
+        ui.forget_drafts(since=started[-1])
     if clear:
         set_on_next_run(clear)
     flash(message(result) if callable(message) else message)
     if then is not None:
         then(result)
     st.rerun()
+
+
+# The forms open in this thread's run, innermost last ("started"), and the
+# one closed last ("closed"): what was shown before each began, so that a
+# save forgets the drafts of its own form only.
+_open_forms = threading.local()
 
 
 @contextmanager
@@ -63,10 +74,13 @@ def form(key: str):
     from portfolio.web import ui  # ui imports forms
 
     before = ui.widgets_shown()
+    started = _open_forms.__dict__.setdefault("started", [])
+    started.append(before)
     try:
         with st.container(border=True, key=f"form-{key}"):
             yield
     finally:
+        _open_forms.closed = [started.pop()]
         ui.note_form_fields(ui.widgets_shown() - before)
 
 
@@ -95,7 +109,9 @@ def set_on_next_run(values: dict) -> None:
 
 
 def apply_set_on_next_run() -> None:
-    """app.py calls this before the page runs."""
+    """app.py calls this before the page runs (a run starts with no form
+    open or shown)."""
+    _open_forms.__dict__.clear()
     st.session_state.update(st.session_state.pop("_set_next", {}))
 
 

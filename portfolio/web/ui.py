@@ -480,11 +480,12 @@ def keep_drafts() -> None:
     _keep(_this_page(), fields, frozenset(key for key in fields if state.is_new_state_value(key)))
 
 
-def forget_drafts() -> None:
-    """After a save: the form fields this run has shown hold what is saved
-    now, no draft; a form of the page not shown this time keeps its own."""
+def forget_drafts(since: frozenset) -> None:
+    """After a save: the fields of the form saved (those shown since
+    ``since``, what was shown when the form began) hold what is saved now,
+    no draft; every other form keeps its own."""
     drafts, given = _per_page(DRAFTS), _per_page(_GIVEN)
-    for key, (value, _) in _fields(widgets_shown(), _per_page(_FORM_FIELDS)).items():
+    for key, (value, _) in _fields(widgets_shown() - since, _per_page(_FORM_FIELDS)).items():
         drafts.pop(key, None)
         given[key] = value
 

@@ -232,3 +232,25 @@ def test_the_sign_in_modes_never_take_who_you_are_from_the_address(demo_db, monk
     no_exception(at)
     assert [b for b in at.button if b.key == "sign-in"]
     assert not at.metric and not at.sidebar.markdown
+
+
+def test_saving_one_form_of_the_pilot_page_keeps_what_was_typed_in_another(demo_db):
+    with db.session(demo_db) as c:
+        pilot_id, owner = c.execute(
+            "SELECT p.id, p.product_owner_id FROM pilot p JOIN person o ON o.id = p.product_owner_id"
+            " WHERE p.stage = 'pilot' AND o.active AND p.start_date > ? ORDER BY p.id LIMIT 1",
+            [date.today() - timedelta(days=14)]).fetchone()
+    at = open_app("pages/pilot.py")
+    act_as(at, owner)
+    open_pilot(at, pilot_id)
+    at.text_area(key=f"edit-problem-{pilot_id}").input("Half-typed new problem statement")
+    at.text_input(key=f"crit-new-{pilot_id}").input("Median handling time under 4 minutes")
+    at.run()
+    at.button(key=f"crit-save-{pilot_id}").click()
+    at.run()
+    assert not at.error, [e.value for e in at.error]
+    at.switch_page("pages/portfolio.py").run()
+    open_pilot(at, pilot_id)
+    no_exception(at)
+    assert at.text_input(key=f"crit-new-{pilot_id}").value == ""  # saved: the form starts afresh
+    assert at.text_area(key=f"edit-problem-{pilot_id}").value == "Half-typed new problem statement"
