@@ -1081,3 +1081,16 @@ def test_the_command_line_guesses_stages_counts_before_writing_and_imports_the_s
     assert "Imported 3 rows (0 new, 0 updated, 3 unchanged), rejected 1." in again.stdout
     dry = cli("--dry-run")
     assert "Importing would create 0, update 0, leave 3 unchanged and reject 1; 0 new people." in dry.stdout
+
+
+def test_a_pilot_found_by_its_id_on_one_row_and_its_name_on_another_is_one_pilot_twice(conn, admin, tmp_path,
+                                                                                        settings):
+    importer.apply_import(conn, admin, plan_of(conn, tmp_path, [row(ext="A-1", title="Twin")], settings))
+    (pid,) = conn.execute("SELECT id FROM pilot").fetchone()
+    plan = plan_of(conn, tmp_path, [row(ext="A-1", title="Twin"), row(ext="", title="twin", sponsor="x@y.org")],
+                   settings, name="again.csv")
+    assert plan.report()[["row", "problem"]].values.tolist() == [
+        [3, f"Name: this row is the pilot 'Twin' (tracker id {pid}), as is row 2; a file holds each pilot once"]]
+    result = importer.apply_import(conn, admin, plan, skip_invalid=True)
+    assert (result.created, result.updated, len(result.rejected)) == (0, 0, 1)
+    assert count(conn, "pilot") == 1

@@ -262,6 +262,7 @@ class _Planning:
     first_row_of: dict[str, int] = dataclass_field(default_factory=dict)      # external id -> row
     first_row_of_id: dict[int, int] = dataclass_field(default_factory=dict)   # tracker id -> row
     first_row_of_name: dict[tuple, int] = dataclass_field(default_factory=dict)  # (name, unit) -> row
+    first_row_of_pilot: dict[int, int] = dataclass_field(default_factory=dict)  # stored pilot id -> row
     units: list[str] = dataclass_field(default_factory=list)                  # the business units kept
     retired_units: set[str] = dataclass_field(default_factory=set)            # those no longer offered
     new_units: dict[str, str] = dataclass_field(default_factory=dict)  # unit key -> the unit as first written
@@ -422,6 +423,12 @@ def _match_pilot(row: _Row) -> tuple[str, dict | None]:
             current = at.by_id[pilot_id]
     if not ext and not raw_id:
         current = _match_by_name(row)
+    if current is not None:  # one row per pilot, however each row finds it
+        first = at.first_row_of_pilot.setdefault(current["id"], row.number)
+        if first != row.number:
+            name = "name" if row.by_name else "external_id" if ext else "tracker_id"
+            row.problem(name, row.cell(name), f"{LABELS[name]}: this row is the pilot '{current['name']}' (tracker "
+                                              f"id {current['id']}), as is row {first}; a file holds each pilot once")
     return ext, current
 
 
