@@ -452,8 +452,14 @@ def storage_error(exc: Exception, path: str | Path | None = None) -> StorageErro
     return None
 
 
+# A file another program is writing that instant can read as damaged: it
+# is called damaged once it still reads so after this long.
+DAMAGED_GRACE_SECONDS = 1.0
+
+
 def _open(path: Path, read_only: bool, wait_seconds: float) -> duckdb.DuckDBPyConnection:
     deadline = time.monotonic() + wait_seconds
+    damaged_until = None
     delay = 0.01
     while True:
         try:
@@ -465,6 +471,11 @@ def _open(path: Path, read_only: bool, wait_seconds: float) -> duckdb.DuckDBPyCo
                     # every write say why it was refused.
                     return _open(path, True, max(0.0, deadline - time.monotonic()))
                 if is_damaged(exc):
+                    damaged_until = damaged_until or time.monotonic() + DAMAGED_GRACE_SECONDS
+                    if time.monotonic() < damaged_until:
+                        time.sleep(delay)
+                        delay = min(delay * 2, 0.2)
+                        continue
                     raise damaged(path) from None
                 raise StorageError(f"Cannot open the database {path}: {exc}") from None
             if time.monotonic() >= deadline:

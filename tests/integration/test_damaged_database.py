@@ -146,3 +146,24 @@ def test_the_demo_refuses_an_absurd_number_of_pilots_before_writing_anything(hea
     result = cli("demo", "--db", str(path), "--pilots", str(demo.MAX_PILOTS + 1))
     assert result.returncode == 2 and "Choose a smaller --pilots" in result.stderr
     assert digest_of(path) == before
+
+
+def test_a_file_that_reads_as_damaged_for_an_instant_opens_once_it_is_whole(healthy, tmp_path):
+    """Another program writing the file that instant: it is not called
+    damaged while it becomes whole again within the grace."""
+    import threading
+
+    from portfolio.storage import db
+
+    path = tmp_path / "p.duckdb"
+    path.write_bytes(healthy.read_bytes()[:20_000])  # as if caught mid-write
+    mended = threading.Timer(db.DAMAGED_GRACE_SECONDS / 4, lambda: shutil.copyfile(healthy, path))
+    mended.start()
+    try:
+        with db.session(path) as c:
+            assert c.execute("SELECT count(*) FROM pilot").fetchone()[0] == 8
+    finally:
+        mended.join()
+    path.write_bytes(healthy.read_bytes()[:20_000])  # and one that stays so is damaged
+    with pytest.raises(db.StorageError, match="is damaged"):
+        db.connect(path)
