@@ -22,6 +22,7 @@ from portfolio.storage import db
 
 from .conftest import REPO_ROOT
 from .test_browser_smoke import exceptions_on, wait_for_app
+from .test_spine_journeys import settle
 
 pytestmark = pytest.mark.e2e
 
@@ -47,6 +48,7 @@ def post_update(page: Page, app_server, summary: str) -> None:
     page.goto(app_server.url + "/weekly_update", wait_until="domcontentloaded")
     wait_for_app(page, "Weekly update")
     page.locator(".st-key-update-health").get_by_text("Amber", exact=True).click()
+    settle(page, "Weekly update")  # a choice sends itself, and the page runs on it
     page.locator(".st-key-update-summary textarea").fill(summary)
     page.locator(".st-key-update-submit button").click()
     expect(page.get_by_text(re.compile(r"(Posted|Revised .*) the update for"))).to_be_visible()

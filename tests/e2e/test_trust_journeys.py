@@ -79,8 +79,8 @@ def test_two_windows_edit_one_pilot_and_the_second_is_refused(request, app_serve
         second.get_by_role("tab", name="History").click()
         expect(second.get_by_text(re.compile(r"'s edit was refused"))).to_be_visible()
         # The refused change reads in the History's lines (the table of the
-        # trail below them may hold the same words once the grid has drawn).
-        refused = second.get_by_text(f"business unit '{saved}' → '{typed}'", exact=False)
+        # trail beside them holds the same words in its grid's cells).
+        refused = second.locator('[data-testid="stAlert"]').filter(has_text=f"business unit '{saved}' → '{typed}'")
         expect(refused.first).to_be_visible()
         actions = query(app_server, "SELECT action FROM audit WHERE entity = 'pilot' AND entity_id = ?"
                                     " ORDER BY id", [str(pilot_id)])
