@@ -141,6 +141,9 @@ else:
                     }, settings, today=date.today()),
                     lambda done: f"Recorded {done.kind.label} for '{pilot.name}': now {done.stage_after.value}"
                     + (f", go/no-go date {done.go_no_go_after}" if done.kind == DecisionKind.EXTEND else "") + ".",
+                    # The decided pilot may leave the list: no row stays
+                    # selected, lest the next pilot in its place be picked.
+                    clear={"decision-queue": {"selection": {"rows": [], "columns": [], "cells": []}}},
                     then=lambda done: st.query_params.clear())
 
 # --- the road to production -----------------------------------------------

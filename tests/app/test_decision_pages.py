@@ -145,3 +145,38 @@ def test_selecting_a_row_of_the_queue_picks_that_pilot_to_decide_on(demo_db):
         assert store.get_pilot(c, picked).name == names[1]
     # The form below records the decision for the selected row's pilot.
     assert at.radio(key=f"decision-kind-{picked}").value is None
+
+
+def test_after_deciding_on_a_selected_row_no_row_stays_selected_for_the_next_pilot(demo_db):
+    at = open_app("pages/decisions.py")
+    act_as(at, leader_id(demo_db))
+    names = queue_names(at)
+    at.session_state["decision-queue"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    at.run()
+    picked = next(s for s in at.selectbox if s.label == "Decide on").value
+    at.radio(key=f"decision-kind-{picked}").set_value("no_go")
+    at.text_area(key=f"decision-rationale-{picked}").input("Stopped: the criteria were not met")
+    at.button(key=f"decision-submit-{picked}").click()
+    at.run()
+    no_exception(at)
+    assert not at.error, [e.value for e in at.error]
+    assert at.session_state["decision-queue"]["selection"]["rows"] == []
+    assert queue_names(at) == names[1:]  # the decided pilot left the list; the next is not picked for you
+
+
+def test_starting_a_proposed_pilot_with_the_as_of_date_ahead_starts_it_today_not_in_the_future(demo_db):
+    from tests.app.test_production_pages import open_pilot
+
+    with db.session(demo_db) as c:
+        (pilot_id,) = c.execute("SELECT id FROM pilot WHERE stage = 'proposed' ORDER BY id LIMIT 1").fetchone()
+    at = open_app("pages/pilot.py")
+    act_as(at, leader_id(demo_db))
+    at.date_input(key="as-of").set_value(TODAY + timedelta(days=30)).run()
+    open_pilot(at, pilot_id)
+    start = at.date_input(key=f"start-date-{pilot_id}")
+    assert start.value == TODAY
+    at.button(key=f"start-go-{pilot_id}").click().run()
+    no_exception(at)
+    assert not at.error, [e.value for e in at.error]
+    with db.session(demo_db) as c:
+        assert store.get_pilot(c, pilot_id).start_date == TODAY
