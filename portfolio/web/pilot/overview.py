@@ -77,7 +77,9 @@ def _start(pilot: Pilot) -> None:
         return
     st.subheader("Start the pilot")
     with forms.form(f"start-{pilot.id}"):
-        start = st.date_input("Start date (day 1)", value=as_of, key=f"start-date-{pilot.id}")
+        # Not after today: only a proposed pilot may start later, and this starts it.
+        start = st.date_input("Start date (day 1)", value=min(as_of, date.today()), max_value=date.today(),
+                              key=f"start-date-{pilot.id}")
         if forms.submit("Start the 90-day clock", key=f"start-go-{pilot.id}"):
             forms.save(lambda: pilots.start_pilot(conn, actor, pilot.id, start, settings, today=date.today()),
                        f"'{pilot.name}' is now a pilot; its clock started on {start}.")
