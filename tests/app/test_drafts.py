@@ -143,8 +143,10 @@ def open_pilot(at: AppTest, pilot_id: int) -> AppTest:
     return at.run()
 
 
-def test_a_criterion_typed_on_the_pilot_page_comes_back_and_a_save_starts_it_afresh(demo_db):
-    with db.session(demo_db) as c:
+def on_a_pilot_in_kickoff(path) -> tuple[AppTest, int]:
+    """The pilot page of a pilot in its first 14 days (its criteria open to
+    its product owner), opened as that owner."""
+    with db.session(path) as c:
         pilot_id, owner = c.execute(
             "SELECT p.id, p.product_owner_id FROM pilot p JOIN person o ON o.id = p.product_owner_id"
             " WHERE p.stage = 'pilot' AND o.active AND p.start_date > ? ORDER BY p.id LIMIT 1",
@@ -152,6 +154,11 @@ def test_a_criterion_typed_on_the_pilot_page_comes_back_and_a_save_starts_it_afr
     at = open_app("pages/pilot.py")
     act_as(at, owner)
     open_pilot(at, pilot_id)
+    return at, pilot_id
+
+
+def test_a_criterion_typed_on_the_pilot_page_comes_back_and_a_save_starts_it_afresh(demo_db):
+    at, pilot_id = on_a_pilot_in_kickoff(demo_db)
     at.text_input(key=f"crit-new-{pilot_id}").input("30 % of the team uses it weekly")
     at.run()
     at.switch_page("pages/portfolio.py").run()
@@ -235,14 +242,7 @@ def test_the_sign_in_modes_never_take_who_you_are_from_the_address(demo_db, monk
 
 
 def test_saving_one_form_of_the_pilot_page_keeps_what_was_typed_in_another(demo_db):
-    with db.session(demo_db) as c:
-        pilot_id, owner = c.execute(
-            "SELECT p.id, p.product_owner_id FROM pilot p JOIN person o ON o.id = p.product_owner_id"
-            " WHERE p.stage = 'pilot' AND o.active AND p.start_date > ? ORDER BY p.id LIMIT 1",
-            [date.today() - timedelta(days=14)]).fetchone()
-    at = open_app("pages/pilot.py")
-    act_as(at, owner)
-    open_pilot(at, pilot_id)
+    at, pilot_id = on_a_pilot_in_kickoff(demo_db)
     at.text_area(key=f"edit-problem-{pilot_id}").input("Half-typed new problem statement")
     at.text_input(key=f"crit-new-{pilot_id}").input("Median handling time under 4 minutes")
     at.run()
