@@ -3,6 +3,8 @@ Excel file, check the mapping of its columns (guessed, adjustable, saved as
 TOML), see the preview and the validation report, then import: all or
 nothing, or only the valid rows with the rejected ones to download."""
 
+from datetime import date
+
 import streamlit as st
 
 from portfolio.domain import rights
@@ -94,7 +96,7 @@ st.download_button("Download this mapping (TOML)", importer.dump_mapping(mapping
                    mime="application/toml", key="import-mapping-download")
 
 try:
-    plan = importer.plan_import(conn, frame, mapping, settings)
+    plan = importer.plan_import(conn, frame, mapping, settings, today=date.today())
 except PortfolioError as exc:
     forms.show_error(exc)
     st.stop()
