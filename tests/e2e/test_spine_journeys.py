@@ -10,6 +10,7 @@ from datetime import date
 
 import pytest
 from playwright.sync_api import Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from portfolio.storage import db
 
@@ -17,6 +18,11 @@ from .conftest import runs_of
 from .test_browser_smoke import wait_for_app
 
 pytestmark = pytest.mark.e2e
+
+# How long one opening of a picker waits for its option, and how many times
+# it is opened: together the 60 s a step may take.
+CHOOSE_WAIT_MS = 15_000
+CHOOSE_ATTEMPTS = 4
 
 
 def choose(page: Page, key: str, option: str) -> None:
@@ -26,9 +32,19 @@ def choose(page: Page, key: str, option: str) -> None:
     if box.input_value() == option:
         runs_of(page).quiet = True
         return
-    box.click()
-    box.fill(option)  # filters the list to the option
-    page.get_by_role("option", name=option, exact=True).click()
+    # A loaded machine can close the list between the click and the typing
+    # (the browser drops a click that lands while it draws); the list is
+    # then opened again, until the test's own timeout.
+    for attempt in range(CHOOSE_ATTEMPTS):
+        box.click()
+        box.fill(option)  # filters the list to the option
+        try:
+            page.get_by_role("option", name=option, exact=True).click(timeout=CHOOSE_WAIT_MS)
+            return
+        except PlaywrightTimeoutError:
+            if attempt == CHOOSE_ATTEMPTS - 1:
+                raise
+            box.press("Escape")
 
 
 def settle(page: Page, heading: str) -> None:
