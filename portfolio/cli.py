@@ -164,6 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="portfolio sizes, comma-separated (default: 1000,10000,50000)")
     p.add_argument("--json", default=None, help="also write the figures to this file as JSON")
     p.add_argument("--as-of", type=_date, default=None, help="the day the portfolios are built for (default: today)")
+    p.add_argument("--no-browser", action="store_true",
+                   help="skip the browser figures (they need Chromium: apt-get install chromium)")
     p.add_argument("--one-size", type=_positive, default=None, help=argparse.SUPPRESS)
     p.add_argument("--part", default=None, help=argparse.SUPPRESS)
 
@@ -214,8 +216,8 @@ def _main(argv: list[str] | None) -> int:
         from portfolio.web import bench  # imports Streamlit's test harness: only here
 
         if args.one_size:
-            return bench._one_size(args.one_size, args.part, as_of)
-        return bench.run(args.sizes or bench.SIZES, args.json, as_of)
+            return bench._one_size(args.one_size, args.part, as_of, not args.no_browser)
+        return bench.run(args.sizes or bench.SIZES, args.json, as_of, not args.no_browser)
     path = args.db or str(db_path())
     try:
         settings = load_settings()

@@ -43,6 +43,17 @@ MEASURES = [
     ("import_ms", f"importing {IMPORT_ROWS:,} rows", "ms", 5000),
     ("digest_ms", "producing the digest (built and rendered)", "ms", None),
     ("peak_mb", "peak memory of the process", "MB", None),
+    # The browser (browser_bench): a new session's navigation to the page
+    # settled, as a ratio to an empty Streamlit app served the same way, and
+    # what the server sent over the websocket for the page.
+    ("browser_empty_ms", "browser: the empty app, navigation to settled (the floor)", "ms", None),
+    ("browser_portfolio_ratio", "browser: Portfolio page / the empty app", "x", 2),
+    ("browser_decisions_ratio", "browser: Decisions page / the empty app", "x", 2),
+    ("browser_pilot_ratio", "browser: a Pilot page / the empty app", "x", None),
+    ("browser_empty_kb", "browser: bytes received, the empty app", "KB", None),
+    ("browser_portfolio_kb", "browser: bytes received, Portfolio page", "KB", 500),
+    ("browser_decisions_kb", "browser: bytes received, Decisions page", "KB", 500),
+    ("browser_pilot_kb", "browser: bytes received, a Pilot page", "KB", 500),
 ]
 
 
@@ -108,7 +119,7 @@ def _apptest_runs(path: Path) -> tuple[float, float, float]:
     return _median_ms(after_a_change, 3), rerun, _median_ms(empty.run, 3)
 
 
-def measure(n: int, folder: Path, as_of: date) -> dict:
+def measure(n: int, folder: Path, as_of: date, browser: bool = True) -> dict:
     """Build a portfolio of ``n`` pilots in ``folder`` and measure it."""
     from portfolio import flags
     from portfolio.domain.models import Actor
@@ -145,6 +156,12 @@ def measure(n: int, folder: Path, as_of: date) -> dict:
     # The page before the import: the import adds ten thousand pilots.
     result["page_ms"], result["rerun_ms"], result["empty_ms"] = _apptest_runs(path)
     result["page_ratio"] = round(result["page_ms"] / max(result["empty_ms"], 0.1), 1)
+    if browser:
+        from portfolio.web import browser_bench
+
+        with db.session(path) as c:
+            pilot_id = bench_store.pilots_to_update(c, 1)[0][0]
+        result.update(browser_bench.measure(path, pilot_id))
 
     with db.session(path) as c:
         emails = bench_store.product_owner_emails(c, 200)
@@ -163,9 +180,9 @@ def measure(n: int, folder: Path, as_of: date) -> dict:
     return result
 
 
-def _one_size(n: int, out: str, as_of: date) -> int:
+def _one_size(n: int, out: str, as_of: date, browser: bool = True) -> int:
     with tempfile.TemporaryDirectory(prefix="portfolio-bench-") as folder:
-        figures = measure(n, Path(folder), as_of)
+        figures = measure(n, Path(folder), as_of, browser)
     Path(out).write_text(json.dumps(figures))
     return 0
 
@@ -179,6 +196,8 @@ def table(results: list[dict]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     by_size = {r["pilots"]: r for r in results}
     for key, label, unit, target in MEASURES:
+        if any(key not in r for r in results):
+            continue  # a measure this run did not take (--no-browser)
         cells = [f"{r[key]:,}" if isinstance(r[key], int) else f"{r[key]:,.1f}" for r in results]
         if target is None:
             goal = "—"
@@ -200,7 +219,7 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def run(sizes=SIZES, json_path: str | None = None, as_of: date | None = None) -> int:
+def run(sizes=SIZES, json_path: str | None = None, as_of: date | None = None, browser: bool = True) -> int:
     """Measure each size in a process of its own and print the table."""
     as_of = as_of or date.today()
     results = []
@@ -211,7 +230,7 @@ def run(sizes=SIZES, json_path: str | None = None, as_of: date | None = None) ->
         try:
             done = subprocess.run(
                 [sys.executable, "-m", "portfolio", "bench", "--one-size", str(n), "--part", out,
-                 "--as-of", as_of.isoformat()],
+                 "--as-of", as_of.isoformat(), *([] if browser else ["--no-browser"])],
                 cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
             )
             if done.returncode != 0:
