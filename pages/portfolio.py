@@ -6,6 +6,7 @@ import streamlit as st
 from portfolio import flags
 from portfolio.domain.text import EMPTY_CELL, md, plural
 from portfolio.domain.vocabulary import READINESS_DIMENSIONS
+from portfolio.services import followthrough
 from portfolio.services import units as business_units
 from portfolio.services.reporting import digest, export, overview, privileges
 from portfolio.storage import store
@@ -163,6 +164,22 @@ if len(ages):
     right.plotly_chart(charts.age_histogram(ages), key="age-histogram")
 else:
     right.caption("No open pilots on the clock yet.")
+
+# --- stopped, and still holding what they borrowed (seed 003) ---------------
+st.subheader("Stopped, still holding borrowed privileges")
+holding = followthrough.still_holding(ui.conn(), as_of)
+if holding.empty:
+    st.caption("No stopped or retired pilot still holds a borrowed privilege: each was revoked or made permanent.")
+else:
+    st.caption("Every privilege not made permanent is revoked once a pilot stops; its product owner or technical "
+               "lead records each revocation, with evidence, on the pilot's page (Production readiness).")
+    st.dataframe(
+        holding[["pilot", "stage", "stopped_on", "holding", "product_owner", "business_unit"]],
+        hide_index=True, width="stretch", key="still-holding", placeholder=EMPTY_CELL,
+        column_config={"pilot": "Pilot", "stage": "Stage", "stopped_on": st.column_config.DateColumn("Stopped on"),
+                       "holding": st.column_config.TextColumn("Still holding", width="large"),
+                       "product_owner": "Product owner", "business_unit": "Business unit"},
+    )
 
 # --- what production will need ---------------------------------------------
 st.subheader("Borrowed privileges across the portfolio")

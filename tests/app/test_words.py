@@ -221,7 +221,7 @@ def test_what_changed_reads_in_words_after_a_decision_and_a_seat_change(demo_db)
             " AND go_no_go_date < ? ORDER BY id LIMIT 1", [leader, today]).fetchone()
         decisions.record_decision(c, signin.actor_for_email(c, leader), {
             "pilot_id": pid, "kind": "no_go", "decided_on": today, "decided_by": leader_id,
-            "rationale": "Stopped at review"}, Settings())
+            "rationale": "Stopped at review", "stop_reason": "value_not_proven"}, Settings())
         other = c.execute("SELECT id, version FROM pilot WHERE stage = 'pilot' AND product_owner_id IS NOT NULL"
                           " ORDER BY id LIMIT 1").fetchone()
         pilots.edit_pilot(c, signin.actor_for_email(c, admin), other[0], {"product_owner_id": None},
