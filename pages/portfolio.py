@@ -5,7 +5,7 @@ import streamlit as st
 
 from portfolio import flags
 from portfolio.domain.text import EMPTY_CELL, md, plural
-from portfolio.domain.vocabulary import READINESS_DIMENSIONS
+from portfolio.domain.vocabulary import READINESS_DIMENSIONS, DecisionKind
 from portfolio.services import followthrough
 from portfolio.services import units as business_units
 from portfolio.services.reporting import digest, export, overview, privileges
@@ -80,7 +80,9 @@ else:
     # is blank for the other stages).
     shown = table[["name", "severity", "flags", "reasons", "next_date", "days_left", "product_owner",
                    "business_unit", "stage", "day", "verdict", "days_to_decision", "extensions"]]
-    shown = shown.assign(day=shown["day"].where(shown["days_left"].notna()))
+    shown = shown.assign(day=shown["day"].where(shown["days_left"].notna()),
+                         # The decision in words: "no-go", not its code.
+                         verdict=shown["verdict"].map(lambda v: DecisionKind(v).label if isinstance(v, str) else v))
     # The grid's own CSV download is off (client.disableDataExport in
     # .streamlit/config.toml): it writes cells as they are, and a pilot named
     # "=HYPERLINK(...)" would be a live formula in a spreadsheet. This one goes

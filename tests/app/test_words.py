@@ -12,7 +12,8 @@ from tests.app.test_pages import no_exception, open_app
 from tests.app.test_production_pages import open_pilot
 
 PAGES = ["pages/portfolio.py", "pages/decisions.py", "pages/pilot.py", "pages/weekly_update.py",
-         "pages/people.py", "pages/checklist.py", "pages/import.py", "pages/changes.py", "pages/audit.py"]
+         "pages/people.py", "pages/checklist.py", "pages/import.py", "pages/changes.py", "pages/audit.py",
+         "pages/stopped.py"]
 CODE = re.compile(r"\b(" + "|".join(CODES) + r")\b")
 
 
