@@ -11,6 +11,7 @@ from portfolio.services import units as business_units
 from portfolio.services.reporting import digest, export, overview, privileges
 from portfolio.storage import store
 from portfolio.web import charts, forms, ui
+from portfolio.web.followthrough import still_holding
 
 as_of = ui.as_of()
 view = ui.portfolio()
@@ -175,13 +176,7 @@ if holding.empty:
 else:
     st.caption("Every privilege not made permanent is revoked once a pilot stops; its product owner or technical "
                "lead records each revocation, with evidence, on the pilot's page (Production readiness).")
-    st.dataframe(
-        holding[["pilot", "stage", "stopped_on", "holding", "product_owner", "business_unit"]],
-        hide_index=True, width="stretch", key="still-holding", placeholder=EMPTY_CELL,
-        column_config={"pilot": "Pilot", "stage": "Stage", "stopped_on": st.column_config.DateColumn("Stopped on"),
-                       "holding": st.column_config.TextColumn("Still holding", width="large"),
-                       "product_owner": "Product owner", "business_unit": "Business unit"},
-    )
+    still_holding(holding, "still-holding")
 
 # --- what production will need ---------------------------------------------
 st.subheader("Borrowed privileges across the portfolio")

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from portfolio.domain.followthrough import StopReason
-from portfolio.domain.text import EMPTY_CELL, plural
+from portfolio.domain.text import md, plural
 
 
 def stop_inputs(key: str) -> tuple[str | None, str]:
@@ -29,12 +29,25 @@ def resembling(found: pd.DataFrame, key: str) -> None:
     as text."""
     if found.empty:
         return
-    st.warning(f"Resembles {plural(len(found), 'stopped pilot')}: read why before starting again.",
-               icon=":material/history_edu:")
-    st.dataframe(
-        pd.DataFrame({"Stopped pilot": found["pilot"], "Stage": found["stage"], "Stopped on": found["stopped_on"],
-                      "Reason": found["reason"], "Lessons learned": found["lessons"]}),
-        hide_index=True, width="stretch", key=key, placeholder=EMPTY_CELL,
-        column_config={"Lessons learned": st.column_config.TextColumn(width="large")},
-    )
-    st.caption("Every stopped pilot, with why and what was learned, is on the Stopped pilots page.")
+    with st.container(key=key):
+        st.warning(f"Resembles {plural(len(found), 'stopped pilot')}: read why before starting again.",
+                   icon=":material/history_edu:")
+        for row in found.itertuples():
+            st.markdown(f"**{md(row.pilot)}** · {row.stage}{_on(row.stopped_on)}: {md(row.reason)}")
+            if isinstance(row.lessons, str) and row.lessons:
+                st.caption("Lessons learned: " + md(row.lessons))
+        st.caption("Every stopped pilot, with why and what was learned, is on the Stopped pilots page.")
+
+
+def _on(day) -> str:
+    return "" if day is None or pd.isna(day) else f" on {pd.Timestamp(day):%d %b %Y}"
+
+
+def still_holding(holding: pd.DataFrame, key: str) -> None:
+    """The stopped and retired pilots still holding what they borrowed
+    (services.followthrough.still_holding), one line each, as text."""
+    with st.container(key=key):
+        for row in holding.itertuples():
+            owner = f" · product owner {md(row.product_owner)}" if isinstance(row.product_owner, str) else ""
+            st.markdown(f"**{md(row.pilot)}** · {row.stage}{_on(row.stopped_on)} · still holds "
+                        f"{plural(int(row.count), 'privilege')}: {md(row.holding)}{owner}")

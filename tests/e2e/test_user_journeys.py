@@ -203,6 +203,9 @@ def test_leadership_decides_an_overdue_pilot_of_one_unit_and_overdue_goes_down(r
         wait_for_app(page, "Decisions")
         expect(page.get_by_role("heading", level=2, name=name)).to_be_visible()
         page.locator(f".st-key-decision-kind-{pilot_id}").get_by_text("no-go", exact=True).click()
+        settle(page, "Decisions")  # a no-go says why: its list shows once the choice has run
+        choose(page, f"decision-{pilot_id}-stop-reason", "The workforce never invited")
+        settle(page, "Decisions")
         page.locator(f".st-key-decision-rationale-{pilot_id} textarea").fill("Adoption never passed 10 %")
         page.locator(f".st-key-decision-submit-{pilot_id} button").click()
         expect(page.get_by_text(f"Recorded no-go for '{name}': now stopped.")).to_be_visible()
