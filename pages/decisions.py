@@ -1,6 +1,7 @@
 """Decisions: the pilots whose go/no-go is overdue or due within 14 days,
-each with what a decision needs on one screen and the form to record it;
-below, the bridge pilots to promote and the production pilots to retire."""
+each with what a decision needs on one screen and the form to record it (a
+no-go with its reason and lessons); below, the bridge pilots to promote and
+the production pilots to retire (with a reason and lessons too)."""
 
 from datetime import date
 

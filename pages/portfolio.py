@@ -1,5 +1,6 @@
 """Portfolio: what leadership sees first. Headline numbers, the flagged pilots
-with their reasons, the 90-day timeline and the count by stage."""
+with their reasons, the 90-day timeline and the count by stage, the stopped
+pilots still holding what they borrowed, and what production will need."""
 
 import streamlit as st
 

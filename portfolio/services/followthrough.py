@@ -121,6 +121,19 @@ def latest_stage_event(c, pilot_id: int, action: str) -> int | None:
     return follow_store.latest_stage_event(c, pilot_id, action)
 
 
+def stop_reasons(conn, pilot_id: int) -> dict[tuple[str, int], tuple[str, str]]:
+    """The pilot's stop reasons in words with their lessons, by the act they
+    came with: ("decision", id) for a no-go, ("stage_event", id) for a
+    retirement."""
+    rows = follow_store.stop_records(conn, pilot_id)
+    out = {}
+    for decision_id, event_id, reason, lessons in zip(rows["decision_id"], rows["stage_event_id"], rows["reason"],
+                                                      rows["lessons"]):
+        key = ("decision", int(decision_id)) if pd.notna(decision_id) else ("stage_event", int(event_id))
+        out[key] = (reason_label(reason), lessons or "")
+    return out
+
+
 def stop_history(conn, pilot_id: int) -> pd.DataFrame:
     """The pilot's stop reasons as a person reads them, newest first."""
     rows = follow_store.stop_records(conn, pilot_id)

@@ -131,3 +131,30 @@ def test_the_import_preview_shows_new_pilots_beside_the_stopped_ones_they_resemb
     alike = table(at, ["Row", "New pilot", "Resembles"])
     assert alike[["New pilot", "Resembles", "Stage", "Reason"]].values.tolist() == [
         ["Inventory reorder v2", "Inventory reorder", "retired", "Superseded"]]
+
+
+def test_the_stopped_pilots_page_shows_why_it_stopped_and_a_correction_to_a_no_go_asks_why(demo_db):
+    with db.session(demo_db) as c:
+        (extended,) = c.execute("SELECT p.id FROM pilot p WHERE p.stage = 'pilot' AND EXISTS (SELECT 1 FROM decision d"
+                                " WHERE d.pilot_id = p.id AND d.kind = 'extend') ORDER BY p.id LIMIT 1").fetchone()
+    pilot_id, _, _ = stopped_still_holding(demo_db)
+    at = open_app("pages/pilot.py")
+    open_pilot(at, pilot_id)
+    no_exception(at)
+    assert any(m.value.startswith("*Why it stopped:* Value not proven  \n*Lessons learned:* The error rate")
+               for m in at.markdown)
+    # Correcting the latest extension into a no-go needs its reason too.
+    open_pilot(at, extended)
+    (tag,) = [r.key.removeprefix("correct-kind-") for r in at.radio if r.key.startswith("correct-kind-")]
+    at.radio(key=f"correct-kind-{tag}").set_value("no_go").run()
+    at.text_area(key=f"correct-why-{tag}").input("We meant to stop it")
+    at.button(key=f"correct-go-{tag}").click()
+    at.run()
+    assert any(e.value.startswith("Reason: choose why the pilot stops") for e in at.error)
+    at.selectbox(key=f"correct-{tag}-stop-reason").set_value("strategy_changed")
+    at.button(key=f"correct-go-{tag}").click()
+    at.run()
+    no_exception(at)
+    assert not [e.value for e in at.error if e.value.startswith("Reason")]
+    assert any(s.value == f"Recorded the correction of decision {tag.split('-')[1]}." for s in at.success)
+    assert any(m.value.startswith("*Why it stopped:* Strategy changed") for m in at.markdown)

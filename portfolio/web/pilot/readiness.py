@@ -1,7 +1,9 @@
 """The pilot page's Production readiness tab: the borrowed privileges (and
-which run out before the decision), the KPIs with their readings, and the
-readiness checklist of the pilot. Editing needs the right to edit the pilot
-and a pilot still in play."""
+which run out before the decision, and their revocations), the KPIs with
+their readings, and the readiness checklist of the pilot. Editing needs the
+right to edit the pilot and a pilot still in play; recording a revocation
+needs the right to revoke (the pilot's product owner or technical lead, or
+an admin), in any stage, a stopped or retired pilot above all."""
 
 from __future__ import annotations
 
