@@ -6,7 +6,7 @@ and a retirement say why and what was learned, the stopped pilots are one
 searchable list, and a new pilot is shown the stopped ones it resembles."""
 
 import json
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pandas as pd
 import pytest
