@@ -1,6 +1,7 @@
 """Decisions: the pilots whose go/no-go is overdue or due within 14 days,
-each with what a decision needs on one screen and the form to record it;
-below, the bridge pilots to promote and the production pilots to retire."""
+each with what a decision needs on one screen and the form to record it (a
+no-go with its reason and lessons); below, the bridge pilots to promote and
+the production pilots to retire (with a reason and lessons too)."""
 
 from datetime import date
 
@@ -16,6 +17,7 @@ from portfolio.domain.vocabulary import BRIDGE_ITEMS, DecisionKind
 from portfolio.services import decisions, production
 from portfolio.storage import store
 from portfolio.web import forms, ui
+from portfolio.web.followthrough import stop_inputs
 
 conn, actor, as_of, settings = ui.conn(), ui.actor(), ui.as_of(), ui.settings()
 view = ui.portfolio()
@@ -122,6 +124,10 @@ else:
                                       index=list(by_id).index(default_by) if default_by in by_id else 0,
                                       key=f"decision-by-{pilot.id}")
             rationale = st.text_area("Rationale (required)", key=f"decision-rationale-{pilot.id}")
+            stop_reason, lessons = None, ""
+            if kind == DecisionKind.NO_GO.value:
+                # A no-go that teaches something: why, from a short list, and what was learned.
+                stop_reason, lessons = stop_inputs(f"decision-{pilot.id}")
             c3, c4 = st.columns(2)
             new_date = c3.date_input(
                 "New go/no-go date (extend only)", value=None, key=f"decision-new-date-{pilot.id}",
@@ -137,7 +143,7 @@ else:
                         "pilot_id": pilot.id, "kind": kind, "decided_on": decided_on,
                         "decided_by": decided_by, "rationale": rationale,
                         "new_go_no_go_date": new_date if kind == DecisionKind.EXTEND.value else None,
-                        "override_reason": override,
+                        "override_reason": override, "stop_reason": stop_reason, "lessons": lessons,
                     }, settings, today=date.today()),
                     lambda done: f"Recorded {done.kind.label} for '{pilot.name}': now {done.stage_after.value}"
                     + (f", go/no-go date {done.go_no_go_after}" if done.kind == DecisionKind.EXTEND else "") + ".",
@@ -174,7 +180,9 @@ for row in in_production.itertuples():
         break
     with st.expander(f"{md(row.name)} · production"):
         with forms.form(f"retire-{row.id}"):
-            note = st.text_input("Why it is retired", key=f"retire-note-{row.id}")
+            stop_reason, lessons = stop_inputs(f"retire-{row.id}")
+            note = st.text_input("Note (optional)", key=f"retire-note-{row.id}")
             if forms.submit("Retire", key=f"retire-go-{row.id}"):
-                forms.save(lambda: decisions.retire(conn, actor, int(row.id), date.today(), note),
+                forms.save(lambda: decisions.retire(conn, actor, int(row.id), date.today(), note,
+                                                    stop_reason=stop_reason, lessons=lessons),
                            f"'{row.name}' is retired.")

@@ -10,9 +10,9 @@ import streamlit as st
 from portfolio.domain import rights
 from portfolio.domain.errors import PortfolioError
 from portfolio.domain.rights import Right
-from portfolio.domain.text import md, plural
+from portfolio.domain.text import EMPTY_CELL, md, plural
 from portfolio.domain.vocabulary import Stage
-from portfolio.services import importer
+from portfolio.services import followthrough, importer
 from portfolio.services.reporting import export
 from portfolio.web import forms, ui
 
@@ -104,6 +104,13 @@ except PortfolioError as exc:
 st.subheader("Preview")
 st.caption("The first rows as they will be stored.")
 st.dataframe(plan.preview_table(20), hide_index=True, width="stretch", key="import-preview")
+new_rows = plan.rows[plan.rows["action"] == "create"]
+alike = followthrough.resembling_rows(conn, new_rows[["row", "name", "problem"]])
+if len(alike):
+    st.subheader("New pilots that resemble stopped ones")
+    st.caption("Each new pilot beside the stopped or retired pilots whose name or problem is alike, with why "
+               "they stopped: read it before starting again.")
+    st.dataframe(alike, hide_index=True, width="stretch", key="import-resembles", placeholder=EMPTY_CELL)
 report = plan.report_table()
 st.subheader("Validation report")
 if report.empty:

@@ -12,10 +12,11 @@ from portfolio.domain.rights import Right
 from portfolio.domain.text import md, md_lines
 from portfolio.domain.vocabulary import CREATABLE_STAGES
 from portfolio.domain.units import KEPT_ON
-from portfolio.services import units
+from portfolio.services import followthrough, units
 from portfolio.services.pilots import create_pilot
 from portfolio.storage import store
 from portfolio.web import forms, ui
+from portfolio.web.followthrough import resembling
 from portfolio.web.pilot import criteria, history, overview, readiness, updates
 from portfolio.web.pilot.overview import unit_choices, unit_label
 from portfolio.web.pilot.seats import SEAT_KEYS, seat_inputs
@@ -55,6 +56,8 @@ if may_create:
                                 format_func=lambda u: unit_label(u, offered),
                                 help=f"The organisation's units; an admin keeps them on the {KEPT_ON}.")
             problem = st.text_area("Problem it solves", key="pilot-problem")
+            # Before starting again: the stopped pilots like this one, and why they stopped.
+            resembling(followthrough.resembling(conn, name, problem), "pilot-resembles")
             c1, c2 = st.columns(2)
             stage = c1.selectbox("Stage", [s.value for s in CREATABLE_STAGES], index=1, key="pilot-stage")
             start = c2.date_input("Start date (day 1 of the clock)", value=None, key="pilot-start",

@@ -1,15 +1,18 @@
 """Portfolio: what leadership sees first. Headline numbers, the flagged pilots
-with their reasons, the 90-day timeline and the count by stage."""
+with their reasons, the 90-day timeline and the count by stage, the stopped
+pilots still holding what they borrowed, and what production will need."""
 
 import streamlit as st
 
 from portfolio import flags
 from portfolio.domain.text import EMPTY_CELL, md, plural
-from portfolio.domain.vocabulary import READINESS_DIMENSIONS
+from portfolio.domain.vocabulary import READINESS_DIMENSIONS, DecisionKind
+from portfolio.services import followthrough
 from portfolio.services import units as business_units
 from portfolio.services.reporting import digest, export, overview, privileges
 from portfolio.storage import store
 from portfolio.web import charts, forms, ui
+from portfolio.web.followthrough import still_holding
 
 as_of = ui.as_of()
 view = ui.portfolio()
@@ -79,7 +82,9 @@ else:
     # is blank for the other stages).
     shown = table[["name", "severity", "flags", "reasons", "next_date", "days_left", "product_owner",
                    "business_unit", "stage", "day", "verdict", "days_to_decision", "extensions"]]
-    shown = shown.assign(day=shown["day"].where(shown["days_left"].notna()))
+    shown = shown.assign(day=shown["day"].where(shown["days_left"].notna()),
+                         # The decision in words: "no-go", not its code.
+                         verdict=shown["verdict"].map(lambda v: DecisionKind(v).label if isinstance(v, str) else v))
     # The grid's own CSV download is off (client.disableDataExport in
     # .streamlit/config.toml): it writes cells as they are, and a pilot named
     # "=HYPERLINK(...)" would be a live formula in a spreadsheet. This one goes
@@ -163,6 +168,16 @@ if len(ages):
     right.plotly_chart(charts.age_histogram(ages), key="age-histogram")
 else:
     right.caption("No open pilots on the clock yet.")
+
+# --- stopped, and still holding what they borrowed (seed 003) ---------------
+st.subheader("Stopped, still holding borrowed privileges")
+holding = followthrough.still_holding(ui.conn(), as_of)
+if holding.empty:
+    st.caption("No stopped or retired pilot still holds a borrowed privilege: each was revoked or made permanent.")
+else:
+    st.caption("Every privilege not made permanent is revoked once a pilot stops; its product owner or technical "
+               "lead records each revocation, with evidence, on the pilot's page (Production readiness).")
+    still_holding(holding, "still-holding")
 
 # --- what production will need ---------------------------------------------
 st.subheader("Borrowed privileges across the portfolio")

@@ -480,6 +480,17 @@ class Privilege(BaseModel):
     decided_on: date | None
     note: str
     version: int
+    # Given back (seed 003): on which day, by whom, with what evidence.
+    revoked_on: date | None = None
+    revoked_by: int | None = None
+    revoked_by_name: str | None = None
+    revocation_evidence: str = ""
+
+    @property
+    def must_be_revoked(self) -> bool:
+        """Not to be kept: every privilege but one made permanent is given
+        back once the pilot stops, and a withdrawn one when it is replaced."""
+        return self.disposition != Disposition.MAKE_PERMANENT
 
 
 class KpiIn(_Input):

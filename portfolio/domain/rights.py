@@ -12,7 +12,7 @@
 |               | record a digest run                                          |
 | admin         | everything, plus creating pilots, managing people and the    |
 |               | business units, the readiness checklist, import, archiving   |
-|               | and restoring pilots                                         |
+|               | and restoring pilots, recording any pilot's revocations      |
 
 A person who is inactive, or a signed-in identity that matches no person,
 only reads (``Actor.person_id`` is None or the role is viewer). Services call
@@ -48,6 +48,7 @@ class Right(str, Enum):
     MANAGE_CHECKLIST = "edit the readiness checklist"
     IMPORT = "import a spreadsheet"
     ARCHIVE = "archive or restore pilots"
+    REVOKE_PRIVILEGE = "record the revocation of a borrowed privilege"
 
 
 # Rights that concern one pilot: held by its product owner and technical lead
@@ -60,7 +61,7 @@ _LEADERSHIP = frozenset({
     Right.RECORD_DIGEST,
 })
 _ADMIN_ONLY = frozenset({Right.CREATE_PILOT, Right.MANAGE_PEOPLE, Right.MANAGE_UNITS, Right.MANAGE_CHECKLIST,
-                         Right.IMPORT, Right.ARCHIVE})
+                         Right.IMPORT, Right.ARCHIVE, Right.REVOKE_PRIVILEGE})
 
 # Who besides leadership and admin holds each right (the seats of a pilot).
 _BY_ROLE = {
@@ -74,6 +75,8 @@ _BY_ROLE = {
 _WHO = {
     Right.EDIT_PILOT: "only its product owner or technical lead, leadership or an admin may",
     Right.POST_UPDATE: "only its product owner or technical lead, leadership or an admin may",
+    # Those who hold the access day to day give it back and can show it.
+    Right.REVOKE_PRIVILEGE: "only its product owner or technical lead, or an admin may",
 }
 
 
@@ -91,6 +94,10 @@ def may(actor: Actor | None, right: Right, pilot: Pilot | None = None) -> bool:
             and actor.role == Role.PRODUCT_OWNER and actor.person_id is not None \
             and actor.person_id == pilot.product_owner_id:
         return True  # the product owner hands their own seat on; a technical lead cannot take it
+    if right == Right.REVOKE_PRIVILEGE and pilot is not None and not pilot.archived \
+            and actor.role != Role.VIEWER and actor.person_id is not None \
+            and actor.person_id in (pilot.product_owner_id, pilot.technical_lead_id):
+        return True  # whoever holds the seat, whatever else their role lets them do
     if right == Right.RECORD_DIGEST and actor.person_id is None:
         return False  # a run is recorded by a person, never by an unknown identity
     return right in _BY_ROLE[actor.role]
@@ -111,5 +118,5 @@ def require(actor: Actor, right: Right, pilot: Pilot | None = None, what: str | 
         raise InvalidInput(f"Pilot: '{pilot.name}' is archived; an admin restores it before anyone may {what}",
                            field="pilot_id")
     if not may(actor, right, pilot):
-        on = f" on '{pilot.name}'" if pilot is not None and right in PILOT_RIGHTS else ""
+        on = f" on '{pilot.name}'" if pilot is not None and (right in PILOT_RIGHTS or right in _WHO) else ""
         raise PermissionDenied(f"{actor.name} ({actor.role.label}) may not {what}{on}: {who_may(right)}.")

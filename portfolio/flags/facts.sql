@@ -45,7 +45,12 @@ priv AS (
            count(*) FILTER (WHERE disposition = 'undecided' OR decided_on > $as_of)
                AS privileges_undecided,
            count(*) FILTER (WHERE disposition = 'withdraw' AND decided_on <= $as_of)
-               AS privileges_withdrawn
+               AS privileges_withdrawn,
+           -- Still held: not made permanent by then, and not revoked by then
+           -- (PRIVILEGES_NOT_REVOKED reads them). In the order they were recorded.
+           list(struct_pack(description := description, kind := kind, expires := expires) ORDER BY id)
+               FILTER (WHERE NOT (disposition = 'make_permanent' AND decided_on <= $as_of)
+                       AND (revoked_on IS NULL OR revoked_on > $as_of)) AS privileges_held
     FROM privilege WHERE since IS NULL OR since <= $as_of GROUP BY pilot_id
 ),
 kread AS (
@@ -98,6 +103,7 @@ SELECT p.id AS pilot_id, p.name AS pilot, p.business_unit, p.stage,
        coalesce(pv.privileges, 0) AS privileges,
        coalesce(pv.privileges_undecided, 0) AS privileges_undecided,
        coalesce(pv.privileges_withdrawn, 0) AS privileges_withdrawn,
+       pv.privileges_held,
        coalesce(kp.production_kpis_with_target, 0) AS production_kpis_with_target,
        kp.kpis_off_target, kp.stale_kpis,
        -- A retired governance review item is not asked for.
@@ -118,5 +124,5 @@ LEFT JOIN priv pv ON pv.pilot_id = p.id
 LEFT JOIN kp ON kp.pilot_id = p.id
 LEFT JOIN readiness gov ON gov.pilot_id = p.id AND gov.item_key = 'governance_review'
 -- Only the stages a flag can be raised in (every rule names them).
-WHERE NOT p.archived AND p.stage IN ('pilot', 'bridge', 'production')
+WHERE NOT p.archived AND p.stage IN ('pilot', 'bridge', 'production', 'stopped', 'retired')
   AND ($pilot IS NULL OR p.id = $pilot)

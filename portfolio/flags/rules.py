@@ -21,7 +21,7 @@ HEADLINE_CODES = ("STALLED", "OWNERLESS")
 # Every code a rule raises, in the order a list shows them within a severity.
 CODES = [
     "OWNERLESS", "OVERDUE_DECISION", "STALLED", "STALE_UPDATE", "NO_CLOCK",
-    "PRIVILEGES_UNDECIDED", "NO_PRODUCTION_KPIS", "MISSING_SEAT", "NO_CRITERIA", "CRITERIA_CHANGED",
+    "PRIVILEGES_UNDECIDED", "PRIVILEGES_NOT_REVOKED", "NO_PRODUCTION_KPIS", "MISSING_SEAT", "NO_CRITERIA", "CRITERIA_CHANGED",
     "KPI_STALE", "GOVERNANCE_LATE", "WEAK_SHIP_SIGNAL", "KPI_OFF_TARGET", "DECISION_DUE_SOON",
 ]
 CODE_ORDER = {code: i for i, code in enumerate(CODES)}
@@ -38,6 +38,9 @@ LABELS = {
     "NO_CLOCK": ("No clock", "No start date, so the 90-day clock has not started."),
     "PRIVILEGES_UNDECIDED": ("Privileges undecided", ("Privileges borrowed for the pilot are still undecided "
                                                       "close to the decision.")),
+    "PRIVILEGES_NOT_REVOKED": ("Privileges not revoked", ("A stopped or retired pilot, or one past a privilege's "
+                                                          "expiry, still holds what it borrowed: revoke it and "
+                                                          "record the evidence.")),
     "NO_PRODUCTION_KPIS": ("No production KPIs", "No production KPI with a target after kickoff."),
     "MISSING_SEAT": ("Seat empty", "A seat the stage needs is empty or held by someone inactive."),
     "NO_CRITERIA": ("No criteria", "No go/no-go criteria after kickoff."),
@@ -77,6 +80,11 @@ f AS MATERIALIZED (
         operational_owner_id IS NOT NULL AND coalesce(operational_owner_active, false) AS operational_owner_ok,
         coalesce(CAST(stale_kpis AS STRUCT(name VARCHAR, never BOOLEAN, days BIGINT)[]), [])
             AS stale_kpi_list,
+        -- What must be given back and is not: everything not made permanent
+        -- once the pilot is stopped or retired; before that, what is past
+        -- its expiry date.
+        list_filter(coalesce(CAST(privileges_held AS STRUCT(description VARCHAR, kind VARCHAR, expires DATE)[]), []),
+                    lambda h: stage IN ('stopped', 'retired') OR h.expires < $as_of) AS not_revoked_list,
         coalesce(CAST(kpis_off_target AS STRUCT(name VARCHAR, value DOUBLE, target DOUBLE, unit VARCHAR,
                                                 direction VARCHAR)[]), []) AS off_target_list
     FROM facts
@@ -141,6 +149,17 @@ RULES = [
      "format('{} of {} borrowed privileges undecided with ', privileges_undecided, privileges)"
      " || CASE WHEN days_left >= 0 THEN format('{} days left', days_left)"
      " ELSE format('the decision {} days overdue', -days_left) END"),
+    # PRIVILEGES_NOT_REVOKED: a stopped or retired pilot still holds a
+    # borrowed privilege not made permanent, or any pilot holds one past
+    # its expiry date, without a recorded revocation (seed 003).
+    ("PRIVILEGES_NOT_REVOKED", Severity.HIGH,
+     "stage IN ('pilot', 'bridge', 'production', 'stopped', 'retired') AND len(not_revoked_list) > 0",
+     "CASE stage WHEN 'stopped' THEN 'stopped (no-go) and ' WHEN 'retired' THEN 'retired and ' ELSE '' END"
+     " || format('still holds {} not revoked: ', CASE WHEN len(not_revoked_list) = 1 THEN 'a borrowed privilege'"
+     " ELSE format('{} borrowed privileges', len(not_revoked_list)) END)"
+     " || array_to_string(list_transform(not_revoked_list, lambda h: format('{} ({}{})', h.description,"
+     " replace(h.kind, '_', ' '), CASE WHEN h.expires < $as_of"
+     " THEN format(', expired {}', strftime(h.expires, '%Y-%m-%d')) ELSE '' END)), '; ')"),
     # NO_PRODUCTION_KPIS: past kickoff without a production KPI with a target.
     ("NO_PRODUCTION_KPIS", Severity.HIGH,
      "stage = 'pilot' AND day >= $kickoff_day AND production_kpis_with_target = 0",

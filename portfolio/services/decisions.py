@@ -37,6 +37,7 @@ from portfolio.domain.vocabulary import (
     DecisionKind,
     Stage,
 )
+from portfolio.services import followthrough
 from portfolio.storage import audit, store
 from portfolio.storage.db import write
 
@@ -179,9 +180,14 @@ def record_decision(
     conn, actor: Actor, values: dict, settings: Settings, *, today: date | None = None
 ) -> Decision:
     """Record go, no-go or extend for a pilot in `pilot`, or a correction of
-    the pilot's latest decision (``supersedes_id``). With ``today`` (the
-    pages pass it), a decision dated after it is refused."""
+    the pilot's latest decision (``supersedes_id``). A no-go (a correction
+    to one too) needs ``stop_reason`` (a StopReason) and may carry
+    ``lessons``; they are recorded with it. With ``today`` (the pages pass
+    it), a decision dated after it is refused."""
     rights.require(actor, Right.DECIDE, what="record go/no-go decisions")
+    values = dict(values)
+    # A no-go says why, from the short list, with the lessons learned.
+    stop_values = {"stop_reason": values.pop("stop_reason", None), "lessons": values.pop("lessons", "")}
     decision = validate(DecisionIn, **values)
     pilot = store.get_pilot(conn, decision.pilot_id)
     if pilot.archived:
@@ -276,6 +282,7 @@ def record_decision(
     else:
         stage_after, gng_after, bridge_after = Stage.STOPPED, gng, None
 
+    stop = followthrough.check_stop(stop_values) if decision.kind == DecisionKind.NO_GO else None
     snapshot = [
         {"statement": c.statement, "status": c.status.value, "evidence": c.evidence}
         for c in store.list_criteria(conn, pilot.id, decision.decided_on)
@@ -297,6 +304,9 @@ def record_decision(
         with audit.tracking(c, actor, "pilot", pilot.id, f"decision: {decision.kind.label}"):
             store.set_pilot_state(c, pilot.id, stage=stage_after, go_no_go_date=gng_after,
                                   bridge_due_date=bridge_after)
+        if stop is not None:
+            followthrough.record_stop(c, actor, pilot.id, stop, Stage.STOPPED, decision.decided_on,
+                                      decision_id=decision_id)
         return next(d for d in store.list_decisions(c, pilot.id) if d.id == decision_id)
 
     return write(conn, work)
@@ -390,17 +400,24 @@ def promote(conn, actor: Actor, pilot_id: int, on: date, override_reason: str = 
                  override_reason if gaps else "", "; ".join(gaps))
 
 
-def retire(conn, actor: Actor, pilot_id: int, on: date, note: str = "") -> Pilot:
-    """End a production pilot's life."""
+def retire(conn, actor: Actor, pilot_id: int, on: date, note: str = "", *, stop_reason: str | None = None,
+           lessons: str = "") -> Pilot:
+    """End a production pilot's life, saying why from the short list of
+    reasons (``stop_reason``), with the lessons learned."""
     rights.require(actor, Right.PROMOTE_RETIRE, what="retire a pilot")
     pilot = store.get_pilot(conn, pilot_id)
     if pilot.stage != Stage.PRODUCTION:
         raise InvalidInput(f"Stage: '{pilot.name}' is {pilot.stage.value}; only a production pilot is retired",
                            field="stage")
-    return _move(conn, actor, pilot, Stage.RETIRED, "retire", on, "", clean_line(note).strip())
+    stop = followthrough.check_stop({"stop_reason": stop_reason, "lessons": lessons})
+    return _move(conn, actor, pilot, Stage.RETIRED, "retire", on, "", clean_line(note).strip(),
+                 then=lambda c, event: followthrough.record_stop(c, actor, pilot.id, stop, Stage.RETIRED, on,
+                                                                 stage_event_id=event))
 
 
-def _move(conn, actor, pilot, to: Stage, action: str, on: date, override: str, note: str) -> Pilot:
+def _move(conn, actor, pilot, to: Stage, action: str, on: date, override: str, note: str, then=None) -> Pilot:
+    """Move ``pilot`` to ``to``; ``then(c, stage_event_id)`` writes what
+    belongs with the move, in the same transaction."""
     def work(c):
         if store.get_pilot(c, pilot.id).stage == to:
             return store.get_pilot(c, pilot.id)  # a repeated submit: already moved
@@ -409,6 +426,8 @@ def _move(conn, actor, pilot, to: Stage, action: str, on: date, override: str, n
                                   bridge_due_date=pilot.bridge_due_date)
         event = store.record_stage_event(c, pilot.id, action, pilot.stage, to, on, actor.person_id, override, note)
         audit.created(c, actor, "stage_event", event, action)
+        if then is not None:
+            then(c, event)
         return store.get_pilot(c, pilot.id)
 
     return write(conn, work)

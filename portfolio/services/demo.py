@@ -311,11 +311,26 @@ def _ids_by_kind(conn, people: pd.DataFrame) -> dict[str, list[int]]:
 
 ARCHETYPE_BY_KEY = {a.key: a for a in ARCHETYPES}
 
+# Why the demo's stopped pilots were stopped, and what was learned (one
+# story per cycle of the archetypes), and why the retired one was retired.
+STOP_STORIES = [
+    ("value_not_proven", "The error rate never fell below target on live traffic. Agree the error budget with the "
+                         "operators before building, and measure it from week one, not in the last fortnight."),
+    ("data_not_ready", "The source system's data needed months of cleaning nobody had budgeted. Fund the data work "
+                       "with the pilot, and name a data owner at kickoff."),
+]
+RETIRE_STORY = ("superseded", "The vendor shipped the same feature in the core product. Check the vendor's roadmap "
+                              "before building, and plan the exit with the licence.")
+# How the demo's second stopped pilot gave back what it borrowed (the
+# first still holds it: the Portfolio page's "still holding" list).
+REVOCATION_EVIDENCE = "Access review ticket closed by the platform team"
+
 
 def _decisions_and_criteria(conn, pilots: pd.DataFrame, by_kind: dict[str, list[int]], as_of: date) -> dict:
     """Criteria, their late changes, decisions (extensions included), stage
     events and bridge checklists, as each archetype's story says."""
     criteria, changes, decisions, events, checks = [], [], [], [], []
+    stops = []  # (decision index or None, stage event index or None, the stop record)
     leaders = by_kind["leadership"]
     for i, p in enumerate(pilots.to_dict("records")):
         arch = ARCHETYPE_BY_KEY[p["arch"]]
@@ -351,6 +366,11 @@ def _decisions_and_criteria(conn, pilots: pd.DataFrame, by_kind: dict[str, list[
             d = _decision(p["id"], arch.decision, decided, leader, "pilot", after, gng, gng, snapshot, rationale, "")
             d["bridge_due_after"] = decided + timedelta(days=Settings().bridge_days) if arch.decision == "go" else None
             decisions.append(d)
+            if arch.decision == "no_go":
+                reason, lessons = STOP_STORIES[(p["k"] // len(ARCHETYPES)) % len(STOP_STORIES)]
+                stops.append((len(decisions) - 1, None, {
+                    "pilot_id": p["id"], "stage_after": "stopped", "stopped_on": decided, "reason": reason,
+                    "lessons": lessons, "recorded_by": leader}))
             if arch.promoted_after is not None:
                 promoted = decided + timedelta(days=arch.promoted_after)
                 events.append({"pilot_id": p["id"], "action": "promote", "stage_before": "bridge",
@@ -362,6 +382,10 @@ def _decisions_and_criteria(conn, pilots: pd.DataFrame, by_kind: dict[str, list[
                                    "happened_on": promoted + timedelta(days=arch.retired_after),
                                    "actor_id": leader, "override_reason": "",
                                    "note": "Replaced by the vendor's built-in feature"})
+                    reason, lessons = RETIRE_STORY
+                    stops.append((None, len(events) - 1, {
+                        "pilot_id": p["id"], "stage_after": "retired", "stopped_on": events[-1]["happened_on"],
+                        "reason": reason, "lessons": lessons, "recorded_by": leader}))
         for key, _ in BRIDGE_ITEMS[: arch.checklist]:
             checks.append({"pilot_id": p["id"], "item": key, "done": True, "note": "", "updated_by": leader})
 
@@ -371,8 +395,11 @@ def _decisions_and_criteria(conn, pilots: pd.DataFrame, by_kind: dict[str, list[
         frame = pd.DataFrame(changes)
         frame["criterion_id"] = [by_statement[(r.pilot_id, r.k_statement)] for r in frame.itertuples()]
         bulk.insert_frame(conn, "criteria_change", "criteria_change_id_seq", frame.drop(columns=["k_statement"]))
-    bulk.insert_frame(conn, "decision", "decision_id_seq", pd.DataFrame(decisions))
-    bulk.insert_frame(conn, "stage_event", "stage_event_id_seq", pd.DataFrame(events))
+    decision_ids = bulk.insert_frame(conn, "decision", "decision_id_seq", pd.DataFrame(decisions))
+    event_ids = bulk.insert_frame(conn, "stage_event", "stage_event_id_seq", pd.DataFrame(events))
+    bulk.insert_frame(conn, "stop_record", "stop_record_id_seq", pd.DataFrame([
+        {**record, "decision_id": decision_ids[d] if d is not None else None,
+         "stage_event_id": event_ids[e] if e is not None else None} for d, e, record in stops]))
     bulk.insert_frame(conn, "bridge_check", None, pd.DataFrame(checks))
     return {"criteria": len(criteria), "decisions": len(decisions)}
 
@@ -423,14 +450,20 @@ def _production_story(conn, pilots: pd.DataFrame, by_kind: dict[str, list[int]],
                          "direction": direction, "baseline": baseline, "target": target,
                          "horizon_days": 90 if target is not None else None, "production": target is not None,
                          "_readings": (first, last)})
+        # The stopped pilots of every other cycle gave back what they borrowed.
+        revoked = arch.stage == Stage.STOPPED and (p["k"] // len(ARCHETYPES)) % 2 == 1
         for kind, description, disposition, note in PRIVILEGE_SETS.get(arch.privileges, []):
             decided = disposition != "undecided"
+            give_back = revoked and disposition != "make_permanent"
             privileges.append({"pilot_id": p["id"], "kind": kind, "description": description,
                                "granted_by": "Sponsor", "since": start,
                                "expires": (p["go_no_go_date"] - timedelta(days=5)) if kind == "data_access"
                                and p["go_no_go_date"] else None,
                                "disposition": disposition, "decided_by": leaders[i % len(leaders)] if decided else None,
-                               "decided_on": start + timedelta(days=20) if decided else None, "note": note})
+                               "decided_on": start + timedelta(days=20) if decided else None, "note": note,
+                               "revoked_on": p["go_no_go_date"] + timedelta(days=10) if give_back else None,
+                               "revoked_by": p["product_owner_id"] if give_back else None,
+                               "revocation_evidence": REVOCATION_EVIDENCE if give_back else ""})
         done = {"done": len(items), "partial": len(items) // 2, "late": 0}.get(arch.readiness)
         if done is not None:
             # "partial" has the governance review done; "late" has nothing done.

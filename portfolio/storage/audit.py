@@ -61,7 +61,11 @@ ENTITIES: dict[str, Entity] = {e.table: e for e in [
            "pilot_id", "bridge checklist item"),
     Entity("privilege", ("id",), (
         "id", "pilot_id", "kind", "description", "granted_by", "since", "expires", "disposition",
-        "decided_by", "decided_on", "note", "version"), "pilot_id", "borrowed privilege"),
+        "decided_by", "decided_on", "note", "revoked_on", "revoked_by", "revocation_evidence", "version"),
+        "pilot_id", "borrowed privilege"),
+    Entity("stop_record", ("id",), (
+        "id", "pilot_id", "decision_id", "stage_event_id", "stage_after", "stopped_on", "reason", "lessons",
+        "recorded_by"), "pilot_id", "stop reason"),
     Entity("kpi", ("id",), (
         "id", "pilot_id", "name", "category", "unit", "direction", "baseline", "target", "horizon_days",
         "production", "version"), "pilot_id", "KPI"),
@@ -79,7 +83,7 @@ EVENT_ENTITIES = ("import", "demo", "digest")
 # Fields that hold a person's id: the trail shows the name.
 PERSON_FIELDS = {
     "product_owner_id", "technical_lead_id", "executive_sponsor_id", "operational_owner_id",
-    "author_id", "decided_by", "recorded_by", "actor_id", "updated_by",
+    "author_id", "decided_by", "recorded_by", "actor_id", "updated_by", "revoked_by",
 }
 # Fields that are bookkeeping, not what a person changed.
 QUIET_FIELDS = {"version", "id"}
@@ -316,7 +320,7 @@ def _people_names(c) -> dict[int, str]:
 # Fields whose values are the tracker's codes (a stage, a status, a
 # disposition...), shown in words: "make permanent", not make_permanent.
 CODED_FIELDS = {"stage", "status", "disposition", "kind", "health", "category", "direction", "role", "dimension",
-                "stage_before", "stage_after", "action"}
+                "stage_before", "stage_after", "action", "reason"}
 
 
 def _shown(field: str, value, names: dict[int, str]) -> str:

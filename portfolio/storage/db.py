@@ -349,6 +349,37 @@ MIGRATIONS: list[tuple[str, str | Callable[[duckdb.DuckDBPyConnection], None]]] 
         """,
     ),
     ("008_business_units", lambda conn: _business_units(conn)),
+    (
+        "011_revocation_and_stop_reasons",
+        """
+        -- A borrowed privilege given back (seed 003): on which day, by whom,
+        -- with what evidence. Until then a stopped or retired pilot, or one
+        -- past the privilege's expiry, still holds it (PRIVILEGES_NOT_REVOKED).
+        -- (DuckDB alters a table only without indexes on it.)
+        DROP INDEX privilege_pilot;
+        ALTER TABLE privilege ADD COLUMN revoked_on DATE;
+        ALTER TABLE privilege ADD COLUMN revoked_by INTEGER;
+        ALTER TABLE privilege ADD COLUMN revocation_evidence VARCHAR NOT NULL DEFAULT '';
+        CREATE INDEX privilege_pilot ON privilege (pilot_id);
+        CREATE SEQUENCE stop_record_id_seq START 1;
+        -- Why a pilot was stopped (a no-go, or a correction to one) or
+        -- retired, and what was learned: one row per such act, naming the
+        -- decision or the stage move it came with. Never updated.
+        CREATE TABLE stop_record (
+            id INTEGER PRIMARY KEY DEFAULT nextval('stop_record_id_seq'),
+            pilot_id INTEGER NOT NULL,
+            decision_id INTEGER,                   -- the no-go
+            stage_event_id INTEGER,                -- the retirement
+            stage_after VARCHAR NOT NULL,          -- stopped | retired
+            stopped_on DATE NOT NULL,
+            reason VARCHAR NOT NULL,               -- a StopReason value
+            lessons VARCHAR NOT NULL DEFAULT '',
+            recorded_by INTEGER,
+            created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+        );
+        CREATE INDEX stop_record_pilot ON stop_record (pilot_id);
+        """,
+    ),
 ]
 
 

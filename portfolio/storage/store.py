@@ -527,8 +527,10 @@ def list_privileges(conn: Conn, pilot_id: int) -> list[Privilege]:
     rows = _rows(
         conn,
         "SELECT v.id, v.pilot_id, v.kind, v.description, v.granted_by, v.since, v.expires, v.disposition,"
-        " v.decided_by, p.name AS decided_by_name, v.decided_on, v.note, v.version"
-        " FROM privilege v LEFT JOIN person p ON p.id = v.decided_by WHERE v.pilot_id = ? ORDER BY v.id",
+        " v.decided_by, p.name AS decided_by_name, v.decided_on, v.note, v.version,"
+        " v.revoked_on, v.revoked_by, r.name AS revoked_by_name, v.revocation_evidence"
+        " FROM privilege v LEFT JOIN person p ON p.id = v.decided_by LEFT JOIN person r ON r.id = v.revoked_by"
+        " WHERE v.pilot_id = ? ORDER BY v.id",
         [pilot_id],
     )
     return [Privilege(**r) for r in rows]

@@ -63,6 +63,7 @@ def pages() -> list:
         st.Page("pages/decisions.py", title="Decisions", icon=":material/gavel:"),
         st.Page("pages/pilot.py", title="Pilot", icon=":material/rocket_launch:"),
         st.Page("pages/weekly_update.py", title="Weekly update", icon=":material/edit_note:"),
+        st.Page("pages/stopped.py", title="Stopped pilots", icon=":material/history_edu:"),
         st.Page("pages/people.py", title="People", icon=":material/group:"),
         st.Page("pages/checklist.py", title="Readiness checklist", icon=":material/checklist:"),
         st.Page("pages/import.py", title="Import", icon=":material/upload_file:"),

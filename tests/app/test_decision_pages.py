@@ -28,8 +28,20 @@ def test_leadership_records_a_no_go_and_the_pilot_leaves_the_queue(demo_db):
     at.switch_page("pages/portfolio.py").run()
     no_go_before = int(next(m.value for m in at.metric if m.label == "No-go decisions"))
     at.switch_page("pages/decisions.py").run()
-    at.radio(key=f"decision-kind-{pilot_id}").set_value("no_go")
+    at.radio(key=f"decision-kind-{pilot_id}").set_value("no_go").run()
     at.text_area(key=f"decision-rationale-{pilot_id}").input("Error rate stayed above target")
+    # A no-go says why: refused without a reason, naming the field, with what was typed kept.
+    at.button(key=f"decision-submit-{pilot_id}").click()
+    at.run()
+    assert [e.value for e in at.error] == [
+        "Reason: choose why the pilot stops (not designed for production, data not ready, governance a slide "
+        "deck, the workforce never invited, no number the finance lead trusts, value not proven, superseded, "
+        "strategy changed, other)"]
+    assert at.text_area(key=f"decision-rationale-{pilot_id}").value == "Error rate stayed above target"
+    reasons = at.selectbox(key=f"decision-{pilot_id}-stop-reason")
+    assert "Value not proven" in reasons.options  # in words
+    reasons.set_value("value_not_proven")
+    at.text_area(key=f"decision-{pilot_id}-lessons").input("Agree the error budget with the operators first.")
     at.button(key=f"decision-submit-{pilot_id}").click()
     at.run()
     no_exception(at)
@@ -154,7 +166,8 @@ def test_after_deciding_on_a_selected_row_no_row_stays_selected_for_the_next_pil
     at.session_state["decision-queue"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
     at.run()
     picked = next(s for s in at.selectbox if s.label == "Decide on").value
-    at.radio(key=f"decision-kind-{picked}").set_value("no_go")
+    at.radio(key=f"decision-kind-{picked}").set_value("no_go").run()
+    at.selectbox(key=f"decision-{picked}-stop-reason").set_value("value_not_proven")
     at.text_area(key=f"decision-rationale-{picked}").input("Stopped: the criteria were not met")
     at.button(key=f"decision-submit-{picked}").click()
     at.run()

@@ -266,7 +266,7 @@ def test_what_changed_since_shows_a_decision_made_today(demo_db):
         from portfolio.services import decisions
         decisions.record_decision(c, signin.actor_for_email(c, leader.email), {
             "pilot_id": pid, "kind": "no_go", "decided_on": TODAY, "decided_by": leader.id,
-            "rationale": "Stopped at review"}, Settings())
+            "rationale": "Stopped at review", "stop_reason": "value_not_proven"}, Settings())
     at = open_app("pages/changes.py")
     no_exception(at)
     metrics = {m.label: int(m.value) for m in at.metric}

@@ -12,7 +12,8 @@ from tests.app.test_pages import no_exception, open_app
 from tests.app.test_production_pages import open_pilot
 
 PAGES = ["pages/portfolio.py", "pages/decisions.py", "pages/pilot.py", "pages/weekly_update.py",
-         "pages/people.py", "pages/checklist.py", "pages/import.py", "pages/changes.py", "pages/audit.py"]
+         "pages/people.py", "pages/checklist.py", "pages/import.py", "pages/changes.py", "pages/audit.py",
+         "pages/stopped.py"]
 CODE = re.compile(r"\b(" + "|".join(CODES) + r")\b")
 
 
@@ -221,7 +222,7 @@ def test_what_changed_reads_in_words_after_a_decision_and_a_seat_change(demo_db)
             " AND go_no_go_date < ? ORDER BY id LIMIT 1", [leader, today]).fetchone()
         decisions.record_decision(c, signin.actor_for_email(c, leader), {
             "pilot_id": pid, "kind": "no_go", "decided_on": today, "decided_by": leader_id,
-            "rationale": "Stopped at review"}, Settings())
+            "rationale": "Stopped at review", "stop_reason": "value_not_proven"}, Settings())
         other = c.execute("SELECT id, version FROM pilot WHERE stage = 'pilot' AND product_owner_id IS NOT NULL"
                           " ORDER BY id LIMIT 1").fetchone()
         pilots.edit_pilot(c, signin.actor_for_email(c, admin), other[0], {"product_owner_id": None},

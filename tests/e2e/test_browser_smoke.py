@@ -28,6 +28,7 @@ PAGES = [
     pytest.param("/import", "Import", id="import"),
     pytest.param("/changes", "What changed since my last review", id="changes"),
     pytest.param("/audit", "Audit trail", id="audit"),
+    pytest.param("/stopped", "Stopped pilots", id="stopped"),
 ]
 
 

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from .test_browser_smoke import wait_for_app
-from .test_spine_journeys import metric_text, query, settle
+from .test_spine_journeys import choose, metric_text, query, settle
 
 pytestmark = pytest.mark.e2e
 
@@ -26,6 +26,10 @@ def record(page: Page, kind_label: str, rationale: str, new_date: date | None = 
     pilot_id = current_pilot_id(page)
     name = page.locator("h2").filter(has_not_text="Criteria").first.inner_text().strip()
     page.locator(f".st-key-decision-kind-{pilot_id}").get_by_text(kind_label, exact=True).click()
+    if kind_label == "no-go":  # a no-go says why: its list shows once the choice has run
+        settle(page, "Decisions")
+        choose(page, f"decision-{pilot_id}-stop-reason", "Value not proven")
+        settle(page, "Decisions")
     page.locator(f".st-key-decision-rationale-{pilot_id} textarea").fill(rationale)
     if new_date:
         page.locator(f".st-key-decision-new-date-{pilot_id} [data-type='year']").click()

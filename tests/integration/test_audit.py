@@ -112,7 +112,7 @@ def test_criteria_decision_bridge_promote_and_retire_are_recorded(conn, leader, 
 
     decisions.promote(conn, leader, pid, AS_OF, override_reason="board asked for it")
     assert (last(conn, "pilot")["action"], last(conn, "pilot")["after"]["stage"]) == ("promote", "production")
-    decisions.retire(conn, leader, pid, AS_OF, note="replaced")
+    decisions.retire(conn, leader, pid, AS_OF, note="replaced", stop_reason="superseded")
     assert (last(conn, "pilot")["action"], last(conn, "pilot")["after"]["stage"]) == ("retire", "retired")
 
 
@@ -468,7 +468,8 @@ def test_what_changed_since_lists_stage_moves_decisions_seats_and_flags(conn, ad
     stays = demo.make_pilot(conn, name="Quiet pilot")
     demo.make_update(conn, stays, AS_OF - timedelta(days=1))  # stale by the later review
     decisions.record_decision(conn, leader, {"pilot_id": due, "kind": "no_go", "decided_on": date(2026, 3, 1),
-                                             "decided_by": leader.person_id, "rationale": "Adoption too low"}, settings)
+                                             "decided_by": leader.person_id, "rationale": "Adoption too low",
+                                             "stop_reason": "workforce_never_invited"}, settings)
     newcomer = demo.make_person(conn, name="Nia Newcomer")
     edit_pilot(conn, admin, stays, {"executive_sponsor_id": newcomer}, settings, today=AS_OF)
 

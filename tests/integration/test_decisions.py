@@ -25,6 +25,8 @@ def pilot_id(conn):
 def decide(conn, actor, pilot_id, kind, on=AS_OF, settings=Settings(), **extra):
     values = {"pilot_id": pilot_id, "kind": kind, "decided_on": on, "decided_by": actor.person_id,
               "rationale": f"{kind} because the numbers say so"} | extra
+    if kind == "no_go":  # a no-go says why
+        values.setdefault("stop_reason", "value_not_proven")
     return decisions.record_decision(conn, actor, values, settings)
 
 
@@ -242,7 +244,8 @@ def test_promote_with_the_checklist_done_then_retire(conn, leader, pilot_id):
     decide(conn, leader, pilot_id, "go")
     decisions.save_bridge_checklist(conn, leader, pilot_id, {k: {"done": True} for k, _ in decisions.BRIDGE_ITEMS})
     assert decisions.promote(conn, leader, pilot_id, AS_OF + timedelta(days=40)).stage == Stage.PRODUCTION
-    assert decisions.retire(conn, leader, pilot_id, AS_OF + timedelta(days=400), "replaced").stage == Stage.RETIRED
+    assert decisions.retire(conn, leader, pilot_id, AS_OF + timedelta(days=400), "replaced",
+                             stop_reason="superseded").stage == Stage.RETIRED
     events = store.stage_events(conn, pilot_id)
     assert list(events["action"]) == ["retire", "promote"]
 

@@ -208,7 +208,8 @@ def test_the_window_is_after_the_previous_digest_up_to_this_one(conn, leader, se
     def decide(pid, on, kind="no_go"):
         return decisions.record_decision(conn, leader, {
             "pilot_id": pid, "kind": kind, "decided_on": on, "decided_by": leader.person_id,
-            "rationale": "The numbers say so"}, settings)
+            "rationale": "The numbers say so", "stop_reason": "value_not_proven" if kind == "no_go" else None},
+            settings)
 
     decide(on_first, AS_OF)
     first = digest.build_digest(conn, AS_OF, settings)  # it saw the decision of its own day

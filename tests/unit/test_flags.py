@@ -7,16 +7,18 @@ import pandas as pd
 import pytest
 
 from portfolio import flags
-from portfolio.domain.models import CriterionIn, KpiIn, ReadingIn
+from portfolio.domain.models import CriterionIn, KpiIn, PrivilegeIn, ReadingIn
 from portfolio.domain.settings import Settings
 from portfolio.domain.vocabulary import (
     CriterionStatus,
     Direction,
+    Disposition,
     KpiCategory,
     ReadinessStatus,
 )
 from portfolio.services import demo
 from portfolio.storage import db, store
+from portfolio.storage import followthrough as follow_store
 
 AS_OF = date(2026, 6, 1)
 S = Settings()
@@ -88,6 +90,14 @@ def _lay_out(conn, row: dict) -> None:
     store.insert_reading(conn, pid, ReadingIn(kpi_id=kpi, value=700.0, reading_on=AS_OF - timedelta(days=1)),
                          None)
     store.set_readiness(conn, pid, "governance_review", ReadinessStatus.DONE, "", None)
+    for p in row.get("privileges") or []:  # borrowed: {description, kind, disposition, decided_on, expires, revoked_on}
+        priv = store.insert_privilege(conn, pid, PrivilegeIn(kind=p.get("kind", "budget"), description=p["description"],
+                                                             expires=p.get("expires")))
+        if p.get("disposition", "undecided") != "undecided":
+            store.decide_privilege(conn, priv, Disposition(p["disposition"]), None,
+                                   p.get("decided_on", AS_OF - timedelta(days=20)), "")
+        if p.get("revoked_on"):
+            follow_store.revoke_privilege(conn, priv, p["revoked_on"], None, "Ticket")
 
 
 def evaluate(frame: pd.DataFrame, as_of: date, settings: Settings) -> pd.DataFrame:
@@ -279,3 +289,44 @@ def test_every_flag_has_words_for_people():
         assert sentence.endswith(".") and "_" not in sentence, code
         assert label(code) == words
     assert label("A_RETIRED_CODE") == "A_RETIRED_CODE"  # an older record still reads as something
+
+
+# PRIVILEGES_NOT_REVOKED: a stopped or retired pilot still holding what it
+# borrowed, or any pilot holding a privilege past its expiry
+def budget(**overrides) -> dict:
+    return {"description": "Innovation GPU budget", "kind": "budget", "disposition": "withdraw"} | overrides
+
+
+@pytest.mark.parametrize("stage, privilege, reason", [
+    ("stopped", budget(), "stopped (no-go) and still holds a borrowed privilege not revoked: "
+                          "Innovation GPU budget (budget)"),
+    ("retired", budget(disposition="undecided"), "retired and still holds a borrowed privilege not revoked: "
+                                                 "Innovation GPU budget (budget)"),
+    ("stopped", budget(disposition="make_permanent"), None),
+    ("stopped", budget(revoked_on=AS_OF), None),
+    ("stopped", budget(revoked_on=AS_OF + timedelta(days=1)), "stopped (no-go) and still holds a borrowed "
+                                                              "privilege not revoked: Innovation GPU budget (budget)"),
+    # Made permanent only after the as-of day: on that day it was still to be given back.
+    ("stopped", budget(disposition="make_permanent", decided_on=AS_OF + timedelta(days=1)),
+     "stopped (no-go) and still holds a borrowed privilege not revoked: Innovation GPU budget (budget)"),
+    ("pilot", budget(), None),  # to be withdrawn, still in use while the pilot runs
+    ("pilot", budget(expires=AS_OF), None),  # its last day
+    ("production", budget(expires=AS_OF - timedelta(days=1)),
+     f"still holds a borrowed privilege not revoked: Innovation GPU budget (budget, expired {AS_OF - timedelta(days=1)})"),
+    ("pilot", budget(expires=AS_OF - timedelta(days=1), disposition="make_permanent"), None),
+    ("pilot", budget(expires=AS_OF - timedelta(days=1), revoked_on=AS_OF - timedelta(days=1)), None),
+], ids=["stopped", "retired-undecided", "permanent", "revoked", "revoked-later", "permanent-later", "live",
+        "expires-today", "expired", "expired-permanent", "expired-revoked"])
+def test_privileges_not_revoked(stage, privilege, reason):
+    got = codes(facts(stage=stage, privileges=[privilege]))
+    assert got.get("PRIVILEGES_NOT_REVOKED") == reason
+
+
+def test_privileges_not_revoked_names_each_in_the_order_recorded():
+    got = codes(facts(stage="stopped", privileges=[
+        budget(), budget(description="Claims warehouse read", kind="data_access", disposition="undecided",
+                         expires=AS_OF - timedelta(days=3)),
+        budget(description="Vendor on call", kind="vendor_support", disposition="make_permanent")]))
+    assert got["PRIVILEGES_NOT_REVOKED"] == (
+        "stopped (no-go) and still holds 2 borrowed privileges not revoked: Innovation GPU budget (budget); "
+        f"Claims warehouse read (data access, expired {AS_OF - timedelta(days=3)})")

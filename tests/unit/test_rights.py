@@ -16,7 +16,7 @@ LEADERSHIP_RIGHTS = PILOT_RIGHTS | {
     Right.PROMOTE_RETIRE, Right.SEE_AUDIT, Right.SEE_CHANGES, Right.RECORD_DIGEST,
 }
 ADMIN_ONLY = {Right.CREATE_PILOT, Right.MANAGE_PEOPLE, Right.MANAGE_UNITS, Right.MANAGE_CHECKLIST, Right.IMPORT,
-              Right.ARCHIVE}
+              Right.ARCHIVE, Right.REVOKE_PRIVILEGE}
 
 
 def pilot(archived=False) -> Pilot:
@@ -41,7 +41,25 @@ def test_a_viewer_reads_only_even_holding_a_seat():
 @pytest.mark.parametrize("seat_holder", [OWNER, LEAD], ids=["product-owner-seat", "technical-lead-seat"])
 def test_a_product_owner_edits_and_posts_on_the_pilots_where_they_hold_a_seat(seat_holder):
     got = allowed(actor(Role.PRODUCT_OWNER, person_id=seat_holder))
-    assert PILOT_RIGHTS <= got and got - PILOT_RIGHTS <= {Right.HAND_OVER_PRODUCT_OWNER}
+    assert PILOT_RIGHTS | {Right.REVOKE_PRIVILEGE} <= got
+    assert got - PILOT_RIGHTS <= {Right.HAND_OVER_PRODUCT_OWNER, Right.REVOKE_PRIVILEGE}
+
+
+@pytest.mark.parametrize("role, seat, may", [
+    (Role.PRODUCT_OWNER, OWNER, True), (Role.PRODUCT_OWNER, LEAD, True), (Role.PRODUCT_OWNER, OTHER, False),
+    (Role.LEADERSHIP, OWNER, True), (Role.LEADERSHIP, OTHER, False), (Role.ADMIN, OTHER, True),
+    (Role.VIEWER, OWNER, False),
+], ids=["product-owner", "technical-lead", "someone-elses-pilot", "leader-in-the-seat", "leader-off-the-seat",
+        "admin", "viewer-in-the-seat"])
+def test_the_revocation_of_a_privilege_is_recorded_by_its_seats_and_admins(role, seat, may):
+    assert rights.may(actor(role, person_id=seat), Right.REVOKE_PRIVILEGE, pilot()) is may
+
+
+def test_a_refused_revocation_says_who_may():
+    with pytest.raises(PermissionDenied) as refused:
+        rights.require(actor(Role.LEADERSHIP), Right.REVOKE_PRIVILEGE, pilot())
+    assert str(refused.value) == ("Sam (leadership) may not record the revocation of a borrowed privilege on "
+                                  "'Claims triage': only its product owner or technical lead, or an admin may.")
 
 
 def test_a_product_owner_may_not_touch_someone_elses_pilot():

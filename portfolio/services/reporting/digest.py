@@ -41,11 +41,14 @@ SECTIONS = [
     ("stalled", "STALLED", "Stalled"),
     ("ownerless", "OWNERLESS", "Ownerless"),
     ("overdue", "OVERDUE_DECISION", "Overdue go/no-go decisions"),
+    # Stopped or retired, or past a privilege's expiry, and still holding
+    # what was borrowed (seed 003): until each is revoked, on record.
+    ("still_holding", "PRIVILEGES_NOT_REVOKED", "Still holding borrowed privileges"),
 ]
 DUE_SOON_CODE = "DECISION_DUE_SOON"
 
 # The sections a person's own digest carries, in order.
-PERSONAL_SECTIONS = ("stalled", "ownerless", "overdue", "due_soon")
+PERSONAL_SECTIONS = ("stalled", "ownerless", "overdue", "still_holding", "due_soon")
 
 # Seats whose holders get a personal digest.
 PERSONAL_SEATS = (("product_owner", "product owner"), ("executive_sponsor", "executive sponsor"))
@@ -96,6 +99,8 @@ def _seat_people(conn) -> dict[int, dict]:
 def _clock(stage: str, gng: str | None, days_left: int | None) -> str:
     """Where the pilot stands on its clock, in words. Only a pilot in `pilot`
     counts days to its go/no-go date; after the decision that date is history."""
+    if stage in ("stopped", "retired"):
+        return stage
     if stage != "pilot":
         return f"in {stage}" + (f" (go/no-go date was {gng})" if gng else "")
     if days_left is None:

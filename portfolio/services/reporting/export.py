@@ -49,6 +49,7 @@ SHEET_TITLES = {
     "kpi": "KPIs",
     "kpi_reading": "KPI readings",
     "readiness": "Readiness",
+    "stop_record": "Stop reasons",
 }
 FLAGS_SHEET = "Flags"
 

@@ -20,9 +20,10 @@ from portfolio.domain.vocabulary import (
     DecisionKind,
     Stage,
 )
-from portfolio.services import decisions
+from portfolio.services import decisions, followthrough
 from portfolio.storage import store
 from portfolio.web import forms, ui
+from portfolio.web.followthrough import stop_inputs
 
 STATUS_MARK = {"met": ":green[met]", "not_met": ":red[not met]", "unknown": ":gray[unknown]"}
 
@@ -100,6 +101,7 @@ def _decisions(pilot: Pilot) -> None:
     conn, actor, settings = ui.conn(), ui.actor(), ui.settings()
     history = store.list_decisions(conn, pilot.id)
     events = store.stage_events(conn, pilot.id)
+    why_stopped = followthrough.stop_reasons(conn, pilot.id)
     if history or not events.empty:
         st.subheader("Decisions")
     for d in history:
@@ -109,6 +111,7 @@ def _decisions(pilot: Pilot) -> None:
                  if d.kind.value == "extend" else f" · {d.stage_before.value} → {d.stage_after.value}")
         st.markdown(f"**{d.kind.label.upper()}** on {d.decided_on} by {md(d.decided_by_name)}{moved}{correction}{struck}  \n"
                     f"{md_lines(d.rationale)}" + (f"  \n*Override:* {md(d.override_reason)}" if d.override_reason else ""))
+        _why_stopped(why_stopped.get(("decision", d.id)))
         with st.expander(f"Criteria as they stood at decision {d.id}"):
             if d.criteria_snapshot:
                 st.dataframe(_snapshot_in_words(d.criteria_snapshot), hide_index=True, width="stretch",
@@ -121,6 +124,9 @@ def _decisions(pilot: Pilot) -> None:
             column_config={"happened_on": "On", "action": "Action", "stage_before": "From",
                            "stage_after": "To", "actor": "By", "override_reason": "Override reason",
                            "note": "Note"})
+        for key, why in why_stopped.items():
+            if key[0] == "stage_event":
+                _why_stopped(why, "Why it was retired")
     latest = standing.correctable(pilot, history)
     if latest is not None and rights.may(actor, Right.DECIDE) and actor.person_id is not None:
         with st.expander(f"Correct the latest decision ({latest.kind.label} on {latest.decided_on})",
@@ -134,17 +140,27 @@ def _decisions(pilot: Pilot) -> None:
                 why_text = st.text_area("Why the correction, and its rationale (required)", key=f"correct-why-{tag}")
                 new_date = st.date_input("New go/no-go date (extend only)", value=None, key=f"correct-date-{tag}")
                 override = st.text_input("Override reason (extension at the limit)", key=f"correct-override-{tag}")
+                stop_reason, lessons = stop_inputs(f"correct-{tag}") if kind == "no_go" else (None, "")
                 if forms.submit("Record the correction", key=f"correct-go-{tag}"):
                     forms.save(lambda: decisions.record_decision(conn, actor, {
                                    "pilot_id": pilot.id, "kind": kind, "decided_on": date.today(),
                                    "decided_by": actor.person_id, "rationale": why_text,
                                    "new_go_no_go_date": new_date if kind == "extend" else None,
                                    "override_reason": override, "supersedes_id": latest.id,
+                                   "stop_reason": stop_reason, "lessons": lessons,
                                }, settings, today=date.today()),
                                f"Recorded the correction of decision {latest.id}.")
     if pilot.stage == Stage.PILOT and rights.may(actor, Right.DECIDE):
         st.page_link("pages/decisions.py", label="Record the go/no-go decision", icon=":material/gavel:",
                      query_params={"id": pilot.id})
+
+
+def _why_stopped(why: tuple[str, str] | None, heading: str = "Why it stopped") -> None:
+    """A no-go's or a retirement's reason and lessons, as text."""
+    if why is None:
+        return
+    reason, lessons = why
+    st.markdown(f"*{heading}:* {md(reason)}" + (f"  \n*Lessons learned:* {md_lines(lessons)}" if lessons else ""))
 
 
 def _snapshot_in_words(snapshot: list[dict]) -> pd.DataFrame:

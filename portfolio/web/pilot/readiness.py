@@ -1,7 +1,9 @@
 """The pilot page's Production readiness tab: the borrowed privileges (and
-which run out before the decision), the KPIs with their readings, and the
-readiness checklist of the pilot. Editing needs the right to edit the pilot
-and a pilot still in play."""
+which run out before the decision, and their revocations), the KPIs with
+their readings, and the readiness checklist of the pilot. Editing needs the
+right to edit the pilot and a pilot still in play; recording a revocation
+needs the right to revoke (the pilot's product owner or technical lead, or
+an admin), in any stage, a stopped or retired pilot above all."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from portfolio.domain import privileges as borrowed
 from portfolio.domain import rights
 from portfolio.domain.models import Pilot
 from portfolio.domain.rights import Right
-from portfolio.domain.text import EMPTY_CELL, md
+from portfolio.domain.text import EMPTY_CELL, md, plural
 from portfolio.domain.vocabulary import (
     READINESS_DIMENSIONS,
     Direction,
@@ -23,7 +25,7 @@ from portfolio.domain.vocabulary import (
     PrivilegeKind,
     ReadinessStatus,
 )
-from portfolio.services import production
+from portfolio.services import followthrough, production
 from portfolio.storage import store
 from portfolio.web import charts, forms, ui
 
@@ -52,6 +54,8 @@ def _privileges(pilot: Pilot, editable: bool) -> None:
                 "Expires": p.expires,
                 "Expires before go/no-go": borrowed.expires_before_decision(p, pilot.go_no_go_date),
                 "Disposition": p.disposition.label, "Decided by": p.decided_by_name, "Note": p.note,
+                "Revoked on": p.revoked_on, "Revoked by": p.revoked_by_name,
+                "Evidence of revocation": p.revocation_evidence,
             } for p in privileges]),
             hide_index=True, width="stretch", key=f"privileges-{pilot.id}", placeholder=EMPTY_CELL,
         )
@@ -59,6 +63,7 @@ def _privileges(pilot: Pilot, editable: bool) -> None:
             st.warning(f"'{md(p.description)}' expires on {p.expires}, before the go/no-go date {pilot.go_no_go_date}.")
     else:
         st.caption("No borrowed privileges recorded.")
+    _revocation(pilot, privileges)
     if not editable:
         return
     c1, c2 = st.columns(2)
@@ -94,6 +99,41 @@ def _privileges(pilot: Pilot, editable: bool) -> None:
                                expected_version=opened_at[chosen]),
                            f"'{by_pid[chosen].description}': {Disposition(disposition).label}.",
                            records=[forms.record_name("privilege", chosen)])
+
+
+def _revocation(pilot: Pilot, privileges) -> None:
+    """Giving back what was borrowed (seed 003): a withdrawn privilege, and
+    once the pilot is stopped or retired every one not made permanent, is
+    revoked, with the day and the evidence."""
+    conn, actor, as_of = ui.conn(), ui.actor(), ui.as_of()
+    open_ = [p for p in privileges if p.must_be_revoked and p.revoked_on is None]
+    if not open_:
+        return
+    stopped = not pilot.stage.in_play
+    if stopped:
+        st.warning(f"The pilot is {pilot.stage.value}, and still holds {plural(len(open_), 'borrowed privilege')} "
+                   "not made permanent: record each revocation, with its evidence.", icon=":material/key_off:")
+    if not rights.may(actor, Right.REVOKE_PRIVILEGE, pilot) or pilot.archived:
+        if stopped:
+            st.caption("Its product owner or technical lead, or an admin, records the revocations.")
+        return
+    by_pid = {p.id: p for p in open_}
+    opened_at = {p.id: forms.opened_version(forms.record_name("privilege", p.id), p.version) for p in open_}
+    with st.expander("Record a revocation", icon=":material/key_off:", expanded=stopped):
+        with forms.form(f"privilege-revoke-{pilot.id}"):
+            chosen = st.selectbox("Privilege", list(by_pid), key=f"privilege-revoke-pick-{pilot.id}",
+                                  format_func=lambda i: f"{by_pid[i].description} ({by_pid[i].disposition.label})")
+            revoked_on = st.date_input("Revoked on", value=min(as_of, date.today()), max_value=date.today(),
+                                       key=f"privilege-revoked-on-{pilot.id}")
+            evidence = st.text_input("Evidence (a ticket, the access review, the cancelled licence)",
+                                     key=f"privilege-revoke-evidence-{pilot.id}")
+            if forms.submit("Record revocation", key=f"privilege-revoke-save-{pilot.id}"):
+                forms.save(lambda: followthrough.revoke_privilege(
+                               conn, actor, chosen, {"revoked_on": revoked_on, "evidence": evidence},
+                               today=date.today(), expected_version=opened_at[chosen]),
+                           f"'{by_pid[chosen].description}': revoked on {revoked_on}.",
+                           records=[forms.record_name("privilege", chosen)],
+                           clear={f"privilege-revoke-evidence-{pilot.id}": ""})
 
 
 def _kpis(pilot: Pilot, editable: bool) -> None:
