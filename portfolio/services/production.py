@@ -118,6 +118,7 @@ def add_kpi(conn, actor: Actor, pilot_id: int, values: dict) -> int:
     rights.require(actor, Right.EDIT_PILOT, pilot, what="add a KPI")
     _live(pilot, "KPIs")
     kpi = validate(KpiIn, **values)
+    _check_baseline_day(pilot, kpi)
     if any(k.name.lower() == kpi.name.lower() for k in store.list_kpis(conn, pilot_id)):
         raise InvalidInput(f"Name: '{pilot.name}' already has a KPI named '{kpi.name}'", field="name")
 
@@ -136,8 +137,11 @@ def edit_kpi(conn, actor: Actor, kpi_id: int, values: dict, *, expected_version:
     pilot = store.get_pilot(conn, current.pilot_id)
     rights.require(actor, Right.EDIT_PILOT, pilot, what="edit a KPI")
     _live(pilot, "KPIs")
-    fields = ("name", "category", "unit", "direction", "baseline", "target", "horizon_days", "production")
+    fields = ("name", "category", "unit", "direction", "baseline", "baseline_on", "target", "horizon_days",
+              "production")
     kpi = validate(KpiIn, **({f: getattr(current, f) for f in fields} | values))
+    if (kpi.baseline, kpi.baseline_on) != (current.baseline, current.baseline_on):
+        _check_baseline_day(pilot, kpi)  # a baseline kept as it was stays, whatever its day
     if any(k.id != kpi_id and k.name.lower() == kpi.name.lower() for k in store.list_kpis(conn, pilot.id)):
         raise InvalidInput(f"Name: '{pilot.name}' already has a KPI named '{kpi.name}'", field="name")
 
@@ -153,6 +157,15 @@ def edit_kpi(conn, actor: Actor, kpi_id: int, values: dict, *, expected_version:
     except EditConflict as conflict:
         audit.record_refusal(conn, actor, conflict, "edit", kpi.model_dump(mode="json"))
         raise
+
+
+def _check_baseline_day(pilot: Pilot, kpi: KpiIn) -> None:
+    """A baseline is read before the clock starts: one dated on or after
+    the start is a reading, not a baseline."""
+    if kpi.baseline_on is not None and pilot.start_date is not None and kpi.baseline_on >= pilot.start_date:
+        raise InvalidInput(
+            f"Baseline date: {kpi.baseline_on} is not before the start date {pilot.start_date}; a baseline is "
+            "read before the clock starts (a later value is a reading)", field="baseline_on")
 
 
 def record_readings(conn, actor: Actor, pilot_id: int, readings: list[dict]) -> int:

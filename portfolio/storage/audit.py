@@ -42,7 +42,8 @@ ENTITIES: dict[str, Entity] = {e.table: e for e in [
     Entity("pilot", ("id",), (
         "id", "external_id", "name", "business_unit", "problem", "stage", "start_date", "go_no_go_date",
         "bridge_due_date", "product_owner_id", "technical_lead_id", "executive_sponsor_id",
-        "operational_owner_id", "expected_monthly_volume", "archived", "version"), "id", "pilot"),
+        "operational_owner_id", "expected_monthly_volume", "expected_monthly_value", "expected_value_unit",
+        "archived", "version"), "id", "pilot"),
     Entity("person", ("id",), ("id", "name", "email", "role", "active"), None, "person"),
     Entity("weekly_update", ("id",), (
         "id", "pilot_id", "week_start", "revision", "posted_on", "health", "summary", "blockers",
@@ -63,8 +64,8 @@ ENTITIES: dict[str, Entity] = {e.table: e for e in [
         "id", "pilot_id", "kind", "description", "granted_by", "since", "expires", "disposition",
         "decided_by", "decided_on", "note", "version"), "pilot_id", "borrowed privilege"),
     Entity("kpi", ("id",), (
-        "id", "pilot_id", "name", "category", "unit", "direction", "baseline", "target", "horizon_days",
-        "production", "version"), "pilot_id", "KPI"),
+        "id", "pilot_id", "name", "category", "unit", "direction", "baseline", "baseline_on", "target",
+        "horizon_days", "production", "version"), "pilot_id", "KPI"),
     Entity("kpi_reading", ("id",), ("id", "kpi_id", "pilot_id", "reading_on", "value", "note", "recorded_by"),
            "pilot_id", "KPI reading"),
     Entity("readiness", ("pilot_id", "item_key"), (

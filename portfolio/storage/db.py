@@ -349,6 +349,19 @@ MIGRATIONS: list[tuple[str, str | Callable[[duckdb.DuckDBPyConnection], None]]] 
         """,
     ),
     ("008_business_units", lambda conn: _business_units(conn)),
+    (
+        "013_value_and_baseline",
+        """
+        -- What a pilot is expected to bring a month in production: an amount
+        -- and its unit, a currency code (EUR) or 'hours' (hours saved).
+        ALTER TABLE pilot ADD COLUMN expected_monthly_value DOUBLE;
+        ALTER TABLE pilot ADD COLUMN expected_value_unit VARCHAR DEFAULT '';
+        UPDATE pilot SET expected_value_unit = '' WHERE expected_value_unit IS NULL;
+        -- The day a KPI's baseline was read: a baseline counts when read
+        -- before the clock started.
+        ALTER TABLE kpi ADD COLUMN baseline_on DATE;
+        """,
+    ),
 ]
 
 
