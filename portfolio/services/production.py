@@ -13,7 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from portfolio.domain import rights
+import pandas as pd
+
+from portfolio.domain import rights, value
 from portfolio.domain.errors import (
     EditConflict,
     InvalidInput,
@@ -29,6 +31,7 @@ from portfolio.domain.models import (
     check_id,
 )
 from portfolio.domain.rights import Right
+from portfolio.domain.settings import Settings
 from portfolio.domain.text import clean_line
 from portfolio.domain.vocabulary import (
     READINESS_DIMENSIONS,
@@ -183,6 +186,40 @@ def monthly_cost(conn, pilot_id: int, as_of: date) -> float | None:
     costs = store.monthly_costs(conn, as_of)
     row = costs[costs["id"] == pilot_id]
     return float(row["monthly_cost"].iloc[0]) if not row.empty else None
+
+
+def business_case(conn, pilot: Pilot, as_of: date, settings: Settings) -> value.BusinessCase:
+    """The pilot's running cost at production volume (by ``as_of``) beside
+    its expected monthly value, as WEAK_BUSINESS_CASE weighs them."""
+    costs = store.monthly_costs(conn, as_of)
+    row = costs[costs["id"] == pilot.id]
+    cost = float(row["monthly_cost"].iloc[0]) if not row.empty else None
+    unit = str(row["unit"].iloc[0]) if not row.empty else None
+    return value.business_case(cost, unit, pilot.expected_monthly_value, pilot.expected_value_unit,
+                               settings.hour_cost, settings.hour_cost_currency)
+
+
+def cost_and_value_by_unit(conn, as_of: date, settings: Settings) -> pd.DataFrame:
+    """Per business unit and currency, the live pilots' projected monthly
+    running cost beside their expected monthly value (hours at the cost of
+    an hour), counting only the pilots whose cost and value can be weighed
+    (both stated, in the same currency): business_unit, currency, cost,
+    value, pilots."""
+    costs = store.monthly_costs(conn, as_of).set_index("id")
+    rows = []
+    for pilot in store.list_pilots(conn):
+        if pilot.stage.value not in ("pilot", "bridge", "production") or pilot.id not in costs.index:
+            continue
+        case = value.business_case(float(costs.at[pilot.id, "monthly_cost"]), str(costs.at[pilot.id, "unit"]),
+                                   pilot.expected_monthly_value, pilot.expected_value_unit,
+                                   settings.hour_cost, settings.hour_cost_currency)
+        if case.comparable:
+            rows.append({"business_unit": pilot.business_unit or "(no business unit)",
+                         "currency": case.cost_currency, "cost": case.cost, "value": case.value_money})
+    frame = pd.DataFrame(rows, columns=["business_unit", "currency", "cost", "value"])
+    return (frame.groupby(["business_unit", "currency"], as_index=False)
+            .agg(cost=("cost", "sum"), value=("value", "sum"), pilots=("cost", "size"))
+            .sort_values(["currency", "business_unit"], ignore_index=True))
 
 
 # --- readiness ------------------------------------------------------------
