@@ -239,3 +239,82 @@ def test_the_demo_lists_both_flags_with_the_amounts_and_the_kpi(fixed_demo_db):
     assert any(r.startswith("no expected monthly value stated on day ") for r in weak), weak
     assert baseline and all(r.startswith("no baseline read before the start ") and r.endswith(" for Error rate")
                             for r in baseline), baseline
+
+
+# --- the import ----------------------------------------------------------------
+
+def import_rows(conn, admin, tmp_path, header, rows, settings=S):
+    import csv
+
+    from portfolio.services import importer
+
+    path = tmp_path / "pilots.csv"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        writer.writerows(rows)
+    table = importer.read_table(path, "pilots.csv")
+    plan = importer.plan_import(conn, table, importer.guess_mapping(table.columns, table), settings, today=AS_OF)
+    return plan, (importer.apply_import(conn, admin, plan, skip_invalid=True) if plan.total else None)
+
+
+def by_name(conn, name):
+    return next(p for p in store.list_pilots(conn) if p.name == name)
+
+
+def test_the_volume_and_value_columns_are_guessed_and_imported(conn, admin, tmp_path):
+    header = ["Title", "Transactions per month", "Expected monthly value", "Currency"]
+    plan, result = import_rows(conn, admin, tmp_path, header, [
+        ["Claims triage", "40,000", "9,000", "eur"],
+        ["Invoice matching", "1200", "9,000 EUR", ""],
+        ["Call summaries", "", "150 hours", ""],
+        ["Lead scoring", "lots", "5000", "USD"],
+        ["Shift planner", "100", "5000", ""],
+    ])
+    assert plan.mapping.columns == {"name": "Title", "expected_monthly_volume": "Transactions per month",
+                                         "expected_monthly_value": "Expected monthly value",
+                                         "expected_value_unit": "Currency"}
+    problems = {(r, c): text for r, c, _, text in plan.problems}
+    assert problems == {
+        (5, "Transactions per month"): "Expected monthly volume: 'lots' is not a number",
+        (6, "Currency"): ("Expected value unit: say what the expected monthly value is in: a "
+                                        "currency code such as EUR, or hours"),
+    }
+    assert result.created == 3
+    got = {p.name: (p.expected_monthly_volume, p.expected_monthly_value, p.expected_value_unit)
+           for p in store.list_pilots(conn)}
+    assert got == {"Claims triage": (40000, 9000, "EUR"), "Invoice matching": (1200, 9000, "EUR"),
+                   "Call summaries": (None, 150, "hours")}
+
+
+def test_an_import_changes_the_value_and_a_blank_cell_keeps_it(conn, admin, tmp_path):
+    header = ["Title", "Business unit", "Expected value", "Value unit"]
+    import_rows(conn, admin, tmp_path, header, [["Claims triage", "Claims", "9000", "EUR"],
+                                                ["Invoice matching", "Claims", "5000", "EUR"]])
+    plan, result = import_rows(conn, admin, tmp_path, header, [["Claims triage", "Claims", "12000", ""],
+                                                               ["Invoice matching", "Claims", "", ""]])
+    assert (result.updated, result.unchanged) == (1, 1)
+    assert [c[1:] for c in result.changes] == [("expected_monthly_value", 9000, 12000)]
+    assert by_name(conn, "Claims triage").expected_monthly_value == 12000
+    assert (by_name(conn, "Invoice matching").expected_monthly_value,
+            by_name(conn, "Invoice matching").expected_value_unit) == (5000, "EUR")
+
+
+def test_cost_and_value_by_business_unit_count_only_what_can_be_weighed(conn, leader, kept_units):
+    a = pilot_on_day(conn, 30, business_unit="Claims")
+    with_cost(conn, leader, a, volume=10000, cost=0.3)  # 3,000 EUR
+    state_value(conn, leader, a, 5000, "EUR")
+    b = pilot_on_day(conn, 30, business_unit="Claims")
+    with_cost(conn, leader, b, volume=10000, cost=0.1)  # 1,000 EUR
+    state_value(conn, leader, b, 20, "hours")  # 1,200 EUR
+    c = pilot_on_day(conn, 30, business_unit="Finance")
+    with_cost(conn, leader, c, volume=10000, cost=0.1, unit="USD")  # not weighed against EUR
+    state_value(conn, leader, c, 900, "EUR")
+    d = pilot_on_day(conn, 30, business_unit="Sales")
+    with_cost(conn, leader, d, volume=10000, cost=0.1, unit="USD")
+    state_value(conn, leader, d, 900, "USD")
+    got = production.cost_and_value_by_unit(conn, AS_OF, S)
+    assert got.to_dict("records") == [
+        {"business_unit": "Claims", "currency": "EUR", "cost": 4000.0, "value": 6200.0, "pilots": 2},
+        {"business_unit": "Sales", "currency": "USD", "cost": 1000.0, "value": 900.0, "pilots": 1},
+    ]
