@@ -1,6 +1,8 @@
 """What production will need that the pilot had: borrowed privileges (seed
-003), production KPIs and their readings (seeds 000, 003, 004), readiness
-in four dimensions (seeds 002, 004), the three handover questions, and the
+003), production KPIs and their readings (seeds 000, 003, 004), each with
+its baseline read before the start, readiness in four dimensions (seeds
+002, 004), the running cost at production volume beside the expected value
+(the business case, domain/value.py), the three handover questions, and the
 likely reason a pilot is stuck.
 
 Writes check the same rights as editing the pilot; deciding a privilege and

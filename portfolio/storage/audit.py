@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Iterator
 
@@ -117,11 +117,18 @@ def snapshot(c, entity: str, key) -> str | None:
     return row[0] if row else None
 
 
-def snapshots(c, entity: str, ids: list[int]) -> dict[int, str]:
-    """Snapshots of many records of a one-column-key entity, by id."""
+def snapshots(c, entity: str, ids: list[int], *, present_only: bool = False) -> dict[int, str]:
+    """Snapshots of many records of a one-column-key entity, by id. With
+    ``present_only`` (an upgrade, run before later ones add their columns)
+    only the columns the table has yet are recorded."""
     spec = ENTITIES[entity]
     if not ids:
         return {}
+    if present_only:
+        have = {r[0] for r in c.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database()"
+            " AND schema_name = 'main' AND table_name = ?", [spec.table]).fetchall()}
+        spec = replace(spec, columns=tuple(col for col in spec.columns if col in have))
     rows = c.execute(
         f"{_snapshot_sql(spec).replace('SELECT ', f'SELECT t.{spec.keys[0]}, ', 1)}"
         f" WHERE list_contains(?, t.{spec.keys[0]})",

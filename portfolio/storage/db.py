@@ -393,9 +393,10 @@ def _business_units(conn: duckdb.DuckDBPyConnection) -> None:
     unit_store.insert_units(conn, [kept[k] for k in sorted(kept)])
     respelled = {pid: kept[units.key(name)] for pid, name in in_use if kept[units.key(name)] != name}
     if respelled:
-        before = audit.snapshots(conn, "pilot", list(respelled))
+        # The pilot's columns as they are at this upgrade (later ones add more).
+        before = audit.snapshots(conn, "pilot", list(respelled), present_only=True)
         unit_store.respell_pilot_units(conn, respelled)
-        after = audit.snapshots(conn, "pilot", list(respelled))
+        after = audit.snapshots(conn, "pilot", list(respelled), present_only=True)
         upgrade = Actor(person_id=None, name="The tracker's upgrade", email=None, role=Role.VIEWER, via="upgrade")
         audit.record_many(conn, upgrade, "pilot", "edit", [(i, before[i], after[i]) for i in respelled])
 

@@ -129,12 +129,18 @@ class ImportPlan:
         """The first ``n`` rows as they will be stored (seats as emails)."""
         head = self.rows.head(n)
         bad = self.problem_rows
-        out = head[["row", "action", *STORED_COLUMNS]].copy()
+        out = head[["row", "action", *self._shown_columns()]].copy()
         out["status"] = [
             "ok" if r not in bad else f"{sum(1 for p in self.problems if p[0] == r)} problem(s)"
             for r in head["row"]
         ]
         return out.reset_index(drop=True)
+
+    def _shown_columns(self) -> list[str]:
+        """The stored columns a preview shows: the business case's only
+        when the file has a column for one of them."""
+        mapped = set(self.mapping.columns)
+        return [c for c in STORED_COLUMNS if c not in CASE_FIELDS or mapped & set(CASE_FIELDS)]
 
     def preview_table(self, n: int = 20) -> pd.DataFrame:
         """The first ``n`` rows as a person reads them: headers in words,
@@ -147,7 +153,7 @@ class ImportPlan:
         out = pd.DataFrame({
             "Row": head["row"].astype(int).tolist(),
             "Action": [ACTION_WORDS[a] for a in head["action"]],
-            **{LABELS[c]: [_cell_words(v) for v in head[c]] for c in STORED_COLUMNS if c != "stage"},
+            **{LABELS[c]: [_cell_words(v) for v in head[c]] for c in self._shown_columns() if c != "stage"},
         })
         out.insert(out.columns.get_loc(LABELS["problem"]) + 1, LABELS["stage"],
                    [_cell_words(v) if v else "needs a choice" for v in head["stage"]])
@@ -187,6 +193,8 @@ def _cell_words(value) -> str:
     nothing as blank (never None, NaN or NaT)."""
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return ""
+    if isinstance(value, float):  # a volume or value: 40,000 and 0.5, not 40000.0
+        return f"{int(value):,}" if value.is_integer() else f"{value:,}"
     return value.isoformat() if isinstance(value, date) else str(value)
 
 
