@@ -7,7 +7,7 @@ import streamlit as st
 from portfolio import flags
 from portfolio.domain.text import EMPTY_CELL, md, plural
 from portfolio.domain.vocabulary import READINESS_DIMENSIONS, DecisionKind
-from portfolio.services import followthrough
+from portfolio.services import followthrough, production
 from portfolio.services import units as business_units
 from portfolio.services.reporting import digest, export, overview, privileges
 from portfolio.storage import store
@@ -208,6 +208,19 @@ else:
                  column_config={"name": "Pilot", "stage": "Stage", "cost_per_transaction": "Cost per transaction",
                                 "unit": "Unit", "expected_monthly_volume": "Expected monthly volume",
                                 "monthly_cost": "Monthly cost"})
+
+st.subheader("Cost at production volume against value, by business unit")
+by_unit = ui.kept("cost and value by unit",
+                  lambda: production.cost_and_value_by_unit(ui.conn(), as_of, ui.settings()))
+if by_unit.empty:
+    st.caption("No live pilot has both a running cost at production volume and an expected monthly value in "
+               "the same currency.")
+else:
+    st.caption("For each business unit, its live pilots' monthly running cost at production volume beside the "
+               "value they are expected to bring a month (hours saved at the cost of an hour); only the pilots "
+               "with both, in the same currency.")
+    for currency, frame in by_unit.groupby("currency"):
+        st.plotly_chart(charts.cost_and_value_by_unit(frame, currency), key=f"cost-value-by-unit-{currency}")
 
 st.subheader("Readiness")
 matrix = ui.kept("readiness", lambda: store.readiness_matrix(ui.conn(), least_ready=charts.HEATMAP_ROWS))

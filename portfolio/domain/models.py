@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from portfolio.domain.text import clean_line, clean_text
+from portfolio.domain.value import value_unit
 from portfolio.domain.vocabulary import (
     READINESS_DIMENSIONS,
     CriterionStatus,
@@ -173,11 +174,20 @@ class PilotIn(_Input):
     executive_sponsor_id: int | None = None
     operational_owner_id: int | None = None
     expected_monthly_volume: float | None = Field(None, ge=0, le=1e12)
+    # What it is expected to bring a month in production: an amount, and
+    # its unit (a currency code such as EUR, or hours saved).
+    expected_monthly_value: float | None = Field(None, ge=0, le=1e12)
+    expected_value_unit: str = ""
 
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
         return _required_text(v, PILOT_NAME_MAX)
+
+    @field_validator("expected_value_unit", mode="before")
+    @classmethod
+    def _value_unit(cls, v) -> str:
+        return value_unit(v)
 
     @field_validator("start_date", "go_no_go_date")
     @classmethod
@@ -207,6 +217,9 @@ class PilotIn(_Input):
             raise ValueError(
                 f"Go/no-go date: {self.go_no_go_date} is before the start date {self.start_date}"
             )
+        if self.expected_monthly_value is not None and not self.expected_value_unit:
+            raise ValueError("Expected value unit: say what the expected monthly value is in: a currency "
+                             "code such as EUR, or hours")
         return self
 
     def seats(self) -> dict[Seat, int | None]:
@@ -228,6 +241,8 @@ class Pilot(BaseModel):
     version: int
     bridge_due_date: date | None = None
     expected_monthly_volume: float | None = None
+    expected_monthly_value: float | None = None
+    expected_value_unit: str = ""
     archived: bool = False
 
     def seat_holders(self) -> set[int]:
@@ -499,6 +514,7 @@ class KpiIn(_Input):
     unit: str = ""
     direction: Direction
     baseline: float | None = None
+    baseline_on: date | None = None  # the day the baseline was read: before the start, to count
     target: float | None = None
     horizon_days: int | None = Field(None, ge=1, le=3650)
     production: bool = True
@@ -518,6 +534,17 @@ class KpiIn(_Input):
     def _finite(cls, v: float | None) -> float | None:
         return None if v is None else check_number(v)
 
+    @field_validator("baseline_on")
+    @classmethod
+    def _baseline_day(cls, v: date | None) -> date | None:
+        return check_date_range(v)
+
+    @model_validator(mode="after")
+    def _baseline_read(self) -> "KpiIn":
+        if self.baseline_on is not None and self.baseline is None:
+            raise ValueError("Baseline: a baseline date needs the baseline reading too")
+        return self
+
 
 class Kpi(BaseModel):
     id: int
@@ -531,6 +558,7 @@ class Kpi(BaseModel):
     horizon_days: int | None
     production: bool
     version: int
+    baseline_on: date | None = None
     latest_value: float | None = None
     latest_on: date | None = None
 
@@ -539,6 +567,21 @@ class Kpi(BaseModel):
         if value is None or self.target is None:
             return None
         return value >= self.target if self.direction == Direction.HIGHER else value <= self.target
+
+    def change(self) -> str | None:
+        """The latest reading against the baseline, in words: "-680 ms
+        (-49 %), better"; None without both."""
+        if self.baseline is None or self.latest_value is None:
+            return None
+        delta = self.latest_value - self.baseline
+        unit = f" {self.unit}" if self.unit and self.unit != "%" else (" points" if self.unit == "%" else "")
+        text = f"{delta:+,.4g}{unit}"
+        if self.baseline:
+            text += f" ({delta / abs(self.baseline) * 100:+.0f} %)"
+        if delta == 0:
+            return text + ", unchanged"
+        better = delta < 0 if self.direction == Direction.LOWER else delta > 0
+        return text + (", better" if better else ", worse")
 
     def describe(self, value: float) -> str:
         unit = f" {self.unit}" if self.unit else ""

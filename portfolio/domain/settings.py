@@ -51,6 +51,13 @@ class Settings(BaseModel):
     privileges_decision_days: int = Field(14, ge=0)
     # KPI_STALE: a production KPI without a reading for this many days or more.
     kpi_stale_days: int = Field(30, ge=1)
+    # WEAK_BUSINESS_CASE: the projected monthly running cost exceeds this
+    # share of the expected monthly value (1: the cost exceeds the value).
+    business_case_cost_share: float = Field(1.0, gt=0, le=100)
+    # An hour saved counts as this much money when a value in hours is
+    # weighed against a cost in money (in hour_cost_currency).
+    hour_cost: float = Field(60.0, ge=0, le=1e6)
+    hour_cost_currency: str = Field("EUR", pattern=r"^[A-Z]{3}$")
 
 
 def _from_file(path: str) -> dict:

@@ -234,6 +234,9 @@ FIELD_LABELS.update({
     "label": "Item",
     "key": "Key",
     "expected_monthly_volume": "Expected monthly volume",
+    "expected_monthly_value": "Expected monthly value",
+    "expected_value_unit": "Expected value unit",
+    "baseline_on": "Baseline date",
     "active": "Active",
     "required_for_go": "Required for go",
 })

@@ -78,10 +78,28 @@ kp AS (
            list_sort(list(struct_pack(name := k.name, never := r.reading_on IS NULL,
                                       days := date_diff('day', coalesce(r.reading_on, pp.start_date), $as_of)))
                FILTER (WHERE date_diff('day', coalesce(r.reading_on, pp.start_date), $as_of)
-                             >= $kpi_stale_days)) AS stale_kpis
+                             >= $kpi_stale_days)) AS stale_kpis,
+           -- Without a baseline read before the start (undated, or dated
+           -- on or after it, is said so).
+           list_sort(list(CASE WHEN k.baseline IS NULL THEN k.name
+                               WHEN k.baseline_on IS NULL THEN k.name || ' (baseline not dated)'
+                               ELSE format('{} (baseline read {})', k.name, strftime(k.baseline_on, '%Y-%m-%d')) END)
+               FILTER (WHERE k.baseline IS NULL OR k.baseline_on IS NULL OR k.baseline_on >= pp.start_date))
+               AS kpis_without_baseline
     FROM kpi k JOIN pilot pp ON pp.id = k.pilot_id
     LEFT JOIN kread r ON r.kpi_id = k.id
     WHERE k.production GROUP BY k.pilot_id
+),
+cost_kpi AS (
+    -- The pilot's cost-per-transaction KPI: its first production one (as
+    -- the running cost on the pages), with its latest reading by $as_of.
+    SELECT pilot_id, arg_min(id, CASE WHEN production THEN 0 ELSE 4294967296 END + id) AS kpi_id
+    FROM kpi WHERE category = 'cost_per_transaction' AND ($pilot IS NULL OR pilot_id = $pilot)
+    GROUP BY pilot_id
+),
+cost AS (
+    SELECT c.pilot_id, r.value AS cost_per_transaction, k.unit AS cost_unit
+    FROM cost_kpi c JOIN kpi k ON k.id = c.kpi_id JOIN kread r ON r.kpi_id = c.kpi_id
 ),
 late_change AS (
     SELECT pilot_id, changed_on AS criteria_changed_on, changed_by AS criteria_changed_by_id,
@@ -105,7 +123,9 @@ SELECT p.id AS pilot_id, p.name AS pilot, p.business_unit, p.stage,
        coalesce(pv.privileges_withdrawn, 0) AS privileges_withdrawn,
        pv.privileges_held,
        coalesce(kp.production_kpis_with_target, 0) AS production_kpis_with_target,
-       kp.kpis_off_target, kp.stale_kpis,
+       kp.kpis_off_target, kp.stale_kpis, kp.kpis_without_baseline,
+       p.expected_monthly_volume, p.expected_monthly_value, coalesce(p.expected_value_unit, '') AS expected_value_unit,
+       co.cost_per_transaction, co.cost_unit,
        -- A retired governance review item is not asked for.
        CASE WHEN (SELECT active FROM readiness_item WHERE key = 'governance_review')
             THEN gov.status ELSE 'not_applicable' END AS governance_review
@@ -122,6 +142,7 @@ LEFT JOIN late_change lc ON lc.pilot_id = p.id AND lc.rn = 1
 LEFT JOIN person cb ON cb.id = lc.criteria_changed_by_id
 LEFT JOIN priv pv ON pv.pilot_id = p.id
 LEFT JOIN kp ON kp.pilot_id = p.id
+LEFT JOIN cost co ON co.pilot_id = p.id
 LEFT JOIN readiness gov ON gov.pilot_id = p.id AND gov.item_key = 'governance_review'
 -- Only the stages a flag can be raised in (every rule names them).
 WHERE NOT p.archived AND p.stage IN ('pilot', 'bridge', 'production', 'stopped', 'retired')

@@ -21,8 +21,9 @@ HEADLINE_CODES = ("STALLED", "OWNERLESS")
 # Every code a rule raises, in the order a list shows them within a severity.
 CODES = [
     "OWNERLESS", "OVERDUE_DECISION", "STALLED", "STALE_UPDATE", "NO_CLOCK",
-    "PRIVILEGES_UNDECIDED", "PRIVILEGES_NOT_REVOKED", "NO_PRODUCTION_KPIS", "MISSING_SEAT", "NO_CRITERIA", "CRITERIA_CHANGED",
-    "KPI_STALE", "GOVERNANCE_LATE", "WEAK_SHIP_SIGNAL", "KPI_OFF_TARGET", "DECISION_DUE_SOON",
+    "PRIVILEGES_UNDECIDED", "PRIVILEGES_NOT_REVOKED", "NO_PRODUCTION_KPIS", "MISSING_SEAT", "NO_CRITERIA",
+    "CRITERIA_CHANGED", "KPI_STALE", "GOVERNANCE_LATE", "WEAK_SHIP_SIGNAL", "KPI_OFF_TARGET", "WEAK_BUSINESS_CASE",
+    "NO_BASELINE", "DECISION_DUE_SOON",
 ]
 CODE_ORDER = {code: i for i, code in enumerate(CODES)}
 
@@ -49,6 +50,10 @@ LABELS = {
     "GOVERNANCE_LATE": ("Governance late", "The governance review is not done after kickoff."),
     "WEAK_SHIP_SIGNAL": ("Weak ship signal", "Half or more of the borrowed privileges will be withdrawn."),
     "KPI_OFF_TARGET": ("KPI off target", "The latest reading of a production KPI misses its target."),
+    "WEAK_BUSINESS_CASE": ("Weak business case", ("The monthly running cost at production volume exceeds the "
+                                                  "expected monthly value, or no value is stated after kickoff.")),
+    "NO_BASELINE": ("No baseline", ("A production KPI has no baseline read before the start, so the change "
+                                    "it brings cannot be measured.")),
     "DECISION_DUE_SOON": ("Decision due soon", "The go/no-go date is within the coming days."),
 }
 
@@ -86,9 +91,32 @@ f AS MATERIALIZED (
         list_filter(coalesce(CAST(privileges_held AS STRUCT(description VARCHAR, kind VARCHAR, expires DATE)[]), []),
                     lambda h: stage IN ('stopped', 'retired') OR h.expires < $as_of) AS not_revoked_list,
         coalesce(CAST(kpis_off_target AS STRUCT(name VARCHAR, value DOUBLE, target DOUBLE, unit VARCHAR,
-                                                direction VARCHAR)[]), []) AS off_target_list
+                                                direction VARCHAR)[]), []) AS off_target_list,
+        coalesce(CAST(kpis_without_baseline AS VARCHAR[]), []) AS no_baseline_list,
+        -- The business case (domain/value.py says the same in Python): the
+        -- running cost at production volume, in the currency its unit
+        -- begins with, and the value in money (hours at the cost of an hour).
+        cost_per_transaction * expected_monthly_volume AS projected_cost,
+        CASE left(ltrim(cost_unit), 1) WHEN '€' THEN 'EUR' WHEN '$' THEN 'USD' WHEN '£' THEN 'GBP'
+             WHEN '¥' THEN 'JPY' WHEN '₹' THEN 'INR'
+             ELSE upper(nullif(regexp_extract(cost_unit, '^\\s*([A-Za-z]{3})([^A-Za-z]|$)', 1), '')) END
+            AS cost_currency,
+        CASE WHEN expected_value_unit = 'hours' THEN expected_monthly_value * $hour_cost
+             ELSE expected_monthly_value END AS value_money,
+        CASE WHEN expected_value_unit = 'hours' THEN $hour_cost_currency
+             ELSE nullif(expected_value_unit, '') END AS value_currency
     FROM facts
 )"""
+
+
+def _amount(expr: str) -> str:
+    """SQL for an amount as domain/value.py's ``amount`` writes it."""
+    return (f"CASE WHEN abs({expr}) >= 100 THEN format('{{:,.0f}}', {expr})"
+            f" ELSE rtrim(rtrim(format('{{:,.2f}}', {expr}), '0'), '.') END")
+
+
+_WEAK_COST = ("projected_cost IS NOT NULL AND value_money IS NOT NULL AND cost_currency = value_currency"
+              " AND projected_cost > $cost_share * value_money")
 
 # Each rule: its code, its severity, the pilots it holds for, and its reason
 # with the numbers, the way PRODUCT.md writes them. All of them run as one
@@ -187,6 +215,29 @@ RULES = [
      " k.name, printf('%g', k.value), CASE WHEN coalesce(k.unit, '') = '' THEN '' ELSE ' ' || k.unit END,"
      " printf('%g', k.target), CASE WHEN coalesce(k.unit, '') = '' THEN '' ELSE ' ' || k.unit END, k.direction)),"
      " '; ')"),
+    # WEAK_BUSINESS_CASE: the running cost at production volume exceeds
+    # (the set share of) the expected monthly value, in the same currency;
+    # or no value stated by kickoff. The reason names both amounts.
+    ("WEAK_BUSINESS_CASE", Severity.MEDIUM,
+     "stage IN ('pilot', 'bridge', 'production') AND ((expected_monthly_value IS NULL"
+     " AND (stage <> 'pilot' OR day >= $kickoff_day)) OR (" + _WEAK_COST + "))",
+     "CASE WHEN expected_monthly_value IS NULL THEN CASE WHEN stage = 'pilot'"
+     "  THEN format('no expected monthly value stated on day {} (due by day {})', day, $kickoff_day - 1)"
+     "  ELSE 'no expected monthly value stated' END"
+     " ELSE format('projected cost {} {} a month exceeds {}the expected value {} {} a month', "
+     + _amount("projected_cost") + ", cost_currency,"
+     " CASE WHEN $cost_share = 1 THEN '' ELSE printf('%g', $cost_share * 100) || ' % of ' END, "
+     + _amount("expected_monthly_value") + ", expected_value_unit)"
+     " || CASE WHEN expected_value_unit = 'hours' THEN format(' ({} {} at {} {} an hour)', "
+     + _amount("value_money") + ", value_currency, " + _amount("$hour_cost") + ", $hour_cost_currency)"
+     " ELSE '' END END"),
+    # NO_BASELINE: from kickoff, production KPIs without a baseline read
+    # before the start; the reason names them.
+    ("NO_BASELINE", Severity.MEDIUM,
+     "stage IN ('pilot', 'bridge', 'production') AND (stage <> 'pilot' OR day >= $kickoff_day)"
+     " AND len(no_baseline_list) > 0",
+     "format('no baseline read before the start {} for {}', strftime(start_date, '%Y-%m-%d'),"
+     " array_to_string(no_baseline_list, ', '))"),
     # DECISION_DUE_SOON: 0 to the threshold days left.
     ("DECISION_DUE_SOON", Severity.INFO, "stage = 'pilot' AND days_left BETWEEN 0 AND $due_soon_days",
      "CASE WHEN days_left = 0 THEN 'go/no-go decision due today'"
@@ -225,5 +276,7 @@ def params(as_of: date, s: Settings, pilot_id: int | None = None) -> dict:
         "stale_days": s.stale_update_days, "lock_day": s.criteria_lock_day,
         "privileges_days": s.privileges_decision_days, "kickoff_day": s.kickoff_day,
         "kpi_stale_days": s.kpi_stale_days, "due_soon_days": s.due_soon_days,
+        "cost_share": s.business_case_cost_share, "hour_cost": s.hour_cost,
+        "hour_cost_currency": s.hour_cost_currency,
         "red_window": s.stalled_red_streak, "pilot": pilot_id,
     }

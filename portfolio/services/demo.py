@@ -92,6 +92,8 @@ class Archetype:
     kpis: str = "none"             # none | full | off | stale | pilot_only: see _production_story
     privileges: str = "none"       # none | decided | undecided | weak
     readiness: str = "none"        # none | late | partial | done
+    value: str = "stated"          # stated | hours | weak | weak_hours | none: see _business_case
+    baselines: bool = True         # production KPIs' baselines read before the start
 
 
 CRITERIA_STATEMENTS = [
@@ -110,13 +112,15 @@ ARCHETYPES = [
     Archetype("on_track", Stage.PILOT, 30, 3, ("green", "amber", "green"), criteria="unknown", kpis="full",
               privileges="decided", readiness="partial"),
     Archetype("due_soon", Stage.PILOT, 80, 2, criteria="met", kpis="full", privileges="undecided",
-              readiness="partial"),
+              readiness="partial", value="weak"),
     Archetype("due_today", Stage.PILOT, 90, 4, ("amber", "green"), criteria="mixed", kpis="off",
               privileges="undecided", readiness="partial"),
     Archetype("overdue", Stage.PILOT, 105, 5, ("amber",), criteria="unknown", kpis="full", privileges="weak",
               readiness="partial"),
-    Archetype("silent", Stage.PILOT, 60, 35, criteria="unknown", kpis="stale", readiness="partial"),
-    Archetype("stale", Stage.PILOT, 45, 20, ("green", "amber"), kpis="pilot_only", readiness="late"),
+    Archetype("silent", Stage.PILOT, 60, 35, criteria="unknown", kpis="stale", readiness="partial",
+              baselines=False),
+    Archetype("stale", Stage.PILOT, 45, 20, ("green", "amber"), kpis="pilot_only", readiness="late",
+              value="none"),
     Archetype("red_streak", Stage.PILOT, 50, 1, ("green", "red", "red", "red"), criteria="mixed", kpis="off",
               privileges="undecided", readiness="partial"),
     Archetype("no_clock", Stage.PILOT, None, None),
@@ -127,7 +131,7 @@ ARCHETYPES = [
     Archetype("no_sponsor", Stage.PILOT, 35, 3, executive_sponsor=False, kpis="pilot_only", readiness="late"),
     Archetype("proposed", Stage.PROPOSED, None, None, operational_owner=False),
     Archetype("bridge", Stage.BRIDGE, 120, 4, criteria="met", decision="go", checklist=3, kpis="full",
-              privileges="decided", readiness="done"),
+              privileges="decided", readiness="done", value="hours"),
     Archetype("bridge_overrun", Stage.BRIDGE, 160, 6, operational_owner=False, criteria="met",
               decision="go", checklist=2, kpis="full", privileges="weak", readiness="partial"),
     Archetype("production", Stage.PRODUCTION, 300, 7, criteria="met", decision="go", promoted_after=60,
@@ -140,7 +144,7 @@ ARCHETYPES = [
               extensions=2, kpis="stale", privileges="undecided", readiness="partial"),
     Archetype("fresh", Stage.PILOT, 5, None, technical_lead=False),
     Archetype("amber", Stage.PILOT, 70, 6, ("amber",), gng_after=120, criteria="unknown", extensions=1,
-              late_change=True, kpis="full", privileges="decided", readiness="partial"),
+              late_change=True, kpis="full", privileges="decided", readiness="partial", value="weak_hours"),
 ]
 
 
@@ -445,9 +449,15 @@ def _production_story(conn, pilots: pd.DataFrame, by_kind: dict[str, list[int]],
         start = p["start_date"]
         if start is None:
             continue
+        _business_case(conn, p["id"], arch)
         for name, category, unit, direction, baseline, target, (first, last) in KPI_SETS.get(arch.kpis, []):
+            if not arch.baselines and target is not None:
+                baseline = None
             kpis.append({"pilot_id": p["id"], "name": name, "category": category, "unit": unit,
-                         "direction": direction, "baseline": baseline, "target": target,
+                         "direction": direction, "baseline": baseline,
+                         # Read in the fortnight before the clock started.
+                         "baseline_on": start - timedelta(days=14) if baseline is not None else None,
+                         "target": target,
                          "horizon_days": 90 if target is not None else None, "production": target is not None,
                          "_readings": (first, last)})
         # The stopped pilots of every other cycle gave back what they borrowed.
@@ -490,13 +500,40 @@ def _production_story(conn, pilots: pd.DataFrame, by_kind: dict[str, list[int]],
             readings.append({"kpi_id": kpi_id, "pilot_id": k["pilot_id"], "reading_on": day,
                              "value": round(first + (last - first) * share, 4), "note": ""})
         if k["category"] == "cost_per_transaction":
-            demo_store.set_expected_volume(conn, k["pilot_id"], 20000.0 + 5000.0 * (k["pilot_id"] % 7))
+            demo_store.set_expected_volume(conn, k["pilot_id"], demo_volume(k["pilot_id"]))
         if arch.key == "amber" and k["category"] == "latency":
             demo_store.tie_latency_criterion(conn, k["pilot_id"], kpi_id)
     bulk.insert_frame(conn, "kpi_reading", "kpi_reading_id_seq", pd.DataFrame(readings))
     bulk.insert_frame(conn, "privilege", "privilege_id_seq", pd.DataFrame(privileges))
     bulk.insert_frame(conn, "readiness", None, pd.DataFrame(readiness))
     return {"kpis": len(kpis), "readings": len(readings), "privileges": len(privileges)}
+
+
+def demo_volume(pilot_id: int) -> float:
+    """The expected monthly volume of a demo pilot with a cost KPI."""
+    return 20000.0 + 5000.0 * (pilot_id % 7)
+
+
+# The latest cost per transaction of the "full" KPI set: the running cost
+# is this times the volume.
+DEMO_COST_PER_TRANSACTION = KPI_SETS["full"][2][6][1]
+
+
+def _business_case(conn, pilot_id: int, arch: Archetype) -> None:
+    """The expected monthly value, as the archetype's story says: well above
+    the running cost in EUR (stated) or in hours (hours), below it (weak,
+    weak_hours: WEAK_BUSINESS_CASE), or none stated (none: WEAK_BUSINESS_CASE
+    from kickoff)."""
+    cost = DEMO_COST_PER_TRANSACTION * demo_volume(pilot_id)
+    hour = Settings().hour_cost
+    value, unit = {
+        "stated": (4000.0 + 500.0 * (pilot_id % 5), "EUR"),
+        "hours": (120.0, "hours"),
+        "weak": (round(cost * 0.6, -2), "EUR"),
+        "weak_hours": (max(1.0, round(cost * 0.5 / hour)), "hours"),
+        "none": (None, ""),
+    }[arch.value]
+    demo_store.set_expected_value(conn, pilot_id, value, unit)
 
 
 def _decision(pilot_id, kind, decided_on, by, before, after, gng_before, gng_after, snapshot, rationale,
@@ -554,6 +591,9 @@ def make_pilot(conn, **overrides) -> int:
         "stage": Stage.PILOT,
         "start_date": start,
         "go_no_go_date": clock.go_no_go_date(start, Settings().clock_days) if start else None,
+        # A business case stated (no WEAK_BUSINESS_CASE unless a test sets one).
+        "expected_monthly_value": 10000.0,
+        "expected_value_unit": "EUR",
     }
     for seat in ("product_owner_id", "technical_lead_id", "executive_sponsor_id", "operational_owner_id"):
         if seat not in overrides:

@@ -1,6 +1,8 @@
 """What production will need that the pilot had: borrowed privileges (seed
-003), production KPIs and their readings (seeds 000, 003, 004), readiness
-in four dimensions (seeds 002, 004), the three handover questions, and the
+003), production KPIs and their readings (seeds 000, 003, 004), each with
+its baseline read before the start, readiness in four dimensions (seeds
+002, 004), the running cost at production volume beside the expected value
+(the business case, domain/value.py), the three handover questions, and the
 likely reason a pilot is stuck.
 
 Writes check the same rights as editing the pilot; deciding a privilege and
@@ -13,7 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from portfolio.domain import rights
+import pandas as pd
+
+from portfolio.domain import rights, value
 from portfolio.domain.errors import (
     EditConflict,
     InvalidInput,
@@ -29,6 +33,7 @@ from portfolio.domain.models import (
     check_id,
 )
 from portfolio.domain.rights import Right
+from portfolio.domain.settings import Settings
 from portfolio.domain.text import clean_line
 from portfolio.domain.vocabulary import (
     READINESS_DIMENSIONS,
@@ -118,6 +123,7 @@ def add_kpi(conn, actor: Actor, pilot_id: int, values: dict) -> int:
     rights.require(actor, Right.EDIT_PILOT, pilot, what="add a KPI")
     _live(pilot, "KPIs")
     kpi = validate(KpiIn, **values)
+    _check_baseline_day(pilot, kpi)
     if any(k.name.lower() == kpi.name.lower() for k in store.list_kpis(conn, pilot_id)):
         raise InvalidInput(f"Name: '{pilot.name}' already has a KPI named '{kpi.name}'", field="name")
 
@@ -136,8 +142,11 @@ def edit_kpi(conn, actor: Actor, kpi_id: int, values: dict, *, expected_version:
     pilot = store.get_pilot(conn, current.pilot_id)
     rights.require(actor, Right.EDIT_PILOT, pilot, what="edit a KPI")
     _live(pilot, "KPIs")
-    fields = ("name", "category", "unit", "direction", "baseline", "target", "horizon_days", "production")
+    fields = ("name", "category", "unit", "direction", "baseline", "baseline_on", "target", "horizon_days",
+              "production")
     kpi = validate(KpiIn, **({f: getattr(current, f) for f in fields} | values))
+    if (kpi.baseline, kpi.baseline_on) != (current.baseline, current.baseline_on):
+        _check_baseline_day(pilot, kpi)  # a baseline kept as it was stays, whatever its day
     if any(k.id != kpi_id and k.name.lower() == kpi.name.lower() for k in store.list_kpis(conn, pilot.id)):
         raise InvalidInput(f"Name: '{pilot.name}' already has a KPI named '{kpi.name}'", field="name")
 
@@ -155,6 +164,15 @@ def edit_kpi(conn, actor: Actor, kpi_id: int, values: dict, *, expected_version:
         raise
 
 
+def _check_baseline_day(pilot: Pilot, kpi: KpiIn) -> None:
+    """A baseline is read before the clock starts: one dated on or after
+    the start is a reading, not a baseline."""
+    if kpi.baseline_on is not None and pilot.start_date is not None and kpi.baseline_on >= pilot.start_date:
+        raise InvalidInput(
+            f"Baseline date: {kpi.baseline_on} is not before the start date {pilot.start_date}; a baseline is "
+            "read before the clock starts (a later value is a reading)", field="baseline_on")
+
+
 def record_readings(conn, actor: Actor, pilot_id: int, readings: list[dict]) -> int:
     """Record readings of the pilot's KPIs in one transaction; rows with no
     value are skipped, and a reading already recorded is not added twice.
@@ -170,6 +188,40 @@ def monthly_cost(conn, pilot_id: int, as_of: date) -> float | None:
     costs = store.monthly_costs(conn, as_of)
     row = costs[costs["id"] == pilot_id]
     return float(row["monthly_cost"].iloc[0]) if not row.empty else None
+
+
+def business_case(conn, pilot: Pilot, as_of: date, settings: Settings) -> value.BusinessCase:
+    """The pilot's running cost at production volume (by ``as_of``) beside
+    its expected monthly value, as WEAK_BUSINESS_CASE weighs them."""
+    costs = store.monthly_costs(conn, as_of)
+    row = costs[costs["id"] == pilot.id]
+    cost = float(row["monthly_cost"].iloc[0]) if not row.empty else None
+    unit = str(row["unit"].iloc[0]) if not row.empty else None
+    return value.business_case(cost, unit, pilot.expected_monthly_value, pilot.expected_value_unit,
+                               settings.hour_cost, settings.hour_cost_currency)
+
+
+def cost_and_value_by_unit(conn, as_of: date, settings: Settings) -> pd.DataFrame:
+    """Per business unit and currency, the live pilots' projected monthly
+    running cost beside their expected monthly value (hours at the cost of
+    an hour), counting only the pilots whose cost and value can be weighed
+    (both stated, in the same currency): business_unit, currency, cost,
+    value, pilots."""
+    costs = store.monthly_costs(conn, as_of).set_index("id")
+    rows = []
+    for pilot in store.list_pilots(conn):
+        if pilot.stage.value not in ("pilot", "bridge", "production") or pilot.id not in costs.index:
+            continue
+        case = value.business_case(float(costs.at[pilot.id, "monthly_cost"]), str(costs.at[pilot.id, "unit"]),
+                                   pilot.expected_monthly_value, pilot.expected_value_unit,
+                                   settings.hour_cost, settings.hour_cost_currency)
+        if case.comparable:
+            rows.append({"business_unit": pilot.business_unit or "(no business unit)",
+                         "currency": case.cost_currency, "cost": case.cost, "value": case.value_money})
+    frame = pd.DataFrame(rows, columns=["business_unit", "currency", "cost", "value"])
+    return (frame.groupby(["business_unit", "currency"], as_index=False)
+            .agg(cost=("cost", "sum"), value=("value", "sum"), pilots=("cost", "size"))
+            .sort_values(["currency", "business_unit"], ignore_index=True))
 
 
 # --- readiness ------------------------------------------------------------

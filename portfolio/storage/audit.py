@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Iterator
 
@@ -42,7 +42,8 @@ ENTITIES: dict[str, Entity] = {e.table: e for e in [
     Entity("pilot", ("id",), (
         "id", "external_id", "name", "business_unit", "problem", "stage", "start_date", "go_no_go_date",
         "bridge_due_date", "product_owner_id", "technical_lead_id", "executive_sponsor_id",
-        "operational_owner_id", "expected_monthly_volume", "archived", "version"), "id", "pilot"),
+        "operational_owner_id", "expected_monthly_volume", "expected_monthly_value", "expected_value_unit",
+        "archived", "version"), "id", "pilot"),
     Entity("person", ("id",), ("id", "name", "email", "role", "active"), None, "person"),
     Entity("weekly_update", ("id",), (
         "id", "pilot_id", "week_start", "revision", "posted_on", "health", "summary", "blockers",
@@ -67,8 +68,8 @@ ENTITIES: dict[str, Entity] = {e.table: e for e in [
         "id", "pilot_id", "decision_id", "stage_event_id", "stage_after", "stopped_on", "reason", "lessons",
         "recorded_by"), "pilot_id", "stop reason"),
     Entity("kpi", ("id",), (
-        "id", "pilot_id", "name", "category", "unit", "direction", "baseline", "target", "horizon_days",
-        "production", "version"), "pilot_id", "KPI"),
+        "id", "pilot_id", "name", "category", "unit", "direction", "baseline", "baseline_on", "target",
+        "horizon_days", "production", "version"), "pilot_id", "KPI"),
     Entity("kpi_reading", ("id",), ("id", "kpi_id", "pilot_id", "reading_on", "value", "note", "recorded_by"),
            "pilot_id", "KPI reading"),
     Entity("readiness", ("pilot_id", "item_key"), (
@@ -120,11 +121,18 @@ def snapshot(c, entity: str, key) -> str | None:
     return row[0] if row else None
 
 
-def snapshots(c, entity: str, ids: list[int]) -> dict[int, str]:
-    """Snapshots of many records of a one-column-key entity, by id."""
+def snapshots(c, entity: str, ids: list[int], *, present_only: bool = False) -> dict[int, str]:
+    """Snapshots of many records of a one-column-key entity, by id. With
+    ``present_only`` (an upgrade, run before later ones add their columns)
+    only the columns the table has yet are recorded."""
     spec = ENTITIES[entity]
     if not ids:
         return {}
+    if present_only:
+        have = {r[0] for r in c.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database()"
+            " AND schema_name = 'main' AND table_name = ?", [spec.table]).fetchall()}
+        spec = replace(spec, columns=tuple(col for col in spec.columns if col in have))
     rows = c.execute(
         f"{_snapshot_sql(spec).replace('SELECT ', f'SELECT t.{spec.keys[0]}, ', 1)}"
         f" WHERE list_contains(?, t.{spec.keys[0]})",

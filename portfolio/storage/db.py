@@ -380,6 +380,19 @@ MIGRATIONS: list[tuple[str, str | Callable[[duckdb.DuckDBPyConnection], None]]] 
         CREATE INDEX stop_record_pilot ON stop_record (pilot_id);
         """,
     ),
+    (
+        "013_value_and_baseline",
+        """
+        -- What a pilot is expected to bring a month in production: an amount
+        -- and its unit, a currency code (EUR) or 'hours' (hours saved).
+        ALTER TABLE pilot ADD COLUMN expected_monthly_value DOUBLE;
+        ALTER TABLE pilot ADD COLUMN expected_value_unit VARCHAR DEFAULT '';
+        UPDATE pilot SET expected_value_unit = '' WHERE expected_value_unit IS NULL;
+        -- The day a KPI's baseline was read: a baseline counts when read
+        -- before the clock started.
+        ALTER TABLE kpi ADD COLUMN baseline_on DATE;
+        """,
+    ),
 ]
 
 
@@ -411,9 +424,10 @@ def _business_units(conn: duckdb.DuckDBPyConnection) -> None:
     unit_store.insert_units(conn, [kept[k] for k in sorted(kept)])
     respelled = {pid: kept[units.key(name)] for pid, name in in_use if kept[units.key(name)] != name}
     if respelled:
-        before = audit.snapshots(conn, "pilot", list(respelled))
+        # The pilot's columns as they are at this upgrade (later ones add more).
+        before = audit.snapshots(conn, "pilot", list(respelled), present_only=True)
         unit_store.respell_pilot_units(conn, respelled)
-        after = audit.snapshots(conn, "pilot", list(respelled))
+        after = audit.snapshots(conn, "pilot", list(respelled), present_only=True)
         upgrade = Actor(person_id=None, name="The tracker's upgrade", email=None, role=Role.VIEWER, via="upgrade")
         audit.record_many(conn, upgrade, "pilot", "edit", [(i, before[i], after[i]) for i in respelled])
 

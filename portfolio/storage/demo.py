@@ -21,6 +21,11 @@ def set_expected_volume(conn, pilot_id: int, volume: float) -> None:
     conn.execute("UPDATE pilot SET expected_monthly_volume = ? WHERE id = ?", [volume, pilot_id])
 
 
+def set_expected_value(conn, pilot_id: int, value: float | None, unit: str) -> None:
+    conn.execute("UPDATE pilot SET expected_monthly_value = ?, expected_value_unit = ? WHERE id = ?",
+                 [value, unit, pilot_id])
+
+
 def tie_latency_criterion(conn, pilot_id: int, kpi_id: int) -> None:
     """The pilot's p95 latency criterion takes its status from ``kpi_id``."""
     conn.execute("UPDATE criterion SET kpi_id = ? WHERE pilot_id = ? AND statement LIKE 'p95 latency%'",

@@ -30,6 +30,8 @@ def pilots_with_seats(conn, seats: tuple[str, ...]) -> pd.DataFrame:
     when the schema has one) and, for each of ``seats``, the holder's name,
     email and whether active (``SEAT``, ``SEAT_email``, ``SEAT_active``)."""
     external = "p.external_id, " if has_column(conn, "pilot", "external_id") else ""
+    value = ("p.expected_monthly_value, coalesce(p.expected_value_unit, '') AS expected_value_unit,"
+             if has_column(conn, "pilot", "expected_monthly_value") else "")
     seat_cols = ",\n".join(
         f"{_SEAT_ALIASES[s]}.name AS {s}, {_SEAT_ALIASES[s]}.email AS {s}_email,"
         f" {_SEAT_ALIASES[s]}.active AS {s}_active"
@@ -42,6 +44,7 @@ def pilots_with_seats(conn, seats: tuple[str, ...]) -> pd.DataFrame:
         f"""
         SELECT p.id, {external}p.name, p.business_unit, p.problem, p.stage,
                p.start_date, p.go_no_go_date, p.bridge_due_date, p.expected_monthly_volume,
+               {value}
                {seat_cols}
         FROM pilot p
         {seat_joins}

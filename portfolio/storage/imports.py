@@ -24,7 +24,8 @@ def people_and_pilots(conn: Conn) -> tuple[dict[str, tuple], dict[int, dict]]:
     }
     cur = conn.execute(
         "SELECT id, external_id, version, name, business_unit, problem, stage, start_date, go_no_go_date, "
-        "product_owner_id, technical_lead_id, executive_sponsor_id, operational_owner_id "
+        "product_owner_id, technical_lead_id, executive_sponsor_id, operational_owner_id, "
+        "expected_monthly_volume, expected_monthly_value, coalesce(expected_value_unit, '') AS expected_value_unit "
         "FROM pilot"
     )
     names = [d[0] for d in cur.description]
@@ -79,7 +80,8 @@ def insert_viewers(conn: Conn, people: pd.DataFrame) -> None:
 _PILOT_VALUES = (
     "name, business_unit, problem, CAST(start_date AS DATE), CAST(go_no_go_date AS DATE), "
     "CAST(product_owner_id AS INTEGER), CAST(technical_lead_id AS INTEGER), "
-    "CAST(executive_sponsor_id AS INTEGER), CAST(operational_owner_id AS INTEGER)"
+    "CAST(executive_sponsor_id AS INTEGER), CAST(operational_owner_id AS INTEGER), "
+    "CAST(expected_monthly_volume AS DOUBLE), CAST(expected_monthly_value AS DOUBLE), expected_value_unit"
 )
 
 
@@ -89,7 +91,8 @@ def insert_pilots(conn: Conn, pilots: pd.DataFrame) -> None:
     _insert_select(
         conn, pilots,
         "INSERT INTO pilot (id, external_id, stage, name, business_unit, problem, start_date, go_no_go_date,"
-        " product_owner_id, technical_lead_id, executive_sponsor_id, operational_owner_id)"
+        " product_owner_id, technical_lead_id, executive_sponsor_id, operational_owner_id,"
+        " expected_monthly_volume, expected_monthly_value, expected_value_unit)"
         f" SELECT CAST(id AS INTEGER), external_id, stage, {_PILOT_VALUES} FROM {{rows}}",
     )
 
@@ -103,6 +106,9 @@ def update_pilots(conn: Conn, pilots: pd.DataFrame) -> None:
         " start_date = CAST(r.start_date AS DATE), go_no_go_date = CAST(r.go_no_go_date AS DATE),"
         " product_owner_id = r.product_owner_id, technical_lead_id = r.technical_lead_id,"
         " executive_sponsor_id = r.executive_sponsor_id, operational_owner_id = r.operational_owner_id,"
+        " expected_monthly_volume = CAST(r.expected_monthly_volume AS DOUBLE),"
+        " expected_monthly_value = CAST(r.expected_monthly_value AS DOUBLE),"
+        " expected_value_unit = r.expected_value_unit,"
         " version = pilot.version + 1, updated_at = current_timestamp"
         " FROM {rows} r WHERE pilot.id = r.id",
     )

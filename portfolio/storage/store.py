@@ -36,7 +36,8 @@ Conn = duckdb.DuckDBPyConnection
 PILOT_COLUMNS = (
     "id, name, business_unit, problem, stage, start_date, go_no_go_date, "
     "product_owner_id, technical_lead_id, executive_sponsor_id, operational_owner_id, version, "
-    "bridge_due_date, expected_monthly_volume, archived"
+    "bridge_due_date, expected_monthly_volume, expected_monthly_value, coalesce(expected_value_unit, '') AS "
+    "expected_value_unit, archived"
 )
 PERSON_COLUMNS = "id, name, email, role, active"
 
@@ -172,7 +173,7 @@ def list_pilots(conn: Conn, *, archived: bool = False) -> list[Pilot]:
 EDITABLE_PILOT_FIELDS = (
     "name", "business_unit", "problem", "start_date", "go_no_go_date",
     "product_owner_id", "technical_lead_id", "executive_sponsor_id", "operational_owner_id",
-    "expected_monthly_volume",
+    "expected_monthly_volume", "expected_monthly_value", "expected_value_unit",
 )
 
 
@@ -583,7 +584,7 @@ def list_kpis(conn: Conn, pilot_id: int, as_of: date | None = None) -> list[Kpi]
     rows = _rows(
         conn,
         """
-        SELECT k.id, k.pilot_id, k.name, k.category, k.unit, k.direction, k.baseline, k.target,
+        SELECT k.id, k.pilot_id, k.name, k.category, k.unit, k.direction, k.baseline, k.baseline_on, k.target,
                k.horizon_days, k.production, k.version, r.value AS latest_value, r.reading_on AS latest_on
         FROM kpi k
         LEFT JOIN (
@@ -611,18 +612,18 @@ def kpi_ids(conn: Conn, pilot_id: int) -> set[int]:
 
 def insert_kpi(conn: Conn, pilot_id: int, kpi: KpiIn) -> int:
     return conn.execute(
-        "INSERT INTO kpi (pilot_id, name, category, unit, direction, baseline, target, horizon_days, production)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        [pilot_id, kpi.name, kpi.category.value, kpi.unit, kpi.direction.value, kpi.baseline, kpi.target,
-         kpi.horizon_days, kpi.production],
+        "INSERT INTO kpi (pilot_id, name, category, unit, direction, baseline, baseline_on, target, horizon_days,"
+        " production) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        [pilot_id, kpi.name, kpi.category.value, kpi.unit, kpi.direction.value, kpi.baseline, kpi.baseline_on,
+         kpi.target, kpi.horizon_days, kpi.production],
     ).fetchone()[0]
 
 
 def update_kpi(conn: Conn, kpi_id: int, kpi: KpiIn) -> None:
     conn.execute(
-        "UPDATE kpi SET name = ?, category = ?, unit = ?, direction = ?, baseline = ?, target = ?,"
+        "UPDATE kpi SET name = ?, category = ?, unit = ?, direction = ?, baseline = ?, baseline_on = ?, target = ?,"
         " horizon_days = ?, production = ?, version = version + 1 WHERE id = ?",
-        [kpi.name, kpi.category.value, kpi.unit, kpi.direction.value, kpi.baseline, kpi.target,
+        [kpi.name, kpi.category.value, kpi.unit, kpi.direction.value, kpi.baseline, kpi.baseline_on, kpi.target,
          kpi.horizon_days, kpi.production, kpi_id],
     )
 

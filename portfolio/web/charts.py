@@ -179,3 +179,34 @@ def readiness_heatmap(matrix: pd.DataFrame, dimensions: list[str], max_rows: int
     fig.update_layout(height=max(300, 20 * len(table) + 80), margin={"l": 10, "r": 10, "t": 10, "b": 10},
                       yaxis={"autorange": "reversed"})
     return fig
+
+
+COST_COLOUR, VALUE_COLOUR = "#d62728", "#2ca02c"
+
+
+def cost_against_value(bars: list[tuple[str, float]], currency: str) -> go.Figure:
+    """One pilot's monthly running cost at production volume beside its
+    expected monthly value, in ``currency``."""
+    fig = go.Figure(go.Bar(
+        y=[label for label, _ in bars], x=[v for _, v in bars], orientation="h",
+        marker_color=[COST_COLOUR, VALUE_COLOUR][:len(bars)], text=[f"{v:,.0f}" for _, v in bars],
+        textposition="auto", hovertemplate="%{y}: %{x:,.0f} " + chart_text(currency) + "<extra></extra>"))
+    fig.update_layout(height=150, margin={"l": 10, "r": 10, "t": 10, "b": 10},
+                      xaxis_title=f"{chart_text(currency)} a month", yaxis={"autorange": "reversed"})
+    return fig
+
+
+def cost_and_value_by_unit(frame: pd.DataFrame, currency: str) -> go.Figure:
+    """Per business unit, the projected monthly running cost of its pilots
+    beside their expected monthly value, in ``currency`` (rows of
+    services.production.cost_and_value_by_unit)."""
+    units = [chart_text(u) for u in frame["business_unit"]]
+    fig = go.Figure([
+        go.Bar(name="Running cost at production volume", x=units, y=frame["cost"], marker_color=COST_COLOUR,
+               hovertemplate="%{x}: %{y:,.0f} " + chart_text(currency) + "<extra>cost</extra>"),
+        go.Bar(name="Expected value", x=units, y=frame["value"], marker_color=VALUE_COLOUR,
+               hovertemplate="%{x}: %{y:,.0f} " + chart_text(currency) + "<extra>value</extra>"),
+    ])
+    fig.update_layout(barmode="group", height=300, margin={"l": 10, "r": 10, "t": 10, "b": 10},
+                      yaxis_title=f"{chart_text(currency)} a month", legend={"orientation": "h", "y": -0.2})
+    return fig

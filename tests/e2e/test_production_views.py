@@ -1,6 +1,7 @@
 """What production will need, seen in a real browser: a pilot page answers
 the handover questions and shows privileges, KPI trends and readiness; the
-Portfolio page shows the privileges view, the running cost and the heatmap."""
+Portfolio page shows the privileges view, the running cost, cost against
+value by business unit and the heatmap."""
 
 from __future__ import annotations
 
@@ -27,7 +28,11 @@ def test_a_pilot_page_shows_what_production_will_need(request, app_server, e2e_p
             expect(page.get_by_text(question)).to_be_visible()
         page.get_by_role("tab", name="Production readiness").click()
         expect(page.get_by_role("heading", name="Borrowed privileges")).to_be_visible()
-        expect(page.get_by_text("Monthly running cost")).to_be_visible()
+        expect(page.get_by_text("Monthly running cost at production volume")).to_be_visible()
+        # The demo's pilot states a value in EUR: cost and value side by side, and which is larger.
+        expect(page.get_by_role("heading", name="Cost at production volume and value")).to_be_visible()
+        expect(page.locator(f".st-key-cost-value-{pilot_id}")).to_be_visible()
+        expect(page.get_by_text("Projected cost ").first).to_be_visible()
         expect(page.locator(".st-key-kpi-trend-" + str(query(
             app_server, "SELECT min(id) FROM kpi WHERE pilot_id = ?", [pilot_id])[0][0]))).to_be_visible()
         expect(page.get_by_text("target 800 (lower is better)").first).to_be_attached()
@@ -46,6 +51,9 @@ def test_the_portfolio_shows_privileges_cost_and_readiness(request, app_server, 
         expect(page.get_by_text("The pilots that depend on the most")).to_be_visible()
         expect(page.get_by_text("Total monthly running cost (EUR)")).to_be_visible()
         expect(page.locator(".st-key-readiness-heatmap")).to_be_visible()
+        expect(page.get_by_role("heading", name="Cost at production volume against value, by business unit")
+               ).to_be_visible()
+        expect(page.locator(".st-key-cost-value-by-unit-EUR")).to_be_visible()
     except BaseException:
         app_server.save_failure(page, request.node.name)
         raise

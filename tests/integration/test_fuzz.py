@@ -736,6 +736,11 @@ cells = {
     "Go/no-go date": mostly(st.sampled_from(LATER_DATES), st.sampled_from(MESSY_DATES) | messy_text),
     **{seat: mostly(st.sampled_from(GOOD_EMAILS), st.sampled_from(EMAILS) | messy_text)
        for seat in ("Product owner", "Technical lead", "Executive sponsor", "Operational owner")},
+    "Expected monthly volume": mostly(st.sampled_from(["", "40000", "12,400", "1 200", "0"]),
+                                      st.sampled_from(["-5", "1e400", "lots", "9,000 EUR"]) | messy_text),
+    "Expected monthly value": mostly(st.sampled_from(["", "9000", "9,000 EUR", "€9000", "150 hours"]),
+                                     st.sampled_from(["-1", "1e13", "nan", "12 bananas"]) | messy_text),
+    "Expected value unit": mostly(st.sampled_from(["", "EUR", "usd", "€", "hours"]), messy_text),
     "Notes": messy_text,
 }
 assert set(cells) == set(HEADER)

@@ -225,7 +225,9 @@ def test_the_upgrade_to_superseded_on_computes_what_posting_maintains(db_file, m
     with older_database(older, monkeypatch) as c:  # the same revisions, saved before the upgrade existed
         c.execute("ATTACH ? AS newer (READ_ONLY)", [str(db_file)])
         for table in ("person", "pilot"):
-            c.execute(f"INSERT INTO {table} SELECT * FROM newer.{table}")
+            # The columns the older table has (later upgrades add others).
+            columns = ", ".join(c.execute(f"SELECT * FROM {table} LIMIT 0").fetchdf().columns)
+            c.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM newer.{table}")
         c.execute("INSERT INTO weekly_update SELECT * EXCLUDE (superseded_on) FROM newer.weekly_update")
         c.execute("DETACH newer")
     with monkeypatch.context() as m:

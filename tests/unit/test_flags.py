@@ -66,8 +66,9 @@ def _lay_out(conn, row: dict) -> None:
     """One pilot of ``facts`` in the database, through the tracker's own
     writes: its seat holders, its weekly updates (the last ``red_streak``
     of them red, in weeks running up to ``last_update``), two criteria, a
-    production KPI on target read the day before, and its governance
-    review done."""
+    production KPI on target read the day before (its baseline
+    read a week before the start), and its governance
+    review done; and (from make_pilot) an expected monthly value."""
     seats = {}
     for seat in SEATS:
         if _given(row[f"{seat}_id"]) is None:
@@ -85,8 +86,11 @@ def _lay_out(conn, row: dict) -> None:
             demo.make_update(conn, pid, last - timedelta(weeks=week), "red" if streak else "green")
     for statement in ("p95 latency under 800 ms", "30% of agents use it weekly"):
         store.insert_criterion(conn, pid, CriterionIn(statement=statement, status=CriterionStatus.UNKNOWN))
+    start = _given(row["start_date"])
     kpi = store.insert_kpi(conn, pid, KpiIn(name="p95 latency", category=KpiCategory.LATENCY, unit="ms",
-                                            direction=Direction.LOWER, target=800.0, production=True))
+                                            direction=Direction.LOWER, target=800.0, production=True,
+                                            baseline=1400.0,
+                                            baseline_on=start - timedelta(days=7) if start else None))
     store.insert_reading(conn, pid, ReadingIn(kpi_id=kpi, value=700.0, reading_on=AS_OF - timedelta(days=1)),
                          None)
     store.set_readiness(conn, pid, "governance_review", ReadinessStatus.DONE, "", None)

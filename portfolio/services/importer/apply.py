@@ -193,6 +193,9 @@ def _pilot_frame(chunk: pd.DataFrame, ids, people: dict[str, int]) -> pd.DataFra
         "start_date": pd.array(list(chunk["start_date"]), dtype=object),
         "go_no_go_date": pd.array(list(chunk["go_no_go_date"]), dtype=object),
         **_seat_ids(chunk, people),
+        **{name: pd.array([None if v is None or v != v else float(v) for v in chunk[name]], dtype="Float64")
+           for name in ("expected_monthly_volume", "expected_monthly_value")},
+        "expected_value_unit": [v or "" for v in chunk["expected_value_unit"]],
     })
 
 

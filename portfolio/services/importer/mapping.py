@@ -19,6 +19,7 @@ from portfolio.domain.vocabulary import FIELD_LABELS, Stage
 FIELDS = (
     "tracker_id", "external_id", "name", "business_unit", "problem", "stage", "start_date", "go_no_go_date",
     "product_owner", "technical_lead", "executive_sponsor", "operational_owner",
+    "expected_monthly_volume", "expected_monthly_value", "expected_value_unit",
 )
 SEATS = {
     "product_owner": "product_owner_id",
@@ -27,12 +28,16 @@ SEATS = {
     "operational_owner": "operational_owner_id",
 }
 DATE_FIELDS = ("start_date", "go_no_go_date")
+# The business case: numbers, and the value's unit (a currency or hours).
+NUMBER_FIELDS = ("expected_monthly_volume", "expected_monthly_value")
+CASE_FIELDS = (*NUMBER_FIELDS, "expected_value_unit")
 TEXT_FIELDS = ("name", "business_unit", "problem")
 LABELS = {
     "tracker_id": "Tracker id",
     "external_id": "External id",
     **{f: FIELD_LABELS[f] for f in ("name", "business_unit", "problem", "stage", "start_date", "go_no_go_date")},
     **{f: FIELD_LABELS[seat] for f, seat in SEATS.items()},
+    **{f: FIELD_LABELS[f] for f in CASE_FIELDS},
 }
 FIELD_BY_LABEL = {label: f for f, label in LABELS.items()}
 STAGE_NAMES = [s.value for s in Stage]
@@ -116,6 +121,14 @@ SYNONYMS = {
     "technical_lead": ["technicallead", "techlead", "tl"],
     "executive_sponsor": ["executivesponsor", "sponsor", "execsponsor"],
     "operational_owner": ["operationalowner", "opsowner", "operationsowner"],
+    "expected_monthly_volume": ["expectedmonthlyvolume", "monthlyvolume", "expectedvolume", "volume",
+                                "volumepermonth", "transactionspermonth", "monthlytransactions",
+                                "expectedtransactions", "productionvolume", "expectedmonthlyvolumetransactions"],
+    "expected_monthly_value": ["expectedmonthlyvalue", "monthlyvalue", "expectedvalue", "valuepermonth",
+                               "expectedmonthlybenefit", "monthlybenefit", "expectedbenefit", "benefitpermonth",
+                               "monthlysavings", "expectedsavings", "savingspermonth", "businessvalue", "value"],
+    "expected_value_unit": ["expectedvalueunit", "valueunit", "valuecurrency", "unitofvalue", "benefitunit",
+                            "savingsunit", "currency"],
 }
 for _seat in SEATS:
     # A seat's column often says it holds an email; when a file has both a

@@ -26,8 +26,10 @@ from portfolio.domain.text import plural, without_controls
 from portfolio.domain.vocabulary import CREATABLE_STAGES, Seat, Stage
 from portfolio.services.importer.dates import parse_date
 from portfolio.services.importer.mapping import (
+    CASE_FIELDS,
     DATE_FIELDS,
     FIELD_BY_LABEL,
+    NUMBER_FIELDS,
     LABELS,
     REJECT_COLUMNS,
     SEATS,
@@ -61,7 +63,7 @@ def local_part_name(email: str) -> str:
 Problem = tuple[int, str, str, str]  # (row, column, value, problem or note)
 
 STORED_COLUMNS = ["external_id", "name", "business_unit", "problem", "stage", "start_date", "go_no_go_date",
-                  *SEATS]
+                  *SEATS, *CASE_FIELDS]
 
 
 @dataclass
@@ -127,12 +129,18 @@ class ImportPlan:
         """The first ``n`` rows as they will be stored (seats as emails)."""
         head = self.rows.head(n)
         bad = self.problem_rows
-        out = head[["row", "action", *STORED_COLUMNS]].copy()
+        out = head[["row", "action", *self._shown_columns()]].copy()
         out["status"] = [
             "ok" if r not in bad else f"{sum(1 for p in self.problems if p[0] == r)} problem(s)"
             for r in head["row"]
         ]
         return out.reset_index(drop=True)
+
+    def _shown_columns(self) -> list[str]:
+        """The stored columns a preview shows: the business case's only
+        when the file has a column for one of them."""
+        mapped = set(self.mapping.columns)
+        return [c for c in STORED_COLUMNS if c not in CASE_FIELDS or mapped & set(CASE_FIELDS)]
 
     def preview_table(self, n: int = 20) -> pd.DataFrame:
         """The first ``n`` rows as a person reads them: headers in words,
@@ -145,7 +153,7 @@ class ImportPlan:
         out = pd.DataFrame({
             "Row": head["row"].astype(int).tolist(),
             "Action": [ACTION_WORDS[a] for a in head["action"]],
-            **{LABELS[c]: [_cell_words(v) for v in head[c]] for c in STORED_COLUMNS if c != "stage"},
+            **{LABELS[c]: [_cell_words(v) for v in head[c]] for c in self._shown_columns() if c != "stage"},
         })
         out.insert(out.columns.get_loc(LABELS["problem"]) + 1, LABELS["stage"],
                    [_cell_words(v) if v else "needs a choice" for v in head["stage"]])
@@ -185,6 +193,8 @@ def _cell_words(value) -> str:
     nothing as blank (never None, NaN or NaT)."""
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return ""
+    if isinstance(value, float):  # a volume or value: 40,000 and 0.5, not 40000.0
+        return f"{int(value):,}" if value.is_integer() else f"{value:,}"
     return value.isoformat() if isinstance(value, date) else str(value)
 
 
@@ -362,12 +372,14 @@ def _plan_row(row: _Row) -> dict:
     """The row as it will be stored, its problems and notes recorded."""
     ext, current = _match_pilot(row)
     dates = _read_dates(row, current)
+    case = _read_business_case(row, current)
     stage, raw_stage = _read_stage(row)
     seats = _read_seats(row, current)
     if current is None:
         values, seat_keys = _new_pilot(row, dates, stage, raw_stage, seats)
     else:
         values, seat_keys = _updated_pilot(row, current, dates, stage, raw_stage, seats)
+    values.update(case)
     if values["go_no_go_date"] is None and isinstance(values["start_date"], date):
         _default_go_no_go_date(row, values)
     _check_seat_takers(row, seat_keys, current)
@@ -491,6 +503,39 @@ def _read_dates(row: _Row, current: dict | None) -> dict[str, object]:
             row.note(name, raw, f"{LABELS[name]}: {note}")
         dates[name] = value
     return dates
+
+
+# A number as spreadsheets write it: "12400", "12,400.50", "1 200", with a
+# currency or "hours" beside it in the value's cell ("9,000 EUR", "€9000",
+# "150 hours") when the file has no unit column.
+_NUMBER = re.compile(r"^\s*(?P<pre>[€$£¥₹]|[A-Za-z]{3}(?=[\s\d]))?\s*(?P<num>\d{1,3}(?:[, ]\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
+                     r"\s*(?P<post>[A-Za-z€$£¥₹][A-Za-z ]*)?\s*$")
+
+
+def _read_business_case(row: _Row, current: dict | None) -> dict:
+    """The expected volume and value and the value's unit. A blank cell (or
+    no column) keeps what a stored pilot has; a cell that is not a number
+    is the row's problem."""
+    out = {name: (current[name] if current is not None else None) for name in NUMBER_FIELDS}
+    out["expected_value_unit"] = current["expected_value_unit"] if current is not None else ""
+    unit_in_value = None
+    for name in NUMBER_FIELDS:
+        raw = row.cell(name)
+        if not raw:
+            continue
+        m = _NUMBER.match(raw)
+        if not m or (name == "expected_monthly_volume" and (m["pre"] or m["post"])):
+            row.problem(name, raw, f"{LABELS[name]}: '{raw}' is not a number")
+            continue
+        out[name] = float(re.sub(r"[, ]", "", m["num"]))
+        if name == "expected_monthly_value":
+            unit_in_value = m["pre"] or m["post"]
+    unit = row.cell("expected_value_unit")
+    if unit:
+        out["expected_value_unit"] = unit
+    elif unit_in_value:
+        out["expected_value_unit"] = unit_in_value.strip()
+    return out
 
 
 def _stage_of(row: _Row, current: dict | None) -> Stage:
@@ -640,14 +685,15 @@ def _check_pilot(row: _Row, values: dict, current: dict | None) -> None:
     """The pilot's own form (PilotIn) on the values; its cleaned text is
     kept."""
     checked = {name: values[name] for name in ("name", "business_unit", "problem", "stage", "start_date",
-                                               "go_no_go_date")}
+                                               "go_no_go_date", *CASE_FIELDS)}
     try:
         pilot = PilotIn(**checked)
     except ValidationError as exc:
         for name, text in _pilot_errors(exc):
             row.problem(name, row.cell(name) if name in row.at.cells else checked.get(name), text)
     else:
-        values.update({name: getattr(pilot, name) for name in ("name", "business_unit", "problem")})
+        values.update({name: getattr(pilot, name) for name in ("name", "business_unit", "problem",
+                                                               "expected_value_unit")})
         values["business_unit"] = _kept_unit(row, values["business_unit"], current)
 
 
@@ -704,6 +750,7 @@ def _record(row: _Row, ext: str, current: dict | None, values: dict, seat_keys: 
         "stage": values["stage"].value,
         "start_date": values["start_date"],
         "go_no_go_date": values["go_no_go_date"],
+        **{name: values[name] for name in CASE_FIELDS},
         **emails,
         **{f"{name}_key": seat_keys[name] for name in SEATS},
         "attributes": attribute_values,
@@ -756,7 +803,7 @@ def _pilot_errors(exc: ValidationError) -> list[tuple[str, str]]:
 
 def _changes(current: dict, values: dict, emails: dict, email_of: dict[int, str]) -> list[tuple]:
     changes = []
-    for name in ("name", "business_unit", "problem", "start_date", "go_no_go_date"):
+    for name in ("name", "business_unit", "problem", "start_date", "go_no_go_date", *CASE_FIELDS):
         if _same(values[name], current[name]):
             continue
         changes.append((name, current[name], values[name]))

@@ -72,8 +72,7 @@ SEATS = ("product_owner", "technical_lead", "executive_sponsor", "operational_ow
 # decisions and the pilot's page change: an exported file imported back
 # ignores them (the importer reads this list). The seat holders' names sit
 # beside their emails in the CSV and are ignored too.
-COMPUTED_COLUMNS = ("day", "days_left", "next_date", "bridge_due_date", "expected_monthly_volume",
-                    "severity", "flags", "reasons")
+COMPUTED_COLUMNS = ("day", "days_left", "next_date", "bridge_due_date", "severity", "flags", "reasons")
 
 # Column headers in words for the workbook, where the generic rule (the
 # column name with spaces, first letter capital) reads wrong. The pilots

@@ -112,7 +112,17 @@ def _edit(pilot: Pilot, people: dict[int, Person]) -> None:
             volume = st.number_input(
                 "Expected monthly volume (transactions)", value=pilot.expected_monthly_volume, min_value=0.0,
                 format="%g", key=f"edit-volume-{pilot.id}",
-                help="With a cost-per-transaction KPI, gives the monthly running cost.",
+                help="With a cost-per-transaction KPI, gives the monthly running cost at production volume.",
+            )
+            v1, v2 = st.columns([2, 1])
+            value = v1.number_input(
+                "Expected monthly value", value=pilot.expected_monthly_value, min_value=0.0, format="%g",
+                key=f"edit-value-{pilot.id}",
+                help="What the pilot is expected to bring a month in production; weighed against the running cost.",
+            )
+            value_unit = v2.text_input(
+                "Value unit", value=pilot.expected_value_unit, key=f"edit-value-unit-{pilot.id}",
+                placeholder="EUR, USD, … or hours", help="A currency code (EUR) for money, or hours for hours saved.",
             )
             seats = seat_inputs(f"edit-{pilot.id}", people, pilot.model_dump())
             if forms.submit("Save changes", key=f"edit-save-{pilot.id}", type="primary"):
@@ -129,7 +139,8 @@ def _edit(pilot: Pilot, people: dict[int, Person]) -> None:
                     lambda: pilots.edit_pilot(
                         conn, actor, pilot.id,
                         {"name": name, "business_unit": unit, "problem": problem, "start_date": start,
-                         "expected_monthly_volume": volume, **seats},
+                         "expected_monthly_volume": volume, "expected_monthly_value": value,
+                         "expected_value_unit": value_unit, **seats},
                         settings, today=date.today(), expected_version=st.session_state[version_key]),
                     lambda result: f"Saved '{result.name}'.", refused=refused, then=saved)
         if st.button("Reload the pilot as it is now", key=f"edit-reload-{pilot.id}"):
@@ -140,6 +151,8 @@ def _edit(pilot: Pilot, people: dict[int, Person]) -> None:
                 f"edit-name-{pilot.id}": pilot.name, f"edit-unit-{pilot.id}": pilot.business_unit,
                 f"edit-problem-{pilot.id}": pilot.problem, f"edit-start-{pilot.id}": pilot.start_date,
                 f"edit-volume-{pilot.id}": pilot.expected_monthly_volume,
+                f"edit-value-{pilot.id}": pilot.expected_monthly_value,
+                f"edit-value-unit-{pilot.id}": pilot.expected_value_unit,
                 **{f"edit-{pilot.id}-{SEAT_KEYS[seat]}": getattr(pilot, seat.value) for seat in Seat}})
             st.session_state[version_key] = pilot.version
             st.rerun()

@@ -14,6 +14,7 @@ import streamlit as st
 
 from portfolio.domain import privileges as borrowed
 from portfolio.domain import rights
+from portfolio.domain import value as value_words
 from portfolio.domain.models import Pilot
 from portfolio.domain.rights import Right
 from portfolio.domain.text import EMPTY_CELL, md, plural
@@ -136,20 +137,39 @@ def _revocation(pilot: Pilot, privileges) -> None:
                            clear={f"privilege-revoke-evidence-{pilot.id}": ""})
 
 
+def _business_case(pilot: Pilot) -> None:
+    """The running cost at production volume beside the expected value."""
+    conn, as_of, settings = ui.conn(), ui.as_of(), ui.settings()
+    st.subheader("Cost at production volume and value")
+    case = production.business_case(conn, pilot, as_of, settings)
+    a, b = st.columns(2)
+    a.metric("Monthly running cost at production volume",
+             value_words.describe_value(case.cost, case.cost_currency or "(no currency)")
+             if case.cost is not None else EMPTY_CELL,
+             help="The latest cost-per-transaction reading times the expected monthly volume.")
+    b.metric("Expected monthly value", case.value_text() if case.value is not None else EMPTY_CELL,
+             help="Stated under Overview → Edit: money in a currency, or hours saved (weighed at "
+                  f"{value_words.amount(settings.hour_cost)} {settings.hour_cost_currency} an hour).")
+    verdict = md(case.verdict(settings.business_case_cost_share))
+    (st.warning if case.weak(settings.business_case_cost_share) or case.value is None else st.caption)(verdict)
+    if case.comparable:
+        st.plotly_chart(charts.cost_against_value(
+            [("Running cost", case.cost), ("Expected value", case.value_money)], case.cost_currency),
+            key=f"cost-value-{pilot.id}")
+
+
 def _kpis(pilot: Pilot, editable: bool) -> None:
     conn, actor, as_of = ui.conn(), ui.actor(), ui.as_of()
+    _business_case(pilot)
     st.subheader("KPIs")
     kpis = store.list_kpis(conn, pilot.id, as_of)
-    cost = production.monthly_cost(conn, pilot.id, as_of)
-    if cost is not None:
-        st.metric("Monthly running cost", f"{cost:,.0f}",
-                  help="Latest cost per transaction times the expected monthly volume.")
     if kpis:
         st.dataframe(
             pd.DataFrame([{
                 "KPI": k.name, "Kind": "production" if k.production else "pilot metric", "Category": k.category.label,
-                "Baseline": k.baseline, "Target": k.target, "Unit": k.unit, "Better": k.direction.value,
-                "Horizon (days)": k.horizon_days, "Latest": k.latest_value, "On": k.latest_on,
+                "Baseline": k.baseline, "Baseline read on": k.baseline_on, "Target": k.target, "Unit": k.unit,
+                "Better": k.direction.value, "Horizon (days)": k.horizon_days, "Latest": k.latest_value,
+                "On": k.latest_on, "Change against the baseline": k.change(),
                 "On target": {True: "yes", False: "no", None: EMPTY_CELL}[k.meets(k.latest_value)],
             } for k in kpis]),
             hide_index=True, width="stretch", key=f"kpi-scorecard-{pilot.id}", placeholder=EMPTY_CELL,
@@ -173,8 +193,10 @@ def _kpis(pilot: Pilot, editable: bool) -> None:
             unit = a.text_input("Unit", key=f"kpi-unit-{pilot.id}")
             direction = b.radio("Better when", [d.value for d in Direction], horizontal=True,
                                 format_func=lambda v: f"{v}", key=f"kpi-direction-{pilot.id}")
-            a, b, d = st.columns(3)
+            a, e, b, d = st.columns(4)
             baseline = a.number_input("Baseline", value=None, key=f"kpi-baseline-{pilot.id}")
+            baseline_on = e.date_input("Baseline read on", value=None, key=f"kpi-baseline-on-{pilot.id}",
+                                       help="Before the start: the value the pilot is measured against.")
             target = b.number_input("Target", value=None, key=f"kpi-target-{pilot.id}")
             horizon = d.number_input("Horizon (days)", value=None, min_value=1, step=1, key=f"kpi-horizon-{pilot.id}")
             is_production = st.checkbox("A production KPI (not only a pilot metric)", value=True,
@@ -182,12 +204,13 @@ def _kpis(pilot: Pilot, editable: bool) -> None:
             if forms.submit("Add KPI", key=f"kpi-save-{pilot.id}"):
                 forms.save(lambda: production.add_kpi(conn, actor, pilot.id, {
                                "name": name, "category": category, "unit": unit, "direction": direction,
-                               "baseline": baseline, "target": target,
+                               "baseline": baseline, "baseline_on": baseline_on, "target": target,
                                "horizon_days": int(horizon) if horizon is not None else None,
                                "production": is_production}),
                            f"Added the KPI '{name.strip()}'.",
                            clear={f"kpi-name-{pilot.id}": "", f"kpi-unit-{pilot.id}": "",
-                                  **{f"kpi-{k}-{pilot.id}": None for k in ("baseline", "target", "horizon")}})
+                                  **{f"kpi-{k}-{pilot.id}": None
+                                     for k in ("baseline", "baseline-on", "target", "horizon")}})
     if kpis:
         with c2.expander("Enter readings", icon=":material/edit:"):
             with forms.form(f"kpi-readings-{pilot.id}"):
@@ -217,15 +240,19 @@ def _edit_kpi(pilot: Pilot) -> None:
         opened = forms.opened_version(forms.record_name("kpi", k.id), k.version)
         with forms.form(f"kpi-edit-{k.id}"):
             e_name = st.text_input("Name", value=k.name, key=f"kpi-edit-name-{k.id}")
-            a, b, d = st.columns(3)
+            a, e, b, d = st.columns(4)
             e_baseline = a.number_input("Baseline", value=k.baseline, format="%g", key=f"kpi-edit-baseline-{k.id}")
+            e_baseline_on = e.date_input("Baseline read on", value=k.baseline_on,
+                                         key=f"kpi-edit-baseline-on-{k.id}",
+                                         help="Before the start: the value the pilot is measured against.")
             e_target = b.number_input("Target", value=k.target, format="%g", key=f"kpi-edit-target-{k.id}")
             e_horizon = d.number_input("Horizon (days)", value=k.horizon_days, min_value=1, step=1,
                                        key=f"kpi-edit-horizon-{k.id}")
             e_production = st.checkbox("A production KPI", value=k.production, key=f"kpi-edit-production-{k.id}")
             if forms.submit("Save KPI", key=f"kpi-edit-save-{k.id}"):
                 forms.save(lambda: production.edit_kpi(conn, actor, k.id, {
-                               "name": e_name, "baseline": e_baseline, "target": e_target,
+                               "name": e_name, "baseline": e_baseline, "baseline_on": e_baseline_on,
+                               "target": e_target,
                                "horizon_days": int(e_horizon) if e_horizon is not None else None,
                                "production": e_production}, expected_version=opened),
                            f"Saved the KPI '{e_name.strip()}'.", records=[forms.record_name("kpi", k.id)])
