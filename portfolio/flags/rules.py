@@ -22,7 +22,7 @@ HEADLINE_CODES = ("STALLED", "OWNERLESS")
 CODES = [
     "OWNERLESS", "OVERDUE_DECISION", "STALLED", "STALE_UPDATE", "NO_CLOCK",
     "PRIVILEGES_UNDECIDED", "NO_PRODUCTION_KPIS", "MISSING_SEAT", "NO_CRITERIA", "CRITERIA_CHANGED",
-    "KPI_STALE", "GOVERNANCE_LATE", "WEAK_SHIP_SIGNAL", "KPI_OFF_TARGET", "DECISION_DUE_SOON",
+    "KPI_STALE", "GOVERNANCE_LATE", "WEAK_SHIP_SIGNAL", "KPI_OFF_TARGET", "CHECKIN_OVERDUE", "DECISION_DUE_SOON",
 ]
 CODE_ORDER = {code: i for i, code in enumerate(CODES)}
 
@@ -46,6 +46,8 @@ LABELS = {
     "GOVERNANCE_LATE": ("Governance late", "The governance review is not done after kickoff."),
     "WEAK_SHIP_SIGNAL": ("Weak ship signal", "Half or more of the borrowed privileges will be withdrawn."),
     "KPI_OFF_TARGET": ("KPI off target", "The latest reading of a production KPI misses its target."),
+    "CHECKIN_OVERDUE": ("Check-in missed", ("A check-in on a production pilot (30, 60 and 90 days after its "
+                                            "promotion) was not recorded by its due date.")),
     "DECISION_DUE_SOON": ("Decision due soon", "The go/no-go date is within the coming days."),
 }
 
@@ -75,6 +77,13 @@ f AS MATERIALIZED (
         technical_lead_id IS NOT NULL AND coalesce(technical_lead_active, false) AS technical_lead_ok,
         executive_sponsor_id IS NOT NULL AND coalesce(executive_sponsor_active, false) AS executive_sponsor_ok,
         operational_owner_id IS NOT NULL AND coalesce(operational_owner_active, false) AS operational_owner_ok,
+        -- The check-in days after the promotion whose date has passed
+        -- without the check-in (due on the promotion plus the day).
+        CASE WHEN promoted_on IS NULL THEN CAST([] AS INTEGER[])
+             ELSE list_filter(CAST($checkin_days AS INTEGER[]),
+                              lambda d: promoted_on + d < $as_of
+                                        AND NOT list_contains(coalesce(checkin_days_done, []), d)) END
+            AS missed_checkins,
         coalesce(CAST(stale_kpis AS STRUCT(name VARCHAR, never BOOLEAN, days BIGINT)[]), [])
             AS stale_kpi_list,
         coalesce(CAST(kpis_off_target AS STRUCT(name VARCHAR, value DOUBLE, target DOUBLE, unit VARCHAR,
@@ -168,6 +177,11 @@ RULES = [
      " k.name, printf('%g', k.value), CASE WHEN coalesce(k.unit, '') = '' THEN '' ELSE ' ' || k.unit END,"
      " printf('%g', k.target), CASE WHEN coalesce(k.unit, '') = '' THEN '' ELSE ' ' || k.unit END, k.direction)),"
      " '; ')"),
+    # CHECKIN_OVERDUE: a production pilot's check-in (30, 60, 90 days after
+    # its promotion by default) not recorded by its due date (seed 001).
+    ("CHECKIN_OVERDUE", Severity.MEDIUM, "stage = 'production' AND len(missed_checkins) > 0",
+     "array_to_string(list_transform(missed_checkins, lambda d: format('the day-{} check-in was due on {}',"
+     " d, strftime(promoted_on + d, '%-d %b %Y'))), '; ')"),
     # DECISION_DUE_SOON: 0 to the threshold days left.
     ("DECISION_DUE_SOON", Severity.INFO, "stage = 'pilot' AND days_left BETWEEN 0 AND $due_soon_days",
      "CASE WHEN days_left = 0 THEN 'go/no-go decision due today'"
@@ -206,5 +220,5 @@ def params(as_of: date, s: Settings, pilot_id: int | None = None) -> dict:
         "stale_days": s.stale_update_days, "lock_day": s.criteria_lock_day,
         "privileges_days": s.privileges_decision_days, "kickoff_day": s.kickoff_day,
         "kpi_stale_days": s.kpi_stale_days, "due_soon_days": s.due_soon_days,
-        "red_window": s.stalled_red_streak, "pilot": pilot_id,
+        "red_window": s.stalled_red_streak, "checkin_days": list(s.checkin_days), "pilot": pilot_id,
     }
