@@ -645,7 +645,7 @@ class AcceptanceIn(_Input):
     @field_validator("note")
     @classmethod
     def _note(cls, v: str) -> str:
-        return _optional_text(v, 2000, multiline=True)
+        return _optional_text(v, 2000)
 
     @model_validator(mode="after")
     def _note_when_not_plain(self) -> "AcceptanceIn":
@@ -701,7 +701,7 @@ class CheckinIn(_Input):
     @field_validator("note")
     @classmethod
     def _note(cls, v: str) -> str:
-        return _optional_text(v, 2000, multiline=True)
+        return _optional_text(v, 2000)
 
 
 class Checkin(BaseModel):

@@ -66,7 +66,7 @@ def test_a_go_waits_for_the_operational_owners_acceptance_or_an_override(request
         page.get_by_role("tab", name="Handover and check-ins").click()
         page.locator(f".st-key-acceptance-verdict-{pilot_id}").get_by_text("accepted with conditions",
                                                                           exact=True).click()
-        page.locator(f".st-key-acceptance-note-{pilot_id} textarea").fill("Night shift trained before rollout")
+        page.locator(f".st-key-acceptance-note-{pilot_id} input").fill("Night shift trained before rollout")
         page.locator(f".st-key-acceptance-save-{pilot_id} button").click()
         expect(page.get_by_text(f"Recorded the operational owner's word on the handover of '{name}': "
                                 "accepted with conditions.")).to_be_visible()

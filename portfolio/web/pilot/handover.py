@@ -58,7 +58,7 @@ def _acceptance(pilot: Pilot) -> None:
                                  horizontal=True, key=f"acceptance-seat-{pilot.id}"))
         verdict = st.radio("Acceptance", [a.value for a in Acceptance], index=None, horizontal=True,
                            format_func=lambda v: Acceptance(v).label, key=f"acceptance-verdict-{pilot.id}")
-        note = st.text_area("Note (the conditions, or why it is refused)", key=f"acceptance-note-{pilot.id}")
+        note = st.text_input("Note (the conditions, or why it is refused)", key=f"acceptance-note-{pilot.id}")
         on = st.date_input("Date", value=min(as_of, date.today()), key=f"acceptance-date-{pilot.id}")
         if forms.submit("Record acceptance", key=f"acceptance-save-{pilot.id}", type="primary"):
             forms.save(
@@ -116,7 +116,7 @@ def _checkins(pilot: Pilot) -> None:
                         key=f"checkin-kpis-{pilot.id}")
         cost = c3.radio("Is its cost what was expected?", YES_NO, index=None, horizontal=True,
                         key=f"checkin-cost-{pilot.id}")
-        note = st.text_area("Note", key=f"checkin-note-{pilot.id}")
+        note = st.text_input("Note", key=f"checkin-note-{pilot.id}")
         if forms.submit("Record check-in", key=f"checkin-save-{pilot.id}", type="primary"):
             forms.save(
                 lambda: handover.record_checkin(conn, actor, {
