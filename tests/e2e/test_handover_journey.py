@@ -52,6 +52,7 @@ def test_a_go_waits_for_the_operational_owners_acceptance_or_an_override(request
         expect(page.get_by_text(re.compile(
             r"Override reason: go needs the operational owner's acceptance of the handover \(the operational "
             rf"owner \({re.escape(owner)}\) has not accepted the handover\)"))).to_be_visible()
+        settle(page, "Decisions")  # the run that refused it has ended before the page is left
         assert query(app_server, "SELECT stage FROM pilot WHERE id = ?", [pilot_id]) == [("pilot",)]
         assert query(app_server, "SELECT count(*) FROM decision WHERE pilot_id = ?", [pilot_id]) == decided_before
         # What was typed stays, to be sent again.
