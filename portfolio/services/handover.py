@@ -74,7 +74,7 @@ def record_acceptance(conn, actor: Actor, values: dict, settings: Settings, *,
                 value.verdict, value.note, value.accepted_on):
             return latest  # a repeated submit: recorded once
         new_id = handover_store.insert_acceptance(c, value, holder_id, actor.person_id)
-        audit.created(c, actor, "handover_acceptance", new_id, value.verdict.value)
+        audit.created(c, actor, "handover_acceptance", new_id, value.verdict.label)
         return next(a for a in handover_store.list_acceptances(c, pilot.id) if a.id == new_id)
 
     return write(conn, work)

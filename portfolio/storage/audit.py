@@ -322,7 +322,7 @@ def _people_names(c) -> dict[int, str]:
 # Fields whose values are the tracker's codes (a stage, a status, a
 # disposition...), shown in words: "make permanent", not make_permanent.
 CODED_FIELDS = {"stage", "status", "disposition", "kind", "health", "category", "direction", "role", "dimension",
-                "stage_before", "stage_after", "action"}
+                "stage_before", "stage_after", "action", "verdict"}
 
 
 def _shown(field: str, value, names: dict[int, str]) -> str:
@@ -334,6 +334,8 @@ def _shown(field: str, value, names: dict[int, str]) -> str:
         return "yes" if value else "no"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))  # 92, not 92.0
+    if field == "seat" and isinstance(value, str):
+        return FIELD_LABELS.get(value, value).lower()  # operational owner, not its column
     if field in CODED_FIELDS and isinstance(value, str):
         return value.replace("_", " ")
     text = str(value)

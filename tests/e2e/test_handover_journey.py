@@ -76,7 +76,7 @@ def test_a_go_waits_for_the_operational_owners_acceptance_or_an_override(request
                                  " WHERE pilot_id = ?", [pilot_id]) == [
             (owner_id, owner_id, "with_conditions", "Night shift trained before rollout")]
         assert query(app_server, "SELECT actor_id, action FROM audit WHERE entity = 'handover_acceptance'"
-                                 " AND pilot_id = ?", [pilot_id]) == [(owner_id, "with_conditions")]
+                                 " AND pilot_id = ?", [pilot_id]) == [(owner_id, "accepted with conditions")]
 
         # 3. Leadership's go now goes through, with no override.
         open_decision(page, app_server, pilot_id)

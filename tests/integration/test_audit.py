@@ -102,7 +102,7 @@ def test_criteria_decision_bridge_promote_and_retire_are_recorded(conn, leader, 
     accept_handover(conn, pid, AS_OF, "with_conditions", "Runbook first")
     accepted = last(conn, "handover_acceptance")
     assert (accepted["action"], accepted["after"]["verdict"], accepted["after"]["note"], accepted["pilot_id"]) == (
-        "with_conditions", "with_conditions", "Runbook first", pid)
+        "accepted with conditions", "with_conditions", "Runbook first", pid)
     decisions.record_decision(conn, leader, {"pilot_id": pid, "kind": "go", "decided_on": AS_OF,
                                              "decided_by": leader.person_id, "rationale": "Met everything"}, settings)
     decided = last(conn, "decision")

@@ -143,7 +143,7 @@ def test_only_the_operational_owner_or_an_admin_records_the_acceptance(conn, lea
     word = accept(conn, admin, pilot.id, "with_conditions", "Agreed on the phone")
     assert (word.person_id, word.recorded_by) == (pilot.operational_owner_id, admin.person_id)
     last = db_trail(conn, "handover_acceptance")
-    assert (last["actor_id"], last["action"]) == (admin.person_id, "with_conditions")
+    assert (last["actor_id"], last["action"]) == (admin.person_id, "accepted with conditions")
 
 
 def db_trail(conn, entity):
