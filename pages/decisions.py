@@ -1,7 +1,9 @@
 """Decisions: the pilots whose go/no-go is overdue or due within 14 days,
-each with what a decision needs on one screen and the form to record it (a
-no-go with its reason and lessons); below, the bridge pilots to promote and
-the production pilots to retire (with a reason and lessons too)."""
+each with what a decision needs on one screen (the suggested verdict beside
+the operational owner's acceptance of the handover) and the form to record
+it (a no-go with its reason and lessons); below, the bridge pilots to
+promote and the production pilots to retire (with a reason and lessons
+too)."""
 
 from datetime import date
 
@@ -14,7 +16,7 @@ from portfolio.domain.models import LARGEST_ID, Actor
 from portfolio.domain.rights import Right
 from portfolio.domain.text import EMPTY_CELL, md, plural
 from portfolio.domain.vocabulary import BRIDGE_ITEMS, DecisionKind
-from portfolio.services import decisions, production
+from portfolio.services import decisions, handover, production
 from portfolio.storage import store
 from portfolio.web import forms, ui
 from portfolio.web.followthrough import stop_inputs
@@ -84,7 +86,15 @@ else:
         else:
             st.warning("No go/no-go criteria were written for this pilot.")
         box = {decisions.VERDICT_GO: st.success, decisions.VERDICT_NO_GO: st.error}.get(verdict, st.info)
-        box(f"Suggested verdict: **{md(verdict)}** ({md(why)})")
+        acceptance = handover.acceptance_status(conn, pilot, settings, as_of)
+        verdict_col, accept_col = st.columns(2)
+        with verdict_col:
+            box(f"Suggested verdict: **{md(verdict)}** ({md(why)})")
+        with accept_col, st.container(key=f"decision-acceptance-{pilot.id}"):
+            (st.success if acceptance.accepted else st.warning)(
+                "**Handover: " + ("accepted" if acceptance.accepted else "not accepted") + "**  \n"
+                + "  \n".join(md(line) for line in acceptance.lines())
+                + ("" if acceptance.accepted else "  \nA go needs it, or an override reason on record."))
         st.subheader("Readiness")
         readiness = store.pilot_readiness(conn, pilot.id)
         required = [r for r in readiness if r["required_for_go"]]
@@ -135,8 +145,14 @@ else:
             )
             override = c4.text_input(
                 "Override reason", key=f"decision-override-{pilot.id}",
-                help=f"Required for the extension that reaches the limit of {settings.extension_limit}.",
+                help=(f"Required for the extension that reaches the limit of {settings.extension_limit}, and "
+                      "for a go without the operational owner's acceptance of the handover; it stays on "
+                      "record with the decision."),
             )
+            if not acceptance.accepted:
+                st.caption("Go: the handover is not accepted ("
+                           + md("; ".join(acceptance.gaps))
+                           + "); a go needs an override reason, which stays on record with the decision.")
             if forms.submit("Record decision", key=f"decision-submit-{pilot.id}", type="primary"):
                 forms.save(
                     lambda: decisions.record_decision(conn, actor, {

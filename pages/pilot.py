@@ -1,5 +1,6 @@
 """Pilot: one pilot whole (its clock, seats, flags, criteria and decisions,
-production readiness, weekly updates and history), and the form to create a
+production readiness, the handover's acceptance and the check-ins after go,
+weekly updates and history), and the form to create a
 pilot. Each tab is a module of portfolio/web/pilot/."""
 
 from datetime import date
@@ -17,7 +18,7 @@ from portfolio.services.pilots import create_pilot
 from portfolio.storage import store
 from portfolio.web import forms, ui
 from portfolio.web.followthrough import resembling
-from portfolio.web.pilot import criteria, history, overview, readiness, updates
+from portfolio.web.pilot import criteria, handover, history, overview, readiness, updates
 from portfolio.web.pilot.overview import unit_choices, unit_label
 from portfolio.web.pilot.seats import SEAT_KEYS, seat_inputs
 
@@ -108,8 +109,9 @@ if pilot.go_no_go_date:
     c3.metric("Go/no-go date", f"{pilot.go_no_go_date:%d %b %Y}")
 st.caption(clock.describe(pilot.start_date, pilot.go_no_go_date, as_of))
 
-overview_tab, decisions_tab, readiness_tab, updates_tab, history_tab = st.tabs(
-    ["Overview", "Criteria and decisions", "Production readiness", "Weekly updates", "History"]
+overview_tab, decisions_tab, readiness_tab, handover_tab, updates_tab, history_tab = st.tabs(
+    ["Overview", "Criteria and decisions", "Production readiness", "Handover and check-ins", "Weekly updates",
+     "History"]
 )
 with overview_tab:
     overview.show(pilot, people)
@@ -117,6 +119,8 @@ with decisions_tab:
     criteria.show(pilot)
 with readiness_tab:
     readiness.show(pilot)
+with handover_tab:
+    handover.show(pilot)
 with updates_tab:
     updates.show(pilot)
 with history_tab:

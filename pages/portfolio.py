@@ -1,13 +1,14 @@
 """Portfolio: what leadership sees first. Headline numbers, the flagged pilots
 with their reasons, the 90-day timeline and the count by stage, the stopped
-pilots still holding what they borrowed, and what production will need."""
+pilots still holding what they borrowed, what production will need, and
+the production pilots still under watch."""
 
 import streamlit as st
 
 from portfolio import flags
 from portfolio.domain.text import EMPTY_CELL, md, plural
 from portfolio.domain.vocabulary import READINESS_DIMENSIONS, DecisionKind
-from portfolio.services import followthrough, production
+from portfolio.services import followthrough, handover, production
 from portfolio.services import units as business_units
 from portfolio.services.reporting import digest, export, overview, privileges
 from portfolio.storage import store
@@ -221,6 +222,23 @@ else:
                "with both, in the same currency.")
     for currency, frame in by_unit.groupby("currency"):
         st.plotly_chart(charts.cost_and_value_by_unit(frame, currency), key=f"cost-value-by-unit-{currency}")
+
+days = ", ".join(str(d) for d in ui.settings().checkin_days)
+watched = ui.kept("under watch", lambda: handover.under_watch(ui.conn(), ui.settings(), as_of))
+st.subheader(f"In production, under watch: {plural(len(watched), 'pilot')}")
+st.caption(f"Production pilots whose operational owner has not yet done every check-in ({days} days after the "
+           "promotion: is it used, do its production KPIs hold, is its cost what was expected); a missed one "
+           "first. The last check-in done ends the watch.")
+if watched.empty:
+    st.caption("No production pilot is under watch.")
+else:
+    st.dataframe(
+        watched.assign(overdue=watched["overdue"].map({True: "missed", False: "on time"}))[
+            ["name", "business_unit", "operational_owner", "promoted_on", "done", "next_checkin", "overdue"]],
+        hide_index=True, width="stretch", key="under-watch", placeholder=EMPTY_CELL,
+        column_config={"name": "Pilot", "business_unit": "Business unit", "operational_owner": "Operational owner",
+                       "promoted_on": "Promoted on", "done": "Check-ins done", "next_checkin": "Next check-in",
+                       "overdue": "Next check-in is"})
 
 st.subheader("Readiness")
 matrix = ui.kept("readiness", lambda: store.readiness_matrix(ui.conn(), least_ready=charts.HEATMAP_ROWS))

@@ -154,6 +154,19 @@ def actor_of(conn, role: Role, **overrides) -> Actor:
     return Actor.of(store.get_person(conn, person_id))
 
 
+def accept_handover(conn, pilot_id: int, on=None, verdict: str = "accepted", note: str = "") -> None:
+    """The pilot's operational owner accepts its handover, as they would on
+    the pilot page (a go needs it, or an override)."""
+    from portfolio.services import handover
+    from portfolio.storage import store
+
+    pilot = store.get_pilot(conn, pilot_id)
+    owner = Actor.of(store.get_person(conn, pilot.operational_owner_id))
+    handover.record_acceptance(conn, owner, {
+        "pilot_id": pilot_id, "verdict": verdict, "note": note,
+        "accepted_on": on or pilot.start_date or AS_OF}, Settings())
+
+
 @pytest.fixture
 def admin(conn) -> Actor:
     return actor_of(conn, Role.ADMIN, name="Ada Admin")

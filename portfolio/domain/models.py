@@ -22,7 +22,9 @@ from pydantic import (
 from portfolio.domain.text import clean_line, clean_text
 from portfolio.domain.value import value_unit
 from portfolio.domain.vocabulary import (
+    ACCEPTING_SEATS,
     READINESS_DIMENSIONS,
+    Acceptance,
     CriterionStatus,
     DecisionKind,
     Direction,
@@ -643,3 +645,129 @@ class ReadinessItemIn(_Input):
     @classmethod
     def _label(cls, v: str) -> str:
         return _required_text(v, 200)
+
+
+# --- the handover and the check-ins after go --------------------------------
+
+
+def _yes_or_no(value):
+    """A yes-or-no answer a person must give: no default stands for one."""
+    if value is None or value == "":
+        raise ValueError("answer yes or no")
+    if isinstance(value, str) and value.strip().lower() in ("yes", "no"):
+        return value.strip().lower() == "yes"
+    return value
+
+
+class AcceptanceIn(_Input):
+    """The operational owner's (or the executive sponsor's) word on the
+    handover: accepted, accepted with conditions, or refused, with a note
+    (the conditions, or why it is refused)."""
+
+    LABELS: ClassVar[dict[str, str]] = {"note": "Note", "verdict": "Acceptance"}
+
+    pilot_id: int
+    seat: Seat = Seat.OPERATIONAL_OWNER
+    verdict: Acceptance
+    note: str = ""
+    accepted_on: date
+
+    @field_validator("verdict", mode="before")
+    @classmethod
+    def _verdict(cls, v):
+        if v in (None, ""):
+            raise ValueError("choose accepted, accepted with conditions or refused")
+        return v
+
+    @field_validator("seat")
+    @classmethod
+    def _seat(cls, v: Seat) -> Seat:
+        if v not in ACCEPTING_SEATS:
+            raise ValueError(f"the {v.label.lower()} does not accept the handover; the operational owner does")
+        return v
+
+    @field_validator("pilot_id")
+    @classmethod
+    def _id(cls, v: int) -> int:
+        return check_id(v)
+
+    @field_validator("accepted_on")
+    @classmethod
+    def _in_range(cls, v: date) -> date:
+        return check_date_range(v)
+
+    @field_validator("note")
+    @classmethod
+    def _note(cls, v: str) -> str:
+        return _optional_text(v, 2000)
+
+    @model_validator(mode="after")
+    def _note_when_not_plain(self) -> "AcceptanceIn":
+        if not self.note and self.verdict == Acceptance.WITH_CONDITIONS:
+            raise ValueError("Note: say what the conditions are")
+        if not self.note and self.verdict == Acceptance.REFUSED:
+            raise ValueError("Note: say why the handover is refused")
+        return self
+
+
+class HandoverAcceptance(BaseModel):
+    id: int
+    pilot_id: int
+    seat: Seat
+    person_id: int | None
+    person_name: str | None = None
+    verdict: Acceptance
+    note: str
+    accepted_on: date
+    recorded_by: int | None
+    recorded_by_name: str | None = None
+    created_at: datetime
+
+
+class CheckinIn(_Input):
+    """A check-in after go: is it used, do its production KPIs hold, is its
+    cost what was expected, and a note."""
+
+    LABELS: ClassVar[dict[str, str]] = {"note": "Note"}
+
+    pilot_id: int
+    checked_on: date
+    used: bool
+    kpis_hold: bool
+    cost_as_expected: bool
+    note: str = ""
+
+    @field_validator("used", "kpis_hold", "cost_as_expected", mode="before")
+    @classmethod
+    def _answered(cls, v):
+        return _yes_or_no(v)
+
+    @field_validator("pilot_id")
+    @classmethod
+    def _id(cls, v: int) -> int:
+        return check_id(v)
+
+    @field_validator("checked_on")
+    @classmethod
+    def _in_range(cls, v: date) -> date:
+        return check_date_range(v)
+
+    @field_validator("note")
+    @classmethod
+    def _note(cls, v: str) -> str:
+        return _optional_text(v, 2000)
+
+
+class Checkin(BaseModel):
+    id: int
+    pilot_id: int
+    due_day: int
+    checked_on: date
+    used: bool
+    kpis_hold: bool
+    cost_as_expected: bool
+    note: str
+    person_id: int | None
+    person_name: str | None = None
+    recorded_by: int | None
+    created_at: datetime

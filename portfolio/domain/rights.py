@@ -14,6 +14,11 @@
 |               | business units, the readiness checklist, import, archiving   |
 |               | and restoring pilots, recording any pilot's revocations      |
 
+Whatever their role, the person in a pilot's operational owner seat records
+their acceptance of its handover and its check-ins after go (an admin may
+enter them on their behalf); the executive sponsor records theirs where a
+setting asks for it (the service checks the setting and the seat).
+
 A person who is inactive, or a signed-in identity that matches no person,
 only reads (``Actor.person_id`` is None or the role is viewer). Services call
 ``require`` before they write; pages call ``may`` to decide what to offer.
@@ -49,6 +54,8 @@ class Right(str, Enum):
     IMPORT = "import a spreadsheet"
     ARCHIVE = "archive or restore pilots"
     REVOKE_PRIVILEGE = "record the revocation of a borrowed privilege"
+    ACCEPT_HANDOVER = "record acceptance of the handover"
+    RECORD_CHECKIN = "record a check-in"
 
 
 # Rights that concern one pilot: held by its product owner and technical lead
@@ -62,6 +69,13 @@ _LEADERSHIP = frozenset({
 })
 _ADMIN_ONLY = frozenset({Right.CREATE_PILOT, Right.MANAGE_PEOPLE, Right.MANAGE_UNITS, Right.MANAGE_CHECKLIST,
                          Right.IMPORT, Right.ARCHIVE, Right.REVOKE_PRIVILEGE})
+
+# Rights held by the person in a seat of the pilot, whatever their role
+# (the operational owner is often a viewer), and by admins.
+SEAT_RIGHTS = {
+    Right.ACCEPT_HANDOVER: ("operational_owner_id", "executive_sponsor_id"),
+    Right.RECORD_CHECKIN: ("operational_owner_id",),
+}
 
 # Who besides leadership and admin holds each right (the seats of a pilot).
 _BY_ROLE = {
@@ -77,6 +91,8 @@ _WHO = {
     Right.POST_UPDATE: "only its product owner or technical lead, leadership or an admin may",
     # Those who hold the access day to day give it back and can show it.
     Right.REVOKE_PRIVILEGE: "only its product owner or technical lead, or an admin may",
+    Right.ACCEPT_HANDOVER: "only its operational owner (or executive sponsor, where asked) or an admin may",
+    Right.RECORD_CHECKIN: "only its operational owner or an admin may",
 }
 
 
@@ -84,6 +100,12 @@ def may(actor: Actor | None, right: Right, pilot: Pilot | None = None) -> bool:
     """Whether ``actor`` may do ``right`` (on ``pilot`` for a pilot's rights)."""
     if actor is None:
         return False
+    if right in SEAT_RIGHTS:
+        if pilot is None or pilot.archived:
+            return False
+        if actor.person_id is not None and actor.person_id in [getattr(pilot, s) for s in SEAT_RIGHTS[right]]:
+            return True
+        return actor.role == Role.ADMIN
     if right in PILOT_RIGHTS:
         if pilot is None or pilot.archived:
             return False  # an archived pilot is restored first, by an admin
@@ -114,7 +136,7 @@ def require(actor: Actor, right: Right, pilot: Pilot | None = None, what: str | 
     """Raise unless ``actor`` may do ``right``; ``what`` words the action
     when the right's own words are too general ("extend the clock")."""
     what = what or right.value
-    if right in PILOT_RIGHTS and pilot is not None and pilot.archived:
+    if (right in PILOT_RIGHTS or right in SEAT_RIGHTS) and pilot is not None and pilot.archived:
         raise InvalidInput(f"Pilot: '{pilot.name}' is archived; an admin restores it before anyone may {what}",
                            field="pilot_id")
     if not may(actor, right, pilot):

@@ -11,7 +11,7 @@ import os
 import tomllib
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from portfolio.domain.errors import InvalidInput, invalid_from
 
@@ -58,6 +58,34 @@ class Settings(BaseModel):
     # weighed against a cost in money (in hour_cost_currency).
     hour_cost: float = Field(60.0, ge=0, le=1e6)
     hour_cost_currency: str = Field("EUR", pattern=r"^[A-Z]{3}$")
+    # Go needs the operational owner's acceptance of the handover (or an
+    # override); with this on, the executive sponsor's too (seed 001:
+    # the people who run it accept it before go, not after go-live).
+    acceptance_by_sponsor: bool = False
+    # A production pilot is checked in on at these days after its promotion
+    # (CHECKIN_OVERDUE from the day after one is due; all done ends the watch).
+    checkin_days: tuple[int, ...] = (30, 60, 90)
+    # A check-in may be recorded from this many days before it is due.
+    checkin_early_days: int = Field(7, ge=0)
+
+    @field_validator("checkin_days", mode="before")
+    @classmethod
+    def _days_list(cls, v):
+        # The environment gives "30,60,90"; a TOML file a list.
+        if isinstance(v, str):
+            parts = [p.strip() for p in v.split(",") if p.strip()]
+            try:
+                v = [int(p) for p in parts]
+            except ValueError:
+                raise ValueError(f"'{v}' is not a list of days such as 30,60,90") from None
+        return v
+
+    @field_validator("checkin_days")
+    @classmethod
+    def _days_order(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        if not v or any(d < 1 or d > 3650 for d in v) or list(v) != sorted(set(v)):
+            raise ValueError("give one or more days from 1 to 3650, rising, such as 30,60,90")
+        return tuple(v)
 
 
 def _from_file(path: str) -> dict:

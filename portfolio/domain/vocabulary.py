@@ -240,3 +240,40 @@ FIELD_LABELS.update({
     "active": "Active",
     "required_for_go": "Required for go",
 })
+
+
+# --- the handover and the watch after go (seed 001) -----------------------
+
+
+class Acceptance(str, Enum):
+    """What the operational owner (and, where a setting asks, the executive
+    sponsor) says of the handover before go."""
+
+    ACCEPTED = "accepted"
+    WITH_CONDITIONS = "with_conditions"
+    REFUSED = "refused"
+
+    @property
+    def label(self) -> str:
+        return {"accepted": "accepted", "with_conditions": "accepted with conditions",
+                "refused": "refused"}[self.value]
+
+    @property
+    def accepts(self) -> bool:
+        """Whether it lets a go through: accepted, or with conditions."""
+        return self != Acceptance.REFUSED
+
+
+# The seats whose holder records acceptance of the handover.
+ACCEPTING_SEATS = (Seat.OPERATIONAL_OWNER, Seat.EXECUTIVE_SPONSOR)
+
+
+FIELD_LABELS.update({
+    "verdict": "Acceptance",
+    "seat": "Seat",
+    "accepted_on": "Date",
+    "checked_on": "Check-in date",
+    "used": "In use",
+    "kpis_hold": "Production KPIs hold",
+    "cost_as_expected": "Cost as expected",
+})

@@ -101,6 +101,18 @@ cost AS (
     SELECT c.pilot_id, r.value AS cost_per_transaction, k.unit AS cost_unit
     FROM cost_kpi c JOIN kpi k ON k.id = c.kpi_id JOIN kread r ON r.kpi_id = c.kpi_id
 ),
+promoted AS (
+    -- The latest promotion by $as_of: a production pilot's check-ins count from it.
+    SELECT pilot_id, max(happened_on) AS promoted_on FROM stage_event
+    WHERE action = 'promote' AND happened_on <= $as_of AND ($pilot IS NULL OR pilot_id = $pilot)
+    GROUP BY pilot_id
+),
+checked AS (
+    -- The check-in days done by $as_of since that promotion.
+    SELECT c.pilot_id, list(DISTINCT c.due_day) AS checkin_days_done
+    FROM checkin c JOIN promoted pr ON pr.pilot_id = c.pilot_id AND pr.promoted_on = c.promoted_on
+    WHERE c.checked_on <= $as_of GROUP BY c.pilot_id
+),
 late_change AS (
     SELECT pilot_id, changed_on AS criteria_changed_on, changed_by AS criteria_changed_by_id,
            row_number() OVER (PARTITION BY pilot_id ORDER BY changed_on DESC, id DESC) AS rn
@@ -116,6 +128,7 @@ SELECT p.id AS pilot_id, p.name AS pilot, p.business_unit, p.stage,
        coalesce(a.red_streak_raw, 0) AS red_streak,
        coalesce(x.extensions, 0) AS extensions,
        p.bridge_due_date,
+       pr.promoted_on, ch.checkin_days_done,
        coalesce(cr.criteria_count, 0) AS criteria_count,
        lc.criteria_changed_on, cb.name AS criteria_changed_by,
        coalesce(pv.privileges, 0) AS privileges,
@@ -143,6 +156,8 @@ LEFT JOIN person cb ON cb.id = lc.criteria_changed_by_id
 LEFT JOIN priv pv ON pv.pilot_id = p.id
 LEFT JOIN kp ON kp.pilot_id = p.id
 LEFT JOIN cost co ON co.pilot_id = p.id
+LEFT JOIN promoted pr ON pr.pilot_id = p.id
+LEFT JOIN checked ch ON ch.pilot_id = p.id
 LEFT JOIN readiness gov ON gov.pilot_id = p.id AND gov.item_key = 'governance_review'
 -- Only the stages a flag can be raised in (every rule names them).
 WHERE NOT p.archived AND p.stage IN ('pilot', 'bridge', 'production', 'stopped', 'retired')

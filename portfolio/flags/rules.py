@@ -23,7 +23,7 @@ CODES = [
     "OWNERLESS", "OVERDUE_DECISION", "STALLED", "STALE_UPDATE", "NO_CLOCK",
     "PRIVILEGES_UNDECIDED", "PRIVILEGES_NOT_REVOKED", "NO_PRODUCTION_KPIS", "MISSING_SEAT", "NO_CRITERIA",
     "CRITERIA_CHANGED", "KPI_STALE", "GOVERNANCE_LATE", "WEAK_SHIP_SIGNAL", "KPI_OFF_TARGET", "WEAK_BUSINESS_CASE",
-    "NO_BASELINE", "DECISION_DUE_SOON",
+    "NO_BASELINE", "CHECKIN_OVERDUE", "DECISION_DUE_SOON",
 ]
 CODE_ORDER = {code: i for i, code in enumerate(CODES)}
 
@@ -54,6 +54,8 @@ LABELS = {
                                                   "expected monthly value, or no value is stated after kickoff.")),
     "NO_BASELINE": ("No baseline", ("A production KPI has no baseline read before the start, so the change "
                                     "it brings cannot be measured.")),
+    "CHECKIN_OVERDUE": ("Check-in missed", ("A check-in on a production pilot (30, 60 and 90 days after its "
+                                            "promotion) was not recorded by its due date.")),
     "DECISION_DUE_SOON": ("Decision due soon", "The go/no-go date is within the coming days."),
 }
 
@@ -83,6 +85,13 @@ f AS MATERIALIZED (
         technical_lead_id IS NOT NULL AND coalesce(technical_lead_active, false) AS technical_lead_ok,
         executive_sponsor_id IS NOT NULL AND coalesce(executive_sponsor_active, false) AS executive_sponsor_ok,
         operational_owner_id IS NOT NULL AND coalesce(operational_owner_active, false) AS operational_owner_ok,
+        -- The check-in days after the promotion whose date has passed
+        -- without the check-in (due on the promotion plus the day).
+        CASE WHEN promoted_on IS NULL THEN CAST([] AS INTEGER[])
+             ELSE list_filter(CAST($checkin_days AS INTEGER[]),
+                              lambda d: promoted_on + d < $as_of
+                                        AND NOT list_contains(coalesce(checkin_days_done, []), d)) END
+            AS missed_checkins,
         coalesce(CAST(stale_kpis AS STRUCT(name VARCHAR, never BOOLEAN, days BIGINT)[]), [])
             AS stale_kpi_list,
         -- What must be given back and is not: everything not made permanent
@@ -238,6 +247,11 @@ RULES = [
      " AND len(no_baseline_list) > 0",
      "format('no baseline read before the start {} for {}', strftime(start_date, '%Y-%m-%d'),"
      " array_to_string(no_baseline_list, ', '))"),
+    # CHECKIN_OVERDUE: a production pilot's check-in (30, 60, 90 days after
+    # its promotion by default) not recorded by its due date (seed 001).
+    ("CHECKIN_OVERDUE", Severity.MEDIUM, "stage = 'production' AND len(missed_checkins) > 0",
+     "array_to_string(list_transform(missed_checkins, lambda d: format('the day-{} check-in was due on {}',"
+     " d, strftime(promoted_on + d, '%-d %b %Y'))), '; ')"),
     # DECISION_DUE_SOON: 0 to the threshold days left.
     ("DECISION_DUE_SOON", Severity.INFO, "stage = 'pilot' AND days_left BETWEEN 0 AND $due_soon_days",
      "CASE WHEN days_left = 0 THEN 'go/no-go decision due today'"
@@ -278,5 +292,5 @@ def params(as_of: date, s: Settings, pilot_id: int | None = None) -> dict:
         "kpi_stale_days": s.kpi_stale_days, "due_soon_days": s.due_soon_days,
         "cost_share": s.business_case_cost_share, "hour_cost": s.hour_cost,
         "hour_cost_currency": s.hour_cost_currency,
-        "red_window": s.stalled_red_streak, "pilot": pilot_id,
+        "red_window": s.stalled_red_streak, "checkin_days": list(s.checkin_days), "pilot": pilot_id,
     }

@@ -11,6 +11,7 @@ and writes nothing.
 * ``signin``: who is acting, in the app and on the command line;
 * ``decisions``: criteria, go/no-go decisions, the bridge, promote and retire;
 * ``production``: borrowed privileges, KPIs, production readiness;
+* ``handover``: the handover accepted before go, the check-ins after it;
 * ``importer``: a spreadsheet brought in (read, mapping, dates, plan, apply);
 * ``reporting``: the overview, the digest, the review and the exports;
 * ``demo``: a made-up portfolio to try the tracker on.

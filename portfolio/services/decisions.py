@@ -38,6 +38,7 @@ from portfolio.domain.vocabulary import (
     Stage,
 )
 from portfolio.services import followthrough
+from portfolio.services import handover
 from portfolio.storage import audit, store
 from portfolio.storage.db import write
 
@@ -183,7 +184,9 @@ def record_decision(
     the pilot's latest decision (``supersedes_id``). A no-go (a correction
     to one too) needs ``stop_reason`` (a StopReason) and may carry
     ``lessons``; they are recorded with it. With ``today`` (the pages pass
-    it), a decision dated after it is refused."""
+    it), a decision dated after it is refused. A go needs the operational
+    owner's acceptance of the handover given by the decision date (see
+    services/handover.py), or an override reason, which the decision keeps."""
     rights.require(actor, Right.DECIDE, what="record go/no-go decisions")
     values = dict(values)
     # A no-go says why, from the short list, with the lessons learned.
@@ -277,6 +280,17 @@ def record_decision(
             )
         stage_after, gng_after, bridge_after = Stage.PILOT, new, bridge_due
     elif decision.kind == DecisionKind.GO:
+        # Seed 001: the people who will run it accept it before go, not
+        # after go-live. Without their acceptance, only an override on record.
+        missing = handover.go_acceptance_gaps(conn, pilot, settings, decision.decided_on)
+        if missing and not override:
+            raise InvalidInput(
+                "Override reason: go needs the operational owner's acceptance of the handover"
+                + (" and the executive sponsor's" if settings.acceptance_by_sponsor else "")
+                + f" ({'; '.join(missing)}); record it on the pilot page (Handover and check-ins), "
+                "or give the reason to go anyway",
+                field="override_reason",
+            )
         stage_after, gng_after = Stage.BRIDGE, gng
         bridge_after = decision.decided_on + timedelta(days=settings.bridge_days)
     else:

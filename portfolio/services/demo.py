@@ -229,7 +229,9 @@ def build_demo(
             bulk.insert_frame(c, "weekly_update", "weekly_update_id_seq", upd)
             history = _decisions_and_criteria(c, pilot_rows.assign(id=ids), by_kind, as_of)
             story = _production_story(c, pilot_rows.assign(id=ids), by_kind, as_of)
-            counts = {"people": len(people), "pilots": len(pilot_rows), "updates": len(upd), **history, **story}
+            watch = _handover_story(c, pilot_rows.assign(id=ids), as_of)
+            counts = {"people": len(people), "pilots": len(pilot_rows), "updates": len(upd), **history, **story,
+                      **watch}
             audit.event(c, command_line_actor(c), "demo", "portfolio", "build",
                         {"as_of": as_of, "seed": seed, **counts})
             return counts
@@ -367,7 +369,12 @@ def _decisions_and_criteria(conn, pilots: pd.DataFrame, by_kind: dict[str, list[
             after = "bridge" if arch.decision == "go" else "stopped"
             rationale = ("All criteria met on live traffic" if arch.decision == "go"
                          else "Error rate stayed above target; stopping frees the team for the next bet")
-            d = _decision(p["id"], arch.decision, decided, leader, "pilot", after, gng, gng, snapshot, rationale, "")
+            # A go needs the operational owner's acceptance (_handover_story
+            # records it) or an override on record: a pilot without one goes
+            # on the override.
+            override = GO_OVERRIDE if arch.decision == "go" and pd.isna(p["operational_owner_id"]) else ""
+            d = _decision(p["id"], arch.decision, decided, leader, "pilot", after, gng, gng, snapshot, rationale,
+                          override)
             d["bridge_due_after"] = decided + timedelta(days=Settings().bridge_days) if arch.decision == "go" else None
             decisions.append(d)
             if arch.decision == "no_go":
@@ -534,6 +541,55 @@ def _business_case(conn, pilot_id: int, arch: Archetype) -> None:
         "none": (None, ""),
     }[arch.value]
     demo_store.set_expected_value(conn, pilot_id, value, unit)
+
+
+GO_OVERRIDE = "Operations has not named an owner yet; the sponsor carries the handover until one is named"
+
+# The handover's acceptance by the operational owner, per archetype: the
+# word, its note and how many days before the go/no-go date it was given.
+ACCEPTANCE_STORY = {
+    "due_soon": ("accepted", "", 10),
+    "due_today": ("with_conditions", "Only once the kill switch is tested with the night shift", 5),
+    "overdue": ("refused", "No runbook yet, and the service desk was not trained", 20),
+    "bridge": ("accepted", "", 7),
+    "production": ("with_conditions", "Two operators trained before the phased rollout", 7),
+    "retired": ("accepted", "", 7),
+}
+# The check-ins done after promotion, per archetype and cycle of the demo
+# (the first production pilot misses its day-60 and day-90 check-ins; the
+# next has done all three, so its watch is over).
+CHECKIN_STORY = {("production", 0): 1, ("production", 1): 3, ("retired", 0): 3, ("retired", 1): 3}
+CHECKIN_NOTES = ["Used daily by the claims team; latency holding", "Usage steady; one cost spike in month two",
+                 "Running as planned; watch closed"]
+
+
+def _handover_story(conn, pilots: pd.DataFrame, as_of: date) -> dict:
+    """The operational owners' acceptance of the handover before go, and
+    the check-ins after promotion, as each archetype's story says."""
+    settings = Settings()
+    accepted, checkins = [], []
+    for k, p in enumerate(pilots.to_dict("records")):
+        arch = ARCHETYPE_BY_KEY[p["arch"]]
+        owner = None if pd.isna(p["operational_owner_id"]) else int(p["operational_owner_id"])
+        story = ACCEPTANCE_STORY.get(arch.key)
+        if story is None or owner is None or p["go_no_go_date"] is None:
+            continue
+        verdict, note, before = story
+        accepted.append({"pilot_id": p["id"], "seat": "operational_owner_id", "person_id": owner,
+                         "verdict": verdict, "note": note,
+                         "accepted_on": p["go_no_go_date"] - timedelta(days=before), "recorded_by": owner})
+        done = CHECKIN_STORY.get((arch.key, min(k // len(ARCHETYPES), 1)), 0)
+        if arch.promoted_after is None or not done:
+            continue
+        promoted = p["go_no_go_date"] + timedelta(days=arch.promoted_after)
+        for n, day in enumerate(settings.checkin_days[:done]):
+            checkins.append({"pilot_id": p["id"], "promoted_on": promoted, "due_day": day,
+                             "checked_on": promoted + timedelta(days=day), "used": True, "kpis_hold": n != 1,
+                             "cost_as_expected": n != 1, "note": CHECKIN_NOTES[n % len(CHECKIN_NOTES)],
+                             "person_id": owner, "recorded_by": owner})
+    bulk.insert_frame(conn, "handover_acceptance", "handover_acceptance_id_seq", pd.DataFrame(accepted))
+    bulk.insert_frame(conn, "checkin", "checkin_id_seq", pd.DataFrame(checkins))
+    return {"acceptances": len(accepted), "checkins": len(checkins)}
 
 
 def _decision(pilot_id, kind, decided_on, by, before, after, gng_before, gng_after, snapshot, rationale,

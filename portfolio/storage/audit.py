@@ -77,6 +77,12 @@ ENTITIES: dict[str, Entity] = {e.table: e for e in [
     Entity("business_unit", ("id",), ("id", "name", "active"), None, "business unit"),
     Entity("readiness_item", ("key",), ("key", "dimension", "label", "required_for_go", "position", "active"),
            None, "readiness checklist line"),
+    Entity("handover_acceptance", ("id",), (
+        "id", "pilot_id", "seat", "person_id", "verdict", "note", "accepted_on", "recorded_by"), "pilot_id",
+        "handover acceptance"),
+    Entity("checkin", ("id",), (
+        "id", "pilot_id", "promoted_on", "due_day", "checked_on", "used", "kpis_hold", "cost_as_expected", "note",
+        "person_id", "recorded_by"), "pilot_id", "check-in"),
 ]}
 # Records of acts that are not one row: an import, a demo build, a digest run.
 EVENT_ENTITIES = ("import", "demo", "digest")
@@ -84,7 +90,7 @@ EVENT_ENTITIES = ("import", "demo", "digest")
 # Fields that hold a person's id: the trail shows the name.
 PERSON_FIELDS = {
     "product_owner_id", "technical_lead_id", "executive_sponsor_id", "operational_owner_id",
-    "author_id", "decided_by", "recorded_by", "actor_id", "updated_by", "revoked_by",
+    "author_id", "decided_by", "recorded_by", "actor_id", "updated_by", "revoked_by", "person_id",
 }
 # Fields that are bookkeeping, not what a person changed.
 QUIET_FIELDS = {"version", "id"}
@@ -328,7 +334,7 @@ def _people_names(c) -> dict[int, str]:
 # Fields whose values are the tracker's codes (a stage, a status, a
 # disposition...), shown in words: "make permanent", not make_permanent.
 CODED_FIELDS = {"stage", "status", "disposition", "kind", "health", "category", "direction", "role", "dimension",
-                "stage_before", "stage_after", "action", "reason"}
+                "stage_before", "stage_after", "action", "reason", "verdict"}
 
 
 def _shown(field: str, value, names: dict[int, str]) -> str:
@@ -340,6 +346,8 @@ def _shown(field: str, value, names: dict[int, str]) -> str:
         return "yes" if value else "no"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))  # 92, not 92.0
+    if field == "seat" and isinstance(value, str):
+        return FIELD_LABELS.get(value, value).lower()  # operational owner, not its column
     if field in CODED_FIELDS and isinstance(value, str):
         return value.replace("_", " ")
     text = str(value)

@@ -381,6 +381,44 @@ MIGRATIONS: list[tuple[str, str | Callable[[duckdb.DuckDBPyConnection], None]]] 
         """,
     ),
     (
+        "012_acceptance_and_checkins",
+        """
+        CREATE SEQUENCE handover_acceptance_id_seq START 1;
+        -- The handover accepted (or not) before go (seed 001), by the person
+        -- in the seat then: never edited; a later word supersedes an earlier.
+        CREATE TABLE handover_acceptance (
+            id INTEGER PRIMARY KEY DEFAULT nextval('handover_acceptance_id_seq'),
+            pilot_id INTEGER NOT NULL,
+            seat VARCHAR NOT NULL,                 -- operational_owner_id | executive_sponsor_id
+            person_id INTEGER,                     -- who held the seat and gave their word
+            verdict VARCHAR NOT NULL,              -- accepted | with_conditions | refused
+            note VARCHAR NOT NULL DEFAULT '',
+            accepted_on DATE NOT NULL,
+            recorded_by INTEGER,                   -- who entered it (the seat holder, or an admin)
+            created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+        );
+        CREATE INDEX handover_acceptance_pilot ON handover_acceptance (pilot_id);
+        CREATE SEQUENCE checkin_id_seq START 1;
+        -- The check-ins after go: one per check-in day (30, 60, 90 by
+        -- default) of the promotion it follows.
+        CREATE TABLE checkin (
+            id INTEGER PRIMARY KEY DEFAULT nextval('checkin_id_seq'),
+            pilot_id INTEGER NOT NULL,
+            promoted_on DATE NOT NULL,             -- the promotion the days count from
+            due_day INTEGER NOT NULL,              -- days after the promotion it was due
+            checked_on DATE NOT NULL,
+            used BOOLEAN NOT NULL,
+            kpis_hold BOOLEAN NOT NULL,
+            cost_as_expected BOOLEAN NOT NULL,
+            note VARCHAR NOT NULL DEFAULT '',
+            person_id INTEGER,                     -- the operational owner then
+            recorded_by INTEGER,
+            created_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+        );
+        CREATE INDEX checkin_pilot ON checkin (pilot_id);
+        """,
+    ),
+    (
         "013_value_and_baseline",
         """
         -- What a pilot is expected to bring a month in production: an amount

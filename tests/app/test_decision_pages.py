@@ -127,6 +127,8 @@ def test_a_correction_through_the_pilot_page_is_recorded_once(demo_db):
     tag = f"{pilot_id}-{wrong.id}"
     at.radio(key=f"correct-kind-{tag}").set_value("go")
     at.text_area(key=f"correct-why-{tag}").input("Correction: the error-rate data was wrong")
+    # A stopped pilot's handover was never accepted: the go goes on an override.
+    at.text_input(key=f"correct-override-{tag}").input("Operations takes it on at the next steering meeting")
     at.button(key=f"correct-go-{tag}").click()
     at.run()
     no_exception(at)

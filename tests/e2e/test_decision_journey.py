@@ -35,6 +35,9 @@ def record(page: Page, kind_label: str, rationale: str, new_date: date | None = 
         page.locator(f".st-key-decision-new-date-{pilot_id} [data-type='year']").click()
         page.keyboard.type(new_date.strftime("%Y%m%d"))
         page.locator(f".st-key-decision-override-{pilot_id} input").fill("Regulator review moved")
+    if kind_label == "go" and "not accepted" in page.locator(f".st-key-decision-acceptance-{pilot_id}").inner_text():
+        # A go without the operational owner's acceptance goes on an override, on record.
+        page.locator(f".st-key-decision-override-{pilot_id} input").fill("Operations accepts it at Monday's review")
     page.locator(f".st-key-decision-submit-{pilot_id} button").click()
     expect(page.get_by_text(re.compile(f"Recorded {re.escape(kind_label)} for"))).to_be_visible()
     settle(page, "Decisions")

@@ -21,7 +21,7 @@ from portfolio.services.pilots import (
 )
 from portfolio.services.reporting import digest, overview, review
 from portfolio.storage import audit, store
-from tests.conftest import AS_OF, actor_of
+from tests.conftest import AS_OF, accept_handover, actor_of
 
 pytestmark = pytest.mark.usefixtures("kept_units")  # the units the pilots here are given
 
@@ -99,6 +99,10 @@ def test_criteria_decision_bridge_promote_and_retire_are_recorded(conn, leader, 
     marked = last(conn, "criterion")
     assert (marked["action"], marked["before"]["status"], marked["after"]["status"]) == ("marked", "unknown", "met")
 
+    accept_handover(conn, pid, AS_OF, "with_conditions", "Runbook first")
+    accepted = last(conn, "handover_acceptance")
+    assert (accepted["action"], accepted["after"]["verdict"], accepted["after"]["note"], accepted["pilot_id"]) == (
+        "accepted with conditions", "with_conditions", "Runbook first", pid)
     decisions.record_decision(conn, leader, {"pilot_id": pid, "kind": "go", "decided_on": AS_OF,
                                              "decided_by": leader.person_id, "rationale": "Met everything"}, settings)
     decided = last(conn, "decision")

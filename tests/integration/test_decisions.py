@@ -12,14 +12,16 @@ from portfolio.domain.vocabulary import Role, Stage
 from portfolio.services import decisions, demo
 from portfolio.services.reporting import overview
 from portfolio.storage import store
-from tests.conftest import AS_OF, actor_of
+from tests.conftest import AS_OF, accept_handover, actor_of
 
 START = AS_OF - timedelta(days=90)  # the go/no-go date is AS_OF
 
 
 @pytest.fixture
 def pilot_id(conn):
-    return demo.make_pilot(conn, start_date=START)
+    pid = demo.make_pilot(conn, start_date=START)
+    accept_handover(conn, pid, START)  # its operational owner accepted the handover: go is open
+    return pid
 
 
 def decide(conn, actor, pilot_id, kind, on=AS_OF, settings=Settings(), **extra):
@@ -233,7 +235,7 @@ def test_suggested_verdict(conn, leader, pilot_id, statuses, verdict):
 
 def test_promote_without_an_operational_owner_is_refused(conn, leader):
     pid = demo.make_pilot(conn, start_date=START, operational_owner_id=None)
-    decide(conn, leader, pid, "go")
+    decide(conn, leader, pid, "go", override_reason="Operations names its owner during the bridge")
     decisions.save_bridge_checklist(conn, leader, pid, {k: {"done": True} for k, _ in decisions.BRIDGE_ITEMS})
     with pytest.raises(InvalidInput, match="not ready for production \\(no operational owner\\)"):
         decisions.promote(conn, leader, pid, AS_OF)
@@ -282,6 +284,8 @@ def test_decision_numbers_on_a_known_portfolio(conn, leader):
     b = demo.make_pilot(conn, name="B", start_date=jan1)
     c = demo.make_pilot(conn, name="C", start_date=feb1)
     d = demo.make_pilot(conn, name="D", start_date=feb1)
+    accept_handover(conn, a, jan1)
+    accept_handover(conn, c, feb1)
     decide(conn, leader, a, "go", on=jan1 + timedelta(days=90))       # 90 days
     decide(conn, leader, b, "no_go", on=jan1 + timedelta(days=60))    # 60 days
     decide(conn, leader, c, "go", on=feb1 + timedelta(days=100))      # 100 days

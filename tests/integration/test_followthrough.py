@@ -19,7 +19,7 @@ from portfolio.services import decisions, demo, followthrough, production
 from portfolio.services.reporting import digest
 from portfolio.storage import audit, store
 from portfolio.storage import followthrough as follow_store
-from tests.conftest import AS_OF, actor_of, run_cli
+from tests.conftest import AS_OF, accept_handover, actor_of, run_cli
 
 START = AS_OF - timedelta(days=90)  # the go/no-go date is AS_OF
 LATER = AS_OF + timedelta(days=10)
@@ -86,6 +86,7 @@ def test_a_no_go_records_its_reason_and_lessons_with_the_decision(conn, leader, 
 
 def test_an_extend_or_go_needs_no_reason(conn, leader):
     pid = demo.make_pilot(conn, start_date=START)
+    accept_handover(conn, pid)
     decisions.record_decision(conn, leader, {"pilot_id": pid, "kind": "go", "decided_on": AS_OF,
                                              "decided_by": leader.person_id, "rationale": "All met"}, Settings())
     assert store.get_pilot(conn, pid).stage == Stage.BRIDGE and follow_store.stop_records(conn, pid).empty
@@ -93,6 +94,7 @@ def test_an_extend_or_go_needs_no_reason(conn, leader):
 
 def test_retiring_needs_a_reason_and_records_it_with_the_stage_move(conn, leader):
     pid = demo.make_pilot(conn, start_date=START)
+    accept_handover(conn, pid)
     decisions.record_decision(conn, leader, {"pilot_id": pid, "kind": "go", "decided_on": AS_OF,
                                              "decided_by": leader.person_id, "rationale": "All met"}, Settings())
     decisions.promote(conn, leader, pid, AS_OF, override_reason="Board asked")

@@ -30,6 +30,9 @@ from portfolio.domain.models import (
     EARLIEST_DATE,
     LATEST_DATE,
     MULTI_LINE_FIELDS,
+    AcceptanceIn,
+    Actor,
+    CheckinIn,
     CriterionIn,
     DecisionIn,
     KpiIn,
@@ -44,6 +47,7 @@ from portfolio.domain.settings import Settings
 from portfolio.domain.text import clean_line, clean_text
 from portfolio.domain.vocabulary import (
     FIELD_LABELS,
+    Acceptance,
     CriterionStatus,
     DecisionKind,
     Direction,
@@ -53,9 +57,10 @@ from portfolio.domain.vocabulary import (
     PrivilegeKind,
     ReadinessStatus,
     Role,
+    Seat,
     Stage,
 )
-from portfolio.services import decisions, demo, importer, production, updates
+from portfolio.services import decisions, demo, handover, importer, production, updates
 from portfolio.services.people import add_person
 from portfolio.services.pilots import create_pilot, edit_pilot
 from portfolio.storage import db, store
@@ -161,6 +166,13 @@ MODELS = {
                        "dimension": st.sampled_from(["technical", "data", "organisational", "governance"]),
                        "label": nice_text(200), "required_for_go": st.booleans(), "active": st.booleans()},
                       {"key", "dimension", "label"}),
+    AcceptanceIn: ({"pilot_id": ids, "seat": st.sampled_from([*Seat, "operational_owner_id"]),
+                    "verdict": st.sampled_from([*Acceptance, "accepted", "with_conditions", "refused"]),
+                    "note": st.text(max_size=50), "accepted_on": in_range_dates},
+                   {"pilot_id", "verdict", "accepted_on"}),
+    CheckinIn: ({"pilot_id": ids, "checked_on": in_range_dates, "used": st.sampled_from([True, False, "yes", "no"]),
+                 "kpis_hold": st.booleans(), "cost_as_expected": st.booleans(), "note": st.text(max_size=50)},
+                {"pilot_id", "checked_on", "used", "kpis_hold", "cost_as_expected"}),
 }
 
 
@@ -301,6 +313,7 @@ class World:
     privileges: list[int]
     criteria: list[int]
     tables: dict | None = None  # the snapshot as it stands, while nothing was written since
+    live: int = 0  # a pilot in production since PROMOTED, under watch
 
     def actors(self):
         """Mostly an admin, who may do everything: else the rights refuse first."""
@@ -332,9 +345,24 @@ def build_world(conn) -> World:
         {"statement": "p95 latency under 800 ms", "kpi_id": kpis[0]},
         {"statement": "Adjusters use it daily", "status": "met", "evidence": "Survey"},
     ], on=AS_OF, settings=SETTINGS)
+    # The operational owners of some pilots accept the handover, as they
+    # would on the pilot page: a go on those is open, on the rest it needs
+    # an override.
+    for pid in (running, late, more[1]):
+        pilot = store.get_pilot(conn, pid)
+        handover.record_acceptance(conn, Actor.of(store.get_person(conn, pilot.operational_owner_id)), {
+            "pilot_id": pid, "verdict": "accepted", "accepted_on": pilot.start_date}, SETTINGS)
+    live = demo.make_pilot(conn, start_date=AS_OF - timedelta(days=200))
+    decisions.record_decision(conn, admin, {"pilot_id": live, "kind": "go", "decided_on": AS_OF - timedelta(days=110),
+                                            "decided_by": admin.person_id, "rationale": "Met",
+                                            "override_reason": "Operations signed on paper"}, SETTINGS)
+    decisions.promote(conn, admin, live, PROMOTED, "The board's date")
     criteria = [c for (c,) in conn.execute("SELECT id FROM criterion ORDER BY id").fetchall()]
     people = [p for (p,) in conn.execute("SELECT id FROM person WHERE active ORDER BY id").fetchall()]
-    return World(conn, admin, leader, owner, viewer, people, inactive, pilots, kpis, privileges, criteria)
+    return World(conn, admin, leader, owner, viewer, people, inactive, pilots, kpis, privileges, criteria, live=live)
+
+
+PROMOTED = AS_OF - timedelta(days=70)
 
 
 @pytest.fixture
@@ -568,6 +596,56 @@ def test_record_decision_stores_what_was_given_or_writes_nothing(world):
             assert pilot.go_no_go_date == decision.go_no_go_after
             if wanted.kind == DecisionKind.EXTEND:
                 assert pilot.go_no_go_date == wanted.new_go_no_go_date
+
+        check()
+
+
+# --- the handover and the check-ins after go --------------------------------
+
+
+def test_record_acceptance_stores_what_was_given_or_writes_nothing(world):
+    with world() as w:
+        fields = with_ids(MODELS[AcceptanceIn][0], pilot_id=id_of(w.pilots + [w.live]),
+                          accepted_on=mostly(st.integers(-100, 2).map(lambda d: AS_OF + timedelta(days=d)),
+                                             in_range_dates))
+
+        @settings(FUZZ, max_examples=examples(60))
+        @given(actor=w.actors(), values=inputs(fields, {"pilot_id", "verdict", "accepted_on"}),
+               sponsor=st.booleans(), today=st.none() | st.just(AS_OF))
+        def check(actor, values, sponsor, today):
+            chosen = Settings(acceptance_by_sponsor=sponsor)
+            word, exc = attempt(w, lambda: handover.record_acceptance(w.conn, actor, values, chosen, today=today))
+            if exc:
+                return
+            wanted = validate(AcceptanceIn, **values)
+            pilot = store.get_pilot(w.conn, wanted.pilot_id)
+            assert (word.pilot_id, word.seat, word.verdict, word.note, word.accepted_on) == (
+                wanted.pilot_id, wanted.seat, wanted.verdict, wanted.note, wanted.accepted_on)
+            assert word.person_id == getattr(pilot, wanted.seat.value)
+            assert actor.person_id in (word.person_id, w.admin.person_id)
+
+        check()
+
+
+def test_record_checkin_stores_what_was_given_or_writes_nothing(world):
+    with world() as w:
+        fields = with_ids(MODELS[CheckinIn][0], pilot_id=mostly(st.just(w.live), id_of(w.pilots)),
+                          checked_on=mostly(st.integers(-60, 2).map(lambda d: AS_OF + timedelta(days=d)),
+                                            in_range_dates))
+
+        @settings(FUZZ, max_examples=examples(60))
+        @given(actor=w.actors(), values=inputs(fields, {"pilot_id", "checked_on", "used", "kpis_hold",
+                                                        "cost_as_expected"}), today=st.none() | st.just(AS_OF))
+        def check(actor, values, today):
+            done, exc = attempt(w, lambda: handover.record_checkin(w.conn, actor, values, SETTINGS, today=today))
+            if exc:
+                return
+            wanted = validate(CheckinIn, **values)
+            assert (done.pilot_id, done.checked_on, done.used, done.kpis_hold, done.cost_as_expected, done.note) == (
+                wanted.pilot_id, wanted.checked_on, wanted.used, wanted.kpis_hold, wanted.cost_as_expected,
+                wanted.note)
+            assert done.due_day in SETTINGS.checkin_days
+            assert done.checked_on >= PROMOTED + timedelta(days=done.due_day - SETTINGS.checkin_early_days)
 
         check()
 

@@ -334,3 +334,54 @@ def test_privileges_not_revoked_names_each_in_the_order_recorded():
     assert got["PRIVILEGES_NOT_REVOKED"] == (
         "stopped (no-go) and still holds 2 borrowed privileges not revoked: Innovation GPU budget (budget); "
         f"Claims warehouse read (data access, expired {AS_OF - timedelta(days=3)})")
+
+
+# --- CHECKIN_OVERDUE: the check-ins after promotion ----------------------------
+
+def _promoted(days_ago: int, done: tuple[int, ...] = (), stage: str = "production", checked_ago: int = 0,
+              settings: Settings = S) -> dict[str, str]:
+    """The flags on AS_OF of one pilot promoted ``days_ago`` days before it,
+    with the check-ins of ``done`` recorded ``checked_ago`` days before AS_OF."""
+    from portfolio.domain.models import CheckinIn
+    from portfolio.domain.vocabulary import Stage
+    from portfolio.storage import handover as handover_store
+
+    promoted = AS_OF - timedelta(days=days_ago)
+    _conn.execute("BEGIN")
+    try:
+        pid = demo.make_pilot(_conn, name="Invoice matching", stage=stage, start_date=promoted - timedelta(days=150))
+        store.record_stage_event(_conn, pid, "promote", Stage.BRIDGE, Stage.PRODUCTION, promoted, None)
+        for day in done:
+            handover_store.insert_checkin(_conn, CheckinIn(
+                pilot_id=pid, checked_on=AS_OF - timedelta(days=checked_ago), used=True, kpis_hold=True,
+                cost_as_expected=True), promoted, day, None, None)
+        out = flags.portfolio_flags(_conn, AS_OF, settings)
+        return dict(zip(out["code"], out["reason"]))
+    finally:
+        _conn.execute("ROLLBACK")
+
+
+def _day(days_ago: int) -> str:
+    on = AS_OF - timedelta(days=days_ago)
+    return f"{on.day} {on:%b %Y}"
+
+
+@pytest.mark.parametrize("days_ago, done, reason", [
+    (30, (), None),
+    (31, (), f"the day-30 check-in was due on {_day(1)}"),
+    (61, (30,), f"the day-60 check-in was due on {_day(1)}"),
+    (91, (30,), f"the day-60 check-in was due on {_day(31)}; the day-90 check-in was due on {_day(1)}"),
+    (400, (30, 60, 90), None),
+], ids=["day-30-due-today", "day-31-missed", "day-60-missed", "two-missed-named-each", "all-done-watch-over"])
+def test_checkin_overdue_from_the_day_after_a_checkin_is_due(days_ago, done, reason):
+    assert _promoted(days_ago, done).get("CHECKIN_OVERDUE") == reason
+
+
+def test_a_checkin_recorded_after_the_as_of_date_does_not_count_yet():
+    assert _promoted(31, (30,), checked_ago=-2)["CHECKIN_OVERDUE"] == f"the day-30 check-in was due on {_day(1)}"
+
+
+def test_checkin_overdue_only_in_production_and_its_days_are_a_setting():
+    assert "CHECKIN_OVERDUE" not in _promoted(200, stage="retired")
+    assert _promoted(15, settings=Settings(checkin_days=(14, 45)))["CHECKIN_OVERDUE"] == \
+        f"the day-14 check-in was due on {_day(1)}"

@@ -17,6 +17,9 @@ LEADERSHIP_RIGHTS = PILOT_RIGHTS | {
 }
 ADMIN_ONLY = {Right.CREATE_PILOT, Right.MANAGE_PEOPLE, Right.MANAGE_UNITS, Right.MANAGE_CHECKLIST, Right.IMPORT,
               Right.ARCHIVE, Right.REVOKE_PRIVILEGE}
+# Held by the person in a seat whatever their role, and by admins.
+SEAT_RIGHTS = {Right.ACCEPT_HANDOVER, Right.RECORD_CHECKIN}
+OPERATOR, SPONSOR = 4, 5
 
 
 def pilot(archived=False) -> Pilot:
@@ -77,7 +80,34 @@ def test_leadership_edits_every_pilot_and_decides_but_holds_no_admin_right():
 
 def test_an_admin_may_everything():
     assert allowed(actor(Role.ADMIN)) == set(Right)
-    assert LEADERSHIP_RIGHTS | ADMIN_ONLY == set(Right)
+    assert LEADERSHIP_RIGHTS | ADMIN_ONLY | SEAT_RIGHTS == set(Right)
+
+
+def staffed() -> Pilot:
+    return pilot().model_copy(update={"operational_owner_id": OPERATOR, "executive_sponsor_id": SPONSOR})
+
+
+@pytest.mark.parametrize("role", [Role.VIEWER, Role.PRODUCT_OWNER])
+def test_the_operational_owner_accepts_the_handover_and_checks_in_whatever_their_role(role):
+    assert allowed(actor(role, person_id=OPERATOR), staffed()) == SEAT_RIGHTS
+
+
+def test_the_executive_sponsor_may_record_acceptance_but_not_check_ins():
+    got = allowed(actor(Role.VIEWER, person_id=SPONSOR), staffed())
+    assert got == {Right.ACCEPT_HANDOVER}
+
+
+def test_leadership_neither_accepts_the_handover_nor_checks_in_for_the_operational_owner():
+    assert not allowed(actor(Role.LEADERSHIP), staffed()) & SEAT_RIGHTS
+
+
+def test_nobody_but_an_admin_accepts_for_a_seat_they_do_not_hold_and_nobody_on_an_archived_pilot():
+    assert allowed(actor(Role.PRODUCT_OWNER, person_id=OWNER), staffed()) & SEAT_RIGHTS == set()
+    assert SEAT_RIGHTS <= allowed(actor(Role.ADMIN), staffed())
+    archived = staffed().model_copy(update={"archived": True})
+    assert not allowed(actor(Role.VIEWER, person_id=OPERATOR), archived)
+    with pytest.raises(PermissionDenied, match="only its operational owner or an admin may"):
+        rights.require(actor(Role.LEADERSHIP), Right.RECORD_CHECKIN, staffed())
 
 
 @pytest.mark.parametrize("role", [Role.PRODUCT_OWNER, Role.LEADERSHIP, Role.ADMIN])

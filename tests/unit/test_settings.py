@@ -34,3 +34,19 @@ def test_database_path_from_environment():
 def test_a_settings_path_that_is_a_folder_is_a_clear_error(tmp_path):
     with pytest.raises(InvalidInput, match="cannot be read"):
         load_settings({"PORTFOLIO_SETTINGS": str(tmp_path)})
+
+
+def test_the_check_in_days_and_the_sponsors_acceptance_are_settings(tmp_path):
+    s = load_settings({})
+    assert (s.checkin_days, s.acceptance_by_sponsor, s.checkin_early_days) == ((30, 60, 90), False, 7)
+    s = load_settings({"PORTFOLIO_CHECKIN_DAYS": "14, 45", "PORTFOLIO_ACCEPTANCE_BY_SPONSOR": "true"})
+    assert (s.checkin_days, s.acceptance_by_sponsor) == ((14, 45), True)
+    f = tmp_path / "settings.toml"
+    f.write_text("checkin_days = [30, 90]\n")
+    assert load_settings({"PORTFOLIO_SETTINGS": str(f)}).checkin_days == (30, 90)
+
+
+@pytest.mark.parametrize("days", ["60,30", "30,30", "0", "", "thirty"])
+def test_check_in_days_that_are_not_rising_days_are_refused_naming_the_setting(days):
+    with pytest.raises(InvalidInput, match="checkin_days"):
+        load_settings({"PORTFOLIO_CHECKIN_DAYS": days})

@@ -50,6 +50,8 @@ SHEET_TITLES = {
     "kpi_reading": "KPI readings",
     "readiness": "Readiness",
     "stop_record": "Stop reasons",
+    "handover_acceptance": "Handover acceptance",
+    "checkin": "Check-ins",
 }
 FLAGS_SHEET = "Flags"
 
@@ -84,6 +86,7 @@ HEADER_WORDS = {
     "go_no_go_after": "Go/no-go after",
     "kpi_id": "KPI id",
     "kpi": "KPI",
+    "kpis_hold": "KPIs hold",
 }
 PILOT_HEADER_WORDS = {"id": "Tracker id"}
 
@@ -91,6 +94,7 @@ PILOT_HEADER_WORDS = {"id": "Tracker id"}
 # an id alone means nothing to someone reading the sheet.
 PERSON_COLUMNS = {"author_id": "Author", "actor_id": "Actor", "decided_by": "Decided by",
                   "recorded_by": "Recorded by", "changed_by": "Changed by", "updated_by": "Updated by",
+                  "person_id": "Person",
                   **{f"{s}_id": s.replace("_", " ").capitalize() for s in SEATS}}
 
 # Workbook layout: column widths fit the widest of the header and the first

@@ -1,4 +1,5 @@
 """The pilot page's parts, one module per tab: overview (seats, flags, the
 handover questions and the pilot's own actions), criteria and decisions,
-production readiness, weekly updates and history. pages/pilot.py picks the
+production readiness, handover (acceptance before go, check-ins after it),
+weekly updates and history. pages/pilot.py picks the
 pilot and composes them; each saves through web.forms.save."""

@@ -139,7 +139,8 @@ def _decisions(pilot: Pilot) -> None:
                                 format_func=lambda k: DecisionKind(k).label, key=f"correct-kind-{tag}")
                 why_text = st.text_area("Why the correction, and its rationale (required)", key=f"correct-why-{tag}")
                 new_date = st.date_input("New go/no-go date (extend only)", value=None, key=f"correct-date-{tag}")
-                override = st.text_input("Override reason (extension at the limit)", key=f"correct-override-{tag}")
+                override = st.text_input("Override reason (an extension at the limit, or a go without the handover "
+                                         "accepted)", key=f"correct-override-{tag}")
                 stop_reason, lessons = stop_inputs(f"correct-{tag}") if kind == "no_go" else (None, "")
                 if forms.submit("Record the correction", key=f"correct-go-{tag}"):
                     forms.save(lambda: decisions.record_decision(conn, actor, {
