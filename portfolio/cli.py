@@ -30,7 +30,7 @@ from portfolio.domain.rights import Right
 from portfolio.domain.settings import db_path, load_settings
 from portfolio.domain.text import plural, without_controls
 from portfolio.domain.vocabulary import ROLE_ORDER, Role
-from portfolio.services import demo, importer, people, signin
+from portfolio.services import demo, importer, notify, people, signin
 from portfolio.services.reporting import digest, export, overview
 from portfolio.storage import audit, db, store
 
@@ -136,6 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--personal", action="store_true",
                    help="print the per-person digests (your pilots that need you) as JSON instead")
     fail_on(p)
+
+    p = sub.add_parser("notify", help="email each person what needs them (daily, from cron): at most one email "
+                                      "each, never the same reminder twice")
+    common(p)
+    p.add_argument("--dry-run", action="store_true", help="print who would get what; send and record nothing")
+    p.add_argument("--only", metavar="EMAIL", default=None, help="this one person's email only")
 
     p = sub.add_parser("import", help="import pilots from a CSV or Excel file")
     common(p)
@@ -255,6 +261,8 @@ def _main(argv: list[str] | None) -> int:
             return _digest(path, as_of, settings, args)
         if args.command == "import":
             return _import(path, as_of, settings, args)
+        if args.command == "notify":
+            return _notify(path, as_of, settings, args)
         if args.command == "export" and args.format == "parquet":
             with db.session(path) as conn:
                 counts = export.export_parquet(conn, args.out)
@@ -419,6 +427,30 @@ def _digest(path, as_of, settings, args) -> int:
             print(f"note: this digest was not recorded ({who}), so the next one still compares with the "
                   "last recorded digest", file=sys.stderr)
     return _flag_exit(frame, args.fail_on)
+
+
+def _notify(path, as_of, settings, args) -> int:
+    config = notify.env_config(need_server=not args.dry_run)
+    result = notify.run(path, as_of, settings, config, only=args.only, dry_run=args.dry_run,
+                        progress=lambda text: print(text, flush=True))
+    if not result.planned:
+        print(f"Nothing new to remind anyone of as of {as_of}" + (f" ({args.only})" if args.only else "") + ".")
+        return 0
+    if args.dry_run:
+        for r in result.planned:
+            print(f"{r.person.name} <{r.person.email}>: {notify.subject(r)}")
+            for _, name, _, items in r.pilots:
+                for i in items:
+                    print(f"  {name}: {i.text}")
+        print(f"Dry run: {plural(len(result.planned), 'email')} would be sent; nothing sent or recorded.")
+        return 0
+    print(f"Sent {plural(len(result.sent), 'email')}" + (
+        f"; {len(result.failed)} not sent, tried again on the next run." if result.failed else "."))
+    if result.failed:
+        for r, why in result.failed:
+            print(f"error: not sent to {r.person.email}: {why}", file=sys.stderr)
+        return EXIT_ERROR
+    return 0
 
 
 def _restore(backup: str, path: str) -> int:

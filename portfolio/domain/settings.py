@@ -51,6 +51,16 @@ class Settings(BaseModel):
     privileges_decision_days: int = Field(14, ge=0)
     # KPI_STALE: a production KPI without a reading for this many days or more.
     kpi_stale_days: int = Field(30, ge=1)
+    # Email reminders (python -m portfolio notify): from this day of the week
+    # (ISO: 1 is Monday, 7 Sunday) a pilot without this week's update is
+    # reminded to its product owner and technical lead.
+    update_reminder_weekday: int = Field(1, ge=1, le=7)
+    # Email reminders: the executive sponsor (and leadership) get an
+    # escalation once a decision is overdue by more than this many days.
+    escalation_days: int = Field(7, ge=0)
+    # Email reminders: a reason that still holds at the same step is sent
+    # again after this many days (weekly), never sooner.
+    reminder_repeat_days: int = Field(7, ge=1)
 
 
 def _from_file(path: str) -> dict:
