@@ -27,11 +27,11 @@ from portfolio.domain.errors import (
 )
 from portfolio.domain.models import PersonIn, check_date_range
 from portfolio.domain.rights import Right
-from portfolio.domain.settings import db_path, load_settings
+from portfolio.domain.settings import base_url, db_path, load_settings
 from portfolio.domain.text import plural, without_controls
 from portfolio.domain.vocabulary import ROLE_ORDER, Role
 from portfolio.services import demo, importer, notify, people, signin
-from portfolio.services.reporting import digest, export, overview
+from portfolio.services.reporting import chat, digest, export, overview
 from portfolio.storage import audit, db, store
 
 EXIT_ERROR = 2
@@ -130,7 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.add_argument("--format", choices=["markdown", "html", "json"], default="markdown")
     p.add_argument("--out", default=None, help="write to this file instead of standard output")
-    p.add_argument("--webhook", default=None, help="also post the JSON digest to this URL")
+    p.add_argument("--webhook", default=None, help="also post the digest to this URL (a Slack or Teams webhook)")
+    p.add_argument("--webhook-format", choices=chat.FORMATS, default="auto",
+                   help="slack (blocks in Slack's mrkdwn), teams (an Adaptive Card), json (the digest as it is), "
+                        "or auto (the default): slack for hooks.slack.com, teams for a Microsoft webhook, "
+                        "json for any other address")
     p.add_argument("--webhook-timeout", type=_seconds, default=digest.WEBHOOK_DEADLINE, metavar="SECONDS",
                    help=f"give up on the webhook after this long, all told (default {digest.WEBHOOK_DEADLINE:g})")
     p.add_argument("--personal", action="store_true",
@@ -397,6 +401,7 @@ def _flag_exit(frame, fail_on: str | None) -> int:
 def _digest(path, as_of, settings, args) -> int:
     if args.webhook:
         digest.check_webhook_url(args.webhook)  # before any work: a mistyped hook costs nothing
+        base_url()  # and a mistyped address of the app, which the chat message links to
     with db.session(path) as conn:
         actor = signin.command_line_actor(conn)
         report = digest.build_digest(conn, as_of, settings, record=False)
@@ -412,7 +417,8 @@ def _digest(path, as_of, settings, args) -> int:
     else:
         print(text)
     if args.webhook:
-        digest.post_webhook(args.webhook, report, timeout=args.webhook_timeout)
+        fmt = chat.format_for(args.webhook, args.webhook_format)
+        digest.post_webhook(args.webhook, chat.payload(report, fmt, base_url()), timeout=args.webhook_timeout)
     if not args.personal:
         if rights.may(actor, Right.RECORD_DIGEST):
             # Recorded once delivered: the next digest's "changes since"

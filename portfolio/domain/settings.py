@@ -114,3 +114,18 @@ def lock_wait_seconds(env: dict[str, str] | None = None) -> float:
 def db_path(env: dict[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
     return Path(env.get("PORTFOLIO_DB") or DEFAULT_DB)
+
+
+# Where people open the app: the links in reminder emails and chat messages
+# (PORTFOLIO_BASE_URL, e.g. https://pilots.example.com).
+DEFAULT_BASE_URL = "http://localhost:8501"
+
+
+def base_url(env: dict[str, str] | None = None) -> str:
+    env = os.environ if env is None else env
+    text = (env.get("PORTFOLIO_BASE_URL") or "").strip().rstrip("/") or DEFAULT_BASE_URL
+    if not (text.startswith(("http://", "https://")) and len(text.split("://", 1)[1]) > 0) \
+            or any(c.isspace() for c in text):
+        raise InvalidInput(f"PORTFOLIO_BASE_URL: '{text}' is not an http or https address of the app "
+                           "(e.g. https://pilots.example.com)", field="PORTFOLIO_BASE_URL")
+    return text

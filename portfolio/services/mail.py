@@ -20,11 +20,11 @@ from email.message import EmailMessage
 from email.utils import parseaddr
 
 from portfolio.domain.errors import InvalidInput
+from portfolio.domain.settings import base_url
 
 DEFAULT_PORTS = {"smtp": 25, "smtps": 465}
 # Seconds a connection or one SMTP command may take before the send is given up.
 SMTP_TIMEOUT = 30.0
-DEFAULT_BASE_URL = "http://localhost:8501"
 
 
 @dataclass(frozen=True)
@@ -77,11 +77,7 @@ def load_config(env, *, need_server: bool) -> MailConfig:
     the sender must be set."""
     url = (env.get("PORTFOLIO_SMTP_URL") or "").strip()
     sender = (env.get("PORTFOLIO_MAIL_FROM") or "").strip() or None
-    base = (env.get("PORTFOLIO_BASE_URL") or "").strip().rstrip("/") or DEFAULT_BASE_URL
-    base_parts = urllib.parse.urlsplit(base)
-    if base_parts.scheme not in ("http", "https") or not base_parts.netloc:
-        raise InvalidInput(f"PORTFOLIO_BASE_URL: '{base}' is not an http or https address of the app "
-                           "(e.g. https://pilots.example.com)", field="PORTFOLIO_BASE_URL")
+    base = base_url(env)
     if need_server and not url:
         raise InvalidInput("PORTFOLIO_SMTP_URL is not set: give the mail server, e.g. "
                            "smtp://user:password@mail.example.com:587", field="PORTFOLIO_SMTP_URL")
