@@ -16,10 +16,10 @@ A reason that follows one flag is one line in FLAG_REASONS, for example
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import Enum
-from typing import Callable, Iterable
 
 from portfolio.domain.settings import Settings
 from portfolio.domain.vocabulary import Role, Seat

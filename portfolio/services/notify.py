@@ -182,8 +182,8 @@ def plain_text(r: PersonReminders, as_of: date, base_url: str) -> str:
             lines.append(f"    {PAGES[i.where][2]}: {link(base_url, i.where, pilot_id)}")
         lines.append(f"  The pilot: {link(base_url, Where.PILOT, pilot_id)}")
         lines.append("")
-    lines += ["You get this email because you hold a seat on these pilots or a leadership role. "
-              f"Choose what you get (or stop these emails) on the People page: {base_url}/people"]
+    lines.append("You get this email because you hold a seat on these pilots or a leadership role. "
+                 f"Choose what you get (or stop these emails) on the People page: {base_url}/people")
     return "\n".join(lines) + "\n"
 
 

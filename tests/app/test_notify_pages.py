@@ -10,7 +10,11 @@ from streamlit.testing.v1 import AppTest
 from portfolio.domain.reminders import Category
 from portfolio.services import notify
 from portfolio.storage import db, store
-from tests.app.test_pages import act_as, no_exception, owned_pilot_without_this_weeks_update
+from tests.app.test_pages import (
+    act_as,
+    no_exception,
+    owned_pilot_without_this_weeks_update,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -16,12 +16,12 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from portfolio.domain.errors import InvalidInput, PermissionDenied
+from portfolio.domain.models import Actor
 from portfolio.domain.reminders import Category
+from portfolio.domain.vocabulary import Role
 from portfolio.services import notify, people
 from portfolio.storage import db, store
 from tests.conftest import AS_OF, actor_of, run_cli
-from portfolio.domain.models import Actor
-from portfolio.domain.vocabulary import Role
 
 BASE = "https://pilots.example.com"
 

@@ -29,9 +29,9 @@ def people(**changes):  # person id (as a string) -> their changed fields
 
 
 def pilot(**overrides):
-    values = dict(id=10, name="Claims bot", stage="pilot", go_no_go_date=MONDAY + timedelta(days=30),
-                  seats={Seat.PRODUCT_OWNER: PO, Seat.TECHNICAL_LEAD: TL, Seat.EXECUTIVE_SPONSOR: ES,
-                         Seat.OPERATIONAL_OWNER: OO}, updated_this_week=True)
+    values = {"id": 10, "name": "Claims bot", "stage": "pilot", "go_no_go_date": MONDAY + timedelta(days=30),
+              "seats": {Seat.PRODUCT_OWNER: PO, Seat.TECHNICAL_LEAD: TL, Seat.EXECUTIVE_SPONSOR: ES,
+                        Seat.OPERATIONAL_OWNER: OO}, "updated_this_week": True}
     return PilotFacts(**(values | overrides))
 
 
