@@ -139,8 +139,14 @@ class Mailer:
         except smtplib.SMTPNotSupportedError:
             raise ServerUnusable(f"the mail server {s.where} offers no STARTTLS, so the password is not sent "
                                  "(use smtps:// or a server that offers it)") from None
-        except (smtplib.SMTPException, OSError, ssl.SSLError) as exc:
-            reason = getattr(exc, "strerror", None) or type(exc).__name__
+        except ssl.SSLCertVerificationError as exc:
+            raise ServerUnusable(f"the mail server {s.where} sent a certificate that could not be verified "
+                                 f"({exc.verify_message})") from None
+        except smtplib.SMTPException as exc:
+            raise ServerUnusable(f"the mail server {s.where} broke off the connection ({type(exc).__name__})") \
+                from None
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
             raise ServerUnusable(f"the mail server {s.where} could not be reached: {reason}") from None
         return smtp
 

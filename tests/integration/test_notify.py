@@ -6,14 +6,18 @@ next run while the others are delivered, and who may choose the emails."""
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import socket
+import ssl
+import subprocess
 from datetime import timedelta
 
 import duckdb
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 from portfolio.domain.errors import InvalidInput, PermissionDenied
 from portfolio.domain.models import Actor
@@ -273,3 +277,91 @@ def test_a_person_chooses_their_own_emails_an_admin_anyones_and_it_is_audited(co
     gone = Actor.of(store.get_person(conn, owner.person_id))
     with pytest.raises(PermissionDenied):
         notify.set_preference(conn, gone, owner.person_id, {"email_me": False, "categories": []})
+
+
+# --- signing in over TLS ------------------------------------------------------------------
+
+
+@pytest.fixture
+def tls_server(tmp_path, monkeypatch):
+    """A self-signed certificate for 127.0.0.1, trusted by this test's
+    clients (SSL_CERT_FILE), and the server side's TLS context."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(cert), str(key))
+    return context
+
+
+class Logins:
+    """An aiosmtpd authenticator that takes one user and password and keeps every attempt."""
+
+    def __init__(self, user: str, password: str):
+        self.expected, self.tried = (user, password), []
+
+    def __call__(self, server, session, envelope, mechanism, auth_data):
+        got = (auth_data.login.decode(), auth_data.password.decode())
+        self.tried.append(got)
+        return AuthResult(success=got == self.expected, handled=False)  # a refusal answered 535
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def served(handler, **kwargs):
+    port = _free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port, **kwargs)
+    controller.start()
+    try:
+        yield port
+    finally:
+        controller.stop()
+
+
+def _notify_with(db_path, url, *args):
+    return run_cli("notify", "--db", str(db_path), "--as-of", AS_OF.isoformat(), *args,
+                   env={"PORTFOLIO_SMTP_URL": url, "PORTFOLIO_MAIL_FROM": "pilots@example.com",
+                        "PORTFOLIO_BASE_URL": BASE, "PORTFOLIO_USER": None})
+
+
+def _someone(db_path) -> str:
+    return one(db_path, """SELECT po.email FROM pilot p JOIN person po ON po.id = p.product_owner_id
+                           WHERE p.stage = 'pilot' AND po.active ORDER BY p.id LIMIT 1""")[0]
+
+
+def test_smtp_with_a_user_signs_in_after_starttls_and_the_password_is_never_shown(fixed_demo_db, tls_server):
+    inbox, logins = Inbox(), Logins("robot", "S3cret@pw")
+    with served(inbox, tls_context=tls_server, require_starttls=True, authenticator=logins,
+                auth_require_tls=True) as port:
+        ok = _notify_with(fixed_demo_db, f"smtp://robot:S3cret%40pw@127.0.0.1:{port}", "--only", _someone(fixed_demo_db))
+        assert ok.returncode == 0, ok.stderr
+        assert logins.tried == [("robot", "S3cret@pw")] and len(inbox.messages) == 1
+        wrong = _notify_with(fixed_demo_db, f"smtp://robot:Wr0ng-pw@127.0.0.1:{port}")
+    assert wrong.returncode != 0
+    assert "refused the sign-in of robot" in wrong.stderr
+    assert "Wr0ng-pw" not in wrong.stdout + wrong.stderr and "S3cret" not in ok.stdout + ok.stderr
+    with duckdb.connect(str(fixed_demo_db), read_only=True) as c:
+        assert c.execute("SELECT count(*) FROM audit WHERE after LIKE '%pw%'").fetchone()[0] == 0
+
+
+def test_smtps_signs_in_over_tls_from_the_start(fixed_demo_db, tls_server):
+    inbox, logins = Inbox(), Logins("robot", "pw")
+    with served(inbox, ssl_context=tls_server, authenticator=logins, auth_require_tls=False) as port:
+        out = _notify_with(fixed_demo_db, f"smtps://robot:pw@127.0.0.1:{port}", "--only", _someone(fixed_demo_db))
+    assert out.returncode == 0, out.stderr
+    assert logins.tried == [("robot", "pw")] and len(inbox.messages) == 1
+
+
+def test_a_password_is_not_sent_to_a_server_that_offers_no_starttls(fixed_demo_db, smtp):
+    out = _notify_with(fixed_demo_db, smtp.url.replace("smtp://", "smtp://robot:S3cret@"))
+    assert out.returncode != 0
+    assert "offers no STARTTLS" in out.stderr and "S3cret" not in out.stderr
+    assert smtp.messages == []
+    assert one(fixed_demo_db, "SELECT count(*) FROM reminder_sent")[0] == 0
