@@ -237,3 +237,11 @@ FIELD_LABELS.update({
     "active": "Active",
     "required_for_go": "Required for go",
 })
+
+
+# A person's choice of reminder emails (People page).
+FIELD_LABELS.update({
+    "person_id": "Person",
+    "email_me": "Email me",
+    "categories": "Email categories",
+})

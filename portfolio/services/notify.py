@@ -120,8 +120,8 @@ def _facts(conn, as_of: date, settings: Settings) -> list[PilotFacts]:
 def _recipients(conn) -> list[Recipient]:
     return [
         Recipient(id=r[0], name=r[1], email=r[2], role=Role(r[3]), active=bool(r[4]), email_me=bool(r[5]),
-                  categories=frozenset(ALL_CATEGORIES if r[6] is None
-                                       else (c for c in ALL_CATEGORIES if c.value in r[6])))
+                  categories=frozenset(ALL_CATEGORIES if r[6] is None else
+                                       (c for c in ALL_CATEGORIES if c.value in notify_store.split_categories(r[6]))))
         for r in notify_store.people_with_preferences(conn)
     ]
 

@@ -82,7 +82,7 @@ EVENT_ENTITIES = ("import", "demo", "digest", "reminder")
 # Fields that hold a person's id: the trail shows the name.
 PERSON_FIELDS = {
     "product_owner_id", "technical_lead_id", "executive_sponsor_id", "operational_owner_id",
-    "author_id", "decided_by", "recorded_by", "actor_id", "updated_by",
+    "author_id", "decided_by", "recorded_by", "actor_id", "updated_by", "person_id",
 }
 # Fields that are bookkeeping, not what a person changed.
 QUIET_FIELDS = {"version", "id"}

@@ -357,7 +357,7 @@ MIGRATIONS: list[tuple[str, str | Callable[[duckdb.DuckDBPyConnection], None]]] 
         CREATE TABLE notify_preference (
             person_id INTEGER PRIMARY KEY,
             email_me BOOLEAN NOT NULL DEFAULT TRUE,
-            categories VARCHAR[] NOT NULL
+            categories VARCHAR NOT NULL          -- the chosen categories' keys, comma-separated
         );
         CREATE SEQUENCE reminder_sent_id_seq START 1;
         -- Every reminder delivered: a reason is sent again only when its

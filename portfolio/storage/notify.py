@@ -21,8 +21,8 @@ def pilots_for_reminders(conn) -> list[tuple]:
 
 
 def people_with_preferences(conn) -> list[tuple]:
-    """Everyone: (id, name, email, role, active, email me, categories or
-    None when they never chose)."""
+    """Everyone: (id, name, email, role, active, email me, categories
+    (comma-separated keys) or None when they never chose)."""
     return conn.execute(
         """
         SELECT p.id, p.name, p.email, p.role, p.active, coalesce(n.email_me, true), n.categories
@@ -35,7 +35,12 @@ def people_with_preferences(conn) -> list[tuple]:
 def preference(conn, person_id: int) -> tuple[bool, list[str] | None]:
     row = conn.execute("SELECT email_me, categories FROM notify_preference WHERE person_id = ?",
                        [person_id]).fetchone()
-    return (True, None) if row is None else (bool(row[0]), list(row[1]))
+    return (True, None) if row is None else (bool(row[0]), split_categories(row[1]))
+
+
+def split_categories(text: str | None) -> list[str] | None:
+    """The stored comma-separated keys as a list (None: never chosen)."""
+    return None if text is None else [k for k in text.split(",") if k]
 
 
 def set_preference(conn, person_id: int, email_me: bool, categories: list[str]) -> None:
@@ -44,7 +49,7 @@ def set_preference(conn, person_id: int, email_me: bool, categories: list[str]) 
         INSERT INTO notify_preference (person_id, email_me, categories) VALUES (?, ?, ?)
         ON CONFLICT (person_id) DO UPDATE SET email_me = excluded.email_me, categories = excluded.categories
         """,
-        [person_id, email_me, categories],
+        [person_id, email_me, ",".join(categories)],
     )
 
 

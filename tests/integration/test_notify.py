@@ -365,3 +365,20 @@ def test_a_password_is_not_sent_to_a_server_that_offers_no_starttls(fixed_demo_d
     assert "offers no STARTTLS" in out.stderr and "S3cret" not in out.stderr
     assert smtp.messages == []
     assert one(fixed_demo_db, "SELECT count(*) FROM reminder_sent")[0] == 0
+
+
+def test_the_email_choices_and_reminders_sent_go_into_the_workbook_like_every_table(fixed_demo_db, smtp, tmp_path):
+    import openpyxl
+
+    from portfolio.services.reporting import export
+
+    assert notify_cli(fixed_demo_db, smtp).returncode == 0
+    with db.session(fixed_demo_db) as conn:
+        admin = Actor.of(next(p for p in store.list_people(conn) if p.role == Role.ADMIN and p.active))
+        notify.set_preference(conn, admin, admin.person_id, {"email_me": True, "categories": ["updates", "health"]})
+        export.export_xlsx(conn, AS_OF, notify.Settings(), tmp_path / "all.xlsx")
+    book = openpyxl.load_workbook(tmp_path / "all.xlsx")
+    titles = {ws.title: ws for ws in book.worksheets}
+    prefs = titles["Email choices"]
+    assert [c.value for c in prefs[2]][1:] == [True, "updates,health"]
+    assert titles["Reminders sent"].max_row > 1

@@ -49,6 +49,8 @@ SHEET_TITLES = {
     "kpi": "KPIs",
     "kpi_reading": "KPI readings",
     "readiness": "Readiness",
+    "notify_preference": "Email choices",
+    "reminder_sent": "Reminders sent",
 }
 FLAGS_SHEET = "Flags"
 
