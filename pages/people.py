@@ -8,10 +8,11 @@ import pandas as pd
 import streamlit as st
 
 from portfolio.domain import rights
+from portfolio.domain.reminders import ALL_CATEGORIES, Category
 from portfolio.domain.rights import Right
 from portfolio.domain.text import EMPTY_CELL, md, plural
 from portfolio.domain.vocabulary import Role
-from portfolio.services import units
+from portfolio.services import notify, units
 from portfolio.services.people import (
     add_person,
     deactivate_person,
@@ -115,6 +116,32 @@ with st.expander(f"Business units ({len([u for u in kept_units if u.active])} of
                 if st.button(f"{verb} {md(unit.name)}", key=f"unit-retire-go-{retired}"):
                     forms.save(lambda: units.set_unit_active(conn, actor, retired, not unit.active),
                                f"{'Retired' if unit.active else 'Offered again'}: {unit.name}.")
+
+# --- email reminders -----------------------------------------------------------
+with st.expander("Email reminders", icon=":material/mail:"):
+    st.caption("A daily email lists what needs the person on the pilots where they hold a seat (and, for "
+               "leadership, the decisions due this week and everything overdue), never the same reminder twice. "
+               "An inactive person is never emailed.")
+    choosable = [p for p in people if notify.may_set_preference(actor, p)]
+    if not choosable:
+        st.caption("Only active people choose their own emails; admins choose anyone's.")
+    else:
+        mine = by_id.get(actor.person_id)
+        whom = st.selectbox("Person", [p.id for p in choosable],
+                            index=[p.id for p in choosable].index(mine.id) if mine in choosable else 0,
+                            format_func=lambda i: f"{by_id[i].label} · {by_id[i].email}",
+                            key="email-prefs-pick", disabled=len(choosable) == 1)
+        chosen_pref = notify.preference(conn, whom)
+        with forms.form(f"email-prefs-{whom}"):
+            email_me = st.toggle("Email me", value=chosen_pref.email_me, key=f"email-me-{whom}")
+            categories = st.multiselect(
+                "What the emails bring", [c.value for c in ALL_CATEGORIES],
+                default=[c.value for c in chosen_pref.categories], key=f"email-categories-{whom}",
+                format_func=lambda c: Category(c).label)
+            if forms.submit("Save email choices", key=f"email-save-{whom}", type="primary"):
+                forms.save(lambda: notify.set_preference(conn, actor, whom,
+                                                         {"email_me": email_me, "categories": categories}),
+                           f"Saved the email choices of {by_id[whom].name}.")
 
 if not rights.may(actor, Right.MANAGE_PEOPLE):
     st.caption(f"You ({actor.role.label}) can read the people list; admins manage it.")

@@ -62,6 +62,18 @@ def load_form(u) -> None:
 # the picker had when the choice was made, and takes the label as it is now
 # only with a value set from here, so after posting "needs this week's
 # update" turns "updated this week".
+# A reminder email links here with its pilot chosen (?pilot=ID): taken once,
+# then dropped from the address so that picking another pilot sticks.
+if "pilot" in st.query_params:
+    try:
+        asked = int(st.query_params.get("pilot", ""))
+    except ValueError:
+        asked = None
+    del st.query_params["pilot"]
+    if asked in labels:
+        st.session_state["update-pilot"] = st.session_state["update-chosen-pilot"] = asked
+    else:
+        st.warning("The pilot in the link is not one you post updates for; pick one of yours below.")
 chosen = st.session_state.get("update-pilot", st.session_state.get("update-chosen-pilot"))
 st.session_state["update-pilot"] = chosen if chosen in labels else mine[0].id
 pilot_id = st.selectbox("Pilot", list(labels), format_func=labels.get, key="update-pilot")

@@ -27,11 +27,11 @@ from portfolio.domain.errors import (
 )
 from portfolio.domain.models import PersonIn, check_date_range
 from portfolio.domain.rights import Right
-from portfolio.domain.settings import db_path, load_settings
+from portfolio.domain.settings import base_url, db_path, load_settings
 from portfolio.domain.text import plural, without_controls
 from portfolio.domain.vocabulary import ROLE_ORDER, Role
-from portfolio.services import demo, importer, people, signin
-from portfolio.services.reporting import digest, export, overview
+from portfolio.services import demo, importer, notify, people, signin
+from portfolio.services.reporting import chat, digest, export, overview
 from portfolio.storage import audit, db, store
 
 EXIT_ERROR = 2
@@ -130,12 +130,22 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.add_argument("--format", choices=["markdown", "html", "json"], default="markdown")
     p.add_argument("--out", default=None, help="write to this file instead of standard output")
-    p.add_argument("--webhook", default=None, help="also post the JSON digest to this URL")
+    p.add_argument("--webhook", default=None, help="also post the digest to this URL (a Slack or Teams webhook)")
+    p.add_argument("--webhook-format", choices=chat.FORMATS, default="auto",
+                   help="slack (blocks in Slack's mrkdwn), teams (an Adaptive Card), json (the digest as it is), "
+                        "or auto (the default): slack for hooks.slack.com, teams for a Microsoft webhook, "
+                        "json for any other address")
     p.add_argument("--webhook-timeout", type=_seconds, default=digest.WEBHOOK_DEADLINE, metavar="SECONDS",
                    help=f"give up on the webhook after this long, all told (default {digest.WEBHOOK_DEADLINE:g})")
     p.add_argument("--personal", action="store_true",
                    help="print the per-person digests (your pilots that need you) as JSON instead")
     fail_on(p)
+
+    p = sub.add_parser("notify", help="email each person what needs them (daily, from cron): at most one email "
+                                      "each, never the same reminder twice")
+    common(p)
+    p.add_argument("--dry-run", action="store_true", help="print who would get what; send and record nothing")
+    p.add_argument("--only", metavar="EMAIL", default=None, help="this one person's email only")
 
     p = sub.add_parser("import", help="import pilots from a CSV or Excel file")
     common(p)
@@ -257,6 +267,8 @@ def _main(argv: list[str] | None) -> int:
             return _digest(path, as_of, settings, args)
         if args.command == "import":
             return _import(path, as_of, settings, args)
+        if args.command == "notify":
+            return _notify(path, as_of, settings, args)
         if args.command == "export" and args.format == "parquet":
             with db.session(path) as conn:
                 counts = export.export_parquet(conn, args.out)
@@ -391,6 +403,7 @@ def _flag_exit(frame, fail_on: str | None) -> int:
 def _digest(path, as_of, settings, args) -> int:
     if args.webhook:
         digest.check_webhook_url(args.webhook)  # before any work: a mistyped hook costs nothing
+        base_url()  # and a mistyped address of the app, which the chat message links to
     with db.session(path) as conn:
         actor = signin.command_line_actor(conn)
         report = digest.build_digest(conn, as_of, settings, record=False)
@@ -406,7 +419,8 @@ def _digest(path, as_of, settings, args) -> int:
     else:
         print(text)
     if args.webhook:
-        digest.post_webhook(args.webhook, report, timeout=args.webhook_timeout)
+        fmt = chat.format_for(args.webhook, args.webhook_format)
+        digest.post_webhook(args.webhook, chat.payload(report, fmt, base_url()), timeout=args.webhook_timeout)
     if not args.personal:
         if rights.may(actor, Right.RECORD_DIGEST):
             # Recorded once delivered: the next digest's "changes since"
@@ -421,6 +435,30 @@ def _digest(path, as_of, settings, args) -> int:
             print(f"note: this digest was not recorded ({who}), so the next one still compares with the "
                   "last recorded digest", file=sys.stderr)
     return _flag_exit(frame, args.fail_on)
+
+
+def _notify(path, as_of, settings, args) -> int:
+    config = notify.env_config(need_server=not args.dry_run)
+    result = notify.run(path, as_of, settings, config, only=args.only, dry_run=args.dry_run,
+                        progress=lambda text: print(text, flush=True))
+    if not result.planned:
+        print(f"Nothing new to remind anyone of as of {as_of}" + (f" ({args.only})" if args.only else "") + ".")
+        return 0
+    if args.dry_run:
+        for r in result.planned:
+            print(f"{r.person.name} <{r.person.email}>: {notify.subject(r)}")
+            for _, name, _, items in r.pilots:
+                for i in items:
+                    print(f"  {name}: {i.text}")
+        print(f"Dry run: {plural(len(result.planned), 'email')} would be sent; nothing sent or recorded.")
+        return 0
+    print(f"Sent {plural(len(result.sent), 'email')}" + (
+        f"; {len(result.failed)} not sent, tried again on the next run." if result.failed else "."))
+    if result.failed:
+        for r, why in result.failed:
+            print(f"error: not sent to {r.person.email}: {why}", file=sys.stderr)
+        return EXIT_ERROR
+    return 0
 
 
 def _restore(backup: str, path: str) -> int:

@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from portfolio.domain.reminders import ALL_CATEGORIES, Category
 from portfolio.domain.text import clean_line, clean_text
 from portfolio.domain.value import value_unit
 from portfolio.domain.vocabulary import (
@@ -145,6 +146,18 @@ class PersonIn(_Input):
         if not _EMAIL.match(v) or len(v) > 254:
             raise ValueError(f"'{v}' is not an email address")
         return v
+
+
+class EmailPreferencesIn(_Input):
+    """Whether a person gets reminder emails, and of which categories."""
+
+    email_me: bool = True
+    categories: list[Category] = Field(default_factory=lambda: list(ALL_CATEGORIES))
+
+    @field_validator("categories")
+    @classmethod
+    def _categories(cls, v: list[Category]) -> list[Category]:
+        return [c for c in ALL_CATEGORIES if c in set(v)]  # each once, in the table's order
 
 
 class Person(BaseModel):

@@ -86,6 +86,16 @@ class Settings(BaseModel):
         if not v or any(d < 1 or d > 3650 for d in v) or list(v) != sorted(set(v)):
             raise ValueError("give one or more days from 1 to 3650, rising, such as 30,60,90")
         return tuple(v)
+    # Email reminders (python -m portfolio notify): from this day of the week
+    # (ISO: 1 is Monday, 7 Sunday) a pilot without this week's update is
+    # reminded to its product owner and technical lead.
+    update_reminder_weekday: int = Field(1, ge=1, le=7)
+    # Email reminders: the executive sponsor (and leadership) get an
+    # escalation once a decision is overdue by more than this many days.
+    escalation_days: int = Field(7, ge=0)
+    # Email reminders: a reason that still holds at the same step is sent
+    # again after this many days (weekly), never sooner.
+    reminder_repeat_days: int = Field(7, ge=1)
 
 
 def _from_file(path: str) -> dict:
@@ -139,3 +149,18 @@ def lock_wait_seconds(env: dict[str, str] | None = None) -> float:
 def db_path(env: dict[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
     return Path(env.get("PORTFOLIO_DB") or DEFAULT_DB)
+
+
+# Where people open the app: the links in reminder emails and chat messages
+# (PORTFOLIO_BASE_URL, e.g. https://pilots.example.com).
+DEFAULT_BASE_URL = "http://localhost:8501"
+
+
+def base_url(env: dict[str, str] | None = None) -> str:
+    env = os.environ if env is None else env
+    text = (env.get("PORTFOLIO_BASE_URL") or "").strip().rstrip("/") or DEFAULT_BASE_URL
+    if not (text.startswith(("http://", "https://")) and len(text.split("://", 1)[1]) > 0) \
+            or any(c.isspace() for c in text):
+        raise InvalidInput(f"PORTFOLIO_BASE_URL: '{text}' is not an http or https address of the app "
+                           "(e.g. https://pilots.example.com)", field="PORTFOLIO_BASE_URL")
+    return text

@@ -277,3 +277,11 @@ FIELD_LABELS.update({
     "kpis_hold": "Production KPIs hold",
     "cost_as_expected": "Cost as expected",
 })
+
+
+# A person's choice of reminder emails (People page).
+FIELD_LABELS.update({
+    "person_id": "Person",
+    "email_me": "Email me",
+    "categories": "Email categories",
+})

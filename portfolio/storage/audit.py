@@ -75,6 +75,8 @@ ENTITIES: dict[str, Entity] = {e.table: e for e in [
     Entity("readiness", ("pilot_id", "item_key"), (
         "pilot_id", "item_key", "status", "evidence", "updated_by", "version"), "pilot_id", "readiness item"),
     Entity("business_unit", ("id",), ("id", "name", "active"), None, "business unit"),
+    Entity("notify_preference", ("person_id",), ("person_id", "email_me", "categories"), None,
+           "email choice"),
     Entity("readiness_item", ("key",), ("key", "dimension", "label", "required_for_go", "position", "active"),
            None, "readiness checklist line"),
     Entity("handover_acceptance", ("id",), (
@@ -84,8 +86,9 @@ ENTITIES: dict[str, Entity] = {e.table: e for e in [
         "id", "pilot_id", "promoted_on", "due_day", "checked_on", "used", "kpis_hold", "cost_as_expected", "note",
         "person_id", "recorded_by"), "pilot_id", "check-in"),
 ]}
-# Records of acts that are not one row: an import, a demo build, a digest run.
-EVENT_ENTITIES = ("import", "demo", "digest")
+# Records of acts that are not one row: an import, a demo build, a digest run,
+# a reminder email delivered.
+EVENT_ENTITIES = ("import", "demo", "digest", "reminder")
 
 # Fields that hold a person's id: the trail shows the name.
 PERSON_FIELDS = {

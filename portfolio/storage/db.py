@@ -350,6 +350,32 @@ MIGRATIONS: list[tuple[str, str | Callable[[duckdb.DuckDBPyConnection], None]]] 
     ),
     ("008_business_units", lambda conn: _business_units(conn)),
     (
+        "009_notifications",
+        """
+        -- Whether a person wants reminder emails, and of which categories.
+        -- No row: yes, every category (the default for everyone).
+        CREATE TABLE notify_preference (
+            person_id INTEGER PRIMARY KEY,
+            email_me BOOLEAN NOT NULL DEFAULT TRUE,
+            categories VARCHAR NOT NULL          -- the chosen categories' keys, comma-separated
+        );
+        CREATE SEQUENCE reminder_sent_id_seq START 1;
+        -- Every reminder delivered: a reason is sent again only when its
+        -- step changes (14 -> 7 -> 0 days, overdue -> escalated) or after a
+        -- week while it holds. A failed send writes nothing here.
+        CREATE TABLE reminder_sent (
+            id INTEGER PRIMARY KEY DEFAULT nextval('reminder_sent_id_seq'),
+            person_id INTEGER NOT NULL,
+            pilot_id INTEGER NOT NULL,
+            reason VARCHAR NOT NULL,
+            step VARCHAR NOT NULL,
+            sent_on DATE NOT NULL,               -- the day the run was for (its as-of date)
+            sent_at TIMESTAMP NOT NULL DEFAULT current_timestamp
+        );
+        CREATE INDEX reminder_sent_person ON reminder_sent (person_id, pilot_id, reason);
+        """,
+    ),
+    (
         "011_revocation_and_stop_reasons",
         """
         -- A borrowed privilege given back (seed 003): on which day, by whom,

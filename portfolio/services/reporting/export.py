@@ -52,6 +52,8 @@ SHEET_TITLES = {
     "stop_record": "Stop reasons",
     "handover_acceptance": "Handover acceptance",
     "checkin": "Check-ins",
+    "notify_preference": "Email choices",
+    "reminder_sent": "Reminders sent",
 }
 FLAGS_SHEET = "Flags"
 
