@@ -2,7 +2,8 @@
 deactivate with the handover of their seats. A person who leaves is
 deactivated (archived), never deleted. And the organisation's business
 units, which admins keep here beside its people: add, rename (every pilot
-of the unit moves with it), retire one no longer offered."""
+of the unit moves with it), retire one no longer offered. And each person's
+calendar link and API tokens (their own; an admin anyone's)."""
 
 import pandas as pd
 import streamlit as st
@@ -22,6 +23,7 @@ from portfolio.services.people import (
 )
 from portfolio.storage import audit, store
 from portfolio.web import forms, ui
+from portfolio.web import tokens as access_tokens
 
 conn, actor = ui.conn(), ui.actor()
 people = store.list_people(conn)
@@ -115,6 +117,9 @@ with st.expander(f"Business units ({len([u for u in kept_units if u.active])} of
                 if st.button(f"{verb} {md(unit.name)}", key=f"unit-retire-go-{retired}"):
                     forms.save(lambda: units.set_unit_active(conn, actor, retired, not unit.active),
                                f"{'Retired' if unit.active else 'Offered again'}: {unit.name}.")
+
+# --- calendar link and API tokens (own; admins anyone's) ---------------------
+access_tokens.section(conn, actor, people)
 
 if not rights.may(actor, Right.MANAGE_PEOPLE):
     st.caption(f"You ({actor.role.label}) can read the people list; admins manage it.")

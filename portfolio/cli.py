@@ -13,7 +13,7 @@ import json
 import os
 import shlex
 import sys
-from datetime import date
+from datetime import date, datetime, timezone
 
 import duckdb
 
@@ -31,7 +31,7 @@ from portfolio.domain.settings import db_path, load_settings
 from portfolio.domain.text import plural, without_controls
 from portfolio.domain.vocabulary import ROLE_ORDER, Role
 from portfolio.services import demo, importer, people, signin
-from portfolio.services.reporting import digest, export, overview
+from portfolio.services.reporting import calendar, digest, export, overview
 from portfolio.storage import audit, db, store
 
 EXIT_ERROR = 2
@@ -136,6 +136,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--personal", action="store_true",
                    help="print the per-person digests (your pilots that need you) as JSON instead")
     fail_on(p)
+
+    p = sub.add_parser("calendar", help="write the calendar feed (iCalendar): go/no-go dates, bridge due dates "
+                                        "and privilege expiries")
+    common(p)
+    p.add_argument("--out", required=True, help="the .ics file to write")
+    p.add_argument("--person", default=None, metavar="EMAIL",
+                   help="only the pilots where this person holds a seat (default: the whole portfolio)")
 
     p = sub.add_parser("import", help="import pilots from a CSV or Excel file")
     common(p)
@@ -255,6 +262,16 @@ def _main(argv: list[str] | None) -> int:
             return _digest(path, as_of, settings, args)
         if args.command == "import":
             return _import(path, as_of, settings, args)
+        if args.command == "calendar":
+            with db.session(path) as conn:
+                person = calendar.person_by_email(conn, args.person) if args.person else None
+                ics = calendar.feed(conn, as_of=as_of, stamp=datetime.now(timezone.utc), person=person,
+                                    base_url=os.environ.get("PORTFOLIO_BASE_URL") or None)
+            with open(args.out, "wb") as fh:
+                fh.write(ics)
+            print(f"Wrote {ics.count(b'BEGIN:VEVENT')} dates to {args.out}"
+                  + (f" for {person.name}." if person else "."))
+            return 0
         if args.command == "export" and args.format == "parquet":
             with db.session(path) as conn:
                 counts = export.export_parquet(conn, args.out)

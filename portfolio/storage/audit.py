@@ -72,6 +72,10 @@ ENTITIES: dict[str, Entity] = {e.table: e for e in [
     Entity("business_unit", ("id",), ("id", "name", "active"), None, "business unit"),
     Entity("readiness_item", ("key",), ("key", "dimension", "label", "required_for_go", "position", "active"),
            None, "readiness checklist line"),
+    # A calendar link or API token: who holds it, what it is called, when it
+    # was made and revoked; never the token nor its hash.
+    Entity("access_token", ("id",), ("id", "person_id", "purpose", "label", "created_at", "revoked_at"), None,
+           "calendar link or API token"),
 ]}
 # Records of acts that are not one row: an import, a demo build, a digest run.
 EVENT_ENTITIES = ("import", "demo", "digest")
@@ -79,7 +83,7 @@ EVENT_ENTITIES = ("import", "demo", "digest")
 # Fields that hold a person's id: the trail shows the name.
 PERSON_FIELDS = {
     "product_owner_id", "technical_lead_id", "executive_sponsor_id", "operational_owner_id",
-    "author_id", "decided_by", "recorded_by", "actor_id", "updated_by",
+    "author_id", "decided_by", "recorded_by", "actor_id", "updated_by", "person_id",
 }
 # Fields that are bookkeeping, not what a person changed.
 QUIET_FIELDS = {"version", "id"}
