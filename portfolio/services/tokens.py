@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from portfolio.domain import rights
 from portfolio.domain.errors import InvalidInput, NotFound, PermissionDenied, validate
-from portfolio.domain.models import AccessToken, AccessTokenIn, Actor, Person
+from portfolio.domain.models import AccessToken, AccessTokenIn, Actor, Person, check_id
 from portfolio.domain.rights import Right
 from portfolio.domain.tokens import Purpose, new_token, plausible, token_hash
 from portfolio.storage import audit, store
@@ -40,8 +40,18 @@ def may_manage_anyones(actor: Actor) -> bool:
     return rights.may(actor, Right.MANAGE_PEOPLE)
 
 
+def _known_id(value, what: str, field: str) -> int:
+    """An id as the database keeps them, or NotFound naming the field."""
+    try:
+        if isinstance(value, int) and not isinstance(value, bool) and check_id(value) is not None:
+            return value
+    except ValueError:
+        pass
+    raise NotFound(f"There is no {what} with id {value}", field=field)
+
+
 def _require(conn, actor: Actor, person_id: int, what: str):
-    person = store.get_person(conn, person_id)
+    person = store.get_person(conn, _known_id(person_id, "person", "person_id"))
     if not may_manage(actor, person_id):
         raise PermissionDenied(f"{actor.name} ({actor.role.label}) may not {what} of {person.name}: "
                                "only they or an admin may.")
@@ -55,7 +65,7 @@ def list_tokens(conn, actor: Actor, person_id: int) -> list[AccessToken]:
     if not may_manage(actor, person_id):
         raise PermissionDenied(f"{actor.name} ({actor.role.label}) may not see another person's tokens: "
                                "only they or an admin may.")
-    return token_store.live_tokens(conn, person_id)
+    return token_store.live_tokens(conn, _known_id(person_id, "person", "person_id"))
 
 
 def new_calendar_link(conn, actor: Actor, person_id: int) -> str:
@@ -102,7 +112,7 @@ def new_api_token(conn, actor: Actor, person_id: int, values: dict) -> str:
 
 def revoke_token(conn, actor: Actor, token_id: int) -> AccessToken:
     """Revoke a calendar link or API token: it opens nothing from now on."""
-    found = token_store.get_token(conn, token_id)
+    found = token_store.get_token(conn, _known_id(token_id, "token", "token_id"))
     if found is None:
         raise NotFound(f"There is no token with id {token_id}", field="token_id")
     if not may_manage(actor, found.person_id):

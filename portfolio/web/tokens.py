@@ -102,7 +102,7 @@ def section(conn, actor: Actor, people: list[Person]) -> None:
             st.caption(f"Made on {calendar[-1].created_at:%d %b %Y}. Lost it, or shared it by mistake? Make a new "
                        "one: the old address stops at once.")
         else:
-            st.caption("None yet.")
+            st.caption("No calendar link yet.")
         if st.button("Make a new calendar link" if calendar else "Make a calendar link", key="calendar-link-new"):
             forms.save(lambda: tokens.new_calendar_link(conn, actor, person.id),
                        "Made a new calendar link" + (": the old one no longer works." if calendar else "."),
@@ -122,7 +122,7 @@ def section(conn, actor: Actor, people: list[Person]) -> None:
                 forms.save(lambda: tokens.revoke_token(conn, actor, gone),
                            f"Revoked the API token '{by_token[gone].label}': it no longer works.")
         else:
-            st.caption("None yet.")
+            st.caption("No API token yet.")
         with forms.form(f"api-token-{person.id}"):
             label = st.text_input("Name of a new token", key=f"api-token-label-{person.id}",
                                   placeholder="What will use it, e.g. Jira automation")

@@ -30,6 +30,7 @@ from portfolio.domain.models import (
     EARLIEST_DATE,
     LATEST_DATE,
     MULTI_LINE_FIELDS,
+    AccessTokenIn,
     CriterionIn,
     DecisionIn,
     KpiIn,
@@ -41,6 +42,7 @@ from portfolio.domain.models import (
     WeeklyUpdateIn,
 )
 from portfolio.domain.settings import Settings
+from portfolio.domain.tokens import Purpose
 from portfolio.domain.text import clean_line, clean_text
 from portfolio.domain.vocabulary import (
     FIELD_LABELS,
@@ -55,7 +57,7 @@ from portfolio.domain.vocabulary import (
     Role,
     Stage,
 )
-from portfolio.services import decisions, demo, importer, production, updates
+from portfolio.services import decisions, demo, importer, production, tokens, updates
 from portfolio.services.people import add_person
 from portfolio.services.pilots import create_pilot, edit_pilot
 from portfolio.storage import db, store
@@ -161,6 +163,7 @@ MODELS = {
                        "dimension": st.sampled_from(["technical", "data", "organisational", "governance"]),
                        "label": nice_text(200), "required_for_go": st.booleans(), "active": st.booleans()},
                       {"key", "dimension", "label"}),
+    AccessTokenIn: ({"label": nice_text(100)}, {"label"}),
 }
 
 
@@ -470,6 +473,24 @@ def test_add_person_stores_what_was_given_or_writes_nothing(world):
             stored = store.get_person(w.conn, person_id)
             assert (stored.name, stored.email, stored.role, stored.active) == (
                 wanted.name, wanted.email, wanted.role, wanted.active)
+
+        check()
+
+
+def test_new_api_token_stores_what_was_given_or_writes_nothing(world):
+    with world() as w:
+
+        @settings(FUZZ, max_examples=examples(50))
+        @given(actor=w.actors(), person_id=id_of(w.people + [w.inactive]),
+               values=inputs(*MODELS[AccessTokenIn]))
+        def check(actor, person_id, values):
+            token, exc = attempt(w, lambda: tokens.new_api_token(w.conn, actor, person_id, values))
+            if exc:
+                return
+            wanted = validate(AccessTokenIn, **values)
+            acting = tokens.actor_for_token(w.conn, token, Purpose.API)
+            assert acting.person_id == person_id
+            assert wanted.label in [t.label for t in tokens.list_tokens(w.conn, w.admin, person_id)]
 
         check()
 
