@@ -36,7 +36,7 @@ def shown_address(page: Page) -> str:
     return code.inner_text().strip()
 
 
-def make_link(page: Page, name: str) -> str:
+def make_link(page: Page) -> str:
     page.locator(".st-key-calendar-link-new button").click()
     settle(page, "People")
     return shown_address(page)
@@ -50,7 +50,7 @@ def test_a_product_owner_subscribes_to_their_go_no_go_dates_and_a_new_link_stops
     page.get_by_text("Calendar link and API tokens").click()
     expect(page.get_by_text("No calendar link yet.")).to_be_visible()
 
-    first = make_link(page, "Make a calendar link")
+    first = make_link(page)
     assert first.startswith(app_server.url + "/calendar/")
     got = httpx.get(first, timeout=30)
     assert got.status_code == 200
@@ -62,7 +62,7 @@ def test_a_product_owner_subscribes_to_their_go_no_go_dates_and_a_new_link_stops
     settle(page, "People")
     expect(page.locator(".st-key-token-just-made")).to_have_count(0)  # shown once
 
-    second = make_link(page, "Make a new calendar link")
+    second = make_link(page)
     expect(page.get_by_text("the old one no longer works")).to_be_visible()
     assert second != first
     assert httpx.get(first, timeout=30).status_code == 404
