@@ -34,8 +34,9 @@ first-start: install
 	@test "$(PORTFOLIO_DB)" != "$(DEFAULT_DB)" || test -f "$(DEFAULT_DB)" || \
 		$(BIN)/python -m portfolio demo --db "$(DEFAULT_DB)"
 
+# The pages, the HTTP API and the calendar feeds, on one server and port (serve.py).
 run: first-start
-	$(BIN)/python -m streamlit run app.py --server.port $(PORT)
+	$(BIN)/python -m streamlit run serve.py --server.port $(PORT)
 
 # Everything CI needs (.ci/run): unit, integration, AppTest, faults, fuzzing
 # and the browser journeys. PYTEST_ARGS adds pytest arguments; WORKERS=0 runs

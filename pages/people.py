@@ -2,7 +2,8 @@
 deactivate with the handover of their seats. A person who leaves is
 deactivated (archived), never deleted. And the organisation's business
 units, which admins keep here beside its people: add, rename (every pilot
-of the unit moves with it), retire one no longer offered."""
+of the unit moves with it), retire one no longer offered. And each person's
+calendar link and API tokens (their own; an admin anyone's)."""
 
 import pandas as pd
 import streamlit as st
@@ -23,6 +24,7 @@ from portfolio.services.people import (
 )
 from portfolio.storage import audit, store
 from portfolio.web import forms, ui
+from portfolio.web import tokens as access_tokens
 
 conn, actor = ui.conn(), ui.actor()
 people = store.list_people(conn)
@@ -142,6 +144,9 @@ with st.expander("Email reminders", icon=":material/mail:"):
                 forms.save(lambda: notify.set_preference(conn, actor, whom,
                                                          {"email_me": email_me, "categories": categories}),
                            f"Saved the email choices of {by_id[whom].name}.")
+
+# --- calendar link and API tokens (own; admins anyone's) ---------------------
+access_tokens.section(conn, actor, people)
 
 if not rights.may(actor, Right.MANAGE_PEOPLE):
     st.caption(f"You ({actor.role.label}) can read the people list; admins manage it.")

@@ -13,7 +13,7 @@ import json
 import os
 import shlex
 import sys
-from datetime import date
+from datetime import date, datetime, timezone
 
 import duckdb
 
@@ -31,7 +31,7 @@ from portfolio.domain.settings import base_url, db_path, load_settings
 from portfolio.domain.text import plural, without_controls
 from portfolio.domain.vocabulary import ROLE_ORDER, Role
 from portfolio.services import demo, importer, notify, people, signin
-from portfolio.services.reporting import chat, digest, export, overview
+from portfolio.services.reporting import calendar, chat, digest, export, overview
 from portfolio.storage import audit, db, store
 
 EXIT_ERROR = 2
@@ -146,6 +146,13 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.add_argument("--dry-run", action="store_true", help="print who would get what; send and record nothing")
     p.add_argument("--only", metavar="EMAIL", default=None, help="this one person's email only")
+
+    p = sub.add_parser("calendar", help="write the calendar feed (iCalendar): go/no-go dates, bridge due dates "
+                                        "and privilege expiries")
+    common(p)
+    p.add_argument("--out", required=True, help="the .ics file to write")
+    p.add_argument("--person", default=None, metavar="EMAIL",
+                   help="only the pilots where this person holds a seat (default: the whole portfolio)")
 
     p = sub.add_parser("import", help="import pilots from a CSV or Excel file")
     common(p)
@@ -269,6 +276,16 @@ def _main(argv: list[str] | None) -> int:
             return _import(path, as_of, settings, args)
         if args.command == "notify":
             return _notify(path, as_of, settings, args)
+        if args.command == "calendar":
+            with db.session(path) as conn:
+                person = calendar.person_by_email(conn, args.person) if args.person else None
+                ics = calendar.feed(conn, as_of=as_of, stamp=datetime.now(timezone.utc), person=person,
+                                    base_url=base_url())
+            with open(args.out, "wb") as fh:
+                fh.write(ics)
+            print(f"Wrote {ics.count(b'BEGIN:VEVENT')} dates to {args.out}"
+                  + (f" for {person.name}." if person else "."))
+            return 0
         if args.command == "export" and args.format == "parquet":
             with db.session(path) as conn:
                 counts = export.export_parquet(conn, args.out)

@@ -172,6 +172,31 @@ class Person(BaseModel):
         return self.name if self.active else f"{self.name} (inactive)"
 
 
+class AccessTokenIn(_Input):
+    """A name for an API token, so its holder tells their tokens apart."""
+
+    LABELS: ClassVar[dict[str, str]] = {"label": "Name"}
+
+    label: str
+
+    @field_validator("label")
+    @classmethod
+    def _label(cls, v: str) -> str:
+        return _required_text(v, 100)
+
+
+class AccessToken(BaseModel):
+    """A calendar link or API token as stored: never the token itself."""
+
+    id: int
+    person_id: int
+    purpose: str
+    label: str
+    created_at: datetime
+    created_by: int | None = None
+    revoked_at: datetime | None = None
+
+
 # --- pilots ---------------------------------------------------------------
 
 

@@ -85,6 +85,10 @@ ENTITIES: dict[str, Entity] = {e.table: e for e in [
     Entity("checkin", ("id",), (
         "id", "pilot_id", "promoted_on", "due_day", "checked_on", "used", "kpis_hold", "cost_as_expected", "note",
         "person_id", "recorded_by"), "pilot_id", "check-in"),
+    # A calendar link or API token: who holds it, what it is called, when it
+    # was made and revoked; never the token nor its hash.
+    Entity("access_token", ("id",), ("id", "person_id", "purpose", "label", "created_at", "revoked_at"), None,
+           "calendar link or API token"),
 ]}
 # Records of acts that are not one row: an import, a demo build, a digest run,
 # a reminder email delivered.

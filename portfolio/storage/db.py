@@ -376,6 +376,29 @@ MIGRATIONS: list[tuple[str, str | Callable[[duckdb.DuckDBPyConnection], None]]] 
         """,
     ),
     (
+        "010_tokens",
+        """
+        -- The secrets a person holds to reach the tracker from outside the
+        -- browser (purpose): the address of their calendar feed ('calendar',
+        -- one live at a time) and API tokens ('API', as many as they name). Only the
+        -- SHA-256 of each token is kept: the token itself is shown once, when
+        -- made. A token is revoked (revoked_at set), never deleted.
+        CREATE SEQUENCE access_token_id_seq START 1;
+        CREATE TABLE access_token (
+            id INTEGER PRIMARY KEY DEFAULT nextval('access_token_id_seq'),
+            person_id INTEGER NOT NULL,
+            purpose VARCHAR NOT NULL,
+            label VARCHAR NOT NULL DEFAULT '',
+            token_hash VARCHAR NOT NULL UNIQUE,
+            created_at TIMESTAMP NOT NULL,
+            created_by INTEGER,
+            revoked_at TIMESTAMP,
+            revoked_by INTEGER
+        );
+        CREATE INDEX access_token_person ON access_token (person_id);
+        """,
+    ),
+    (
         "011_revocation_and_stop_reasons",
         """
         -- A borrowed privilege given back (seed 003): on which day, by whom,

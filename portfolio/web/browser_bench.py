@@ -1,7 +1,7 @@
 """The browser half of the scale benchmark: what a person opening a page
 waits for, and what their browser receives.
 
-For a built portfolio it serves the tracker (``streamlit run app.py``, as
+For a built portfolio it serves the tracker (``streamlit run serve.py``, as
 ``make run`` does) and, beside it, an empty one-line Streamlit app served
 the same way: the natural floor of any Streamlit page on this machine. A
 headless Chromium opens each page in a new session (a new browser context,
@@ -133,7 +133,7 @@ def measure(db: Path, pilot_id: str, runs: int = RUNS) -> dict:
         empty = folder / "empty_app.py"
         empty.write_text(EMPTY_APP)
         floor_url = stack.enter_context(_served(empty, db, folder / "empty.log"))
-        app_url = stack.enter_context(_served(ROOT / "app.py", db, folder / "app.log"))
+        app_url = stack.enter_context(_served(ROOT / "serve.py", db, folder / "app.log"))
         browser = stack.enter_context(sync_playwright()).chromium.launch(executable_path=chromium,
                                                                          args=CHROMIUM_ARGS)
         stack.callback(browser.close)

@@ -332,7 +332,8 @@ def app_env(db_file: Path, **settings: str) -> dict:
 @contextmanager
 def serve_app(workdir: Path, env: dict, *args: str, host: str = "127.0.0.1", address: str = "127.0.0.1",
               port: int | None = None):
-    """``streamlit run app.py`` from the repository over the database that
+    """``streamlit run serve.py`` (what ``make run`` serves: the pages, the
+    API and the calendar feeds) from the repository over the database that
     ``env`` names, on ``port`` (a free one by default, another one should
     the server find it taken), listening on ``address``, with more
     command-line ``args``; yields a Server whose URL uses ``host``."""
@@ -343,7 +344,7 @@ def serve_app(workdir: Path, env: dict, *args: str, host: str = "127.0.0.1", add
         url = f"http://{host}:{chosen}"
         with open(log_file, "wb") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "streamlit", "run", "app.py",
+                [sys.executable, "-m", "streamlit", "run", "serve.py",
                  "--server.port", str(chosen), "--server.headless", "true",
                  "--server.address", address, "--browser.gatherUsageStats", "false", *args],
                 cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,

@@ -31,6 +31,7 @@ from portfolio.domain.models import (
     LATEST_DATE,
     MULTI_LINE_FIELDS,
     AcceptanceIn,
+    AccessTokenIn,
     Actor,
     CheckinIn,
     CriterionIn,
@@ -44,6 +45,7 @@ from portfolio.domain.models import (
     WeeklyUpdateIn,
 )
 from portfolio.domain.settings import Settings
+from portfolio.domain.tokens import Purpose
 from portfolio.domain.text import clean_line, clean_text
 from portfolio.domain.vocabulary import (
     FIELD_LABELS,
@@ -60,7 +62,7 @@ from portfolio.domain.vocabulary import (
     Seat,
     Stage,
 )
-from portfolio.services import decisions, demo, handover, importer, production, updates
+from portfolio.services import decisions, demo, handover, importer, production, tokens, updates
 from portfolio.services.people import add_person
 from portfolio.services.pilots import create_pilot, edit_pilot
 from portfolio.storage import db, store
@@ -173,6 +175,7 @@ MODELS = {
     CheckinIn: ({"pilot_id": ids, "checked_on": in_range_dates, "used": st.sampled_from([True, False, "yes", "no"]),
                  "kpis_hold": st.booleans(), "cost_as_expected": st.booleans(), "note": st.text(max_size=50)},
                 {"pilot_id", "checked_on", "used", "kpis_hold", "cost_as_expected"}),
+    AccessTokenIn: ({"label": nice_text(100)}, {"label"}),
 }
 
 
@@ -498,6 +501,24 @@ def test_add_person_stores_what_was_given_or_writes_nothing(world):
             stored = store.get_person(w.conn, person_id)
             assert (stored.name, stored.email, stored.role, stored.active) == (
                 wanted.name, wanted.email, wanted.role, wanted.active)
+
+        check()
+
+
+def test_new_api_token_stores_what_was_given_or_writes_nothing(world):
+    with world() as w:
+
+        @settings(FUZZ, max_examples=examples(50))
+        @given(actor=w.actors(), person_id=id_of(w.people + [w.inactive]),
+               values=inputs(*MODELS[AccessTokenIn]))
+        def check(actor, person_id, values):
+            token, exc = attempt(w, lambda: tokens.new_api_token(w.conn, actor, person_id, values))
+            if exc:
+                return
+            wanted = validate(AccessTokenIn, **values)
+            acting = tokens.actor_for_token(w.conn, token, Purpose.API)
+            assert acting.person_id == person_id
+            assert wanted.label in [t.label for t in tokens.list_tokens(w.conn, w.admin, person_id)]
 
         check()
 

@@ -1,5 +1,7 @@
 """The core never imports Streamlit: the command line and a scheduler load it
-without the UI framework. Only portfolio/web/, app.py and pages/ may."""
+without the UI framework. Only portfolio/web/, app.py, serve.py and pages/
+may. The HTTP routes (portfolio/api/) are Starlette's, and only they and
+serve.py, which hands them to Streamlit's server, import Starlette."""
 
 import ast
 import pkgutil
@@ -43,19 +45,33 @@ def test_importing_the_core_does_not_import_streamlit():
     assert out.stdout.strip() == "False"
 
 
-def _imports_streamlit(path: Path) -> bool:
+def _imports(path: Path, package: str) -> bool:
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Import) and any(a.name.split(".")[0] == "streamlit" for a in node.names):
+        if isinstance(node, ast.Import) and any(a.name.split(".")[0] == package for a in node.names):
             return True
-        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "streamlit":
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == package:
             return True
     return False
 
 
+def _imports_streamlit(path: Path) -> bool:
+    return _imports(path, "streamlit")
+
+
+ENTRY_POINTS = {ROOT / "app.py", ROOT / "serve.py"}
+SOURCES = set((ROOT / "portfolio").rglob("*.py")) | ENTRY_POINTS | set((ROOT / "pages").rglob("*.py"))
+
+
 def test_only_web_app_and_pages_import_streamlit():
-    allowed = {ROOT / "app.py"} | set((ROOT / "pages").rglob("*.py")) | set((ROOT / "portfolio" / "web").rglob("*.py"))
-    sources = set((ROOT / "portfolio").rglob("*.py")) | {ROOT / "app.py"} | set((ROOT / "pages").rglob("*.py"))
-    offenders = sorted(str(p.relative_to(ROOT)) for p in sources - allowed if _imports_streamlit(p))
+    allowed = ENTRY_POINTS | set((ROOT / "pages").rglob("*.py")) | set((ROOT / "portfolio" / "web").rglob("*.py"))
+    offenders = sorted(str(p.relative_to(ROOT)) for p in SOURCES - allowed if _imports_streamlit(p))
     assert offenders == []
     # The check can fail: the web layer does import it.
     assert _imports_streamlit(ROOT / "portfolio" / "web" / "ui.py")
+
+
+def test_only_the_http_routes_import_starlette():
+    allowed = {ROOT / "serve.py"} | set((ROOT / "portfolio" / "api").rglob("*.py"))
+    offenders = sorted(str(p.relative_to(ROOT)) for p in SOURCES - allowed if _imports(p, "starlette"))
+    assert offenders == []
+    assert _imports(ROOT / "portfolio" / "api" / "routes.py", "starlette")

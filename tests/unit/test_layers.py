@@ -1,7 +1,9 @@
 """Only storage runs SQL: no module of the package outside portfolio/storage/,
 no page and not the router calls the database (DuckDB's execute, sql,
 query, df, fetch..., register, or anything of the duckdb module itself).
-Catching duckdb.Error is fine; running a query is not."""
+Catching duckdb.Error is fine; running a query is not. And the HTTP routes
+(portfolio/api/), like the pages, call services: of storage they use only
+db, to open the database for a request."""
 
 import ast
 from pathlib import Path
@@ -31,7 +33,7 @@ def sql_calls(source: str) -> list[tuple[int, str]]:
 
 def checked_files() -> list[Path]:
     files = [p for p in (ROOT / "portfolio").rglob("*.py") if STORAGE not in p.parents]
-    return files + sorted((ROOT / "pages").glob("*.py")) + [ROOT / "app.py"]
+    return files + sorted((ROOT / "pages").glob("*.py")) + [ROOT / "app.py", ROOT / "serve.py"]
 
 
 def test_the_scan_finds_sql_calls():
@@ -44,3 +46,30 @@ def test_only_storage_runs_sql():
     outside = [f"{path.relative_to(ROOT)}:{line}: {call}(...)"
                for path in checked_files() for line, call in sql_calls(path.read_text(encoding="utf-8"))]
     assert not outside, "SQL runs only in portfolio/storage/; move these there:\n" + "\n".join(outside)
+
+
+def portfolio_imports(path: Path) -> set[str]:
+    """Every portfolio module ``path`` imports (``from portfolio.x import y``
+    counts as portfolio.x.y when y is a module, else portfolio.x)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("portfolio")}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("portfolio"):
+            for alias in node.names:
+                candidate = f"{node.module}.{alias.name}"
+                module_file = ROOT / Path(*candidate.split("."))
+                found.add(candidate if module_file.with_suffix(".py").exists() or module_file.is_dir()
+                          else node.module)
+    return found
+
+
+def test_the_http_routes_call_services_not_storage():
+    allowed = ("portfolio.services", "portfolio.domain", "portfolio.api")
+    outside = [f"{path.relative_to(ROOT)}: {name}"
+               for path in sorted((ROOT / "portfolio" / "api").rglob("*.py"))
+               for name in sorted(portfolio_imports(path))
+               if not name.startswith(allowed) and name != "portfolio.storage.db"]
+    assert not outside, "the routes call services (storage.db only opens the database):\n" + "\n".join(outside)
+    # The check can fail: a page that reads storage directly is caught by it.
+    assert "portfolio.storage.store" in portfolio_imports(ROOT / "pages" / "people.py")
