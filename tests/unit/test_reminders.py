@@ -92,6 +92,18 @@ def test_the_operational_owner_gets_bridge_dates_and_production_kpis_off_target(
     assert reasons_of(OO, pilot(stage="pilot", flags=off)) == set()  # production KPIs in production only
 
 
+def test_a_stopped_pilot_still_holding_privileges_reminds_its_owners_and_a_missed_checkin_the_operator():
+    held = {"PRIVILEGES_NOT_REVOKED": ("Privileges not revoked", "stopped (no-go) and still holds a borrowed "
+                                                                 "privilege not revoked: GPU budget (budget)")}
+    stopped = pilot(stage="stopped", flags=held)
+    assert ("privileges_not_revoked", "on") in reasons_of(PO, stopped)
+    assert ("privileges_not_revoked", "on") in reasons_of(TL, stopped)
+    assert not any(r == "privileges_not_revoked" for r, _ in reasons_of(OO, stopped))
+    missed = {"CHECKIN_OVERDUE": ("Check-in missed", "the day-60 check-in was due on 2 Dec 2025")}
+    assert reasons_of(OO, pilot(stage="production", flags=missed)) == {("checkin_overdue", "on")}
+    assert not any(r == "checkin_overdue" for r, _ in reasons_of(PO, pilot(stage="production", flags=missed)))
+
+
 def test_inactive_people_email_me_off_and_categories_off_get_nothing():
     p = pilot(updated_this_week=False, flags={"STALLED": ("Stalled", "no update for 35 days")})
     assert reasons_of(PO, p, changes={str(PO): {"active": False}}) == set()
