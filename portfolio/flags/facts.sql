@@ -79,12 +79,13 @@ kp AS (
                                       days := date_diff('day', coalesce(r.reading_on, pp.start_date), $as_of)))
                FILTER (WHERE date_diff('day', coalesce(r.reading_on, pp.start_date), $as_of)
                              >= $kpi_stale_days)) AS stale_kpis,
-           -- Without a baseline read before the start (undated, or dated
-           -- on or after it, is said so).
+           -- Without a baseline read before the start (one dated on or
+           -- after it is said so). A baseline without its day counts: it is
+           -- what the KPI's owner stated, as every baseline was before the
+           -- day of reading was kept.
            list_sort(list(CASE WHEN k.baseline IS NULL THEN k.name
-                               WHEN k.baseline_on IS NULL THEN k.name || ' (baseline not dated)'
                                ELSE format('{} (baseline read {})', k.name, strftime(k.baseline_on, '%Y-%m-%d')) END)
-               FILTER (WHERE k.baseline IS NULL OR k.baseline_on IS NULL OR k.baseline_on >= pp.start_date))
+               FILTER (WHERE k.baseline IS NULL OR k.baseline_on >= pp.start_date))
                AS kpis_without_baseline
     FROM kpi k JOIN pilot pp ON pp.id = k.pilot_id
     LEFT JOIN kread r ON r.kpi_id = k.id

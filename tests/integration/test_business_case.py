@@ -188,14 +188,18 @@ def test_a_production_kpi_without_a_baseline_is_flagged_from_kickoff_naming_it(c
         assert got[(pid, "NO_BASELINE")] == f"no baseline read before the start {start} for Accuracy, p95 latency"
 
 
-def test_a_baseline_read_before_the_start_clears_it_and_an_undated_one_is_said_so(conn, leader):
+def test_a_baseline_read_before_the_start_clears_it_and_an_undated_one_counts(conn, leader):
     pid = pilot_on_day(conn, 30)
     start = store.get_pilot(conn, pid).start_date
-    kid = kpi(conn, leader, pid, baseline=1400)
-    assert codes(conn)[(pid, "NO_BASELINE")] == \
-        f"no baseline read before the start {start} for p95 latency (baseline not dated)"
-    production.edit_kpi(conn, leader, kid, {"baseline_on": start - timedelta(days=1)})
+    kid = kpi(conn, leader, pid)
+    assert codes(conn)[(pid, "NO_BASELINE")] == f"no baseline read before the start {start} for p95 latency"
+    production.edit_kpi(conn, leader, kid, {"baseline_on": start - timedelta(days=1), "baseline": 1400})
     assert (pid, "NO_BASELINE") not in codes(conn)
+    # A baseline stated without its day (as every baseline was before the day
+    # was kept: an upgraded portfolio) is taken as stated, not flagged.
+    undated = kpi(conn, leader, pilot_on_day(conn, 30), baseline=1400)
+    assert store.get_kpi(conn, undated).baseline_on is None
+    assert not any(code == "NO_BASELINE" for _, code in codes(conn))
 
 
 def test_a_baseline_dated_on_or_after_the_start_is_refused_naming_the_field(conn, leader):
