@@ -48,7 +48,12 @@ def still_holding(conn: Conn, as_of: date) -> pd.DataFrame:
         WITH stopped AS (
             SELECT pilot_id, max(stopped_on) AS stopped_on FROM stop_record GROUP BY pilot_id
         )
-        SELECT p.id AS pilot_id, p.name AS pilot, p.business_unit, p.stage, s.stopped_on,
+        SELECT p.id AS pilot_id, p.name AS pilot, p.business_unit, p.stage,
+               -- A pilot stopped before stop reasons were kept: the day of its
+               -- no-go or retirement.
+               coalesce(s.stopped_on, CASE WHEN p.stage = 'retired'
+                       THEN (SELECT max(e.happened_on) FROM stage_event e WHERE e.pilot_id = p.id AND e.action = 'retire')
+                       ELSE (SELECT max(n.decided_on) FROM decision n WHERE n.pilot_id = p.id AND n.kind = 'no_go') END) AS stopped_on,
                v.id AS privilege_id, v.kind, v.description, v.disposition, v.expires,
                po.name AS product_owner
         FROM pilot p
@@ -99,7 +104,15 @@ def stop_records(conn: Conn, pilot_id: int) -> pd.DataFrame:
 _STOPPED = """
 stopped AS (
     SELECT p.id AS pilot_id, p.name AS pilot, p.business_unit, p.problem, p.stage,
-           s.stopped_on, s.reason, s.lessons, d.rationale
+           -- A pilot stopped before stop reasons were kept has no record:
+           -- the day of its no-go or retirement, and the no-go's rationale.
+           coalesce(s.stopped_on, CASE WHEN p.stage = 'retired'
+                THEN (SELECT max(e.happened_on) FROM stage_event e WHERE e.pilot_id = p.id AND e.action = 'retire')
+                ELSE (SELECT max(n.decided_on) FROM decision n WHERE n.pilot_id = p.id AND n.kind = 'no_go') END) AS stopped_on,
+           s.reason, s.lessons,
+           coalesce(d.rationale, CASE WHEN s.id IS NULL AND p.stage = 'stopped' THEN
+               (SELECT arg_max(n.rationale, n.id) FROM decision n WHERE n.pilot_id = p.id AND n.kind = 'no_go') END)
+               AS rationale
     FROM pilot p
     LEFT JOIN (SELECT *, row_number() OVER (PARTITION BY pilot_id ORDER BY id DESC) AS rn
                FROM stop_record) s ON s.pilot_id = p.id AND s.rn = 1

@@ -274,3 +274,16 @@ def test_the_demo_shows_a_stopped_pilot_still_holding_and_kill_reasons_with_less
     assert (graveyard["lessons"].str.len() > 20).all()
     assert len(holding) == 1 and holding["stage"][0] == "stopped"
     assert revoked and all(p.revocation_evidence for p in revoked)  # the other stopped pilot gave back its own
+
+
+def test_a_pilot_stopped_before_stop_reasons_were_kept_shows_its_no_go_day_and_rationale(conn, leader, stopped):
+    # As in a portfolio upgraded from a version without stop records: the
+    # no-go is there, its record is not.
+    pid, _ = stopped
+    conn.execute("DELETE FROM stop_record WHERE pilot_id = ?", [pid])
+    rows = followthrough.stopped_pilots(conn, years=[AS_OF.year])
+    row = rows[rows["pilot_id"] == pid].iloc[0]
+    assert pd.Timestamp(row["stopped_on"]).date() == AS_OF and row["year"] == AS_OF.year
+    assert row["reason"] == "not recorded" and row["rationale"] == "Adoption never passed 10 %"
+    held = followthrough.still_holding(conn, LATER)
+    assert [pd.Timestamp(d).date() for d in held.loc[held["pilot_id"] == pid, "stopped_on"]] == [AS_OF]
