@@ -273,7 +273,7 @@ def test_product_owner_posts_and_revises_the_weekly_update_and_its_flags_clear(r
         expect(page.get_by_text("revises it (revision 2)", exact=False)).to_be_visible()
 
         # Leave and come back: the form starts from what was posted.
-        page.get_by_role("link", name="Pilot").click()
+        page.get_by_role("link", name="Pilot", exact=True).click()
         wait_for_app(page, "Pilot")
         page.get_by_role("link", name="Weekly update").click()
         wait_for_app(page, "Weekly update")
