@@ -133,6 +133,12 @@ class Mailer:
                     smtp.starttls(context=ssl.create_default_context())
             if s.user:
                 smtp.login(s.user, s.password or "")
+        except UnicodeError:
+            # smtplib sends the sign-in as ASCII; its error would quote the character and where it
+            # stands in the password, so it is replaced by one that names neither.
+            raise ServerUnusable(f"the sign-in of {s.user} to the mail server {s.where} could not be sent: "
+                                 "the user or password holds a character outside ASCII, which the mail "
+                                 "library cannot send (use a password of ASCII characters)") from None
         except smtplib.SMTPAuthenticationError as exc:
             raise ServerUnusable(f"the mail server {s.where} refused the sign-in of {s.user} "
                                  f"({exc.smtp_code})") from None

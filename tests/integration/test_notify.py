@@ -382,3 +382,18 @@ def test_the_email_choices_and_reminders_sent_go_into_the_workbook_like_every_ta
     prefs = titles["Email choices"]
     assert [c.value for c in prefs[2]][1:] == [True, "updates,health"]
     assert titles["Reminders sent"].max_row > 1
+
+
+def test_a_password_outside_ascii_gets_a_clean_message_that_never_shows_it(fixed_demo_db, tls_server):
+    inbox, logins = Inbox(), Logins("robot", "Pässwort-ß")
+    with served(inbox, tls_context=tls_server, require_starttls=True, authenticator=logins,
+                auth_require_tls=True) as port:
+        out = _notify_with(fixed_demo_db, f"smtp://robot:P%C3%A4sswort-%C3%9F@127.0.0.1:{port}",
+                           "--only", _someone(fixed_demo_db))
+    assert out.returncode != 0
+    said = out.stdout + out.stderr
+    assert "Traceback" not in said
+    assert f"smtp://robot@127.0.0.1:{port}" in out.stderr and "outside ASCII" in out.stderr
+    assert "Pässwort" not in said and "ä" not in said and "ß" not in said and "position" not in said
+    assert inbox.messages == []
+    assert one(fixed_demo_db, "SELECT count(*) FROM reminder_sent")[0] == 0
