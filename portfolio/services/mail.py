@@ -4,7 +4,9 @@ setting, ``PORTFOLIO_SMTP_URL``, and the sender ``PORTFOLIO_MAIL_FROM``.
 - ``smtp://user:password@host:587``: STARTTLS, then sign in (the password
   URL-encoded where it holds ``@``, ``:`` or ``/``);
 - ``smtps://user:password@host:465``: TLS from the start, then sign in;
-- ``smtp://host:port`` without a user: plain, for a relay on this machine.
+- ``smtp://host:port`` without a user: STARTTLS when the server offers it
+  (its certificate verified), plain when it does not, for a relay on this
+  machine.
 
 The password is kept out of every message, log line and error: errors name
 the scheme, host, port and user only.
@@ -129,7 +131,10 @@ class Mailer:
                                         context=ssl.create_default_context())
             else:
                 smtp = smtplib.SMTP(s.host, s.port, timeout=self.timeout)
-                if s.user:  # never send a password in clear: STARTTLS first
+                smtp.ehlo_or_helo_if_needed()
+                # A password is never sent in clear: STARTTLS first, or no sign-in. Without a user the
+                # messages still go encrypted when the server offers it, in clear only when it does not.
+                if s.user or smtp.has_extn("starttls"):
                     smtp.starttls(context=ssl.create_default_context())
             if s.user:
                 smtp.login(s.user, s.password or "")

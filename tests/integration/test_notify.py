@@ -38,6 +38,7 @@ class Inbox:
     def __init__(self):
         self.messages: list[tuple[list[str], email.message.EmailMessage]] = []
         self.refuse: set[str] = set()
+        self.encrypted: list[bool] = []  # per message: did it come over TLS
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.lower() in self.refuse:
@@ -48,6 +49,7 @@ class Inbox:
     async def handle_DATA(self, server, session, envelope):
         msg = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
         self.messages.append((list(envelope.rcpt_tos), msg))
+        self.encrypted.append(session.ssl is not None)
         return "250 Message accepted"
 
     def to(self, address: str) -> list[email.message.EmailMessage]:
@@ -397,3 +399,28 @@ def test_a_password_outside_ascii_gets_a_clean_message_that_never_shows_it(fixed
     assert "Pässwort" not in said and "ä" not in said and "ß" not in said and "position" not in said
     assert inbox.messages == []
     assert one(fixed_demo_db, "SELECT count(*) FROM reminder_sent")[0] == 0
+
+
+def test_without_a_user_the_messages_go_over_starttls_when_offered_and_plain_only_when_not(fixed_demo_db, tls_server,
+                                                                                          smtp):
+    someone = _someone(fixed_demo_db)
+    offered = Inbox()
+    with served(offered, tls_context=tls_server) as port:
+        out = _notify_with(fixed_demo_db, f"smtp://127.0.0.1:{port}", "--only", someone)
+    assert out.returncode == 0, out.stderr
+    assert [r for r, _ in offered.messages] == [[someone]] and offered.encrypted == [True]
+
+    # A relay that offers no STARTTLS still gets the message, in clear (the next week's, not sent yet).
+    later = _notify_with(fixed_demo_db, smtp.url, "--only", someone, "--as-of", (AS_OF + timedelta(days=7)).isoformat())
+    assert later.returncode == 0, later.stderr
+    assert [r for r, _ in smtp.messages] == [[someone]] and smtp.encrypted == [False]
+
+
+def test_without_a_user_a_starttls_certificate_that_fails_verification_stops_the_run(fixed_demo_db, tls_server,
+                                                                                     monkeypatch):
+    monkeypatch.delenv("SSL_CERT_FILE")  # the server's self-signed certificate is no longer trusted
+    inbox = Inbox()
+    with served(inbox, tls_context=tls_server) as port:
+        out = _notify_with(fixed_demo_db, f"smtp://127.0.0.1:{port}", "--only", _someone(fixed_demo_db))
+    assert out.returncode != 0 and "could not be verified" in out.stderr and "Traceback" not in out.stderr
+    assert inbox.messages == []
