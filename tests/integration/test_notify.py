@@ -424,3 +424,36 @@ def test_without_a_user_a_starttls_certificate_that_fails_verification_stops_the
         out = _notify_with(fixed_demo_db, f"smtp://127.0.0.1:{port}", "--only", _someone(fixed_demo_db))
     assert out.returncode != 0 and "could not be verified" in out.stderr and "Traceback" not in out.stderr
     assert inbox.messages == []
+
+
+def test_a_delivery_that_cannot_be_recorded_is_reported_and_the_others_still_get_theirs(fixed_demo_db, smtp,
+                                                                                        monkeypatch):
+    from portfolio.domain.errors import StorageBusy
+    from portfolio.storage import notify as notify_store
+
+    with db.session(fixed_demo_db) as conn:
+        planned = notify.plan(conn, AS_OF, notify.Settings())
+    assert len(planned) >= 3
+    victim = planned[1].person  # not the first: the ones after it must still go out
+    record_sent = notify_store.record_sent
+
+    def busy_for_the_victim(conn, person_id, *args, **kwargs):
+        if person_id == victim.id:
+            raise StorageBusy("The database stayed locked; try again in a moment.")
+        return record_sent(conn, person_id, *args, **kwargs)
+
+    monkeypatch.setattr(notify_store, "record_sent", busy_for_the_victim)
+    out = notify_cli(fixed_demo_db, smtp)
+
+    assert out.returncode != 0  # the scheduler hears about it
+    assert "Traceback" not in out.stderr
+    assert f"sent to {victim.email} but not recorded" in out.stderr and "locked" in out.stderr
+    # Everyone got their email, the victim included (it was delivered before the record failed) ...
+    delivered = sorted(r[0].lower() for r, _ in smtp.messages)
+    assert delivered == sorted(p.person.email.lower() for p in planned)
+    # ... and every one but the victim's is recorded, with its audit entry; the victim's is not, whole.
+    with duckdb.connect(str(fixed_demo_db), read_only=True) as c:
+        recorded = {r[0] for r in c.execute("SELECT DISTINCT person_id FROM reminder_sent").fetchall()}
+        audited = {r[0] for r in c.execute("SELECT entity_id FROM audit WHERE entity = 'reminder'").fetchall()}
+    assert recorded == {p.person.id for p in planned} - {victim.id}
+    assert {str(i) for i in audited} == {str(p.person.id) for p in planned} - {str(victim.id)}
