@@ -470,12 +470,14 @@ def _notify(path, as_of, settings, args) -> int:
         print(f"Dry run: {plural(len(result.planned), 'email')} would be sent; nothing sent or recorded.")
         return 0
     print(f"Sent {plural(len(result.sent), 'email')}" + (
-        f"; {len(result.failed)} not sent, tried again on the next run." if result.failed else "."))
-    if result.failed:
-        for r, why in result.failed:
-            print(f"error: not sent to {r.person.email}: {why}", file=sys.stderr)
-        return EXIT_ERROR
-    return 0
+        f"; {len(result.failed)} not sent, tried again on the next run" if result.failed else "") + (
+        f"; {len(result.unrecorded)} sent but not recorded, sent again on the next run"
+        if result.unrecorded else "") + ".")
+    for r, why in result.failed:
+        print(f"error: not sent to {r.person.email}: {why}", file=sys.stderr)
+    for r, why in result.unrecorded:
+        print(f"error: sent to {r.person.email} but not recorded: {why}", file=sys.stderr)
+    return EXIT_ERROR if result.failed or result.unrecorded else 0
 
 
 def _restore(backup: str, path: str) -> int:

@@ -41,8 +41,8 @@ class Category(str, Enum):
 CATEGORY_LABELS = {
     Category.UPDATES: "Weekly update missing",
     Category.DECISIONS: "Go/no-go dates, overdue decisions and escalations",
-    Category.HEALTH: "Stalled, ownerless or a seat empty",
-    Category.OPERATIONS: "Bridge due dates and production KPIs off target",
+    Category.HEALTH: "Stalled, ownerless, a seat empty, privileges still held after a stop",
+    Category.OPERATIONS: "Bridge due dates, production KPIs off target, check-ins missed",
 }
 ALL_CATEGORIES = tuple(Category)
 

@@ -4,7 +4,9 @@ setting, ``PORTFOLIO_SMTP_URL``, and the sender ``PORTFOLIO_MAIL_FROM``.
 - ``smtp://user:password@host:587``: STARTTLS, then sign in (the password
   URL-encoded where it holds ``@``, ``:`` or ``/``);
 - ``smtps://user:password@host:465``: TLS from the start, then sign in;
-- ``smtp://host:port`` without a user: plain, for a relay on this machine.
+- ``smtp://host:port`` without a user: STARTTLS when the server offers it
+  (its certificate verified), plain when it does not, for a relay on this
+  machine.
 
 The password is kept out of every message, log line and error: errors name
 the scheme, host, port and user only.
@@ -129,10 +131,19 @@ class Mailer:
                                         context=ssl.create_default_context())
             else:
                 smtp = smtplib.SMTP(s.host, s.port, timeout=self.timeout)
-                if s.user:  # never send a password in clear: STARTTLS first
+                smtp.ehlo_or_helo_if_needed()
+                # A password is never sent in clear: STARTTLS first, or no sign-in. Without a user the
+                # messages still go encrypted when the server offers it, in clear only when it does not.
+                if s.user or smtp.has_extn("starttls"):
                     smtp.starttls(context=ssl.create_default_context())
             if s.user:
                 smtp.login(s.user, s.password or "")
+        except UnicodeError:
+            # smtplib sends the sign-in as ASCII; its error would quote the character and where it
+            # stands in the password, so it is replaced by one that names neither.
+            raise ServerUnusable(f"the sign-in of {s.user} to the mail server {s.where} could not be sent: "
+                                 "the user or password holds a character outside ASCII, which the mail "
+                                 "library cannot send (use a password of ASCII characters)") from None
         except smtplib.SMTPAuthenticationError as exc:
             raise ServerUnusable(f"the mail server {s.where} refused the sign-in of {s.user} "
                                  f"({exc.smtp_code})") from None

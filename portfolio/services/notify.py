@@ -5,7 +5,9 @@ acted on. Who gets what is the table in ``domain/reminders.py``; this
 module gathers the facts, leaves out what was sent already, writes the
 messages (plain text and HTML, every user-written value escaped) and
 records each delivery, so a rerun the same day sends nothing new. A send
-that fails is not recorded, so the next run tries it again.
+that fails is not recorded, so the next run tries it again; a delivery
+whose record cannot be written (the database busy or refusing) is reported
+and the others still go out (that person gets it again next run).
 
 And each person's choice ("email me", and which categories), set on the
 People page by the person or an admin.
@@ -20,9 +22,11 @@ from datetime import date, timedelta
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 
+import duckdb
+
 from portfolio import flags as flag_rules
 from portfolio.domain import rights
-from portfolio.domain.errors import InvalidInput, PermissionDenied, validate
+from portfolio.domain.errors import InvalidInput, PermissionDenied, StorageBusy, StorageError, validate
 from portfolio.domain.models import Actor, EmailPreferencesIn
 from portfolio.domain.reminders import (
     ALL_CATEGORIES,
@@ -226,6 +230,8 @@ class RunResult:
     planned: list[PersonReminders]
     sent: list[PersonReminders] = field(default_factory=list)
     failed: list[tuple[PersonReminders, str]] = field(default_factory=list)
+    # Delivered, but the record of it could not be written: sent again on the next run.
+    unrecorded: list[tuple[PersonReminders, str]] = field(default_factory=list)
 
 
 def run(path, as_of: date, settings: Settings, config: mail.MailConfig, *, only: str | None = None,
@@ -255,14 +261,26 @@ def run(path, as_of: date, settings: Settings, config: mail.MailConfig, *, only:
             except mail.SendFailed as exc:
                 result.failed.append((r, str(exc)))
             else:
-                with db.session(path) as conn:
-                    _record(conn, r, as_of)
                 result.sent.append(r)
+                try:
+                    with db.session(path) as conn:
+                        _record(conn, r, as_of)
+                except (StorageBusy, StorageError, duckdb.Error) as exc:
+                    # One record that cannot be written does not stop the others' emails.
+                    result.unrecorded.append((r, _storage_words(exc)))
             if progress is not None:
                 last = result.failed[-1] if result.failed and result.failed[-1][0] is r else None
+                unrecorded = result.unrecorded[-1] if result.unrecorded and result.unrecorded[-1][0] is r else None
                 progress(f"not sent to {r.person.email}: {last[1]}" if last else
+                         f"sent to {r.person.email} but not recorded: {unrecorded[1]}" if unrecorded else
                          f"sent to {r.person.email}: {len(r.items)} item(s) on {len(r.pilots)} pilot(s)")
     return result
+
+
+def _storage_words(exc: Exception) -> str:
+    if isinstance(exc, (StorageBusy, StorageError)):
+        return str(exc)
+    return f"the database refused the record ({type(exc).__name__})"
 
 
 def _record(conn, r: PersonReminders, as_of: date) -> None:

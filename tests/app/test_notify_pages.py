@@ -69,6 +69,10 @@ def test_a_person_switches_their_own_emails_off_and_an_admin_chooses_anyones_cat
     at.switch_page("pages/people.py").run()
     at.selectbox(key="email-prefs-pick").set_value(other.id)
     at.run()
+    # The categories in words that say what each switches, a stopped pilot's privileges and a missed check-in too.
+    options = at.multiselect(key=f"email-categories-{other.id}").options
+    assert "Stalled, ownerless, a seat empty, privileges still held after a stop" in options
+    assert "Bridge due dates, production KPIs off target, check-ins missed" in options
     at.multiselect(key=f"email-categories-{other.id}").set_value(["updates", "decisions"])
     at.button(key=f"email-save-{other.id}").click()
     at.run()

@@ -89,10 +89,13 @@ def check_slack(payload: dict) -> None:
             assert block["text"]["type"] == "plain_text" and 0 < len(block["text"]["text"]) <= 150
         if block["type"] == "section":
             assert block["text"]["type"] == "mrkdwn"
+            # Taken as written: "@channel", "@here" or "#general" in a pilot's name mention no one.
+            assert block["text"]["verbatim"] is True
             assert 0 < len(block["text"]["text"]) <= 3_000
         if block["type"] == "context":
             assert 1 <= len(block["elements"]) <= 10
             assert all(e["type"] in ("mrkdwn", "plain_text") and e["text"] for e in block["elements"])
+            assert all(e["verbatim"] is True for e in block["elements"] if e["type"] == "mrkdwn")
     for text in _mrkdwn_texts(payload):
         assert "**" not in text  # Slack's bold is *one* asterisk; Markdown's would show as typed
         # Every "<" opens one of our links: <https://...|words>; the rest of the text has none.

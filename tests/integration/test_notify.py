@@ -38,6 +38,7 @@ class Inbox:
     def __init__(self):
         self.messages: list[tuple[list[str], email.message.EmailMessage]] = []
         self.refuse: set[str] = set()
+        self.encrypted: list[bool] = []  # per message: did it come over TLS
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.lower() in self.refuse:
@@ -48,6 +49,7 @@ class Inbox:
     async def handle_DATA(self, server, session, envelope):
         msg = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
         self.messages.append((list(envelope.rcpt_tos), msg))
+        self.encrypted.append(session.ssl is not None)
         return "250 Message accepted"
 
     def to(self, address: str) -> list[email.message.EmailMessage]:
@@ -382,3 +384,76 @@ def test_the_email_choices_and_reminders_sent_go_into_the_workbook_like_every_ta
     prefs = titles["Email choices"]
     assert [c.value for c in prefs[2]][1:] == [True, "updates,health"]
     assert titles["Reminders sent"].max_row > 1
+
+
+def test_a_password_outside_ascii_gets_a_clean_message_that_never_shows_it(fixed_demo_db, tls_server):
+    inbox, logins = Inbox(), Logins("robot", "Pässwort-ß")
+    with served(inbox, tls_context=tls_server, require_starttls=True, authenticator=logins,
+                auth_require_tls=True) as port:
+        out = _notify_with(fixed_demo_db, f"smtp://robot:P%C3%A4sswort-%C3%9F@127.0.0.1:{port}",
+                           "--only", _someone(fixed_demo_db))
+    assert out.returncode != 0
+    said = out.stdout + out.stderr
+    assert "Traceback" not in said
+    assert f"smtp://robot@127.0.0.1:{port}" in out.stderr and "outside ASCII" in out.stderr
+    assert "Pässwort" not in said and "ä" not in said and "ß" not in said and "position" not in said
+    assert inbox.messages == []
+    assert one(fixed_demo_db, "SELECT count(*) FROM reminder_sent")[0] == 0
+
+
+def test_without_a_user_the_messages_go_over_starttls_when_offered_and_plain_only_when_not(fixed_demo_db, tls_server,
+                                                                                          smtp):
+    someone = _someone(fixed_demo_db)
+    offered = Inbox()
+    with served(offered, tls_context=tls_server) as port:
+        out = _notify_with(fixed_demo_db, f"smtp://127.0.0.1:{port}", "--only", someone)
+    assert out.returncode == 0, out.stderr
+    assert [r for r, _ in offered.messages] == [[someone]] and offered.encrypted == [True]
+
+    # A relay that offers no STARTTLS still gets the message, in clear (the next week's, not sent yet).
+    later = _notify_with(fixed_demo_db, smtp.url, "--only", someone, "--as-of", (AS_OF + timedelta(days=7)).isoformat())
+    assert later.returncode == 0, later.stderr
+    assert [r for r, _ in smtp.messages] == [[someone]] and smtp.encrypted == [False]
+
+
+def test_without_a_user_a_starttls_certificate_that_fails_verification_stops_the_run(fixed_demo_db, tls_server,
+                                                                                     monkeypatch):
+    monkeypatch.delenv("SSL_CERT_FILE")  # the server's self-signed certificate is no longer trusted
+    inbox = Inbox()
+    with served(inbox, tls_context=tls_server) as port:
+        out = _notify_with(fixed_demo_db, f"smtp://127.0.0.1:{port}", "--only", _someone(fixed_demo_db))
+    assert out.returncode != 0 and "could not be verified" in out.stderr and "Traceback" not in out.stderr
+    assert inbox.messages == []
+
+
+def test_a_delivery_that_cannot_be_recorded_is_reported_and_the_others_still_get_theirs(fixed_demo_db, smtp,
+                                                                                        monkeypatch):
+    from portfolio.domain.errors import StorageBusy
+    from portfolio.storage import notify as notify_store
+
+    with db.session(fixed_demo_db) as conn:
+        planned = notify.plan(conn, AS_OF, notify.Settings())
+    assert len(planned) >= 3
+    victim = planned[1].person  # not the first: the ones after it must still go out
+    record_sent = notify_store.record_sent
+
+    def busy_for_the_victim(conn, person_id, *args, **kwargs):
+        if person_id == victim.id:
+            raise StorageBusy("The database stayed locked; try again in a moment.")
+        return record_sent(conn, person_id, *args, **kwargs)
+
+    monkeypatch.setattr(notify_store, "record_sent", busy_for_the_victim)
+    out = notify_cli(fixed_demo_db, smtp)
+
+    assert out.returncode != 0  # the scheduler hears about it
+    assert "Traceback" not in out.stderr
+    assert f"sent to {victim.email} but not recorded" in out.stderr and "locked" in out.stderr
+    # Everyone got their email, the victim included (it was delivered before the record failed) ...
+    delivered = sorted(r[0].lower() for r, _ in smtp.messages)
+    assert delivered == sorted(p.person.email.lower() for p in planned)
+    # ... and every one but the victim's is recorded, with its audit entry; the victim's is not, whole.
+    with duckdb.connect(str(fixed_demo_db), read_only=True) as c:
+        recorded = {r[0] for r in c.execute("SELECT DISTINCT person_id FROM reminder_sent").fetchall()}
+        audited = {r[0] for r in c.execute("SELECT entity_id FROM audit WHERE entity = 'reminder'").fetchall()}
+    assert recorded == {p.person.id for p in planned} - {victim.id}
+    assert {str(i) for i in audited} == {str(p.person.id) for p in planned} - {str(victim.id)}

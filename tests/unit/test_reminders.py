@@ -7,6 +7,7 @@ from datetime import date, timedelta
 import pytest
 
 from portfolio.domain.reminders import (
+    CATEGORY_LABELS,
     REASONS,
     Category,
     PilotFacts,
@@ -124,3 +125,20 @@ def test_every_reason_key_is_unique_and_every_category_is_reachable():
     keys = [r.key for r in REASONS]
     assert len(keys) == len(set(keys))
     assert {r.category for r in REASONS} == set(Category)
+
+
+# The words in its category's label that tell a person switching the category
+# off that this reason goes with it (a new reason must be added here).
+REASON_WORDS = {
+    "overdue": "overdue decisions", "update_missing": "Weekly update",
+    "decision_ahead": "Go/no-go dates", "decision_this_week": "Go/no-go dates", "bridge_due": "Bridge due dates",
+    "stalled": "Stalled", "ownerless": "ownerless", "missing_seat": "a seat empty",
+    "kpi_off_target": "production KPIs off target", "privileges_not_revoked": "privileges still held after a stop",
+    "checkin_overdue": "check-ins missed",
+}
+
+
+@pytest.mark.parametrize("reason", REASONS, ids=lambda r: r.key)
+def test_each_category_label_names_every_reason_it_switches(reason):
+    assert reason.key in REASON_WORDS, f"say which words of its category's label cover {reason.key}"
+    assert REASON_WORDS[reason.key] in CATEGORY_LABELS[reason.category]

@@ -110,12 +110,19 @@ def _slack_link(url: str, text: str) -> str:
     return f"<{url.replace('>', '%3E').replace('|', '%7C')}|{slack_escape(text)}>"
 
 
+def _mrkdwn(text: str) -> dict:
+    """A mrkdwn text object Slack takes as written: ``verbatim`` keeps it from
+    turning ``@channel``, ``@here``, ``#channel`` or a bare URL in a pilot's
+    name into a mention or a link; our own ``<url|words>`` links still work."""
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
+
+
 def slack_message(digest: dict, base_url: str) -> dict:
     """The digest for a Slack incoming webhook, within Slack's limits."""
     blocks: list[dict] = [
         {"type": "header", "text": {"type": "plain_text", "text": _title(digest)[:SLACK_HEADER_MAX]}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(
-            f"{slack_escape(k)}: *{slack_escape(v)}*" for k, v in _numbers(digest))[:SLACK_SECTION_MAX]}},
+        {"type": "section", "text": _mrkdwn("\n".join(
+            f"{slack_escape(k)}: *{slack_escape(v)}*" for k, v in _numbers(digest))[:SLACK_SECTION_MAX])},
     ]
     text_lines = [_title(digest), ", ".join(f"{k}: {v}" for k, v in _numbers(digest))]
     # Two blocks are kept for the end: the note of what was left out and the link to the app.
@@ -135,7 +142,7 @@ def slack_message(digest: dict, base_url: str) -> dict:
             if room <= 0:
                 left_out += shown
                 continue
-            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": chunk}})
+            blocks.append({"type": "section", "text": _mrkdwn(chunk)})
             room -= 1
         text_lines += [f"- {_line(e['name'])} {_entry_words(e)}" for e in entries]
     privileges = digest.get("privileges_expiring") or []
@@ -145,9 +152,9 @@ def slack_message(digest: dict, base_url: str) -> dict:
             f"*{len(changes.get('cleared') or [])}* cleared.")
     if left_out:
         tail = f"*{_more_words(left_out)}* (Slack takes {SLACK_BLOCKS_MAX} blocks a message). " + tail
-    blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": tail}})
+    blocks.append({"type": "section", "text": _mrkdwn(tail)})
     blocks.append({"type": "context", "elements": [
-        {"type": "mrkdwn", "text": _slack_link(base_url, "Open the pilot portfolio for everything")}]})
+        _mrkdwn(_slack_link(base_url, "Open the pilot portfolio for everything"))]})
     text = slack_escape_lines(text_lines)
     if len(text) > SLACK_TEXT_MAX:
         note = f"\n... cut here (Slack takes {SLACK_TEXT_MAX:,} characters); the whole digest: {base_url}"
