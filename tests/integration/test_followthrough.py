@@ -274,3 +274,33 @@ def test_the_demo_shows_a_stopped_pilot_still_holding_and_kill_reasons_with_less
     assert (graveyard["lessons"].str.len() > 20).all()
     assert len(holding) == 1 and holding["stage"][0] == "stopped"
     assert revoked and all(p.revocation_evidence for p in revoked)  # the other stopped pilot gave back its own
+
+
+def test_the_calendar_keeps_a_stopped_pilots_privilege_expiry_until_it_is_revoked(conn, leader, owner):
+    import icalendar
+    from datetime import datetime, timezone
+
+    from portfolio.services.reporting import calendar
+
+    pid = demo.make_pilot(conn, name="Claims triage assistant", start_date=START, product_owner_id=owner.person_id)
+    ids = {what: production.add_privilege(conn, owner, pid, {"kind": kind, "description": what, "since": START,
+                                                             "expires": LATER + timedelta(days=30)})
+           for kind, what in (("data_access", "Claims warehouse read access"), ("budget", "Innovation GPU budget"),
+                              ("vendor_support", "Vendor engineers on call"))}
+    production.decide_privilege(conn, owner, ids["Claims warehouse read access"], "make_permanent", "", START)
+    production.decide_privilege(conn, owner, ids["Innovation GPU budget"], "withdraw", "Standard cloud budget", START)
+    no_go(conn, leader, pid, stop_reason="value_not_proven", lessons="Measure adoption from week one.")
+
+    def status() -> dict[str, str]:
+        ics = calendar.feed(conn, as_of=LATER, stamp=datetime(2026, 12, 1, tzinfo=timezone.utc))
+        return {str(e["SUMMARY"]).split(": ", 1)[1].split(" (")[0]: str(e["STATUS"])
+                for e in icalendar.Calendar.from_ical(ics).walk("VEVENT") if str(e["UID"]).startswith("privilege-")}
+
+    # Still held (PRIVILEGES_NOT_REVOKED says so): still in the calendar, though the pilot stopped.
+    assert set(flag_reasons(conn)) == {pid}
+    assert status() == {"Claims warehouse read access": "CANCELLED", "Innovation GPU budget": "CONFIRMED",
+                        "Vendor engineers on call": "CONFIRMED"}
+    followthrough.revoke_privilege(conn, owner, ids["Innovation GPU budget"],
+                                   {"revoked_on": LATER, "evidence": "Budget line closed"})
+    assert status()["Innovation GPU budget"] == "CANCELLED"
+    assert status()["Vendor engineers on call"] == "CONFIRMED"
