@@ -119,7 +119,7 @@ def test_the_whole_portfolio_feed_moves_an_extended_date_and_cancels_a_decided_p
             "rationale": "More data needed", "new_go_no_go_date": moved_to}, settings, today=TODAY)
         decisions.record_decision(c, Actor.of(leader), {
             "pilot_id": decided.id, "kind": "no_go", "decided_on": TODAY, "decided_by": leader.id,
-            "rationale": "Not worth it"}, settings, today=TODAY)
+            "rationale": "Not worth it", "stop_reason": "value_not_proven"}, settings, today=TODAY)
     after = events(httpx.get(url, timeout=30).content)
     uid = f"pilot-{extended.id}-go-no-go@pilot-portfolio.tracker"
     assert before[uid].decoded("DTSTART") == extended.go_no_go_date
