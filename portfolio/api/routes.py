@@ -174,8 +174,8 @@ async def post_update(request: Request) -> Response:
         if "pilot_id" in values:
             raise InvalidInput("pilot_id: the pilot is named by the address, not the body", field="pilot_id")
         readings = values.pop("readings", None)
-        if readings is not None and not isinstance(readings, list):
-            raise InvalidInput("Readings: a list of {kpi_id, value, note}", field="readings")
+        if readings is not None and not (isinstance(readings, list) and all(isinstance(r, dict) for r in readings)):
+            raise InvalidInput("Readings: a list of objects {kpi_id, value, note}", field="readings")
         today = date.today()  # updates are posted for the current week only, as on the page
         update_id, revision = updates.post_weekly_update(conn, actor, values | {"pilot_id": pilot_id}, today,
                                                          readings)

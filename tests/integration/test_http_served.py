@@ -248,3 +248,17 @@ def test_the_openapi_description_is_served_and_names_every_endpoint(server):
     assert unknown.status_code == 404 and unknown.json()["error"]["status"] == 404
     # The pages are still served beside it.
     assert httpx.get(f"{server.url}/_stcore/health", timeout=30).text == "ok"
+
+
+def test_readings_that_are_not_objects_are_refused_naming_the_field(server):
+    owner = person_of(server, "product_owner", owning=True)
+    token = api_token(server, owner, "readings")
+    pilot_id = owned_pilot(server, owner)
+    before = len(updates_of(server, pilot_id))
+    url = f"{server.url}/api/pilots/{pilot_id}/updates"
+    for readings in ([1], ["a"], [None], [[1, 2]]):
+        answer = httpx.post(url, json={"health": "green", "summary": "On track", "readings": readings},
+                            headers=bearer(token), timeout=30)
+        assert answer.status_code == 422, readings
+        assert answer.json()["error"]["field"] == "readings"
+    assert len(updates_of(server, pilot_id)) == before
