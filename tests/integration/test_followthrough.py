@@ -6,8 +6,9 @@ and a retirement say why and what was learned, the stopped pilots are one
 searchable list, and a new pilot is shown the stopped ones it resembles."""
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
+import icalendar
 import pandas as pd
 import pytest
 
@@ -16,7 +17,7 @@ from portfolio.domain.errors import EditConflict, InvalidInput, PermissionDenied
 from portfolio.domain.settings import Settings
 from portfolio.domain.vocabulary import Role, Stage
 from portfolio.services import decisions, demo, followthrough, production
-from portfolio.services.reporting import digest
+from portfolio.services.reporting import calendar, digest
 from portfolio.storage import audit, store
 from portfolio.storage import followthrough as follow_store
 from tests.conftest import AS_OF, accept_handover, actor_of, run_cli
@@ -277,11 +278,6 @@ def test_the_demo_shows_a_stopped_pilot_still_holding_and_kill_reasons_with_less
 
 
 def test_the_calendar_keeps_a_stopped_pilots_privilege_expiry_until_it_is_revoked(conn, leader, owner):
-    import icalendar
-    from datetime import datetime, timezone
-
-    from portfolio.services.reporting import calendar
-
     pid = demo.make_pilot(conn, name="Claims triage assistant", start_date=START, product_owner_id=owner.person_id)
     ids = {what: production.add_privilege(conn, owner, pid, {"kind": kind, "description": what, "since": START,
                                                              "expires": LATER + timedelta(days=30)})
@@ -292,7 +288,7 @@ def test_the_calendar_keeps_a_stopped_pilots_privilege_expiry_until_it_is_revoke
     no_go(conn, leader, pid, stop_reason="value_not_proven", lessons="Measure adoption from week one.")
 
     def status() -> dict[str, str]:
-        ics = calendar.feed(conn, as_of=LATER, stamp=datetime(2026, 12, 1, tzinfo=timezone.utc))
+        ics = calendar.feed(conn, as_of=LATER, stamp=datetime(2026, 12, 1, tzinfo=UTC))
         return {str(e["SUMMARY"]).split(": ", 1)[1].split(" (")[0]: str(e["STATUS"])
                 for e in icalendar.Calendar.from_ical(ics).walk("VEVENT") if str(e["UID"]).startswith("privilege-")}
 

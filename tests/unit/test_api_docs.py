@@ -31,7 +31,7 @@ def test_every_described_path_has_a_curl_example_in_the_readme():
 def test_the_readmes_nginx_example_lets_the_api_and_calendar_through_without_sign_in():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     example = readme.split("```nginx", 1)[1].split("```", 1)[0]
-    blocks = dict(re.findall(r"location (\S+) \{(.*?)\n\s*\}", example, re.S))
+    blocks = dict(re.findall(r"location (\S+) \{(.*?)\n\s*\}", example, re.DOTALL))
     assert "auth_request" in blocks["/"]
     for prefix in ("/api/", "/calendar/"):
         assert prefix in blocks, prefix
