@@ -75,7 +75,8 @@ def spec() -> dict:
                          "requestBody": {"required": True, "content": {"application/json": {
                              "schema": {"$ref": "#/components/schemas/WeeklyUpdate"}}}},
                          "responses": {"201": _json("The update as saved, with its revision"), "401": _NO_TOKEN,
-                                       "403": _ERROR, "404": _ERROR, "422": _ERROR, "503": _ERROR}},
+                                       "403": _ERROR, "404": _ERROR, "413": _ERROR, "422": _ERROR,
+                                       "503": _ERROR}},
             },
             "/api/flags": {"get": {"summary": "Every flag of the portfolio, worst first", "parameters": [_AS_OF],
                                    "responses": {"200": _json("as_of and flags"), "401": _NO_TOKEN,

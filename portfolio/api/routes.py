@@ -6,7 +6,11 @@ acting, calls one service and answers JSON (or iCalendar).
 - A refusal by a service: its message and the field at fault, as
   ``{"error": {"status", "message", "field"}}`` with the matching status
   (422 bad input, 403 not allowed, 404 not found, 409 edited meanwhile,
-  503 the database busy or unwritable).
+  413 a body over 64 KB, 503 the database busy or unwritable: in general
+  words, never its path).
+- The token is checked before anything else: the body is read (at most
+  64 KB, refused by its Content-Length first) and parsed only for a live
+  token, and a request without a plausible token never opens the database.
 - The calendar token travels in the address (calendar clients cannot sign
   in); an unknown or rotated one is a 404, as if the address never was.
 """
@@ -34,7 +38,7 @@ from portfolio.domain.errors import (
 )
 from portfolio.domain.models import check_date_range, check_id
 from portfolio.domain.settings import db_path, load_settings
-from portfolio.domain.tokens import Purpose
+from portfolio.domain.tokens import Purpose, plausible
 from portfolio.services import tokens, updates
 from portfolio.services.reporting import calendar, records
 from portfolio.storage import db
@@ -85,40 +89,94 @@ def _pilot_id(request: Request) -> int:
         raise NotFound(f"There is no pilot with id {text!r}", field="pilot_id") from None
 
 
+# What a caller is told when the database cannot answer: never its path
+# nor the driver's words (an unauthenticated caller may be the one asking).
+UNAVAILABLE = "The tracker's database is busy or unavailable just now; nothing was read or saved. Try again shortly."
+
+# How long a caller told 503 should wait before trying again, in seconds.
+RETRY_AFTER_SECONDS = 30
+
+
+class TooLarge(Exception):
+    """A body over MAX_BODY_BYTES: answered 413, with no more of it read."""
+
+
+def _unauthorized() -> JSONResponse:
+    return error(401, "Send a live API token of an active person: Authorization: Bearer <token>. "
+                      "Make one on the People page.", headers={"WWW-Authenticate": 'Bearer realm="portfolio"'})
+
+
+def _unavailable() -> JSONResponse:
+    return error(503, UNAVAILABLE, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+def _actor(conn, token: str):
+    actor = tokens.actor_for_token(conn, token, Purpose.API)
+    if actor is None:
+        raise Unauthorized()
+    return actor
+
+
 async def _answer(request: Request, work, *, status: int = 200, body: bool = False) -> Response:
     """Run ``work(conn, actor, payload)`` for the person behind the bearer
-    token, in a worker thread (DuckDB blocks), and answer its result as JSON."""
-    payload = None
+    token, in a worker thread (DuckDB blocks), and answer its result as JSON.
+
+    The token is checked first: without one that could be ours, nothing is
+    read and the database is not opened; with one, it is looked up before
+    the body is read (at most MAX_BODY_BYTES of it) and parsed, so a caller
+    without a live token learns nothing from a bad body."""
+    token = _bearer(request)
     try:
+        if not plausible(token):
+            raise Unauthorized()
+        payload = None
         if body:
-            payload = await _json_body(request)
-        token = _bearer(request)
+            def check():
+                with db.session(db_path()) as conn:
+                    _actor(conn, token)
+
+            await run_in_threadpool(check)
+            payload = _parse_json(await _read_body(request))
 
         def job():
             with db.session(db_path()) as conn:
-                actor = tokens.actor_for_token(conn, token, Purpose.API)
-                if actor is None:
-                    raise Unauthorized()
-                return work(conn, actor, payload)
+                return work(conn, _actor(conn, token), payload)
 
         result = await run_in_threadpool(job)
     except Unauthorized:
-        return error(401, "Send a live API token of an active person: Authorization: Bearer <token>. "
-                          "Make one on the People page.", headers={"WWW-Authenticate": 'Bearer realm="portfolio"'})
+        return _unauthorized()
+    except TooLarge:
+        return error(413, f"The body is larger than {MAX_BODY_BYTES // 1024} KB; a weekly update is a few KB")
+    except (StorageBusy, StorageError):
+        return _unavailable()
     except PortfolioError as exc:
         return error(_status(exc), exc.message, exc.field)
     except duckdb.Error as exc:
-        problem = db.storage_error(exc, db_path())
-        if problem is None:
+        if db.storage_error(exc, None) is None:
             raise
-        return error(503, problem.message)
+        return _unavailable()
     return JSONResponse(result, status_code=status)
 
 
-async def _json_body(request: Request) -> dict:
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise InvalidInput(f"The body is larger than {MAX_BODY_BYTES // 1024} KB", field=None)
+async def _read_body(request: Request) -> bytes:
+    """The body, refused (TooLarge) by its declared length before any of it
+    is read, and cut off as soon as more than MAX_BODY_BYTES arrive."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            if int(declared) > MAX_BODY_BYTES:
+                raise TooLarge()
+        except ValueError:
+            raise InvalidInput("Content-Length: not a number of bytes") from None
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_BODY_BYTES:
+            raise TooLarge()
+    return bytes(raw)
+
+
+def _parse_json(raw: bytes) -> dict:
     try:
         payload = json.loads(raw or b"null")
     except (ValueError, UnicodeDecodeError):
@@ -174,8 +232,8 @@ async def post_update(request: Request) -> Response:
         if "pilot_id" in values:
             raise InvalidInput("pilot_id: the pilot is named by the address, not the body", field="pilot_id")
         readings = values.pop("readings", None)
-        if readings is not None and not isinstance(readings, list):
-            raise InvalidInput("Readings: a list of {kpi_id, value, note}", field="readings")
+        if readings is not None and not (isinstance(readings, list) and all(isinstance(r, dict) for r in readings)):
+            raise InvalidInput("Readings: a list of objects {kpi_id, value, note}", field="readings")
         today = date.today()  # updates are posted for the current week only, as on the page
         update_id, revision = updates.post_weekly_update(conn, actor, values | {"pilot_id": pilot_id}, today,
                                                          readings)
@@ -204,6 +262,9 @@ def _base_url(request: Request) -> str:
 async def _feed(request: Request, whole: bool) -> Response:
     token = request.path_params["token"]
     base = _base_url(request)
+    gone = Response("No calendar at this address.", status_code=404, media_type="text/plain")
+    if not plausible(token):
+        return gone  # not one of ours: the database is not asked
 
     def job():
         with db.session(db_path()) as conn:
@@ -216,11 +277,14 @@ async def _feed(request: Request, whole: bool) -> Response:
 
     try:
         ics = await run_in_threadpool(job)
+    except (StorageBusy, StorageError):
+        return Response(UNAVAILABLE, status_code=503, media_type="text/plain",
+                        headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
     except PortfolioError as exc:
         return Response(exc.message, status_code=_status(exc), media_type="text/plain")
     if ics is None:
         # Never say whether the token once was: a rotated link is simply gone.
-        return Response("No calendar at this address.", status_code=404, media_type="text/plain")
+        return gone
     name = "portfolio.ics" if whole else "my-pilots.ics"
     return Response(ics, media_type="text/calendar; charset=utf-8",
                     headers={"Content-Disposition": f'inline; filename="{name}"', "Cache-Control": "private, no-store"})

@@ -10,6 +10,7 @@ from portfolio.domain.models import Actor, Person, PersonIn, Pilot
 from portfolio.domain.rights import Right
 from portfolio.domain.vocabulary import Role, Seat
 from portfolio.storage import audit, store
+from portfolio.storage import tokens as token_store
 from portfolio.storage.db import write
 
 
@@ -115,8 +116,11 @@ def deactivate_person(
     same transaction: ``handover`` maps (pilot id, seat) to the person who
     takes the seat. A seat not handed over stays with them, so a pilot whose
     product owner leaves is OWNERLESS until someone takes it. Returns the
-    seats still held by them on live pilots. Deactivating someone already
-    inactive only hands over (a repeated submit changes nothing)."""
+    seats still held by them on live pilots. Their calendar link and API
+    tokens are revoked in the same transaction (each audited), so
+    reactivating them later brings none back: they make new ones.
+    Deactivating someone already inactive only hands over (a repeated
+    submit changes nothing)."""
     rights.require(actor, Right.MANAGE_PEOPLE, what="deactivate people")
     store.get_person(conn, person_id)
     if person_id == actor.person_id:
@@ -127,6 +131,10 @@ def deactivate_person(
         if store.get_person(c, person_id).active:
             with audit.tracking(c, actor, "person", person_id, "deactivate"):
                 store.set_person_active(c, person_id, False)
+        at = audit.now()
+        for token in token_store.live_tokens(c, person_id):
+            with audit.tracking(c, actor, "access_token", token.id, "revoke"):
+                token_store.revoke(c, token.id, at, actor.person_id)
         _hand_over(c, actor, person_id, moves)
         return seats_affected(c, person_id)
 

@@ -50,6 +50,8 @@ def post_weekly_update(
     a revision; the earlier text stays in the history. Returns (update id,
     revision)."""
     update = validate(WeeklyUpdateIn, **values)
+    if any(not isinstance(r, dict) for r in readings or []):
+        raise InvalidInput("Readings: each reading is an object with a KPI and a value", field="readings")
     pilot = store.get_pilot(conn, update.pilot_id)
     rights.require(actor, Right.POST_UPDATE, pilot)
     if not pilot.stage.in_play:

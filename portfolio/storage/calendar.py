@@ -29,7 +29,7 @@ def dated_pilots(conn: Conn, person_id: int | None = None) -> list[dict]:
 def expiring_privileges(conn: Conn, person_id: int | None = None) -> list[dict]:
     return _rows(
         conn,
-        "SELECT v.id, v.pilot_id, v.kind, v.description, v.expires, v.disposition, v.version,"
+        "SELECT v.id, v.pilot_id, v.kind, v.description, v.expires, v.disposition, v.revoked_on, v.version,"
         " p.version AS pilot_version, p.name AS pilot, p.stage, p.archived"
         f" FROM privilege v JOIN pilot p ON p.id = v.pilot_id WHERE v.expires IS NOT NULL AND {_SEATED}"
         " ORDER BY v.id",

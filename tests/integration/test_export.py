@@ -357,3 +357,22 @@ def test_backup_waits_for_another_program_to_release_the_file(demo_db, tmp_path)
     finally:
         holder.wait(timeout=30)
     assert _table_rows(copy)["pilot"] == _table_rows(demo_db)["pilot"]
+
+
+def test_no_export_carries_a_token_or_its_hash(conn, settings, admin, tmp_path):
+    from portfolio.domain.tokens import token_hash
+    from portfolio.services import tokens
+
+    secrets = [tokens.new_api_token(conn, admin, admin.person_id, {"label": "reporting bot"}),
+               tokens.new_calendar_link(conn, admin, admin.person_id)]
+    secrets += [token_hash(t) for t in secrets]
+    book = export.export_xlsx(conn, AS_OF, settings, tmp_path / "portfolio.xlsx")
+    wb = openpyxl.load_workbook(book, read_only=True)
+    cells = [str(v) for ws in wb for row in ws.iter_rows(values_only=True) for v in row if v is not None]
+    assert "Token hash" not in cells and "Access tokens" not in wb.sheetnames
+    parquet = tmp_path / "parquet"
+    export.export_parquet(conn, parquet)
+    assert "person.parquet" in {p.name for p in parquet.iterdir()}
+    written = b"".join(p.read_bytes() for p in parquet.iterdir())
+    for secret in secrets:
+        assert secret not in cells and secret.encode() not in written

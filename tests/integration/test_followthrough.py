@@ -6,8 +6,9 @@ and a retirement say why and what was learned, the stopped pilots are one
 searchable list, and a new pilot is shown the stopped ones it resembles."""
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
+import icalendar
 import pandas as pd
 import pytest
 
@@ -16,7 +17,7 @@ from portfolio.domain.errors import EditConflict, InvalidInput, PermissionDenied
 from portfolio.domain.settings import Settings
 from portfolio.domain.vocabulary import Role, Stage
 from portfolio.services import decisions, demo, followthrough, production
-from portfolio.services.reporting import digest
+from portfolio.services.reporting import calendar, digest
 from portfolio.storage import audit, store
 from portfolio.storage import followthrough as follow_store
 from tests.conftest import AS_OF, accept_handover, actor_of, run_cli
@@ -287,3 +288,28 @@ def test_a_pilot_stopped_before_stop_reasons_were_kept_shows_its_no_go_day_and_r
     assert row["reason"] == "not recorded" and row["rationale"] == "Adoption never passed 10 %"
     held = followthrough.still_holding(conn, LATER)
     assert [pd.Timestamp(d).date() for d in held.loc[held["pilot_id"] == pid, "stopped_on"]] == [AS_OF]
+
+
+def test_the_calendar_keeps_a_stopped_pilots_privilege_expiry_until_it_is_revoked(conn, leader, owner):
+    pid = demo.make_pilot(conn, name="Claims triage assistant", start_date=START, product_owner_id=owner.person_id)
+    ids = {what: production.add_privilege(conn, owner, pid, {"kind": kind, "description": what, "since": START,
+                                                             "expires": LATER + timedelta(days=30)})
+           for kind, what in (("data_access", "Claims warehouse read access"), ("budget", "Innovation GPU budget"),
+                              ("vendor_support", "Vendor engineers on call"))}
+    production.decide_privilege(conn, owner, ids["Claims warehouse read access"], "make_permanent", "", START)
+    production.decide_privilege(conn, owner, ids["Innovation GPU budget"], "withdraw", "Standard cloud budget", START)
+    no_go(conn, leader, pid, stop_reason="value_not_proven", lessons="Measure adoption from week one.")
+
+    def status() -> dict[str, str]:
+        ics = calendar.feed(conn, as_of=LATER, stamp=datetime(2026, 12, 1, tzinfo=UTC))
+        return {str(e["SUMMARY"]).split(": ", 1)[1].split(" (")[0]: str(e["STATUS"])
+                for e in icalendar.Calendar.from_ical(ics).walk("VEVENT") if str(e["UID"]).startswith("privilege-")}
+
+    # Still held (PRIVILEGES_NOT_REVOKED says so): still in the calendar, though the pilot stopped.
+    assert set(flag_reasons(conn)) == {pid}
+    assert status() == {"Claims warehouse read access": "CANCELLED", "Innovation GPU budget": "CONFIRMED",
+                        "Vendor engineers on call": "CONFIRMED"}
+    followthrough.revoke_privilege(conn, owner, ids["Innovation GPU budget"],
+                                   {"revoked_on": LATER, "evidence": "Budget line closed"})
+    assert status()["Innovation GPU budget"] == "CANCELLED"
+    assert status()["Vendor engineers on call"] == "CONFIRMED"

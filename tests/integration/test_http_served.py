@@ -8,8 +8,10 @@ Tokens are made through the same service as the People page's buttons."""
 from __future__ import annotations
 
 import json
+import time
 from datetime import date, timedelta
 
+import duckdb
 import httpx
 import icalendar
 import pytest
@@ -248,3 +250,56 @@ def test_the_openapi_description_is_served_and_names_every_endpoint(server):
     assert unknown.status_code == 404 and unknown.json()["error"]["status"] == 404
     # The pages are still served beside it.
     assert httpx.get(f"{server.url}/_stcore/health", timeout=30).text == "ok"
+
+
+def test_without_a_live_token_nothing_is_read_and_a_big_body_is_refused_unread(server):
+    owner = person_of(server, "product_owner", owning=True)
+    token = api_token(server, owner, "sizes")
+    pilot_id = owned_pilot(server, owner)
+    before = len(updates_of(server, pilot_id))
+    url = f"{server.url}/api/pilots/{pilot_id}/updates"
+    # A bad body says nothing to a caller without a live token: 401, not 422.
+    for headers in ({}, bearer("made-up-token")):
+        answer = httpx.post(url, content=b"health=green", headers=headers, timeout=30)
+        assert answer.status_code == 401, headers
+    # Over 64 KB: refused by its length, in words.
+    big = {"health": "green", "summary": "x" * (70 * 1024)}
+    too_big = httpx.post(url, json=big, headers=bearer(token), timeout=30)
+    assert too_big.status_code == 413 and "64 KB" in too_big.json()["error"]["message"]
+    assert httpx.post(url, json=big, timeout=30).status_code == 401
+    assert len(updates_of(server, pilot_id)) == before
+
+
+def test_readings_that_are_not_objects_are_refused_naming_the_field(server):
+    owner = person_of(server, "product_owner", owning=True)
+    token = api_token(server, owner, "readings")
+    pilot_id = owned_pilot(server, owner)
+    before = len(updates_of(server, pilot_id))
+    url = f"{server.url}/api/pilots/{pilot_id}/updates"
+    for readings in ([1], ["a"], [None], [[1, 2]]):
+        answer = httpx.post(url, json={"health": "green", "summary": "On track", "readings": readings},
+                            headers=bearer(token), timeout=30)
+        assert answer.status_code == 422, readings
+        assert answer.json()["error"]["field"] == "readings"
+    assert len(updates_of(server, pilot_id)) == before
+
+
+def test_while_another_program_holds_the_database_no_token_gets_401_at_once_and_a_token_a_plain_503(server):
+    owner = person_of(server, "product_owner", owning=True)
+    token = api_token(server, owner, "busy")
+    calendar = calendar_token(server, owner)
+    holder = duckdb.connect(str(server.db_file))  # this process holds the file: the server cannot open it
+    try:
+        started = time.monotonic()
+        assert httpx.get(f"{server.url}/api/pilots", timeout=30).status_code == 401
+        assert httpx.post(f"{server.url}/api/pilots/1/updates", content=b"{}", timeout=30).status_code == 401
+        assert httpx.get(f"{server.url}/calendar/not%20a%20token/mine.ics", timeout=30).status_code == 404
+        assert time.monotonic() - started < 5  # none of them waited for the lock
+        for busy in (httpx.get(f"{server.url}/api/me", headers=bearer(token), timeout=60),
+                     httpx.get(f"{server.url}/calendar/{calendar}/mine.ics", timeout=60)):
+            assert busy.status_code == 503 and busy.headers["retry-after"]
+            assert str(server.db_file) not in busy.text and "duckdb" not in busy.text.lower()
+            assert "busy or unavailable" in busy.text
+    finally:
+        holder.close()
+    assert httpx.get(f"{server.url}/api/me", headers=bearer(token), timeout=30).status_code == 200

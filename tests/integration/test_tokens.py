@@ -74,6 +74,21 @@ def test_a_deactivated_persons_tokens_open_nothing(conn, admin):
         tokens.new_api_token(conn, admin, owner.person_id, {"label": "again"})
 
 
+def test_reactivating_a_person_brings_none_of_their_old_tokens_back(conn, admin):
+    owner = actor_of(conn, Role.PRODUCT_OWNER, name="Olu Owner")
+    api = tokens.new_api_token(conn, owner, owner.person_id, {"label": "bot"})
+    calendar = tokens.new_calendar_link(conn, owner, owner.person_id)
+    people.deactivate_person(conn, admin, owner.person_id)
+    people.reactivate_person(conn, admin, owner.person_id)
+    assert tokens.actor_for_token(conn, api, Purpose.API) is None
+    assert tokens.holder(conn, calendar, Purpose.CALENDAR) is None
+    assert tokens.list_tokens(conn, admin, owner.person_id) == []
+    # Each revocation is in the audit trail, done by the admin who deactivated.
+    trail = audit.trail(conn, entity="access_token")
+    revoked = trail[trail["action"] == "revoke"]
+    assert len(revoked) == 2 and set(revoked["actor_id"]) == {admin.person_id}
+
+
 def test_a_token_name_is_required_and_unique_among_the_live_ones(conn):
     owner = actor_of(conn, Role.PRODUCT_OWNER, name="Olu Owner")
     with pytest.raises(InvalidInput) as blank:

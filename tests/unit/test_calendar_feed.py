@@ -1,6 +1,6 @@
 """The calendar feed's events and file, from rows as storage hands them
 back: stable UIDs (a moved date moves the event), cancelled events for a
-decided or archived pilot and a decided privilege, read back with the
+decided or archived pilot and a privilege no longer held, read back with the
 icalendar parser."""
 
 from datetime import date, datetime, timezone
@@ -23,7 +23,7 @@ def pilot(**overrides) -> dict:
 def privilege(**overrides) -> dict:
     return {"id": 4, "pilot_id": 7, "kind": "data_access", "description": "Claims warehouse",
             "expires": date(2026, 12, 20), "disposition": "undecided", "version": 1, "pilot_version": 3,
-            "pilot": "Claims triage", "stage": "pilot", "archived": False} | overrides
+            "revoked_on": None, "pilot": "Claims triage", "stage": "pilot", "archived": False} | overrides
 
 
 def parsed(pilots=(), privileges=()) -> dict[str, icalendar.Event]:
@@ -80,6 +80,28 @@ def test_a_privilege_expiry_is_live_while_undecided_and_cancelled_once_decided()
     event = decided["privilege-4-expires@pilot-portfolio.tracker"]
     assert str(event["STATUS"]) == "CANCELLED"
     assert int(event["SEQUENCE"]) > int(live["SEQUENCE"])
+
+
+@pytest.mark.parametrize("overrides", [
+    {"stage": "stopped"},
+    {"stage": "stopped", "disposition": "withdraw", "version": 2},
+    {"disposition": "withdraw", "version": 2},
+    {"stage": "production"},
+], ids=["pilot-stopped", "stopped-and-to-withdraw", "to-withdraw", "in-production-undecided"])
+def test_a_privilege_expiry_stays_live_while_the_privilege_is_still_held(overrides):
+    event = parsed(privileges=[privilege(**overrides)])["privilege-4-expires@pilot-portfolio.tracker"]
+    assert str(event["STATUS"]) == "CONFIRMED"
+
+
+@pytest.mark.parametrize(("overrides", "why"), [
+    ({"stage": "stopped", "disposition": "withdraw", "revoked_on": date(2026, 11, 20), "version": 3}, "revoked"),
+    ({"disposition": "undecided", "revoked_on": date(2026, 11, 20), "version": 2}, "revoked"),
+    ({"disposition": "make_permanent", "version": 2}, "made permanent"),
+    ({"archived": True}, "archived"),
+], ids=["withdrawn-and-revoked", "revoked", "made-permanent", "pilot-archived"])
+def test_a_privilege_expiry_is_cancelled_once_revoked_made_permanent_or_archived(overrides, why):
+    event = parsed(privileges=[privilege(**overrides)])["privilege-4-expires@pilot-portfolio.tracker"]
+    assert str(event["STATUS"]) == "CANCELLED" and why in str(event["DESCRIPTION"])
 
 
 def test_a_cancelled_event_long_past_leaves_the_feed_but_a_live_one_stays():

@@ -91,10 +91,14 @@ def events_from(pilots: list[dict], privileges: list[dict], *, as_of: date,
                 cancelled=not live, sequence=int(p["version"]), pilot_id=p["id"], url=url))
     for v in privileges:
         stage, archived = Stage(v["stage"]), bool(v["archived"])
-        undecided = v["disposition"] == "undecided"
-        live = undecided and stage in _BORROWING and not archived
-        why = ("To be made permanent or withdrawn before then." if live
-               else "Cancelled: the privilege is decided." if not undecided
+        # Live while the privilege is still held (as PRIVILEGES_NOT_REVOKED
+        # says): a stopped pilot or a decision to withdraw does not give it back.
+        permanent, revoked = v["disposition"] == "make_permanent", v.get("revoked_on") is not None
+        live = not permanent and not revoked and not archived
+        why = ("Still held: to be revoked before then." if live and v["disposition"] == "withdraw"
+               else "To be made permanent or withdrawn before then." if live
+               else "Cancelled: the privilege is revoked." if revoked
+               else "Cancelled: the privilege was made permanent." if permanent
                else _why_cancelled(stage, archived))
         events.append(CalendarEvent(
             uid=f"privilege-{v['id']}-expires@{UID_DOMAIN}", on=v["expires"],

@@ -36,6 +36,11 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # between two digests).
 INTERNAL_TABLES = {"schema_migration", "digest_run", "digest_flag"}
 
+# Tables no export carries at all, not even the analysts' Parquet copy: the
+# calendar links and API tokens (their hashes would let anyone who holds an
+# export test guesses offline). Only the backup, a whole database, keeps them.
+SECRET_TABLES = {"access_token"}
+
 # Sheet titles for the tables people know, in the order the workbook shows
 # them. ``pilot`` is replaced by the pilots-with-flags frame; any table not
 # named here (a later migration's) still gets a sheet, after these.
@@ -187,7 +192,7 @@ def _as_dates(frame: pd.DataFrame, columns) -> pd.DataFrame:
 def _tables(conn) -> list[str]:
     """The portfolio's tables, from the schema itself: the known ones in the
     workbook's order, then any other, internal bookkeeping left out."""
-    names = [n for n in export_store.portfolio_tables(conn) if n not in INTERNAL_TABLES]
+    names = [n for n in export_store.portfolio_tables(conn) if n not in INTERNAL_TABLES | SECRET_TABLES]
     known = [n for n in SHEET_TITLES if n in names]
     return known + [n for n in names if n not in SHEET_TITLES]
 
@@ -433,8 +438,8 @@ def export_xlsx(conn, as_of: date, settings: Settings, out_path) -> Path:
 
 
 def export_parquet(conn, out_dir) -> dict[str, int]:
-    """Every table of the database, bookkeeping included, as one Parquet
-    file each (``TABLE.parquet``) in the folder ``out_dir`` (made if only it
+    """Every table of the database, bookkeeping included (the tokens
+    table left out: see ``SECRET_TABLES``), as one Parquet file each (``TABLE.parquet``) in the folder ``out_dir`` (made if only it
     is missing): a copy analysts open with any DuckDB, pandas or BI tool
     without touching the live file. Each file is written beside its name and
     moved into place when complete. Returns the rows written per table."""
@@ -448,7 +453,7 @@ def export_parquet(conn, out_dir) -> dict[str, int]:
     except OSError as exc:
         raise InvalidInput(f"Output: cannot make the folder {folder}: {exc.strerror}", field="out") from None
     counts: dict[str, int] = {}
-    for name in export_store.all_tables(conn):
+    for name in [n for n in export_store.all_tables(conn) if n not in SECRET_TABLES]:
         path = folder / f"{name}.parquet"
         _written(path, lambda target, name=name: export_store.write_parquet(conn, name, target))
         counts[name] = export_store.row_count(conn, name)
