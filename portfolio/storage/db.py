@@ -524,7 +524,12 @@ _migrate_lock = threading.Lock()
 
 
 def _is_lock_error(exc: Exception) -> bool:
-    return "Could not set lock" in str(exc) or "Conflicting lock" in str(exc)
+    """A file held by another program, or (within this process) one that
+    another thread is opening that instant: DuckDB then says "Unique file
+    handle conflict" (duckdb/duckdb-python#392). Both pass; both are waited
+    out."""
+    text = str(exc)
+    return "Could not set lock" in text or "Conflicting lock" in text or "Unique file handle conflict" in text
 
 
 # What the operating system says when a file may be read but not written,

@@ -160,6 +160,28 @@ def test_a_lock_held_by_another_process_is_waited_for_then_reported(db_file):
         assert c.execute("SELECT 1").fetchone() == (1,)
 
 
+def test_a_file_another_thread_is_opening_that_instant_is_waited_for(db_file, monkeypatch):
+    # Two sessions of the served app opening the file at once: DuckDB can
+    # answer one of them with a "Unique file handle conflict" that is gone a
+    # moment later. It is waited out like a lock, not shown as a failure.
+    with db.session(db_file, create=True):
+        pass
+    real_connect, calls = db.duckdb.connect, []
+
+    def racing(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 1:
+            raise db.duckdb.BinderException(
+                f'Unique file handle conflict: Cannot attach "portfolio" - the database file "{db_file}" is '
+                'already attached by database "portfolio"')
+        return real_connect(*args, **kwargs)
+
+    monkeypatch.setattr(db.duckdb, "connect", racing)
+    with db.session(db_file, wait_seconds=5) as c:
+        assert c.execute("SELECT 1").fetchone() == (1,)
+    assert len(calls) >= 2
+
+
 def test_a_write_that_fails_halfway_leaves_nothing(conn):
     def work(c):
         store.insert_person(c, PersonIn(name="Half", email="half@example.com"))
