@@ -18,7 +18,7 @@ from portfolio.services.pilots import create_pilot
 from portfolio.storage import store
 from portfolio.web import forms, ui
 from portfolio.web.followthrough import resembling
-from portfolio.web.pilot import criteria, handover, history, overview, readiness, updates
+from portfolio.web.pilot import TABS, criteria, handover, history, overview, readiness, updates
 from portfolio.web.pilot.overview import unit_choices, unit_label
 from portfolio.web.pilot.seats import SEAT_KEYS, seat_inputs
 
@@ -109,19 +109,18 @@ if pilot.go_no_go_date:
     c3.metric("Go/no-go date", f"{pilot.go_no_go_date:%d %b %Y}")
 st.caption(clock.describe(pilot.start_date, pilot.go_no_go_date, as_of))
 
-overview_tab, decisions_tab, readiness_tab, handover_tab, updates_tab, history_tab = st.tabs(
-    ["Overview", "Criteria and decisions", "Production readiness", "Handover and check-ins", "Weekly updates",
-     "History"]
-)
-with overview_tab:
-    overview.show(pilot, people)
-with decisions_tab:
-    criteria.show(pilot)
-with readiness_tab:
-    readiness.show(pilot)
-with handover_tab:
-    handover.show(pilot)
-with updates_tab:
-    updates.show(pilot)
-with history_tab:
-    history.show(pilot, people)
+# Only the open tab is drawn: a pilot page sends one tab's forms, not six.
+# The tab is in the address (?tab=...), so a link can open one, and what was
+# typed in another tab is kept as a draft (web/forms.py) until it is opened again.
+shows = dict(zip(TABS, (
+    lambda: overview.show(pilot, people),
+    lambda: criteria.show(pilot),
+    lambda: readiness.show(pilot),
+    lambda: handover.show(pilot),
+    lambda: updates.show(pilot),
+    lambda: history.show(pilot, people),
+)))
+for tab, label in zip(st.tabs(list(TABS), key="tab", bind="query-params"), TABS):
+    if tab.open:
+        with tab:
+            shows[label]()

@@ -11,7 +11,7 @@ from portfolio.domain.settings import Settings
 from portfolio.services import production
 from portfolio.storage import db, store
 from tests.app.test_pages import act_as, no_exception, open_app, owned_pilot_without_this_weeks_update
-from tests.app.test_production_pages import open_pilot
+from tests.app.test_production_pages import open_pilot, open_tab
 
 
 def test_the_value_needs_its_unit_keeps_what_was_typed_and_saves_with_it(demo_db):
@@ -46,6 +46,8 @@ def test_a_weak_business_case_is_said_in_words_on_its_pilot_page(demo_db):
     no_exception(at)
     shown = [w.value for w in at.warning]
     assert any(v.startswith("**Weak business case** (medium): projected cost") for v in shown), shown
+    open_tab(at, "Production readiness")
+    shown = [w.value for w in at.warning]
     assert any(v.startswith("Projected cost ") and "exceeds the expected value" in v for v in shown), shown
     labels = {m.label: m.value for m in at.metric}
     assert labels["Monthly running cost at production volume"].endswith("EUR a month")
@@ -58,7 +60,7 @@ def test_a_baseline_dated_after_the_start_is_refused_on_the_page(demo_db):
         before = len(store.list_kpis(c, pilot_id))
     at = open_app("pages/pilot.py")
     act_as(at, owner)
-    open_pilot(at, pilot_id)
+    open_pilot(at, pilot_id, "Production readiness")
     at.text_input(key=f"kpi-name-{pilot_id}").input("Handling time")
     at.number_input(key=f"kpi-baseline-{pilot_id}").set_value(14.0)
     at.date_input(key=f"kpi-baseline-on-{pilot_id}").set_value(start + timedelta(days=1))

@@ -105,6 +105,7 @@ def test_a_product_owner_writes_a_criterion_during_kickoff(demo_db):
     act_as(at, owner)
     at.switch_page("pages/pilot.py")
     at.query_params["id"] = str(pilot_id)
+    at.query_params["tab"] = "Criteria and decisions"
     at.run()
     no_exception(at)
     at.text_input(key=f"crit-new-{pilot_id}").input("30 % of the team uses it weekly")
@@ -123,6 +124,7 @@ def test_a_correction_through_the_pilot_page_is_recorded_once(demo_db):
     act_as(at, leader_id(demo_db))
     at.switch_page("pages/pilot.py")
     at.query_params["id"] = str(pilot_id)
+    at.query_params["tab"] = "Criteria and decisions"
     at.run()
     tag = f"{pilot_id}-{wrong.id}"
     at.radio(key=f"correct-kind-{tag}").set_value("go")

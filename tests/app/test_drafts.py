@@ -137,13 +137,22 @@ def test_a_posted_update_is_not_brought_back_over_a_later_one(demo_db):
     assert update_form(at) == (pilot_id, "green", "Signed and live", "")
 
 
-def open_pilot(at: AppTest, pilot_id: int) -> AppTest:
-    at.switch_page("pages/pilot.py")
-    at.query_params["id"] = str(pilot_id)
-    return at.run()
+def open_tab(at: AppTest, tab: str) -> AppTest:
+    from tests.app.test_production_pages import open_tab as to_tab
+
+    return to_tab(at, tab)
 
 
-def on_a_pilot_in_kickoff(path) -> tuple[AppTest, int]:
+def open_pilot(at: AppTest, pilot_id: int, tab: str | None = None) -> AppTest:
+    from tests.app.test_production_pages import open_pilot as on_tab
+
+    return on_tab(at, pilot_id, tab)
+
+
+CRITERIA = "Criteria and decisions"
+
+
+def on_a_pilot_in_kickoff(path, tab: str | None = None) -> tuple[AppTest, int]:
     """The pilot page of a pilot in its first 14 days (its criteria open to
     its product owner), opened as that owner."""
     with db.session(path) as c:
@@ -153,16 +162,16 @@ def on_a_pilot_in_kickoff(path) -> tuple[AppTest, int]:
             [date.today() - timedelta(days=14)]).fetchone()
     at = open_app("pages/pilot.py")
     act_as(at, owner)
-    open_pilot(at, pilot_id)
+    open_pilot(at, pilot_id, tab)
     return at, pilot_id
 
 
 def test_a_criterion_typed_on_the_pilot_page_comes_back_and_a_save_starts_it_afresh(demo_db):
-    at, pilot_id = on_a_pilot_in_kickoff(demo_db)
+    at, pilot_id = on_a_pilot_in_kickoff(demo_db, CRITERIA)
     at.text_input(key=f"crit-new-{pilot_id}").input("30 % of the team uses it weekly")
     at.run()
     at.switch_page("pages/portfolio.py").run()
-    open_pilot(at, pilot_id)
+    open_pilot(at, pilot_id, CRITERIA)
     no_exception(at)
     assert at.text_input(key=f"crit-new-{pilot_id}").value == "30 % of the team uses it weekly"
     at.button(key=f"crit-save-{pilot_id}").click()
@@ -170,7 +179,7 @@ def test_a_criterion_typed_on_the_pilot_page_comes_back_and_a_save_starts_it_afr
     assert not at.error, [e.value for e in at.error]
     assert at.text_input(key=f"crit-new-{pilot_id}").value == ""
     at.switch_page("pages/portfolio.py").run()
-    open_pilot(at, pilot_id)
+    open_pilot(at, pilot_id, CRITERIA)
     assert at.text_input(key=f"crit-new-{pilot_id}").value == ""
     with db.session(demo_db) as c:
         assert [x.statement for x in store.list_criteria(c, pilot_id)] == ["30 % of the team uses it weekly"]
@@ -244,13 +253,16 @@ def test_the_sign_in_modes_never_take_who_you_are_from_the_address(demo_db, monk
 def test_saving_one_form_of_the_pilot_page_keeps_what_was_typed_in_another(demo_db):
     at, pilot_id = on_a_pilot_in_kickoff(demo_db)
     at.text_area(key=f"edit-problem-{pilot_id}").input("Half-typed new problem statement")
+    at.run()
+    open_tab(at, CRITERIA)  # to the next tab: the half-typed problem is kept
     at.text_input(key=f"crit-new-{pilot_id}").input("Median handling time under 4 minutes")
     at.run()
     at.button(key=f"crit-save-{pilot_id}").click()
     at.run()
     assert not at.error, [e.value for e in at.error]
     at.switch_page("pages/portfolio.py").run()
-    open_pilot(at, pilot_id)
+    open_pilot(at, pilot_id, CRITERIA)
     no_exception(at)
     assert at.text_input(key=f"crit-new-{pilot_id}").value == ""  # saved: the form starts afresh
+    open_pilot(at, pilot_id, "Overview")
     assert at.text_area(key=f"edit-problem-{pilot_id}").value == "Half-typed new problem statement"

@@ -51,7 +51,7 @@ def test_the_product_owner_records_each_revocation_and_the_pilot_leaves_the_list
     pilot_id, name, owner = stopped_still_holding(demo_db)
     at = open_app("pages/pilot.py")
     act_as(at, owner)
-    open_pilot(at, pilot_id)
+    open_pilot(at, pilot_id, "Production readiness")
     no_exception(at)
     assert any("still holds 2 borrowed privileges" in w.value for w in at.warning)
     pick = at.selectbox(key=f"privilege-revoke-pick-{pilot_id}")
@@ -84,7 +84,7 @@ def test_a_leader_off_the_seats_sees_who_records_the_revocations(demo_db):
                               [pilot_id]).fetchone()
     at = open_app("pages/pilot.py")
     act_as(at, leader)
-    open_pilot(at, pilot_id)
+    open_pilot(at, pilot_id, "Production readiness")
     assert not [b for b in at.button if b.key == f"privilege-revoke-save-{pilot_id}"]
     assert any("Its product owner or technical lead, or an admin, records the revocations." == c.value
                for c in at.caption)
@@ -139,7 +139,7 @@ def test_the_stopped_pilots_page_shows_why_it_stopped_and_a_correction_to_a_no_g
                                 " WHERE d.pilot_id = p.id AND d.kind = 'extend') ORDER BY p.id LIMIT 1").fetchone()
     pilot_id, _, _ = stopped_still_holding(demo_db)
     at = open_app("pages/pilot.py")
-    open_pilot(at, pilot_id)
+    open_pilot(at, pilot_id, "Criteria and decisions")
     no_exception(at)
     assert any(m.value.startswith("*Why it stopped:* Value not proven  \n*Lessons learned:* The error rate")
                for m in at.markdown)

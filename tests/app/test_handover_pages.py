@@ -32,6 +32,7 @@ def test_the_operational_owner_records_a_missed_check_in_and_the_watch_moves_on(
     act_as(at, owner)
     at.switch_page("pages/pilot.py")
     at.query_params["id"] = str(pilot_id)
+    at.query_params["tab"] = "Handover and check-ins"
     at.run()
     no_exception(at)
     # An answer left out is refused, naming it, and what was typed stays.

@@ -4,6 +4,7 @@ added and its reading entered with the weekly update, readiness ticked."""
 import pytest
 
 from portfolio.storage import db, store
+from portfolio.web.pilot import TABS
 from tests.app.test_pages import (
     act_as,
     no_exception,
@@ -12,17 +13,38 @@ from tests.app.test_pages import (
 )
 
 
-def open_pilot(at, pilot_id):
+def open_pilot(at, pilot_id, tab: str | None = None):
+    """The pilot's page, on ``tab`` (its label) when given: only the open
+    tab is drawn, and the tab is in the address as a link would open it."""
     at.switch_page("pages/pilot.py")
     at.query_params["id"] = str(pilot_id)
+    return open_tab(at, tab) if tab else at.run()
+
+
+def open_tab(at, tab: str):
+    """Another tab of the open pilot page, as a click on it does: the tab
+    chosen, and the address naming it (the first tab is the address
+    without one)."""
+    at.session_state["tab"] = tab
+    if tab == TABS[0]:
+        at.query_params.pop("tab", None)
+    else:
+        at.query_params["tab"] = tab
     return at.run()
+
+
+def every_tab(at):
+    """Open each tab of the open pilot page in turn (only the open one is
+    drawn), yielding the page with that tab open."""
+    for tab in TABS:
+        yield open_tab(at, tab)
 
 
 def test_a_product_owner_records_a_privilege_and_decides_it(demo_db):
     pilot_id, owner = owned_pilot_without_this_weeks_update(demo_db)
     at = open_app("pages/pilot.py")
     act_as(at, owner)
-    open_pilot(at, pilot_id)
+    open_pilot(at, pilot_id, "Production readiness")
     at.selectbox(key=f"privilege-kind-{pilot_id}").set_value("data_access")
     at.text_input(key=f"privilege-what-{pilot_id}").input("Read access to the CRM")
     at.text_input(key=f"privilege-granted-{pilot_id}").input("Head of Sales")
@@ -52,7 +74,7 @@ def test_a_kpi_added_on_the_pilot_page_takes_a_reading_with_the_weekly_update(de
     pilot_id, owner = owned_pilot_without_this_weeks_update(demo_db)
     at = open_app("pages/pilot.py")
     act_as(at, owner)
-    open_pilot(at, pilot_id)
+    open_pilot(at, pilot_id, "Production readiness")
     at.text_input(key=f"kpi-name-{pilot_id}").input("Handling time")
     at.selectbox(key=f"kpi-category-{pilot_id}").set_value("business_outcome")
     at.text_input(key=f"kpi-unit-{pilot_id}").input("min")
@@ -84,7 +106,7 @@ def test_ticking_readiness_items_saves_them(demo_db):
     pilot_id, owner = owned_pilot_without_this_weeks_update(demo_db)
     at = open_app("pages/pilot.py")
     act_as(at, owner)
-    open_pilot(at, pilot_id)
+    open_pilot(at, pilot_id, "Production readiness")
     at.selectbox(key=f"ready-load_test-{pilot_id}").set_value("done")
     at.text_input(key=f"ready-evidence-load_test-{pilot_id}").input("Load test report, 3x peak")
     at.selectbox(key=f"ready-data_owner-{pilot_id}").set_value("not_applicable")
@@ -105,8 +127,9 @@ def test_every_kind_of_pilot_page_of_the_demo_renders(demo_db):
     at = open_app("pages/pilot.py")
     for pilot_id in ids:
         open_pilot(at, pilot_id)
-        no_exception(at)
-        assert at.header[0].value  # the pilot's name
+        for _ in every_tab(at):
+            no_exception(at)
+            assert at.header[0].value  # the pilot's name
 
 
 # --- two people on one readiness checklist ----------------------------------
@@ -134,7 +157,7 @@ def checklist_of_an_owned_pilot(path):
     pilot_id, owner = owned_pilot_without_this_weeks_update(path)
     at = open_app()
     act_as(at, owner)
-    return open_pilot(at, pilot_id), pilot_id
+    return open_pilot(at, pilot_id, "Production readiness"), pilot_id
 
 
 def test_saving_the_checklist_keeps_an_item_someone_else_changed_meanwhile(demo_db):
@@ -169,3 +192,19 @@ def test_an_item_both_changed_is_refused_keeps_the_typing_and_saves_on_the_secon
     at.run()
     assert not at.error, [e.value for e in at.error]
     assert readiness_of(demo_db, pilot_id)["load_test"] == ("done", "Passed at 3x peak")
+
+
+def test_only_the_open_tab_of_a_pilot_page_is_drawn_and_its_address_names_it(demo_db):
+    pilot_id, owner = owned_pilot_without_this_weeks_update(demo_db)
+    at = open_app("pages/pilot.py")
+    act_as(at, owner)
+    open_pilot(at, pilot_id)
+    keys = {w.key for w in at.button}
+    assert f"edit-save-{pilot_id}" in keys and f"readiness-save-{pilot_id}" not in keys
+    assert "tab" not in at.query_params  # the first tab is the pilot's plain address
+    open_tab(at, "Production readiness")
+    no_exception(at)
+    keys = {w.key for w in at.button}
+    assert f"readiness-save-{pilot_id}" in keys and f"edit-save-{pilot_id}" not in keys
+    assert at.query_params["tab"] in ("Production readiness", ["Production readiness"])
+    assert [t.label for t in at.tabs] == list(TABS)  # every tab is still offered

@@ -220,6 +220,8 @@ def test_an_edit_shows_in_the_pilots_history_and_on_the_audit_page(demo_db):
     unit.set_value(moved_to)
     at.button(key=f"edit-save-{pid}").click().run()
     no_exception(at)
+    at.query_params["tab"] = "History"
+    at.run()
     history = table_with(at, "at", "actor", "via", "action", "entity", "change")
     assert history.iloc[0]["action"] == "edit" and f"'{moved_to}'" in history.iloc[0]["change"]
 

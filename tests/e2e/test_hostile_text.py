@@ -23,7 +23,7 @@ from portfolio.services import decisions, people, pilots, production, signin, up
 from portfolio.storage import db
 
 from .test_browser_smoke import wait_for_app
-from .test_spine_journeys import choose, settle
+from .test_spine_journeys import choose, open_tab, settle
 
 pytestmark = pytest.mark.e2e
 
@@ -138,11 +138,11 @@ def test_user_text_is_shown_as_text_on_every_page(request, app_server, e2e_page:
         expect(page.get_by_role("heading", level=2)).to_contain_text(hostile["name"])
         shown_as_text(page, pixel, hostile["name"], "# Big heading", f"![p]({pixel.base}/problem.png)",
                       hostile["owner"])
-        page.get_by_role("tab", name="Criteria and decisions").click()
+        open_tab(page, "Criteria and decisions")
         shown_as_text(page, pixel, hostile["criterion"])
-        page.get_by_role("tab", name="Production readiness").click()
+        open_tab(page, "Production readiness")
         shown_as_text(page, pixel, hostile["privilege"])
-        page.get_by_role("tab", name="Weekly updates").click()
+        open_tab(page, "Weekly updates")
         shown_as_text(page, pixel, hostile["summary"], hostile["blockers"])
 
         page.goto(f"{app_server.url}/weekly_update", wait_until="domcontentloaded")

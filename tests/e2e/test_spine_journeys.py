@@ -54,6 +54,16 @@ def settle(page: Page, heading: str) -> None:
     wait_for_app(page, heading)
 
 
+def open_tab(page: Page, name: str, heading: str = "Pilot") -> None:
+    """Open a tab of the page and wait for its run: only the open tab is
+    drawn, so what a test reads next must wait for the tab's content."""
+    tab = page.get_by_role("tab", name=name, exact=True)
+    if tab.get_attribute("aria-selected") == "true":
+        return
+    tab.click()
+    settle(page, heading)
+
+
 def metric_text(page: Page, label: str) -> str:
     box = page.locator('[data-testid="stMetric"]').filter(
         has=page.locator('[data-testid="stMetricLabel"]').get_by_text(label, exact=True))
