@@ -49,16 +49,19 @@ def chromium_path() -> str | None:
     return None
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback port free now (the browser tests serve on such ports too)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def _healthy(url: str) -> bool:
+def healthy(url: str) -> bool:
+    """Whether the Streamlit server at ``url`` answers its health check with
+    "ok": another program that took the port answers something else."""
     try:
         with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-            return response.status == 200
+            return response.status == 200 and response.read().strip() == b"ok"
     except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
         return False
 
@@ -66,7 +69,7 @@ def _healthy(url: str) -> bool:
 @contextmanager
 def _served(script: Path, db: Path, log: Path):
     """``streamlit run script`` on a free loopback port over ``db``; yields its URL."""
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, PORTFOLIO_DB=str(db), STREAMLIT_SERVER_FILE_WATCHER_TYPE="none")
     for name in ("PORTFOLIO_USER", "PORTFOLIO_TRUSTED_HEADER", "PORTFOLIO_LOCAL_MODE", "STREAMLIT_SERVER_ADDRESS"):
         env.pop(name, None)
@@ -79,7 +82,7 @@ def _served(script: Path, db: Path, log: Path):
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
-        while not _healthy(url):
+        while not healthy(url):
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"{script.name} was not served (log: {log})")
             time.sleep(0.25)  # polling the server's health check, not a page
