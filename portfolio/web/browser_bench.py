@@ -123,7 +123,8 @@ def _visit(browser, url: str, heading: str) -> tuple[float, int]:
 def measure(db: Path, pilot_id: str, runs: int = RUNS) -> dict:
     """The browser figures for the portfolio in ``db``: for the Portfolio,
     Decisions and one Pilot page, the median time to settled in a new
-    session as a ratio to the empty app's, and the bytes received."""
+    session and its ratio to the empty app's, and the bytes received and
+    their ratio to the empty app's."""
     from playwright.sync_api import sync_playwright
 
     chromium = chromium_path()
@@ -161,5 +162,7 @@ def measure(db: Path, pilot_id: str, runs: int = RUNS) -> dict:
         figures[f"browser_{key}_ms"] = round(statistics.median(times[key]), 1)
         figures[f"browser_{key}_ratio"] = round(statistics.median(ratios), 2)
         figures[f"browser_{key}_kb"] = round(statistics.median(sizes[key]) / 1024, 1)
+        figures[f"browser_{key}_kb_ratio"] = round(
+            statistics.median(s / max(f, 1) for s, f in zip(sizes[key], floor_bytes)), 2)
     return figures
 
