@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -70,20 +70,21 @@ class Measure:
     targets: tuple[Target, ...] = ()
 
 
-_EMPTY_APP = "the empty app, navigation to settled"
+_PAGES = (("portfolio", "Portfolio page"), ("decisions", "Decisions page"), ("pilot", "a Pilot page"))
 _EMPTY_PAGE = "an empty page's run (AppTest)"
-_EMPTY_BYTES = "bytes received, the empty app"
 
 MEASURES = [
     # The browser (browser_bench): a new session's navigation to the page
     # settled, against an empty Streamlit app served the same way, and what
     # the server sent over the websocket for the page.
     *(Measure(f"browser_{page}_ms", f"browser: {label}, new session to settled", "ms",
-              "browser_empty_ms", _EMPTY_APP, f"browser_{page}_ratio", (Target(2, "ratio"), Target(3, "ratio", 50_000)))
-      for page, label in (("portfolio", "Portfolio page"), ("decisions", "Decisions page"), ("pilot", "a Pilot page"))),
+              "browser_empty_ms", "the empty app, navigation to settled", f"browser_{page}_ratio",
+              (Target(2, "ratio"), Target(3, "ratio", 50_000)))
+      for page, label in _PAGES),
     *(Measure(f"browser_{page}_kb", f"browser: bytes received, {label}", "KB",
-              "browser_empty_kb", _EMPTY_BYTES, f"browser_{page}_kb_ratio", (Target(500, at=None),))
-      for page, label in (("portfolio", "Portfolio page"), ("decisions", "Decisions page"), ("pilot", "a Pilot page"))),
+              "browser_empty_kb", "bytes received, the empty app", f"browser_{page}_kb_ratio",
+              (Target(500, at=None),))
+      for page, label in _PAGES),
     Measure("rerun_ms", "Portfolio page, a rerun with nothing changed (a filter, a click; AppTest)", "ms",
             "empty_ms", _EMPTY_PAGE, "rerun_ratio", (Target(100),)),
     Measure("page_ms", "Portfolio page, the first run after a change (nothing kept; AppTest)", "ms",
@@ -92,8 +93,7 @@ MEASURES = [
             "raw_facts_ms", "a plain DuckDB query of the same per-pilot facts", "flags_ratio",
             (Target(100), Target(1.5, "ratio"))),
     Measure("summary_ms", "command line: python -m portfolio summary, whole process", "ms",
-            "cli_floor_ms", 'python -c "import duckdb"', "summary_ratio",
-            (Target(1000),)),
+            "cli_floor_ms", f'python {CLI_FLOOR[0]} "{CLI_FLOOR[1]}"', "summary_ratio", (Target(1000),)),
     Measure("update_ms", "posting one weekly update", "ms", targets=(Target(50),)),
     Measure("import_ms", f"importing {IMPORT_ROWS:,} rows", "ms", targets=(Target(5000),)),
     Measure("digest_ms", "producing the digest (built and rendered)", "ms"),
@@ -111,14 +111,13 @@ def _median_ms(work, runs: int) -> float:
     return round(statistics.median(_ms(work) for _ in range(runs)), 1)
 
 
-def against_floor(work, floor, runs: int = RUNS, warm_up: bool = True) -> tuple[float, float, float]:
-    """``work`` and its ``floor`` timed in turn, ``runs`` times (after one
-    untimed run of each when ``warm_up``): the median milliseconds of each
-    and the median of the per-run ratios, so that a change in the machine's
-    load falls on both alike."""
-    if warm_up:
-        floor()
-        work()
+def against_floor(work, floor, runs: int = RUNS) -> tuple[float, float, float]:
+    """``work`` and its ``floor`` timed in turn, ``runs`` times after one
+    untimed run of each: the median milliseconds of each and the median of
+    the per-run ratios, so that a change in the machine's load falls on
+    both alike."""
+    floor()
+    work()
     pairs = [(_ms(work), _ms(floor)) for _ in range(runs)]
     figure, base = (round(statistics.median(side), 1) for side in zip(*pairs))
     return figure, base, round(statistics.median(w / max(f, 0.001) for w, f in pairs), 2)
