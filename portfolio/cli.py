@@ -3,6 +3,10 @@
 Every command takes ``--db`` (default: ``PORTFOLIO_DB``, else
 data/portfolio.duckdb) and ``--as-of`` (default: today). Errors go to stderr
 with a non-zero exit; no traceback reaches the user.
+
+A scheduler calls it often and waits for it, so each command imports what
+it uses, inside it: pandas, the importer and the spreadsheet libraries take
+most of a second to import, and a command needs a few of them at most.
 """
 
 from __future__ import annotations
@@ -17,8 +21,6 @@ from datetime import date, datetime, timezone
 
 import duckdb
 
-from portfolio import flags
-from portfolio.domain import rights
 from portfolio.domain.errors import (
     InvalidInput,
     PermissionDenied,
@@ -26,13 +28,10 @@ from portfolio.domain.errors import (
     validate,
 )
 from portfolio.domain.models import PersonIn, check_date_range
-from portfolio.domain.rights import Right
 from portfolio.domain.settings import base_url, db_path, load_settings
 from portfolio.domain.text import plural, without_controls
 from portfolio.domain.vocabulary import ROLE_ORDER, Role
-from portfolio.services import demo, importer, notify, people, signin
-from portfolio.services.reporting import calendar, chat, digest, export, overview
-from portfolio.storage import audit, db, store
+from portfolio.storage import db
 
 EXIT_ERROR = 2
 # A scheduler's alert: the run worked, and flags of the --fail-on severity exist.
@@ -81,9 +80,16 @@ def _sizes(text: str) -> tuple[int, ...]:
     return sizes
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command. Given ``command``, the one to be run,
+    the other commands whose options name the defaults and choices of the
+    modules doing their work (demo, digest, audit) are left without them:
+    that spares a command importing what it does not use."""
     parser = argparse.ArgumentParser(prog="python -m portfolio", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
+
+    def filled(name: str) -> bool:
+        return command is None or command == name
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--db", default=None, help="database file (default: $PORTFOLIO_DB or data/portfolio.duckdb)")
@@ -114,9 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("email")
 
     p = sub.add_parser("demo", help="build the demo portfolio into a new database")
-    common(p)
-    p.add_argument("--pilots", type=_positive, default=demo.DEFAULT_PILOTS,
-                   help=f"how many pilots (default {demo.DEFAULT_PILOTS}; more for benchmarks)")
+    if filled("demo"):
+        from portfolio.services import demo
+
+        common(p)
+        p.add_argument("--pilots", type=_positive, default=demo.DEFAULT_PILOTS,
+                       help=f"how many pilots (default {demo.DEFAULT_PILOTS}; more for benchmarks)")
 
     p = sub.add_parser("flags", help="print every flag of the portfolio")
     common(p)
@@ -127,19 +136,22 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
 
     p = sub.add_parser("digest", help="the leadership digest, recorded so the next says what changed")
-    common(p)
-    p.add_argument("--format", choices=["markdown", "html", "json"], default="markdown")
-    p.add_argument("--out", default=None, help="write to this file instead of standard output")
-    p.add_argument("--webhook", default=None, help="also post the digest to this URL (a Slack or Teams webhook)")
-    p.add_argument("--webhook-format", choices=chat.FORMATS, default="auto",
-                   help="slack (blocks in Slack's mrkdwn), teams (an Adaptive Card), json (the digest as it is), "
-                        "or auto (the default): slack for hooks.slack.com, teams for a Microsoft webhook, "
-                        "json for any other address")
-    p.add_argument("--webhook-timeout", type=_seconds, default=digest.WEBHOOK_DEADLINE, metavar="SECONDS",
-                   help=f"give up on the webhook after this long, all told (default {digest.WEBHOOK_DEADLINE:g})")
-    p.add_argument("--personal", action="store_true",
-                   help="print the per-person digests (your pilots that need you) as JSON instead")
-    fail_on(p)
+    if filled("digest"):
+        from portfolio.services.reporting import chat, digest
+
+        common(p)
+        p.add_argument("--format", choices=["markdown", "html", "json"], default="markdown")
+        p.add_argument("--out", default=None, help="write to this file instead of standard output")
+        p.add_argument("--webhook", default=None, help="also post the digest to this URL (a Slack or Teams webhook)")
+        p.add_argument("--webhook-format", choices=chat.FORMATS, default="auto",
+                       help="slack (blocks in Slack's mrkdwn), teams (an Adaptive Card), json (the digest as it is), "
+                            "or auto (the default): slack for hooks.slack.com, teams for a Microsoft webhook, "
+                            "json for any other address")
+        p.add_argument("--webhook-timeout", type=_seconds, default=digest.WEBHOOK_DEADLINE, metavar="SECONDS",
+                       help=f"give up on the webhook after this long, all told (default {digest.WEBHOOK_DEADLINE:g})")
+        p.add_argument("--personal", action="store_true",
+                       help="print the per-person digests (your pilots that need you) as JSON instead")
+        fail_on(p)
 
     p = sub.add_parser("notify", help="email each person what needs them (daily, from cron): at most one email "
                                       "each, never the same reminder twice")
@@ -187,12 +199,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--part", default=None, help=argparse.SUPPRESS)
 
     p = sub.add_parser("audit", help="print the audit trail: who changed what, when, before and after")
-    common(p)
-    p.add_argument("--since", type=_date, default=None, help="from this day (YYYY-MM-DD) on")
-    p.add_argument("--until", type=_date, default=None, help="up to and including this day")
-    p.add_argument("--pilot", type=_positive, default=None, help="only this pilot's records (its id)")
-    p.add_argument("--entity", choices=sorted([*audit.ENTITIES, *audit.EVENT_ENTITIES]), default=None)
-    p.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    if filled("audit"):
+        from portfolio.storage import audit
+
+        common(p)
+        p.add_argument("--since", type=_date, default=None, help="from this day (YYYY-MM-DD) on")
+        p.add_argument("--until", type=_date, default=None, help="up to and including this day")
+        p.add_argument("--pilot", type=_positive, default=None, help="only this pilot's records (its id)")
+        p.add_argument("--entity", choices=sorted([*audit.ENTITIES, *audit.EVENT_ENTITIES]), default=None)
+        p.add_argument("--format", choices=["table", "json", "csv"], default="table")
     return parser
 
 
@@ -227,7 +242,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    # The command is the first word that is not an option (the commands
+    # take their options after their name).
+    named = next((a for a in argv if not a.startswith("-")), None)
+    args = build_parser(named).parse_args(argv)
     as_of = getattr(args, "as_of", None) or date.today()
     if args.command == "bench":
         from portfolio.web import bench  # imports Streamlit's test harness: only here
@@ -247,6 +266,8 @@ def _main(argv: list[str] | None) -> int:
             # an empty, healthy portfolio to a scheduler.
             raise InvalidInput(f"Database: {path} does not exist (check --db or PORTFOLIO_DB)", field="db")
         if args.command == "demo":
+            from portfolio.services import demo
+
             counts = demo.build_demo(path, as_of, args.pilots)
             print(
                 f"Built the demo portfolio in {path} as of {as_of}: "
@@ -256,6 +277,8 @@ def _main(argv: list[str] | None) -> int:
         if args.command == "people":
             return _people(path, args)
         if args.command == "flags":
+            from portfolio import flags
+
             with db.session(path) as conn:
                 frame = flags.sort_flags(flags.portfolio_flags(conn, as_of, settings))
             if args.format == "json":  # for machines: the codes
@@ -264,11 +287,12 @@ def _main(argv: list[str] | None) -> int:
                 _print_frame(flags.in_words(frame), args.format)
             return _flag_exit(frame, args.fail_on)
         if args.command == "summary":
+            from portfolio.services.reporting import overview
+
             with db.session(path) as conn:
-                view = overview.build(conn, as_of, settings)
+                values = overview.headline_values(conn, as_of, settings)
             # Numbers as numbers (null where there is nothing yet), for whatever reads them.
-            print(json.dumps({"as_of": str(as_of), **{k: int(v) for k, v in view.numbers.items()},
-                              **overview.decision_values(view.pilots)}, indent=2))
+            print(json.dumps({"as_of": str(as_of), **values}, indent=2))
             return 0
         if args.command == "digest":
             return _digest(path, as_of, settings, args)
@@ -277,6 +301,8 @@ def _main(argv: list[str] | None) -> int:
         if args.command == "notify":
             return _notify(path, as_of, settings, args)
         if args.command == "calendar":
+            from portfolio.services.reporting import calendar
+
             with db.session(path) as conn:
                 person = calendar.person_by_email(conn, args.person) if args.person else None
                 ics = calendar.feed(conn, as_of=as_of, stamp=datetime.now(timezone.utc), person=person,
@@ -286,6 +312,8 @@ def _main(argv: list[str] | None) -> int:
             print(f"Wrote {ics.count(b'BEGIN:VEVENT')} dates to {args.out}"
                   + (f" for {person.name}." if person else "."))
             return 0
+        if args.command in ("export", "backup"):
+            from portfolio.services.reporting import export
         if args.command == "export" and args.format == "parquet":
             with db.session(path) as conn:
                 counts = export.export_parquet(conn, args.out)
@@ -298,6 +326,8 @@ def _main(argv: list[str] | None) -> int:
             print(f"Exported to {args.out}.")
             return 0
         if args.command == "audit":
+            from portfolio.storage import audit
+
             with db.session(path) as conn:
                 frame = audit.trail(conn, since=args.since, until=args.until, pilot_id=args.pilot,
                                     entity=args.entity)
@@ -331,6 +361,9 @@ def _init(path: str, args) -> int:
     admin given its first. The name and email are checked before any file
     is made; a file made here is removed again should the admin not be
     written."""
+    from portfolio.services import people
+    from portfolio.storage import store
+
     validate(PersonIn, name=args.name, email=args.admin, role=Role.ADMIN)
     existed = os.path.exists(path)
     try:
@@ -355,6 +388,9 @@ def _init(path: str, args) -> int:
 
 
 def _people(path: str, args) -> int:
+    from portfolio.services import people
+    from portfolio.storage import store
+
     if args.action == "list":
         with db.session(path) as conn:
             everyone = store.list_people(conn, active_only=not args.all)
@@ -389,6 +425,8 @@ def _people(path: str, args) -> int:
 def _admin_at_the_command_line(conn, what: str):
     """The person PORTFOLIO_USER names, who must be able to act: refused at
     once when it names nobody (whether they may, the service decides)."""
+    from portfolio.services import signin
+
     acting = signin.command_line_actor(conn)
     if acting.person_id is None:
         raise PermissionDenied(
@@ -411,6 +449,8 @@ def _check_writable(path: str, what: str) -> None:
 
 
 def _flag_exit(frame, fail_on: str | None) -> int:
+    from portfolio.services.reporting import digest
+
     if fail_on and digest.has_flags_at_least(frame, fail_on):
         print(f"flags of severity {fail_on} or worse exist", file=sys.stderr)
         return EXIT_FLAGGED
@@ -418,6 +458,12 @@ def _flag_exit(frame, fail_on: str | None) -> int:
 
 
 def _digest(path, as_of, settings, args) -> int:
+    from portfolio import flags
+    from portfolio.domain import rights
+    from portfolio.domain.rights import Right
+    from portfolio.services import signin
+    from portfolio.services.reporting import chat, digest
+
     if args.webhook:
         digest.check_webhook_url(args.webhook)  # before any work: a mistyped hook costs nothing
         base_url()  # and a mistyped address of the app, which the chat message links to
@@ -455,6 +501,8 @@ def _digest(path, as_of, settings, args) -> int:
 
 
 def _notify(path, as_of, settings, args) -> int:
+    from portfolio.services import notify
+
     config = notify.env_config(need_server=not args.dry_run)
     result = notify.run(path, as_of, settings, config, only=args.only, dry_run=args.dry_run,
                         progress=lambda text: print(text, flush=True))
@@ -494,6 +542,9 @@ def _restore(backup: str, path: str) -> int:
 
 
 def _import(path, as_of, settings, args) -> int:
+    from portfolio.services import importer
+    from portfolio.services.reporting import export
+
     # Read and check the file first, then plan without holding the database:
     # a big file takes a minute to read and plan, and the app must keep
     # serving (and saving) meanwhile. The database is held twice, briefly:
@@ -558,6 +609,9 @@ def _import(path, as_of, settings, args) -> int:
 
 
 def _print_trail(frame, fmt: str) -> None:
+    from portfolio.services.reporting import export
+    from portfolio.storage import audit
+
     records = audit.as_records(frame)
     if fmt == "json":
         print(json.dumps(records, indent=2, default=str))
@@ -574,6 +628,8 @@ def _print_trail(frame, fmt: str) -> None:
 
 
 def _print_frame(frame, fmt: str, empty: str = "No flags.") -> None:
+    from portfolio.services.reporting import export
+
     if fmt == "json":
         print(json.dumps(frame.to_dict("records"), indent=2, default=str))
     elif fmt == "csv":

@@ -1,5 +1,6 @@
 """The benchmark's writes and reads: a year of history added in bulk to a
-demo portfolio, and the rows it measures on."""
+demo portfolio, the rows it measures on, and the floor the flags are
+measured against."""
 
 from __future__ import annotations
 
@@ -9,6 +10,75 @@ from portfolio.storage import db
 
 # The tables whose sizes the benchmark reports.
 COUNTED_TABLES = ("pilot", "weekly_update", "kpi_reading", "decision", "audit")
+
+# The floor of the flags: the plain facts of every pilot that the flag rules
+# read, from the same tables, each aggregated the simplest way (counts, the
+# latest day, the latest reading of each KPI), with no rule applied and no
+# list built. Whatever the flags cost beyond it is the rules and their
+# reasons; the flags are not expected to be cheaper than reading their facts.
+RAW_FACTS_SQL = """
+WITH updates AS (
+    SELECT pilot_id, max(posted_on) AS last_update, count(*) FILTER (WHERE health = 'red') AS red_weeks
+    FROM weekly_update WHERE posted_on <= $as_of GROUP BY pilot_id
+),
+decisions AS (
+    SELECT pilot_id, count(*) FILTER (WHERE kind = 'extend') AS extensions
+    FROM decision WHERE decided_on <= $as_of GROUP BY pilot_id
+),
+criteria AS (
+    SELECT pilot_id, count(*) AS criteria FROM criterion WHERE NOT removed GROUP BY pilot_id
+),
+changes AS (
+    SELECT pilot_id, max(changed_on) AS criteria_changed_on
+    FROM criteria_change WHERE after_kickoff AND changed_on <= $as_of GROUP BY pilot_id
+),
+privileges AS (
+    SELECT pilot_id, count(*) AS privileges,
+           count(*) FILTER (WHERE disposition = 'undecided') AS undecided,
+           count(*) FILTER (WHERE disposition = 'withdraw') AS withdrawn,
+           count(*) FILTER (WHERE revoked_on IS NULL) AS held
+    FROM privilege GROUP BY pilot_id
+),
+readings AS (
+    SELECT kpi_id, max(reading_on) AS last_reading, arg_max(value, reading_on) AS value
+    FROM kpi_reading WHERE reading_on <= $as_of GROUP BY kpi_id
+),
+kpis AS (
+    SELECT k.pilot_id, count(*) AS production_kpis, count(k.target) AS with_target,
+           count(r.value) AS kpis_read, min(r.last_reading) AS oldest_reading,
+           count(*) FILTER (WHERE k.baseline IS NULL) AS without_baseline
+    FROM kpi k LEFT JOIN readings r ON r.kpi_id = k.id WHERE k.production GROUP BY k.pilot_id
+),
+promotions AS (
+    SELECT pilot_id, max(happened_on) AS promoted_on
+    FROM stage_event WHERE action = 'promote' AND happened_on <= $as_of GROUP BY pilot_id
+),
+checkins AS (
+    SELECT pilot_id, count(*) AS checkins FROM checkin WHERE checked_on <= $as_of GROUP BY pilot_id
+)
+SELECT p.id, p.stage, p.start_date, p.go_no_go_date, p.bridge_due_date,
+       po.active AS product_owner_active, tl.active AS technical_lead_active,
+       es.active AS executive_sponsor_active, oo.active AS operational_owner_active,
+       u.last_update, u.red_weeks, d.extensions, c.criteria, ch.criteria_changed_on,
+       pv.privileges, pv.undecided, pv.withdrawn, pv.held,
+       k.production_kpis, k.with_target, k.kpis_read, k.oldest_reading, k.without_baseline,
+       pr.promoted_on, ci.checkins, gov.status AS governance_review
+FROM pilot p
+LEFT JOIN person po ON po.id = p.product_owner_id
+LEFT JOIN person tl ON tl.id = p.technical_lead_id
+LEFT JOIN person es ON es.id = p.executive_sponsor_id
+LEFT JOIN person oo ON oo.id = p.operational_owner_id
+LEFT JOIN updates u ON u.pilot_id = p.id
+LEFT JOIN decisions d ON d.pilot_id = p.id
+LEFT JOIN criteria c ON c.pilot_id = p.id
+LEFT JOIN changes ch ON ch.pilot_id = p.id
+LEFT JOIN privileges pv ON pv.pilot_id = p.id
+LEFT JOIN kpis k ON k.pilot_id = p.id
+LEFT JOIN promotions pr ON pr.pilot_id = p.id
+LEFT JOIN checkins ci ON ci.pilot_id = p.id
+LEFT JOIN readiness gov ON gov.pilot_id = p.id AND gov.item_key = 'governance_review'
+WHERE NOT p.archived
+"""
 
 
 def add_history(path: Path, weeks: int, audit_per_pilot: int) -> dict[str, int]:
@@ -72,3 +142,9 @@ def product_owner_emails(conn, limit: int) -> list[str]:
     """The emails of the first ``limit`` active product owners."""
     return [e for (e,) in conn.execute("SELECT email FROM person WHERE active AND role = 'product_owner'"
                                        " ORDER BY id LIMIT ?", [limit]).fetchall()]
+
+
+def raw_facts(conn, as_of):
+    """The floor of the flags (RAW_FACTS_SQL) on ``as_of``: one row per
+    pilot, handed over as the flags are, as a data frame."""
+    return conn.execute(RAW_FACTS_SQL, {"as_of": as_of}).df()

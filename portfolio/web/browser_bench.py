@@ -49,16 +49,19 @@ def chromium_path() -> str | None:
     return None
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback port free now (the browser tests serve on such ports too)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def _healthy(url: str) -> bool:
+def healthy(url: str) -> bool:
+    """Whether the Streamlit server at ``url`` answers its health check with
+    "ok": another program that took the port answers something else."""
     try:
         with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-            return response.status == 200
+            return response.status == 200 and response.read().strip() == b"ok"
     except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
         return False
 
@@ -66,7 +69,7 @@ def _healthy(url: str) -> bool:
 @contextmanager
 def _served(script: Path, db: Path, log: Path):
     """``streamlit run script`` on a free loopback port over ``db``; yields its URL."""
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, PORTFOLIO_DB=str(db), STREAMLIT_SERVER_FILE_WATCHER_TYPE="none")
     for name in ("PORTFOLIO_USER", "PORTFOLIO_TRUSTED_HEADER", "PORTFOLIO_LOCAL_MODE", "STREAMLIT_SERVER_ADDRESS"):
         env.pop(name, None)
@@ -79,7 +82,7 @@ def _served(script: Path, db: Path, log: Path):
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
-        while not _healthy(url):
+        while not healthy(url):
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"{script.name} was not served (log: {log})")
             time.sleep(0.25)  # polling the server's health check, not a page
@@ -120,7 +123,8 @@ def _visit(browser, url: str, heading: str) -> tuple[float, int]:
 def measure(db: Path, pilot_id: str, runs: int = RUNS) -> dict:
     """The browser figures for the portfolio in ``db``: for the Portfolio,
     Decisions and one Pilot page, the median time to settled in a new
-    session as a ratio to the empty app's, and the bytes received."""
+    session and its ratio to the empty app's, and the bytes received and
+    their ratio to the empty app's."""
     from playwright.sync_api import sync_playwright
 
     chromium = chromium_path()
@@ -158,5 +162,7 @@ def measure(db: Path, pilot_id: str, runs: int = RUNS) -> dict:
         figures[f"browser_{key}_ms"] = round(statistics.median(times[key]), 1)
         figures[f"browser_{key}_ratio"] = round(statistics.median(ratios), 2)
         figures[f"browser_{key}_kb"] = round(statistics.median(sizes[key]) / 1024, 1)
+        figures[f"browser_{key}_kb_ratio"] = round(
+            statistics.median(s / max(f, 1) for s, f in zip(sizes[key], floor_bytes)), 2)
     return figures
 

@@ -18,12 +18,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 import weakref
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,6 +29,8 @@ import pytest
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from portfolio.storage import db
+from portfolio.web.browser_bench import free_port
+from portfolio.web.browser_bench import healthy as _healthy
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "test-artifacts"
@@ -68,20 +67,6 @@ def artifact_path(name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name).strip("_")
     return ARTIFACTS / safe
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-            return response.status == 200 and response.read().strip() == b"ok"
-    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
-        return False
 
 
 def _tail(path: Path, lines: int = 40) -> str:

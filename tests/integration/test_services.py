@@ -319,3 +319,17 @@ def test_each_headline_number_counts_the_pilots_listed_behind_it(fixed_demo_db, 
     for name, _ in overview.HEADLINES:
         assert view.numbers[name] == len(view.pilots_behind(name)), name
     assert all(view.numbers[name] > 0 for name in ("Stalled", "Ownerless", "Overdue", "Active pilots"))
+
+
+@pytest.mark.parametrize("days", [0, 30, 200], ids=["as-of", "a month on", "seven months on"])
+def test_the_summary_counts_what_the_portfolio_page_counts(fixed_demo_db, settings, days):
+    from portfolio.services.reporting import overview
+    from portfolio.storage import db
+
+    as_of = AS_OF + timedelta(days=days)
+    with db.session(fixed_demo_db) as c:
+        view = overview.build(c, as_of, settings)
+        summary = overview.headline_values(c, as_of, settings)
+    assert summary == {**view.numbers, **overview.decision_values(view.pilots)}
+    assert list(summary)[:len(overview.HEADLINES)] == [name for name, _ in overview.HEADLINES]
+    assert summary["Active pilots"] > 0 and summary["Conversion"] is not None

@@ -169,3 +169,20 @@ def test_the_benchmark_adds_history_up_to_its_weeks(tmp_path):
     assert per_pilot == weeks
     assert after["audit"] == before["audit"] + 2 * after["pilot"]
     assert after["kpi_reading"] > before["kpi_reading"]
+
+
+def test_the_floor_of_the_flags_reads_the_plain_facts_of_every_pilot(fixed_demo_db):
+    with db.session(fixed_demo_db) as c:
+        facts = bench.raw_facts(c, AS_OF)
+        pilots = c.execute("SELECT id, stage FROM pilot WHERE NOT archived ORDER BY id").fetchall()
+        red = c.execute("SELECT count(*) FROM weekly_update WHERE health = 'red' AND posted_on <= ?",
+                        [AS_OF]).fetchone()[0]
+        last = dict(c.execute("SELECT pilot_id, max(posted_on) FROM weekly_update WHERE posted_on <= ?"
+                              " GROUP BY pilot_id", [AS_OF]).fetchall())
+        criteria = c.execute("SELECT count(*) FROM criterion WHERE NOT removed").fetchone()[0]
+    # One row per pilot, its facts counted plainly: no rule decides anything here.
+    assert sorted(zip(facts["id"], facts["stage"])) == pilots
+    assert facts["red_weeks"].sum() == red > 0
+    assert facts["criteria"].sum() == criteria > 0
+    read = facts.dropna(subset=["last_update"])
+    assert {int(i): d.date() for i, d in zip(read["id"], read["last_update"])} == last

@@ -105,6 +105,12 @@ def next_dates(pilots: pd.DataFrame) -> pd.Series:
                      dtype=object)
 
 
+def days_to_decision(pilots: pd.DataFrame) -> pd.Series:
+    """Days from each pilot's start to its go or no-go (blank without one)."""
+    start = pd.to_datetime(pilots["start_date"])
+    return (pd.to_datetime(pilots["verdict_on"]) - start).dt.days.astype("Int64")
+
+
 def build(conn, as_of: date, settings: Settings) -> Overview:
     pilots = store.pilots_frame(conn)
     flags = flag_rules.portfolio_flags(conn, as_of, settings)
@@ -113,8 +119,7 @@ def build(conn, as_of: date, settings: Settings) -> Overview:
         store.decision_outcomes(conn, as_of), on="id", how="left")
     pilots["day"], pilots["days_left"] = clock_columns(pilots, as_of)
     pilots["next_date"] = next_dates(pilots)
-    start = pd.to_datetime(pilots["start_date"])
-    pilots["days_to_decision"] = (pd.to_datetime(pilots["verdict_on"]) - start).dt.days.astype("Int64")
+    pilots["days_to_decision"] = days_to_decision(pilots)
     pilots["flags"] = pilots["flags"].fillna("")
     pilots["reasons"] = pilots["reasons"].fillna("")
     rank = pilots["severity"].map(flag_rules.SEVERITY_RANK).fillna(len(flag_rules.SEVERITY_RANK))
@@ -154,3 +159,17 @@ def decision_numbers(pilots: pd.DataFrame) -> dict[str, str]:
         "Median days to decision": "—" if v["Median days to decision"] is None else f"{v['Median days to decision']:.0f}",
         "Extensions per pilot": "—" if v["Extensions per pilot"] is None else f"{v['Extensions per pilot']:.2f}",
     }
+
+
+def headline_values(conn, as_of: date, settings: Settings) -> dict[str, int | float | None]:
+    """The headline numbers, then the decision values: what ``build`` gives
+    in ``numbers`` and ``decision_values(pilots)``, counted the same way,
+    without what only the page shows (each pilot's flags in words, its next
+    date, the order): the command line's summary, which a scheduler waits
+    for."""
+    pilots = store.pilots_frame(conn).merge(store.decision_outcomes(conn, as_of), on="id", how="left")
+    pilots["day"], _ = clock_columns(pilots, as_of)
+    pilots["days_to_decision"] = days_to_decision(pilots)
+    view = Overview(pilots=pilots, flags=flag_rules.portfolio_flags(conn, as_of, settings), numbers={},
+                    decision_numbers={})
+    return {**{name: view.count_behind(name) for name, _ in HEADLINES}, **decision_values(pilots)}
