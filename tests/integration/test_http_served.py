@@ -33,7 +33,10 @@ def server(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("http-served")
     db_file = workdir / "portfolio.duckdb"
     demo.build_demo(db_file, TODAY)  # for today: this week's update is the one the API posts
-    with serve_app(workdir, app_env(db_file)) as served:
+    # The server waits this long for a database another program holds (15 s
+    # unless told): the test of a held database waits it out twice, and no
+    # other test here holds the file while the server works.
+    with serve_app(workdir, app_env(db_file, PORTFOLIO_LOCK_WAIT_SECONDS="3")) as served:
         yield served
 
 
