@@ -28,10 +28,12 @@ priv AS (
            count(*) FILTER (WHERE disposition = 'withdraw' AND decided_on <= $as_of)
                AS privileges_withdrawn,
            -- Still held: not made permanent by then, and not revoked by then
-           -- (PRIVILEGES_NOT_REVOKED reads them). In the order they were recorded.
-           list(struct_pack(description := description, kind := kind, expires := expires) ORDER BY id)
+           -- (PRIVILEGES_NOT_REVOKED reads them). In the order they were recorded:
+           -- the id first, so sorting the few lists kept is that order (cheaper
+           -- than ordering every group's input).
+           list_sort(list(struct_pack(id := id, description := description, kind := kind, expires := expires))
                FILTER (WHERE NOT (disposition = 'make_permanent' AND decided_on <= $as_of)
-                       AND (revoked_on IS NULL OR revoked_on > $as_of)) AS privileges_held
+                       AND (revoked_on IS NULL OR revoked_on > $as_of))) AS privileges_held
     FROM privilege WHERE since IS NULL OR since <= $as_of GROUP BY pilot_id
 ),
 kp AS (
