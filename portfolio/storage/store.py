@@ -261,7 +261,7 @@ def insert_update(
             author_id,
         ],
     ).fetchone()[0]
-    summaries.refresh_updates(conn, [update.pilot_id])  # in the caller's transaction, as the update
+    summaries.add_update(conn, update.pilot_id, week, update.health.value, posted_on)  # in the update's transaction
     return update_id
 
 
@@ -637,7 +637,7 @@ def insert_reading(conn: Conn, pilot_id: int, reading: ReadingIn, by: int | None
         " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
         [reading.kpi_id, pilot_id, reading.reading_on, reading.value, reading.note, by],
     ).fetchone()[0]
-    summaries.refresh_readings(conn, [reading.kpi_id])  # in the caller's transaction, as the reading
+    summaries.add_reading(conn, reading_id)  # in the reading's transaction
     return reading_id
 
 

@@ -12,10 +12,10 @@ of history per pilot on every page run.
 They are the history's as it stands with everything recorded, so they equal
 what the history gives as of any day on or after the newest day in it
 (``horizon``); for an earlier day the flags read the history itself. Every
-write of an update or a reading refreshes them in the same transaction
-(``refresh_updates``, ``refresh_readings``; ``bulk.insert_frame`` does it
-for the bulk builders), from the history itself, so a refresh is right
-whatever was written before it.
+write of an update or a reading keeps them in the same transaction: one
+update or reading by what it adds (``add_update``, ``add_reading``), the
+bulk builders' rows by redoing what they touched from the history
+(``refresh_updates``, ``refresh_readings``, called by ``bulk.insert_frame``).
 """
 
 from __future__ import annotations
@@ -113,6 +113,40 @@ def refresh_readings(conn, kpi_ids: Iterable[int] | None = None) -> None:
     args = {} if ids is None else {"ids": ids}
     conn.execute(_narrowed("DELETE FROM kpi_latest_reading {where}", "kpi_id", ids), args)
     conn.execute("INSERT INTO kpi_latest_reading " + _narrowed(_READINGS, "kpi_id", ids), args)
+
+
+def add_update(conn, pilot_id: int, week: date, health: str, posted_on: date) -> None:
+    """The pilot's summary after one more update, the latest revision of
+    ``week``, within the caller's transaction. A week after the newest one
+    kept goes on top (the streak grows by a red week, ends at any other);
+    a revision of a week already kept may change the streak anywhere, so
+    the pilot's summary is redone from its updates."""
+    found = conn.execute("SELECT last_week FROM update_summary WHERE pilot_id = ?", [pilot_id]).fetchone()
+    if found is not None and week <= found[0]:
+        refresh_updates(conn, [pilot_id])
+        return
+    conn.execute(
+        "INSERT INTO update_summary"
+        " VALUES ($pilot, $on, $week, $health, CASE WHEN $health = 'red' THEN 1 ELSE 0 END)"
+        " ON CONFLICT (pilot_id) DO UPDATE"
+        " SET last_posted = greatest(update_summary.last_posted, excluded.last_posted),"
+        " last_week = excluded.last_week, last_health = excluded.last_health,"
+        " red_weeks = CASE WHEN excluded.last_health = 'red' THEN update_summary.red_weeks + 1 ELSE 0 END",
+        {"pilot": pilot_id, "on": posted_on, "week": week, "health": health})
+
+
+def add_reading(conn, reading_id: int) -> None:
+    """Its KPI's latest reading after the reading ``reading_id`` was
+    recorded, within the caller's transaction: it is the latest when its
+    day is later than the kept one's, or the same day and recorded later."""
+    conn.execute(
+        "INSERT INTO kpi_latest_reading SELECT kpi_id, pilot_id, id, reading_on, value FROM kpi_reading WHERE id = ?"
+        " ON CONFLICT (kpi_id) DO UPDATE SET pilot_id = excluded.pilot_id, reading_id = excluded.reading_id,"
+        " reading_on = excluded.reading_on, value = excluded.value"
+        " WHERE excluded.reading_on > kpi_latest_reading.reading_on"
+        " OR (excluded.reading_on = kpi_latest_reading.reading_on"
+        " AND excluded.reading_id > kpi_latest_reading.reading_id)",
+        [reading_id])
 
 
 def refresh(conn, table: str, ids: Iterable[int] | None = None) -> None:
