@@ -1,34 +1,15 @@
 -- The facts the flag rules read: one row per pilot, as it stood on $as_of.
 --
--- red_streak counts the red weeks in a row ending with the latest week
--- (looking back at most $red_window weeks); only updates posted on or before
--- $as_of count, and of each week only its latest revision. $pilot narrows it
--- to one pilot (NULL: the whole portfolio). Only the stages a flag can be
--- raised in are here: every rule in rules.py names its stages.
+-- What the history gives (the last update, the red streak, each KPI's
+-- latest reading) comes from the CTEs before this body: `updates` and
+-- `kread`, read from the kept summaries (kept.sql) when they hold on $as_of,
+-- else from the history itself (history.sql); storage/flags.py chooses.
+-- $pilot narrows it to one pilot (NULL: the whole portfolio). Only the
+-- stages a flag can be raised in are here: every rule in rules.py names its
+-- stages.
 --
 -- A new rule that needs a fact the row does not have adds a column here
 -- (as one more CTE joined below, never a query per pilot).
-WITH weekly AS (
-    -- Of each week only its latest revision as it stood on $as_of
-    -- counts: posted by then, and not superseded by then.
-    SELECT pilot_id, week_start, health, posted_on,
-           superseded_on IS NULL OR superseded_on > $as_of AS latest
-    FROM weekly_update WHERE posted_on <= $as_of AND ($pilot IS NULL OR pilot_id = $pilot)
-),
-last_posted AS (
-    -- One pass: the last update, the last week that was not red, and
-    -- the latest $red_window weeks (the red streak is those after it).
-    SELECT pilot_id, max(posted_on) AS last_update,
-           max(week_start) FILTER (WHERE latest AND health <> 'red') AS last_not_red,
-           max(week_start, $red_window) FILTER (WHERE latest) AS recent_weeks
-    FROM weekly GROUP BY pilot_id
-),
-agg AS (
-    SELECT pilot_id,
-           len(list_filter(recent_weeks,
-                           lambda w: w > coalesce(last_not_red, DATE '0001-01-01'))) AS red_streak_raw
-    FROM last_posted
-),
 extensions AS (
     SELECT pilot_id, count(*) AS extensions
     FROM decision d
@@ -47,21 +28,13 @@ priv AS (
            count(*) FILTER (WHERE disposition = 'withdraw' AND decided_on <= $as_of)
                AS privileges_withdrawn,
            -- Still held: not made permanent by then, and not revoked by then
-           -- (PRIVILEGES_NOT_REVOKED reads them). In the order they were recorded.
-           list(struct_pack(description := description, kind := kind, expires := expires) ORDER BY id)
+           -- (PRIVILEGES_NOT_REVOKED reads them). In the order they were recorded:
+           -- the id first, so sorting the few lists kept is that order (cheaper
+           -- than ordering every group's input).
+           list_sort(list(struct_pack(id := id, description := description, kind := kind, expires := expires))
                FILTER (WHERE NOT (disposition = 'make_permanent' AND decided_on <= $as_of)
-                       AND (revoked_on IS NULL OR revoked_on > $as_of)) AS privileges_held
+                       AND (revoked_on IS NULL OR revoked_on > $as_of))) AS privileges_held
     FROM privilege WHERE since IS NULL OR since <= $as_of GROUP BY pilot_id
-),
-kread AS (
-    -- Each KPI's latest reading by $as_of (the later id wins a tie).
-    -- (The ordering key is the day and then the id, as one number: cheaper than a struct.
-    -- Days, not seconds: a reading up to the year 9999 keeps it within 64 bits.)
-    SELECT kpi_id, arg_max(value, date_diff('day', DATE '2000-01-01', reading_on)::BIGINT * 4294967296 + id)
-                       AS value,
-           max(reading_on) AS reading_on
-    FROM kpi_reading WHERE reading_on <= $as_of AND ($pilot IS NULL OR pilot_id = $pilot)
-    GROUP BY kpi_id
 ),
 kp AS (
     SELECT k.pilot_id,
@@ -125,8 +98,8 @@ SELECT p.id AS pilot_id, p.name AS pilot, p.business_unit, p.stage,
        p.technical_lead_id, tl.active AS technical_lead_active,
        p.executive_sponsor_id, es.active AS executive_sponsor_active,
        p.operational_owner_id, oo.active AS operational_owner_active,
-       lp.last_update,
-       coalesce(a.red_streak_raw, 0) AS red_streak,
+       u.last_update,
+       coalesce(u.red_streak, 0) AS red_streak,
        coalesce(x.extensions, 0) AS extensions,
        p.bridge_due_date,
        pr.promoted_on, ch.checkin_days_done,
@@ -148,8 +121,7 @@ LEFT JOIN person po ON po.id = p.product_owner_id
 LEFT JOIN person tl ON tl.id = p.technical_lead_id
 LEFT JOIN person es ON es.id = p.executive_sponsor_id
 LEFT JOIN person oo ON oo.id = p.operational_owner_id
-LEFT JOIN agg a ON a.pilot_id = p.id
-LEFT JOIN last_posted lp ON lp.pilot_id = p.id
+LEFT JOIN updates u ON u.pilot_id = p.id
 LEFT JOIN extensions x ON x.pilot_id = p.id
 LEFT JOIN criteria cr ON cr.pilot_id = p.id
 LEFT JOIN late_change lc ON lc.pilot_id = p.id AND lc.rn = 1

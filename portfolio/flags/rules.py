@@ -97,7 +97,8 @@ f AS MATERIALIZED (
         -- What must be given back and is not: everything not made permanent
         -- once the pilot is stopped or retired; before that, what is past
         -- its expiry date.
-        list_filter(coalesce(CAST(privileges_held AS STRUCT(description VARCHAR, kind VARCHAR, expires DATE)[]), []),
+        list_filter(coalesce(CAST(privileges_held AS STRUCT(id INTEGER, description VARCHAR, kind VARCHAR,
+                                                          expires DATE)[]), []),
                     lambda h: stage IN ('stopped', 'retired') OR h.expires < $as_of) AS not_revoked_list,
         coalesce(CAST(kpis_off_target AS STRUCT(name VARCHAR, value DOUBLE, target DOUBLE, unit VARCHAR,
                                                 direction VARCHAR)[]), []) AS off_target_list,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from portfolio.storage import db
+from portfolio.storage import db, summaries
 
 # The tables whose sizes the benchmark reports.
 COUNTED_TABLES = ("pilot", "weekly_update", "kpi_reading", "decision", "audit")
@@ -125,6 +125,7 @@ def add_history(path: Path, weeks: int, audit_per_pilot: int) -> dict[str, int]:
             """,
             [audit_per_pilot],
         )
+        summaries.refresh_all(c)  # the history the flags read, kept with it
         c.execute("COMMIT")
         return {t: c.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # table names are this module's
                 for t in COUNTED_TABLES}

@@ -480,6 +480,7 @@ MIGRATIONS: list[tuple[str, str | Callable[[duckdb.DuckDBPyConnection], None]]] 
         ALTER TABLE kpi ADD COLUMN baseline_on DATE;
         """,
     ),
+    ("014_pilot_summary", lambda conn: _pilot_summary(conn)),
 ]
 
 
@@ -517,6 +518,15 @@ def _business_units(conn: duckdb.DuckDBPyConnection) -> None:
         after = audit.snapshots(conn, "pilot", list(respelled), present_only=True)
         upgrade = Actor(person_id=None, name="The tracker's upgrade", email=None, role=Role.VIEWER, via="upgrade")
         audit.record_many(conn, upgrade, "pilot", "edit", [(i, before[i], after[i]) for i in respelled])
+
+
+def _pilot_summary(conn: duckdb.DuckDBPyConnection) -> None:
+    """The kept summaries of each pilot's updates and KPI readings that
+    today's flags read (storage/summaries.py), filled from the history."""
+    from portfolio.storage import summaries
+
+    conn.execute(summaries.CREATE)
+    summaries.refresh_all(conn)
 
 
 _migrated: set[str] = set()

@@ -1,5 +1,12 @@
 """Runs the flag rules over the database: the facts query of
-portfolio/flags/facts.sql with the rules' SQL, as one query."""
+portfolio/flags/facts.sql with the rules' SQL, as one query.
+
+What the facts read of the history comes from the kept summaries
+(storage/summaries.py, flags/kept.sql) on any as-of day from the newest day
+in the history on, where they are exactly what the history gives; only an
+earlier day (a look back, or history recorded ahead of the day asked)
+reads the history itself (flags/history.sql).
+"""
 
 from __future__ import annotations
 
@@ -9,14 +16,36 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-FACTS_FILE = Path(__file__).resolve().parents[1] / "flags" / "facts.sql"
-FACTS_SQL = FACTS_FILE.read_text(encoding="utf-8")
+from portfolio.storage import summaries
+
+FLAGS_DIR = Path(__file__).resolve().parents[1] / "flags"
+FACTS_FILE = FLAGS_DIR / "facts.sql"
 
 
-def flag_rows(conn, rules_sql: str, params: dict) -> pd.DataFrame:
+def _read(name: str) -> str:
+    return (FLAGS_DIR / name).read_text(encoding="utf-8")
+
+
+# The facts query, whole: the history's part (kept or read), then the body.
+FACTS_SQL = {kept: f"WITH {_read('kept.sql' if kept else 'history.sql')},\n{_read('facts.sql')}"
+             for kept in (True, False)}
+
+
+def reads_kept(conn, params: dict) -> bool:
+    """Whether the summaries hold on ``params``' as-of day (for its pilot, or
+    the whole portfolio): on or after the newest day in the history, every
+    update and reading counts and every revision superseded was superseded
+    by then, so the history as of that day is the history as kept."""
+    newest = summaries.horizon(conn, params.get("pilot"))
+    return newest is None or params["as_of"] >= newest
+
+
+def flag_rows(conn, rules_sql: str, params: dict, *, from_history: bool = False) -> pd.DataFrame:
     """The rows of ``rules_sql``, a query over ``facts`` (the rows of
-    facts.sql), with ``params``."""
-    return conn.execute(f"WITH facts AS ({FACTS_SQL}), {rules_sql}", params).df()
+    facts.sql), with ``params``: from the kept summaries where they hold,
+    from the history itself when they do not or ``from_history`` asks."""
+    kept = not from_history and reads_kept(conn, params)
+    return conn.execute(f"WITH facts AS ({FACTS_SQL[kept]}), {rules_sql}", params).df()
 
 
 def summary(flags: pd.DataFrame, ranks: dict[str, int], headline: tuple[str, ...], labels: dict[str, str],

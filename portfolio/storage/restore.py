@@ -23,7 +23,7 @@ from pathlib import Path
 import duckdb
 
 from portfolio.domain.errors import InvalidInput, StorageBusy
-from portfolio.storage import db
+from portfolio.storage import db, summaries
 
 # Tables without which a file is not a tracker database at all (before any
 # upgrade: the first migration's).
@@ -91,7 +91,8 @@ def _aside_name(path: Path) -> Path:
 def _check_staged(staged: Path, backup: Path) -> int:
     """Open the staged copy as it is, check it is a tracker database,
     upgrade it if it is an older one, check every table of the current
-    schema is there, and fold its log in. Returns its number of pilots."""
+    schema is there, redo its kept summaries, and fold its log in. Returns
+    its number of pilots."""
     try:
         with duckdb.connect(str(staged)) as raw:
             found = _tables(raw)
@@ -108,6 +109,9 @@ def _check_staged(staged: Path, backup: Path) -> int:
             raise InvalidInput(f"Backup: {backup} lacks the tables {', '.join(sorted(missing))}; "
                                "nothing was changed", field="backup")
         pilots = conn.execute("SELECT count(*) FROM pilot").fetchone()[0]
+        # The summaries the flags read are redone from the history the file
+        # holds: whatever wrote the backup, they are its history's.
+        db.write(conn, summaries.refresh_all)
         conn.execute("CHECKPOINT")
     return pilots
 

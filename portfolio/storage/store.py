@@ -30,6 +30,7 @@ from portfolio.domain.models import (
     WeeklyUpdateIn,
 )
 from portfolio.domain.vocabulary import Disposition, ReadinessStatus, Role, Seat, Stage
+from portfolio.storage import summaries
 
 Conn = duckdb.DuckDBPyConnection
 
@@ -245,7 +246,7 @@ def insert_update(
         " WHERE pilot_id = $pilot AND week_start = $week AND revision < $revision",
         {"on": posted_on, "pilot": update.pilot_id, "week": week, "revision": revision},
     )
-    return conn.execute(
+    update_id = conn.execute(
         "INSERT INTO weekly_update (pilot_id, week_start, revision, posted_on, health, summary,"
         " blockers, next_steps, author_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         [
@@ -260,6 +261,8 @@ def insert_update(
             author_id,
         ],
     ).fetchone()[0]
+    summaries.add_update(conn, update.pilot_id, week, update.health.value, posted_on)  # in the update's transaction
+    return update_id
 
 
 
@@ -629,11 +632,13 @@ def update_kpi(conn: Conn, kpi_id: int, kpi: KpiIn) -> None:
 
 
 def insert_reading(conn: Conn, pilot_id: int, reading: ReadingIn, by: int | None) -> int:
-    return conn.execute(
+    reading_id = conn.execute(
         "INSERT INTO kpi_reading (kpi_id, pilot_id, reading_on, value, note, recorded_by)"
         " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
         [reading.kpi_id, pilot_id, reading.reading_on, reading.value, reading.note, by],
     ).fetchone()[0]
+    summaries.add_reading(conn, reading_id)  # in the reading's transaction
+    return reading_id
 
 
 

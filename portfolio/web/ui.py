@@ -84,6 +84,7 @@ def begin_run(run: RunContext) -> None:
 
 def end_run() -> None:
     _local.ctx = None
+    _local.version = None
 
 
 def ctx() -> RunContext:
@@ -189,13 +190,25 @@ def _kept(name: str, version: tuple, as_of: date, settings_key: str, _compute):
     return _compute()
 
 
+def data_version() -> tuple:
+    """``audit.data_version`` as this run found it, read once per run (a
+    page's, or a fragment's own): every kept read of the run is keyed on it.
+    A save reruns the page (``forms.save``), so a run's reads never follow
+    a change it made itself."""
+    run = ctx()
+    found = getattr(_local, "version", None)
+    if found is None or found[0] is not run:
+        found = _local.version = (run, audit.data_version(run.conn))
+    return found[1]
+
+
 def kept(name: str, compute):
     """``compute()`` (a read of the whole portfolio as of this run's date),
     done once per change to the data (``audit.data_version``, which sees
     the command line's changes too) and shared by every session until the
     next change. Shared, so read only."""
     run = ctx()
-    return _kept(name, audit.data_version(run.conn), run.as_of, run.settings.model_dump_json(), compute)
+    return _kept(name, data_version(), run.as_of, run.settings.model_dump_json(), compute)
 
 
 def portfolio() -> overview.Overview:

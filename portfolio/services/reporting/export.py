@@ -32,9 +32,10 @@ from portfolio.storage import store
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 # Tables that are the tracker's own bookkeeping, not portfolio data: the
-# applied migrations, and the digest runs (kept only to say what changed
-# between two digests).
-INTERNAL_TABLES = {"schema_migration", "digest_run", "digest_flag"}
+# applied migrations, the digest runs (kept only to say what changed
+# between two digests), and the summaries of the history the flags read
+# (the updates and readings sheets hold it all).
+INTERNAL_TABLES = {"schema_migration", "digest_run", "digest_flag", "update_summary", "kpi_latest_reading"}
 
 # Tables no export carries at all, not even the analysts' Parquet copy: the
 # calendar links and API tokens (their hashes would let anyone who holds an

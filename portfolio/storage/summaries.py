@@ -1,0 +1,184 @@
+"""The kept summaries of each pilot's history: what today's flags read of
+the weekly updates and the KPI readings, so that they need not scan a year
+of history per pilot on every page run.
+
+- ``update_summary``: per pilot with an update, the day of its newest
+  update (any revision), its newest week, that week's health, and its red
+  streak: the weeks in a row, ending with the newest, whose latest revision
+  is red (not capped: the flags cap it at the streak they look for).
+- ``kpi_latest_reading``: per KPI with a reading, its latest reading (the
+  latest day; of a day, the reading recorded last), with the day.
+
+They are the history's as it stands with everything recorded, so they equal
+what the history gives as of any day on or after the newest day in it
+(``horizon``); for an earlier day the flags read the history itself. Every
+write of an update or a reading keeps them in the same transaction: one
+update or reading by what it adds (``add_update``, ``add_reading``), the
+bulk builders' rows by redoing what they touched from the history
+(``refresh_updates``, ``refresh_readings``, called by ``bulk.insert_frame``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+# The tables whose rows the summaries are made of, with the column naming
+# what a refresh redoes (bulk.insert_frame refreshes after a write to one).
+SUMMARISED = {"weekly_update": "pilot_id", "kpi_reading": "kpi_id"}
+
+# The summaries as the history gives them; {where} narrows them to some
+# pilots (updates) or KPIs (readings), the list $ids (_narrowed).
+_UPDATES = """
+WITH week AS (
+    -- Each week's latest revision (the highest: later ones supersede it).
+    SELECT pilot_id, week_start, arg_max(health, revision) AS health
+    FROM weekly_update {where}
+    GROUP BY pilot_id, week_start
+),
+newest AS (
+    SELECT pilot_id, max(week_start) AS last_week, arg_max(health, week_start) AS last_health,
+           max(week_start) FILTER (WHERE health <> 'red') AS last_not_red
+    FROM week GROUP BY pilot_id
+),
+posted AS (
+    SELECT pilot_id, max(posted_on) AS last_posted
+    FROM weekly_update {where}
+    GROUP BY pilot_id
+)
+SELECT n.pilot_id, p.last_posted, n.last_week, n.last_health,
+       CAST(count(*) FILTER (WHERE w.week_start > coalesce(n.last_not_red, DATE '0001-01-01')) AS INTEGER)
+           AS red_weeks
+FROM newest n JOIN posted p USING (pilot_id) JOIN week w USING (pilot_id)
+GROUP BY ALL
+"""
+
+_READINGS = """
+SELECT kpi_id,
+       -- The latest day, then the later id: as one number (days since 2000
+       -- and the id), cheaper than ordering by a pair.
+       arg_max(pilot_id, date_diff('day', DATE '2000-01-01', reading_on)::BIGINT * 4294967296 + id) AS pilot_id,
+       arg_max(id, date_diff('day', DATE '2000-01-01', reading_on)::BIGINT * 4294967296 + id) AS reading_id,
+       max(reading_on) AS reading_on,
+       arg_max(value, date_diff('day', DATE '2000-01-01', reading_on)::BIGINT * 4294967296 + id) AS value
+FROM kpi_reading {where}
+GROUP BY kpi_id
+"""
+
+CREATE = """
+-- Kept current by every write of an update or a reading (storage/summaries.py).
+CREATE TABLE update_summary (
+    pilot_id INTEGER PRIMARY KEY,
+    last_posted DATE NOT NULL,             -- the newest day any revision was posted
+    last_week DATE NOT NULL,               -- the newest week with an update
+    last_health VARCHAR NOT NULL,          -- that week's latest revision's health
+    red_weeks INTEGER NOT NULL             -- weeks in a row, to the newest, whose latest revision is red
+);
+CREATE TABLE kpi_latest_reading (
+    kpi_id INTEGER PRIMARY KEY,
+    pilot_id INTEGER NOT NULL,
+    reading_id INTEGER NOT NULL,
+    reading_on DATE NOT NULL,
+    value DOUBLE NOT NULL
+);
+"""
+
+
+def _ids(ids: Iterable[int] | None) -> list[int] | None:
+    return None if ids is None else sorted({int(i) for i in ids})
+
+
+def _narrowed(sql: str, column: str, ids: list[int] | None) -> str:
+    """``sql`` for the rows of ``ids`` in ``column`` (None: every row)."""
+    return sql.format(where="" if ids is None else f"WHERE {column} IN (SELECT unnest($ids))")
+
+
+def refresh_updates(conn, pilot_ids: Iterable[int] | None = None) -> None:
+    """Redo the update summary of ``pilot_ids`` (None: every pilot) from
+    their updates, within the caller's transaction."""
+    ids = _ids(pilot_ids)
+    if ids == []:
+        return
+    args = {} if ids is None else {"ids": ids}
+    conn.execute(_narrowed("DELETE FROM update_summary {where}", "pilot_id", ids), args)
+    conn.execute("INSERT INTO update_summary " + _narrowed(_UPDATES, "pilot_id", ids), args)
+
+
+def refresh_readings(conn, kpi_ids: Iterable[int] | None = None) -> None:
+    """Redo the latest reading of ``kpi_ids`` (None: every KPI) from their
+    readings, within the caller's transaction."""
+    ids = _ids(kpi_ids)
+    if ids == []:
+        return
+    args = {} if ids is None else {"ids": ids}
+    conn.execute(_narrowed("DELETE FROM kpi_latest_reading {where}", "kpi_id", ids), args)
+    conn.execute("INSERT INTO kpi_latest_reading " + _narrowed(_READINGS, "kpi_id", ids), args)
+
+
+def add_update(conn, pilot_id: int, week: date, health: str, posted_on: date) -> None:
+    """The pilot's summary after one more update, the latest revision of
+    ``week``, within the caller's transaction. A week after the newest one
+    kept goes on top (the streak grows by a red week, ends at any other);
+    a revision of a week already kept may change the streak anywhere, so
+    the pilot's summary is redone from its updates."""
+    found = conn.execute("SELECT last_week FROM update_summary WHERE pilot_id = ?", [pilot_id]).fetchone()
+    if found is not None and week <= found[0]:
+        refresh_updates(conn, [pilot_id])
+        return
+    conn.execute(
+        "INSERT INTO update_summary"
+        " VALUES ($pilot, $on, $week, $health, CASE WHEN $health = 'red' THEN 1 ELSE 0 END)"
+        " ON CONFLICT (pilot_id) DO UPDATE"
+        " SET last_posted = greatest(update_summary.last_posted, excluded.last_posted),"
+        " last_week = excluded.last_week, last_health = excluded.last_health,"
+        " red_weeks = CASE WHEN excluded.last_health = 'red' THEN update_summary.red_weeks + 1 ELSE 0 END",
+        {"pilot": pilot_id, "on": posted_on, "week": week, "health": health})
+
+
+def add_reading(conn, reading_id: int) -> None:
+    """Its KPI's latest reading after the reading ``reading_id`` was
+    recorded, within the caller's transaction: it is the latest when its
+    day is later than the kept one's, or the same day and recorded later."""
+    conn.execute(
+        "INSERT INTO kpi_latest_reading SELECT kpi_id, pilot_id, id, reading_on, value FROM kpi_reading WHERE id = ?"
+        " ON CONFLICT (kpi_id) DO UPDATE SET pilot_id = excluded.pilot_id, reading_id = excluded.reading_id,"
+        " reading_on = excluded.reading_on, value = excluded.value"
+        " WHERE excluded.reading_on > kpi_latest_reading.reading_on"
+        " OR (excluded.reading_on = kpi_latest_reading.reading_on"
+        " AND excluded.reading_id > kpi_latest_reading.reading_id)",
+        [reading_id])
+
+
+def refresh(conn, table: str, ids: Iterable[int] | None = None) -> None:
+    """Redo the summaries made of ``table`` (one of SUMMARISED) for ``ids``
+    (pilots for updates, KPIs for readings; None: all)."""
+    (refresh_updates if table == "weekly_update" else refresh_readings)(conn, ids)
+
+
+def refresh_all(conn) -> None:
+    refresh_updates(conn)
+    refresh_readings(conn)
+
+
+def horizon(conn, pilot_id: int | None = None) -> date | None:
+    """The newest day in the history of ``pilot_id`` (None: the whole
+    portfolio), an update's or a reading's; None when there is none. From
+    this day on, the summaries are what the history gives."""
+    return conn.execute(
+        "SELECT greatest((SELECT max(last_posted) FROM update_summary WHERE $pilot IS NULL OR pilot_id = $pilot),"
+        " (SELECT max(reading_on) FROM kpi_latest_reading WHERE $pilot IS NULL OR pilot_id = $pilot))",
+        {"pilot": pilot_id}).fetchone()[0]
+
+
+def as_kept(conn) -> dict[str, list[tuple]]:
+    """Both summaries as they are kept, in key order (for comparing with
+    what the history gives)."""
+    return {"update_summary": conn.execute("SELECT * FROM update_summary ORDER BY pilot_id").fetchall(),
+            "kpi_latest_reading": conn.execute("SELECT * FROM kpi_latest_reading ORDER BY kpi_id").fetchall()}
+
+
+def from_history(conn) -> dict[str, list[tuple]]:
+    """Both summaries as the history gives them now, in key order."""
+    updates, readings = _narrowed(_UPDATES, "pilot_id", None), _narrowed(_READINGS, "kpi_id", None)
+    return {"update_summary": conn.execute(f"SELECT * FROM ({updates}) ORDER BY pilot_id").fetchall(),
+            "kpi_latest_reading": conn.execute(f"SELECT * FROM ({readings}) ORDER BY kpi_id").fetchall()}
