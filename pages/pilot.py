@@ -16,7 +16,7 @@ from portfolio.domain.units import KEPT_ON
 from portfolio.services import followthrough, units
 from portfolio.services.pilots import create_pilot
 from portfolio.storage import store
-from portfolio.web import forms, ui
+from portfolio.web import forms, pickers, ui
 from portfolio.web.followthrough import resembling
 from portfolio.web.pilot import criteria, handover, history, overview, readiness, updates
 from portfolio.web.pilot.overview import unit_choices, unit_label
@@ -36,9 +36,11 @@ except ValueError:
     wanted = None
 if wanted not in names:
     wanted = None
-pick = st.selectbox(
-    "Pilot", list(names), index=list(names).index(wanted) if wanted else None,
-    format_func=names.get, placeholder="Choose a pilot", key=f"pilot-pick-{wanted}",
+# A search beyond pickers.PICKER_CAP pilots; the pilot the address names is
+# always offered, so a link (?id=) opens it whatever the search.
+pick = pickers.search_select(
+    "Pilot", names, current=wanted, none=True, placeholder="Choose a pilot", key=f"pilot-pick-{wanted}",
+    search_key="pilot-search", search_label="Find a pilot",
 )
 if pick and pick != wanted:
     st.query_params["id"] = str(pick)
