@@ -20,7 +20,7 @@ from portfolio.web import forms, pickers, ui
 from portfolio.web.followthrough import resembling
 from portfolio.web.pilot import criteria, handover, history, overview, readiness, updates
 from portfolio.web.pilot.overview import unit_choices, unit_label
-from portfolio.web.pilot.seats import SEAT_KEYS, seat_inputs
+from portfolio.web.pilot.seats import SEAT_KEYS, seat_ids, seat_inputs
 
 conn, actor, as_of, settings = ui.conn(), ui.actor(), ui.as_of(), ui.settings()
 people = {p.id: p for p in store.list_people(conn)}
@@ -71,7 +71,7 @@ if may_create:
                     lambda: create_pilot(
                         conn, actor,
                         {"name": name, "business_unit": unit, "problem": problem, "stage": stage,
-                         "start_date": start, **seats},
+                         "start_date": start, **seat_ids(seats)},
                         settings, today=date.today()),
                     f"Created '{name.strip()}'.",
                     clear={"pilot-name": "", "pilot-unit": "", "pilot-problem": "", "pilot-start": None,

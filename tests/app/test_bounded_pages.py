@@ -10,6 +10,7 @@ from datetime import date
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from portfolio.domain.errors import InvalidInput
 from portfolio.domain.text import md
 from portfolio.services import demo
 from portfolio.storage import db, store
@@ -206,3 +207,22 @@ def test_what_a_page_sends_stays_bounded_as_the_portfolio_grows(large_db, page):
     longest_picker = max([len(s.options) for s in at.selectbox] + [len(m.options) for m in at.multiselect])
     assert longest_picker <= PICKER_CAP + 2
     assert max([len(d.value) for d in at.dataframe], default=0) <= PAGE_ROWS
+
+
+
+def test_a_seat_typed_as_an_email_or_a_full_name_finds_that_active_person(large_db):
+    # AppTest cannot type a value a picker does not list; the lookup it gets is this.
+    from portfolio.web.pilot.seats import people_typed, seat_ids
+
+    with db.session(large_db) as c:
+        people = {p.id: p for p in store.list_people(c)}
+    owner = [p for p in people.values() if p.active and p.role.value == "product_owner"][-1]
+    gone = next(p for p in people.values() if not p.active)
+    assert people_typed(f"  {owner.email.upper()} ", people) == [owner.id]
+    assert people_typed(owner.name.lower(), people) == [owner.id]
+    assert people_typed(gone.email, people) == []  # nobody inactive takes a seat
+    assert people_typed("nobody@example.org", people) == []
+    # What nobody has is refused on saving, naming the seat.
+    with pytest.raises(InvalidInput, match="^Product owner: no one active has the email or full name"):
+        seat_ids({"product_owner_id": "nobody@example.org", "technical_lead_id": owner.id})
+    assert seat_ids({"product_owner_id": owner.id}) == {"product_owner_id": owner.id}

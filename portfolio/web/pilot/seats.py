@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from portfolio.domain.errors import InvalidInput
 from portfolio.domain.models import Person
 from portfolio.domain.vocabulary import Seat
 from portfolio.domain.text import md
@@ -47,13 +48,29 @@ def seat_inputs(prefix: str, people: dict[int, Person], current: dict | None = N
     return values
 
 
-def _person_typed(typed: str, people: dict[int, Person], seat: Seat, where) -> int | str:
-    """The active person whose email or full name is ``typed`` (any case);
-    else what was typed, which the save refuses, naming the seat."""
+def people_typed(typed: str, people: dict[int, Person]) -> list[int]:
+    """The active people whose email or full name is ``typed``, in any case."""
     wanted = typed.strip().casefold()
-    found = [p.id for p in people.values() if p.active and wanted in (p.email.casefold(), p.name.casefold())]
+    return [p.id for p in people.values() if p.active and wanted in (p.email.casefold(), p.name.casefold())]
+
+
+def _person_typed(typed: str, people: dict[int, Person], seat: Seat, where) -> int | str:
+    """The one active person ``typed`` names (people_typed); else what was
+    typed, which the save refuses, naming the seat."""
+    found = people_typed(typed, people)
     if len(found) == 1:
         return found[0]
     where.error(f"{seat.label}: " + ("more than one active person is called" if found else
                                      "no active person has the email or name") + f" “{md(typed)}”.")
     return typed
+
+
+def seat_ids(values: dict) -> dict:
+    """``values`` (seat_inputs') to save: refused, naming the seat, when a
+    seat holds typed text that names no one active."""
+    for seat in Seat:
+        typed = values.get(seat.value)
+        if isinstance(typed, str):
+            raise InvalidInput(f"{seat.label}: no one active has the email or full name “{typed}”; type an "
+                               "active person's email, or pick from the list", field=seat.value)
+    return values
