@@ -194,7 +194,7 @@ def test_the_decision_queue_search_picks_a_pilot_beyond_the_first_page(large_db)
 
 
 PAGES = ["pages/portfolio.py", "pages/decisions.py", "pages/pilot.py", "pages/weekly_update.py",
-         "pages/people.py"]
+         "pages/people.py", "pages/stopped.py", "pages/audit.py", "pages/changes.py"]
 
 
 @pytest.mark.parametrize("page", PAGES)
