@@ -174,12 +174,13 @@ def handover_inputs(person_id: int, seats, prefix: str) -> dict:
         return {}
     st.markdown("Hand each seat to someone else (or leave it: a pilot without its product owner is "
                 "ownerless until someone takes it).")
-    others = {None: "— leave it —"} | choices({i: q for i, q in by_id.items() if q.active and i != person_id})
+    takers = [q for i, q in by_id.items() if q.active and i != person_id]
+    others = {None: "— leave it —"} | {q.id: q.label for q in takers}
     choice = {}
     for pl, seat in seats:
-        # A search beyond pickers.PICKER_CAP people; leaving it is always offered.
+        # A search beyond pickers.PICKER_CAP people (by name or email); leaving it is always offered.
         choice[(pl.id, seat.value)] = pickers.search_select(
-            f"{seat.label} of '{md(pl.name)}'", others, keep=[None],
+            f"{seat.label} of '{md(pl.name)}'", others, keep=[None], also={q.id: q.email for q in takers},
             key=f"{prefix}-{person_id}-{pl.id}-{seat.value}", search_label="Find who takes it",
         )
     return choice
