@@ -10,7 +10,7 @@ from portfolio.domain.rights import Right
 from portfolio.domain.text import EMPTY_CELL
 from portfolio.services.reporting import export
 from portfolio.storage import audit, store
-from portfolio.web import ui
+from portfolio.web import pickers, ui
 
 conn, actor, as_of = ui.conn(), ui.actor(), ui.as_of()
 st.title("Audit trail")
@@ -19,16 +19,15 @@ if not rights.may(actor, Right.SEE_AUDIT):
             "Each pilot's own History tab shows its changes.")
     st.stop()
 
-# Rows drawn on the page at most; the export holds every row of the filter.
-SHOWN_ROWS = 2000
-
 people = {p.id: p for p in store.list_people(conn)}
 pilots = {p.id: p.name for p in [*store.list_pilots(conn), *store.list_pilots(conn, archived=True)]}
 c1, c2, c3 = st.columns(3)
-who = c1.selectbox("Person", list(people), index=None, format_func=lambda i: people[i].label,
-                   placeholder="Anyone", key="audit-person")
-which = c2.selectbox("Pilot", list(pilots), index=None, format_func=pilots.get, placeholder="Every pilot",
-                     key="audit-pilot")
+# Searches beyond pickers.PICKER_CAP people or pilots.
+who = pickers.search_select("Person", {i: p.label for i, p in people.items()}, none=True, placeholder="Anyone",
+                            also={i: p.email for i, p in people.items()}, key="audit-person", where=c1,
+                            search_label="Find a person")
+which = pickers.search_select("Pilot", pilots, none=True, placeholder="Every pilot", key="audit-pilot", where=c2,
+                              search_label="Find a pilot")
 entities = sorted([*audit.ENTITIES, *audit.EVENT_ENTITIES])
 what = c3.selectbox("Entity", entities, index=None, placeholder="Everything", key="audit-entity",
                     format_func=ui.entity_words)
@@ -38,12 +37,13 @@ picked = list(span) if isinstance(span, (tuple, list)) else [span]
 since, until = (picked + [None, None])[:2]  # one day picked so far: from that day on
 
 trail = audit.trail(conn, since=since, until=until, pilot_id=which, actor_id=who, entity=what)
-st.caption(f"{len(trail)} record(s)" + (f"; the newest {SHOWN_ROWS} are shown, the export has all"
-                                        if len(trail) > SHOWN_ROWS else "") + ".")
+st.caption(f"{len(trail)} record(s)" + ("; a page at a time, newest first, the export has all"
+                                        if len(trail) > pickers.PAGE_ROWS else "") + ".")
 if trail.empty:
     st.info("Nothing on record for this filter.")
 else:
-    shown = trail.drop(columns=["id", "actor_id", "pilot_id", "before", "after"]).head(SHOWN_ROWS)
+    page = pickers.page_of(trail, "audit-table", noun="record", reset_on=(since, until, which, who, what))
+    shown = page.drop(columns=["id", "actor_id", "pilot_id", "before", "after"])
     shown = shown.assign(entity=shown["entity"].map(ui.entity_words))  # "weekly update", not weekly_update
     st.dataframe(shown, hide_index=True, width="stretch", key="audit-table", placeholder=EMPTY_CELL,
                  column_config={"at": st.column_config.DatetimeColumn("At (UTC)", format="YYYY-MM-DD HH:mm:ss"),

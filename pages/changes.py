@@ -11,7 +11,7 @@ from portfolio.domain.rights import Right
 from portfolio.domain.text import EMPTY_CELL
 from portfolio.domain.vocabulary import DecisionKind
 from portfolio.services.reporting import review
-from portfolio.web import ui
+from portfolio.web import pickers, ui
 
 # The tables' headers in words (the frames keep the service's names).
 HEADERS = {
@@ -60,5 +60,7 @@ for title, frame, key in (
             frame = flags.in_words(frame)
         if "kind" in frame:  # a decision in words
             frame = frame.assign(kind=frame["kind"].map(lambda k: DecisionKind(k).label))
-        st.dataframe(frame.drop(columns=["pilot_id"]), hide_index=True, width="stretch", key=key,
+        # A page at a time: a long absence can raise thousands of flags.
+        st.dataframe(pickers.page_of(frame, key, noun="row", reset_on=(since, as_of)).drop(columns=["pilot_id"]),
+                     hide_index=True, width="stretch", key=key,
                      placeholder=EMPTY_CELL, column_config=HEADERS)

@@ -18,7 +18,7 @@ from portfolio.domain.text import EMPTY_CELL, md, plural
 from portfolio.domain.vocabulary import BRIDGE_ITEMS, DecisionKind
 from portfolio.services import decisions, handover, production
 from portfolio.storage import store
-from portfolio.web import forms, ui
+from portfolio.web import forms, pickers, ui
 from portfolio.web.followthrough import stop_inputs
 
 conn, actor, as_of, settings = ui.conn(), ui.actor(), ui.as_of(), ui.settings()
@@ -42,13 +42,24 @@ if not 0 < wanted <= LARGEST_ID:  # an address typed by hand names no pilot
 extra = pilots[(pilots["id"] == wanted) & (pilots["stage"] == "pilot") & ~pilots["id"].isin(queue["id"])]
 queue = pd.concat([queue, extra])
 
+search = ""
+if len(queue) > pickers.PAGE_ROWS:
+    search = pickers.search_input("Pilot name", key="decision-search",
+                                  help="Narrows the queue and the pilots to decide on to those whose name holds "
+                                       "every word typed.")
+matched = queue[queue["id"].isin(pickers.matching(dict(zip(queue["id"], queue["name"])), search))]
 if queue.empty:
     st.success("No go/no-go decision is overdue or due soon.")
+elif matched.empty:
+    st.info(f"No pilot in the queue matches “{md(search)}”.")
 else:
+    queue = matched
     st.caption("Select a row to decide on it, or pick the pilot below.")
+    # A page of the queue at a time, the most overdue first.
+    page = pickers.page_of(queue, "decision-queue", noun="pilot", reset_on=search)
     event = st.dataframe(
         # Each row with its why, not only the one picked below.
-        queue[["name", "days_left", "flags", "reasons", "product_owner", "business_unit", "extensions"]],
+        page[["name", "days_left", "flags", "reasons", "product_owner", "business_unit", "extensions"]],
         hide_index=True, width="stretch", key="decision-queue", on_select="rerun", selection_mode="single-row",
         placeholder=EMPTY_CELL,
         column_config={"name": "Pilot", "days_left": st.column_config.NumberColumn("Days left", width="small"),
@@ -57,14 +68,16 @@ else:
                        "extensions": st.column_config.NumberColumn("Extensions", width="small")},
     )
     names = dict(zip(queue["id"], queue["name"]))
-    ids = list(names)
-    selected = [r for r in (event.selection.rows if event else []) if 0 <= r < len(ids)]
+    on_page = [int(i) for i in page["id"]]
+    selected = [r for r in (event.selection.rows if event else []) if 0 <= r < len(on_page)]
     # The picker starts from the selected row's pilot (else the address's):
     # a picker of its own for each, so selecting another row picks again and
-    # a pick made below stands while the row stays selected.
-    start = ids[selected[0]] if selected else wanted
-    pick = st.selectbox("Decide on", ids, index=ids.index(start) if start in ids else 0,
-                        format_func=names.get, key=f"decide-pilot-{start}")
+    # a pick made below stands while the row stays selected. It offers the
+    # pilots on the queue's page (and the one the address names).
+    start = on_page[selected[0]] if selected else wanted
+    offered = {i: names[i] for i in dict.fromkeys([*([wanted] if wanted in names else []), *on_page])}
+    pick = pickers.search_select("Decide on", offered, current=start if start in offered else None, query=search,
+                                 key=f"decide-pilot-{start}")
     pilot = store.get_pilot(conn, pick)
     criteria = store.list_criteria(conn, pilot.id, as_of)
     verdict, why = decisions.suggested_verdict(criteria)
@@ -169,36 +182,93 @@ else:
                     then=lambda done: st.query_params.clear())
 
 # --- the road to production -----------------------------------------------
+# A table per stage, a page at a time, and the one pilot picked below it
+# opened with its form: the browser gets a page and one form, however many
+# pilots are on the road.
 st.divider()
 st.header("Bridge and production")
 bridge = pilots[pilots["stage"] == "bridge"]
-in_production = pilots[pilots["stage"] == "production"]
+in_production = pilots[pilots["stage"] == "production"].sort_values("name")
+road_search = ""
+if len(bridge) > pickers.PAGE_ROWS or len(in_production) > pickers.PAGE_ROWS:
+    road_search = pickers.search_input("Pilot name", key="road-search",
+                                       help="Narrows the bridge and production pilots below to those whose name "
+                                            "holds every word typed.")
 if bridge.empty and in_production.empty:
     st.caption("No pilot is in bridge or production.")
-for card in decisions.bridge_pilots(conn, [int(i) for i in bridge["id"]]):
-    pilot, gaps, checklist = card.pilot, card.gaps, card.checklist
-    due = pilot.bridge_due_date
-    late = f", {plural((as_of - due).days, 'day')} late" if due and as_of > due else ""
-    with st.expander(f"{md(pilot.name)} · bridge due {due}{late} · "
-                     + ("ready to promote" if not gaps else f"{len(gaps)} gap(s)")):
-        for key, label in BRIDGE_ITEMS:
-            st.markdown((":green[:material/check_circle:] " if checklist.get(key, {}).get("done") else ":gray[:material/radio_button_unchecked:] ") + label)
-        st.markdown((":green[:material/check_circle:] " if pilot.operational_owner_id else ":gray[:material/radio_button_unchecked:] ") + "An operational owner")
+
+
+def _late_by(due) -> int | None:
+    return (as_of - due).days if due and as_of > due else None
+
+
+if not bridge.empty:
+    cards = decisions.bridge_pilots(conn, [int(i) for i in bridge["id"]])
+    # The latest first, then the soonest due; a pilot without a due date last.
+    cards.sort(key=lambda c: (c.pilot.bridge_due_date is None, c.pilot.bridge_due_date or as_of, c.pilot.name))
+    card_of = {c.pilot.id: c for c in cards}
+    rows = pd.DataFrame([{"id": c.pilot.id, "name": c.pilot.name, "due": c.pilot.bridge_due_date,
+                          "late": _late_by(c.pilot.bridge_due_date),
+                          "gaps": "ready to promote" if not c.gaps else plural(len(c.gaps), "gap")}
+                         for c in cards])
+    rows = rows[rows["id"].isin(pickers.matching(dict(zip(rows["id"], rows["name"])), road_search))]
+    st.subheader(f"In bridge: {plural(len(rows), 'pilot')}")
+    if rows.empty:
+        st.caption(f"No bridge pilot matches “{md(road_search)}”.")
+    else:
+        shown = pickers.page_of(rows, "bridge-table", noun="pilot", reset_on=road_search)
+        st.caption("Select a row to open it, or pick the pilot below.")
+        picked_row = st.dataframe(
+            shown.drop(columns=["id"]), hide_index=True, width="stretch", key="bridge-table", on_select="rerun",
+            selection_mode="single-row", placeholder=EMPTY_CELL,
+            column_config={"name": "Pilot", "due": "Bridge due",
+                           "late": st.column_config.NumberColumn("Days late", width="small"), "gaps": "Ready?"})
+        on_page = [int(i) for i in shown["id"]]
+        rows_picked = [r for r in (picked_row.selection.rows if picked_row else []) if 0 <= r < len(on_page)]
+        # As the queue above: a picker of its own for each selected row.
+        opened = on_page[rows_picked[0]] if rows_picked else 0
+        chosen = pickers.search_select("Open a bridge pilot", {i: card_of[i].pilot.name for i in on_page},
+                                       current=opened or None, key=f"bridge-pick-{opened}", query=road_search)
+        card = card_of[chosen]
+        pilot, gaps, checklist = card.pilot, card.gaps, card.checklist
+        due = pilot.bridge_due_date
+        late = f", {plural((as_of - due).days, 'day')} late" if due and as_of > due else ""
+        with st.container(border=True, key=f"bridge-card-{pilot.id}"):
+            st.markdown(f"**{md(pilot.name)}** · bridge due {due}{late} · "
+                        + ("ready to promote" if not gaps else f"{len(gaps)} gap(s)"))
+            for key, label in BRIDGE_ITEMS:
+                st.markdown((":green[:material/check_circle:] " if checklist.get(key, {}).get("done") else ":gray[:material/radio_button_unchecked:] ") + label)
+            st.markdown((":green[:material/check_circle:] " if pilot.operational_owner_id else ":gray[:material/radio_button_unchecked:] ") + "An operational owner")
+            if may_promote:
+                with forms.form(f"promote-{pilot.id}"):
+                    reason = st.text_input("Override reason (only to promote with gaps)",
+                                           key=f"promote-override-{pilot.id}")
+                    if forms.submit("Promote to production", key=f"promote-go-{pilot.id}"):
+                        forms.save(lambda: decisions.promote(conn, actor, pilot.id, date.today(), reason),
+                                   f"'{pilot.name}' is in production.")
+
+if not in_production.empty:
+    live = in_production[in_production["id"].isin(
+        pickers.matching(dict(zip(in_production["id"], in_production["name"])), road_search))]
+    st.subheader(f"In production: {plural(len(live), 'pilot')}")
+    if live.empty:
+        st.caption(f"No production pilot matches “{md(road_search)}”.")
+    else:
+        shown = pickers.page_of(live, "production-table", noun="pilot", reset_on=road_search)
+        st.dataframe(shown[["name", "business_unit", "product_owner", "flags"]], hide_index=True, width="stretch",
+                     key="production-table", placeholder=EMPTY_CELL,
+                     column_config={"name": "Pilot", "business_unit": "Business unit",
+                                    "product_owner": "Product owner", "flags": "Flags"})
         if may_promote:
-            with forms.form(f"promote-{pilot.id}"):
-                reason = st.text_input("Override reason (only to promote with gaps)",
-                                       key=f"promote-override-{pilot.id}")
-                if forms.submit("Promote to production", key=f"promote-go-{pilot.id}"):
-                    forms.save(lambda: decisions.promote(conn, actor, pilot.id, date.today(), reason),
-                               f"'{pilot.name}' is in production.")
-for row in in_production.itertuples():
-    if not may_promote:
-        break
-    with st.expander(f"{md(row.name)} · production"):
-        with forms.form(f"retire-{row.id}"):
-            stop_reason, lessons = stop_inputs(f"retire-{row.id}")
-            note = st.text_input("Note (optional)", key=f"retire-note-{row.id}")
-            if forms.submit("Retire", key=f"retire-go-{row.id}"):
-                forms.save(lambda: decisions.retire(conn, actor, int(row.id), date.today(), note,
-                                                    stop_reason=stop_reason, lessons=lessons),
-                           f"'{row.name}' is retired.")
+            offered = {int(i): name for i, name in zip(shown["id"], shown["name"])}
+            chosen = pickers.search_select("Retire a production pilot", offered, key="retire-pick", none=True,
+                                           placeholder="Choose the pilot to retire", query=road_search)
+            if chosen is not None:
+                with forms.form(f"retire-{chosen}"):
+                    st.markdown(f"**Retire {md(offered[chosen])}**")
+                    stop_reason, lessons = stop_inputs(f"retire-{chosen}")
+                    note = st.text_input("Note (optional)", key=f"retire-note-{chosen}")
+                    if forms.submit("Retire", key=f"retire-go-{chosen}"):
+                        forms.save(lambda: decisions.retire(conn, actor, chosen, date.today(), note,
+                                                            stop_reason=stop_reason, lessons=lessons),
+                                   f"'{offered[chosen]}' is retired.")

@@ -23,10 +23,17 @@ from portfolio.services.people import (
     seats_affected,
 )
 from portfolio.storage import audit, store
-from portfolio.web import forms, ui
+from portfolio.web import forms, pickers, ui
 from portfolio.web import tokens as access_tokens
 
 conn, actor = ui.conn(), ui.actor()
+
+
+def choices(persons: dict) -> dict[int, str]:
+    """Who a picker offers, as it names them: "name · role · email"."""
+    return {i: f"{p.label} · {p.email}" for i, p in persons.items()}
+
+
 people = store.list_people(conn)
 by_id = {p.id: p for p in people}
 ROLES = [r.value for r in Role]
@@ -35,23 +42,33 @@ st.title("People")
 forms.show_flash()
 
 seats = store.live_seat_counts(conn)
-show_inactive = st.toggle("Show inactive people", value=True, key="people-show-inactive")
+s1, s2 = st.columns([1, 2], vertical_alignment="bottom")
+show_inactive = s1.toggle("Show inactive people", value=True, key="people-show-inactive")
+listed = [p for p in people if show_inactive or p.active]
+search = ""
+if len(listed) > pickers.PAGE_ROWS:
+    search = pickers.search_input("Name or email", key="people-search", where=s2,
+                                  help="Narrows the list to the people whose name or email holds every word typed.")
+    found = set(pickers.matching({p.id: f"{p.name} {p.email}" for p in listed}, search))
+    listed = [p for p in listed if p.id in found]
 table = pd.DataFrame(
     [
         {"name": p.name, "email": p.email, "role": p.role.label,
          "active": p.active, "seats": seats.get(p.id, 0)}
-        for p in people if show_inactive or p.active
+        for p in listed
     ]
 )
-st.dataframe(table, hide_index=True, width="stretch", key="people-table", placeholder=EMPTY_CELL,
+# A page of people at a time: the browser gets a page, not the organisation.
+st.dataframe(pickers.page_of(table, "people-table", noun="person", reset_on=(show_inactive, search)),
+             hide_index=True, width="stretch", key="people-table", placeholder=EMPTY_CELL,
              column_config={"name": "Name", "email": "Email", "role": "Role",
                             "active": st.column_config.CheckboxColumn("Active"),
                             "seats": st.column_config.NumberColumn("Seats on live pilots")})
 
 # --- one person -------------------------------------------------------------
 with st.expander("One person: seats and recent activity", icon=":material/person:"):
-    who = st.selectbox("Person", list(by_id), index=None, placeholder="Choose a person",
-                       format_func=lambda i: f"{by_id[i].label} · {by_id[i].email}", key="person-view-pick")
+    who = pickers.search_select("Person", choices(by_id), none=True, placeholder="Choose a person",
+                                key="person-view-pick", search_label="Find a person")
     if who:
         held = store.seats_held(conn, who)
         st.markdown(f"**{md(by_id[who].name)}** · {by_id[who].role.label}"
@@ -129,10 +146,9 @@ with st.expander("Email reminders", icon=":material/mail:"):
         st.caption("Only active people choose their own emails; admins choose anyone's.")
     else:
         mine = by_id.get(actor.person_id)
-        whom = st.selectbox("Person", [p.id for p in choosable],
-                            index=[p.id for p in choosable].index(mine.id) if mine in choosable else 0,
-                            format_func=lambda i: f"{by_id[i].label} · {by_id[i].email}",
-                            key="email-prefs-pick", disabled=len(choosable) == 1)
+        whom = pickers.search_select("Person", choices({p.id: p for p in choosable}),
+                                     current=mine.id if mine in choosable else None, key="email-prefs-pick",
+                                     disabled=len(choosable) == 1, search_label="Find a person")
         chosen_pref = notify.preference(conn, whom)
         with forms.form(f"email-prefs-{whom}"):
             email_me = st.toggle("Email me", value=chosen_pref.email_me, key=f"email-me-{whom}")
@@ -158,13 +174,14 @@ def handover_inputs(person_id: int, seats, prefix: str) -> dict:
         return {}
     st.markdown("Hand each seat to someone else (or leave it: a pilot without its product owner is "
                 "ownerless until someone takes it).")
-    others = [i for i, q in by_id.items() if q.active and i != person_id]
+    takers = [q for i, q in by_id.items() if q.active and i != person_id]
+    others = {None: "— leave it —"} | {q.id: q.label for q in takers}
     choice = {}
     for pl, seat in seats:
-        choice[(pl.id, seat.value)] = st.selectbox(
-            f"{seat.label} of '{md(pl.name)}'", [None, *others], index=0,
-            format_func=lambda i: "— leave it —" if i is None else by_id[i].label,
-            key=f"{prefix}-{person_id}-{pl.id}-{seat.value}",
+        # A search beyond pickers.PICKER_CAP people (by name or email); leaving it is always offered.
+        choice[(pl.id, seat.value)] = pickers.search_select(
+            f"{seat.label} of '{md(pl.name)}'", others, keep=[None], also={q.id: q.email for q in takers},
+            key=f"{prefix}-{person_id}-{pl.id}-{seat.value}", search_label="Find who takes it",
         )
     return choice
 
@@ -182,8 +199,7 @@ with add:
                        f"Added {name.strip()}.", clear={"person-name": "", "person-email": ""})
 
 with edit:
-    target = st.selectbox("Person", list(by_id), format_func=lambda i: f"{by_id[i].label} · {by_id[i].email}",
-                          key="edit-person-pick")
+    target = pickers.search_select("Person", choices(by_id), key="edit-person-pick", search_label="Find a person")
     if target:
         p = by_id[target]
         with forms.form(f"edit-person-{target}"):
@@ -197,8 +213,7 @@ with edit:
                            lambda saved: f"Saved {saved.name}.")
 
 with leave:
-    target = st.selectbox("Person", list(by_id), format_func=lambda i: f"{by_id[i].label} · {by_id[i].email}",
-                          key="deactivate-pick")
+    target = pickers.search_select("Person", choices(by_id), key="deactivate-pick", search_label="Find a person")
     if target:
         p = by_id[target]
         if p.active:

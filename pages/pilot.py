@@ -16,11 +16,11 @@ from portfolio.domain.units import KEPT_ON
 from portfolio.services import followthrough, units
 from portfolio.services.pilots import create_pilot
 from portfolio.storage import store
-from portfolio.web import forms, ui
+from portfolio.web import forms, pickers, ui
 from portfolio.web.followthrough import resembling
 from portfolio.web.pilot import TABS, criteria, handover, history, overview, readiness, updates
 from portfolio.web.pilot.overview import unit_choices, unit_label
-from portfolio.web.pilot.seats import SEAT_KEYS, seat_inputs
+from portfolio.web.pilot.seats import SEAT_KEYS, seat_ids, seat_inputs
 
 conn, actor, as_of, settings = ui.conn(), ui.actor(), ui.as_of(), ui.settings()
 people = {p.id: p for p in store.list_people(conn)}
@@ -36,9 +36,11 @@ except ValueError:
     wanted = None
 if wanted not in names:
     wanted = None
-pick = st.selectbox(
-    "Pilot", list(names), index=list(names).index(wanted) if wanted else None,
-    format_func=names.get, placeholder="Choose a pilot", key=f"pilot-pick-{wanted}",
+# A search beyond pickers.PICKER_CAP pilots; the pilot the address names is
+# always offered, so a link (?id=) opens it whatever the search.
+pick = pickers.search_select(
+    "Pilot", names, current=wanted, none=True, placeholder="Choose a pilot", key=f"pilot-pick-{wanted}",
+    search_key="pilot-search", search_label="Find a pilot",
 )
 if pick and pick != wanted:
     st.query_params["id"] = str(pick)
@@ -69,7 +71,7 @@ if may_create:
                     lambda: create_pilot(
                         conn, actor,
                         {"name": name, "business_unit": unit, "problem": problem, "stage": stage,
-                         "start_date": start, **seats},
+                         "start_date": start, **seat_ids(seats)},
                         settings, today=date.today()),
                     f"Created '{name.strip()}'.",
                     clear={"pilot-name": "", "pilot-unit": "", "pilot-problem": "", "pilot-start": None,

@@ -12,7 +12,7 @@ from portfolio.services import followthrough, handover, production
 from portfolio.services import units as business_units
 from portfolio.services.reporting import digest, export, overview, privileges
 from portfolio.storage import store
-from portfolio.web import charts, forms, ui
+from portfolio.web import charts, forms, pickers, ui
 from portfolio.web.followthrough import still_holding
 
 as_of = ui.as_of()
@@ -54,11 +54,15 @@ show = st.segmented_control(
 )
 
 # Filters
-f1, f2, f3 = st.columns(3)
+f1, f2, f3, f4 = st.columns(4)
 units = f1.multiselect("Business unit", [u.name for u in business_units.list_units(ui.conn())], key="filter-unit")
-owners = f2.multiselect("Product owner", sorted(pilots["product_owner"].dropna().unique()), key="filter-owner")
+owners = pickers.search_multiselect("Product owner", sorted(pilots["product_owner"].dropna().unique()),
+                                    key="filter-owner", where=f2)
 codes = f3.multiselect("Flag", sorted(view.flags["code"].unique(), key=flags.label), key="filter-flag",
                        format_func=flags.label)
+search = pickers.search_input("Pilot name", key="portfolio-search", where=f4,
+                              help="Narrows the table, its download and the pilots to open to those whose name "
+                                   "holds every word typed.")
 
 if show == "Flagged" or show is None:
     table = pilots[pilots["flags"] != ""]
@@ -73,6 +77,8 @@ if owners:
 if codes:
     flagged = set(view.flags.loc[view.flags["code"].isin(codes), "pilot_id"])
     table = table[table["id"].isin(flagged)]
+if search:
+    table = table[table["id"].isin(pickers.matching(dict(zip(table["id"], table["name"])), search))]
 
 st.subheader(f"{show or 'Flagged'}: {plural(len(table), 'pilot')}")
 if table.empty:
@@ -93,8 +99,12 @@ else:
     st.download_button(f"Download these {plural(len(shown), 'pilot')} (CSV, as filtered)", export.csv_bytes(shown),
                        file_name=f"pilots-shown-{as_of}.csv", mime="text/csv", key="portfolio-table-csv",
                        icon=":material/download:")
+    # One page of rows at a time, worst first: the browser gets a page, not
+    # the portfolio; the download above holds every row filtered.
+    page = pickers.page_of(shown, "portfolio-table", noun="row",
+                           reset_on=(show, tuple(units), tuple(owners), tuple(codes), search))
     event = st.dataframe(
-        shown,
+        page,
         hide_index=True,
         width="stretch",
         on_select="rerun",
@@ -121,12 +131,17 @@ else:
                                                        width="small"),
         },
     )
-    selected = event.selection.rows if event else []
+    selected = [r for r in (event.selection.rows if event else []) if 0 <= r < len(page)]
     if selected:
-        st.switch_page("pages/pilot.py", query_params={"id": int(table.iloc[selected[0]]["id"])})
-    names = dict(zip(table["id"], table["name"]))
+        st.switch_page("pages/pilot.py", query_params={"id": int(table.loc[page.index[selected[0]], "id"])})
+    # The picker offers the pilots on the table's page: turning the page or
+    # searching by name above reaches the others.
+    names = dict(zip(table.loc[page.index, "id"], page["name"]))
     o1, o2 = st.columns([3, 1], vertical_alignment="bottom")
-    pick = o1.selectbox("Open a pilot", list(names), format_func=names.get, key="open-pilot")
+    pick = pickers.search_select("Open a pilot", names, key="open-pilot", query=search, where=o1)
+    if len(page) < len(table):
+        st.caption("Open a pilot lists the pilots on the table's page: turn the page or search by name for "
+                   "the others.")
     if o2.button("Open", key="open-pilot-go"):
         st.switch_page("pages/pilot.py", query_params={"id": int(pick)})
 
@@ -178,7 +193,7 @@ if holding.empty:
 else:
     st.caption("Every privilege not made permanent is revoked once a pilot stops; its product owner or technical "
                "lead records each revocation, with evidence, on the pilot's page (Production readiness).")
-    still_holding(holding, "still-holding")
+    still_holding(pickers.page_of(holding, "still-holding", noun="pilot"), "still-holding")
 
 # --- what production will need ---------------------------------------------
 st.subheader("Borrowed privileges across the portfolio")
@@ -204,7 +219,8 @@ else:
     for col, (unit, total) in zip(cols, totals.items()):
         col.metric(f"Total monthly running cost ({md(unit)})", f"{total:,.0f}",
                    help="For each pilot: its latest cost per transaction times its expected monthly volume.")
-    st.dataframe(costs[["name", "stage", "cost_per_transaction", "unit", "expected_monthly_volume", "monthly_cost"]],
+    st.dataframe(pickers.page_of(costs, "monthly-costs", noun="pilot")[
+                     ["name", "stage", "cost_per_transaction", "unit", "expected_monthly_volume", "monthly_cost"]],
                  hide_index=True, width="stretch", key="monthly-costs", placeholder=EMPTY_CELL,
                  column_config={"name": "Pilot", "stage": "Stage", "cost_per_transaction": "Cost per transaction",
                                 "unit": "Unit", "expected_monthly_volume": "Expected monthly volume",
@@ -233,7 +249,8 @@ if watched.empty:
     st.caption("No production pilot is under watch.")
 else:
     st.dataframe(
-        watched.assign(overdue=watched["overdue"].map({True: "missed", False: "on time"}))[
+        pickers.page_of(watched, "under-watch", noun="pilot").pipe(
+            lambda w: w.assign(overdue=w["overdue"].map({True: "missed", False: "on time"})))[
             ["name", "business_unit", "operational_owner", "promoted_on", "done", "next_checkin", "overdue"]],
         hide_index=True, width="stretch", key="under-watch", placeholder=EMPTY_CELL,
         column_config={"name": "Pilot", "business_unit": "Business unit", "operational_owner": "Operational owner",

@@ -8,7 +8,7 @@ import streamlit as st
 from portfolio.domain.followthrough import StopReason
 from portfolio.domain.text import EMPTY_CELL, plural
 from portfolio.services import followthrough
-from portfolio.web import ui
+from portfolio.web import pickers, ui
 
 conn = ui.conn()
 st.title("Stopped pilots")
@@ -37,8 +37,11 @@ left, right = st.columns([1, 3])
 left.markdown("**By reason**")
 left.dataframe(followthrough.stopped_by_reason(rows), hide_index=True, width="stretch", key="stopped-by-reason")
 # User text (names, lessons, rationale) in a grid's cells: shown as typed.
+# A page of them at a time; the search and filters above reach the rest.
 right.dataframe(
-    rows[["pilot", "business_unit", "stage", "stopped_on", "year", "reason", "lessons", "rationale"]],
+    pickers.page_of(rows, "stopped-table", noun="stopped pilot", where=right,
+                    reset_on=(words, tuple(reasons), tuple(units), tuple(years)))[
+        ["pilot", "business_unit", "stage", "stopped_on", "year", "reason", "lessons", "rationale"]],
     hide_index=True, width="stretch", key="stopped-table", placeholder=EMPTY_CELL,
     column_config={key: st.column_config.TextColumn(label, width="large" if key in ("lessons", "rationale")
                                                     else None)

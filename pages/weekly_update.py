@@ -12,7 +12,7 @@ from portfolio.domain.text import md
 from portfolio.domain.vocabulary import Health
 from portfolio.services import updates
 from portfolio.storage import store
-from portfolio.web import forms, ui
+from portfolio.web import forms, pickers, ui
 
 conn, actor, as_of = ui.conn(), ui.actor(), ui.as_of()
 week = clock.week_start(as_of)
@@ -76,7 +76,10 @@ if "pilot" in st.query_params:
         st.warning("The pilot in the link is not one you post updates for; pick one of yours below.")
 chosen = st.session_state.get("update-pilot", st.session_state.get("update-chosen-pilot"))
 st.session_state["update-pilot"] = chosen if chosen in labels else mine[0].id
-pilot_id = st.selectbox("Pilot", list(labels), format_func=labels.get, key="update-pilot")
+# A search beyond pickers.PICKER_CAP pilots (leadership may post on every
+# pilot); the chosen one stays offered whatever the search.
+pilot_id = pickers.search_select("Pilot", labels, key="update-pilot", keep=[st.session_state["update-pilot"]],
+                                 search_label="Find a pilot")
 st.session_state["update-chosen-pilot"] = pilot_id
 this_week = [u for u in store.list_updates(conn, pilot_id, as_of=as_of)[:1] if u.week_start == week]
 # Load when the pilot or week changed, or when the form's fields were

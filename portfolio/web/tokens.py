@@ -17,7 +17,7 @@ from portfolio.domain.models import Actor, Person
 from portfolio.domain.text import EMPTY_CELL, md
 from portfolio.domain.tokens import Purpose
 from portfolio.services import tokens
-from portfolio.web import forms
+from portfolio.web import forms, pickers
 
 # Where a token just made waits to be copied (this session only).
 _SHOWN = "_token-just-made"
@@ -88,9 +88,8 @@ def section(conn, actor: Actor, people: list[Person]) -> None:
         if mine_only:
             person = by_id[own]
         else:
-            picked = st.selectbox("Person", list(by_id), index=list(by_id).index(own),
-                                  format_func=lambda i: f"{by_id[i].name} · {by_id[i].email}",
-                                  key="token-person-pick")
+            picked = pickers.search_select("Person", {i: f"{p.name} · {p.email}" for i, p in by_id.items()},
+                                           current=own, key="token-person-pick", search_label="Find a person")
             person = by_id[picked]
         _show_just_made(person)
         held = tokens.list_tokens(conn, actor, person.id)

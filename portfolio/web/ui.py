@@ -26,7 +26,7 @@ from portfolio.domain.vocabulary import ROLE_ORDER, Role
 from portfolio.services import signin
 from portfolio.services.reporting import overview
 from portfolio.storage import audit, db, store
-from portfolio.web import forms
+from portfolio.web import forms, pickers
 
 AUTH_OIDC = "oidc"
 AUTH_HEADER = "trusted header"
@@ -319,13 +319,17 @@ def _local_actor(conn) -> Actor:
         # picker offers (an active person, up to PORTFOLIO_USER's role).
         wanted = str(st.query_params.get(ACT_AS_PARAM, "")).strip().lower()
         current = next((p[0] for p in people if p[2] == wanted), default[0])
-    chosen = st.sidebar.selectbox(
+    # A search beyond pickers.PICKER_CAP people: the browser gets the first
+    # matches, not the organisation.
+    chosen = pickers.search_select(
         "Act as (local mode only)",
-        ids,
-        index=ids.index(current),
+        {i: label[i] for i in ids},
+        current=current,
+        also={p[0]: p[2] for p in people},  # found by email too
         key="act-as",
+        search_label="Find someone to act as",
+        where=st.sidebar,
         on_change=_remember("act-as", ACTING_AS),
-        format_func=label.get,
         help="Local mode: no sign-in is configured, so you can act as anyone"
         + (" up to PORTFOLIO_USER's role" if user_email else "")
         + ". Configure OIDC sign-in or a trusted proxy header before sharing the app.",

@@ -83,6 +83,8 @@ def test_leadership_promotes_a_bridge_pilot_with_an_override(demo_db):
         pilot_id = c.execute("SELECT id FROM pilot WHERE stage = 'bridge' ORDER BY id LIMIT 1").fetchone()[0]
     at = open_app("pages/decisions.py")
     act_as(at, leader_id(demo_db))
+    # One bridge pilot is open at a time, with its form: open this one.
+    at.selectbox(key="bridge-pick-0").set_value(pilot_id).run()
     at.button(key=f"promote-go-{pilot_id}").click()
     at.run()
     assert "Override reason: not ready for production" in at.error[0].value
@@ -93,6 +95,27 @@ def test_leadership_promotes_a_bridge_pilot_with_an_override(demo_db):
     with db.session(demo_db) as c:
         assert store.get_pilot(c, pilot_id).stage.value == "production"
         assert store.stage_events(c, pilot_id).iloc[0]["override_reason"] == "Board deadline"
+
+
+def test_leadership_retires_a_production_pilot_picked_from_the_list_with_its_reason(demo_db):
+    with db.session(demo_db) as c:
+        pilot_id, name = c.execute(
+            "SELECT id, name FROM pilot WHERE stage = 'production' ORDER BY id DESC LIMIT 1").fetchone()
+    at = open_app("pages/decisions.py")
+    act_as(at, leader_id(demo_db))
+    no_exception(at)
+    # No retirement form until a pilot is picked: one form, for the one picked.
+    assert not [b for b in at.button if (b.key or "").startswith("retire-go-")]
+    assert name in at.selectbox(key="retire-pick").options
+    at.selectbox(key="retire-pick").set_value(pilot_id).run()
+    at.selectbox(key=f"retire-{pilot_id}-stop-reason").set_value("superseded")
+    at.text_area(key=f"retire-{pilot_id}-lessons").input("The vendor's product does it now.")
+    at.button(key=f"retire-go-{pilot_id}").click().run()
+    no_exception(at)
+    assert not at.error, [e.value for e in at.error]
+    assert f"'{name}' is retired." in at.success[0].value
+    with db.session(demo_db) as c:
+        assert store.get_pilot(c, pilot_id).stage.value == "retired"
 
 
 def test_a_product_owner_writes_a_criterion_during_kickoff(demo_db):
