@@ -84,6 +84,17 @@ def form(key: str):
         ui.note_form_fields(ui.widgets_shown() - before)
 
 
+def drafted(*prefixes: str, suffix: str = "", keys=()) -> bool:
+    """Whether a form's fields (keys starting with one of ``prefixes`` and
+    ending with ``suffix``, or among ``keys``) hold something typed and not
+    saved: the form's expander then opens, so that typing left for another
+    tab of the page (only the open tab is drawn) is in view on coming back."""
+    from portfolio.web import ui  # ui imports forms
+
+    keys = set(keys)
+    return ui.has_draft(lambda k: k in keys or (bool(prefixes) and k.startswith(prefixes) and k.endswith(suffix)))
+
+
 def submit(label: str, *, key: str, **kwargs) -> bool:
     """A form's submit button (``form``): the fields' values are those
     entered, the last one included (leaving it for the button sends it)."""

@@ -488,6 +488,12 @@ def keep_typed() -> bool:
     return bool(_per_page(DRAFTS))
 
 
+def has_draft(match) -> bool:
+    """Whether a field of this page whose key ``match`` accepts holds a
+    draft: typed and not saved."""
+    return any(match(key) for key in _per_page(DRAFTS))
+
+
 def keep_drafts() -> None:
     """At the end of a page's run (or a fragment's): the same for the form
     fields it showed, now that the page has given them their values."""

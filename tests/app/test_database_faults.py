@@ -54,14 +54,14 @@ def test_a_missing_database_is_named_with_how_to_make_one_and_not_created(tmp_pa
 
 
 @pytest.mark.parametrize("damage", ["not a database", "the catalog fails its checksum",
-                                    "the weekly updates fail their checksum"])
+                                    "the pilots fail their checksum"])
 def test_a_damaged_database_is_a_plain_message_and_is_left_as_it_was(demo_db, damage):
     if damage == "not a database":
         demo_db.write_bytes(b"Pilot,Stage\nClaims triage,pilot\n" * 100)
     elif damage == "the catalog fails its checksum":
         scribble(demo_db, HEADER_BYTES)
-    else:  # opens; the Portfolio page's first read of the updates meets it
-        scribble(demo_db, block_of(demo_db, "weekly_update"))
+    else:  # opens; the Portfolio page's first read of the pilots meets it
+        scribble(demo_db, block_of(demo_db, "pilot"))
     before = digest_of(demo_db)
     at = open_app()
     shown = plain_errors(at)

@@ -266,3 +266,20 @@ def test_saving_one_form_of_the_pilot_page_keeps_what_was_typed_in_another(demo_
     assert at.text_input(key=f"crit-new-{pilot_id}").value == ""  # saved: the form starts afresh
     open_pilot(at, pilot_id, "Overview")
     assert at.text_area(key=f"edit-problem-{pilot_id}").value == "Half-typed new problem statement"
+
+
+def test_a_form_left_half_typed_for_another_tab_is_open_with_its_typing_on_coming_back(demo_db):
+    at, pilot_id = on_a_pilot_in_kickoff(demo_db)
+
+    def edit_form_open() -> bool:
+        (box,) = [e for e in at.expander if e.label == "Edit the pilot and its seats"]
+        return box.proto.expanded
+
+    assert not edit_form_open()  # nothing typed: the form waits closed
+    at.text_input(key=f"edit-name-{pilot_id}").input("A name typed, not saved")
+    at.run()
+    open_tab(at, "History")
+    open_tab(at, "Overview")
+    no_exception(at)
+    assert edit_form_open()
+    assert at.text_input(key=f"edit-name-{pilot_id}").value == "A name typed, not saved"

@@ -115,11 +115,19 @@ def test_an_import_does_not_succeed_into_a_file_whose_data_is_damaged(healthy, t
     """The weekly updates' block fails its checksum. The import reads no
     weekly update, so it used to write happily into the damaged file; it
     reads the whole database first, and refuses. A read that meets the
-    damage says so too."""
+    damage says so too: the flags of a week before the newest update read
+    the updates themselves (today's read what is kept of them)."""
     damaged = tmp_path / "damaged.duckdb"
     shutil.copyfile(healthy, damaged)
     scribble(damaged, block_of(damaged, "weekly_update"))
-    refused_by_each([(name, damaged) for name in ("import", "flags", "backup")], tmp_path)
+    refused_by_each([(name, damaged) for name in ("import", "backup")], tmp_path)
+
+    def a_week_back(*args):
+        args = list(args)
+        args[args.index("--as-of") + 1] = "2026-02-23"
+        return cli(*args)
+
+    refused_by_each([("flags", damaged)], tmp_path / "looking-back", run=a_week_back)
 
 
 def test_a_missing_database_is_reported_and_not_created(tmp_path):

@@ -62,7 +62,9 @@ def _criteria(pilot: Pilot) -> None:
                                         "after_kickoff": st.column_config.CheckboxColumn("After kickoff")})
     if not (rights.may(actor, Right.EDIT_PILOT, pilot) and pilot.stage in decisions.CRITERIA_STAGES):
         return
-    with st.expander("Edit the criteria", icon=":material/checklist:"):
+    typed = forms.drafted(keys=[f"crit-{part}-{c.id}" for c in criteria for part in ("statement", "evidence", "status")]
+                          + [f"crit-new-{pilot.id}"])
+    with st.expander("Edit the criteria", icon=":material/checklist:", expanded=typed):
         with forms.form(f"criteria-{pilot.id}"):
             edits = []
             for c in criteria:
@@ -129,11 +131,11 @@ def _decisions(pilot: Pilot) -> None:
                 _why_stopped(why, "Why it was retired")
     latest = standing.correctable(pilot, history)
     if latest is not None and rights.may(actor, Right.DECIDE) and actor.person_id is not None:
+        # Keyed by the decision it corrects: once the correction is recorded
+        # the form is a new one, so a second click cannot correct it again.
+        tag = f"{pilot.id}-{latest.id}"
         with st.expander(f"Correct the latest decision ({latest.kind.label} on {latest.decided_on})",
-                         icon=":material/undo:"):
-            # Keyed by the decision it corrects: once the correction is recorded
-            # the form is a new one, so a second click cannot correct it again.
-            tag = f"{pilot.id}-{latest.id}"
+                         icon=":material/undo:", expanded=forms.drafted("correct-", suffix=f"-{tag}")):
             with forms.form(f"correct-{tag}"):
                 kind = st.radio("Corrected decision", [k.value for k in DecisionKind], index=None, horizontal=True,
                                 format_func=lambda k: DecisionKind(k).label, key=f"correct-kind-{tag}")

@@ -96,7 +96,8 @@ def _edit(pilot: Pilot, people: dict[int, Person]) -> None:
         # The form's fields are created afresh from the pilot as it is now:
         # this is the version the user starts from.
         st.session_state[version_key] = pilot.version
-    with st.expander("Edit the pilot and its seats", icon=":material/edit:"):
+    with st.expander("Edit the pilot and its seats", icon=":material/edit:",
+                     expanded=forms.drafted("edit-", suffix=f"-{pilot.id}")):
         with forms.form(f"edit-{pilot.id}"):
             name = st.text_input("Name", value=pilot.name, key=f"edit-name-{pilot.id}")
             offered = units.offered(conn)

@@ -68,7 +68,9 @@ def _privileges(pilot: Pilot, editable: bool) -> None:
     if not editable:
         return
     c1, c2 = st.columns(2)
-    with c1.expander("Record a borrowed privilege", icon=":material/add:"):
+    with c1.expander("Record a borrowed privilege", icon=":material/add:", expanded=forms.drafted(
+            "privilege-kind-", "privilege-what-", "privilege-granted-", "privilege-since-", "privilege-expires-",
+            suffix=f"-{pilot.id}")):
         with forms.form(f"privilege-add-{pilot.id}"):
             kind = st.selectbox("Kind", [k.value for k in PrivilegeKind], format_func=lambda v: PrivilegeKind(v).label,
                                 key=f"privilege-kind-{pilot.id}")
@@ -85,7 +87,8 @@ def _privileges(pilot: Pilot, editable: bool) -> None:
                                   f"privilege-since-{pilot.id}": None, f"privilege-expires-{pilot.id}": None})
     if not privileges:
         return
-    with c2.expander("Decide a privilege", icon=":material/gavel:"):
+    with c2.expander("Decide a privilege", icon=":material/gavel:", expanded=forms.drafted(
+            "privilege-pick-", "privilege-disposition-", "privilege-note-", suffix=f"-{pilot.id}")):
         by_pid = {p.id: p for p in privileges}
         opened_at = {p.id: forms.opened_version(forms.record_name("privilege", p.id), p.version) for p in privileges}
         with forms.form(f"privilege-decide-{pilot.id}"):
@@ -120,7 +123,8 @@ def _revocation(pilot: Pilot, privileges) -> None:
         return
     by_pid = {p.id: p for p in open_}
     opened_at = {p.id: forms.opened_version(forms.record_name("privilege", p.id), p.version) for p in open_}
-    with st.expander("Record a revocation", icon=":material/key_off:", expanded=stopped):
+    with st.expander("Record a revocation", icon=":material/key_off:", expanded=stopped or forms.drafted(
+            "privilege-revoke-", "privilege-revoked-on-", suffix=f"-{pilot.id}")):
         with forms.form(f"privilege-revoke-{pilot.id}"):
             chosen = st.selectbox("Privilege", list(by_pid), key=f"privilege-revoke-pick-{pilot.id}",
                                   format_func=lambda i: f"{by_pid[i].description} ({by_pid[i].disposition.label})")
@@ -184,7 +188,9 @@ def _kpis(pilot: Pilot, editable: bool) -> None:
     if not editable:
         return
     c1, c2 = st.columns(2)
-    with c1.expander("Add a KPI", icon=":material/add_chart:"):
+    with c1.expander("Add a KPI", icon=":material/add_chart:", expanded=forms.drafted(
+            "kpi-name-", "kpi-category-", "kpi-unit-", "kpi-direction-", "kpi-baseline-", "kpi-target-",
+            "kpi-horizon-", "kpi-production-", suffix=f"-{pilot.id}")):
         with forms.form(f"kpi-add-{pilot.id}"):
             name = st.text_input("Name", key=f"kpi-name-{pilot.id}")
             category = st.selectbox("Category", [c.value for c in KpiCategory],
@@ -212,7 +218,8 @@ def _kpis(pilot: Pilot, editable: bool) -> None:
                                   **{f"kpi-{k}-{pilot.id}": None
                                      for k in ("baseline", "baseline-on", "target", "horizon")}})
     if kpis:
-        with c2.expander("Enter readings", icon=":material/edit:"):
+        with c2.expander("Enter readings", icon=":material/edit:", expanded=forms.drafted(
+                keys=[f"reading-date-{pilot.id}"] + [f"reading-{k.id}" for k in kpis])):
             with forms.form(f"kpi-readings-{pilot.id}"):
                 on = st.date_input("Reading date", value=date.today(), max_value=date.today(),
                                    key=f"reading-date-{pilot.id}")
@@ -232,7 +239,9 @@ def _edit_kpi(pilot: Pilot) -> None:
     """Choosing another KPI reruns this part alone."""
     conn, actor, as_of = ui.conn(), ui.actor(), ui.as_of()
     kpis = store.list_kpis(conn, pilot.id, as_of)
-    with st.expander("Edit a KPI", icon=":material/tune:"):
+    with st.expander("Edit a KPI", icon=":material/tune:", expanded=forms.drafted(
+            keys=[f"kpi-edit-pick-{pilot.id}"] + [f"kpi-edit-{part}-{k.id}" for k in kpis for part in (
+                "name", "target", "horizon", "baseline", "baseline-on", "production")])):
         by_kid = {k.id: k for k in kpis}
         kid = st.selectbox("KPI", list(by_kid), format_func=lambda i: by_kid[i].name,
                            key=f"kpi-edit-pick-{pilot.id}")
