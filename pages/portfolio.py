@@ -96,7 +96,9 @@ else:
     # .streamlit/config.toml): it writes cells as they are, and a pilot named
     # "=HYPERLINK(...)" would be a live formula in a spreadsheet. This one goes
     # through the formula-safe writer.
-    st.download_button(f"Download these {plural(len(shown), 'pilot')} (CSV, as filtered)", export.csv_bytes(shown),
+    # Written when the button is pressed, not on every run of the page.
+    st.download_button(f"Download these {plural(len(shown), 'pilot')} (CSV, as filtered)",
+                       lambda: export.csv_bytes(shown),
                        file_name=f"pilots-shown-{as_of}.csv", mime="text/csv", key="portfolio-table-csv",
                        icon=":material/download:")
     # One page of rows at a time, worst first: the browser gets a page, not

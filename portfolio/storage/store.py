@@ -60,6 +60,12 @@ def list_people(conn: Conn, *, active_only: bool = False) -> list[Person]:
     return [Person.model_construct(**(r | {"role": Role(r["role"])})) for r in rows]
 
 
+def active_ids_of_role(conn: Conn, role: Role) -> list[int]:
+    """The ids of the active people of ``role``, lowest first."""
+    return [r[0] for r in conn.execute("SELECT id FROM person WHERE active AND role = ? ORDER BY id",
+                                       [role.value]).fetchall()]
+
+
 def active_people_choices(conn: Conn) -> list[tuple[int, str, str, str]]:
     """(id, name, lower-cased email, role) of every active person, by name."""
     return conn.execute(
