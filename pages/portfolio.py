@@ -189,7 +189,7 @@ else:
 
 # --- stopped, and still holding what they borrowed (seed 003) ---------------
 st.subheader("Stopped, still holding borrowed privileges")
-holding = followthrough.still_holding(ui.conn(), as_of)
+holding = ui.kept("still holding", lambda: followthrough.still_holding(ui.conn(), as_of))
 if holding.empty:
     st.caption("No stopped or retired pilot still holds a borrowed privilege: each was revoked or made permanent.")
 else:
@@ -199,7 +199,7 @@ else:
 
 # --- what production will need ---------------------------------------------
 st.subheader("Borrowed privileges across the portfolio")
-rolled = privileges.rollup(ui.kept("privileges", lambda: store.privileges_frame(ui.conn())))
+rolled = ui.kept("privileges", lambda: privileges.rollup(store.privileges_frame(ui.conn())))
 if rolled is None:
     st.caption("No borrowed privileges recorded on live pilots.")
 else:
