@@ -57,6 +57,7 @@ else:
     st.caption("Select a row to decide on it, or pick the pilot below.")
     # A page of the queue at a time, the most overdue first.
     page = pickers.page_of(queue, "decision-queue", noun="pilot", reset_on=search)
+    pickers.fresh_selection("decision-queue", (search, st.session_state.get("decision-queue-page")))
     event = st.dataframe(
         # Each row with its why, not only the one picked below.
         page[["name", "days_left", "flags", "reasons", "product_owner", "business_unit", "extensions"]],
@@ -217,6 +218,7 @@ if not bridge.empty:
         st.caption(f"No bridge pilot matches “{md(road_search)}”.")
     else:
         shown = pickers.page_of(rows, "bridge-table", noun="pilot", reset_on=road_search)
+        pickers.fresh_selection("bridge-table", (road_search, st.session_state.get("bridge-table-page")))
         st.caption("Select a row to open it, or pick the pilot below.")
         picked_row = st.dataframe(
             shown.drop(columns=["id"]), hide_index=True, width="stretch", key="bridge-table", on_select="rerun",
@@ -244,8 +246,10 @@ if not bridge.empty:
                     reason = st.text_input("Override reason (only to promote with gaps)",
                                            key=f"promote-override-{pilot.id}")
                     if forms.submit("Promote to production", key=f"promote-go-{pilot.id}"):
+                        # The promoted pilot leaves the table: no row stays selected for the next.
                         forms.save(lambda: decisions.promote(conn, actor, pilot.id, date.today(), reason),
-                                   f"'{pilot.name}' is in production.")
+                                   f"'{pilot.name}' is in production.",
+                                   clear={"bridge-table": {"selection": {"rows": [], "columns": [], "cells": []}}})
 
 if not in_production.empty:
     live = in_production[in_production["id"].isin(

@@ -60,6 +60,7 @@ def search_select(
     pick stay offered whatever the search, so narrowing never changes what
     was chosen: the person picks a match. ``also``: {value: text} the
     search matches besides the label (a person's email)."""
+    options = _distinct(options)
     searching = len(options) > cap
     if searching:
         if query is None:
@@ -80,6 +81,28 @@ def search_select(
     if searching:
         where.caption(_narrowing(len(options), len(found), cap, query))
     return chosen
+
+
+def _distinct(options: dict) -> dict:
+    """``options`` with each label that more than one entry shares given
+    its value (" · #12"): a picker returns the entry whose label was
+    chosen, and two pilots may bear one name."""
+    seen: dict[str, int] = {}
+    for label in options.values():
+        seen[str(label)] = seen.get(str(label), 0) + 1
+    if all(n == 1 for n in seen.values()):
+        return options
+    return {v: f"{label} · #{v}" if seen[str(label)] > 1 else label for v, label in options.items()}
+
+
+def fresh_selection(key: str, shown_for) -> None:
+    """A table's selected row is a position on the page it shows: once the
+    page or the search changes (``shown_for``), that position holds another
+    pilot, so the selection starts empty rather than pick it."""
+    marker = f"{key}-selection-for"
+    if marker in st.session_state and st.session_state[marker] != shown_for:
+        st.session_state[key] = {"selection": {"rows": [], "columns": [], "cells": []}}
+    st.session_state[marker] = shown_for
 
 
 def search_multiselect(label: str, options: list, *, key: str, where=st, cap: int = PICKER_CAP,

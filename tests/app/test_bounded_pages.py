@@ -226,3 +226,20 @@ def test_a_seat_typed_as_an_email_or_a_full_name_finds_that_active_person(large_
     with pytest.raises(InvalidInput, match="^Product owner: no one active has the email or full name"):
         seat_ids({"product_owner_id": "nobody@example.org", "technical_lead_id": owner.id})
     assert seat_ids({"product_owner_id": owner.id}) == {"product_owner_id": owner.id}
+
+
+def test_a_row_selected_in_the_bridge_table_does_not_pick_another_pilot_once_the_page_turns(large_db):
+    with db.session(large_db) as c:
+        leader = next(p for p in store.list_people(c, active_only=True) if p.role.value == "leadership")
+    at = open_app("pages/decisions.py")
+    act_as_found(at, leader)
+    selected = at.dataframe(key="bridge-table").value.iloc[0]["name"]
+    at.session_state["bridge-table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    at.run()
+    assert at.selectbox(key=f"bridge-pick-{pilot_id_named(large_db, selected)}").value == pilot_id_named(
+        large_db, selected)
+    at.button(key="bridge-table-next").click().run()
+    no_exception(at)
+    # The first row of the next page is another pilot: it is not opened in the selected one's place.
+    assert at.session_state["bridge-table"]["selection"]["rows"] == []
+    assert not [s for s in at.selectbox if (s.key or "").startswith("bridge-pick-") and s.key != "bridge-pick-0"]

@@ -283,3 +283,25 @@ def test_a_form_left_half_typed_for_another_tab_is_open_with_its_typing_on_comin
     no_exception(at)
     assert edit_form_open()
     assert at.text_input(key=f"edit-name-{pilot_id}").value == "A name typed, not saved"
+
+
+def test_typing_kept_across_tabs_still_meets_a_change_someone_made_meanwhile(demo_db):
+    from portfolio.domain.settings import Settings
+    from portfolio.services import pilots
+
+    at, pilot_id = on_a_pilot_in_kickoff(demo_db)
+    at.text_area(key=f"edit-problem-{pilot_id}").input("Our reworded problem")
+    at.run()
+    open_tab(at, "History")
+    with db.session(demo_db) as c:  # someone else renames the pilot meanwhile
+        admin = Actor.of(next(p for p in store.list_people(c, active_only=True) if p.role.value == "admin"))
+        pilots.edit_pilot(c, admin, pilot_id, {"name": "Renamed by someone else"}, Settings(), today=date.today())
+    open_tab(at, "Overview")
+    assert at.text_area(key=f"edit-problem-{pilot_id}").value == "Our reworded problem"
+    at.button(key=f"edit-save-{pilot_id}").click()
+    at.run()
+    no_exception(at)
+    assert any("was changed after you opened it" in e.value for e in at.error), [e.value for e in at.error]
+    with db.session(demo_db) as c:
+        kept = store.get_pilot(c, pilot_id)
+    assert kept.name == "Renamed by someone else" and kept.problem != "Our reworded problem"

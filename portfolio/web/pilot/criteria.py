@@ -62,7 +62,8 @@ def _criteria(pilot: Pilot) -> None:
                                         "after_kickoff": st.column_config.CheckboxColumn("After kickoff")})
     if not (rights.may(actor, Right.EDIT_PILOT, pilot) and pilot.stage in decisions.CRITERIA_STAGES):
         return
-    typed = forms.drafted(keys=[f"crit-{part}-{c.id}" for c in criteria for part in ("statement", "evidence", "status")]
+    typed = forms.drafted(keys=[f"crit-{part}-{c.id}" for c in criteria
+                                for part in ("statement", "evidence", "status", "remove")]
                           + [f"crit-new-{pilot.id}"])
     with st.expander("Edit the criteria", icon=":material/checklist:", expanded=typed):
         with forms.form(f"criteria-{pilot.id}"):

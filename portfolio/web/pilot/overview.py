@@ -20,7 +20,7 @@ from portfolio.domain.vocabulary import Seat, Stage
 from portfolio.services import pilots, production, units
 from portfolio.storage import store
 from portfolio.web import forms, ui
-from portfolio.web.pilot.seats import SEAT_KEYS, seat_inputs
+from portfolio.web.pilot.seats import SEAT_KEYS, seat_ids, seat_inputs
 
 
 def show(pilot: Pilot, people: dict[int, Person]) -> None:
@@ -92,12 +92,14 @@ def _edit(pilot: Pilot, people: dict[int, Person]) -> None:
                    "leadership and admins can edit it.")
         return
     version_key = f"edit-version-{pilot.id}"
-    if f"edit-name-{pilot.id}" not in st.session_state:
+    typed = forms.drafted("edit-", suffix=f"-{pilot.id}")
+    if f"edit-name-{pilot.id}" not in st.session_state and not typed:
         # The form's fields are created afresh from the pilot as it is now:
-        # this is the version the user starts from.
+        # this is the version the user starts from. Typing kept from another
+        # tab (only the open tab is drawn) keeps the version it was typed on,
+        # so a change someone made meanwhile is still caught.
         st.session_state[version_key] = pilot.version
-    with st.expander("Edit the pilot and its seats", icon=":material/edit:",
-                     expanded=forms.drafted("edit-", suffix=f"-{pilot.id}")):
+    with st.expander("Edit the pilot and its seats", icon=":material/edit:", expanded=typed):
         with forms.form(f"edit-{pilot.id}"):
             name = st.text_input("Name", value=pilot.name, key=f"edit-name-{pilot.id}")
             offered = units.offered(conn)
@@ -141,7 +143,7 @@ def _edit(pilot: Pilot, people: dict[int, Person]) -> None:
                         conn, actor, pilot.id,
                         {"name": name, "business_unit": unit, "problem": problem, "start_date": start,
                          "expected_monthly_volume": volume, "expected_monthly_value": value,
-                         "expected_value_unit": value_unit, **seats},
+                         "expected_value_unit": value_unit, **seat_ids(seats)},
                         settings, today=date.today(), expected_version=st.session_state[version_key]),
                     lambda result: f"Saved '{result.name}'.", refused=refused, then=saved)
         if st.button("Reload the pilot as it is now", key=f"edit-reload-{pilot.id}"):
