@@ -207,12 +207,16 @@ def cost_and_value_by_unit(conn, as_of: date, settings: Settings) -> pd.DataFram
     an hour), counting only the pilots whose cost and value can be weighed
     (both stated, in the same currency): business_unit, currency, cost,
     value, pilots."""
-    costs = store.monthly_costs(conn, as_of).set_index("id")
+    costs = store.monthly_costs(conn, as_of)
+    # Looked up per pilot in a dict: a frame's cell lookups cost more than
+    # the rest of the work at thousands of pilots.
+    cost_of = {int(i): (float(c), str(u)) for i, c, u in zip(costs["id"], costs["monthly_cost"], costs["unit"])}
     rows = []
     for pilot in store.list_pilots(conn):
-        if pilot.stage.value not in ("pilot", "bridge", "production") or pilot.id not in costs.index:
+        if pilot.stage.value not in ("pilot", "bridge", "production") or pilot.id not in cost_of:
             continue
-        case = value.business_case(float(costs.at[pilot.id, "monthly_cost"]), str(costs.at[pilot.id, "unit"]),
+        cost, unit = cost_of[pilot.id]
+        case = value.business_case(cost, unit,
                                    pilot.expected_monthly_value, pilot.expected_value_unit,
                                    settings.hour_cost, settings.hour_cost_currency)
         if case.comparable:
