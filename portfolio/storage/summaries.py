@@ -15,7 +15,7 @@ what the history gives as of any day on or after the newest day in it
 write of an update or a reading keeps them in the same transaction: one
 update or reading by what it adds (``add_update``, ``add_reading``), the
 bulk builders' rows by redoing what they touched from the history
-(``refresh_updates``, ``refresh_readings``, called by ``bulk.insert_frame``).
+(``refresh``, called by ``bulk.insert_frame``).
 """
 
 from __future__ import annotations
@@ -23,9 +23,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 
-# The tables whose rows the summaries are made of, with the column naming
-# what a refresh redoes (bulk.insert_frame refreshes after a write to one).
-SUMMARISED = {"weekly_update": "pilot_id", "kpi_reading": "kpi_id"}
 
 # The summaries as the history gives them; {where} narrows them to some
 # pilots (updates) or KPIs (readings), the list $ids (_narrowed).
@@ -65,6 +62,15 @@ FROM kpi_reading {where}
 GROUP BY kpi_id
 """
 
+# Each history table: its summary table, the column naming what a refresh
+# redoes (a pilot's updates, a KPI's readings) and the summary's query.
+_OF = {"weekly_update": ("update_summary", "pilot_id", _UPDATES),
+       "kpi_reading": ("kpi_latest_reading", "kpi_id", _READINGS)}
+
+# The tables whose rows the summaries are made of, with the column naming
+# what a refresh redoes (bulk.insert_frame refreshes after a write to one).
+SUMMARISED = {table: column for table, (_, column, _) in _OF.items()}
+
 CREATE = """
 -- Kept current by every write of an update or a reading (storage/summaries.py).
 CREATE TABLE update_summary (
@@ -93,28 +99,6 @@ def _narrowed(sql: str, column: str, ids: list[int] | None) -> str:
     return sql.format(where="" if ids is None else f"WHERE {column} IN (SELECT unnest($ids))")
 
 
-def refresh_updates(conn, pilot_ids: Iterable[int] | None = None) -> None:
-    """Redo the update summary of ``pilot_ids`` (None: every pilot) from
-    their updates, within the caller's transaction."""
-    ids = _ids(pilot_ids)
-    if ids == []:
-        return
-    args = {} if ids is None else {"ids": ids}
-    conn.execute(_narrowed("DELETE FROM update_summary {where}", "pilot_id", ids), args)
-    conn.execute("INSERT INTO update_summary " + _narrowed(_UPDATES, "pilot_id", ids), args)
-
-
-def refresh_readings(conn, kpi_ids: Iterable[int] | None = None) -> None:
-    """Redo the latest reading of ``kpi_ids`` (None: every KPI) from their
-    readings, within the caller's transaction."""
-    ids = _ids(kpi_ids)
-    if ids == []:
-        return
-    args = {} if ids is None else {"ids": ids}
-    conn.execute(_narrowed("DELETE FROM kpi_latest_reading {where}", "kpi_id", ids), args)
-    conn.execute("INSERT INTO kpi_latest_reading " + _narrowed(_READINGS, "kpi_id", ids), args)
-
-
 def add_update(conn, pilot_id: int, week: date, health: str, posted_on: date) -> None:
     """The pilot's summary after one more update, the latest revision of
     ``week``, within the caller's transaction. A week after the newest one
@@ -123,7 +107,7 @@ def add_update(conn, pilot_id: int, week: date, health: str, posted_on: date) ->
     the pilot's summary is redone from its updates."""
     found = conn.execute("SELECT last_week FROM update_summary WHERE pilot_id = ?", [pilot_id]).fetchone()
     if found is not None and week <= found[0]:
-        refresh_updates(conn, [pilot_id])
+        refresh(conn, "weekly_update", [pilot_id])
         return
     conn.execute(
         "INSERT INTO update_summary"
@@ -150,14 +134,21 @@ def add_reading(conn, reading_id: int) -> None:
 
 
 def refresh(conn, table: str, ids: Iterable[int] | None = None) -> None:
-    """Redo the summaries made of ``table`` (one of SUMMARISED) for ``ids``
-    (pilots for updates, KPIs for readings; None: all)."""
-    (refresh_updates if table == "weekly_update" else refresh_readings)(conn, ids)
+    """Redo the summary made of ``table`` (one of SUMMARISED) for ``ids``
+    (pilots for updates, KPIs for readings; None: all) from the history,
+    within the caller's transaction."""
+    summary, column, query = _OF[table]
+    ids = _ids(ids)
+    if ids == []:
+        return
+    args = {} if ids is None else {"ids": ids}
+    conn.execute(_narrowed(f"DELETE FROM {summary} {{where}}", column, ids), args)
+    conn.execute(f"INSERT INTO {summary} " + _narrowed(query, column, ids), args)
 
 
 def refresh_all(conn) -> None:
-    refresh_updates(conn)
-    refresh_readings(conn)
+    for table in _OF:
+        refresh(conn, table)
 
 
 def horizon(conn, pilot_id: int | None = None) -> date | None:
@@ -173,12 +164,11 @@ def horizon(conn, pilot_id: int | None = None) -> date | None:
 def as_kept(conn) -> dict[str, list[tuple]]:
     """Both summaries as they are kept, in key order (for comparing with
     what the history gives)."""
-    return {"update_summary": conn.execute("SELECT * FROM update_summary ORDER BY pilot_id").fetchall(),
-            "kpi_latest_reading": conn.execute("SELECT * FROM kpi_latest_reading ORDER BY kpi_id").fetchall()}
+    return {summary: conn.execute(f"SELECT * FROM {summary} ORDER BY {column}").fetchall()
+            for summary, column, _ in _OF.values()}
 
 
 def from_history(conn) -> dict[str, list[tuple]]:
     """Both summaries as the history gives them now, in key order."""
-    updates, readings = _narrowed(_UPDATES, "pilot_id", None), _narrowed(_READINGS, "kpi_id", None)
-    return {"update_summary": conn.execute(f"SELECT * FROM ({updates}) ORDER BY pilot_id").fetchall(),
-            "kpi_latest_reading": conn.execute(f"SELECT * FROM ({readings}) ORDER BY kpi_id").fetchall()}
+    return {summary: conn.execute(f"SELECT * FROM ({_narrowed(query, column, None)}) ORDER BY {column}").fetchall()
+            for summary, column, query in _OF.values()}
