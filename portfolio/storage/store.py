@@ -61,8 +61,8 @@ def list_people(conn: Conn, *, active_only: bool = False) -> list[Person]:
 
 
 def active_ids_of_role(conn: Conn, role: Role) -> list[int]:
-    """The ids of the active people of ``role``, lowest first."""
-    return [r[0] for r in conn.execute("SELECT id FROM person WHERE active AND role = ? ORDER BY id",
+    """The ids of the active people of ``role``, by name (as list_people orders them)."""
+    return [r[0] for r in conn.execute("SELECT id FROM person WHERE active AND role = ? ORDER BY lower(name), id",
                                        [role.value]).fetchall()]
 
 
