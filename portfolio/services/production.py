@@ -185,7 +185,7 @@ def record_readings(conn, actor: Actor, pilot_id: int, readings: list[dict]) -> 
 
 
 def monthly_cost(conn, pilot_id: int, as_of: date) -> float | None:
-    costs = store.monthly_costs(conn, as_of)
+    costs = store.monthly_costs(conn, as_of, pilot_id)
     row = costs[costs["id"] == pilot_id]
     return float(row["monthly_cost"].iloc[0]) if not row.empty else None
 
@@ -193,7 +193,7 @@ def monthly_cost(conn, pilot_id: int, as_of: date) -> float | None:
 def business_case(conn, pilot: Pilot, as_of: date, settings: Settings) -> value.BusinessCase:
     """The pilot's running cost at production volume (by ``as_of``) beside
     its expected monthly value, as WEAK_BUSINESS_CASE weighs them."""
-    costs = store.monthly_costs(conn, as_of)
+    costs = store.monthly_costs(conn, as_of, pilot.id)
     row = costs[costs["id"] == pilot.id]
     cost = float(row["monthly_cost"].iloc[0]) if not row.empty else None
     unit = str(row["unit"].iloc[0]) if not row.empty else None
@@ -201,26 +201,25 @@ def business_case(conn, pilot: Pilot, as_of: date, settings: Settings) -> value.
                                settings.hour_cost, settings.hour_cost_currency)
 
 
-def cost_and_value_by_unit(conn, as_of: date, settings: Settings) -> pd.DataFrame:
+def cost_and_value_by_unit(conn, as_of: date, settings: Settings, costs: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per business unit and currency, the live pilots' projected monthly
     running cost beside their expected monthly value (hours at the cost of
     an hour), counting only the pilots whose cost and value can be weighed
     (both stated, in the same currency): business_unit, currency, cost,
-    value, pilots."""
-    costs = store.monthly_costs(conn, as_of)
-    # Looked up per pilot in a dict: a frame's cell lookups cost more than
-    # the rest of the work at thousands of pilots.
-    cost_of = {int(i): (float(c), str(u)) for i, c, u in zip(costs["id"], costs["monthly_cost"], costs["unit"])}
+    value, pilots. ``costs``: ``store.monthly_costs`` on ``as_of`` when the
+    caller has it already."""
+    if costs is None:
+        costs = store.monthly_costs(conn, as_of)
     rows = []
-    for pilot in store.list_pilots(conn):
-        if pilot.stage.value not in ("pilot", "bridge", "production") or pilot.id not in cost_of:
-            continue
-        cost, unit = cost_of[pilot.id]
-        case = value.business_case(cost, unit,
-                                   pilot.expected_monthly_value, pilot.expected_value_unit,
+    live = costs[costs["stage"].isin(["pilot", "bridge", "production"])]
+    for cost, unit, unit_name, amount, amount_unit in zip(
+            live["monthly_cost"], live["unit"], live["business_unit"], live["expected_monthly_value"],
+            live["expected_value_unit"]):
+        case = value.business_case(float(cost), str(unit), None if pd.isna(amount) else float(amount),
+                                   "" if pd.isna(amount_unit) else str(amount_unit),
                                    settings.hour_cost, settings.hour_cost_currency)
         if case.comparable:
-            rows.append({"business_unit": pilot.business_unit or "(no business unit)",
+            rows.append({"business_unit": unit_name or "(no business unit)",
                          "currency": case.cost_currency, "cost": case.cost, "value": case.value_money})
     frame = pd.DataFrame(rows, columns=["business_unit", "currency", "cost", "value"])
     return (frame.groupby(["business_unit", "currency"], as_index=False)

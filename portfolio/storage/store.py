@@ -661,30 +661,45 @@ def readings_frame(conn: Conn, pilot_id: int, as_of: date | None = None) -> pd.D
     ).df()
 
 
-def monthly_costs(conn: Conn, as_of: date) -> pd.DataFrame:
+def monthly_costs(conn: Conn, as_of: date, pilot_id: int | None = None, *, from_history: bool = False
+                  ) -> pd.DataFrame:
     """Per pilot with an expected volume and a cost-per-transaction KPI read
     by ``as_of``: that KPI's latest reading times the monthly volume. Where a
-    pilot has several cost KPIs, its first production one counts."""
-    return conn.execute(
-        """
-        WITH cost_kpi AS (
-            SELECT pilot_id, id, unit,
-                   row_number() OVER (PARTITION BY pilot_id ORDER BY production DESC, id) AS rn
-            FROM kpi WHERE category = 'cost_per_transaction'
-        ),
-        latest AS (
-            SELECT c.pilot_id, c.unit, r.value,
-                   row_number() OVER (PARTITION BY c.pilot_id ORDER BY r.reading_on DESC, r.id DESC) AS rn
+    pilot has several cost KPIs, its first production one counts. With the
+    pilot's business unit and expected value, for weighing the two.
+    ``pilot_id`` narrows it to one pilot. The latest reading comes from the
+    kept summary where it holds on ``as_of`` (see summaries.horizon), else
+    from the readings themselves (always with ``from_history``)."""
+    newest = None if from_history else summaries.horizon(conn, pilot_id)
+    params: dict = {"pilot": pilot_id}
+    if not from_history and (newest is None or as_of >= newest):
+        latest = "SELECT c.pilot_id, c.unit, r.value FROM cost_kpi c JOIN kpi_latest_reading r ON r.kpi_id = c.id"
+    else:
+        params["as_of"] = as_of
+        # Each KPI's latest reading by $as_of: the latest day, then the later id.
+        latest = """
+            SELECT c.pilot_id, c.unit,
+                   arg_max(r.value, date_diff('day', DATE '2000-01-01', r.reading_on)::BIGINT * 4294967296 + r.id)
+                       AS value
             FROM cost_kpi c JOIN kpi_reading r ON r.kpi_id = c.id
-            WHERE c.rn = 1 AND r.reading_on <= $as_of
-        )
+            WHERE r.reading_on <= $as_of GROUP BY c.pilot_id, c.unit"""
+    return conn.execute(
+        f"""
+        WITH cost_kpi AS (
+            SELECT pilot_id, arg_min(id, CASE WHEN production THEN 0 ELSE 4294967296 END + id) AS id,
+                   arg_min(unit, CASE WHEN production THEN 0 ELSE 4294967296 END + id) AS unit
+            FROM kpi WHERE category = 'cost_per_transaction' AND ($pilot IS NULL OR pilot_id = $pilot)
+            GROUP BY pilot_id
+        ),
+        latest AS ({latest})
         SELECT p.id, p.name, p.stage, p.expected_monthly_volume, l.value AS cost_per_transaction, l.unit,
-               l.value * p.expected_monthly_volume AS monthly_cost
-        FROM pilot p JOIN latest l ON l.pilot_id = p.id AND l.rn = 1
+               l.value * p.expected_monthly_volume AS monthly_cost,
+               p.business_unit, p.expected_monthly_value, p.expected_value_unit
+        FROM pilot p JOIN latest l ON l.pilot_id = p.id
         WHERE p.expected_monthly_volume IS NOT NULL AND NOT p.archived
-        ORDER BY monthly_cost DESC
+        ORDER BY monthly_cost DESC, p.id
         """,
-        {"as_of": as_of},
+        params,
     ).df()
 
 

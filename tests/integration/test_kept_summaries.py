@@ -11,7 +11,7 @@ from datetime import date, timedelta
 import pytest
 
 from portfolio import flags
-from portfolio.domain.models import Actor
+from portfolio.domain.models import Actor, ReadingIn
 from portfolio.domain.vocabulary import Role
 from portfolio.flags.rules import RULES_SQL, params
 from portfolio.services import demo, importer, updates
@@ -117,6 +117,32 @@ def test_the_flags_still_agree_after_updates_revisions_and_readings(bench, setti
     assert_kept_is_the_history(bench)
     assert summaries.horizon(bench) == days[-1]
     assert_flags_agree(bench, settings, [days[-1], days[-1] + timedelta(days=60)], [posted[0][0], posted[1][0]])
+
+
+def test_the_running_costs_from_the_summaries_are_the_historys(bench):
+    """The monthly running cost per pilot (the Portfolio page's table, the
+    business case) reads each cost KPI's latest reading from the summary on
+    and after the newest day in the history: the same figures the readings
+    give, for the portfolio and for one pilot; before that day, the
+    readings as they stood then."""
+    days = [AS_OF, AS_OF + timedelta(days=30)]
+    for day in days:
+        kept = store.monthly_costs(bench, day)
+        assert len(kept) > 0
+        assert kept.equals(store.monthly_costs(bench, day, from_history=True)), f"the costs differ on {day}"
+    pilot_id = int(kept["id"].iloc[len(kept) // 2])
+    one = store.monthly_costs(bench, days[0], pilot_id)
+    assert list(one["id"]) == [pilot_id]
+    assert one.equals(store.monthly_costs(bench, days[0], pilot_id, from_history=True))
+    # A reading ahead of the as-of day does not count on that day.
+    cost_kpi = next(k for k in store.list_kpis(bench, pilot_id) if k.category.value == "cost_per_transaction")
+    before = store.monthly_costs(bench, days[0])
+    store.insert_reading(bench, pilot_id, ReadingIn(kpi_id=cost_kpi.id, value=1234.5,
+                                                    reading_on=days[0] + timedelta(days=5)), None)
+    assert summaries.horizon(bench) > days[0]
+    assert store.monthly_costs(bench, days[0]).equals(before)
+    later = store.monthly_costs(bench, days[0] + timedelta(days=5), pilot_id)
+    assert later["cost_per_transaction"].iloc[0] == 1234.5
 
 
 def test_a_day_before_the_newest_history_reads_the_history(bench, settings):
