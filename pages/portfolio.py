@@ -55,56 +55,68 @@ show = st.segmented_control(
 
 # Filters
 f1, f2, f3, f4 = st.columns(4)
-units = f1.multiselect("Business unit", [u.name for u in business_units.list_units(ui.conn())], key="filter-unit")
-owners = pickers.search_multiselect("Product owner", sorted(pilots["product_owner"].dropna().unique()),
-                                    key="filter-owner", where=f2)
-codes = f3.multiselect("Flag", sorted(view.flags["code"].unique(), key=flags.label), key="filter-flag",
-                       format_func=flags.label)
+unit_names = ui.kept("business units", lambda: [u.name for u in business_units.list_units(ui.conn())])
+units = f1.multiselect("Business unit", unit_names, key="filter-unit")
+owner_names = ui.kept("product owners", lambda: sorted(pilots["product_owner"].dropna().unique()))
+owners = pickers.search_multiselect("Product owner", owner_names, key="filter-owner", where=f2)
+flag_codes = ui.kept("flag codes", lambda: sorted(view.flags["code"].unique(), key=flags.label))
+codes = f3.multiselect("Flag", flag_codes, key="filter-flag", format_func=flags.label)
 search = pickers.search_input("Pilot name", key="portfolio-search", where=f4,
                               help="Narrows the table, its download and the pilots to open to those whose name "
                                    "holds every word typed.")
 
-if show == "Flagged" or show is None:
-    table = pilots[pilots["flags"] != ""]
-elif show == "All pilots":
-    table = pilots
-else:
-    table = view.pilots_behind(show)
-if units:
-    table = table[table["business_unit"].isin(units)]
-if owners:
-    table = table[table["product_owner"].isin(owners)]
-if codes:
-    flagged = set(view.flags.loc[view.flags["code"].isin(codes), "pilot_id"])
-    table = table[table["id"].isin(flagged)]
-if search:
-    table = table[table["id"].isin(pickers.matching(dict(zip(table["id"], table["name"])), search))]
 
+def chosen_rows():
+    """The pilots the choices above leave, and those rows in the table's
+    columns, worst first."""
+    if show == "Flagged" or show is None:
+        rows = pilots[pilots["flags"] != ""]
+    elif show == "All pilots":
+        rows = pilots
+    else:
+        rows = view.pilots_behind(show)
+    if units:
+        rows = rows[rows["business_unit"].isin(units)]
+    if owners:
+        rows = rows[rows["product_owner"].isin(owners)]
+    if codes:
+        flagged = set(view.flags.loc[view.flags["code"].isin(codes), "pilot_id"])
+        rows = rows[rows["id"].isin(flagged)]
+    if search:
+        rows = rows[rows["id"].isin(pickers.matching(dict(zip(rows["id"], rows["name"])), search))]
+    # The what and the why first, in the columns a 1280 px screen shows; then
+    # each stage's own next date; the clock only for pilots on it (days left
+    # is blank for the other stages).
+    columns = rows[["name", "severity", "flags", "reasons", "next_date", "days_left", "product_owner",
+                    "business_unit", "stage", "day", "verdict", "days_to_decision", "extensions"]]
+    return rows, columns.assign(day=columns["day"].where(columns["days_left"].notna()))
+
+
+def in_words(rows):
+    """The decision in words: "no-go", not its code."""
+    return rows.assign(verdict=rows["verdict"].map(lambda v: DecisionKind(v).label if isinstance(v, str) else v))
+
+
+# Kept per choice (ui.derived): a click elsewhere on the page does not filter again.
+table, shown = ui.derived(f"portfolio table, {show}, units {sorted(units)}, owners {sorted(owners)}, "
+                          f"flags {sorted(codes)}, search {search!r}", chosen_rows)
 st.subheader(f"{show or 'Flagged'}: {plural(len(table), 'pilot')}")
 if table.empty:
     st.info("No pilots match.")
 else:
-    # The what and the why first, in the columns a 1280 px screen shows; then
-    # each stage's own next date; the clock only for pilots on it (days left
-    # is blank for the other stages).
-    shown = table[["name", "severity", "flags", "reasons", "next_date", "days_left", "product_owner",
-                   "business_unit", "stage", "day", "verdict", "days_to_decision", "extensions"]]
-    shown = shown.assign(day=shown["day"].where(shown["days_left"].notna()),
-                         # The decision in words: "no-go", not its code.
-                         verdict=shown["verdict"].map(lambda v: DecisionKind(v).label if isinstance(v, str) else v))
     # The grid's own CSV download is off (client.disableDataExport in
     # .streamlit/config.toml): it writes cells as they are, and a pilot named
     # "=HYPERLINK(...)" would be a live formula in a spreadsheet. This one goes
     # through the formula-safe writer.
     # Written when the button is pressed, not on every run of the page.
     st.download_button(f"Download these {plural(len(shown), 'pilot')} (CSV, as filtered)",
-                       lambda: export.csv_bytes(shown),
+                       lambda: export.csv_bytes(in_words(shown)),
                        file_name=f"pilots-shown-{as_of}.csv", mime="text/csv", key="portfolio-table-csv",
                        icon=":material/download:")
     # One page of rows at a time, worst first: the browser gets a page, not
     # the portfolio; the download above holds every row filtered.
-    page = pickers.page_of(shown, "portfolio-table", noun="row",
-                           reset_on=(show, tuple(units), tuple(owners), tuple(codes), search))
+    page = in_words(pickers.page_of(shown, "portfolio-table", noun="row",
+                                    reset_on=(show, tuple(units), tuple(owners), tuple(codes), search)))
     event = st.dataframe(
         page,
         hide_index=True,
@@ -155,7 +167,10 @@ if units:
     scope = scope[scope["business_unit"].isin(units)]
 if owners:
     scope = scope[scope["product_owner"].isin(owners)]
-clocked = len(charts.on_the_clock(scope))
+# Built once per change to the data (ui.derived), per filter and page: a click
+# elsewhere on the page does not draw them again.
+filtered = f"units {sorted(units)} owners {sorted(owners)}"
+clocked = ui.derived(f"pilots on the clock, {filtered}", lambda: len(charts.on_the_clock(scope)))
 pages = charts.timeline_pages(clocked)
 page = 1
 if pages > 1:
@@ -169,7 +184,8 @@ if pages > 1:
                "first. Filter by business unit or product owner, or turn the page.")
 # An empty chart draws axes from nowhere (the year 2000, -1): say so instead.
 if clocked:
-    fig = charts.timeline(scope, as_of, ui.settings().due_soon_days, page)
+    fig = ui.derived(f"timeline, {filtered}, page {page}",
+                   lambda: charts.timeline(scope, as_of, ui.settings().due_soon_days, page))
     st.plotly_chart(fig, key="timeline")
 else:
     st.caption("No pilots on the clock yet: a pilot's window shows once it has a start date.")
@@ -177,13 +193,14 @@ else:
 left, right = st.columns(2)
 left.subheader("Pilots by stage")
 if len(scope):
-    left.plotly_chart(charts.stage_counts(scope), key="stage-counts")
+    left.plotly_chart(ui.derived(f"pilots by stage, {filtered}", lambda: charts.stage_counts(scope)),
+                      key="stage-counts")
 else:
     left.caption("No pilots yet.")
 right.subheader("Age of the open pilots")
-ages = view.open_pilot_ages()
+ages = ui.kept("open pilot ages", view.open_pilot_ages)
 if len(ages):
-    right.plotly_chart(charts.age_histogram(ages), key="age-histogram")
+    right.plotly_chart(ui.derived("age of the open pilots", lambda: charts.age_histogram(ages)), key="age-histogram")
 else:
     right.caption("No open pilots on the clock yet.")
 
@@ -210,8 +227,8 @@ else:
     p2.dataframe(rolled.dependent, hide_index=True, width="stretch", key="privileges-dependent", placeholder=EMPTY_CELL,
                  column_config={"pilot": "Pilot", "borrowed": "Borrowed", "undecided": "Undecided"})
 
-costs = ui.kept("monthly costs", lambda: store.monthly_costs(ui.conn(), as_of))
-costs = costs[costs["stage"].isin(["pilot", "bridge", "production"])]
+all_costs = ui.kept("monthly costs", lambda: store.monthly_costs(ui.conn(), as_of))
+costs = all_costs[all_costs["stage"].isin(["pilot", "bridge", "production"])]
 st.subheader("Monthly running cost")
 if costs.empty:
     st.caption("No pilot has both a cost-per-transaction KPI with a reading and an expected monthly volume.")
@@ -230,7 +247,7 @@ else:
 
 st.subheader("Cost at production volume against value, by business unit")
 by_unit = ui.kept("cost and value by unit",
-                  lambda: production.cost_and_value_by_unit(ui.conn(), as_of, ui.settings()))
+                  lambda: production.cost_and_value_by_unit(ui.conn(), as_of, ui.settings(), all_costs))
 if by_unit.empty:
     st.caption("No live pilot has both a running cost at production volume and an expected monthly value in "
                "the same currency.")
@@ -239,7 +256,9 @@ else:
                "value they are expected to bring a month (hours saved at the cost of an hour); only the pilots "
                "with both, in the same currency.")
     for currency, frame in by_unit.groupby("currency"):
-        st.plotly_chart(charts.cost_and_value_by_unit(frame, currency), key=f"cost-value-by-unit-{currency}")
+        st.plotly_chart(ui.derived(f"cost and value by unit in {currency}",
+                                 lambda: charts.cost_and_value_by_unit(frame, currency)),
+                        key=f"cost-value-by-unit-{currency}")
 
 days = ", ".join(str(d) for d in ui.settings().checkin_days)
 watched = ui.kept("under watch", lambda: handover.under_watch(ui.conn(), ui.settings(), as_of))
@@ -265,4 +284,5 @@ if matrix.empty:
     st.caption("No live pilots.")
 else:
     st.caption("Share of the applicable checklist items done, per dimension; the least ready pilots first.")
-    st.plotly_chart(charts.readiness_heatmap(matrix, READINESS_DIMENSIONS), key="readiness-heatmap")
+    st.plotly_chart(ui.derived("readiness heatmap", lambda: charts.readiness_heatmap(matrix, READINESS_DIMENSIONS)),
+                    key="readiness-heatmap")

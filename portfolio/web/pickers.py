@@ -7,6 +7,7 @@ picker and the whole table, as the pages always had them."""
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Hashable, Iterable
 
 import pandas as pd
@@ -65,8 +66,8 @@ def search_select(
     if searching:
         if query is None:
             query = search_input(search_label or f"Find: {label}", key=search_key or f"{key}-search", where=where)
-        found = matching({v: f"{text} {also.get(v, '')}" for v, text in options.items()} if also else options,
-                         query)
+        found = matching({v: f"{text} {also.get(v, '')}" for v, text in options.items()} if also and query
+                         else options, query)
         held = [v for v in (current, st.session_state.get(key)) if v is not None and v in options]
         held += [v for v in keep if v in options]
         shown = list(dict.fromkeys([*held, *found[:cap]]))
@@ -83,10 +84,32 @@ def search_select(
     return chosen
 
 
+# The last few options made distinct, by the dict given: a kept list of
+# thousands (the people to act as) is checked once, not on every run.
+_DISTINCT_MEMO: dict[int, tuple[dict, dict]] = {}
+_DISTINCT_MEMO_SIZE = 8
+_DISTINCT_LOCK = threading.Lock()  # sessions run in threads of their own
+
+
 def _distinct(options: dict) -> dict:
     """``options`` with each label that more than one entry shares given
     its value (" · #12"): a picker returns the entry whose label was
-    chosen, and two pilots may bear one name."""
+    chosen, and two pilots may bear one name. Options kept between runs
+    (the same dict, never changed: kept reads are read only) are checked
+    once."""
+    memo = _DISTINCT_MEMO.get(id(options))
+    if memo is not None and memo[0] is options:
+        return memo[1]
+    made = _made_distinct(options)
+    if len(options) > PICKER_CAP:  # a short list costs less to check than to remember
+        with _DISTINCT_LOCK:
+            if len(_DISTINCT_MEMO) >= _DISTINCT_MEMO_SIZE:
+                _DISTINCT_MEMO.pop(next(iter(_DISTINCT_MEMO)))
+            _DISTINCT_MEMO[id(options)] = (options, made)
+    return made
+
+
+def _made_distinct(options: dict) -> dict:
     seen: dict[str, int] = {}
     for label in options.values():
         seen[str(label)] = seen.get(str(label), 0) + 1

@@ -190,16 +190,21 @@ def _kept(name: str, version: tuple, as_of: date, settings_key: str, _compute):
     return _compute()
 
 
-def data_version() -> tuple:
-    """``audit.data_version`` as this run found it, read once per run (a
-    page's, or a fragment's own): every kept read of the run is keyed on it.
-    A save reruns the page (``forms.save``), so a run's reads never follow
-    a change it made itself."""
-    run = ctx()
+def _version_of(conn) -> tuple:
+    """``audit.data_version`` as this run's connection found it, read once
+    per run (a page's, or a fragment's own, each with a connection of its
+    own): every kept read and chart of the run is keyed on it. A save reruns
+    the page (``forms.save``), so a run's reads never follow a change it
+    made itself."""
     found = getattr(_local, "version", None)
-    if found is None or found[0] is not run:
-        found = _local.version = (run, audit.data_version(run.conn))
+    if found is None or found[0] is not conn:
+        found = _local.version = (conn, audit.data_version(conn))
     return found[1]
+
+
+def data_version() -> tuple:
+    """The data version this run read (see ``_version_of``)."""
+    return _version_of(ctx().conn)
 
 
 def kept(name: str, compute):
@@ -209,6 +214,28 @@ def kept(name: str, compute):
     next change. Shared, so read only."""
     run = ctx()
     return _kept(name, data_version(), run.as_of, run.settings.model_dump_json(), compute)
+
+
+# What pages derive from the kept reads for what they show (a chart, a
+# filtered table, a list of options) is kept apart from the reads, so that
+# paging or trying filters never pushes the portfolio itself out: each
+# (name, database, data version, as-of date, settings) is built once.
+DERIVED_KEPT = 32
+
+
+@st.cache_resource(max_entries=DERIVED_KEPT, show_spinner=False)
+def _derived(name: str, version: tuple, as_of: date, settings_key: str, _build):
+    return _build()
+
+
+def derived(name: str, build):
+    """``build()``, something a page draws from the portfolio as of this
+    run's date (a Plotly figure, the rows a filter leaves), built once per
+    change to the data like ``kept``'s reads. ``name`` says what it is,
+    with every filter and page it depends on. Shared, so read only (a
+    figure is: ``st.plotly_chart`` only reads it)."""
+    run = ctx()
+    return _derived(name, data_version(), run.as_of, run.settings.model_dump_json(), build)
 
 
 def portfolio() -> overview.Overview:
@@ -288,14 +315,24 @@ def resolve_actor(conn, mode: str) -> Actor:
     return _local_actor(conn)
 
 
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _people_choices(version: tuple, _conn) -> tuple[list, dict, dict]:
+    """The active people (``store.active_people_choices``), their labels
+    ("name · role") and their emails by id, as of data ``version``. Shared,
+    so read only."""
+    people = store.active_people_choices(_conn)
+    return (people, {p[0]: f"{p[1]} · {Role(p[3]).label}" for p in people}, {p[0]: p[2] for p in people})
+
+
 def _local_actor(conn) -> Actor:
     """Local mode: PORTFOLIO_USER, or the first active admin, and a picker in
     the sidebar to act as someone else (for trying the app on one machine).
     With PORTFOLIO_USER set, the picker offers no one of a higher role than
     that person's; an email that names no active person only reads."""
-    # (id, label, email, role) of the active people: plain tuples, for the
-    # picker runs on every page run, however many people there are.
-    people = store.active_people_choices(conn)
+    # (id, name, email, role) of the active people, with the picker's labels
+    # and emails: read once per change to the data, for the picker is on
+    # every page run, however many people there are.
+    people, everyone_label, everyone_email = _people_choices(_version_of(conn), conn)
     user_email = (os.environ.get("PORTFOLIO_USER") or "").strip().lower()
     if user_email:
         user = next((p for p in people if p[2] == user_email), None)
@@ -310,8 +347,11 @@ def _local_actor(conn) -> Actor:
         return _unknown(None)
     else:
         default = next((p for p in people if p[3] == Role.ADMIN.value), people[0])
-    ids = [p[0] for p in people]
-    label = {p[0]: f"{p[1]} · {Role(p[3]).label}" for p in people}
+    if user_email:
+        label = {p[0]: everyone_label[p[0]] for p in people}
+        emails = {p[0]: everyone_email[p[0]] for p in people}
+    else:
+        label, emails = everyone_label, everyone_email
     current = st.session_state.get(ACTING_AS)
     if current not in label:
         # A reload starts a new session, empty: the page's address keeps
@@ -323,9 +363,9 @@ def _local_actor(conn) -> Actor:
     # matches, not the organisation.
     chosen = pickers.search_select(
         "Act as (local mode only)",
-        {i: label[i] for i in ids},
+        label,
         current=current,
-        also={p[0]: p[2] for p in people},  # found by email too
+        also=emails,  # found by email too
         key="act-as",
         search_label="Find someone to act as",
         where=st.sidebar,
@@ -334,7 +374,7 @@ def _local_actor(conn) -> Actor:
         + (" up to PORTFOLIO_USER's role" if user_email else "")
         + ". Configure OIDC sign-in or a trusted proxy header before sharing the app.",
     )
-    email = next(p[2] for p in people if p[0] == chosen)
+    email = emails[chosen]
     if st.query_params.get(ACT_AS_PARAM) != email:
         st.query_params[ACT_AS_PARAM] = email
     return Actor.of(store.get_person(conn, chosen))

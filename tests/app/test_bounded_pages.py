@@ -12,7 +12,8 @@ from streamlit.testing.v1 import AppTest
 
 from portfolio.domain.errors import InvalidInput
 from portfolio.domain.text import md
-from portfolio.services import demo
+from portfolio.domain.models import Actor
+from portfolio.services import demo, people
 from portfolio.storage import db, store
 from portfolio.web.pickers import PAGE_ROWS, PICKER_CAP
 from tests.app.test_pages import ROOT, no_exception, open_app
@@ -143,6 +144,26 @@ def test_act_as_finds_a_person_beyond_the_first_matches(large_db):
     with db.session(large_db) as c:
         theirs = {p.name for p in store.list_pilots(c) if person.id in (p.product_owner_id, p.technical_lead_id)}
     assert {o.split(" · ")[0] for o in at.selectbox(key="update-pilot").options} <= theirs
+
+
+def test_act_as_follows_people_added_and_deactivated_since_the_last_run(large_db):
+    """The people to act as are read once per change to the data, not on
+    every run: someone added on the People page (or by the command line)
+    is found on the next run, and someone deactivated is no longer offered."""
+    at = open_app()
+    with db.session(large_db) as c:
+        admin = Actor.of(next(p for p in store.list_people(c, active_only=True) if p.role.value == "admin"))
+        new_id = people.add_person(c, admin, {"name": "Zeta Newcomer", "email": "zeta.newcomer@example.com",
+                                              "role": "product_owner"})
+    at.sidebar.text_input(key="act-as-search").input("zeta.newcomer").run()
+    no_exception(at)
+    assert "Zeta Newcomer · product owner" in at.sidebar.selectbox(key="act-as").options
+    with db.session(large_db) as c:
+        people.deactivate_person(c, admin, new_id)
+    at.run()
+    no_exception(at)
+    assert "Zeta Newcomer · product owner" not in at.sidebar.selectbox(key="act-as").options
+    assert any("Nothing matches" in c.value for c in at.sidebar.caption)
 
 
 def test_the_decisions_page_reaches_a_bridge_pilot_beyond_the_first_page_and_promotes_it(large_db):
