@@ -45,9 +45,13 @@ def _on(day) -> str:
 
 def still_holding(holding: pd.DataFrame, key: str) -> None:
     """The stopped and retired pilots still holding what they borrowed
-    (services.followthrough.still_holding), one line each, as text."""
+    (services.followthrough.still_holding), a paragraph each, as text: one
+    element for the lot, for a page of them is drawn on every run of the
+    Portfolio page."""
+    lines = []
+    for row in holding.itertuples():
+        owner = f" · product owner {md(row.product_owner)}" if isinstance(row.product_owner, str) else ""
+        lines.append(f"**{md(row.pilot)}** · {row.stage}{_on(row.stopped_on)} · still holds "
+                     f"{plural(int(row.count), 'privilege')}: {md(row.holding)}{owner}")
     with st.container(key=key):
-        for row in holding.itertuples():
-            owner = f" · product owner {md(row.product_owner)}" if isinstance(row.product_owner, str) else ""
-            st.markdown(f"**{md(row.pilot)}** · {row.stage}{_on(row.stopped_on)} · still holds "
-                        f"{plural(int(row.count), 'privilege')}: {md(row.holding)}{owner}")
+        st.markdown("\n\n".join(lines))
