@@ -170,7 +170,7 @@ if owners:
 # Built once per change to the data (ui.derived), per filter and page: a click
 # elsewhere on the page does not draw them again.
 filtered = f"units {sorted(units)} owners {sorted(owners)}"
-clocked = ui.derived(f"pilots on the clock, {filtered}", lambda: len(charts.on_the_clock(scope)))
+clocked = ui.derived(f"pilots on the clock, {filtered}", lambda: charts.clock_count(scope))
 pages = charts.timeline_pages(clocked)
 page = 1
 if pages > 1:

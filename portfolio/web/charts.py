@@ -59,6 +59,13 @@ def on_the_clock(pilots: pd.DataFrame) -> pd.DataFrame:
                   & pilots["start_date"].notna() & pilots["go_no_go_date"].notna()]
 
 
+def clock_count(pilots: pd.DataFrame) -> int:
+    """How many pilots the timeline can draw (``on_the_clock``), counted
+    without taking their rows."""
+    return int((pilots["stage"].isin(["pilot", "bridge"]) & pilots["start_date"].notna()
+                & pilots["go_no_go_date"].notna()).sum())
+
+
 def timeline_pages(bars: int) -> int:
     """How many pages a timeline of ``bars`` pilots on the clock has (at least one)."""
     return max(1, -(-bars // TIMELINE_PAGE_BARS))

@@ -33,6 +33,17 @@ def test_a_small_portfolio_is_one_page_with_every_pilot_on_the_clock():
     assert bars(fig) == {f"Pilot {i:03d}" for i in range(1, 13)}
 
 
+def test_the_count_of_pilots_on_the_clock_is_what_the_timeline_can_draw():
+    pilots = pd.concat([portfolio(30), pd.DataFrame([
+        {"id": 902, "name": "Bridge", "stage": "bridge", "start_date": AS_OF - timedelta(days=200),
+         "go_no_go_date": AS_OF - timedelta(days=100)},
+        {"id": 903, "name": "Production", "stage": "production", "start_date": AS_OF - timedelta(days=300),
+         "go_no_go_date": AS_OF - timedelta(days=200)},
+        {"id": 904, "name": "No decision date", "stage": "pilot", "start_date": AS_OF, "go_no_go_date": None}])],
+        ignore_index=True)
+    assert charts.clock_count(pilots) == len(charts.on_the_clock(pilots)) == 31
+
+
 def test_a_large_portfolio_shows_a_page_at_a_time_nearest_decisions_first():
     pilots = portfolio(100)
     per_page = charts.TIMELINE_PAGE_BARS

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+import numpy as np
 import pandas as pd
 
 from portfolio import flags as flag_rules
@@ -90,19 +91,26 @@ def next_dates(pilots: pd.DataFrame) -> pd.Series:
     on the clock, "bridge due 3 Feb 2027" on the bridge, "planned start
     5 Jan 2027" for a proposed pilot with a start date; blank for the other
     stages (production, retired and stopped pilots have no date ahead that
-    the tracker keeps)."""
-    def words(stage: str, row: dict) -> str:
-        what, column = NEXT_DATE.get(Stage(stage), (None, None))
-        when = row.get(column) if column else None
-        if what is None or when is None or pd.isna(when):
-            return ""
-        when = pd.Timestamp(when)
-        return f"{what} {when.day} {when:%b %Y}"
+    the tracker keeps). Column by column, not row by row: it runs over the
+    whole portfolio on the first Portfolio run after a change."""
+    out = pd.Series("", index=pilots.index, dtype=object)
+    for stage, (what, column) in NEXT_DATE.items():
+        if column not in pilots.columns:
+            continue
+        when = pd.to_datetime(pilots[column])
+        here = (pilots["stage"] == stage.value) & when.notna()
+        if here.any():
+            day = when[here]
+            # The month's short name looked up, not formatted: strftime takes
+            # ten times as long over a whole portfolio.
+            month = pd.Series(_MONTHS[day.dt.month.to_numpy() - 1], index=day.index)
+            out[here] = what + " " + day.dt.day.astype(str) + " " + month + " " + day.dt.year.astype(str)
+    return out
 
-    columns = [c for _, c in NEXT_DATE.values() if c in pilots.columns]
-    rows = pilots[columns].to_dict("records")
-    return pd.Series([words(stage, row) for stage, row in zip(pilots["stage"], rows)], index=pilots.index,
-                     dtype=object)
+
+# The months as "%b" writes them in English ("Mar").
+_MONTHS = np.array(["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"],
+                   dtype=object)
 
 
 def days_to_decision(pilots: pd.DataFrame) -> pd.Series:
