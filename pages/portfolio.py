@@ -227,7 +227,7 @@ else:
     p2.dataframe(rolled.dependent, hide_index=True, width="stretch", key="privileges-dependent", placeholder=EMPTY_CELL,
                  column_config={"pilot": "Pilot", "borrowed": "Borrowed", "undecided": "Undecided"})
 
-all_costs = ui.kept("monthly costs", lambda: store.monthly_costs(ui.conn(), as_of))
+all_costs = ui.kept("monthly costs with units", lambda: store.monthly_costs(ui.conn(), as_of))
 costs = all_costs[all_costs["stage"].isin(["pilot", "bridge", "production"])]
 st.subheader("Monthly running cost")
 if costs.empty:

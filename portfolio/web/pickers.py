@@ -7,7 +7,6 @@ picker and the whole table, as the pages always had them."""
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Callable, Hashable, Iterable
 
 import pandas as pd
@@ -50,6 +49,7 @@ def search_select(
     search_key: str | None = None,
     where=st,
     cap: int = PICKER_CAP,
+    made_distinct: bool = False,
     **selectbox_args,
 ):
     """``st.selectbox`` over ``options`` ({value: label}, in the order to
@@ -61,7 +61,8 @@ def search_select(
     pick stay offered whatever the search, so narrowing never changes what
     was chosen: the person picks a match. ``also``: {value: text} the
     search matches besides the label (a person's email)."""
-    options = _distinct(options)
+    if not made_distinct:
+        options = distinct(options)
     searching = len(options) > cap
     if searching:
         if query is None:
@@ -84,32 +85,10 @@ def search_select(
     return chosen
 
 
-# The last few options made distinct, by the dict given: a kept list of
-# thousands (the people to act as) is checked once, not on every run.
-_DISTINCT_MEMO: dict[int, tuple[dict, dict]] = {}
-_DISTINCT_MEMO_SIZE = 8
-_DISTINCT_LOCK = threading.Lock()  # sessions run in threads of their own
-
-
-def _distinct(options: dict) -> dict:
+def distinct(options: dict) -> dict:
     """``options`` with each label that more than one entry shares given
     its value (" · #12"): a picker returns the entry whose label was
-    chosen, and two pilots may bear one name. Options kept between runs
-    (the same dict, never changed: kept reads are read only) are checked
-    once."""
-    memo = _DISTINCT_MEMO.get(id(options))
-    if memo is not None and memo[0] is options:
-        return memo[1]
-    made = _made_distinct(options)
-    if len(options) > PICKER_CAP:  # a short list costs less to check than to remember
-        with _DISTINCT_LOCK:
-            if len(_DISTINCT_MEMO) >= _DISTINCT_MEMO_SIZE:
-                _DISTINCT_MEMO.pop(next(iter(_DISTINCT_MEMO)))
-            _DISTINCT_MEMO[id(options)] = (options, made)
-    return made
-
-
-def _made_distinct(options: dict) -> dict:
+    chosen, and two pilots may bear one name."""
     seen: dict[str, int] = {}
     for label in options.values():
         seen[str(label)] = seen.get(str(label), 0) + 1

@@ -318,10 +318,14 @@ def resolve_actor(conn, mode: str) -> Actor:
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _people_choices(version: tuple, _conn) -> tuple[list, dict, dict]:
     """The active people (``store.active_people_choices``), their labels
-    ("name · role") and their emails by id, as of data ``version``. Shared,
-    so read only."""
+    ("name · role", told apart where two share one: ``pickers.distinct``)
+    and their emails by id, as of data ``version``. Shared, so read only.
+    Kept on the data version like the portfolio's reads, so a person
+    changed by hand in the database, bypassing the audit, shows once the
+    next change is recorded."""
     people = store.active_people_choices(_conn)
-    return (people, {p[0]: f"{p[1]} · {Role(p[3]).label}" for p in people}, {p[0]: p[2] for p in people})
+    labels = pickers.distinct({p[0]: f"{p[1]} · {Role(p[3]).label}" for p in people})
+    return people, labels, {p[0]: p[2] for p in people}
 
 
 def _local_actor(conn) -> Actor:
@@ -366,6 +370,7 @@ def _local_actor(conn) -> Actor:
         label,
         current=current,
         also=emails,  # found by email too
+        made_distinct=True,
         key="act-as",
         search_label="Find someone to act as",
         where=st.sidebar,

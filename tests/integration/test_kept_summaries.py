@@ -11,10 +11,11 @@ from datetime import date, timedelta
 import pytest
 
 from portfolio import flags
-from portfolio.domain.models import Actor, ReadingIn
+from portfolio.domain.models import Actor, KpiIn, PilotIn, ReadingIn
+from portfolio.domain.settings import Settings
 from portfolio.domain.vocabulary import Role
 from portfolio.flags.rules import RULES_SQL, params
-from portfolio.services import demo, importer, updates
+from portfolio.services import demo, importer, production, updates
 from portfolio.services.reporting import export
 from portfolio.storage import bench as bench_store
 from portfolio.storage import db, store, summaries
@@ -143,6 +144,42 @@ def test_the_running_costs_from_the_summaries_are_the_historys(bench):
     assert store.monthly_costs(bench, days[0]).equals(before)
     later = store.monthly_costs(bench, days[0] + timedelta(days=5), pilot_id)
     assert later["cost_per_transaction"].iloc[0] == 1234.5
+
+
+def test_the_running_cost_counts_the_first_production_cost_kpi_and_its_reading_recorded_last(conn):
+    """Of a pilot's cost-per-transaction KPIs the first production one
+    counts, even when a KPI that is not production was added before it; of
+    two readings of it on one day, the one recorded last; a reading ahead
+    of the as-of day waits for its day. The same from the summary and from
+    the readings."""
+    pilot_id = store.insert_pilot(conn, PilotIn(name="Costed", start_date=AS_OF - timedelta(days=30),
+                                                expected_monthly_volume=1000, expected_monthly_value=5000,
+                                                expected_value_unit="EUR"))
+
+    def cost_kpi(name: str, production: bool) -> int:
+        return store.insert_kpi(conn, pilot_id, KpiIn(name=name, category="cost_per_transaction", unit="EUR",
+                                                      direction="lower", production=production))
+
+    def read(kpi_id: int, value: float, day: date) -> None:
+        store.insert_reading(conn, pilot_id, ReadingIn(kpi_id=kpi_id, value=value, reading_on=day), None)
+
+    trial = cost_kpi("Cost in the trial", production=False)
+    live = cost_kpi("Cost in production", production=True)
+    read(trial, 9.0, AS_OF - timedelta(days=1))
+    read(live, 0.50, AS_OF - timedelta(days=2))
+    read(live, 0.25, AS_OF - timedelta(days=1))
+    read(live, 0.20, AS_OF - timedelta(days=1))  # the same day, recorded last
+    read(live, 0.90, AS_OF + timedelta(days=3))  # ahead of the day asked
+
+    def cost_on(day: date, **how) -> tuple:
+        (row,) = store.monthly_costs(conn, day, **how).itertuples()
+        return row.cost_per_transaction, row.unit, row.monthly_cost
+
+    assert cost_on(AS_OF) == cost_on(AS_OF, from_history=True) == (0.20, "EUR", 200.0)
+    later = AS_OF + timedelta(days=3)
+    assert cost_on(later) == cost_on(later, from_history=True) == (0.90, "EUR", 900.0)
+    (unit,) = production.cost_and_value_by_unit(conn, later, Settings()).itertuples()
+    assert (unit.currency, unit.cost, unit.value, unit.pilots) == ("EUR", 900.0, 5000.0, 1)
 
 
 def test_a_day_before_the_newest_history_reads_the_history(bench, settings):

@@ -39,7 +39,9 @@ def test_the_count_of_pilots_on_the_clock_is_what_the_timeline_can_draw():
          "go_no_go_date": AS_OF - timedelta(days=100)},
         {"id": 903, "name": "Production", "stage": "production", "start_date": AS_OF - timedelta(days=300),
          "go_no_go_date": AS_OF - timedelta(days=200)},
-        {"id": 904, "name": "No decision date", "stage": "pilot", "start_date": AS_OF, "go_no_go_date": None}])],
+        {"id": 904, "name": "No decision date", "stage": "pilot", "start_date": AS_OF, "go_no_go_date": None},
+        {"id": 905, "name": "No start date", "stage": "pilot", "start_date": None,
+         "go_no_go_date": AS_OF + timedelta(days=10)}])],
         ignore_index=True)
     assert charts.clock_count(pilots) == len(charts.on_the_clock(pilots)) == 31
 

@@ -1,12 +1,12 @@
 """The searching picker's labels and matches (portfolio/web/pickers.py)."""
 
-from portfolio.web.pickers import _distinct, matching
+from portfolio.web.pickers import distinct, matching
 
 
 def test_two_entries_bearing_one_name_are_told_apart_and_others_keep_their_label():
     options = {3: "Invoice matching", 7: "Invoice matching", 9: "Lead scoring"}
-    assert _distinct(options) == {3: "Invoice matching · #3", 7: "Invoice matching · #7", 9: "Lead scoring"}
-    assert _distinct({1: "A", 2: "B"}) == {1: "A", 2: "B"}
+    assert distinct(options) == {3: "Invoice matching · #3", 7: "Invoice matching · #7", 9: "Lead scoring"}
+    assert distinct({1: "A", 2: "B"}) == {1: "A", 2: "B"}
 
 
 def test_a_search_matches_every_word_in_any_case_in_the_lists_order():
