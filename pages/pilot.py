@@ -23,13 +23,25 @@ from portfolio.web.pilot.overview import unit_choices, unit_label
 from portfolio.web.pilot.seats import SEAT_KEYS, seat_ids, seat_inputs
 
 conn, actor, as_of, settings = ui.conn(), ui.actor(), ui.as_of(), ui.settings()
-people = {p.id: p for p in store.list_people(conn)}
+# Everyone, and every pilot's name, read once per change to the data
+# (ui.kept): the page runs on every click, and an organisation has
+# thousands of each.
+people = ui.kept("people by id", lambda: {p.id: p for p in store.list_people(conn)})
 
 st.title("Pilot")
 forms.show_flash()
 
-pilots = store.list_pilots(conn)
-names = {p.id: p.name for p in pilots} | {p.id: f"{p.name} (archived)" for p in store.list_pilots(conn, archived=True)}
+
+
+def pilots_to_open() -> tuple[dict[int, str], int]:
+    """Every pilot's name to pick from (the archived ones said so), told
+    apart where two share one, and how many are not archived."""
+    choices = store.pilot_choices(conn)
+    return (pickers.distinct({i: f"{name} (archived)" if archived else name for i, name, archived in choices}),
+            sum(1 for *_, archived in choices if not archived))
+
+
+names, live = ui.kept("pilots to open", pilots_to_open)
 try:
     wanted = int(st.query_params.get("id", 0)) or None
 except ValueError:
@@ -40,7 +52,7 @@ if wanted not in names:
 # always offered, so a link (?id=) opens it whatever the search.
 pick = pickers.search_select(
     "Pilot", names, current=wanted, none=True, placeholder="Choose a pilot", key=f"pilot-pick-{wanted}",
-    search_key="pilot-search", search_label="Find a pilot",
+    search_key="pilot-search", search_label="Find a pilot", made_distinct=True,
 )
 if pick and pick != wanted:
     st.query_params["id"] = str(pick)
@@ -79,7 +91,7 @@ if may_create:
                     then=lambda new_id: st.switch_page("pages/pilot.py", query_params={"id": new_id}))
 
 if pick is None:
-    if not pilots:
+    if not live:
         st.info("No pilots yet." + (" Create the first one above." if may_create else ""))
     st.stop()
 

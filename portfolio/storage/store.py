@@ -164,6 +164,12 @@ def pilot_names(conn: Conn) -> dict[int, str]:
     return dict(conn.execute("SELECT id, name FROM pilot").fetchall())
 
 
+def pilot_choices(conn: Conn) -> list[tuple[int, str, bool]]:
+    """(id, name, archived) of every pilot: the portfolio's by name, then the
+    archived ones by name (as ``list_pilots`` gives each)."""
+    return conn.execute("SELECT id, name, archived FROM pilot ORDER BY archived, name, id").fetchall()
+
+
 def get_pilot(conn: Conn, pilot_id: int) -> Pilot:
     rows = _rows(conn, f"SELECT {PILOT_COLUMNS} FROM pilot WHERE id = ?", [pilot_id])
     if not rows:
