@@ -19,8 +19,9 @@ if not rights.may(actor, Right.SEE_AUDIT):
             "Each pilot's own History tab shows its changes.")
     st.stop()
 
-people = {p.id: p for p in store.list_people(conn)}
-pilots = {p.id: p.name for p in [*store.list_pilots(conn), *store.list_pilots(conn, archived=True)]}
+# Everyone and every pilot's name, read once per change to the data (ui.kept).
+people = ui.kept("people by id", lambda: {p.id: p for p in store.list_people(conn)})
+pilots = ui.kept("pilot names, archived too", lambda: {i: name for i, name, _ in store.pilot_choices(conn)})
 c1, c2, c3 = st.columns(3)
 # Searches beyond pickers.PICKER_CAP people or pilots.
 who = pickers.search_select("Person", {i: p.label for i, p in people.items()}, none=True, placeholder="Anyone",

@@ -135,7 +135,9 @@ else:
     if not may_decide:
         st.info(f"You ({actor.role.label}) can read this; leadership records go/no-go decisions.")
     else:
-        deciders = [p for p in store.list_people(conn, active_only=True) if rights.may(Actor.of(p), Right.DECIDE)]
+        # Read once per change to the data (ui.kept), not everyone on every click.
+        deciders = ui.kept("deciders", lambda: [p for p in store.list_people(conn, active_only=True)
+                                                if rights.may(Actor.of(p), Right.DECIDE)])
         by_id = {p.id: p for p in deciders}
         default_by = actor.person_id if actor.person_id in by_id else (deciders[0].id if deciders else None)
         with forms.form(f"decide-{pilot.id}"):

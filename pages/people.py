@@ -34,7 +34,8 @@ def choices(persons: dict) -> dict[int, str]:
     return {i: f"{p.label} · {p.email}" for i, p in persons.items()}
 
 
-people = store.list_people(conn)
+# Everyone, read once per change to the data (ui.kept), not on every click.
+people = ui.kept("people", lambda: store.list_people(conn))
 by_id = {p.id: p for p in people}
 ROLES = [r.value for r in Role]
 

@@ -27,8 +27,9 @@ if as_of != date.today():
             "set **As of** in the sidebar back to today to post one.")
     st.stop()
 
+# Every pilot read once per change to the data (ui.kept), not on every click.
 mine = [
-    p for p in store.list_pilots(conn)
+    p for p in ui.kept("pilots", lambda: store.list_pilots(conn))
     if p.stage.in_play and rights.may(actor, Right.POST_UPDATE, p)
 ]
 if not mine:
