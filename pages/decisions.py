@@ -31,23 +31,28 @@ st.title("Decisions")
 st.caption(f"As of {as_of:%d %B %Y}: overdue first, then due within {settings.due_soon_days} days.")
 forms.show_flash()
 
-queue = pilots[(pilots["stage"] == "pilot") & (pilots["days_left"] <= settings.due_soon_days)]
-queue = queue.sort_values(["days_left", "name"])
+# The queue, and the road's tables below, kept per change to the data
+# (ui.derived): a click does not filter the portfolio again.
+queue = ui.derived("decision queue", lambda: pilots[(pilots["stage"] == "pilot")
+                                                   & (pilots["days_left"] <= settings.due_soon_days)]
+                   .sort_values(["days_left", "name"]))
 try:
     wanted = int(st.query_params.get("id", 0))
 except ValueError:
     wanted = 0
 if not 0 < wanted <= LARGEST_ID:  # an address typed by hand names no pilot
     wanted = 0
-extra = pilots[(pilots["id"] == wanted) & (pilots["stage"] == "pilot") & ~pilots["id"].isin(queue["id"])]
-queue = pd.concat([queue, extra])
+if wanted and wanted not in set(queue["id"]):
+    extra = pilots[(pilots["id"] == wanted) & (pilots["stage"] == "pilot")]
+    queue = pd.concat([queue, extra])
 
 search = ""
 if len(queue) > pickers.PAGE_ROWS:
     search = pickers.search_input("Pilot name", key="decision-search",
                                   help="Narrows the queue and the pilots to decide on to those whose name holds "
                                        "every word typed.")
-matched = queue[queue["id"].isin(pickers.matching(dict(zip(queue["id"], queue["name"])), search))]
+matched = queue[queue["id"].isin(pickers.matching(dict(zip(queue["id"], queue["name"])), search))] if search \
+    else queue
 if queue.empty:
     st.success("No go/no-go decision is overdue or due soon.")
 elif matched.empty:
@@ -190,8 +195,8 @@ else:
 # pilots are on the road.
 st.divider()
 st.header("Bridge and production")
-bridge = pilots[pilots["stage"] == "bridge"]
-in_production = pilots[pilots["stage"] == "production"].sort_values("name")
+bridge = ui.derived("bridge pilots", lambda: pilots[pilots["stage"] == "bridge"])
+in_production = ui.derived("production pilots", lambda: pilots[pilots["stage"] == "production"].sort_values("name"))
 road_search = ""
 if len(bridge) > pickers.PAGE_ROWS or len(in_production) > pickers.PAGE_ROWS:
     road_search = pickers.search_input("Pilot name", key="road-search",
@@ -205,16 +210,23 @@ def _late_by(due) -> int | None:
     return (as_of - due).days if due and as_of > due else None
 
 
+
+
+def bridge_cards() -> tuple[dict, pd.DataFrame]:
+    """Each bridge pilot's card by id, and the table's rows: the latest
+    first, then the soonest due; a pilot without a due date last."""
+    cards = sorted(decisions.bridge_pilots(conn, [int(i) for i in bridge["id"]]),
+                   key=lambda c: (c.pilot.bridge_due_date is None, c.pilot.bridge_due_date or as_of, c.pilot.name))
+    return {c.pilot.id: c for c in cards}, pd.DataFrame(
+        [{"id": c.pilot.id, "name": c.pilot.name, "due": c.pilot.bridge_due_date,
+          "late": _late_by(c.pilot.bridge_due_date),
+          "gaps": "ready to promote" if not c.gaps else plural(len(c.gaps), "gap")} for c in cards])
+
+
 if not bridge.empty:
-    cards = decisions.bridge_pilots(conn, [int(i) for i in bridge["id"]])
-    # The latest first, then the soonest due; a pilot without a due date last.
-    cards.sort(key=lambda c: (c.pilot.bridge_due_date is None, c.pilot.bridge_due_date or as_of, c.pilot.name))
-    card_of = {c.pilot.id: c for c in cards}
-    rows = pd.DataFrame([{"id": c.pilot.id, "name": c.pilot.name, "due": c.pilot.bridge_due_date,
-                          "late": _late_by(c.pilot.bridge_due_date),
-                          "gaps": "ready to promote" if not c.gaps else plural(len(c.gaps), "gap")}
-                         for c in cards])
-    rows = rows[rows["id"].isin(pickers.matching(dict(zip(rows["id"], rows["name"])), road_search))]
+    card_of, rows = ui.derived("bridge cards", bridge_cards)
+    if road_search:
+        rows = rows[rows["id"].isin(pickers.matching(dict(zip(rows["id"], rows["name"])), road_search))]
     st.subheader(f"In bridge: {plural(len(rows), 'pilot')}")
     if rows.empty:
         st.caption(f"No bridge pilot matches “{md(road_search)}”.")
