@@ -16,6 +16,7 @@ from portfolio.domain.models import Actor
 from portfolio.services import demo, people
 from portfolio.storage import db, store
 from portfolio.web.pickers import PAGE_ROWS, PICKER_CAP
+from tests.app.conftest import held_open
 from tests.app.test_pages import ROOT, no_exception, open_app
 
 # Pilots enough for more than a page of bridge pilots (a tenth of the
@@ -44,14 +45,15 @@ def large_template(tmp_path_factory):
 
 
 @pytest.fixture
-def large_db(large_template, tmp_path, monkeypatch):
+def large_db(large_template, tmp_path, monkeypatch, request):
     """A fresh copy of a portfolio of LARGE pilots, served in local mode
-    (the first admin acts)."""
+    (the first admin acts), held open as demo_db is."""
     path = tmp_path / "large.duckdb"
     shutil.copyfile(large_template, path)
     monkeypatch.setenv("PORTFOLIO_DB", str(path))
     monkeypatch.delenv("PORTFOLIO_USER", raising=False)
-    return path
+    with held_open(path, request):
+        yield path
 
 
 def test_a_pilot_on_the_last_page_of_the_portfolio_table_is_reached_by_paging_and_opens(large_db):
