@@ -20,7 +20,7 @@ if not rights.may(actor, Right.SEE_AUDIT):
     st.stop()
 
 # Everyone and every pilot's name, read once per change to the data (ui.kept).
-people = ui.kept("people by id", lambda: {p.id: p for p in store.list_people(conn)})
+people = ui.everyone()
 pilots = ui.kept("pilot names, archived too", lambda: {i: name for i, name, _ in store.pilot_choices(conn)})
 c1, c2, c3 = st.columns(3)
 # Searches beyond pickers.PICKER_CAP people or pilots.

@@ -210,8 +210,6 @@ def _late_by(due) -> int | None:
     return (as_of - due).days if due and as_of > due else None
 
 
-
-
 def bridge_cards() -> tuple[dict, pd.DataFrame]:
     """Each bridge pilot's card by id, and the table's rows: the latest
     first, then the soonest due; a pilot without a due date last."""

@@ -34,9 +34,9 @@ def choices(persons: dict) -> dict[int, str]:
     return {i: f"{p.label} · {p.email}" for i, p in persons.items()}
 
 
-# Everyone, read once per change to the data (ui.kept), not on every click.
-people = ui.kept("people", lambda: store.list_people(conn))
-by_id = {p.id: p for p in people}
+# Everyone, read once per change to the data (ui.everyone), not on every click.
+by_id = ui.everyone()
+people = list(by_id.values())
 ROLES = [r.value for r in Role]
 
 st.title("People")

@@ -26,11 +26,10 @@ conn, actor, as_of, settings = ui.conn(), ui.actor(), ui.as_of(), ui.settings()
 # Everyone, and every pilot's name, read once per change to the data
 # (ui.kept): the page runs on every click, and an organisation has
 # thousands of each.
-people = ui.kept("people by id", lambda: {p.id: p for p in store.list_people(conn)})
+people = ui.everyone()
 
 st.title("Pilot")
 forms.show_flash()
-
 
 
 def pilots_to_open() -> tuple[dict[int, str], int]:

@@ -32,12 +32,9 @@ FACTS_SQL = {kept: f"WITH {_read('kept.sql' if kept else 'history.sql')},\n{_rea
 
 
 def reads_kept(conn, params: dict) -> bool:
-    """Whether the summaries hold on ``params``' as-of day (for its pilot, or
-    the whole portfolio): on or after the newest day in the history, every
-    update and reading counts and every revision superseded was superseded
-    by then, so the history as of that day is the history as kept."""
-    newest = summaries.horizon(conn, params.get("pilot"))
-    return newest is None or params["as_of"] >= newest
+    """Whether the summaries hold on ``params``' as-of day, for its pilot or
+    the whole portfolio (``summaries.hold``)."""
+    return summaries.hold(conn, params["as_of"], params.get("pilot"))
 
 
 def flag_rows(conn, rules_sql: str, params: dict, *, from_history: bool = False) -> pd.DataFrame:

@@ -674,11 +674,10 @@ def monthly_costs(conn: Conn, as_of: date, pilot_id: int | None = None, *, from_
     pilot has several cost KPIs, its first production one counts. With the
     pilot's business unit and expected value, for weighing the two.
     ``pilot_id`` narrows it to one pilot. The latest reading comes from the
-    kept summary where it holds on ``as_of`` (see summaries.horizon), else
+    kept summary where it holds on ``as_of`` (``summaries.hold``), else
     from the readings themselves (always with ``from_history``)."""
-    newest = None if from_history else summaries.horizon(conn, pilot_id)
     params: dict = {"pilot": pilot_id}
-    if not from_history and (newest is None or as_of >= newest):
+    if not from_history and summaries.hold(conn, as_of, pilot_id):
         latest = "SELECT c.pilot_id, c.unit, r.value FROM cost_kpi c JOIN kpi_latest_reading r ON r.kpi_id = c.id"
     else:
         params["as_of"] = as_of

@@ -161,6 +161,15 @@ def horizon(conn, pilot_id: int | None = None) -> date | None:
         {"pilot": pilot_id}).fetchone()[0]
 
 
+def hold(conn, as_of: date, pilot_id: int | None = None) -> bool:
+    """Whether the summaries are what the history gives on ``as_of`` (for
+    ``pilot_id``, or the whole portfolio): on or after ``horizon``, every
+    update and reading counts and every revision superseded was superseded
+    by then."""
+    newest = horizon(conn, pilot_id)
+    return newest is None or as_of >= newest
+
+
 def as_kept(conn) -> dict[str, list[tuple]]:
     """Both summaries as they are kept, in key order (for comparing with
     what the history gives)."""

@@ -53,17 +53,19 @@ def timeline_rows(pilots: pd.DataFrame, as_of: date, due_soon_days: int) -> pd.D
     return pd.concat([windows, overruns], ignore_index=True)
 
 
+def _clocked(pilots: pd.DataFrame) -> pd.Series:
+    """Which pilots the timeline can draw: in pilot or bridge, with both dates."""
+    return pilots["stage"].isin(["pilot", "bridge"]) & pilots["start_date"].notna() & pilots["go_no_go_date"].notna()
+
+
 def on_the_clock(pilots: pd.DataFrame) -> pd.DataFrame:
-    """The pilots the timeline can draw: in pilot or bridge, with both dates."""
-    return pilots[pilots["stage"].isin(["pilot", "bridge"])
-                  & pilots["start_date"].notna() & pilots["go_no_go_date"].notna()]
+    """The pilots the timeline can draw (``_clocked``)."""
+    return pilots[_clocked(pilots)]
 
 
 def clock_count(pilots: pd.DataFrame) -> int:
-    """How many pilots the timeline can draw (``on_the_clock``), counted
-    without taking their rows."""
-    return int((pilots["stage"].isin(["pilot", "bridge"]) & pilots["start_date"].notna()
-                & pilots["go_no_go_date"].notna()).sum())
+    """How many pilots the timeline can draw, counted without taking their rows."""
+    return int(_clocked(pilots).sum())
 
 
 def timeline_pages(bars: int) -> int:

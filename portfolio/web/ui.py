@@ -238,6 +238,13 @@ def derived(name: str, build):
     return _derived(name, data_version(), run.as_of, run.settings.model_dump_json(), build)
 
 
+def everyone() -> dict[int, Person]:
+    """Every person by id, active or not, in ``store.list_people``'s order:
+    read once per change to the data and shared by every page that lists
+    or names people. Shared, so read only."""
+    return kept("people by id", lambda: {p.id: p for p in store.list_people(ctx().conn)})
+
+
 def portfolio() -> overview.Overview:
     """The portfolio with its flags and numbers, as of this run's date."""
     run = ctx()
