@@ -664,6 +664,27 @@ def connect(
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StorageError(f"Cannot create the folder for the database {path}: {exc.strerror}") from None
+    # A file another program is writing that instant can open and then fail
+    # its first read: that, too, gets the grace before it is called damaged.
+    damaged_until = time.monotonic() + DAMAGED_GRACE_SECONDS
+    delay = 0.01
+    while True:
+        try:
+            return _open_migrated(path, read_only, wait_seconds)
+        except duckdb.Error as exc:
+            if is_damaged(exc) and time.monotonic() < damaged_until:
+                time.sleep(delay)
+                delay = min(delay * 2, 0.2)
+                continue
+            problem = storage_error(exc, path)
+            if problem is None:
+                raise
+            raise problem from None
+
+
+def _open_migrated(path: Path, read_only: bool, wait_seconds: float) -> duckdb.DuckDBPyConnection:
+    """Open the file and bring its schema up to date; a DuckDB error on the
+    way closes the connection and is raised as it came."""
     conn = _open(path, read_only, wait_seconds)
     key = str(path.resolve()) if str(path) != ":memory:" else f"memory:{id(conn)}"
     if key in _migrated:
@@ -671,12 +692,9 @@ def connect(
     try:
         read_only = is_read_only(conn)
         pending = _pending(conn) if read_only else []
-    except duckdb.Error as exc:  # the catalog itself cannot be read
+    except duckdb.Error:  # the catalog itself cannot be read
         conn.close()
-        problem = storage_error(exc, path)
-        if problem is None:
-            raise
-        raise problem from None
+        raise
     if read_only:
         if pending:
             conn.close()
@@ -690,12 +708,9 @@ def connect(
     with _migrate_lock:
         try:
             migrate(conn)
-        except duckdb.Error as exc:
+        except duckdb.Error:
             conn.close()
-            problem = storage_error(exc, path)
-            if problem is None:
-                raise
-            raise problem from None
+            raise
         _migrated.add(key)
     return conn
 

@@ -156,22 +156,31 @@ def test_the_demo_refuses_an_absurd_number_of_pilots_before_writing_anything(hea
     assert digest_of(path) == before
 
 
-def test_a_file_that_reads_as_damaged_for_an_instant_opens_once_it_is_whole(healthy, tmp_path):
+@pytest.mark.parametrize("cut", [20_000, 1_000_000], ids=["does not open", "opens, then fails its first read"])
+def test_a_file_that_reads_as_damaged_for_an_instant_opens_once_it_is_whole(healthy, tmp_path, cut):
     """Another program writing the file that instant: it is not called
-    damaged while it becomes whole again within the grace."""
+    damaged while it becomes whole again within the grace, whether the file
+    is caught too short to open or long enough to open but not to read."""
     import threading
 
     from portfolio.storage import db
 
     path = tmp_path / "p.duckdb"
-    path.write_bytes(healthy.read_bytes()[:20_000])  # as if caught mid-write
-    mended = threading.Timer(db.DAMAGED_GRACE_SECONDS / 4, lambda: shutil.copyfile(healthy, path))
+    path.write_bytes(healthy.read_bytes()[:cut])  # as if caught mid-write
+
+    def finish_writing():  # the writer's last step: the whole file, in one move
+        whole = tmp_path / "whole.duckdb"
+        shutil.copyfile(healthy, whole)
+        os.replace(whole, path)
+
+    mended = threading.Timer(db.DAMAGED_GRACE_SECONDS / 4, finish_writing)
     mended.start()
     try:
         with db.session(path) as c:
             assert c.execute("SELECT count(*) FROM pilot").fetchone()[0] == 8
     finally:
         mended.join()
-    path.write_bytes(healthy.read_bytes()[:20_000])  # and one that stays so is damaged
+    stays = tmp_path / "stays.duckdb"  # and one that stays so is damaged
+    stays.write_bytes(healthy.read_bytes()[:cut])
     with pytest.raises(db.StorageError, match="is damaged"):
-        db.connect(path)
+        db.connect(stays)
