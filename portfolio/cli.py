@@ -287,10 +287,10 @@ def _main(argv: list[str] | None) -> int:
                 _print_frame(flags.in_words(frame), args.format)
             return _flag_exit(frame, args.fail_on)
         if args.command == "summary":
-            from portfolio.services.reporting import overview
+            from portfolio.services.reporting import headline
 
             with db.session(path) as conn:
-                values = overview.headline_values(conn, as_of, settings)
+                values = headline.values(conn, as_of, settings)
             # Numbers as numbers (null where there is nothing yet), for whatever reads them.
             print(json.dumps({"as_of": str(as_of), **values}, indent=2))
             return 0

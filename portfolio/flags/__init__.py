@@ -10,8 +10,7 @@ module is what the rest of the tracker calls.
 from __future__ import annotations
 
 from datetime import date
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from portfolio.domain.settings import Settings
 from portfolio.domain.vocabulary import Severity
@@ -26,8 +25,11 @@ from portfolio.flags.rules import (
 )
 from portfolio.storage import flags as flag_store
 
-__all__ = ["CODES", "CODE_ORDER", "FLAG_COLUMNS", "HEADLINE_CODES", "LABELS", "SEVERITY_RANK", "in_words", "label",
-           "pilot_flags", "pilot_summary", "portfolio_flags", "sort_flags"]
+if TYPE_CHECKING:  # pandas is loaded by the frames' makers: the summary's headline counts read no frame
+    import pandas as pd
+
+__all__ = ["CODES", "CODE_ORDER", "FLAG_COLUMNS", "HEADLINE_CODES", "LABELS", "SEVERITY_RANK", "flagged_by_code",
+           "in_words", "label", "pilot_flags", "pilot_summary", "portfolio_flags", "sort_flags"]
 
 FLAG_COLUMNS = ["pilot_id", "pilot", "code", "severity", "reason"]
 
@@ -37,7 +39,11 @@ _WORDS = {code: words for code, (words, _) in LABELS.items()}  # code -> what a 
 
 
 def _frame(out: pd.DataFrame) -> pd.DataFrame:
-    return out if not out.empty else pd.DataFrame(columns=FLAG_COLUMNS)
+    if not out.empty:
+        return out
+    import pandas as pd
+
+    return pd.DataFrame(columns=FLAG_COLUMNS)
 
 
 def sort_flags(flags: pd.DataFrame) -> pd.DataFrame:
@@ -63,6 +69,12 @@ def pilot_flags(conn, pilot_id: int, as_of: date, settings: Settings) -> pd.Data
     return _frame(flag_store.flag_rows(conn, RULES_SQL, params(as_of, settings, pilot_id)))
 
 
+def flagged_by_code(conn, as_of: date, settings: Settings) -> dict[str, int]:
+    """How many pilots each code flags on ``as_of`` (codes that flag none
+    left out): the counts ``portfolio_flags`` gives, without a frame."""
+    return flag_store.pilots_by_code(conn, RULES_SQL, params(as_of, settings))
+
+
 def in_words(flags: pd.DataFrame) -> pd.DataFrame:
     """``flags`` (or any frame with a ``code`` column) for people: the code
     replaced by its words, in a ``flag`` column."""
@@ -75,5 +87,7 @@ def pilot_summary(flags: pd.DataFrame, conn=None) -> pd.DataFrame:
     pilots first, stalled and ownerless first. Computed on ``conn`` when
     given."""
     if flags.empty:
+        import pandas as pd
+
         return pd.DataFrame(columns=["pilot_id", "pilot", "severity", "flags", "reasons"])
     return flag_store.summary(flags, SEVERITY_RANK, HEADLINE_CODES, _WORDS, conn)

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import pandas as pd
 
 from portfolio.storage import summaries
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FLAGS_DIR = Path(__file__).resolve().parents[1] / "flags"
 FACTS_FILE = FLAGS_DIR / "facts.sql"
@@ -37,12 +40,26 @@ def reads_kept(conn, params: dict) -> bool:
     return summaries.hold(conn, params["as_of"], params.get("pilot"))
 
 
+def _query(conn, rules_sql: str, params: dict, from_history: bool = False) -> str:
+    """``rules_sql`` over the facts: from the kept summaries where they hold
+    on ``params``' day, else (or when ``from_history`` asks) from the history."""
+    kept = not from_history and reads_kept(conn, params)
+    return f"WITH facts AS ({FACTS_SQL[kept]}), {rules_sql}"
+
+
 def flag_rows(conn, rules_sql: str, params: dict, *, from_history: bool = False) -> pd.DataFrame:
     """The rows of ``rules_sql``, a query over ``facts`` (the rows of
     facts.sql), with ``params``: from the kept summaries where they hold,
     from the history itself when they do not or ``from_history`` asks."""
-    kept = not from_history and reads_kept(conn, params)
-    return conn.execute(f"WITH facts AS ({FACTS_SQL[kept]}), {rules_sql}", params).df()
+    return conn.execute(_query(conn, rules_sql, params, from_history), params).df()
+
+
+def pilots_by_code(conn, rules_sql: str, params: dict) -> dict[str, int]:
+    """How many pilots each code of ``rules_sql``'s rows flags (as
+    ``flag_rows`` reads them), without handing the rows over."""
+    rows = conn.execute(f"SELECT code, count(DISTINCT pilot_id) FROM ({_query(conn, rules_sql, params)})"
+                        " GROUP BY code", params).fetchall()
+    return dict(rows)
 
 
 def summary(flags: pd.DataFrame, ranks: dict[str, int], headline: tuple[str, ...], labels: dict[str, str],

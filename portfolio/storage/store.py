@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 from datetime import date
 
+from typing import TYPE_CHECKING
+
 import duckdb
-import pandas as pd
 
 from portfolio.domain.errors import NotFound
 from portfolio.domain.models import (
@@ -31,6 +32,9 @@ from portfolio.domain.models import (
 )
 from portfolio.domain.vocabulary import Disposition, ReadinessStatus, Role, Seat, Stage
 from portfolio.storage import summaries
+
+if TYPE_CHECKING:  # the frames come from DuckDB's .df(); the reads that give none load no pandas
+    import pandas as pd
 
 Conn = duckdb.DuckDBPyConnection
 
@@ -508,31 +512,50 @@ def set_bridge_item(conn: Conn, pilot_id: int, item: str, done: bool, note: str,
     )
 
 
+# Per pilot (not archived), from the decisions in force on $as_of: its
+# latest go or no-go verdict and its day, if any, and its extensions.
+_OUTCOMES_SQL = """
+    WITH eff AS (
+        SELECT d.* FROM decision d
+        WHERE d.decided_on <= $as_of AND NOT EXISTS (
+            SELECT 1 FROM decision s WHERE s.supersedes_id = d.id AND s.decided_on <= $as_of)
+    ),
+    verdict AS (
+        SELECT pilot_id, kind AS verdict, decided_on AS verdict_on,
+               row_number() OVER (PARTITION BY pilot_id ORDER BY decided_on DESC, id DESC) AS rn
+        FROM eff WHERE kind IN ('go', 'no_go')
+    ),
+    ext AS (SELECT pilot_id, count(*) AS extensions FROM eff WHERE kind = 'extend' GROUP BY pilot_id)
+    SELECT p.id, v.verdict, v.verdict_on, coalesce(ext.extensions, 0) AS extensions
+    FROM pilot p
+    LEFT JOIN verdict v ON v.pilot_id = p.id AND v.rn = 1
+    LEFT JOIN ext ON ext.pilot_id = p.id
+    WHERE NOT p.archived
+"""
+
+
 def decision_outcomes(conn: Conn, as_of: date) -> pd.DataFrame:
     """Per pilot, from the decisions in force on ``as_of`` (made by then and
     not superseded by then): its go or no-go verdict and date, if any, and
     how many times it was extended."""
-    return conn.execute(
-        """
-        WITH eff AS (
-            SELECT d.* FROM decision d
-            WHERE d.decided_on <= $as_of AND NOT EXISTS (
-                SELECT 1 FROM decision s WHERE s.supersedes_id = d.id AND s.decided_on <= $as_of)
-        ),
-        verdict AS (
-            SELECT pilot_id, kind AS verdict, decided_on AS verdict_on,
-                   row_number() OVER (PARTITION BY pilot_id ORDER BY decided_on DESC, id DESC) AS rn
-            FROM eff WHERE kind IN ('go', 'no_go')
-        ),
-        ext AS (SELECT pilot_id, count(*) AS extensions FROM eff WHERE kind = 'extend' GROUP BY pilot_id)
-        SELECT p.id, v.verdict, v.verdict_on, coalesce(ext.extensions, 0) AS extensions
-        FROM pilot p
-        LEFT JOIN verdict v ON v.pilot_id = p.id AND v.rn = 1
-        LEFT JOIN ext ON ext.pilot_id = p.id
-        WHERE NOT p.archived
-        """,
-        {"as_of": as_of},
-    ).df()
+    return conn.execute(_OUTCOMES_SQL, {"as_of": as_of}).df()
+
+
+def decision_counts(conn: Conn, as_of: date) -> dict[str, int | float | None]:
+    """What the decision numbers are computed from, over the pilots not
+    archived, counted in the database from ``decision_outcomes``' rows:
+    pilots with a go and with a no-go verdict, the median days from start
+    to verdict (None without one), the extensions, the pilots started by
+    ``as_of``, and the pilots on the clock (stage pilot)."""
+    go, no_go, median_days, extensions, started, on_the_clock = conn.execute(
+        f"""
+        SELECT count(*) FILTER (WHERE o.verdict = 'go'), count(*) FILTER (WHERE o.verdict = 'no_go'),
+               median(date_diff('day', p.start_date, o.verdict_on)), coalesce(sum(o.extensions), 0),
+               count(*) FILTER (WHERE p.start_date <= $as_of), count(*) FILTER (WHERE p.stage = 'pilot')
+        FROM ({_OUTCOMES_SQL}) o JOIN pilot p ON p.id = o.id
+        """, {"as_of": as_of}).fetchone()
+    return {"go": go, "no_go": no_go, "median_days": None if median_days is None else float(median_days),
+            "extensions": int(extensions), "started": started, "on_the_clock": on_the_clock}
 
 
 # --- borrowed privileges --------------------------------------------------

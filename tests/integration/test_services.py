@@ -326,10 +326,12 @@ def test_the_summary_counts_what_the_portfolio_page_counts(fixed_demo_db, settin
     from portfolio.services.reporting import overview
     from portfolio.storage import db
 
+    from portfolio.services.reporting import headline
+
     as_of = AS_OF + timedelta(days=days)
     with db.session(fixed_demo_db) as c:
         view = overview.build(c, as_of, settings)
-        summary = overview.headline_values(c, as_of, settings)
+        summary = headline.values(c, as_of, settings)
     assert summary == {**view.numbers, **overview.decision_values(view.pilots)}
     assert list(summary)[:len(overview.HEADLINES)] == [name for name, _ in overview.HEADLINES]
     assert summary["Active pilots"] > 0 and summary["Conversion"] is not None

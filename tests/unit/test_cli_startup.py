@@ -1,6 +1,7 @@
 """The command line starts fast: a scheduler runs it often and waits for it.
 Importing it loads none of the heavy libraries (pandas, plotly, openpyxl)
-nor the importer; each command imports what it uses. Parsing one command
+nor the importer; each command imports what it uses, and the summary, run
+most often, loads none of them. Parsing one command
 fills in only that command's options, and they are the options the full
 parser gives it."""
 
@@ -27,9 +28,24 @@ def test_importing_the_command_line_loads_no_heavy_library():
     assert _loaded_after("import portfolio.cli") == []
     # Nor does reading the summary's arguments.
     assert _loaded_after("import portfolio.cli as c; c.build_parser('summary').parse_args(['summary'])") == []
-    # The probe can fail: the flags do need pandas, and the import command the importer.
-    assert "pandas" in _loaded_after("import portfolio.flags")
+    # The probe can fail: the Portfolio page's overview does need pandas, and the import command the importer.
+    assert "pandas" in _loaded_after("import portfolio.services.reporting.overview")
     assert "portfolio.services.importer" in _loaded_after("import portfolio.services.importer")
+
+
+def test_the_summary_command_loads_no_heavy_library(tmp_path):
+    """The summary counts the flags and decisions in the database: the whole
+    command, run on a demo portfolio, loads no pandas (nor anything else
+    heavy), and prints the numbers."""
+    from portfolio.services import demo
+
+    path = tmp_path / "p.duckdb"
+    demo.build_demo(path, demo.FIXED_AS_OF, n=8)
+    run = (f"import portfolio.cli as c; c.main(['summary', '--db', {str(path)!r},"
+           f" '--as-of', {demo.FIXED_AS_OF.isoformat()!r}])")
+    assert _loaded_after(f"import contextlib, io\nwith contextlib.redirect_stdout(io.StringIO()):\n    {run}") == []
+    out = subprocess.run([sys.executable, "-c", run], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert '"Active pilots"' in out.stdout and '"Conversion"' in out.stdout
 
 
 def _options(parser, command: str) -> list[tuple]:

@@ -13,22 +13,9 @@ import pandas as pd
 from portfolio import flags as flag_rules
 from portfolio.domain.settings import Settings
 from portfolio.domain.vocabulary import Stage
+from portfolio.services.reporting import headline
+from portfolio.services.reporting.headline import DECISION_NUMBERS, HEADLINES
 from portfolio.storage import store
-
-# Headline numbers, in the order the Portfolio page shows them: the two
-# words leadership asked for first. Each maps to the flag code behind it
-# (None: a stage count).
-HEADLINES = [
-    ("Stalled", "STALLED"),
-    ("Ownerless", "OWNERLESS"),
-    ("Overdue", "OVERDUE_DECISION"),
-    ("Decisions due in 14 days", "DECISION_DUE_SOON"),
-    ("Active pilots", None),
-]
-
-
-# The numbers of the decisions taken: each label, and which pilots it counts.
-DECISION_NUMBERS = ["Conversion", "No-go decisions", "Median days to decision", "Extensions per pilot"]
 
 
 @dataclass
@@ -140,21 +127,14 @@ def build(conn, as_of: date, settings: Settings) -> Overview:
 
 
 def decision_values(pilots: pd.DataFrame) -> dict[str, float | int | None]:
-    """Conversion (go over go plus no-go, a fraction), no-go count, median
-    days from start to decision, extensions per started pilot: as numbers,
-    None where there is nothing to compute them from (for machines: the
-    command line's summary)."""
-    go = int((pilots["verdict"] == "go").sum())
-    no_go = int((pilots["verdict"] == "no_go").sum())
+    """The decision numbers (``headline.decision_values``) counted from the
+    page's rows."""
     decided = pilots["days_to_decision"].dropna()
     started = pilots[pilots["start_date"].notna() & (pilots["day"] >= 1)]
-    extensions = int(pilots["extensions"].sum())
-    return {
-        "Conversion": go / (go + no_go) if go + no_go else None,
-        "No-go decisions": no_go,
-        "Median days to decision": float(decided.median()) if len(decided) else None,
-        "Extensions per pilot": extensions / len(started) if len(started) else None,
-    }
+    return headline.decision_values(
+        go=int((pilots["verdict"] == "go").sum()), no_go=int((pilots["verdict"] == "no_go").sum()),
+        median_days=float(decided.median()) if len(decided) else None,
+        extensions=int(pilots["extensions"].sum()), started=len(started))
 
 
 def decision_numbers(pilots: pd.DataFrame) -> dict[str, str]:
@@ -167,17 +147,3 @@ def decision_numbers(pilots: pd.DataFrame) -> dict[str, str]:
         "Median days to decision": "—" if v["Median days to decision"] is None else f"{v['Median days to decision']:.0f}",
         "Extensions per pilot": "—" if v["Extensions per pilot"] is None else f"{v['Extensions per pilot']:.2f}",
     }
-
-
-def headline_values(conn, as_of: date, settings: Settings) -> dict[str, int | float | None]:
-    """The headline numbers, then the decision values: what ``build`` gives
-    in ``numbers`` and ``decision_values(pilots)``, counted the same way,
-    without what only the page shows (each pilot's flags in words, its next
-    date, the order): the command line's summary, which a scheduler waits
-    for."""
-    pilots = store.pilots_frame(conn).merge(store.decision_outcomes(conn, as_of), on="id", how="left")
-    pilots["day"], _ = clock_columns(pilots, as_of)
-    pilots["days_to_decision"] = days_to_decision(pilots)
-    view = Overview(pilots=pilots, flags=flag_rules.portfolio_flags(conn, as_of, settings), numbers={},
-                    decision_numbers={})
-    return {**{name: view.count_behind(name) for name, _ in HEADLINES}, **decision_values(pilots)}
