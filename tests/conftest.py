@@ -109,6 +109,27 @@ def _installed_components(*args, **kwargs):
     return list(_components_found[0])
 
 
+@contextlib.contextmanager
+def held_open(path, request):
+    """A connection to ``path`` held open while the test's own opens of it
+    (page runs, the command line run in this process) come and go: DuckDB
+    then keeps the database loaded between them instead of loading it and
+    writing it out again for each (about 15 ms an open, more for a close
+    after a write). Not for a thorough test, which damages the file or has
+    another program hold it; nor for a test that opens the file read-only
+    in this process (DuckDB refuses a second configuration)."""
+    if request.node.get_closest_marker("thorough"):
+        yield
+        return
+    import duckdb
+
+    holder = duckdb.connect(str(path))
+    try:
+        yield
+    finally:
+        holder.close()
+
+
 @pytest.fixture
 def settings() -> Settings:
     return Settings()

@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from portfolio.services import demo
-from tests.conftest import run_apptest_as_served, run_cli
+from tests.conftest import held_open, run_apptest_as_served, run_cli
 
 
 @pytest.fixture(autouse=True)
@@ -45,20 +45,6 @@ def demo_db(demo_template, tmp_path, monkeypatch, request):
     monkeypatch.delenv("PORTFOLIO_USER", raising=False)
     with held_open(path, request):
         yield path
-
-
-@contextlib.contextmanager
-def held_open(path, request):
-    """A connection to ``path`` held open while a test's page runs use it
-    (see demo_db), unless the test is a thorough one."""
-    if request.node.get_closest_marker("thorough"):
-        yield
-        return
-    holder = duckdb.connect(str(path))
-    try:
-        yield
-    finally:
-        holder.close()
 
 
 ADMIN = "admin@example.org"

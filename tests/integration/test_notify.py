@@ -25,7 +25,7 @@ from portfolio.domain.reminders import Category
 from portfolio.domain.vocabulary import Role
 from portfolio.services import notify, people
 from portfolio.storage import db, store
-from tests.conftest import AS_OF, actor_of, run_cli
+from tests.conftest import AS_OF, actor_of, held_open, run_cli
 
 BASE = "https://pilots.example.com"
 
@@ -56,6 +56,17 @@ class Inbox:
         return [m for rcpt, m in self.messages if address.lower() in [r.lower() for r in rcpt]]
 
 
+@pytest.fixture(autouse=True)
+def demo_held_open(request):
+    """The demo portfolio held open while the command line, run in this
+    process, opens it for the plan and for each delivery's record."""
+    if "fixed_demo_db" not in request.fixturenames:
+        yield
+        return
+    with held_open(request.getfixturevalue("fixed_demo_db"), request):
+        yield
+
+
 @pytest.fixture
 def smtp():
     inbox = Inbox()
@@ -78,7 +89,7 @@ def notify_cli(db_path, smtp, *args, as_of=AS_OF):
 
 
 def one(path, sql, params=()):
-    with duckdb.connect(str(path), read_only=True) as c:
+    with duckdb.connect(str(path)) as c:
         return c.execute(sql, list(params)).fetchone()
 
 
@@ -235,7 +246,7 @@ def test_an_inactive_person_is_never_emailed_and_email_me_off_or_a_category_off_
         text, _ = parts(msg)
         items = [line for line in text.splitlines() if line.startswith("  - ")]
         assert items and all("This week's update is missing" in line for line in items)
-    with duckdb.connect(str(fixed_demo_db), read_only=True) as c:
+    with duckdb.connect(str(fixed_demo_db)) as c:
         gone = {r[0].lower() for r in c.execute("SELECT email FROM person WHERE NOT active").fetchall()}
     assert not gone & {r[0].lower() for r, _ in smtp.messages}
 
@@ -252,7 +263,7 @@ def test_the_mail_settings_are_checked_and_the_password_never_shown(fixed_demo_d
     assert "127.0.0.1:1" in closed.stderr and "robot" in closed.stderr
     assert "S3cret-pw" not in closed.stdout + closed.stderr
     assert one(fixed_demo_db, "SELECT count(*) FROM reminder_sent")[0] == 0
-    with duckdb.connect(str(fixed_demo_db), read_only=True) as c:
+    with duckdb.connect(str(fixed_demo_db)) as c:
         assert c.execute("SELECT count(*) FROM audit WHERE after LIKE '%S3cret%'").fetchone()[0] == 0
     wrong = run_cli("notify", "--db", str(fixed_demo_db), "--as-of", AS_OF.isoformat(),
                     env={**base, "PORTFOLIO_SMTP_URL": "http://robot:S3cret-pw@mail.example.com"})
@@ -349,7 +360,7 @@ def test_smtp_with_a_user_signs_in_after_starttls_and_the_password_is_never_show
     assert wrong.returncode != 0
     assert "refused the sign-in of robot" in wrong.stderr
     assert "Wr0ng-pw" not in wrong.stdout + wrong.stderr and "S3cret" not in ok.stdout + ok.stderr
-    with duckdb.connect(str(fixed_demo_db), read_only=True) as c:
+    with duckdb.connect(str(fixed_demo_db)) as c:
         assert c.execute("SELECT count(*) FROM audit WHERE after LIKE '%pw%'").fetchone()[0] == 0
 
 
@@ -452,7 +463,7 @@ def test_a_delivery_that_cannot_be_recorded_is_reported_and_the_others_still_get
     delivered = sorted(r[0].lower() for r, _ in smtp.messages)
     assert delivered == sorted(p.person.email.lower() for p in planned)
     # ... and every one but the victim's is recorded, with its audit entry; the victim's is not, whole.
-    with duckdb.connect(str(fixed_demo_db), read_only=True) as c:
+    with duckdb.connect(str(fixed_demo_db)) as c:
         recorded = {r[0] for r in c.execute("SELECT DISTINCT person_id FROM reminder_sent").fetchall()}
         audited = {r[0] for r in c.execute("SELECT entity_id FROM audit WHERE entity = 'reminder'").fetchall()}
     assert recorded == {p.person.id for p in planned} - {victim.id}
