@@ -154,10 +154,13 @@ def _apptest_runs(path: Path, runs: int = RUNS) -> dict:
     the data (nothing kept from an earlier run), each against an empty
     page's run in this process, taken in turn run after run."""
     import streamlit as st
-    from streamlit import logger
+    from streamlit import config, logger
     from streamlit.testing.v1 import AppTest
 
-    # AppTest outside a server warns about a missing script context: noise here.
+    # AppTest outside a server warns about a missing script context: noise
+    # here. The level is set once Streamlit has read its configuration, which
+    # sets it again.
+    config.get_config_options()
     logger.set_log_level("error")
     os.environ["PORTFOLIO_DB"] = str(path)
     os.environ.pop("PORTFOLIO_USER", None)
