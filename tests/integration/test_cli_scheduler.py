@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -88,7 +87,7 @@ def test_the_command_line_works_while_the_app_is_serving(demo_file, monkeypatch)
     from streamlit.testing.v1 import AppTest
 
     monkeypatch.setenv("PORTFOLIO_DB", str(demo_file))
-    stop, runs, failures = threading.Event(), [], []
+    stop, served, runs, failures = threading.Event(), threading.Event(), [], []
 
     def serve():
         while not stop.is_set():
@@ -96,11 +95,13 @@ def test_the_command_line_works_while_the_app_is_serving(demo_file, monkeypatch)
             failures.extend(e.value for e in at.exception)
             failures.extend(e.value for e in at.error)
             runs.append(at.title[0].value if at.title else None)
+            served.set()
 
     app = threading.Thread(target=serve, daemon=True)
     app.start()
     try:
-        time.sleep(1)
+        # The app has served a page (and is serving the next) when the commands start.
+        assert served.wait(timeout=120), "the app served no page"
         digest = process("digest", "--db", str(demo_file), "--as-of", AS_OF, "--format", "json")
         imported = process("import", "--db", str(demo_file), str(ROOT / "data" / "sample_import.csv"),
                        "--mapping", str(ROOT / "data" / "sample_mapping.toml"), "--skip-invalid")
