@@ -308,3 +308,26 @@ def test_typing_kept_across_tabs_still_meets_a_change_someone_made_meanwhile(dem
     with db.session(demo_db) as c:
         kept = store.get_pilot(c, pilot_id)
     assert kept.name == "Renamed by someone else" and kept.problem != "Our reworded problem"
+
+
+def test_a_kpi_edit_left_half_typed_for_another_tab_comes_back_on_that_kpi(demo_db):
+    """The KPI chosen to edit is not itself a form field: after another tab,
+    the picker comes back on the KPI whose edit was left typed, with the typing."""
+    with db.session(demo_db) as c:
+        pilot_id, owner = c.execute(
+            "SELECT p.id, p.product_owner_id FROM pilot p JOIN person o ON o.id = p.product_owner_id"
+            " WHERE p.stage = 'pilot' AND o.active AND (SELECT count(*) FROM kpi k WHERE k.pilot_id = p.id) >= 2"
+            " ORDER BY p.id LIMIT 1").fetchone()
+        second = store.list_kpis(c, pilot_id)[1]
+    at = open_app("pages/pilot.py")
+    act_as(at, owner)
+    open_pilot(at, pilot_id, "Production readiness")
+    at.selectbox(key=f"kpi-edit-pick-{pilot_id}").set_value(second.id)
+    at.run()
+    at.text_input(key=f"kpi-edit-name-{second.id}").input("A KPI renamed, not saved")
+    at.run()
+    open_tab(at, "History")
+    open_tab(at, "Production readiness")
+    no_exception(at)
+    assert at.selectbox(key=f"kpi-edit-pick-{pilot_id}").value == second.id
+    assert at.text_input(key=f"kpi-edit-name-{second.id}").value == "A KPI renamed, not saved"

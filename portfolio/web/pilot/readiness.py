@@ -239,11 +239,14 @@ def _edit_kpi(pilot: Pilot) -> None:
     """Choosing another KPI reruns this part alone."""
     conn, actor, as_of = ui.conn(), ui.actor(), ui.as_of()
     kpis = store.list_kpis(conn, pilot.id, as_of)
-    with st.expander("Edit a KPI", icon=":material/tune:", expanded=forms.drafted(
-            keys=[f"kpi-edit-pick-{pilot.id}"] + [f"kpi-edit-{part}-{k.id}" for k in kpis for part in (
-                "name", "target", "horizon", "baseline", "baseline-on", "production")])):
+    parts = ("name", "target", "horizon", "baseline", "baseline-on", "production")
+    # The KPI whose edit was left typed (for another tab, say): the picker,
+    # which is no form field, comes back on it.
+    typed = [i for i, k in enumerate(kpis) if forms.drafted(keys=[f"kpi-edit-{part}-{k.id}" for part in parts])]
+    with st.expander("Edit a KPI", icon=":material/tune:", expanded=bool(typed) or forms.drafted(
+            keys=[f"kpi-edit-pick-{pilot.id}"])):
         by_kid = {k.id: k for k in kpis}
-        kid = st.selectbox("KPI", list(by_kid), format_func=lambda i: by_kid[i].name,
+        kid = st.selectbox("KPI", list(by_kid), index=typed[0] if typed else 0, format_func=lambda i: by_kid[i].name,
                            key=f"kpi-edit-pick-{pilot.id}")
         k = by_kid[kid]
         opened = forms.opened_version(forms.record_name("kpi", k.id), k.version)
