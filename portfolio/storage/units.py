@@ -16,26 +16,33 @@ Conn = duckdb.DuckDBPyConnection
 _PILOT_UNIT_KEY = "lower(trim(regexp_replace(business_unit, '\\s+', ' ', 'g')))"
 
 
-def list_units(conn: Conn, *, active_only: bool = False) -> list[BusinessUnit]:
-    """The kept units by name, each with how many pilots carry it."""
-    where = "WHERE u.active" if active_only else ""
+def _units(conn: Conn, where: str = "", params: list | None = None) -> list[BusinessUnit]:
+    """The kept units that ``where`` selects (all without), by name, each
+    with how many pilots carry it (counted for those units only)."""
     rows = conn.execute(
-        "SELECT u.id, u.name, u.active, (SELECT count(*) FROM pilot p WHERE "
-        f"{_PILOT_UNIT_KEY.replace('business_unit', 'p.business_unit')} = u.name_key)"
-        f" FROM business_unit u {where} ORDER BY u.name_key, u.id").fetchall()
+        "SELECT u.id, u.name, u.active, count(p.id) FROM business_unit u LEFT JOIN pilot p"
+        f" ON {_PILOT_UNIT_KEY.replace('business_unit', 'p.business_unit')} = u.name_key"
+        f" {'WHERE ' + where if where else ''} GROUP BY u.id, u.name, u.active, u.name_key"
+        " ORDER BY u.name_key, u.id", params or []).fetchall()
     return [BusinessUnit(id=i, name=n, active=a, pilots=c) for i, n, a, c in rows]
 
 
+def list_units(conn: Conn, *, active_only: bool = False) -> list[BusinessUnit]:
+    """The kept units by name, each with how many pilots carry it."""
+    return _units(conn, "u.active" if active_only else "")
+
+
 def get_unit(conn: Conn, unit_id: int) -> BusinessUnit:
-    for unit in list_units(conn):
-        if unit.id == unit_id:
-            return unit
-    raise NotFound(f"Business unit: there is no unit with id {unit_id}", field="business_unit")
+    found = _units(conn, "u.id = ?", [unit_id])
+    if not found:
+        raise NotFound(f"Business unit: there is no unit with id {unit_id}", field="business_unit")
+    return found[0]
 
 
 def find_unit(conn: Conn, name: str) -> BusinessUnit | None:
-    """The kept unit spelled ``name`` in any case, active or not."""
-    found = [u for u in list_units(conn) if units.key(u.name) == units.key(name)]
+    """The kept unit spelled ``name`` in any case, active or not (its
+    name_key is ``units.key`` of its name, as every write keeps it)."""
+    found = _units(conn, "u.name_key = ?", [units.key(name)])
     return found[0] if found else None
 
 
