@@ -665,14 +665,19 @@ def connect(
         except OSError as exc:
             raise StorageError(f"Cannot create the folder for the database {path}: {exc.strerror}") from None
     # A file another program is writing that instant can open and then fail
-    # its first read: that, too, gets the grace before it is called damaged.
-    damaged_until = time.monotonic() + DAMAGED_GRACE_SECONDS
+    # its first read: that, too, gets the grace before it is called damaged,
+    # counted from that first failure (the open may have waited for a lock).
+    # A file this process has migrated already is not read here: in a long
+    # run (the app), a file caught mid-write fails at its first query instead.
+    damaged_until = None
     delay = 0.01
     while True:
         try:
             return _open_migrated(path, read_only, wait_seconds)
         except duckdb.Error as exc:
-            if is_damaged(exc) and time.monotonic() < damaged_until:
+            if is_damaged(exc):
+                damaged_until = damaged_until or time.monotonic() + DAMAGED_GRACE_SECONDS
+            if damaged_until is not None and is_damaged(exc) and time.monotonic() < damaged_until:
                 time.sleep(delay)
                 delay = min(delay * 2, 0.2)
                 continue
@@ -708,7 +713,7 @@ def _open_migrated(path: Path, read_only: bool, wait_seconds: float) -> duckdb.D
     with _migrate_lock:
         try:
             migrate(conn)
-        except duckdb.Error:
+        except BaseException:  # a DuckDB error, or any other from a migration written in Python
             conn.close()
             raise
         _migrated.add(key)

@@ -321,17 +321,26 @@ def test_each_headline_number_counts_the_pilots_listed_behind_it(fixed_demo_db, 
     assert all(view.numbers[name] > 0 for name in ("Stalled", "Ownerless", "Overdue", "Active pilots"))
 
 
-@pytest.mark.parametrize("days", [0, 30, 200], ids=["as-of", "a month on", "seven months on"])
-def test_the_summary_counts_what_the_portfolio_page_counts(fixed_demo_db, settings, days):
-    from portfolio.services.reporting import overview
+@pytest.mark.parametrize("days, archived", [(0, False), (30, False), (200, False), (-30, False), (0, True)],
+                         ids=["as-of", "a month on", "seven months on", "a month back (the history)",
+                              "a decided pilot archived"])
+def test_the_summary_counts_what_the_portfolio_page_counts(fixed_demo_db, settings, days, archived):
+    from portfolio.domain.models import Actor
+    from portfolio.services import pilots
+    from portfolio.services.reporting import headline, overview
     from portfolio.storage import db
-
-    from portfolio.services.reporting import headline
 
     as_of = AS_OF + timedelta(days=days)
     with db.session(fixed_demo_db) as c:
+        if archived:  # a pilot with a go, archived: neither the page nor the summary counts it
+            decided = c.execute("SELECT pilot_id FROM decision WHERE kind = 'go' ORDER BY pilot_id LIMIT 1").fetchone()[0]
+            admin = Actor.of(next(p for p in store.list_people(c, active_only=True) if p.role.value == "admin"))
+            pilots.archive_pilot(c, admin, decided)
         view = overview.build(c, as_of, settings)
         summary = headline.values(c, as_of, settings)
     assert summary == {**view.numbers, **overview.decision_values(view.pilots)}
+    # As numbers of the same kind, too: the summary prints them as JSON.
+    page = {**view.numbers, **overview.decision_values(view.pilots)}
+    assert {k: type(v) for k, v in summary.items()} == {k: type(v) for k, v in page.items()}
     assert list(summary)[:len(overview.HEADLINES)] == [name for name, _ in overview.HEADLINES]
     assert summary["Active pilots"] > 0 and summary["Conversion"] is not None

@@ -41,8 +41,8 @@ def test_the_summary_command_loads_no_heavy_library(tmp_path):
 
     path = tmp_path / "p.duckdb"
     demo.build_demo(path, demo.FIXED_AS_OF, n=8)
-    run = (f"import portfolio.cli as c; c.main(['summary', '--db', {str(path)!r},"
-           f" '--as-of', {demo.FIXED_AS_OF.isoformat()!r}])")
+    run = (f"import portfolio.cli as c; assert c.main(['summary', '--db', {str(path)!r},"
+           f" '--as-of', {demo.FIXED_AS_OF.isoformat()!r}]) == 0")
     assert _loaded_after(f"import contextlib, io\nwith contextlib.redirect_stdout(io.StringIO()):\n    {run}") == []
     out = subprocess.run([sys.executable, "-c", run], capture_output=True, text=True, cwd=ROOT, check=True)
     assert '"Active pilots"' in out.stdout and '"Conversion"' in out.stdout

@@ -243,8 +243,7 @@ def _edit_kpi(pilot: Pilot) -> None:
     # The KPI whose edit was left typed (for another tab, say): the picker,
     # which is no form field, comes back on it.
     typed = [i for i, k in enumerate(kpis) if forms.drafted(keys=[f"kpi-edit-{part}-{k.id}" for part in parts])]
-    with st.expander("Edit a KPI", icon=":material/tune:", expanded=bool(typed) or forms.drafted(
-            keys=[f"kpi-edit-pick-{pilot.id}"])):
+    with st.expander("Edit a KPI", icon=":material/tune:", expanded=bool(typed)):
         by_kid = {k.id: k for k in kpis}
         kid = st.selectbox("KPI", list(by_kid), index=typed[0] if typed else 0, format_func=lambda i: by_kid[i].name,
                            key=f"kpi-edit-pick-{pilot.id}")
