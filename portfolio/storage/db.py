@@ -677,10 +677,10 @@ def connect(
         except duckdb.Error as exc:
             if is_damaged(exc):
                 damaged_until = damaged_until or time.monotonic() + DAMAGED_GRACE_SECONDS
-            if damaged_until is not None and is_damaged(exc) and time.monotonic() < damaged_until:
-                time.sleep(delay)
-                delay = min(delay * 2, 0.2)
-                continue
+                if time.monotonic() < damaged_until:
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.2)
+                    continue
             problem = storage_error(exc, path)
             if problem is None:
                 raise
