@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from datetime import date
-
 from typing import TYPE_CHECKING
 
 import duckdb
