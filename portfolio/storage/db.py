@@ -605,8 +605,10 @@ DAMAGED_GRACE_SECONDS = 1.0
 
 
 def _open(path: Path, read_only: bool, wait_seconds: float) -> duckdb.DuckDBPyConnection:
+    """Open the file, waiting up to ``wait_seconds`` while another program
+    holds it. A file that reads as damaged raises DuckDB's error as it came:
+    ``connect`` gives it the grace."""
     deadline = time.monotonic() + wait_seconds
-    damaged_until = None
     delay = 0.01
     while True:
         try:
@@ -618,12 +620,7 @@ def _open(path: Path, read_only: bool, wait_seconds: float) -> duckdb.DuckDBPyCo
                     # every write say why it was refused.
                     return _open(path, True, max(0.0, deadline - time.monotonic()))
                 if is_damaged(exc):
-                    damaged_until = damaged_until or time.monotonic() + DAMAGED_GRACE_SECONDS
-                    if time.monotonic() < damaged_until:
-                        time.sleep(delay)
-                        delay = min(delay * 2, 0.2)
-                        continue
-                    raise damaged(path) from None
+                    raise
                 raise StorageError(f"Cannot open the database {path}: {exc}") from None
             if time.monotonic() >= deadline:
                 raise StorageBusy(
@@ -664,11 +661,12 @@ def connect(
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StorageError(f"Cannot create the folder for the database {path}: {exc.strerror}") from None
-    # A file another program is writing that instant can open and then fail
-    # its first read: that, too, gets the grace before it is called damaged,
-    # counted from that first failure (the open may have waited for a lock).
-    # A file this process has migrated already is not read here: in a long
-    # run (the app), a file caught mid-write fails at its first query instead.
+    # A file another program is writing that instant can read as damaged,
+    # whether it does not open or opens and fails its first read: it gets
+    # the grace before it is called so, counted from that first failure (the
+    # open may have waited for a lock). A file this process has migrated
+    # already is not read here: in a long run (the app), a file caught
+    # mid-write fails at its first query instead.
     damaged_until = None
     delay = 0.01
     while True:
