@@ -5,7 +5,8 @@
 -- updates: per pilot, the day of its last update by $as_of and its red
 -- streak, the red weeks in a row ending with the latest week (looking back
 -- at most $red_window weeks); only updates posted on or before $as_of count,
--- and of each week only its latest revision.
+-- and of each week only its latest revision. (kread, each KPI's latest reading
+-- by $as_of, is summaries.latest_readings'.)
 weekly AS (
     -- Of each week only its latest revision as it stood on $as_of
     -- counts: posted by then, and not superseded by then.
@@ -26,14 +27,4 @@ updates AS (
            len(list_filter(recent_weeks,
                            lambda w: w > coalesce(last_not_red, DATE '0001-01-01'))) AS red_streak
     FROM last_posted
-),
-kread AS (
-    -- Each KPI's latest reading by $as_of (the later id wins a tie).
-    -- (The ordering key is the day and then the id, as one number: cheaper than a struct.
-    -- Days, not seconds: a reading up to the year 9999 keeps it within 64 bits.)
-    SELECT kpi_id, arg_max(value, date_diff('day', DATE '2000-01-01', reading_on)::BIGINT * 4294967296 + id)
-                       AS value,
-           max(reading_on) AS reading_on
-    FROM kpi_reading WHERE reading_on <= $as_of AND ($pilot IS NULL OR pilot_id = $pilot)
-    GROUP BY kpi_id
 )

@@ -5,11 +5,8 @@
 --
 -- updates: per pilot, the day of its last update and its red streak (the
 -- summary keeps the whole streak; the flags look back $red_window weeks).
--- kread: each KPI's latest reading.
+-- (kread, each KPI's latest reading, is summaries.latest_readings'.)
 updates AS (
     SELECT pilot_id, last_posted AS last_update, least(red_weeks, $red_window) AS red_streak
     FROM update_summary WHERE $pilot IS NULL OR pilot_id = $pilot
-),
-kread AS (
-    SELECT kpi_id, value, reading_on FROM kpi_latest_reading WHERE $pilot IS NULL OR pilot_id = $pilot
 )

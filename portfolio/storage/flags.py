@@ -29,8 +29,10 @@ def _read(name: str) -> str:
     return (FLAGS_DIR / name).read_text(encoding="utf-8")
 
 
-# The facts query, whole: the history's part (kept or read), then the body.
-FACTS_SQL = {kept: f"WITH {_read('kept.sql' if kept else 'history.sql')},\n{_read('facts.sql')}"
+# The facts query, whole: the history's part (kept or read), each KPI's
+# latest reading (kept or read), then the body.
+FACTS_SQL = {kept: f"WITH {_read('kept.sql' if kept else 'history.sql')},\n"
+                   f"kread AS ({summaries.latest_readings(kept)}),\n{_read('facts.sql')}"
              for kept in (True, False)}
 
 

@@ -698,18 +698,10 @@ def monthly_costs(conn: Conn, as_of: date, pilot_id: int | None = None, *, from_
     ``pilot_id`` narrows it to one pilot. The latest reading comes from the
     kept summary where it holds on ``as_of`` (``summaries.hold``), else
     from the readings themselves (always with ``from_history``)."""
-    params: dict = {"pilot": pilot_id}
-    if not from_history and summaries.hold(conn, as_of, pilot_id):
-        latest = "SELECT c.pilot_id, c.unit, r.value FROM cost_kpi c JOIN kpi_latest_reading r ON r.kpi_id = c.id"
-    else:
-        params["as_of"] = as_of
-        # Each KPI's latest reading by $as_of: the latest day, then the later id.
-        latest = """
-            SELECT c.pilot_id, c.unit,
-                   arg_max(r.value, date_diff('day', DATE '2000-01-01', r.reading_on)::BIGINT * 4294967296 + r.id)
-                       AS value
-            FROM cost_kpi c JOIN kpi_reading r ON r.kpi_id = c.id
-            WHERE r.reading_on <= $as_of GROUP BY c.pilot_id, c.unit"""
+    kept = not from_history and summaries.hold(conn, as_of, pilot_id)
+    params: dict = {"pilot": pilot_id} if kept else {"pilot": pilot_id, "as_of": as_of}
+    latest = (f"SELECT c.pilot_id, c.unit, r.value FROM cost_kpi c"
+              f" JOIN ({summaries.latest_readings(kept)}) r ON r.kpi_id = c.id")
     return conn.execute(
         f"""
         WITH cost_kpi AS (

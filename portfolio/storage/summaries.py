@@ -53,7 +53,8 @@ GROUP BY ALL
 _READINGS = """
 SELECT kpi_id,
        -- The latest day, then the later id: as one number (days since 2000
-       -- and the id), cheaper than ordering by a pair.
+       -- and the id), cheaper than ordering by a pair. Days, not seconds: a
+       -- reading up to the year 9999 keeps it within 64 bits.
        arg_max(pilot_id, date_diff('day', DATE '2000-01-01', reading_on)::BIGINT * 4294967296 + id) AS pilot_id,
        arg_max(id, date_diff('day', DATE '2000-01-01', reading_on)::BIGINT * 4294967296 + id) AS reading_id,
        max(reading_on) AS reading_on,
@@ -61,6 +62,19 @@ SELECT kpi_id,
 FROM kpi_reading {where}
 GROUP BY kpi_id
 """
+
+
+def latest_readings(kept: bool) -> str:
+    """SQL for each KPI's latest reading by $as_of (kpi_id, pilot_id,
+    reading_on, value), of $pilot's KPIs or every pilot's when it is NULL:
+    from the kept summary (``kept``, where ``hold`` says it is the history's
+    on that day; $as_of is then not read), else from the readings, the same
+    query the summary is kept with."""
+    if kept:
+        return ("SELECT kpi_id, pilot_id, reading_on, value FROM kpi_latest_reading"
+                " WHERE $pilot IS NULL OR pilot_id = $pilot")
+    return _READINGS.format(where="WHERE reading_on <= $as_of AND ($pilot IS NULL OR pilot_id = $pilot)")
+
 
 # Each history table: its summary table, the column naming what a refresh
 # redoes (a pilot's updates, a KPI's readings) and the summary's query.
