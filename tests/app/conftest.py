@@ -3,8 +3,10 @@ tests.conftest.run_apptest_as_served for why AppTest needs this help), and
 each test gets its own copy of the demo portfolio."""
 
 import contextlib
+import os
 import shutil
 from datetime import date
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -26,11 +28,40 @@ def demo_template(tmp_path_factory):
     return path
 
 
+def served_copy(template, place, monkeypatch):
+    """A fresh copy of ``template`` at ``place``, served to the app by
+    PORTFOLIO_DB in local mode with no PORTFOLIO_USER (the first admin
+    acts). The copy is written beside it and renamed over it, and a
+    write-ahead log left by an earlier copy goes first."""
+    staged = place.with_name(place.name + ".copying")
+    shutil.copyfile(template, staged)
+    Path(f"{place}.wal").unlink(missing_ok=True)
+    os.replace(staged, place)
+    monkeypatch.setenv("PORTFOLIO_DB", str(place))
+    monkeypatch.delenv("PORTFOLIO_USER", raising=False)
+    return place
+
+
+def place_of(name, tmp_path, tmp_path_factory, request):
+    """Where a test's copy of a portfolio lives. One place per worker for
+    every test, as a restored backup lands where the database was: the app
+    keeps its portfolio-wide reads by the database's path and the version
+    of its data (``audit.data_version``), so a test whose copy is as built
+    finds what an earlier test's first run computed for the same data, and
+    one that has changed it (every change is audited, with its time) finds
+    nothing of another's. A thorough test, which damages the file or has
+    another program hold it, gets a place of its own."""
+    if request.node.get_closest_marker("thorough"):
+        return tmp_path / name
+    place = tmp_path_factory.getbasetemp() / "app-portfolio"
+    place.mkdir(exist_ok=True)
+    return place / name
+
+
 @pytest.fixture
-def demo_db(demo_template, tmp_path, monkeypatch, request):
-    """A fresh copy of the demo portfolio built for today, served to the app
-    by PORTFOLIO_DB, in local mode with no PORTFOLIO_USER (the first admin
-    acts).
+def demo_db(demo_template, tmp_path, tmp_path_factory, monkeypatch, request):
+    """A fresh copy of the demo portfolio built for today (see
+    ``served_copy`` and ``place_of``).
 
     The test holds a connection to it throughout: a served app releases the
     file after every page run so that the command line can use it (db.py),
@@ -39,10 +70,7 @@ def demo_db(demo_template, tmp_path, monkeypatch, request):
     microseconds instead of building an instance (about 15 ms; a fifth of
     this tier's time). The thorough tests, which damage the file or have
     another program hold it, get the file to themselves."""
-    path = tmp_path / "demo.duckdb"
-    shutil.copyfile(demo_template, path)
-    monkeypatch.setenv("PORTFOLIO_DB", str(path))
-    monkeypatch.delenv("PORTFOLIO_USER", raising=False)
+    path = served_copy(demo_template, place_of("demo.duckdb", tmp_path, tmp_path_factory, request), monkeypatch)
     with held_open(path, request):
         yield path
 

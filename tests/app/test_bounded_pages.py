@@ -4,7 +4,6 @@ offers a bounded list, and whatever is beyond the first page is reached
 (by turning the page or by searching) and opens."""
 
 import math
-import shutil
 from datetime import date
 
 import pytest
@@ -16,7 +15,7 @@ from portfolio.domain.models import Actor
 from portfolio.services import demo, people
 from portfolio.storage import db, store
 from portfolio.web.pickers import PAGE_ROWS, PICKER_CAP
-from tests.app.conftest import held_open
+from tests.app.conftest import held_open, place_of, served_copy
 from tests.app.test_pages import ROOT, no_exception, open_app
 
 # Pilots enough for more than a page of bridge pilots (a tenth of the
@@ -45,13 +44,11 @@ def large_template(tmp_path_factory):
 
 
 @pytest.fixture
-def large_db(large_template, tmp_path, monkeypatch, request):
+def large_db(large_template, tmp_path, tmp_path_factory, monkeypatch, request):
     """A fresh copy of a portfolio of LARGE pilots, served in local mode
-    (the first admin acts), held open as demo_db is."""
-    path = tmp_path / "large.duckdb"
-    shutil.copyfile(large_template, path)
-    monkeypatch.setenv("PORTFOLIO_DB", str(path))
-    monkeypatch.delenv("PORTFOLIO_USER", raising=False)
+    (the first admin acts), held open as demo_db is (see conftest's
+    ``served_copy`` and ``place_of``)."""
+    path = served_copy(large_template, place_of("large.duckdb", tmp_path, tmp_path_factory, request), monkeypatch)
     with held_open(path, request):
         yield path
 
