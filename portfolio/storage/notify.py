@@ -68,8 +68,11 @@ def last_sent(conn, as_of: date) -> dict[tuple[int, int, str], tuple[str, date]]
 
 
 def record_sent(conn, person_id: int, items: list[tuple[int, str, str]], sent_on: date) -> None:
-    """``items``: (pilot id, reason, step) delivered to ``person_id``."""
-    conn.executemany(
-        "INSERT INTO reminder_sent (person_id, pilot_id, reason, step, sent_on) VALUES (?, ?, ?, ?, ?)",
-        [[person_id, pilot_id, reason, step, sent_on] for pilot_id, reason, step in items],
+    """``items``: (pilot id, reason, step) delivered to ``person_id``, in
+    one statement (a statement per item costs about a millisecond each)."""
+    conn.execute(
+        "INSERT INTO reminder_sent (person_id, pilot_id, reason, step, sent_on)"
+        " SELECT $person, unnest($pilots), unnest($reasons), unnest($steps), $sent_on",
+        {"person": person_id, "pilots": [i[0] for i in items], "reasons": [i[1] for i in items],
+         "steps": [i[2] for i in items], "sent_on": sent_on},
     )
