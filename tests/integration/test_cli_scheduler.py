@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from portfolio.services import demo
-from tests.conftest import run_cli
+from tests.conftest import held_open, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 AS_OF = "2026-03-02"
@@ -31,10 +31,13 @@ def process(*args, timeout=120):
 
 
 @pytest.fixture
-def demo_file(fixed_demo_db):
-    """The demo as ``demo --as-of AS_OF`` builds it (a copy of the one built once per run)."""
+def demo_file(fixed_demo_db, request):
+    """The demo as ``demo --as-of AS_OF`` builds it (a copy of the one built
+    once per run), held open while the command line, run in this process,
+    opens it for each command (see ``held_open``)."""
     assert str(demo.FIXED_AS_OF) == AS_OF
-    return fixed_demo_db
+    with held_open(fixed_demo_db, request):
+        yield fixed_demo_db
 
 
 def test_fail_on_exits_non_zero_when_a_pilot_is_overdue(demo_file):
