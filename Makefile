@@ -1,5 +1,5 @@
 # Two commands are the whole setup: `make run` and `make test` (`make test-fast`
-# while working: unit, integration and AppTest, about two minutes on two cores).
+# while working: unit, integration and AppTest, about a minute and a half on two cores).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
