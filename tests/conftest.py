@@ -219,6 +219,18 @@ def fixed_demo_db(fixed_demo_template, tmp_path):
     return path
 
 
+def copy_demo(template: Path, db_file: Path) -> Path:
+    """Put a portfolio back at ``db_file`` as ``template`` holds it. The copy is written
+    beside it and renamed over it, so a connection opened meanwhile sees
+    either the old file or the whole new one; a write-ahead log left by the
+    old file would be replayed onto the new one, so it goes first."""
+    staged = db_file.with_name(db_file.name + ".copying")
+    shutil.copyfile(template, staged)
+    Path(f"{db_file}.wal").unlink(missing_ok=True)
+    os.replace(staged, db_file)
+    return db_file
+
+
 def run_cli(*args, env: dict[str, str | None] | None = None, cwd: str | Path = ROOT) -> subprocess.CompletedProcess:
     """``python -m portfolio ARGS`` run in this process: its exit code (2 for
     arguments argparse refuses, as from a real process) and what it printed.

@@ -3,16 +3,14 @@ tests.conftest.run_apptest_as_served for why AppTest needs this help), and
 each test gets its own copy of the demo portfolio."""
 
 import contextlib
-import os
 import shutil
 from datetime import date
-from pathlib import Path
 
 import duckdb
 import pytest
 
 from portfolio.services import demo
-from tests.conftest import held_open, run_apptest_as_served, run_cli
+from tests.conftest import copy_demo, held_open, run_apptest_as_served, run_cli
 
 
 @pytest.fixture(autouse=True)
@@ -31,12 +29,8 @@ def demo_template(tmp_path_factory):
 def served_copy(template, place, monkeypatch):
     """A fresh copy of ``template`` at ``place``, served to the app by
     PORTFOLIO_DB in local mode with no PORTFOLIO_USER (the first admin
-    acts). The copy is written beside it and renamed over it, and a
-    write-ahead log left by an earlier copy goes first."""
-    staged = place.with_name(place.name + ".copying")
-    shutil.copyfile(template, staged)
-    Path(f"{place}.wal").unlink(missing_ok=True)
-    os.replace(staged, place)
+    acts); copied as ``copy_demo`` copies, over an earlier test's copy."""
+    copy_demo(template, place)
     monkeypatch.setenv("PORTFOLIO_DB", str(place))
     monkeypatch.delenv("PORTFOLIO_USER", raising=False)
     return place

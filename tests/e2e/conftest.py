@@ -29,6 +29,7 @@ import pytest
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from portfolio.storage import db
+from tests.conftest import copy_demo
 from portfolio.web.browser_bench import free_port
 from portfolio.web.browser_bench import healthy as _healthy
 
@@ -243,18 +244,6 @@ def build_demo_db(db_file: Path, env: dict) -> None:
     )
     if demo.returncode != 0:
         pytest.fail(f"building the demo database failed:\n{demo.stdout}\n{demo.stderr}", pytrace=False)
-
-
-def copy_demo(template: Path, db_file: Path) -> Path:
-    """Put the demo back at ``db_file`` as it was built. The copy is written
-    beside it and renamed over it, so a connection opened meanwhile sees
-    either the old file or the whole new one; a write-ahead log left by the
-    old file would be replayed onto the new one, so it goes first."""
-    staged = db_file.with_name(db_file.name + ".copying")
-    shutil.copyfile(template, staged)
-    Path(f"{db_file}.wal").unlink(missing_ok=True)
-    os.replace(staged, db_file)
-    return db_file
 
 
 @pytest.fixture(scope="session")
