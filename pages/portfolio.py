@@ -1,7 +1,9 @@
-"""Portfolio: what leadership sees first. Headline numbers, the flagged pilots
-with their reasons, the 90-day timeline and the count by stage, the stopped
-pilots still holding what they borrowed, what production will need, and
-the production pilots still under watch."""
+"""Portfolio: what leadership sees first. Headline numbers and the flagged
+pilots with their reasons; then, one section at a time, the 90-day
+timeline, the count by stage and the age of the open pilots, the stopped
+pilots still holding what they borrowed and what production will need, the
+running cost against the value, the production pilots still under watch,
+and readiness."""
 
 import streamlit as st
 
@@ -14,6 +16,7 @@ from portfolio.services.reporting import digest, export, overview, privileges
 from portfolio.storage import store
 from portfolio.web import charts, forms, pickers, ui
 from portfolio.web.followthrough import still_holding
+from portfolio.web.sections import PORTFOLIO_SECTIONS as SECTIONS
 
 as_of = ui.as_of()
 view = ui.portfolio()
@@ -159,130 +162,159 @@ else:
     if o2.button("Open", key="open-pilot-go"):
         st.switch_page("pages/pilot.py", query_params={"id": int(pick)})
 
-st.subheader("Clock windows")
-st.caption("Each pilot from its start to its go/no-go date; hatched red: past the go/no-go date "
-           "without a decision.")
+# The rest of the picture, one section at a time: only the open section is
+# read and drawn, so the page a person lands on is the numbers and the list.
+# The section is in the address (?section=...), so a link can open one.
 scope = pilots
 if units:
     scope = scope[scope["business_unit"].isin(units)]
 if owners:
     scope = scope[scope["product_owner"].isin(owners)]
-# Built once per change to the data (ui.derived), per filter and page: a click
-# elsewhere on the page does not draw them again.
 filtered = f"units {sorted(units)} owners {sorted(owners)}"
-clocked = ui.derived(f"pilots on the clock, {filtered}", lambda: charts.clock_count(scope))
-pages = charts.timeline_pages(clocked)
-page = 1
-if pages > 1:
-    t1, t2 = st.columns([1, 4], vertical_alignment="bottom")
-    # Keyed by the number of pages: a filter that changes it starts again at page 1.
-    page = t1.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, step=1,
-                           key=f"timeline-page-{pages}")
-    first = (page - 1) * charts.TIMELINE_PAGE_BARS + 1
-    t2.caption(f"{plural(clocked, 'pilot')} on the clock; showing {first:,} to "
-               f"{min(first + charts.TIMELINE_PAGE_BARS - 1, clocked):,}, the decisions nearest the as-of date "
-               "first. Filter by business unit or product owner, or turn the page.")
-# An empty chart draws axes from nowhere (the year 2000, -1): say so instead.
-if clocked:
-    fig = ui.derived(f"timeline, {filtered}, page {page}",
-                   lambda: charts.timeline(scope, as_of, ui.settings().due_soon_days, page))
-    st.plotly_chart(fig, key="timeline")
-else:
-    st.caption("No pilots on the clock yet: a pilot's window shows once it has a start date.")
 
-left, right = st.columns(2)
-left.subheader("Pilots by stage")
-if len(scope):
-    left.plotly_chart(ui.derived(f"pilots by stage, {filtered}", lambda: charts.stage_counts(scope)),
-                      key="stage-counts")
-else:
-    left.caption("No pilots yet.")
-right.subheader("Age of the open pilots")
-ages = ui.kept("open pilot ages", view.open_pilot_ages)
-if len(ages):
-    right.plotly_chart(ui.derived("age of the open pilots", lambda: charts.age_histogram(ages)), key="age-histogram")
-else:
-    right.caption("No open pilots on the clock yet.")
 
-# --- stopped, and still holding what they borrowed (seed 003) ---------------
-st.subheader("Stopped, still holding borrowed privileges")
-holding = ui.kept("still holding", lambda: followthrough.still_holding(ui.conn(), as_of))
-if holding.empty:
-    st.caption("No stopped or retired pilot still holds a borrowed privilege: each was revoked or made permanent.")
-else:
-    st.caption("Every privilege not made permanent is revoked once a pilot stops; its product owner or technical "
-               "lead records each revocation, with evidence, on the pilot's page (Production readiness).")
-    still_holding(pickers.page_of(holding, "still-holding", noun="pilot"), "still-holding")
+def clock_windows() -> None:
+    st.subheader("Clock windows")
+    st.caption("Each pilot from its start to its go/no-go date; hatched red: past the go/no-go date "
+               "without a decision.")
+    # Built once per change to the data (ui.derived), per filter and page: a click
+    # elsewhere on the page does not draw them again.
+    clocked = ui.derived(f"pilots on the clock, {filtered}", lambda: charts.clock_count(scope))
+    pages = charts.timeline_pages(clocked)
+    page = 1
+    if pages > 1:
+        t1, t2 = st.columns([1, 4], vertical_alignment="bottom")
+        # Keyed by the number of pages: a filter that changes it starts again at page 1.
+        page = t1.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, step=1,
+                               key=f"timeline-page-{pages}")
+        first = (page - 1) * charts.TIMELINE_PAGE_BARS + 1
+        t2.caption(f"{plural(clocked, 'pilot')} on the clock; showing {first:,} to "
+                   f"{min(first + charts.TIMELINE_PAGE_BARS - 1, clocked):,}, the decisions nearest the as-of "
+                   "date first. Filter by business unit or product owner, or turn the page.")
+    # An empty chart draws axes from nowhere (the year 2000, -1): say so instead.
+    if clocked:
+        fig = ui.derived(f"timeline, {filtered}, page {page}",
+                         lambda: charts.timeline(scope, as_of, ui.settings().due_soon_days, page))
+        st.plotly_chart(fig, key="timeline")
+    else:
+        st.caption("No pilots on the clock yet: a pilot's window shows once it has a start date.")
 
-# --- what production will need ---------------------------------------------
-st.subheader("Borrowed privileges across the portfolio")
-rolled = ui.kept("privileges", lambda: privileges.rollup(store.privileges_frame(ui.conn())))
-if rolled is None:
-    st.caption("No borrowed privileges recorded on live pilots.")
-else:
-    p1, p2 = st.columns(2)
-    p1.markdown(f"**{rolled.borrowed}** borrowed, **{rolled.undecided}** still undecided")
-    p1.dataframe(rolled.by_kind, width="stretch", key="privileges-by-kind", placeholder=EMPTY_CELL)
-    p2.markdown("**The pilots that depend on the most**")
-    p2.dataframe(rolled.dependent, hide_index=True, width="stretch", key="privileges-dependent", placeholder=EMPTY_CELL,
-                 column_config={"pilot": "Pilot", "borrowed": "Borrowed", "undecided": "Undecided"})
 
-all_costs = ui.kept("monthly costs with units", lambda: store.monthly_costs(ui.conn(), as_of))
-costs = all_costs[all_costs["stage"].isin(["pilot", "bridge", "production"])]
-st.subheader("Monthly running cost")
-if costs.empty:
-    st.caption("No pilot has both a cost-per-transaction KPI with a reading and an expected monthly volume.")
-else:
-    totals = costs.groupby(costs["unit"].replace("", "(no unit)"))["monthly_cost"].sum()
-    cols = st.columns(max(1, len(totals)))
-    for col, (unit, total) in zip(cols, totals.items()):
-        col.metric(f"Total monthly running cost ({md(unit)})", f"{total:,.0f}",
-                   help="For each pilot: its latest cost per transaction times its expected monthly volume.")
-    st.dataframe(pickers.page_of(costs, "monthly-costs", noun="pilot")[
-                     ["name", "stage", "cost_per_transaction", "unit", "expected_monthly_volume", "monthly_cost"]],
-                 hide_index=True, width="stretch", key="monthly-costs", placeholder=EMPTY_CELL,
-                 column_config={"name": "Pilot", "stage": "Stage", "cost_per_transaction": "Cost per transaction",
-                                "unit": "Unit", "expected_monthly_volume": "Expected monthly volume",
-                                "monthly_cost": "Monthly cost"})
+def stages_and_ages() -> None:
+    left, right = st.columns(2)
+    left.subheader("Pilots by stage")
+    if len(scope):
+        left.plotly_chart(ui.derived(f"pilots by stage, {filtered}", lambda: charts.stage_counts(scope)),
+                          key="stage-counts")
+    else:
+        left.caption("No pilots yet.")
+    right.subheader("Age of the open pilots")
+    ages = ui.kept("open pilot ages", view.open_pilot_ages)
+    if len(ages):
+        right.plotly_chart(ui.derived("age of the open pilots", lambda: charts.age_histogram(ages)),
+                           key="age-histogram")
+    else:
+        right.caption("No open pilots on the clock yet.")
 
-st.subheader("Cost at production volume against value, by business unit")
-by_unit = ui.kept("cost and value by unit",
-                  lambda: production.cost_and_value_by_unit(ui.conn(), as_of, ui.settings(), all_costs))
-if by_unit.empty:
-    st.caption("No live pilot has both a running cost at production volume and an expected monthly value in "
-               "the same currency.")
-else:
-    st.caption("For each business unit, its live pilots' monthly running cost at production volume beside the "
-               "value they are expected to bring a month (hours saved at the cost of an hour); only the pilots "
-               "with both, in the same currency.")
-    for currency, frame in by_unit.groupby("currency"):
-        st.plotly_chart(ui.derived(f"cost and value by unit in {currency}",
-                                 lambda: charts.cost_and_value_by_unit(frame, currency)),
-                        key=f"cost-value-by-unit-{currency}")
 
-days = ", ".join(str(d) for d in ui.settings().checkin_days)
-watched = ui.kept("under watch", lambda: handover.under_watch(ui.conn(), ui.settings(), as_of))
-st.subheader(f"In production, under watch: {plural(len(watched), 'pilot')}")
-st.caption(f"Production pilots whose operational owner has not yet done every check-in ({days} days after the "
-           "promotion: is it used, do its production KPIs hold, is its cost what was expected); a missed one "
-           "first. The last check-in done ends the watch.")
-if watched.empty:
-    st.caption("No production pilot is under watch.")
-else:
-    st.dataframe(
-        pickers.page_of(watched, "under-watch", noun="pilot").pipe(
-            lambda w: w.assign(overdue=w["overdue"].map({True: "missed", False: "on time"})))[
-            ["name", "business_unit", "operational_owner", "promoted_on", "done", "next_checkin", "overdue"]],
-        hide_index=True, width="stretch", key="under-watch", placeholder=EMPTY_CELL,
-        column_config={"name": "Pilot", "business_unit": "Business unit", "operational_owner": "Operational owner",
-                       "promoted_on": "Promoted on", "done": "Check-ins done", "next_checkin": "Next check-in",
-                       "overdue": "Next check-in is"})
+def borrowed_privileges() -> None:
+    # Stopped, and still holding what they borrowed (seed 003).
+    st.subheader("Stopped, still holding borrowed privileges")
+    holding = ui.kept("still holding", lambda: followthrough.still_holding(ui.conn(), as_of))
+    if holding.empty:
+        st.caption("No stopped or retired pilot still holds a borrowed privilege: each was revoked or made "
+                   "permanent.")
+    else:
+        st.caption("Every privilege not made permanent is revoked once a pilot stops; its product owner or "
+                   "technical lead records each revocation, with evidence, on the pilot's page (Production "
+                   "readiness).")
+        still_holding(pickers.page_of(holding, "still-holding", noun="pilot"), "still-holding")
 
-st.subheader("Readiness")
-matrix = ui.kept("readiness", lambda: store.readiness_matrix(ui.conn(), least_ready=charts.HEATMAP_ROWS))
-if matrix.empty:
-    st.caption("No live pilots.")
-else:
-    st.caption("Share of the applicable checklist items done, per dimension; the least ready pilots first.")
-    st.plotly_chart(ui.derived("readiness heatmap", lambda: charts.readiness_heatmap(matrix, READINESS_DIMENSIONS)),
-                    key="readiness-heatmap")
+    # What production will need.
+    st.subheader("Borrowed privileges across the portfolio")
+    rolled = ui.kept("privileges", lambda: privileges.rollup(store.privileges_frame(ui.conn())))
+    if rolled is None:
+        st.caption("No borrowed privileges recorded on live pilots.")
+    else:
+        p1, p2 = st.columns(2)
+        p1.markdown(f"**{rolled.borrowed}** borrowed, **{rolled.undecided}** still undecided")
+        p1.dataframe(rolled.by_kind, width="stretch", key="privileges-by-kind", placeholder=EMPTY_CELL)
+        p2.markdown("**The pilots that depend on the most**")
+        p2.dataframe(rolled.dependent, hide_index=True, width="stretch", key="privileges-dependent",
+                     placeholder=EMPTY_CELL,
+                     column_config={"pilot": "Pilot", "borrowed": "Borrowed", "undecided": "Undecided"})
+
+
+def cost_and_value() -> None:
+    all_costs = ui.kept("monthly costs with units", lambda: store.monthly_costs(ui.conn(), as_of))
+    costs = all_costs[all_costs["stage"].isin(["pilot", "bridge", "production"])]
+    st.subheader("Monthly running cost")
+    if costs.empty:
+        st.caption("No pilot has both a cost-per-transaction KPI with a reading and an expected monthly volume.")
+    else:
+        totals = costs.groupby(costs["unit"].replace("", "(no unit)"))["monthly_cost"].sum()
+        cols = st.columns(max(1, len(totals)))
+        for col, (unit, total) in zip(cols, totals.items()):
+            col.metric(f"Total monthly running cost ({md(unit)})", f"{total:,.0f}",
+                       help="For each pilot: its latest cost per transaction times its expected monthly volume.")
+        st.dataframe(pickers.page_of(costs, "monthly-costs", noun="pilot")[
+                         ["name", "stage", "cost_per_transaction", "unit", "expected_monthly_volume", "monthly_cost"]],
+                     hide_index=True, width="stretch", key="monthly-costs", placeholder=EMPTY_CELL,
+                     column_config={"name": "Pilot", "stage": "Stage", "cost_per_transaction": "Cost per transaction",
+                                    "unit": "Unit", "expected_monthly_volume": "Expected monthly volume",
+                                    "monthly_cost": "Monthly cost"})
+
+    st.subheader("Cost at production volume against value, by business unit")
+    by_unit = ui.kept("cost and value by unit",
+                      lambda: production.cost_and_value_by_unit(ui.conn(), as_of, ui.settings(), all_costs))
+    if by_unit.empty:
+        st.caption("No live pilot has both a running cost at production volume and an expected monthly value in "
+                   "the same currency.")
+    else:
+        st.caption("For each business unit, its live pilots' monthly running cost at production volume beside the "
+                   "value they are expected to bring a month (hours saved at the cost of an hour); only the pilots "
+                   "with both, in the same currency.")
+        for currency, frame in by_unit.groupby("currency"):
+            st.plotly_chart(ui.derived(f"cost and value by unit in {currency}",
+                                       lambda: charts.cost_and_value_by_unit(frame, currency)),
+                            key=f"cost-value-by-unit-{currency}")
+
+
+def under_watch() -> None:
+    days = ", ".join(str(d) for d in ui.settings().checkin_days)
+    watched = ui.kept("under watch", lambda: handover.under_watch(ui.conn(), ui.settings(), as_of))
+    st.subheader(f"In production, under watch: {plural(len(watched), 'pilot')}")
+    st.caption(f"Production pilots whose operational owner has not yet done every check-in ({days} days after "
+               "the promotion: is it used, do its production KPIs hold, is its cost what was expected); a missed "
+               "one first. The last check-in done ends the watch.")
+    if watched.empty:
+        st.caption("No production pilot is under watch.")
+    else:
+        st.dataframe(
+            pickers.page_of(watched, "under-watch", noun="pilot").pipe(
+                lambda w: w.assign(overdue=w["overdue"].map({True: "missed", False: "on time"})))[
+                ["name", "business_unit", "operational_owner", "promoted_on", "done", "next_checkin", "overdue"]],
+            hide_index=True, width="stretch", key="under-watch", placeholder=EMPTY_CELL,
+            column_config={"name": "Pilot", "business_unit": "Business unit", "operational_owner": "Operational owner",
+                           "promoted_on": "Promoted on", "done": "Check-ins done", "next_checkin": "Next check-in",
+                           "overdue": "Next check-in is"})
+
+
+def readiness() -> None:
+    st.subheader("Readiness")
+    matrix = ui.kept("readiness", lambda: store.readiness_matrix(ui.conn(), least_ready=charts.HEATMAP_ROWS))
+    if matrix.empty:
+        st.caption("No live pilots.")
+    else:
+        st.caption("Share of the applicable checklist items done, per dimension; the least ready pilots first.")
+        st.plotly_chart(ui.derived("readiness heatmap",
+                                   lambda: charts.readiness_heatmap(matrix, READINESS_DIMENSIONS)),
+                        key="readiness-heatmap")
+
+
+shows = {SECTIONS[0]: clock_windows, SECTIONS[1]: stages_and_ages, SECTIONS[2]: borrowed_privileges,
+         SECTIONS[3]: cost_and_value, SECTIONS[4]: under_watch, SECTIONS[5]: readiness}
+for section, label in zip(st.tabs(list(SECTIONS), key="section", bind="query-params"), SECTIONS):
+    if section.open:
+        with section:
+            shows[label]()

@@ -10,7 +10,7 @@ from portfolio import flags
 from portfolio.domain.settings import Settings
 from portfolio.services import production
 from portfolio.storage import db, store
-from tests.app.test_pages import act_as, no_exception, open_app, owned_pilot_without_this_weeks_update
+from tests.app.test_pages import act_as, no_exception, open_app, open_section, owned_pilot_without_this_weeks_update
 from tests.app.test_production_pages import open_pilot, open_tab
 
 
@@ -82,7 +82,7 @@ def test_a_baseline_dated_after_the_start_is_refused_on_the_page(demo_db):
 
 
 def test_the_portfolio_page_charts_cost_against_value_by_business_unit(demo_db):
-    at = open_app()
+    at = open_section(open_app(), "Cost and value")
     no_exception(at)
     assert "Cost at production volume against value, by business unit" in [s.value for s in at.subheader]
     chart = next(c for c in at.get("plotly_chart") if c.proto.id.endswith("-cost-value-by-unit-EUR"))

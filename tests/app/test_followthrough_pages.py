@@ -6,7 +6,7 @@ create form and in the import's preview."""
 
 from portfolio.storage import db
 from tests.app.test_import_page import table
-from tests.app.test_pages import act_as, no_exception, open_app
+from tests.app.test_pages import act_as, no_exception, open_app, open_section
 from tests.app.test_production_pages import open_pilot
 
 
@@ -38,7 +38,7 @@ def holding_lines(at):
 
 def test_the_portfolio_lists_the_stopped_pilot_still_holding_what_it_borrowed(demo_db):
     _, name, _ = stopped_still_holding(demo_db)
-    at = open_app()
+    at = open_section(open_app(), "Borrowed privileges")
     no_exception(at)
     assert "Stopped, still holding borrowed privileges" in [s.value for s in at.subheader]
     (line,) = holding_lines(at)
@@ -70,7 +70,9 @@ def test_the_product_owner_records_each_revocation_and_the_pilot_leaves_the_list
     assert not any("still holds" in w.value for w in at.warning)
     privileges = frame_with(at, "Evidence of revocation")
     assert set(privileges["Evidence of revocation"].dropna()) >= {"Ticket SEC-42 closed"}
-    at.switch_page("pages/portfolio.py").run()
+    at.switch_page("pages/portfolio.py")
+    open_section(at, "Borrowed privileges")
+    assert "Stopped, still holding borrowed privileges" in [s.value for s in at.subheader]
     assert holding_lines(at) == []
     assert any("No stopped or retired pilot still holds" in c.value for c in at.caption)
     assert name not in set(frame_with(at, "next_date", "reasons")["name"])

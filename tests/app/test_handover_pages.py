@@ -9,7 +9,7 @@ from portfolio.domain.settings import Settings
 from portfolio.services import handover
 from portfolio.storage import db, store
 from portfolio.storage import handover as handover_store
-from tests.app.test_pages import act_as, no_exception, open_app
+from tests.app.test_pages import act_as, no_exception, open_app, open_section
 
 
 def watched(at) -> "list[dict]":
@@ -24,7 +24,7 @@ def test_the_operational_owner_records_a_missed_check_in_and_the_watch_moves_on(
         pilot_id = int(late["id"])
         pilot = store.get_pilot(c, pilot_id)
         owner = pilot.operational_owner_id
-    at = open_app()
+    at = open_section(open_app(), "Under watch")
     no_exception(at)
     row = next(r for r in watched(at) if r["name"] == pilot.name)
     assert (row["done"], row["overdue"]) == ("1 of 3", "missed") and row["next_checkin"].startswith("day 60: ")
@@ -55,7 +55,7 @@ def test_the_operational_owner_records_a_missed_check_in_and_the_watch_moves_on(
                                                       "Latency slipped after the vendor's update", owner, owner)
 
     at.switch_page("pages/portfolio.py")
-    at.run()
+    open_section(at, "Under watch")
     row = next(r for r in watched(at) if r["name"] == pilot.name)
     assert row["done"] == "2 of 3" and row["next_checkin"].startswith("day 90: ")
 

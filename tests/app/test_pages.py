@@ -11,6 +11,7 @@ from portfolio.domain import clock
 from portfolio.services import people
 from portfolio.services.reporting import overview
 from portfolio.storage import db, store
+from portfolio.web.sections import PORTFOLIO_SECTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 TODAY = date.today()
@@ -29,6 +30,25 @@ def open_app(page: str | None = None, user: str | None = None, monkeypatch=None)
     if page:
         at.switch_page(page)
     return at.run()
+
+
+def open_section(at: AppTest, section: str) -> AppTest:
+    """Another section of the Portfolio page, as a click on it does: the
+    section chosen, and the address naming it (the first section is the
+    address without one). Only the open section is drawn."""
+    at.session_state["section"] = section
+    if section == PORTFOLIO_SECTIONS[0]:
+        at.query_params.pop("section", None)
+    else:
+        at.query_params["section"] = section
+    return at.run()
+
+
+def every_section(at: AppTest):
+    """Open each section of the Portfolio page in turn, yielding the page
+    with that section open."""
+    for section in PORTFOLIO_SECTIONS:
+        yield open_section(at, section)
 
 
 def owned_pilot_without_this_weeks_update(path) -> tuple[int, int]:

@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from .test_browser_smoke import wait_for_app
-from .test_spine_journeys import choose, query, settle
+from .test_spine_journeys import choose, open_tab, query, settle
 from .test_user_journeys import no_exception
 
 pytestmark = pytest.mark.e2e
@@ -59,9 +59,11 @@ def test_a_no_go_is_followed_through_to_the_last_revoked_privilege(request, app_
         assert query(app_server, "SELECT reason, lessons FROM stop_record WHERE pilot_id = ?", [pilot_id]) == [
             ("value_not_proven", LESSONS)]
 
-        # The Portfolio lists it as still holding what it borrowed, by name.
-        page.goto(as_person(app_server, "", leader), wait_until="domcontentloaded")
+        # The Portfolio lists it as still holding what it borrowed, by name
+        # (a link can open the page on that section).
+        page.goto(as_person(app_server, "", leader, section="Borrowed privileges"), wait_until="domcontentloaded")
         wait_for_app(page, "Portfolio")
+        expect(page.get_by_role("tab", name="Borrowed privileges", exact=True)).to_have_attribute("aria-selected", "true")
         holding = page.locator(".st-key-still-holding")
         line = holding.locator("p").filter(has_text=name)
         expect(line).to_contain_text(f"still holds {len(held)} privilege")
@@ -89,6 +91,7 @@ def test_a_no_go_is_followed_through_to_the_last_revoked_privilege(request, app_
         # The pilot has left the list.
         page.goto(as_person(app_server, "", owner), wait_until="domcontentloaded")
         wait_for_app(page, "Portfolio")
+        open_tab(page, "Borrowed privileges", "Portfolio")
         expect(page.get_by_role("heading", name="Stopped, still holding borrowed privileges")).to_be_visible()
         expect(page.locator(".st-key-still-holding p").filter(has_text=name)).to_have_count(0)
 

@@ -21,6 +21,7 @@ from playwright.sync_api import Page, expect
 from portfolio.domain.settings import Settings
 from portfolio.services import decisions, people, pilots, production, signin, updates
 from portfolio.storage import db
+from portfolio.web.sections import PORTFOLIO_SECTIONS
 
 from .test_browser_smoke import wait_for_app
 from .test_spine_journeys import choose, open_tab, settle
@@ -132,6 +133,9 @@ def test_user_text_is_shown_as_text_on_every_page(request, app_server, e2e_page:
         page.goto(app_server.url, wait_until="domcontentloaded")
         wait_for_app(page, "Portfolio")
         shown_as_text(page, pixel)
+        for section in PORTFOLIO_SECTIONS[1:]:  # only the open section is drawn: read each
+            open_tab(page, section, "Portfolio")
+            shown_as_text(page, pixel)
 
         page.goto(f"{app_server.url}/pilot?id={pid}", wait_until="domcontentloaded")
         wait_for_app(page, "Pilot")

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from .test_browser_smoke import wait_for_app
-from .test_spine_journeys import query
+from .test_spine_journeys import open_tab, query
 
 pytestmark = pytest.mark.e2e
 
@@ -47,13 +47,17 @@ def test_the_portfolio_shows_privileges_cost_and_readiness(request, app_server, 
     try:
         page.goto(app_server.url, wait_until="domcontentloaded")
         wait_for_app(page, "Portfolio")
+        # One section at a time, each a tab below the list.
+        open_tab(page, "Borrowed privileges", "Portfolio")
         expect(page.get_by_role("heading", name="Borrowed privileges across the portfolio")).to_be_visible()
         expect(page.get_by_text("The pilots that depend on the most")).to_be_visible()
+        open_tab(page, "Cost and value", "Portfolio")
         expect(page.get_by_text("Total monthly running cost (EUR)")).to_be_visible()
-        expect(page.locator(".st-key-readiness-heatmap")).to_be_visible()
         expect(page.get_by_role("heading", name="Cost at production volume against value, by business unit")
                ).to_be_visible()
         expect(page.locator(".st-key-cost-value-by-unit-EUR")).to_be_visible()
+        open_tab(page, "Readiness", "Portfolio")
+        expect(page.locator(".st-key-readiness-heatmap")).to_be_visible()
     except BaseException:
         app_server.save_failure(page, request.node.name)
         raise
