@@ -10,7 +10,6 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from portfolio.domain import clock
 from portfolio.domain.models import Actor
 from portfolio.services import people, updates
 from portfolio.storage import db, store
@@ -19,6 +18,7 @@ from tests.app.test_pages import (
     no_exception,
     open_app,
     owned_pilot_without_this_weeks_update,
+    owned_pilots_without_this_weeks_update,
     people_by_role,
 )
 
@@ -42,15 +42,11 @@ def update_form(at: AppTest) -> tuple:
 def owner_with_several_pilots(path) -> tuple[list[int], int]:
     """(pilot ids, owner id): the pilots needing this week's update of a
     product owner with several, so that one of them is not the picker's first."""
-    with db.session(path) as c:
-        ids, owner_id = c.execute(
-            "SELECT list(p.id ORDER BY p.id), p.product_owner_id FROM pilot p"
-            " JOIN person o ON o.id = p.product_owner_id"
-            " WHERE o.active AND p.stage = 'pilot' AND p.id NOT IN"
-            " (SELECT pilot_id FROM weekly_update WHERE week_start = ?)"
-            " GROUP BY p.product_owner_id HAVING count(*) > 1 ORDER BY 2 LIMIT 1",
-            [clock.week_start(date.today())]).fetchone()
-        return list(ids), owner_id
+    by_owner: dict[int, list[int]] = {}
+    for pilot_id, owner_id in owned_pilots_without_this_weeks_update(path):
+        by_owner.setdefault(owner_id, []).append(pilot_id)
+    owner_id = min(o for o, ids in by_owner.items() if len(ids) > 1)
+    return by_owner[owner_id], owner_id
 
 
 def on_weekly_update_typing(demo_db) -> tuple[AppTest, int]:

@@ -51,16 +51,26 @@ def every_section(at: AppTest):
         yield open_section(at, section)
 
 
+def updated_this_week(conn) -> set[int]:
+    """The pilots the Weekly update page shows as updated this week, read as
+    the page reads them; the others need this week's update."""
+    return store.weeks_with_update(conn, clock.week_start(TODAY), TODAY)
+
+
+def owned_pilots_without_this_weeks_update(path) -> list[tuple[int, int]]:
+    """(pilot id, product owner id) of each pilot in `pilot` with an active
+    product owner that needs this week's update, by pilot id."""
+    with db.session(path) as c:
+        done = updated_this_week(c)
+        owned = c.execute("SELECT p.id, p.product_owner_id FROM pilot p JOIN person o ON o.id = p.product_owner_id"
+                          " WHERE o.active AND p.stage = 'pilot' ORDER BY p.id").fetchall()
+    return [(pilot_id, owner_id) for pilot_id, owner_id in owned if pilot_id not in done]
+
+
 def owned_pilot_without_this_weeks_update(path) -> tuple[int, int]:
     """(pilot id, product owner id) of a pilot in `pilot` whose active product
     owner has not posted this week."""
-    with db.session(path) as c:
-        return c.execute(
-            "SELECT p.id, p.product_owner_id FROM pilot p JOIN person o ON o.id = p.product_owner_id"
-            " WHERE o.active AND p.stage = 'pilot' AND p.id NOT IN"
-            " (SELECT pilot_id FROM weekly_update WHERE week_start = ?) ORDER BY p.id LIMIT 1",
-            [clock.week_start(TODAY)],
-        ).fetchone()
+    return owned_pilots_without_this_weeks_update(path)[0]
 
 
 def act_as(at: AppTest, person_id: int) -> AppTest:
