@@ -195,6 +195,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--as-of", type=_date, default=None, help="the day the portfolios are built for (default: today)")
     p.add_argument("--no-browser", action="store_true",
                    help="skip the browser figures (they need Chromium: apt-get install chromium)")
+    p.add_argument("--runs", type=_positive, default=None,
+                   help="how many times each figure and its floor are taken in turn (default: 5); "
+                        "fewer is quicker and noisier")
     p.add_argument("--one-size", type=_positive, default=None, help=argparse.SUPPRESS)
     p.add_argument("--part", default=None, help=argparse.SUPPRESS)
 
@@ -252,8 +255,8 @@ def _main(argv: list[str] | None) -> int:
         from portfolio.web import bench  # imports Streamlit's test harness: only here
 
         if args.one_size:
-            return bench._one_size(args.one_size, args.part, as_of, not args.no_browser)
-        return bench.run(args.sizes or bench.SIZES, args.json, as_of, not args.no_browser)
+            return bench._one_size(args.one_size, args.part, as_of, not args.no_browser, args.runs or bench.RUNS)
+        return bench.run(args.sizes or bench.SIZES, args.json, as_of, not args.no_browser, args.runs or bench.RUNS)
     path = args.db or str(db_path())
     try:
         settings = load_settings()

@@ -196,8 +196,9 @@ def _summary_process(path: Path, as_of: date, runs: int = RUNS) -> dict:
     return {"summary_ms": figure, "cli_floor_ms": floor, "summary_ratio": ratio}
 
 
-def measure(n: int, folder: Path, as_of: date, browser: bool = True) -> dict:
-    """Build a portfolio of ``n`` pilots in ``folder`` and measure it."""
+def measure(n: int, folder: Path, as_of: date, browser: bool = True, runs: int = RUNS) -> dict:
+    """Build a portfolio of ``n`` pilots in ``folder`` and measure it, each
+    figure and its floor taken ``runs`` times in turn."""
     from portfolio import flags
     from portfolio.domain.models import Actor
     from portfolio.domain.settings import Settings
@@ -215,7 +216,7 @@ def measure(n: int, folder: Path, as_of: date, browser: bool = True) -> dict:
 
     with db.session(path) as c:
         result["flags_ms"], result["raw_facts_ms"], result["flags_ratio"] = against_floor(
-            lambda: flags.portfolio_flags(c, as_of, settings), lambda: bench_store.raw_facts(c, as_of))
+            lambda: flags.portfolio_flags(c, as_of, settings), lambda: bench_store.raw_facts(c, as_of), runs)
         result["flags"] = len(flags.portfolio_flags(c, as_of, settings))
         result["digest_ms"] = _median_ms(
             lambda: digest.render_markdown(digest.build_digest(c, as_of, settings, record=False)), 3)
@@ -233,14 +234,14 @@ def measure(n: int, folder: Path, as_of: date, browser: bool = True) -> dict:
         result["update_ms"] = _median_ms(post_one, 20)
 
     # The pages and the summary before the import: it adds ten thousand pilots.
-    result.update(_apptest_runs(path))
-    result.update(_summary_process(path, as_of))
+    result.update(_apptest_runs(path, runs))
+    result.update(_summary_process(path, as_of, runs))
     if browser:
         from portfolio.web import browser_bench
 
         with db.session(path) as c:
             pilot_id = bench_store.pilots_to_update(c, 1)[0][0]
-        result.update(browser_bench.measure(path, pilot_id))
+        result.update(browser_bench.measure(path, pilot_id, runs))
 
     with db.session(path) as c:
         emails = bench_store.product_owner_emails(c, 200)
@@ -260,9 +261,9 @@ def measure(n: int, folder: Path, as_of: date, browser: bool = True) -> dict:
     return result
 
 
-def _one_size(n: int, out: str, as_of: date, browser: bool = True) -> int:
+def _one_size(n: int, out: str, as_of: date, browser: bool = True, runs: int = RUNS) -> int:
     with tempfile.TemporaryDirectory(prefix="portfolio-bench-") as folder:
-        figures = measure(n, Path(folder), as_of, browser)
+        figures = measure(n, Path(folder), as_of, browser, runs)
     Path(out).write_text(json.dumps(figures))
     return 0
 
@@ -314,7 +315,8 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def run(sizes=SIZES, json_path: str | None = None, as_of: date | None = None, browser: bool = True) -> int:
+def run(sizes=SIZES, json_path: str | None = None, as_of: date | None = None, browser: bool = True,
+        runs: int = RUNS) -> int:
     """Measure each size in a process of its own and print the table."""
     as_of = as_of or date.today()
     results = []
@@ -325,7 +327,7 @@ def run(sizes=SIZES, json_path: str | None = None, as_of: date | None = None, br
         try:
             done = subprocess.run(
                 [sys.executable, "-m", "portfolio", "bench", "--one-size", str(n), "--part", out,
-                 "--as-of", as_of.isoformat(), *([] if browser else ["--no-browser"])],
+                 "--as-of", as_of.isoformat(), "--runs", str(runs), *([] if browser else ["--no-browser"])],
                 cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
             )
             if done.returncode != 0:
