@@ -44,11 +44,20 @@ def open_section(at: AppTest, section: str) -> AppTest:
     return at.run()
 
 
+# The first heading each section of the Portfolio page draws: it shows the section open.
+SECTION_HEADINGS = dict(zip(PORTFOLIO_SECTIONS, (
+    "Clock windows", "Pilots by stage", "Stopped, still holding borrowed privileges", "Monthly running cost",
+    "In production, under watch", "Readiness")))
+
+
 def every_section(at: AppTest):
     """Open each section of the Portfolio page in turn, yielding the page
-    with that section open."""
+    with that section open (its first heading shown)."""
     for section in PORTFOLIO_SECTIONS:
-        yield open_section(at, section)
+        open_section(at, section)
+        headings = [s.value for s in at.subheader]
+        assert any(h.startswith(SECTION_HEADINGS[section]) for h in headings), (section, headings)
+        yield at
 
 
 def updated_this_week(conn) -> set[int]:
