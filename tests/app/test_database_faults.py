@@ -13,7 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from portfolio.storage import db, store
-from tests.app.test_pages import updated_this_week
+from tests.app.test_pages import owned_pilot_without_this_weeks_update
 from tests.damage import HEADER_BYTES, block_of, scribble
 
 # Fault tests, fuzzing and real processes: make test runs them, make test-fast does not.
@@ -87,11 +87,8 @@ class Holder:
 
 def test_a_page_that_cannot_get_the_database_keeps_what_was_typed(demo_db, monkeypatch):
     monkeypatch.setenv("PORTFOLIO_LOCK_WAIT_SECONDS", "0.5")  # a page run waits this long for the file
-    with db.session(demo_db) as c:
-        # a pilot without this week's update, so that saving posts one rather than revising it
-        done = updated_this_week(c)
-        pilot_id = next(i for (i,) in c.execute("SELECT id FROM pilot WHERE stage = 'pilot' ORDER BY id").fetchall()
-                        if i not in done)
+    # a pilot without this week's update, so that saving posts one rather than revising it
+    pilot_id, _ = owned_pilot_without_this_weeks_update(demo_db)
     at = open_app("pages/weekly_update.py")
     at.selectbox(key="update-pilot").set_value(pilot_id)
     at.run()

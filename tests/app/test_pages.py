@@ -32,16 +32,22 @@ def open_app(page: str | None = None, user: str | None = None, monkeypatch=None)
     return at.run()
 
 
-def open_section(at: AppTest, section: str) -> AppTest:
-    """Another section of the Portfolio page, as a click on it does: the
-    section chosen, and the address naming it (the first section is the
-    address without one). Only the open section is drawn."""
-    at.session_state["section"] = section
-    if section == PORTFOLIO_SECTIONS[0]:
-        at.query_params.pop("section", None)
+def choose_tab(at: AppTest, key: str, labels, label: str) -> AppTest:
+    """The tab ``label`` of the tabs keyed ``key`` (bound to the address,
+    with ``labels`` in order) chosen as a click on it does: the tab chosen,
+    and the address naming it (the first tab is the address without one).
+    Only the open tab is drawn."""
+    at.session_state[key] = label
+    if label == labels[0]:
+        at.query_params.pop(key, None)
     else:
-        at.query_params["section"] = section
+        at.query_params[key] = label
     return at.run()
+
+
+def open_section(at: AppTest, section: str) -> AppTest:
+    """Another section of the Portfolio page, as a click on it does."""
+    return choose_tab(at, "section", PORTFOLIO_SECTIONS, section)
 
 
 # The first heading each section of the Portfolio page draws: it shows the section open.

@@ -7,6 +7,7 @@ from portfolio.storage import db, store
 from portfolio.web.pilot import TABS
 from tests.app.test_pages import (
     act_as,
+    choose_tab,
     no_exception,
     open_app,
     owned_pilot_without_this_weeks_update,
@@ -22,15 +23,8 @@ def open_pilot(at, pilot_id, tab: str | None = None):
 
 
 def open_tab(at, tab: str):
-    """Another tab of the open pilot page, as a click on it does: the tab
-    chosen, and the address naming it (the first tab is the address
-    without one)."""
-    at.session_state["tab"] = tab
-    if tab == TABS[0]:
-        at.query_params.pop("tab", None)
-    else:
-        at.query_params["tab"] = tab
-    return at.run()
+    """Another tab of the open pilot page, as a click on it does."""
+    return choose_tab(at, "tab", TABS, tab)
 
 
 def every_tab(at):
