@@ -254,9 +254,10 @@ def _main(argv: list[str] | None) -> int:
     if args.command == "bench":
         from portfolio.web import bench  # imports Streamlit's test harness: only here
 
+        runs = args.runs or bench.RUNS
         if args.one_size:
-            return bench._one_size(args.one_size, args.part, as_of, not args.no_browser, args.runs or bench.RUNS)
-        return bench.run(args.sizes or bench.SIZES, args.json, as_of, not args.no_browser, args.runs or bench.RUNS)
+            return bench._one_size(args.one_size, args.part, as_of, not args.no_browser, runs)
+        return bench.run(args.sizes or bench.SIZES, args.json, as_of, not args.no_browser, runs)
     path = args.db or str(db_path())
     try:
         settings = load_settings()
