@@ -52,4 +52,4 @@ else:
                                 "pilot": "Pilot", "action": "Action",
                                 "change": st.column_config.TextColumn("Change", width="large")})
     st.download_button("Export these records (CSV)", export.csv_bytes(trail.drop(columns=["actor_id"])),
-                       file_name=f"audit-{date.today()}.csv", mime="text/csv", key="audit-export")
+                       file_name=f"audit-{date.today()}.csv", mime="text/csv", key="audit-export", on_click="ignore")

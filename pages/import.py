@@ -93,7 +93,7 @@ mapping = importer.Mapping(
     date_order=order,
 )
 st.download_button("Download this mapping (TOML)", importer.dump_mapping(mapping), file_name="mapping.toml",
-                   mime="application/toml", key="import-mapping-download")
+                   mime="application/toml", key="import-mapping-download", on_click="ignore")
 
 try:
     plan = importer.plan_import(conn, frame, mapping, settings, today=date.today())
@@ -151,7 +151,7 @@ if st.button("Import", key="import-go", type="primary", disabled=bool(needs_choi
         st.success(result.summary())
         if len(result.rejected):
             st.download_button("Download the rejected rows (CSV)", export.csv_bytes(result.rejected),
-                               file_name="rejected.csv", mime="text/csv", key="import-rejects")
+                               file_name="rejected.csv", mime="text/csv", key="import-rejects", on_click="ignore")
         if result.changes:
             with st.expander(f"What changed ({len(result.changes)})"):
                 st.dataframe(result.changes_table(), hide_index=True, width="stretch", key="import-changes")

@@ -34,13 +34,13 @@ with st.popover("Leadership digest", icon=":material/mail:"):
     if st.toggle("Prepare the downloads", key="digest-prepare"):
         report = digest.build_digest(ui.conn(), as_of, ui.settings(), record=False)
         st.download_button("Markdown", digest.render_markdown(report), file_name=f"digest-{as_of}.md",
-                           mime="text/markdown", key="digest-markdown")
+                           mime="text/markdown", key="digest-markdown", on_click="ignore")
         st.download_button("HTML", digest.render_html(report), file_name=f"digest-{as_of}.html",
-                           mime="text/html", key="digest-html")
+                           mime="text/html", key="digest-html", on_click="ignore")
         # The whole portfolio; the table below has its own download of the pilots it shows.
         st.download_button("Every pilot with its flags (CSV, whatever the filters)",
                            export.csv_bytes(export.pilots_with_flags(ui.conn(), as_of, ui.settings())),
-                           file_name=f"pilots-{as_of}.csv", mime="text/csv", key="export-csv")
+                           file_name=f"pilots-{as_of}.csv", mime="text/csv", key="export-csv", on_click="ignore")
 
 # Headline numbers; each opens the pilots behind it.
 cols = st.columns(len(overview.HEADLINES))
@@ -111,11 +111,14 @@ else:
     # .streamlit/config.toml): it writes cells as they are, and a pilot named
     # "=HYPERLINK(...)" would be a live formula in a spreadsheet. This one goes
     # through the formula-safe writer.
-    # Written when the button is pressed, not on every run of the page.
+    # Written when the button is pressed, not on every run of the page. A
+    # download does not rerun the page (on_click="ignore", as every download
+    # in the app): a rerun would replace the file being written with the next
+    # run's, and on a busy server the browser would be left waiting for it.
     st.download_button(f"Download these {plural(len(shown), 'pilot')} (CSV, as filtered)",
                        lambda: export.csv_bytes(in_words(shown)),
                        file_name=f"pilots-shown-{as_of}.csv", mime="text/csv", key="portfolio-table-csv",
-                       icon=":material/download:")
+                       icon=":material/download:", on_click="ignore")
     # One page of rows at a time, worst first: the browser gets a page, not
     # the portfolio; the download above holds every row filtered.
     page = in_words(pickers.page_of(shown, "portfolio-table", noun="row",

@@ -23,6 +23,7 @@ from .test_spine_journeys import (
     choose,
     confirm_deactivation,
     open_deactivation,
+    open_tab,
     query,
     settle,
 )
@@ -76,7 +77,7 @@ def test_two_windows_edit_one_pilot_and_the_second_is_refused(request, app_serve
         expect(second.locator(f".st-key-edit-unit-{pilot_id} input")).to_have_value(typed)
 
         # The History shows both attempts' outcome.
-        second.get_by_role("tab", name="History").click()
+        open_tab(second, "History")
         expect(second.get_by_text(re.compile(r"'s edit was refused"))).to_be_visible()
         # The refused change reads in the History's lines (the table of the
         # trail beside them holds the same words in its grid's cells).
@@ -86,8 +87,11 @@ def test_two_windows_edit_one_pilot_and_the_second_is_refused(request, app_serve
                                     " ORDER BY id", [str(pilot_id)])
         assert [a for (a,) in actions][-2:] == ["edit", "edit refused"]
 
-        # Saving again applies what was typed, knowingly, over the first change.
-        second.get_by_role("tab", name="Overview").click()
+        # Back on the form, what they typed is still there (the tab's run is
+        # waited for: a click before it would press the button of the run
+        # before); saving again applies it, knowingly, over the first change.
+        open_tab(second, "Overview")
+        expect(second.locator(f".st-key-edit-unit-{pilot_id} input")).to_have_value(typed)
         second.locator(f".st-key-edit-save-{pilot_id} button").click()
         expect(second.get_by_text(f"Saved '{name}'.")).to_be_visible()
         assert query(app_server, "SELECT business_unit FROM pilot WHERE id = ?", [pilot_id]) == [(typed,)]
