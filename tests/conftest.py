@@ -219,6 +219,15 @@ def fixed_demo_db(fixed_demo_template, tmp_path):
     return path
 
 
+@pytest.fixture
+def held_demo_db(fixed_demo_db, request):
+    """``fixed_demo_db`` held open while the command line, run in this
+    process, opens it for each command and each delivery's record (see
+    ``held_open``)."""
+    with held_open(fixed_demo_db, request):
+        yield fixed_demo_db
+
+
 def copy_demo(template: Path, db_file: Path) -> Path:
     """Put a portfolio back at ``db_file`` as ``template`` holds it. The copy is written
     beside it and renamed over it, so a connection opened meanwhile sees
