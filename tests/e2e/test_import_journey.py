@@ -11,8 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from .test_browser_smoke import wait_for_app
-from .test_spine_journeys import query, settle
-from .test_user_journeys import choose
+from .test_spine_journeys import choose, query, settle
 
 pytestmark = pytest.mark.e2e
 

@@ -25,26 +25,46 @@ CHOOSE_WAIT_MS = 15_000
 CHOOSE_ATTEMPTS = 4
 
 
+def open_list(page: Page, key: str):
+    """Open the option list of the selectbox or multiselect with widget key
+    ``key`` and return its input. A click right after typing in another
+    field can land while that field's blur re-renders the form, and the
+    list closes again: click until it is open."""
+    box = page.locator(f".st-key-{key} input[role='combobox']")
+    for _ in range(3):
+        box.click()
+        try:
+            expect(box).to_have_attribute("aria-expanded", "true", timeout=2_000)
+            return box
+        except AssertionError:
+            continue
+    expect(box).to_have_attribute("aria-expanded", "true")
+    return box
+
+
 def choose(page: Page, key: str, option: str) -> None:
-    """Pick an option of the selectbox with widget key ``key`` by its label.
-    Picking the option already shown changes nothing, so no run follows."""
+    """Pick ``option`` of the selectbox with widget key ``key`` by its label,
+    typed in so a long virtualised list cannot hide it. Picking the option
+    already shown changes nothing, so no run follows."""
     box = page.locator(f".st-key-{key} input[role='combobox']")
     if box.input_value() == option:
         runs_of(page).quiet = True
         return
     # A loaded machine can close the list between the click and the typing
-    # (the browser drops a click that lands while it draws); the list is
-    # then opened again, until the test's own timeout.
+    # (the browser drops a click that lands while it draws), and the first
+    # typing into a list that has just appeared is now and then lost: the
+    # list is then closed and opened again, until the step's own timeout.
+    wanted = page.get_by_role("option", name=option, exact=True)
     for attempt in range(CHOOSE_ATTEMPTS):
-        box.click()
-        box.fill(option)  # filters the list to the option
+        open_list(page, key).fill(option)  # filters the list to the option
         try:
-            page.get_by_role("option", name=option, exact=True).click(timeout=CHOOSE_WAIT_MS)
+            wanted.click(timeout=CHOOSE_WAIT_MS)
             return
         except PlaywrightTimeoutError:
             if attempt == CHOOSE_ATTEMPTS - 1:
                 raise
             box.press("Escape")
+            expect(box).to_have_attribute("aria-expanded", "false")
 
 
 def settle(page: Page, heading: str) -> None:

@@ -16,7 +16,6 @@ from datetime import date
 
 import pytest
 from playwright.sync_api import Page, expect
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from portfolio.domain import clock
 from portfolio.domain.text import plural
@@ -26,9 +25,11 @@ from .conftest import runs_of
 from .test_browser_smoke import exceptions_on, wait_for_app
 from .test_spine_journeys import (
     busiest_product_owner,
+    choose,
     confirm_deactivation,
     metric,
     open_deactivation,
+    open_list,
     query,
     settle,
 )
@@ -55,46 +56,6 @@ SCROLL_ONE_PAGE = """async list => {
 def open_portfolio(page: Page, app_server) -> None:
     page.goto(app_server.url, wait_until="domcontentloaded")
     wait_for_app(page, "Portfolio")
-
-
-def open_list(page: Page, key: str):
-    """Open the option list of the selectbox or multiselect with widget key
-    ``key`` and return its input. A click right after typing in another
-    field can land while that field's blur re-renders the form, and the
-    list closes again: click until it is open."""
-    box = page.locator(f".st-key-{key} input[role='combobox']")
-    for _ in range(3):
-        box.click()
-        try:
-            expect(box).to_have_attribute("aria-expanded", "true", timeout=2_000)
-            return box
-        except AssertionError:
-            continue
-    expect(box).to_have_attribute("aria-expanded", "true")
-    return box
-
-
-def choose(page: Page, key: str, option: str) -> None:
-    """Pick ``option`` of the selectbox with widget key ``key`` by its label,
-    typed in so a long virtualised list cannot hide it. The first typing
-    into a list that has just appeared is now and then lost (the list
-    stays closed or shows nothing): then close it and type again. Picking
-    the option a selectbox already shows changes nothing, so no run follows."""
-    box = page.locator(f".st-key-{key} input[role='combobox']")
-    if box.input_value() == option:
-        runs_of(page).quiet = True
-        return
-    wanted = page.get_by_role("option", name=option, exact=True)
-    for attempt in range(3):
-        open_list(page, key).fill(option)
-        try:
-            wanted.click(timeout=5_000)
-            return
-        except PlaywrightTimeoutError:
-            if attempt == 2:
-                raise
-            page.keyboard.press("Escape")
-            expect(box).to_have_attribute("aria-expanded", "false")
 
 
 def filter_by(page: Page, key: str, option: str) -> None:
