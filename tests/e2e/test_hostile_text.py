@@ -23,6 +23,7 @@ from portfolio.services import decisions, people, pilots, production, signin, up
 from portfolio.storage import db
 from portfolio.web.sections import PORTFOLIO_SECTIONS
 
+from .conftest import runs_of
 from .test_browser_smoke import wait_for_app
 from .test_spine_journeys import choose, open_tab, settle
 
@@ -204,11 +205,14 @@ def test_the_portfolio_grid_hands_out_no_formula(request, app_server, e2e_page: 
         expect(grid.get_by_role("button", name="Search")).to_be_visible()
         expect(grid.get_by_role("button", name="Download as CSV")).to_have_count(0)
 
-        # The download beside it goes through the formula-safe writer.
+        # The download beside it goes through the formula-safe writer, and
+        # leaves the page as it is: no run of the page follows the click.
+        runs_before = runs_of(page).started
         with page.expect_download() as started:
             page.locator(".st-key-portfolio-table-csv button").click()
         path = tmp_path / "pilots.csv"
         started.value.save_as(path)
+        assert runs_of(page).started == runs_before
         # With a byte-order mark, as every CSV the app hands out, for Excel.
         assert path.read_bytes().startswith(b"\xef\xbb\xbf")
         rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
