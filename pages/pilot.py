@@ -125,15 +125,11 @@ st.caption(clock.describe(pilot.start_date, pilot.go_no_go_date, as_of))
 # Only the open tab is drawn: a pilot page sends one tab's forms, not six.
 # The tab is in the address (?tab=...), so a link can open one, and what was
 # typed in another tab is kept as a draft (web/ui.py) until it is opened again.
-shows = dict(zip(TABS, (
+pickers.open_tab_only("tab", dict(zip(TABS, (
     lambda: overview.show(pilot, people),
     lambda: criteria.show(pilot),
     lambda: readiness.show(pilot),
     lambda: handover.show(pilot),
     lambda: updates.show(pilot),
     lambda: history.show(pilot, people),
-)))
-for tab, label in zip(st.tabs(list(TABS), key="tab", bind="query-params"), TABS):
-    if tab.open:
-        with tab:
-            shows[label]()
+))))

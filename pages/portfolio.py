@@ -315,9 +315,5 @@ def readiness() -> None:
                         key="readiness-heatmap")
 
 
-shows = {SECTIONS[0]: clock_windows, SECTIONS[1]: stages_and_ages, SECTIONS[2]: borrowed_privileges,
-         SECTIONS[3]: cost_and_value, SECTIONS[4]: under_watch, SECTIONS[5]: readiness}
-for section, label in zip(st.tabs(list(SECTIONS), key="section", bind="query-params"), SECTIONS):
-    if section.open:
-        with section:
-            shows[label]()
+pickers.open_tab_only("section", dict(zip(SECTIONS, (
+    clock_windows, stages_and_ages, borrowed_privileges, cost_and_value, under_watch, readiness))))

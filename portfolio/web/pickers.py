@@ -2,7 +2,8 @@
 the portfolio grows: a picker over more entries than PICKER_CAP becomes a
 search that offers the first matches, and a long table shows one page of
 rows with its count and a way to the rest. A short list keeps the plain
-picker and the whole table, as the pages always had them."""
+picker and the whole table, as the pages always had them. Tabs draw only
+the open one (``open_tab_only``)."""
 
 from __future__ import annotations
 
@@ -172,3 +173,15 @@ def _turn(page_key: str, step: int, pages: int) -> Callable[[], None]:
         st.session_state[page_key] = min(max(int(st.session_state.get(page_key) or 1) + step, 1), pages)
 
     return turn
+
+
+def open_tab_only(key: str, shows: dict[str, Callable[[], None]]) -> None:
+    """Tabs labelled by ``shows``' keys, of which only the open one is drawn
+    (by its function): the browser gets one tab, not all. The open tab is in
+    the address (``?key=label``; the first tab is the address without one),
+    so a link can open one."""
+    labels = list(shows)
+    for tab, label in zip(st.tabs(labels, key=key, bind="query-params"), labels):
+        if tab.open:
+            with tab:
+                shows[label]()
