@@ -20,8 +20,8 @@ WORKERS ?= 2
 # (pytest.ini), so the room needed stays small; TEST_TMPDIR= keeps them on disk.
 TEST_TMPDIR ?= $(shell d=/dev/shm; test -d $$d -a -w $$d && \
 	test "$$(df -Pk $$d 2>/dev/null | awk 'NR == 2 {print $$4}')" -gt 2097152 2>/dev/null && echo $$d)
-TEST_TMP := $(if $(TEST_TMPDIR),TMPDIR=$(TEST_TMPDIR))
-PYTEST := PYTHONDONTWRITEBYTECODE= $(TEST_TMP) $(BIN)/python -m pytest -n $(WORKERS) --dist worksteal
+TEST_TMP = $(if $(TEST_TMPDIR),TMPDIR=$(TEST_TMPDIR))
+PYTEST = PYTHONDONTWRITEBYTECODE= $(TEST_TMP) $(BIN)/python -m pytest -n $(WORKERS) --dist worksteal
 
 .PHONY: run test test-fast install demo first-start bench
 
